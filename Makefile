@@ -1,0 +1,69 @@
+# hull: an OCI container runtime.
+# Everything built or cached lives under _build/ (ignored by git).
+
+GO        ?= go
+BUILD     := $(CURDIR)/_build
+HULL      := $(BUILD)/hull
+ROOTFS    := $(BUILD)/rootfs/busybox
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+GOFILES   := $(shell find . -name '*.go' -not -path './_build/*')
+CFILES    := $(shell find libcontainer -name '*.c' -o -name '*.h')
+
+export HULL_BINARY  := $(HULL)
+export HULL_ROOTFS  := $(ROOTFS)
+
+.PHONY: all build demo test unit e2e validate bench test-guest lint deps rootfs clean
+
+all: build
+
+build: $(HULL)
+
+$(HULL): $(GOFILES) $(CFILES) go.mod go.sum
+	@mkdir -p $(BUILD)
+	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/hull
+
+rootfs: $(ROOTFS)/.hull-rootfs
+
+$(ROOTFS)/.hull-rootfs: tests/rootfs/busybox.sh
+	sh tests/rootfs/busybox.sh $(ROOTFS)
+
+# Installs what building and testing need (Debian/Ubuntu, as root).
+deps:
+	sh tests/deps.sh
+
+# Builds hull, makes a busybox bundle and runs a container that shows it is isolated.
+demo: deps build rootfs
+	sh tests/demo.sh $(HULL) $(ROOTFS)
+
+# Unit tests, end-to-end tests against real containers, and the conformance gate.
+test: build rootfs
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+unit:
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /tests)
+
+e2e: build rootfs
+	$(GO) test -count=1 -v ./tests/...
+
+# The OCI runtime-tools validation suite against hull, runc and crun, side by side.
+validate: build rootfs
+	sh tests/validate/run.sh
+
+# hull against runc and crun: medians and ratios of each lifecycle step.
+bench: build rootfs
+	$(GO) run ./tests/bench -hull $(HULL) -rootfs $(ROOTFS)
+
+# cgroup v2 and the systemd driver, tested in a Debian guest under qemu.
+test-guest: build
+	sh tests/guest/run.sh
+
+lint:
+	$(GO) vet ./...
+	test -z "$$(gofmt -l $$(git ls-files '*.go'))"
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+
+clean:
+	rm -rf $(BUILD)
