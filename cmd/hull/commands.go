@@ -1,0 +1,198 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libcontainer"
+	"github.com/hull-runtime/hull/oci"
+)
+
+var startCommand = &cli.Command{
+	Name:      "start",
+	Usage:     "start a created container",
+	ArgsUsage: "<container-id>",
+	Action: func(c *cli.Context) error {
+		return withContainer(c, false, func(ctr *libcontainer.Container) error { return ctr.Start() })
+	},
+}
+
+var stateCommand = &cli.Command{
+	Name:      "state",
+	Usage:     "print a container's state as JSON",
+	ArgsUsage: "<container-id>",
+	Action: func(c *cli.Context) error {
+		return withContainer(c, true, func(ctr *libcontainer.Container) error {
+			return printJSON(ctr.State())
+		})
+	},
+}
+
+var killCommand = &cli.Command{
+	Name:      "kill",
+	Usage:     "send a signal (default TERM) to a container's init",
+	ArgsUsage: "<container-id> [signal]",
+	Flags:     []cli.Flag{&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "signal every process of the container"}},
+	Action: func(c *cli.Context) error {
+		sig := unix.SIGTERM
+		if s := c.Args().Get(1); s != "" {
+			var err error
+			if sig, err = parseSignal(s); err != nil {
+				return err
+			}
+		}
+		return withContainer(c, false, func(ctr *libcontainer.Container) error {
+			return ctr.Signal(sig, c.Bool("all"))
+		})
+	},
+}
+
+var deleteCommand = &cli.Command{
+	Name:      "delete",
+	Usage:     "delete a stopped container (any container with --force)",
+	ArgsUsage: "<container-id>",
+	Flags:     []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill the container first if it runs"}},
+	Action: func(c *cli.Context) error {
+		return withContainer(c, false, func(ctr *libcontainer.Container) error {
+			return ctr.Delete(c.Bool("force"))
+		})
+	},
+}
+
+var listCommand = &cli.Command{
+	Name:  "list",
+	Usage: "list containers",
+	Flags: []cli.Flag{
+		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table or json"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print ids only"},
+	},
+	Action: func(c *cli.Context) error {
+		states, err := libcontainer.List(c.String("root"))
+		if err != nil {
+			return err
+		}
+		switch {
+		case c.Bool("quiet"):
+			for _, s := range states {
+				fmt.Println(s.ID)
+			}
+		case c.String("format") == "json":
+			if states == nil {
+				states = []oci.State{}
+			}
+			return printJSON(states)
+		case c.String("format") == "table":
+			w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
+			fmt.Fprint(w, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n")
+			for _, s := range states {
+				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\n", s.ID, s.Pid, s.Status, s.Bundle, s.Created.Format(time.RFC3339Nano), "root")
+			}
+			return w.Flush()
+		default:
+			return fmt.Errorf("--format %q: must be table or json", c.String("format"))
+		}
+		return nil
+	},
+}
+
+var specCommand = &cli.Command{
+	Name:  "spec",
+	Usage: "write a default config.json into the bundle",
+	Flags: []cli.Flag{&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: ".", Usage: "bundle directory"}},
+	Action: func(c *cli.Context) error {
+		path := filepath.Join(c.String("bundle"), oci.ConfigFile)
+		if _, err := os.Stat(path); err == nil {
+			return fmt.Errorf("%s: already exists", path)
+		}
+		data, err := json.MarshalIndent(oci.DefaultSpec(), "", "\t")
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(path, append(data, '\n'), 0o644)
+	},
+}
+
+// withContainer runs fn on a locked container; shared locks are for reads.
+func withContainer(c *cli.Context, shared bool, fn func(*libcontainer.Container) error) error {
+	id, err := requireID(c)
+	if err != nil {
+		return err
+	}
+	ctr, err := libcontainer.Load(c.String("root"), id, shared)
+	if err != nil {
+		return err
+	}
+	defer ctr.Close()
+	return fn(ctr)
+}
+
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// parseSignal accepts "9", "KILL", "SIGKILL", "RTMIN+3" and "SIGRTMAX-1".
+func parseSignal(s string) (unix.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n <= 0 || n > 64 {
+			return 0, fmt.Errorf("signal %q: out of range", s)
+		}
+		return unix.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	const rtmin, rtmax = 34, 64 // glibc's SIGRTMIN (the kernel's 32 and 33 are taken by threads)
+	for _, base := range []struct {
+		prefix string
+		value  int
+		sign   int
+	}{{"SIGRTMIN", rtmin, 1}, {"SIGRTMAX", rtmax, -1}} {
+		if rest, ok := strings.CutPrefix(name, base.prefix); ok {
+			off := 0
+			if rest != "" {
+				n, err := strconv.Atoi(strings.TrimLeft(rest, "+-"))
+				if err != nil || (rest[0] != '+' && rest[0] != '-') {
+					return 0, fmt.Errorf("signal %q: unknown", s)
+				}
+				off = n
+				if rest[0] == '-' {
+					off = -n
+				}
+			}
+			v := base.value + off
+			if v < rtmin || v > rtmax {
+				return 0, fmt.Errorf("signal %q: out of range", s)
+			}
+			return unix.Signal(v), nil
+		}
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	return 0, fmt.Errorf("signal %q: unknown", s)
+}
+
+// writePidFile writes atomically, so a reader never sees an empty file.
+func writePidFile(path string, pid int) error {
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("--pid-file %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("--pid-file %s: %w", path, err)
+	}
+	return nil
+}

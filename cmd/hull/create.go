@@ -1,0 +1,81 @@
+package main
+
+import (
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/hull-runtime/hull/libcontainer"
+	"github.com/hull-runtime/hull/libcontainer/console"
+	"github.com/hull-runtime/hull/oci"
+)
+
+// createFlags are shared by create and run.
+var createFlags = []cli.Flag{
+	&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: ".", Usage: "bundle directory"},
+	&cli.StringFlag{Name: "console-socket", Usage: "unix socket that receives the pty master when process.terminal is true"},
+	&cli.StringFlag{Name: "pid-file", Usage: "file to write the init's pid to"},
+	&cli.BoolFlag{Name: "no-pivot", Usage: "use MS_MOVE and chroot instead of pivot_root"},
+	&cli.BoolFlag{Name: "no-new-keyring", Usage: "keep the caller's session keyring"},
+	&cli.IntFlag{Name: "preserve-fds", Usage: "pass this many fds, from 3 on, to the container"},
+}
+
+var createCommand = &cli.Command{
+	Name:      "create",
+	Usage:     "create a container, its init waiting for start",
+	ArgsUsage: "<container-id>",
+	Flags:     createFlags,
+	Action: func(c *cli.Context) error {
+		ctr, err := create(c, nil)
+		if err != nil {
+			return err
+		}
+		ctr.Close()
+		return nil
+	},
+}
+
+// create makes the container; consoleSock, if not nil, overrides
+// --console-socket (run uses its own to proxy the terminal).
+func create(c *cli.Context, consoleSock *os.File) (*libcontainer.Container, error) {
+	id, err := requireID(c)
+	if err != nil {
+		return nil, err
+	}
+	b, err := oci.LoadBundle(c.String("bundle"))
+	if err != nil {
+		return nil, err
+	}
+	return createFromBundle(c, id, b, consoleSock)
+}
+
+func createFromBundle(c *cli.Context, id string, b *oci.Bundle, consoleSock *os.File) (*libcontainer.Container, error) {
+	if consoleSock == nil && c.String("console-socket") != "" {
+		s, err := console.Dial(c.String("console-socket"))
+		if err != nil {
+			return nil, err
+		}
+		defer s.Close()
+		consoleSock = s
+	}
+	ctr, err := libcontainer.Create(libcontainer.CreateOpts{
+		Root:          c.String("root"),
+		ID:            id,
+		Bundle:        b,
+		ConsoleSocket: consoleSock,
+		NoPivot:       c.Bool("no-pivot"),
+		NoNewKeyring:  c.Bool("no-new-keyring"),
+		PreserveFDs:   c.Int("preserve-fds"),
+		SystemdCgroup: c.Bool("systemd-cgroup"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if path := c.String("pid-file"); path != "" {
+		if err := writePidFile(path, ctr.Init.Pid); err != nil {
+			ctr.Delete(true)
+			return nil, err
+		}
+	}
+	return ctr, nil
+}

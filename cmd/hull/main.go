@@ -1,0 +1,97 @@
+// Command hull is an OCI container runtime with runc's command line.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/urfave/cli/v2"
+
+	"github.com/hull-runtime/hull/libcontainer"
+)
+
+// Set at build time by the Makefile.
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+// The main goroutine keeps the main thread: the container init applies
+// per-thread attributes and execs from it, and libcontainer/exeseal relies
+// on no other goroutine ever running there.
+func init() { runtime.LockOSThread() }
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		libcontainer.Init() // never returns
+	}
+	app := newApp()
+	if err := app.Run(os.Args); err != nil {
+		var code exitCode
+		if errors.As(err, &code) {
+			os.Exit(int(code))
+		}
+		logError(app, err)
+		os.Exit(1)
+	}
+}
+
+// exitCode ends hull with a status and no message (run passes the
+// container's status through).
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+func newApp() *cli.App {
+	cli.VersionPrinter = func(c *cli.Context) {
+		fmt.Printf("hull version %s\ncommit: %s\nspec: %s\ngo: %s\n", version, commit, specs.Version, runtime.Version())
+	}
+	return &cli.App{
+		Name:                   "hull",
+		Usage:                  "an OCI container runtime",
+		Version:                version,
+		HideHelpCommand:        true,
+		UseShortOptionHandling: true,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "root", Value: "/run/hull", Usage: "directory for container state"},
+			&cli.StringFlag{Name: "log", Usage: "log file (default: stderr)"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
+			&cli.BoolFlag{Name: "debug", Usage: "log debug messages"},
+			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "manage cgroups through systemd"},
+			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignored unless \"true\": rootless mode"},
+			&cli.StringFlag{Name: "criu", Hidden: true},
+		},
+		Before: checkGlobalFlags,
+		Commands: []*cli.Command{
+			createCommand, startCommand, stateCommand, killCommand, deleteCommand,
+			runCommand, listCommand, specCommand,
+		},
+	}
+}
+
+func checkGlobalFlags(c *cli.Context) error {
+	switch c.String("log-format") {
+	case "text", "json":
+	default:
+		return fmt.Errorf("--log-format %q: must be text or json", c.String("log-format"))
+	}
+	if c.String("rootless") == "true" {
+		return errors.New("--rootless=true: rootless containers are not supported yet")
+	}
+	if os.Geteuid() != 0 && c.Args().First() != "spec" {
+		return errors.New("hull needs root (rootless mode is not supported yet)")
+	}
+	return nil
+}
+
+// requireID returns the command's first argument, the container id.
+func requireID(c *cli.Context) (string, error) {
+	id := c.Args().First()
+	if id == "" {
+		return "", fmt.Errorf("%s: missing container id (usage: hull %s %s)", c.Command.Name, c.Command.Name, c.Command.ArgsUsage)
+	}
+	return id, nil
+}

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"os"
+	"os/signal"
+	"sync"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libcontainer"
+	"github.com/hull-runtime/hull/libcontainer/console"
+	"github.com/hull-runtime/hull/oci"
+)
+
+var runCommand = &cli.Command{
+	Name:      "run",
+	Usage:     "create and start a container, wait for it and delete it",
+	ArgsUsage: "<container-id>",
+	Flags: append([]cli.Flag{
+		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return once the container started"},
+		&cli.BoolFlag{Name: "keep", Usage: "keep the container's state after it exits"},
+	}, createFlags...),
+	Action: run,
+}
+
+func run(c *cli.Context) error {
+	id, err := requireID(c)
+	if err != nil {
+		return err
+	}
+	b, err := oci.LoadBundle(c.String("bundle"))
+	if err != nil {
+		return err
+	}
+	// A terminal with nobody to take the pty: hull takes it and proxies
+	// between the pty and its own stdio.
+	var tty *ttyProxy
+	if b.Spec.Process.Terminal && c.String("console-socket") == "" && !c.Bool("detach") {
+		if tty, err = newTTYProxy(); err != nil {
+			return err
+		}
+		defer tty.Close()
+	}
+	// Catch signals before the container exists, so none is lost to the
+	// default action between create and the forwarding loop.
+	sigs := make(chan os.Signal, 32)
+	signal.Notify(sigs)
+	defer signal.Stop(sigs)
+
+	var consoleSock *os.File
+	if tty != nil {
+		consoleSock = tty.remote
+	}
+	ctr, err := createFromBundle(c, id, b, consoleSock)
+	if err != nil {
+		return err
+	}
+	defer ctr.Close()
+	if tty != nil {
+		if err := tty.attach(); err != nil {
+			ctr.Delete(true)
+			return err
+		}
+	}
+	if err := ctr.Start(); err != nil {
+		ctr.Delete(true)
+		return err
+	}
+	if c.Bool("detach") {
+		return nil
+	}
+	status := waitForwarding(ctr, sigs, tty)
+	if tty != nil {
+		tty.drain()
+	}
+	if !c.Bool("keep") {
+		if err := ctr.Delete(true); err != nil {
+			return err
+		}
+	}
+	if status != 0 {
+		return exitCode(status)
+	}
+	return nil
+}
+
+// waitForwarding waits for the container's init, forwarding to it every
+// signal hull receives (window size changes go to the pty instead).
+func waitForwarding(ctr *libcontainer.Container, sigs chan os.Signal, tty *ttyProxy) int {
+	done := make(chan int, 1)
+	go func() {
+		status, err := ctr.WaitExit()
+		if err != nil {
+			status = 255
+		}
+		done <- status
+	}()
+	for {
+		select {
+		case status := <-done:
+			return status
+		case s := <-sigs:
+			sig := s.(unix.Signal)
+			switch sig {
+			case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
+			case unix.SIGWINCH:
+				if tty != nil {
+					tty.resize()
+				}
+			default:
+				ctr.Signal(sig, false)
+			}
+		}
+	}
+}
+
+// ttyProxy receives a container's pty master and copies between it and
+// hull's stdio, with hull's terminal in raw mode meanwhile.
+type ttyProxy struct {
+	local, remote *os.File // socketpair: remote goes to the container's init
+	master        *os.File
+	saved         *unix.Termios
+	copied        sync.WaitGroup
+}
+
+func newTTYProxy() (*ttyProxy, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	return &ttyProxy{local: os.NewFile(uintptr(fds[0]), "console"), remote: os.NewFile(uintptr(fds[1]), "console-remote")}, nil
+}
+
+func (t *ttyProxy) attach() error {
+	t.remote.Close()
+	master, err := console.RecvFd(t.local)
+	if err != nil {
+		return err
+	}
+	t.master = master
+	if termios, err := unix.IoctlGetTermios(0, unix.TCGETS); err == nil {
+		t.saved = termios
+		raw := *termios
+		raw.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+		raw.Oflag &^= unix.OPOST
+		raw.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+		raw.Cflag &^= unix.CSIZE | unix.PARENB
+		raw.Cflag |= unix.CS8
+		unix.IoctlSetTermios(0, unix.TCSETS, &raw)
+		t.resize()
+	}
+	go io.Copy(master, os.Stdin) //nolint:errcheck // ends with hull
+	t.copied.Add(1)
+	go func() {
+		defer t.copied.Done()
+		_, err := io.Copy(os.Stdout, master)
+		if err != nil && !errors.Is(err, unix.EIO) { // EIO: the last slave closed
+			return
+		}
+	}()
+	return nil
+}
+
+func (t *ttyProxy) resize() {
+	if ws, err := unix.IoctlGetWinsize(0, unix.TIOCGWINSZ); err == nil && t.master != nil {
+		unix.IoctlSetWinsize(int(t.master.Fd()), unix.TIOCSWINSZ, ws)
+	}
+}
+
+// drain waits for the container's last output to reach hull's stdout.
+func (t *ttyProxy) drain() { t.copied.Wait() }
+
+func (t *ttyProxy) Close() {
+	if t.saved != nil {
+		unix.IoctlSetTermios(0, unix.TCSETS, t.saved)
+	}
+	t.local.Close()
+	t.remote.Close()
+	if t.master != nil {
+		t.master.Close()
+	}
+}

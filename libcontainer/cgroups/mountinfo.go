@@ -1,0 +1,138 @@
+package cgroups
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+)
+
+// v1Controllers are the v1 hierarchies hull manages, by the name used in
+// mount options and /proc/self/cgroup.
+var v1Controllers = []string{
+	"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio",
+	"pids", "hugetlb", "net_cls", "net_prio", "perf_event", "rdma", "misc",
+	"name=systemd",
+}
+
+func isV1Controller(name string) bool {
+	for _, c := range v1Controllers {
+		if c == name {
+			return true
+		}
+	}
+	return false
+}
+
+// v1Mount is one mounted v1 hierarchy; co-mounted controllers share one.
+type v1Mount struct {
+	Mountpoint  string
+	Root        string // the cgroup shown at Mountpoint ("/" outside containers)
+	Controllers []string
+}
+
+// parseV1Mounts reads mountinfo and returns the first mount of each managed
+// v1 hierarchy. cgroup2 mounts (the "unified" mount of a hybrid host) are
+// ignored: on v1 hull only drives v1 controllers.
+func parseV1Mounts(mountinfo string) ([]v1Mount, error) {
+	f, err := os.Open(mountinfo)
+	if err != nil {
+		return nil, fmt.Errorf("read mounts: %w", err)
+	}
+	defer f.Close()
+	seen := map[string]bool{}
+	var out []v1Mount
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		m, ok := parseV1MountLine(sc.Text())
+		if !ok || len(m.Controllers) == 0 || seen[m.Controllers[0]] {
+			continue
+		}
+		for _, c := range m.Controllers {
+			seen[c] = true
+		}
+		out = append(out, m)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", mountinfo, err)
+	}
+	return out, nil
+}
+
+func parseV1MountLine(line string) (v1Mount, bool) {
+	pre, post, ok := strings.Cut(line, " - ")
+	if !ok {
+		return v1Mount{}, false
+	}
+	pf := strings.Fields(pre)
+	qf := strings.Fields(post)
+	if len(pf) < 5 || len(qf) < 3 || qf[0] != "cgroup" {
+		return v1Mount{}, false
+	}
+	m := v1Mount{Root: unescapeMount(pf[3]), Mountpoint: unescapeMount(pf[4])}
+	for _, opt := range strings.Split(qf[2], ",") {
+		if isV1Controller(opt) {
+			m.Controllers = append(m.Controllers, opt)
+		}
+	}
+	return m, true
+}
+
+// unescapeMount undoes the octal escapes (\040 for space) of mountinfo.
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// parseSelfCgroup reads /proc/<pid>/cgroup into controller -> cgroup path;
+// the v2 entry ("0::/x") is stored under "".
+func parseSelfCgroup(file string) (map[string]string, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read own cgroup: %w", err)
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if parts[1] == "" {
+			out[""] = parts[2]
+			continue
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			out[c] = parts[2]
+		}
+	}
+	return out, nil
+}
+
+// hierarchyDir is the directory of cgroup p in hierarchy m.
+func hierarchyDir(m v1Mount, p string) (string, error) {
+	rel := p
+	if m.Root != "/" {
+		if p != m.Root && !strings.HasPrefix(p, m.Root+"/") {
+			return "", fmt.Errorf("cgroup %s is outside %s, the part of hierarchy %s mounted at %s",
+				p, m.Root, strings.Join(m.Controllers, ","), m.Mountpoint)
+		}
+		rel = strings.TrimPrefix(p, m.Root)
+	}
+	return path.Join(m.Mountpoint, rel), nil
+}

@@ -1,0 +1,139 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hull-runtime/hull/libcontainer/cgroups"
+	"github.com/hull-runtime/hull/libcontainer/state"
+	"github.com/hull-runtime/hull/oci"
+)
+
+// execFifo is the create/start barrier: init blocks reading it until
+// `start` writes a byte. While it exists, a live init means "created".
+const execFifo = "exec.fifo"
+
+// Saved is what hull persists about a container in its state directory.
+type Saved struct {
+	ID      string        `json:"id"`
+	Bundle  string        `json:"bundle"`
+	Rootfs  string        `json:"rootfs"`
+	Created time.Time     `json:"created"`
+	Init    state.Process `json:"init"`
+	Cgroup  *cgroups.State `json:"cgroup,omitempty"`
+	Spec    *specs.Spec   `json:"spec"`
+}
+
+// Container is a container whose state directory is locked by this process.
+type Container struct {
+	Saved
+	dir *state.Dir
+}
+
+// Load opens and locks a container; shared is for read-only commands.
+func Load(root, id string, shared bool) (*Container, error) {
+	dir, err := state.Open(root, id, shared)
+	if err != nil {
+		return nil, err
+	}
+	c := &Container{dir: dir}
+	if err := dir.Load(&c.Saved); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			// Creation was interrupted before the state was first written.
+			c.ID = id
+			return c, nil
+		}
+		dir.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Close releases the container's lock.
+func (c *Container) Close() { c.dir.Close() }
+
+// Status derives the container's status from the live init process and the
+// create/start barrier, never from a stored string.
+func (c *Container) Status() specs.ContainerState {
+	if c.Spec == nil {
+		return specs.StateCreating
+	}
+	if !c.Init.Alive() {
+		return specs.StateStopped
+	}
+	if _, err := os.Stat(c.dir.File(execFifo)); err == nil {
+		return specs.StateCreated
+	}
+	if cg := c.cgroup(); cg != nil {
+		if frozen, err := cg.Frozen(); err == nil && frozen {
+			return oci.StatusPaused
+		}
+	}
+	return specs.StateRunning
+}
+
+// State is the container's state as `hull state` prints it.
+func (c *Container) State() oci.State {
+	status := c.Status()
+	s := oci.State{
+		State: specs.State{
+			Version: specs.Version,
+			ID:      c.ID,
+			Status:  status,
+			Bundle:  c.Bundle,
+		},
+		Rootfs:  c.Rootfs,
+		Created: c.Created,
+		Owner:   "",
+	}
+	if c.Spec != nil {
+		s.Annotations = c.Spec.Annotations
+	}
+	if status != specs.StateStopped {
+		s.Pid = c.Init.Pid
+	}
+	return s
+}
+
+// specState is the state given to hooks.
+func (c *Container) specState(status specs.ContainerState) *specs.State {
+	s := c.State().State
+	s.Status = status
+	s.Pid = c.Init.Pid
+	return &s
+}
+
+func (c *Container) cgroup() cgroups.Manager {
+	if c.Cgroup == nil {
+		return nil
+	}
+	m, err := cgroups.Load(*c.Cgroup)
+	if err != nil {
+		return nil
+	}
+	return m
+}
+
+// List returns every container under root, with its state.
+func List(root string) ([]oci.State, error) {
+	ids, err := state.List(root)
+	if err != nil {
+		return nil, err
+	}
+	var out []oci.State
+	for _, id := range ids {
+		c, err := Load(root, id, true)
+		if err != nil {
+			continue // deleted meanwhile
+		}
+		out = append(out, c.State())
+		c.Close()
+	}
+	return out, nil
+}
+
+func notRunning(id string) error { return fmt.Errorf("container %q: container not running", id) }

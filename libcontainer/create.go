@@ -1,0 +1,292 @@
+package libcontainer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libcontainer/cgroups"
+	"github.com/hull-runtime/hull/libcontainer/exeseal"
+	"github.com/hull-runtime/hull/libcontainer/hooks"
+	"github.com/hull-runtime/hull/libcontainer/nsenter"
+	"github.com/hull-runtime/hull/libcontainer/state"
+	"github.com/hull-runtime/hull/oci"
+)
+
+// Messages between hull and its Go init, after the C stage.
+const (
+	msgConfig       = 'C' // parent → init: initConfig JSON
+	msgRuntimeHooks = 'H' // init → parent: namespaces ready, run prestart/createRuntime hooks
+	msgHooksDone    = 'h' // parent → init
+	msgReady        = 'R' // init → parent: created, waiting for start
+)
+
+// CreateOpts are the inputs of `hull create`.
+type CreateOpts struct {
+	Root          string
+	ID            string
+	Bundle        *oci.Bundle
+	ConsoleSocket *os.File // connected socket that receives the pty master, if process.terminal
+	NoPivot       bool
+	NoNewKeyring  bool
+	PreserveFDs   int
+	SystemdCgroup bool
+}
+
+// initConfig is everything the Go init needs; it travels as JSON.
+type initConfig struct {
+	ID           string      `json:"id"`
+	Bundle       string      `json:"bundle"`
+	Rootfs       string      `json:"rootfs"`
+	Spec         *specs.Spec `json:"spec"`
+	NoPivot      bool        `json:"noPivot"`
+	NoNewKeyring bool        `json:"noNewKeyring"`
+	PreserveFDs  int         `json:"preserveFds"`
+	SyncFD       int         `json:"syncFd"`
+	FifoFD       int         `json:"fifoFd"`
+	ConsoleFD    int         `json:"consoleFd"`
+	RuntimeHooks bool        `json:"runtimeHooks"`
+}
+
+// Create makes a container from a bundle and leaves its init waiting for
+// start. On any failure it leaves nothing behind.
+func Create(o CreateOpts) (_ *Container, err error) {
+	b := o.Bundle
+	if err := validateRuntime(b.Spec, o); err != nil {
+		return nil, fmt.Errorf("%s: %w", b.ConfigPath(), err)
+	}
+	dir, err := state.Create(o.Root, o.ID)
+	if err != nil {
+		return nil, err
+	}
+	c := &Container{dir: dir, Saved: Saved{ID: o.ID, Bundle: b.Dir, Rootfs: b.Rootfs, Created: time.Now().UTC()}}
+	defer func() {
+		if err != nil {
+			c.abort()
+		}
+	}()
+	cg, err := c.makeCgroup(b.Spec, o.SystemdCgroup)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Mkfifo(dir.File(execFifo), 0o600); err != nil {
+		return nil, fmt.Errorf("make %s: %w", dir.File(execFifo), err)
+	}
+	if err := c.startInit(b.Spec, o, cg); err != nil {
+		return nil, err
+	}
+	if err := dir.Save(c.Saved); err != nil {
+		return nil, fmt.Errorf("save state: %w", err)
+	}
+	return c, nil
+}
+
+// makeCgroup records where the cgroup will be before making it, so that
+// `delete --force` can clean up after a create that was killed midway.
+func (c *Container) makeCgroup(spec *specs.Spec, systemd bool) (cgroups.Manager, error) {
+	cfg := cgroups.Config{ID: c.ID, Systemd: systemd}
+	if spec.Linux != nil {
+		cfg.Path = spec.Linux.CgroupsPath
+		cfg.Resources = withDeviceRules(spec.Linux.Resources, spec.Linux.Devices)
+	}
+	cg, err := cgroups.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("linux.cgroupsPath %q: %w", cfg.Path, err)
+	}
+	st := cg.State()
+	c.Cgroup = &st
+	if err := c.dir.Save(c.Saved); err != nil {
+		return nil, fmt.Errorf("save state: %w", err)
+	}
+	if err := cg.Create(); err != nil {
+		return nil, err
+	}
+	return cg, nil
+}
+
+// abort undoes a failed create: kills the init if it started, removes the
+// cgroup and the state directory.
+func (c *Container) abort() {
+	if c.Init.Pid > 0 {
+		if c.Init.Signal(unix.SIGKILL) == nil {
+			c.Init.Wait()
+		}
+		var ws unix.WaitStatus
+		unix.Wait4(c.Init.Pid, &ws, unix.WNOHANG, nil)
+	}
+	if cg := c.cgroup(); cg != nil {
+		cg.Destroy()
+	}
+	c.dir.Remove()
+}
+
+// startInit starts the container's init and takes it to the point where it
+// waits for start.
+func (c *Container) startInit(spec *specs.Spec, o CreateOpts, cg cgroups.Manager) error {
+	fifo, err := os.OpenFile(c.dir.File(execFifo), os.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer fifo.Close()
+	cfg := &initConfig{
+		ID: c.ID, Bundle: c.Bundle, Rootfs: c.Rootfs, Spec: spec,
+		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFDs: o.PreserveFDs,
+		ConsoleFD:    -1,
+		RuntimeHooks: spec.Hooks != nil && (len(spec.Hooks.Prestart) > 0 || len(spec.Hooks.CreateRuntime) > 0), //nolint:staticcheck // prestart is deprecated, still honoured
+	}
+	extra := preservedFiles(o.PreserveFDs)
+	cfg.FifoFD = 3 + len(extra)
+	extra = append(extra, fifo)
+	if o.ConsoleSocket != nil {
+		cfg.ConsoleFD = 3 + len(extra)
+		extra = append(extra, o.ConsoleSocket)
+	}
+	req := &nsenter.Request{CgroupProcs: cg.ProcsFiles()}
+	if spec.Linux != nil {
+		req.Joins, req.Unshare = nsenter.FromSpec(spec.Linux.Namespaces)
+		req.TimeOffsets = spec.Linux.TimeOffsets
+	}
+	p, err := startProcess(req, extra, idMapper(spec))
+	if err != nil {
+		return err
+	}
+	defer p.sync.Close()
+	c.Init = p.init
+	cfg.SyncFD = p.childSyncFD
+	return c.configureInit(p.sync, cfg)
+}
+
+// configureInit sends the init its config and serves it until it is ready.
+func (c *Container) configureInit(sync *os.File, cfg *initConfig) error {
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	if err := nsenter.WriteMsg(sync, msgConfig, data); err != nil {
+		return fmt.Errorf("send config to init: %w", err)
+	}
+	for {
+		typ, payload, err := nsenter.ReadMsg(sync)
+		if err != nil {
+			return fmt.Errorf("container init: %w", err)
+		}
+		switch typ {
+		case msgRuntimeHooks:
+			c.Spec = cfg.Spec
+			st := c.specState(specs.StateCreating)
+			if err := hooks.Run("prestart", cfg.Spec.Hooks.Prestart, st); err != nil { //nolint:staticcheck // deprecated, still honoured
+				return err
+			}
+			if err := hooks.Run("createRuntime", cfg.Spec.Hooks.CreateRuntime, st); err != nil {
+				return err
+			}
+			if err := nsenter.WriteMsg(sync, msgHooksDone, nil); err != nil {
+				return err
+			}
+		case msgReady:
+			c.Spec = cfg.Spec
+			return nil
+		case nsenter.MsgError:
+			return errors.New(string(payload))
+		default:
+			return fmt.Errorf("container init: unexpected message %q", typ)
+		}
+	}
+}
+
+// preservedFiles are the caller's fds 3..3+n-1, passed on at the same numbers.
+func preservedFiles(n int) []*os.File {
+	files := make([]*os.File, n)
+	for i := range files {
+		files[i] = os.NewFile(uintptr(3+i), fmt.Sprintf("preserved-fd-%d", 3+i))
+	}
+	return files
+}
+
+// started is a container process that passed the C stage.
+type started struct {
+	init        state.Process
+	sync        *os.File // parent's end of the sync socket
+	childSyncFD int
+}
+
+// startProcess re-executes hull (from a read-only bind of itself) as a
+// container process; extra are the fds it gets from 3 on, the sync socket
+// follows them.
+func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error) (*started, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socketpair: %w", err)
+	}
+	parent, child := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync-child")
+	defer child.Close()
+	childFD := 3 + len(extra)
+	cmd := &exec.Cmd{
+		Args:       []string{"hull", "init"},
+		Env:        req.Env(childFD),
+		Stdin:      os.Stdin,
+		Stdout:     os.Stdout,
+		Stderr:     os.Stderr,
+		ExtraFiles: append(extra, child),
+	}
+	err = exeseal.Start(func(exe string) error {
+		cmd.Path = exe
+		return cmd.Start()
+	})
+	if err != nil {
+		parent.Close()
+		return nil, fmt.Errorf("start container init: %w", err)
+	}
+	child.Close()
+	pid, herr := nsenter.Handshake(parent, cmd.Process.Pid, mapIDs)
+	werr := cmd.Wait() // the C stage's first process exits once it cloned the init
+	if herr != nil {
+		parent.Close()
+		return nil, herr
+	}
+	if werr != nil {
+		parent.Close()
+		return nil, fmt.Errorf("container init setup: %w", werr)
+	}
+	p, err := state.NewProcess(pid)
+	if err != nil {
+		parent.Close()
+		return nil, fmt.Errorf("container init %d: %w", pid, err)
+	}
+	return &started{init: p, sync: parent, childSyncFD: childFD}, nil
+}
+
+// idMapper writes the user namespace's id maps from linux.uidMappings and
+// linux.gidMappings; nil when there is no new user namespace.
+func idMapper(spec *specs.Spec) func(int) error {
+	if spec.Linux == nil || len(spec.Linux.UIDMappings) == 0 {
+		return nil
+	}
+	uids, gids := spec.Linux.UIDMappings, spec.Linux.GIDMappings
+	return func(pid int) error {
+		if err := writeIDMap(fmt.Sprintf("/proc/%d/uid_map", pid), uids); err != nil {
+			return fmt.Errorf("linux.uidMappings: %w", err)
+		}
+		if err := writeIDMap(fmt.Sprintf("/proc/%d/gid_map", pid), gids); err != nil {
+			return fmt.Errorf("linux.gidMappings: %w", err)
+		}
+		return nil
+	}
+}
+
+func writeIDMap(path string, m []specs.LinuxIDMapping) error {
+	var data []byte
+	for _, e := range m {
+		data = fmt.Appendf(data, "%d %d %d\n", e.ContainerID, e.HostID, e.Size)
+	}
+	if err := os.WriteFile(path, data, 0); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,39 @@
+package libcontainer
+
+import specs "github.com/opencontainers/runtime-spec/specs-go"
+
+func int64p(v int64) *int64 { return &v }
+
+// defaultDeviceRules allow what every container gets whatever its config
+// says, as in runc: creating device nodes (the rootfs step makes the
+// default ones), the default devices, and ptys.
+var defaultDeviceRules = []specs.LinuxDeviceCgroup{
+	{Allow: true, Type: "c", Access: "m"},
+	{Allow: true, Type: "b", Access: "m"},
+	{Allow: true, Type: "c", Major: int64p(1), Minor: int64p(3), Access: "rwm"},    // null
+	{Allow: true, Type: "c", Major: int64p(1), Minor: int64p(5), Access: "rwm"},    // zero
+	{Allow: true, Type: "c", Major: int64p(1), Minor: int64p(7), Access: "rwm"},    // full
+	{Allow: true, Type: "c", Major: int64p(1), Minor: int64p(8), Access: "rwm"},    // random
+	{Allow: true, Type: "c", Major: int64p(1), Minor: int64p(9), Access: "rwm"},    // urandom
+	{Allow: true, Type: "c", Major: int64p(5), Minor: int64p(0), Access: "rwm"},    // tty
+	{Allow: true, Type: "c", Major: int64p(5), Minor: int64p(2), Access: "rwm"},    // ptmx
+	{Allow: true, Type: "c", Major: int64p(136), Minor: nil, Access: "rwm"},        // pts/*
+	{Allow: true, Type: "c", Major: int64p(10), Minor: int64p(200), Access: "rwm"}, // net/tun
+}
+
+// withDeviceRules returns resources whose device rules are the config's,
+// then the defaults, then one allowing each linux.devices entry, so the
+// container can use the devices its config gives it.
+func withDeviceRules(r *specs.LinuxResources, devices []specs.LinuxDevice) *specs.LinuxResources {
+	out := specs.LinuxResources{}
+	if r != nil {
+		out = *r
+	}
+	rules := append([]specs.LinuxDeviceCgroup{}, out.Devices...)
+	rules = append(rules, defaultDeviceRules...)
+	for _, d := range devices {
+		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: d.Type, Major: int64p(d.Major), Minor: int64p(d.Minor), Access: "rwm"})
+	}
+	out.Devices = rules
+	return &out
+}

@@ -1,0 +1,18 @@
+// Package libcontainer runs OCI containers: the parent side of each
+// lifecycle command (create, start, kill, delete, run) and the container's
+// init, which hull re-executes itself as.
+//
+// Processes of one `hull create`:
+//
+//	hull create ──exec (read-only bind of hull, private mount ns)──▶ hull init [C stage]
+//	     │                                                              │ joins cgroups, setns/unshare
+//	     │◀── sync socket: 'M' id maps, 'P' pid ─────────────────────── │ clone(CLONE_PARENT), exits
+//	     │                                                           hull init [Go] (pid 1 of the container)
+//	     │── 'C' config JSON ──────────────────────────────────────────▶ │ rootfs, hooks, console, attributes
+//	     │◀── 'H' run createRuntime hooks / 'h' done ─────────────────── │ (only when hooks exist)
+//	     │◀── 'R' ready ──────────────────────────────────────────────── │ blocks reading exec.fifo
+//	 writes state, exits                                                  │
+//	hull start ── writes a byte into exec.fifo ─────────────────────────▶ │ drops privileges, seccomp, execve
+//
+// See docs/design.md for the reasons and the costs.
+package libcontainer

@@ -1,0 +1,272 @@
+package libcontainer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libcontainer/capabilities"
+	"github.com/hull-runtime/hull/libcontainer/console"
+	"github.com/hull-runtime/hull/libcontainer/hooks"
+	"github.com/hull-runtime/hull/libcontainer/nsenter"
+	"github.com/hull-runtime/hull/libcontainer/procfs"
+	"github.com/hull-runtime/hull/libcontainer/rootfs"
+	"github.com/hull-runtime/hull/libcontainer/seccomp"
+)
+
+// initProcess is the container's init between the C stage and execve.
+type initProcess struct {
+	cfg      *initConfig
+	spec     *specs.Spec
+	sync     *os.File
+	proc     *procfs.Handle
+	rootfs   *rootfs.Config
+	caps     *capabilities.Set
+	filter   *seccomp.Filter
+	program  string // absolute path of process.args[0] inside the container
+	ready    bool   // the parent has been told the container is created
+	warnings []string
+}
+
+// Init is the Go side of `hull init`: it never returns. The main goroutine
+// must be locked to its thread (hull's main does it), since capabilities,
+// scheduling and affinity are per thread and execve runs from it.
+func Init() {
+	fd, err := syncFDFromEnv()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "hull init:", err)
+		os.Exit(1)
+	}
+	p := &initProcess{sync: os.NewFile(uintptr(fd), "sync")}
+	err = p.run()
+	// run returns only on failure: report it where someone will read it.
+	if !p.ready {
+		nsenter.WriteMsg(p.sync, nsenter.MsgError, []byte(err.Error()))
+	} else {
+		fmt.Fprintln(os.Stderr, "hull init:", err)
+	}
+	os.Exit(127)
+}
+
+func syncFDFromEnv() (int, error) {
+	var fd int
+	if _, err := fmt.Sscan(os.Getenv("_HULL_NSENTER"), &fd); err != nil {
+		return 0, errors.New("not started by hull (no sync fd)")
+	}
+	return fd, nil
+}
+
+// run is the container's start, step by step; each step's name prefixes its error.
+func (p *initProcess) run() error {
+	steps := []struct {
+		name string
+		do   func() error
+	}{
+		{"read config", p.readConfig},
+		{"close inherited fds", p.closeInheritedFDs},
+		{"prepare rootfs", p.prepareRootfs},
+		{"set hostname", p.setHostname},
+		{"createRuntime hooks", p.awaitRuntimeHooks},
+		{"createContainer hooks", p.createContainerHooks},
+		{"pivot root", p.pivotRoot},
+		{"finalize rootfs", p.finalizeRootfs},
+		{"apply sysctls", p.applySysctls},
+		{"set up console", p.setupConsole},
+		{"set process attributes", p.setAttributes},
+		{"load seccomp filter (before dropping privileges)", p.loadSeccompPrivileged},
+		{"drop privileges", p.dropPrivileges},
+		{"find program", p.findProgram},
+		{"report created", p.reportCreated},
+		{"wait for start", p.waitForStart},
+		{"startContainer hooks", p.startContainerHooks},
+		{"load seccomp filter", p.loadSeccomp},
+		{"exec", p.exec},
+	}
+	for _, s := range steps {
+		if err := s.do(); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	return errors.New("exec returned")
+}
+
+func (p *initProcess) readConfig() error {
+	typ, payload, err := nsenter.ReadMsg(p.sync)
+	if err != nil {
+		return err
+	}
+	if typ != msgConfig {
+		return fmt.Errorf("unexpected message %q", typ)
+	}
+	if err := json.Unmarshal(payload, &p.cfg); err != nil {
+		return err
+	}
+	p.spec = p.cfg.Spec
+	for _, v := range []string{"_HULL_NSENTER", "_HULL_CGROUP_PROCS", "_HULL_JOIN", "_HULL_UNSHARE", "_HULL_TIMENS"} {
+		os.Unsetenv(v)
+	}
+	return nil
+}
+
+// closeInheritedFDs marks every fd above the preserved ones close-on-exec,
+// hull's own included, so that nothing but --preserve-fds reaches the
+// container's program or a hook.
+func (p *initProcess) closeInheritedFDs() error {
+	first := uint(3 + p.cfg.PreserveFDs)
+	return unix.CloseRange(first, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+}
+
+func (p *initProcess) hasNamespace(t specs.LinuxNamespaceType) (present, joined bool) {
+	if p.spec.Linux == nil {
+		return false, false
+	}
+	for _, ns := range p.spec.Linux.Namespaces {
+		if ns.Type == t {
+			return true, ns.Path != ""
+		}
+	}
+	return false, false
+}
+
+func (p *initProcess) prepareRootfs() error {
+	l := p.spec.Linux
+	if l == nil {
+		l = &specs.Linux{}
+	}
+	userNS, _ := p.hasNamespace(specs.UserNamespace)
+	cgroupNS, _ := p.hasNamespace(specs.CgroupNamespace)
+	p.rootfs = &rootfs.Config{
+		Rootfs: p.cfg.Rootfs, Readonly: p.spec.Root.Readonly, Mounts: p.spec.Mounts,
+		Propagation: l.RootfsPropagation, Devices: l.Devices,
+		MaskedPaths: l.MaskedPaths, ReadonlyPaths: l.ReadonlyPaths,
+		NoPivot: p.cfg.NoPivot, InUserNS: userNS, CgroupNS: cgroupNS,
+		UIDMappings: l.UIDMappings, GIDMappings: l.GIDMappings,
+	}
+	if _, joined := p.hasNamespace(specs.MountNamespace); joined {
+		return nil // a joined mount namespace is already someone's finished root
+	}
+	return rootfs.Prepare(p.rootfs)
+}
+
+func (p *initProcess) setHostname() error {
+	if p.spec.Hostname != "" {
+		if err := unix.Sethostname([]byte(p.spec.Hostname)); err != nil {
+			return fmt.Errorf("hostname %q: %w", p.spec.Hostname, err)
+		}
+	}
+	if p.spec.Domainname != "" {
+		if err := unix.Setdomainname([]byte(p.spec.Domainname)); err != nil {
+			return fmt.Errorf("domainname %q: %w", p.spec.Domainname, err)
+		}
+	}
+	return nil
+}
+
+// awaitRuntimeHooks lets the parent run prestart and createRuntime hooks
+// now that the namespaces exist, and waits for them; a round trip made only
+// when such hooks are configured.
+func (p *initProcess) awaitRuntimeHooks() error {
+	if !p.cfg.RuntimeHooks {
+		return nil
+	}
+	if err := nsenter.WriteMsg(p.sync, msgRuntimeHooks, nil); err != nil {
+		return err
+	}
+	typ, _, err := nsenter.ReadMsg(p.sync)
+	if err != nil {
+		return err
+	}
+	if typ != msgHooksDone {
+		return fmt.Errorf("unexpected message %q", typ)
+	}
+	return nil
+}
+
+func (p *initProcess) hookState(status specs.ContainerState) *specs.State {
+	return &specs.State{
+		Version: specs.Version, ID: p.cfg.ID, Status: status, Pid: os.Getpid(),
+		Bundle: p.cfg.Bundle, Annotations: p.spec.Annotations,
+	}
+}
+
+func (p *initProcess) createContainerHooks() error {
+	if p.spec.Hooks == nil {
+		return nil
+	}
+	return hooks.Run("createContainer", p.spec.Hooks.CreateContainer, p.hookState(specs.StateCreating))
+}
+
+func (p *initProcess) pivotRoot() error {
+	if _, joined := p.hasNamespace(specs.MountNamespace); joined {
+		return nil
+	}
+	return rootfs.Pivot(p.rootfs)
+}
+
+func (p *initProcess) finalizeRootfs() error {
+	if _, joined := p.hasNamespace(specs.MountNamespace); joined {
+		return nil
+	}
+	return rootfs.Finalize(p.rootfs)
+}
+
+// applySysctls writes linux.sysctl through a verified procfs handle.
+func (p *initProcess) applySysctls() error {
+	if p.spec.Linux == nil || len(p.spec.Linux.Sysctl) == 0 {
+		return nil
+	}
+	h, err := p.procfs()
+	if err != nil {
+		return err
+	}
+	for key, value := range p.spec.Linux.Sysctl {
+		rel := "sys/" + strings.ReplaceAll(key, ".", "/")
+		if err := h.WriteFile(rel, []byte(value)); err != nil {
+			return fmt.Errorf("linux.sysctl[%q] = %q: %w", key, value, err)
+		}
+	}
+	return nil
+}
+
+func (p *initProcess) procfs() (*procfs.Handle, error) {
+	if p.proc == nil {
+		h, err := procfs.Open()
+		if err != nil {
+			return nil, err
+		}
+		p.proc = h
+	}
+	return p.proc, nil
+}
+
+// setupConsole makes the container's pty, hands its master to the console
+// socket, and makes the slave the init's stdio and controlling terminal.
+func (p *initProcess) setupConsole() error {
+	if !p.spec.Process.Terminal {
+		if _, err := unix.Setsid(); err != nil {
+			return fmt.Errorf("setsid: %w", err)
+		}
+		return nil
+	}
+	if p.cfg.ConsoleFD < 0 {
+		return errors.New("process.terminal is true but no console socket was given (--console-socket)")
+	}
+	sock := os.NewFile(uintptr(p.cfg.ConsoleFD), "console-socket")
+	defer sock.Close()
+	master, slave, err := console.NewPty(p.spec.Process.ConsoleSize)
+	if err != nil {
+		return err
+	}
+	defer slave.Close()
+	err = console.SendFd(sock, console.PtyName(master), master.Fd())
+	master.Close()
+	if err != nil {
+		return err
+	}
+	return console.SetControllingTerminal(slave)
+}

@@ -1,0 +1,199 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libcontainer/capabilities"
+	"github.com/hull-runtime/hull/libcontainer/hooks"
+	"github.com/hull-runtime/hull/libcontainer/nsenter"
+	"github.com/hull-runtime/hull/libcontainer/process"
+	"github.com/hull-runtime/hull/libcontainer/seccomp"
+)
+
+// setAttributes applies the process attributes that need privileges hull
+// is about to drop: rlimits (raising), oom_score_adj (lowering), the
+// scheduler, I/O priority, CPU affinity and the session keyring.
+func (p *initProcess) setAttributes() error {
+	proc := p.spec.Process
+	if err := process.SetRlimits(proc.Rlimits); err != nil {
+		return err
+	}
+	if proc.OOMScoreAdj != nil {
+		h, err := p.procfs()
+		if err != nil {
+			return err
+		}
+		if err := process.SetOOMScoreAdj(h, *proc.OOMScoreAdj); err != nil {
+			return err
+		}
+	}
+	if err := process.SetScheduler(proc.Scheduler); err != nil {
+		return err
+	}
+	if err := process.SetIOPriority(proc.IOPriority); err != nil {
+		return err
+	}
+	if a := proc.ExecCPUAffinity; a != nil && a.Final != "" {
+		if err := process.SetCPUAffinity(a.Final); err != nil {
+			return err
+		}
+	}
+	if !p.cfg.NoNewKeyring {
+		// A keyring of its own, so the container cannot read the host's
+		// session keys; EDQUOT/ENOSYS mean the kernel offers none.
+		name := "_ses." + p.cfg.ID
+		if _, err := unix.KeyctlJoinSessionKeyring(name); err != nil && !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EDQUOT) {
+			return fmt.Errorf("join session keyring %s: %w", name, err)
+		}
+	}
+	var err error
+	p.caps, err = capabilities.New(proc.Capabilities)
+	if err != nil {
+		return err
+	}
+	p.warnings = append(p.warnings, p.caps.Warnings()...)
+	if p.spec.Linux != nil && p.spec.Linux.Seccomp != nil {
+		if p.filter, err = seccomp.Compile(p.spec.Linux.Seccomp); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadSeccompPrivileged loads the filter while hull still has
+// CAP_SYS_ADMIN, which seccomp needs when no_new_privs is not set.
+func (p *initProcess) loadSeccompPrivileged() error {
+	if p.filter == nil || p.spec.Process.NoNewPrivileges {
+		return nil
+	}
+	return p.installFilter()
+}
+
+// loadSeccomp loads the filter as late as possible, so hull's own last
+// steps are not subject to it; possible only with no_new_privs.
+func (p *initProcess) loadSeccomp() error {
+	if p.filter == nil || !p.spec.Process.NoNewPrivileges {
+		return nil
+	}
+	return p.installFilter()
+}
+
+func (p *initProcess) installFilter() error {
+	fd, err := p.filter.Load()
+	p.filter.Release()
+	p.filter = nil
+	if err != nil {
+		return err
+	}
+	if fd >= 0 {
+		// The listener protocol (sending fd to linux.seccomp.listenerPath) is
+		// done by the parent; until it is wired, refuse rather than hang.
+		unix.Close(fd)
+		return errors.New("linux.seccomp: SCMP_ACT_NOTIFY needs listenerPath support, not wired yet")
+	}
+	return nil
+}
+
+// dropPrivileges becomes process.user with process.capabilities, sets
+// no_new_privs, the umask and the working directory.
+func (p *initProcess) dropPrivileges() error {
+	proc := p.spec.Process
+	if proc.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("set no_new_privs: %w", err)
+		}
+	}
+	umask := proc.User.Umask
+	if umask == nil {
+		def := uint32(0o022)
+		umask = &def
+	}
+	if err := process.SetUmask(umask); err != nil {
+		return err
+	}
+	if err := capabilities.ApplyWithUser(p.caps, func() error { return process.SetUser(proc.User) }); err != nil {
+		return err
+	}
+	return p.enterCwd()
+}
+
+// enterCwd changes into process.cwd and checks the result lies inside the
+// container's root: a cwd reached through a leaked host fd (runc's "leaky
+// vessels", CVE-2024-21626) shows as "(unreachable)".
+func (p *initProcess) enterCwd() error {
+	cwd := p.spec.Process.Cwd
+	if err := unix.Chdir(cwd); err != nil {
+		return fmt.Errorf("process.cwd %q: %w", cwd, err)
+	}
+	wd, err := unix.Getwd()
+	if err != nil || !strings.HasPrefix(wd, "/") {
+		return fmt.Errorf("process.cwd %q: resolves outside the container (%q, %v)", cwd, wd, err)
+	}
+	return nil
+}
+
+func (p *initProcess) findProgram() error {
+	path, err := process.LookPath(p.spec.Process.Args[0], p.spec.Process.Env)
+	if err != nil {
+		return err
+	}
+	p.program = path
+	return nil
+}
+
+// reportCreated tells the parent the container is created; from here on
+// errors go to the container's stderr.
+func (p *initProcess) reportCreated() error {
+	for _, w := range p.warnings {
+		fmt.Fprintln(os.Stderr, "hull: warning:", w)
+	}
+	if err := nsenter.WriteMsg(p.sync, msgReady, nil); err != nil {
+		return err
+	}
+	p.ready = true
+	p.sync.Close()
+	return nil
+}
+
+// waitForStart blocks until `hull start` writes into the exec fifo. The fd
+// was opened read-write by the parent, so the read blocks (a writer exists)
+// instead of seeing end-of-file, and no path lookup is needed.
+func (p *initProcess) waitForStart() error {
+	fifo := os.NewFile(uintptr(p.cfg.FifoFD), "exec.fifo")
+	buf := make([]byte, 1)
+	for {
+		_, err := fifo.Read(buf)
+		if !errors.Is(err, unix.EINTR) {
+			return err
+		}
+	}
+}
+
+func (p *initProcess) startContainerHooks() error {
+	if p.spec.Hooks == nil {
+		return nil
+	}
+	return hooks.Run("startContainer", p.spec.Hooks.StartContainer, p.hookState(specs.StateCreated))
+}
+
+func (p *initProcess) exec() error {
+	if p.spec.Linux != nil {
+		if err := process.SetPersonality(p.spec.Linux.Personality); err != nil {
+			return err
+		}
+	}
+	env := p.spec.Process.Env
+	if env == nil {
+		env = []string{}
+	}
+	if err := unix.Exec(p.program, p.spec.Process.Args, env); err != nil {
+		return fmt.Errorf("exec %s: %w", p.program, err)
+	}
+	return nil
+}

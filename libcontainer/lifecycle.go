@@ -1,0 +1,171 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libcontainer/hooks"
+	"github.com/hull-runtime/hull/libcontainer/state"
+)
+
+// Start releases a created container's init to exec the user's program and
+// runs the poststart hooks.
+func (c *Container) Start() error {
+	switch st := c.Status(); st {
+	case specs.StateCreated:
+	case specs.StateStopped:
+		return fmt.Errorf("container %q: cannot start a container that has stopped", c.ID)
+	default:
+		return fmt.Errorf("container %q: cannot start a container that is %s", c.ID, st)
+	}
+	fifo, err := os.OpenFile(c.dir.File(execFifo), os.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENXIO) {
+		return fmt.Errorf("container %q: init exited before start", c.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer fifo.Close()
+	if _, err := fifo.Write([]byte{0}); err != nil {
+		return fmt.Errorf("release container init: %w", err)
+	}
+	if err := os.Remove(c.dir.File(execFifo)); err != nil {
+		return err
+	}
+	if c.Spec.Hooks == nil || len(c.Spec.Hooks.Poststart) == 0 {
+		return nil
+	}
+	// Poststart hooks run after the program is executed: init's end of the
+	// fifo is close-on-exec, so the fifo losing its last reader means init
+	// has exec'd (or died).
+	waitNoReaders(fifo)
+	if err := hooks.Run("poststart", c.Spec.Hooks.Poststart, c.specState(specs.StateRunning)); err != nil {
+		warn("%v", err)
+	}
+	return nil
+}
+
+func waitNoReaders(fifo *os.File) {
+	fds := []unix.PollFd{{Fd: int32(fifo.Fd()), Events: 0}}
+	for {
+		_, err := unix.Poll(fds, -1)
+		if err == nil && fds[0].Revents&(unix.POLLERR|unix.POLLHUP) != 0 {
+			return
+		}
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			return
+		}
+	}
+}
+
+// Signal sends sig to the container's init, or with all to every process
+// in its cgroup.
+func (c *Container) Signal(sig unix.Signal, all bool) error {
+	switch c.Status() {
+	case specs.StateStopped, specs.StateCreating:
+		return notRunning(c.ID)
+	}
+	if all {
+		if cg := c.cgroup(); cg != nil {
+			return cg.Signal(sig)
+		}
+	}
+	err := c.Init.Signal(sig)
+	if errors.Is(err, state.ErrExited) {
+		return notRunning(c.ID)
+	}
+	return err
+}
+
+// Delete removes a stopped container (any container with force): its
+// processes, cgroup and state, then runs the poststop hooks.
+func (c *Container) Delete(force bool) error {
+	switch st := c.Status(); st {
+	case specs.StateStopped, specs.StateCreating:
+	case specs.StateCreated:
+		c.killAll()
+	default:
+		if !force {
+			return fmt.Errorf("container %q: cannot delete a container that is not stopped: %s", c.ID, st)
+		}
+		c.killAll()
+	}
+	return c.destroy()
+}
+
+// killAll kills the init and, when the container shares a pid namespace
+// (so init's death does not take the others with it), every process in its
+// cgroup; then it waits for init to be gone.
+func (c *Container) killAll() {
+	if cg := c.cgroup(); cg != nil {
+		cg.Thaw()
+		if !c.ownsPidNamespace() {
+			cg.Signal(unix.SIGKILL)
+		}
+	}
+	if c.Init.Signal(unix.SIGKILL) == nil {
+		c.Init.Wait()
+	}
+}
+
+func (c *Container) ownsPidNamespace() bool {
+	if c.Spec == nil || c.Spec.Linux == nil {
+		return false
+	}
+	for _, ns := range c.Spec.Linux.Namespaces {
+		if ns.Type == specs.PIDNamespace && ns.Path == "" {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Container) destroy() error {
+	var errs []error
+	if cg := c.cgroup(); cg != nil {
+		if err := cg.Destroy(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.Spec != nil && c.Spec.Hooks != nil {
+		if err := hooks.Run("poststop", c.Spec.Hooks.Poststop, c.specState(specs.StateStopped)); err != nil {
+			warn("%v", err)
+		}
+	}
+	if err := c.dir.Remove(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// WaitExit waits for the init of a container this process created (hull is
+// its parent: the C stage clones it with CLONE_PARENT) and returns its exit
+// status the shell way: the code, or 128+N when killed by signal N.
+func (c *Container) WaitExit() (int, error) {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(c.Init.Pid, &ws, 0, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return -1, fmt.Errorf("wait for container init %d: %w", c.Init.Pid, err)
+		}
+		break
+	}
+	if ws.Signaled() {
+		return 128 + int(ws.Signal()), nil
+	}
+	return ws.ExitStatus(), nil
+}
+
+// warn reports a problem that must not fail the command (hook failures the
+// spec says to only log).
+func warn(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "hull: warning: "+format+"\n", args...)
+}
+

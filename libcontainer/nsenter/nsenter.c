@@ -1,0 +1,219 @@
+/*
+ * hull's namespace entry, run before the Go runtime starts.
+ *
+ * setns(2) into a mount or user namespace fails in a multi-threaded process,
+ * and a Go program has several threads before main() runs. So when hull
+ * re-executes itself as a container's init (or an exec'd process), this
+ * constructor does the namespace work first, while the process is still
+ * single-threaded, then lets the Go runtime start in the final process.
+ *
+ * It does nothing unless _HULL_NSENTER is set. The parent passes the rest in
+ * the environment (small, and readable without parsing a protocol):
+ *   _HULL_NSENTER       fd of the sync socket to the parent
+ *   _HULL_CGROUP_PROCS  cgroup.procs files to join, one per line
+ *   _HULL_JOIN          namespaces to join, "type:path" per line
+ *   _HULL_UNSHARE       clone flags of the namespaces to create (decimal)
+ *   _HULL_TIMENS        text for /proc/self/timens_offsets
+ *
+ * Steps, in order: join cgroups (so every namespace and the final process
+ * start inside the container's cgroup); setns into the joined namespaces,
+ * user first and mount last; create a user namespace and wait while the parent
+ * writes its id maps; create the other namespaces; then clone the final
+ * process with CLONE_PARENT, so it is hull's child (hull run can wait for it),
+ * lands in the new pid and time namespaces, and is PID 1 in a new pid ns.
+ * This process reports the final pid and exits.
+ *
+ * Messages to the parent are framed as: 1 type byte, 4-byte length (host
+ * order), payload. 'M': write my id maps (answered by 'm'); 'P': decimal pid
+ * of the final process; 'E': error text.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+#define MAX_JOIN 8
+
+static int sync_fd = -1;
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void send_msg(char type, const char *payload)
+{
+	uint32_t len = (uint32_t)strlen(payload);
+	char head[5];
+	head[0] = type;
+	memcpy(head + 1, &len, 4);
+	if (write_all(sync_fd, head, 5) < 0 || write_all(sync_fd, payload, len) < 0)
+		_exit(1);
+}
+
+/* fail reports the failed step and its errno to the parent, then exits. */
+static void fail(const char *fmt, ...)
+{
+	char msg[1024];
+	int saved = errno;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < sizeof(msg))
+		snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s", strerror(saved));
+	send_msg('E', msg);
+	_exit(1);
+}
+
+static void wait_for(char want)
+{
+	char head[5];
+	ssize_t n;
+	do
+		n = read(sync_fd, head, sizeof(head));
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(head) || head[0] != want) {
+		errno = EPROTO;
+		fail("nsenter: waiting for parent message '%c'", want);
+	}
+}
+
+static void write_file(const char *path, const char *data)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		fail("open %s", path);
+	if (write_all(fd, data, strlen(data)) < 0)
+		fail("write %s", path);
+	close(fd);
+}
+
+/* join_cgroups writes "0" (this process) into each listed cgroup.procs. */
+static void join_cgroups(char *list)
+{
+	for (char *line = strtok(list, "\n"); line; line = strtok(NULL, "\n"))
+		write_file(line, "0");
+}
+
+struct ns_join {
+	int fd;
+	int is_user, is_mnt;
+	const char *path;
+};
+
+/*
+ * join_namespaces opens every path before entering any namespace (a joined
+ * mount namespace would change what later paths mean), then enters the user
+ * namespace first, so the others are entered with its privileges, and the
+ * mount namespace last.
+ */
+static void join_namespaces(char *list)
+{
+	struct ns_join ns[MAX_JOIN];
+	int count = 0;
+	for (char *line = strtok(list, "\n"); line; line = strtok(NULL, "\n")) {
+		char *path = strchr(line, ':');
+		if (!path || count == MAX_JOIN) {
+			errno = EINVAL;
+			fail("nsenter: bad namespace entry %s", line);
+		}
+		*path++ = '\0';
+		ns[count].fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (ns[count].fd < 0)
+			fail("open %s namespace %s", line, path);
+		ns[count].is_user = strcmp(line, "user") == 0;
+		ns[count].is_mnt = strcmp(line, "mnt") == 0;
+		ns[count].path = path;
+		count++;
+	}
+	for (int pass = 0; pass < 3; pass++) {
+		for (int i = 0; i < count; i++) {
+			int order = ns[i].is_user ? 0 : ns[i].is_mnt ? 2 : 1;
+			if (order != pass)
+				continue;
+			if (setns(ns[i].fd, 0) < 0)
+				fail("setns %s", ns[i].path);
+			close(ns[i].fd);
+		}
+	}
+}
+
+/* become_root makes this process root of its new user namespace once the parent mapped it. */
+static void become_root(void)
+{
+	send_msg('M', "");
+	wait_for('m');
+	if (setresgid(0, 0, 0) < 0)
+		fail("setresgid 0 in the new user namespace (is uid/gid 0 mapped?)");
+	if (setresuid(0, 0, 0) < 0)
+		fail("setresuid 0 in the new user namespace (is uid/gid 0 mapped?)");
+}
+
+__attribute__((constructor)) static void hull_nsenter(void)
+{
+	const char *fd = getenv("_HULL_NSENTER");
+	if (!fd)
+		return;
+	sync_fd = atoi(fd);
+
+	/* Nothing in this process may be read through /proc by the container. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fail("prctl PR_SET_DUMPABLE");
+
+	char *cgroups = getenv("_HULL_CGROUP_PROCS");
+	if (cgroups && *cgroups)
+		join_cgroups(cgroups);
+	char *joins = getenv("_HULL_JOIN");
+	if (joins && *joins)
+		join_namespaces(joins);
+
+	const char *unshare_env = getenv("_HULL_UNSHARE");
+	unsigned long flags = unshare_env ? strtoul(unshare_env, NULL, 10) : 0;
+	if (flags & CLONE_NEWUSER) {
+		if (unshare(CLONE_NEWUSER) < 0)
+			fail("unshare user namespace");
+		become_root();
+	}
+	if ((flags & ~(unsigned long)CLONE_NEWUSER) && unshare((int)(flags & ~(unsigned long)CLONE_NEWUSER)) < 0)
+		fail("unshare namespaces 0x%lx", flags & ~(unsigned long)CLONE_NEWUSER);
+	const char *offsets = getenv("_HULL_TIMENS");
+	if ((flags & CLONE_NEWTIME) && offsets && *offsets)
+		write_file("/proc/self/timens_offsets", offsets);
+
+	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+	if (pid < 0)
+		fail("clone container process");
+	if (pid == 0)
+		return; /* the container process: the Go runtime starts here */
+
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%d", pid);
+	send_msg('P', buf);
+	_exit(0);
+}

@@ -1,0 +1,184 @@
+// Package nsenter puts hull's container processes into their namespaces and
+// cgroups before the Go runtime starts (see nsenter.c for why this is C), and
+// defines the framed messages hull's processes exchange on their sync socket.
+//
+// Any binary that imports this package runs the C constructor at start-up; it
+// returns at once unless the process was started with the environment that
+// Request.Env builds.
+package nsenter
+
+/*
+#cgo CFLAGS: -Wall -Wextra -std=gnu11
+*/
+import "C"
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Message types sent by the C stage.
+const (
+	MsgMapIDs   = 'M' // child: write my uid/gid maps
+	MsgMapped   = 'm' // parent: maps written
+	MsgPid      = 'P' // child: decimal pid of the container process
+	MsgError    = 'E' // either side: error text; the sender exits
+	maxMsgBytes = 64 << 20
+)
+
+// Join is a namespace to enter by path.
+type Join struct {
+	Type specs.LinuxNamespaceType
+	Path string
+}
+
+// Request is what the C stage does, in its order: join cgroups, join
+// namespaces, create namespaces.
+type Request struct {
+	CgroupProcs []string
+	Joins       []Join
+	Unshare     uintptr // CLONE_NEW* flags
+	TimeOffsets map[string]specs.LinuxTimeOffset
+}
+
+var cloneFlags = map[specs.LinuxNamespaceType]uintptr{
+	specs.UserNamespace: unix.CLONE_NEWUSER, specs.MountNamespace: unix.CLONE_NEWNS,
+	specs.PIDNamespace: unix.CLONE_NEWPID, specs.NetworkNamespace: unix.CLONE_NEWNET,
+	specs.IPCNamespace: unix.CLONE_NEWIPC, specs.UTSNamespace: unix.CLONE_NEWUTS,
+	specs.CgroupNamespace: unix.CLONE_NEWCGROUP, specs.TimeNamespace: unix.CLONE_NEWTIME,
+}
+
+// procNames are the names of namespace files under /proc/PID/ns.
+var procNames = map[specs.LinuxNamespaceType]string{
+	specs.UserNamespace: "user", specs.MountNamespace: "mnt", specs.PIDNamespace: "pid",
+	specs.NetworkNamespace: "net", specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts",
+	specs.CgroupNamespace: "cgroup", specs.TimeNamespace: "time",
+}
+
+// ProcName is the file name of a namespace type under /proc/PID/ns.
+func ProcName(t specs.LinuxNamespaceType) string { return procNames[t] }
+
+// CloneFlag is the CLONE_NEW* flag of a namespace type.
+func CloneFlag(t specs.LinuxNamespaceType) uintptr { return cloneFlags[t] }
+
+// FromSpec turns linux.namespaces into joins (entries with a path) and new
+// namespaces (entries without).
+func FromSpec(namespaces []specs.LinuxNamespace) (joins []Join, unshare uintptr) {
+	for _, ns := range namespaces {
+		if ns.Path != "" {
+			joins = append(joins, Join{Type: ns.Type, Path: ns.Path})
+		} else {
+			unshare |= cloneFlags[ns.Type]
+		}
+	}
+	return joins, unshare
+}
+
+// Env is the environment that makes the C stage act on r; syncFD is the
+// sync socket's fd number in the child.
+func (r *Request) Env(syncFD int) []string {
+	env := []string{"_HULL_NSENTER=" + strconv.Itoa(syncFD)}
+	if len(r.CgroupProcs) > 0 {
+		env = append(env, "_HULL_CGROUP_PROCS="+strings.Join(r.CgroupProcs, "\n"))
+	}
+	if len(r.Joins) > 0 {
+		lines := make([]string, len(r.Joins))
+		for i, j := range r.Joins {
+			lines[i] = procNames[j.Type] + ":" + j.Path
+		}
+		env = append(env, "_HULL_JOIN="+strings.Join(lines, "\n"))
+	}
+	if r.Unshare != 0 {
+		env = append(env, "_HULL_UNSHARE="+strconv.FormatUint(uint64(r.Unshare), 10))
+	}
+	if len(r.TimeOffsets) > 0 {
+		env = append(env, "_HULL_TIMENS="+timensOffsets(r.TimeOffsets))
+	}
+	return env
+}
+
+func timensOffsets(offsets map[string]specs.LinuxTimeOffset) string {
+	clocks := make([]string, 0, len(offsets))
+	for clock := range offsets {
+		clocks = append(clocks, clock)
+	}
+	sort.Strings(clocks)
+	var b strings.Builder
+	for _, clock := range clocks {
+		o := offsets[clock]
+		fmt.Fprintf(&b, "%s %d %d\n", clock, o.Secs, o.Nanosecs)
+	}
+	return b.String()
+}
+
+// Handshake is the parent's side of the C stage: it writes the id maps when
+// asked (mapIDs gets the pid of the process asking) and returns the pid of
+// the container process, or the error the child reported.
+func Handshake(rw io.ReadWriter, childPid int, mapIDs func(pid int) error) (int, error) {
+	for {
+		typ, payload, err := ReadMsg(rw)
+		if err != nil {
+			return 0, fmt.Errorf("namespace setup: %w", err)
+		}
+		switch typ {
+		case MsgMapIDs:
+			if mapIDs == nil {
+				return 0, errors.New("namespace setup: child asked for id maps, none configured")
+			}
+			if err := mapIDs(childPid); err != nil {
+				return 0, err
+			}
+			if err := WriteMsg(rw, MsgMapped, nil); err != nil {
+				return 0, err
+			}
+		case MsgPid:
+			pid, err := strconv.Atoi(string(payload))
+			if err != nil {
+				return 0, fmt.Errorf("namespace setup: bad pid %q", payload)
+			}
+			return pid, nil
+		case MsgError:
+			return 0, errors.New(string(payload))
+		default:
+			return 0, fmt.Errorf("namespace setup: unexpected message %q", typ)
+		}
+	}
+}
+
+// WriteMsg sends one framed message.
+func WriteMsg(w io.Writer, typ byte, payload []byte) error {
+	buf := make([]byte, 5+len(payload))
+	buf[0] = typ
+	binary.NativeEndian.PutUint32(buf[1:5], uint32(len(payload)))
+	copy(buf[5:], payload)
+	_, err := w.Write(buf)
+	return err
+}
+
+// ReadMsg receives one framed message.
+func ReadMsg(r io.Reader) (byte, []byte, error) {
+	var head [5]byte
+	if _, err := io.ReadFull(r, head[:]); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return 0, nil, errors.New("peer exited before finishing")
+		}
+		return 0, nil, err
+	}
+	n := binary.NativeEndian.Uint32(head[1:5])
+	if n > maxMsgBytes {
+		return 0, nil, fmt.Errorf("message of %d bytes is too large", n)
+	}
+	payload := make([]byte, n)
+	if _, err := io.ReadFull(r, payload); err != nil {
+		return 0, nil, err
+	}
+	return head[0], payload, nil
+}

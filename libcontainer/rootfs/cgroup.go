@@ -1,0 +1,235 @@
+package rootfs
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// mountCgroup makes a "cgroup" spec mount. On a cgroup v2 host that is a
+// cgroup2 mount. On v1 it is a tmpfs holding one directory per v1
+// hierarchy: with a cgroup namespace each hierarchy is mounted fresh (the
+// namespace already limits the view), without one the container's own
+// cgroup directory is bind-mounted so it cannot see the rest of the host's.
+func (s *setupper) mountCgroup(m specs.Mount, o mountOptions) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs("/sys/fs/cgroup", &st); err != nil {
+		return fmt.Errorf("mount cgroup on %s: statfs /sys/fs/cgroup: %w", m.Destination, err)
+	}
+	if m.Type == "cgroup2" || st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return s.mountCgroup2(m, o)
+	}
+	return s.mountCgroup1(m, o)
+}
+
+func (s *setupper) mountCgroup2(m specs.Mount, o mountOptions) error {
+	m2 := m
+	m2.Type, m2.Source = "cgroup2", "cgroup2"
+	err := s.mountFS(m2, o)
+	if err == nil || s.c.CgroupNS || !errors.Is(err, unix.EPERM) {
+		return err
+	}
+	// Without a cgroup namespace a user namespace may not mount cgroup2;
+	// bind our own cgroup instead so the container still sees its limits.
+	self, err2 := ownCgroups()
+	if err2 != nil {
+		return fmt.Errorf("%w (fallback: %v)", err, err2)
+	}
+	bind := specs.Mount{Destination: m.Destination, Source: filepath.Join("/sys/fs/cgroup", self[""])}
+	return s.mountBind(bind, mountOptions{flags: o.flags | unix.MS_BIND | unix.MS_REC})
+}
+
+// v1Hierarchy is one mounted cgroup v1 hierarchy of the host.
+type v1Hierarchy struct {
+	mountpoint string // e.g. /sys/fs/cgroup/cpu
+	root       string // root of the hierarchy visible at mountpoint
+	subsys     string // controllers as in /proc/self/cgroup: "cpu,cpuacct", "name=systemd"
+}
+
+func (s *setupper) mountCgroup1(m specs.Mount, o mountOptions) error {
+	hier, err := v1Hierarchies()
+	if err != nil {
+		return err
+	}
+	self, err := ownCgroups()
+	if err != nil {
+		return err
+	}
+	// The tmpfs stays writable until its subdirectories exist; ro comes last.
+	tmpfs := specs.Mount{Destination: m.Destination, Type: "tmpfs", Source: "tmpfs"}
+	tmpOpts := mountOptions{flags: o.flags &^ unix.MS_RDONLY, data: []string{"mode=755"}}
+	if err := s.mountFS(tmpfs, tmpOpts); err != nil {
+		return fmt.Errorf("cgroup %s: %w", m.Destination, err)
+	}
+	for _, h := range hier {
+		if err := s.mountHierarchy(m.Destination, h, self, o); err != nil {
+			return fmt.Errorf("cgroup %s: %w", m.Destination, err)
+		}
+	}
+	if o.flags&unix.MS_RDONLY == 0 {
+		return nil
+	}
+	fd, err := s.root.open(m.Destination, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+		return fmt.Errorf("cgroup %s: make tmpfs read-only: %w", m.Destination, err)
+	}
+	return nil
+}
+
+func (s *setupper) mountHierarchy(dest string, h v1Hierarchy, self map[string]string, o mountOptions) error {
+	name := filepath.Base(h.mountpoint)
+	sub := filepath.Join(dest, name)
+	if s.c.CgroupNS {
+		cg := specs.Mount{Destination: sub, Type: "cgroup", Source: "cgroup"}
+		co := mountOptions{flags: o.flags, data: []string{h.subsys}}
+		if err := s.mountFS(cg, co); err != nil {
+			return err
+		}
+	} else {
+		path, ok := self[h.subsys]
+		if !ok {
+			return fmt.Errorf("hierarchy %s (%s) missing from /proc/self/cgroup", h.mountpoint, h.subsys)
+		}
+		relPath, err := filepath.Rel(h.root, path)
+		if err != nil || strings.HasPrefix(relPath, "..") {
+			return fmt.Errorf("own cgroup %s is outside %s (root %s)", path, h.mountpoint, h.root)
+		}
+		bind := specs.Mount{Destination: sub, Source: filepath.Join(h.mountpoint, relPath)}
+		if err := s.mountBind(bind, mountOptions{flags: o.flags | unix.MS_BIND}); err != nil {
+			return err
+		}
+	}
+	// Co-mounted controllers ("cpu,cpuacct") are also reachable by each name.
+	if strings.Contains(name, ",") {
+		for _, c := range strings.Split(name, ",") {
+			if err := s.symlink(name, filepath.Join(dest, c)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// v1Hierarchies lists the host's cgroup v1 mounts from mountinfo, one per
+// hierarchy.
+func v1Hierarchies() ([]v1Hierarchy, error) {
+	mounts, err := readMountinfo("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []v1Hierarchy
+	for _, mi := range mounts {
+		if mi.fstype != "cgroup" {
+			continue
+		}
+		var ss []string
+		for _, opt := range strings.Split(mi.superOpts, ",") {
+			if opt == "rw" || opt == "ro" || strings.HasPrefix(opt, "release_agent=") || opt == "xattr" || opt == "clone_children" || opt == "noprefix" || opt == "cpuset_v2_mode" || opt == "nsdelegate" {
+				continue
+			}
+			ss = append(ss, opt)
+		}
+		key := strings.Join(ss, ",")
+		if key == "" || seen[key] {
+			continue
+		}
+		seen[key] = true
+		out = append(out, v1Hierarchy{mountpoint: mi.mountpoint, root: mi.root, subsys: key})
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no cgroup v1 hierarchy mounted on the host")
+	}
+	return out, nil
+}
+
+// ownCgroups maps "cpu,cpuacct" (or "name=systemd", or "" for v2) to this
+// process's cgroup path in that hierarchy.
+func ownCgroups() (map[string]string, error) {
+	f, err := os.Open("/proc/self/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		parts := strings.SplitN(sc.Text(), ":", 3)
+		if len(parts) == 3 {
+			out[parts[1]] = parts[2]
+		}
+	}
+	return out, sc.Err()
+}
+
+type mountinfo struct {
+	mountpoint, root, fstype, superOpts, optional string
+}
+
+func readMountinfo(path string) ([]mountinfo, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []mountinfo
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		sep := -1
+		for i, x := range f {
+			if x == "-" {
+				sep = i
+				break
+			}
+		}
+		if sep < 6 || len(f) < sep+4 {
+			continue
+		}
+		out = append(out, mountinfo{
+			root:       unescape(f[3]),
+			mountpoint: unescape(f[4]),
+			optional:   strings.Join(f[6:sep], " "),
+			fstype:     f[sep+1],
+			superOpts:  f[sep+3],
+		})
+	}
+	return out, nil
+}
+
+// unescape decodes the octal escapes (\040 etc.) mountinfo uses.
+func unescape(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			var v byte
+			ok := true
+			for _, c := range s[i+1 : i+4] {
+				if c < '0' || c > '7' {
+					ok = false
+					break
+				}
+				v = v*8 + byte(c-'0')
+			}
+			if ok {
+				b.WriteByte(v)
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}

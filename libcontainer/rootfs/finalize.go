@@ -1,0 +1,183 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Finalize runs after Pivot, with "/" being the container's root.
+func Finalize(c *Config) error {
+	if err := c.validate(); err != nil {
+		return err
+	}
+	r, err := openRoot("/")
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	for i, p := range c.ReadonlyPaths {
+		if err := readonlyPath(r, p); err != nil {
+			return fmt.Errorf("linux.readonlyPaths[%d]: %w", i, err)
+		}
+	}
+	if len(c.MaskedPaths) > 0 {
+		if err := maskPaths(r, c.MaskedPaths); err != nil {
+			return err
+		}
+	}
+	if c.Readonly {
+		// mount_setattr changes only the rdonly bit, so flags the kernel
+		// locked (nosuid, nodev in a user namespace) are kept as they are.
+		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+		if err := unix.MountSetattr(r.fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+			return fmt.Errorf("root.readonly: remount / read-only: %w", err)
+		}
+	}
+	prop, _ := c.rootPropagation()
+	if prop != 0 {
+		if err := unix.Mount("", "/", "", prop, ""); err != nil {
+			return fmt.Errorf("linux.rootfsPropagation %q: %w", c.Propagation, err)
+		}
+	}
+	return nil
+}
+
+// openOverlayTarget resolves a path that is about to be covered by a mount.
+// Paths below /proc are resolved from a /proc verified to be procfs, with no
+// symlinks allowed, so a fake /proc or a symlink cannot send the mask to
+// some other file while the real /proc/kcore stays visible.
+// A missing path returns ENOENT, which callers skip like runc does.
+func openOverlayTarget(r *root, p string) (int, error) {
+	p = filepath.Clean(p)
+	if p != "/proc" && !strings.HasPrefix(p, "/proc/") {
+		return r.open(p, 0)
+	}
+	fd, err := r.open(p, 0)
+	if err != nil {
+		return -1, err // missing: nothing to cover
+	}
+	unix.Close(fd)
+	proc, err := r.open("/proc", unix.RESOLVE_NO_SYMLINKS)
+	if err != nil {
+		return -1, fmt.Errorf("%s: /proc: %w", p, err)
+	}
+	defer unix.Close(proc)
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(proc, &st); err != nil {
+		return -1, fmt.Errorf("%s: statfs /proc: %w", p, err)
+	}
+	if st.Type != unix.PROC_SUPER_MAGIC {
+		return -1, fmt.Errorf("%s: refusing: /proc is not procfs (fs magic %#x)", p, st.Type)
+	}
+	rest := strings.TrimPrefix(strings.TrimPrefix(p, "/proc"), "/")
+	if rest == "" {
+		return unix.Dup(proc)
+	}
+	how := unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC | unix.O_NOFOLLOW,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	fd, err = unix.Openat2(proc, rest, &how)
+	if err != nil {
+		return -1, fmt.Errorf("%s: resolve below procfs: %w", p, err)
+	}
+	return fd, nil
+}
+
+// readonlyPath covers p (and everything mounted below it) with a read-only
+// recursive bind of itself. The clone is made read-only while still detached,
+// so there is no moment where the new mount is writable.
+func readonlyPath(r *root, p string) error {
+	fd, err := openOverlayTarget(r, p)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	tree, err := unix.OpenTree(fd, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE|unix.AT_EMPTY_PATH)
+	if err != nil {
+		return fmt.Errorf("%s: clone: %w", p, err)
+	}
+	defer unix.Close(tree)
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+		return fmt.Errorf("%s: set read-only: %w", p, err)
+	}
+	if err := unix.MoveMount(tree, "", fd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("%s: attach read-only bind: %w", p, err)
+	}
+	return nil
+}
+
+// maskPaths hides each path: directories under an empty read-only tmpfs,
+// anything else under a bind of the container's /dev/null, which is first
+// verified to be the real null device (char 1:3) so an image cannot swap in
+// a file of its own.
+func maskPaths(r *root, paths []string) error {
+	null, err := r.open("/dev/null", 0)
+	if err != nil {
+		return fmt.Errorf("linux.maskedPaths: /dev/null: %w", err)
+	}
+	defer unix.Close(null)
+	var st unix.Stat_t
+	if err := unix.Fstat(null, &st); err != nil {
+		return fmt.Errorf("linux.maskedPaths: stat /dev/null: %w", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(st.Rdev) != 1 || unix.Minor(st.Rdev) != 3 {
+		return fmt.Errorf("linux.maskedPaths: /dev/null is not the null device (mode %#o, dev %d:%d)", st.Mode, unix.Major(st.Rdev), unix.Minor(st.Rdev))
+	}
+	for i, p := range paths {
+		if err := maskPath(r, p, null); err != nil {
+			return fmt.Errorf("linux.maskedPaths[%d]: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func maskPath(r *root, p string, null int) error {
+	fd, err := openOverlayTarget(r, p)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("%s: stat: %w", p, err)
+	}
+	var mnt int
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		mnt, err = emptyTmpfs()
+	} else {
+		mnt, err = unix.OpenTree(null, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: make mask: %w", p, err)
+	}
+	defer unix.Close(mnt)
+	if err := unix.MoveMount(mnt, "", fd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("%s: attach mask: %w", p, err)
+	}
+	return nil
+}
+
+// emptyTmpfs returns a detached, read-only, empty tmpfs mount.
+func emptyTmpfs() (int, error) {
+	fs, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("fsopen tmpfs: %w", err)
+	}
+	defer unix.Close(fs)
+	if err := unix.FsconfigCreate(fs); err != nil {
+		return -1, fmt.Errorf("fsconfig create tmpfs: %w", err)
+	}
+	return unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
+}

@@ -1,0 +1,178 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// setupper carries the state of one Prepare call.
+type setupper struct {
+	c    *Config
+	root *root
+}
+
+// mountOne performs spec mount m. Every destination is resolved inside the
+// root to an fd, and the mount is made onto that fd, so nothing the
+// container controls (symlinks, renames) can move it elsewhere.
+func (s *setupper) mountOne(m specs.Mount) error {
+	o, err := parseOptions(m.Options)
+	if err != nil {
+		return err
+	}
+	if m.Type == "rbind" {
+		o.flags |= unix.MS_BIND | unix.MS_REC
+	}
+	switch {
+	case isBind(m.Type, o):
+		err = s.mountBind(m, o)
+	case m.Type == "cgroup" || m.Type == "cgroup2":
+		err = s.mountCgroup(m, o)
+	default:
+		err = s.mountFS(m, o)
+	}
+	if err != nil {
+		return err
+	}
+	return s.applyAfter(m.Destination, o)
+}
+
+// mountFS mounts a new filesystem instance. proc and sysfs must not be
+// redirected through a symlink (CVE-2019-19921): a /proc landing anywhere but
+// /proc would leave it unmasked, so their destinations reject symlinks.
+func (s *setupper) mountFS(m specs.Mount, o mountOptions) error {
+	strict := m.Type == "proc" || m.Type == "sysfs"
+	fd, err := s.root.ensure(m.Destination, true, strict)
+	if err != nil {
+		return fmt.Errorf("mount %s on %s: destination: %w", m.Type, m.Destination, err)
+	}
+	defer unix.Close(fd)
+	if strict {
+		if err := requireDir(fd, m.Destination); err != nil {
+			return fmt.Errorf("mount %s: %w", m.Type, err)
+		}
+	}
+	src := m.Source
+	if src == "" {
+		src = m.Type
+	}
+	if err := unix.Mount(src, fdPath(fd), m.Type, o.flags, o.dataString()); err != nil {
+		return fmt.Errorf("mount %s (source %q, options %q) on %s: %w", m.Type, m.Source, o.dataString(), m.Destination, err)
+	}
+	return nil
+}
+
+// mountBind bind-mounts a host path. mount(2) ignores every flag but MS_REC
+// on a bind, so flags like ro need a second MS_REMOUNT|MS_BIND call.
+func (s *setupper) mountBind(m specs.Mount, o mountOptions) error {
+	st, err := os.Stat(m.Source)
+	if err != nil {
+		return fmt.Errorf("bind mount %s: source: %w", m.Destination, err)
+	}
+	fd, err := s.root.ensure(m.Destination, st.IsDir(), false)
+	if err != nil {
+		return fmt.Errorf("bind mount %s on %s: destination: %w", m.Source, m.Destination, err)
+	}
+	defer unix.Close(fd)
+	if o.idmap {
+		return s.mountIdmapped(m, o, fd)
+	}
+	if err := unix.Mount(m.Source, fdPath(fd), "", unix.MS_BIND|o.flags&unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind mount %s on %s: %w", m.Source, m.Destination, err)
+	}
+	return s.remountBind(m.Destination, o.flags)
+}
+
+// remountBind applies per-mount flags to a fresh bind mount. In a user
+// namespace the kernel locks flags such as nosuid/nodev/noexec/ro inherited
+// from the source; dropping them is EPERM, so on EPERM we keep them and retry.
+func (s *setupper) remountBind(dest string, flags uintptr) error {
+	flags &^= unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT
+	if flags == 0 {
+		return nil
+	}
+	fd, err := s.root.open(dest, 0)
+	if err != nil {
+		return fmt.Errorf("remount %s: %w", dest, err)
+	}
+	defer unix.Close(fd)
+	err = unix.Mount("", fdPath(fd), "", flags|unix.MS_BIND|unix.MS_REMOUNT, "")
+	if errors.Is(err, unix.EPERM) {
+		var st unix.Statfs_t
+		if serr := unix.Fstatfs(fd, &st); serr == nil {
+			flags |= lockedFlags(st.Flags)
+			err = unix.Mount("", fdPath(fd), "", flags|unix.MS_BIND|unix.MS_REMOUNT, "")
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("remount bind %s with flags %#x: %w", dest, flags, err)
+	}
+	return nil
+}
+
+// statfs f_flags bits (ST_*), which differ from MS_* for the atime ones.
+const (
+	stRdonly     = 0x1
+	stNosuid     = 0x2
+	stNodev      = 0x4
+	stNoexec     = 0x8
+	stNoatime    = 0x400
+	stNodiratime = 0x800
+	stRelatime   = 0x1000
+)
+
+func lockedFlags(st int64) uintptr {
+	var f uintptr
+	for _, p := range []struct {
+		st int64
+		ms uintptr
+	}{
+		{stRdonly, unix.MS_RDONLY}, {stNosuid, unix.MS_NOSUID}, {stNodev, unix.MS_NODEV},
+		{stNoexec, unix.MS_NOEXEC}, {stNoatime, unix.MS_NOATIME}, {stNodiratime, unix.MS_NODIRATIME},
+		{stRelatime, unix.MS_RELATIME},
+	} {
+		if st&p.st != 0 {
+			f |= p.ms
+		}
+	}
+	return f
+}
+
+// applyAfter sets recursive attributes and propagation once the mount exists;
+// the destination is re-resolved because the old fd names the covered dir.
+func (s *setupper) applyAfter(dest string, o mountOptions) error {
+	if !o.recursive && len(o.propagation) == 0 {
+		return nil
+	}
+	fd, err := s.root.open(dest, 0)
+	if err != nil {
+		return fmt.Errorf("mount %s: reopen: %w", dest, err)
+	}
+	defer unix.Close(fd)
+	if o.recursive {
+		attr := o.attr
+		if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+			return fmt.Errorf("mount_setattr %s (set %#x clear %#x): %w", dest, attr.Attr_set, attr.Attr_clr, err)
+		}
+	}
+	for _, p := range o.propagation {
+		if err := unix.Mount("", fdPath(fd), "", p, ""); err != nil {
+			return fmt.Errorf("set propagation %#x on %s: %w", p, dest, err)
+		}
+	}
+	return nil
+}
+
+func requireDir(fd int, name string) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("stat %s: %w", name, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return fmt.Errorf("destination %s is not a directory", name)
+	}
+	return nil
+}

@@ -1,0 +1,136 @@
+package rootfs
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Prepare builds the container's filesystem under c.Rootfs. It must run in
+// the container's own mount namespace, before Pivot. See doc.go for the order.
+func Prepare(c *Config) error {
+	if err := c.validate(); err != nil {
+		return err
+	}
+	prop, _ := c.rootPropagation()
+	if prop == 0 {
+		prop = unix.MS_SLAVE | unix.MS_REC
+	}
+	// First, so that nothing below can propagate back to the host.
+	if err := unix.Mount("", "/", "", prop, ""); err != nil {
+		return fmt.Errorf("set propagation of / to %#x: %w", prop, err)
+	}
+	if err := makeParentPrivate(c.Rootfs); err != nil {
+		return err
+	}
+	if err := unix.Mount(c.Rootfs, c.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind rootfs %s onto itself: %w", c.Rootfs, err)
+	}
+	if err := checkProcfs("/proc/self/fd"); err != nil {
+		return fmt.Errorf("cannot mount through fds: %w", err)
+	}
+	r, err := openRoot(c.Rootfs)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	s := &setupper{c: c, root: r}
+	for i, m := range c.Mounts {
+		if err := s.mountOne(m); err != nil {
+			return fmt.Errorf("mounts[%d]: %w", i, err)
+		}
+	}
+	return s.setupDev()
+}
+
+// makeParentPrivate: pivot_root(2) fails with EINVAL when the mount holding
+// the new root is shared, which is the case when rootfsPropagation asked for
+// shared; runc makes just that mount private.
+func makeParentPrivate(rootfs string) error {
+	rootfs = filepath.Clean(rootfs)
+	mounts, err := readMountinfo("/proc/self/mountinfo")
+	if err != nil {
+		return err
+	}
+	var best *mountinfo
+	for i := range mounts {
+		mp := mounts[i].mountpoint
+		if mp == rootfs || mp == "/" || strings.HasPrefix(rootfs, strings.TrimSuffix(mp, "/")+"/") {
+			if best == nil || len(mp) >= len(best.mountpoint) {
+				best = &mounts[i]
+			}
+		}
+	}
+	if best == nil || !strings.Contains(best.optional, "shared:") {
+		return nil
+	}
+	if err := unix.Mount("", best.mountpoint, "", unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make %s (parent mount of rootfs) private: %w", best.mountpoint, err)
+	}
+	return nil
+}
+
+// Pivot makes c.Rootfs the root of the mount namespace and chdirs to "/".
+func Pivot(c *Config) error {
+	if c.NoPivot {
+		return moveRoot(c.Rootfs)
+	}
+	return pivotRoot(c.Rootfs)
+}
+
+// pivotRoot stacks the old root under the new one with pivot_root(".", ".")
+// (no put_old directory is needed inside the container), then detaches it.
+// The old root is made rslave first so the detach does not propagate to the
+// host's mounts.
+func pivotRoot(rootfs string) error {
+	oldRoot, err := unix.Open("/", unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open old root: %w", err)
+	}
+	defer unix.Close(oldRoot)
+	newRoot, err := unix.Open(rootfs, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open new root %s: %w", rootfs, err)
+	}
+	defer unix.Close(newRoot)
+	if err := unix.Fchdir(newRoot); err != nil {
+		return fmt.Errorf("chdir to %s: %w", rootfs, err)
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return fmt.Errorf("pivot_root %s: %w", rootfs, err)
+	}
+	if err := unix.Fchdir(oldRoot); err != nil {
+		return fmt.Errorf("chdir to old root: %w", err)
+	}
+	if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("make old root rslave: %w", err)
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("detach old root: %w", err)
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return fmt.Errorf("chdir /: %w", err)
+	}
+	return nil
+}
+
+// moveRoot is --no-pivot: for roots where pivot_root is impossible (e.g. a
+// ramfs initramfs). The old root stays reachable by a process that escapes
+// the chroot, which is why it is not the default.
+func moveRoot(rootfs string) error {
+	if err := unix.Chdir(rootfs); err != nil {
+		return fmt.Errorf("chdir to %s: %w", rootfs, err)
+	}
+	if err := unix.Mount(rootfs, "/", "", unix.MS_MOVE, ""); err != nil {
+		return fmt.Errorf("move %s to /: %w", rootfs, err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot %s: %w", rootfs, err)
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return fmt.Errorf("chdir /: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,177 @@
+// Package state keeps one directory per container under hull's --root: the
+// container's state file, written atomically, and a lock that serialises
+// commands on the same container. It also identifies a container's init
+// process in a way that survives PID reuse.
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+
+	"golang.org/x/sys/unix"
+)
+
+const stateFile = "state.json"
+
+// ErrNotExist is returned by Open for a container hull does not know.
+var ErrNotExist = errors.New("does not exist")
+
+var validID = regexp.MustCompile(`^[A-Za-z0-9_+\-.]+$`)
+
+// ValidateID rejects ids that could name a path outside --root.
+func ValidateID(id string) error {
+	switch {
+	case id == "":
+		return errors.New("container id: empty")
+	case len(id) > 1024:
+		return fmt.Errorf("container id %.32q...: longer than 1024 bytes", id)
+	case id == "." || id == ".." || !validID.MatchString(id):
+		return fmt.Errorf("container id %q: invalid, use letters, digits and _+-. (no '/', not '.' or '..')", id)
+	}
+	return nil
+}
+
+// Dir is a container's locked state directory.
+type Dir struct {
+	ID   string
+	path string
+	lock *os.File
+}
+
+// Create makes and locks the state directory of a new container.
+func Create(root, id string) (*Dir, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("state root %s: %w", root, err)
+	}
+	path := filepath.Join(root, id)
+	if err := os.Mkdir(path, 0o700); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("container %q already exists", id)
+		}
+		return nil, fmt.Errorf("state dir %s: %w", path, err)
+	}
+	d, err := lock(id, path, unix.LOCK_EX)
+	if err != nil {
+		os.Remove(path)
+		return nil, err
+	}
+	return d, nil
+}
+
+// Open locks an existing container's state directory; shared is for
+// commands that only read.
+func Open(root, id string, shared bool) (*Dir, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	how := unix.LOCK_EX
+	if shared {
+		how = unix.LOCK_SH
+	}
+	d, err := lock(id, filepath.Join(root, id), how)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("container %q %w", id, ErrNotExist)
+	}
+	return d, err
+}
+
+func lock(id, path string, how int) (*Dir, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), how); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	// A command that held the lock before us may have deleted the container.
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil || st.Nlink == 0 {
+		f.Close()
+		return nil, os.ErrNotExist
+	}
+	return &Dir{ID: id, path: path, lock: f}, nil
+}
+
+// Path is the directory's path.
+func (d *Dir) Path() string { return d.path }
+
+// File is the path of a file in the directory.
+func (d *Dir) File(name string) string { return filepath.Join(d.path, name) }
+
+// Save writes v as the state file, atomically: readers see the old or the
+// new state, never a part.
+func (d *Dir) Save(v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(d.path, ".state-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), d.File(stateFile))
+}
+
+// Load reads the state file into v; os.ErrNotExist means the container is
+// still being created (or its creation was interrupted).
+func (d *Dir) Load(v any) error {
+	data, err := os.ReadFile(d.File(stateFile))
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("%s: %w", d.File(stateFile), err)
+	}
+	return nil
+}
+
+// Remove deletes the directory and releases the lock.
+func (d *Dir) Remove() error {
+	err := os.RemoveAll(d.path)
+	d.Close()
+	return err
+}
+
+// Close releases the lock.
+func (d *Dir) Close() {
+	if d.lock != nil {
+		d.lock.Close()
+		d.lock = nil
+	}
+}
+
+// List returns the ids of all containers under root, sorted.
+func List(root string) ([]string, error) {
+	entries, err := os.ReadDir(root)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, e := range entries {
+		if e.IsDir() && ValidateID(e.Name()) == nil {
+			ids = append(ids, e.Name())
+		}
+	}
+	sort.Strings(ids)
+	return ids, nil
+}

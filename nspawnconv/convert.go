@@ -1,0 +1,237 @@
+package nspawnconv
+
+import (
+	"crypto/rand"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// AnnotationPrefix prefixes every annotation hull sets where OCI has no field.
+const AnnotationPrefix = "org.hull.nspawn."
+
+// Options are the host facts and choices ToSpec needs; everything that would
+// otherwise be read from the host is injectable so tests are deterministic.
+type Options struct {
+	Rootfs      string   // host path of the machine's root directory (default Settings.Directory)
+	BundleDir   string   // absolute bundle directory: pre-step outputs (run-host, credentials, overlays)
+	CgroupsPath string   // default /machine.slice/machine-<name>.scope (or under -S slice)
+	CgroupV2    bool     // host has a pure cgroup v2 hierarchy
+	BoundingSet []string // capabilities the runtime holds; nil = do not intersect
+	LookupEnv   func(string) (string, bool)
+	HookPath    string // executable for hooks: HookPath nspawn-hook ACTION ARGS…; "" = Conversion.Hooks only
+	InitPath    string // host path of a stub init ("init -- cmd…") for ProcessTwo=
+	Interactive bool   // caller is on a terminal (--console=autopipe)
+
+	ContainerName  string        // $container and /run/host/container-manager (default "hull")
+	HostOSRelease  string        // default /etc/os-release
+	HostEtc        string        // host /etc for resolv.conf and localtime (default /etc)
+	HostJournalDir string        // default /var/log/journal
+	NewUUID        func() string // default: random v4
+}
+
+// PreStep is host-side work to do, in order, before `create`.
+type PreStep struct {
+	Action string `json:"action"` // see the Action* constants
+	Path   string `json:"path"`   // host path acted on; parents are created
+	Source string `json:"source,omitempty"`
+	Data   string `json:"data,omitempty"`
+	Mode   uint32 `json:"mode,omitempty"`
+	// Options: mount options for mount actions.
+	Options []string `json:"options,omitempty"`
+	// UIDShift: chown-tree adds it to every uid/gid below the range size.
+	UIDShift uint32 `json:"uidShift,omitempty"`
+	// Replace: copy-file replaces any inode at Path; false = only a regular
+	// file or nothing (nspawn's copy-* versus replace-*).
+	Replace  bool   `json:"replace,omitempty"`
+	Optional bool   `json:"optional,omitempty"` // failure is not fatal (try-*)
+	Key      string `json:"key"`                // the setting this realises
+}
+
+// Pre-step actions.
+const (
+	ActionMkdir        = "mkdir"
+	ActionWriteFile    = "write-file"
+	ActionCopyFile     = "copy-file"
+	ActionSymlink      = "symlink" // Path -> Source (link text)
+	ActionRemove       = "remove"
+	ActionMountTmpfs   = "mount-tmpfs"
+	ActionMountOverlay = "mount-overlay"
+	ActionChownTree    = "chown-tree"
+	ActionCopyTree     = "copy-tree" // Source tree to Path, only if Path is missing
+)
+
+// HookStep is a host action at an OCI hook stage, as data.
+type HookStep struct {
+	Stage  string   `json:"stage"` // createRuntime or poststop
+	Action string   `json:"action"`
+	Args   []string `json:"args,omitempty"`
+	Key    string   `json:"key"`
+}
+
+// Conversion is the result of ToSpec.
+type Conversion struct {
+	Spec        *specs.Spec
+	MachineName string
+	UUID        string
+	PreSteps    []PreStep
+	Hooks       []HookStep
+	Annotations map[string]string // also in Spec.Annotations
+	Warnings    []string
+}
+
+// RefusedError names a setting hull cannot realise and why.
+type RefusedError struct {
+	Key    string
+	Reason string
+}
+
+func (e *RefusedError) Error() string { return fmt.Sprintf("%s: %s", e.Key, e.Reason) }
+
+type converter struct {
+	s    *Settings
+	o    Options
+	c    *Conversion
+	spec *specs.Spec
+	root string // host path of the image root (before overlays)
+	// final root path the container sees (overlay merged dir etc.)
+	finalRoot string
+	userns    bool
+	uidBase   uint32
+	uidRange  uint32
+	privNet   bool
+}
+
+// ToSpec converts the settings to an OCI spec plus pre-steps and hooks.
+func (s *Settings) ToSpec(o Options) (*Conversion, error) {
+	if err := s.checkRefused(o); err != nil {
+		return nil, err
+	}
+	o = o.withDefaults()
+	cv := &converter{s: s, o: o, c: &Conversion{Annotations: map[string]string{}},
+		spec: &specs.Spec{Version: specs.Version, Process: &specs.Process{}, Root: &specs.Root{}, Linux: &specs.Linux{}}}
+	cv.c.Spec = cv.spec
+	steps := []func() error{cv.setupRoot, cv.setupIdentity, cv.setupUserNS, cv.setupProcess,
+		cv.setupCapabilities, cv.setupLinux, cv.setupMounts, cv.setupRunHost, cv.setupCustomMounts,
+		cv.setupResolvConf, cv.setupTimezone, cv.setupJournal, cv.setupCredentials, cv.setupSeccomp,
+		cv.setupAnnotations}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	cv.installHooks()
+	return cv.c, nil
+}
+
+func (o Options) withDefaults() Options {
+	if o.ContainerName == "" {
+		o.ContainerName = "hull"
+	}
+	if o.HostOSRelease == "" {
+		o.HostOSRelease = "/etc/os-release"
+	}
+	if o.HostEtc == "" {
+		o.HostEtc = "/etc"
+	}
+	if o.HostJournalDir == "" {
+		o.HostJournalDir = "/var/log/journal"
+	}
+	if o.NewUUID == nil {
+		o.NewUUID = randomUUID
+	}
+	return o
+}
+
+func randomUUID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err)) // never fails on Linux
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// checkRefused fails on every setting hull cannot realise.
+func (s *Settings) checkRefused(o Options) error {
+	notYet := "needs host-side network setup, not yet supported"
+	checks := []struct {
+		bad         bool
+		key, reason string
+	}{
+		{s.Image != "", "--image", "disk images are not supported; unpack or mount the image and use --directory"},
+		{s.OCIBundle != "", "--oci-bundle", "the input is already an OCI bundle; run it with hull directly"},
+		{s.RootHash != "" || s.RootHashSig != "" || s.VerityData != "", "--root-hash/--root-hash-sig/--verity-data", "dm-verity only applies to --image, which is not supported"},
+		{len(s.Properties) > 0, "--property", fmt.Sprintf("scope unit properties %q need a systemd host; set linux.resources in the bundle instead", s.Properties)},
+		{len(s.BindUsers) > 0, "BindUser=", "user records in /run/host/userdb and split id maps are not yet supported"},
+		{s.VirtualEthernet, "VirtualEthernet=", notYet},
+		{len(s.VirtualEthernetExtra) > 0, "VirtualEthernetExtra=", notYet},
+		{len(s.MACVLAN) > 0, "MACVLAN=", notYet},
+		{len(s.IPVLAN) > 0, "IPVLAN=", notYet},
+		{s.Bridge != "", "Bridge=", notYet},
+		{s.Zone != "", "Zone=", notYet},
+		{len(s.Ports) > 0, "Port=", "port forwarding needs firewall hooks, not yet supported"},
+		{s.Boot && s.ProcessTwo, "ProcessTwo=", "cannot be combined with Boot= (as in nspawn)"},
+		{s.ProcessTwo && o.InitPath == "", "ProcessTwo=", "needs a stub init (Options.InitPath); none configured"},
+		{s.Boot && len(s.AmbientCapability) > 0, "AmbientCapability=", "cannot be combined with Boot= (as in nspawn)"},
+		{s.PrivateUsersOwnership == "map", "PrivateUsersOwnership=map", "an idmapped root directory has no OCI field; use chown"},
+		{s.Ephemeral && s.Template != "", "--ephemeral", "cannot be combined with --template (as in nspawn)"},
+		{s.Ephemeral && s.Volatile != "" && s.Volatile != "no", "--ephemeral", "cannot be combined with Volatile= (as in nspawn)"},
+		{s.NetworkNamespacePath != "" && (s.PrivateNetwork || len(s.Interfaces) > 0), "--network-namespace-path", "cannot be combined with other network settings (as in nspawn)"},
+		{s.SettingsMode != "" && s.SettingsMode != SettingsNo && s.SettingsMode != SettingsYes &&
+			s.SettingsMode != SettingsOverride && s.SettingsMode != SettingsTrusted, "--settings", "invalid mode"},
+	}
+	for _, c := range checks {
+		if c.bad {
+			return &RefusedError{Key: c.key, Reason: c.reason}
+		}
+	}
+	for _, d := range s.SyscallDeny {
+		if strings.HasPrefix(d, "@") {
+			return &RefusedError{Key: "SystemCallFilter=~" + d, Reason: "system call groups are not expanded yet; list the system calls"}
+		}
+	}
+	return nil
+}
+
+func (cv *converter) warn(format string, args ...any) {
+	cv.c.Warnings = append(cv.c.Warnings, fmt.Sprintf(format, args...))
+}
+
+func (cv *converter) pre(p PreStep) { cv.c.PreSteps = append(cv.c.PreSteps, p) }
+
+func (cv *converter) hook(stage, action, key string, args ...string) {
+	cv.c.Hooks = append(cv.c.Hooks, HookStep{Stage: stage, Action: action, Args: args, Key: key})
+}
+
+func (cv *converter) annotate(k, v string) { cv.c.Annotations[AnnotationPrefix+k] = v }
+
+// bundlePath names a file in the bundle; relative when no BundleDir is given
+// (runtimes resolve relative bind sources against the bundle).
+func (cv *converter) bundlePath(name string) string {
+	if cv.o.BundleDir == "" {
+		return name
+	}
+	return filepath.Join(cv.o.BundleDir, name)
+}
+
+// installHooks turns HookSteps into OCI hooks when a hook binary is known.
+func (cv *converter) installHooks() {
+	if cv.o.HookPath == "" || len(cv.c.Hooks) == 0 {
+		return
+	}
+	h := &specs.Hooks{}
+	for _, st := range cv.c.Hooks {
+		oh := specs.Hook{Path: cv.o.HookPath, Args: append([]string{cv.o.HookPath, "nspawn-hook", st.Action}, st.Args...)}
+		switch st.Stage {
+		case "createRuntime":
+			h.CreateRuntime = append(h.CreateRuntime, oh)
+		case "poststop":
+			h.Poststop = append(h.Poststop, oh)
+		}
+	}
+	cv.spec.Hooks = h
+}

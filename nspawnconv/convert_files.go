@@ -1,0 +1,336 @@
+package nspawnconv
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// hostSource resolves a Bind=/Overlay= path: "+" means inside the image.
+func (cv *converter) hostSource(p string) string {
+	if rest, ok := strings.CutPrefix(p, "+"); ok {
+		return filepath.Join(cv.imageRoot(), rest)
+	}
+	return p
+}
+
+func (cv *converter) tempDir(key, name string) string {
+	dir := cv.bundlePath(name)
+	cv.pre(PreStep{Action: ActionMkdir, Path: dir, Mode: 0o755, Key: key})
+	cv.hook("poststop", "remove-tree", key, dir)
+	return dir
+}
+
+func (cv *converter) setupCustomMounts() error {
+	for i, b := range cv.s.Binds {
+		m, err := cv.bindMount(i, b)
+		if err != nil {
+			return err
+		}
+		cv.spec.Mounts = append(cv.spec.Mounts, m)
+	}
+	for _, t := range cv.s.TmpFS {
+		opts := []string{"mode=0755"}
+		if t.Options != "" {
+			opts = strings.Split(t.Options, ",")
+		}
+		cv.spec.Mounts = append(cv.spec.Mounts, tmpfsMount(t.Path, "tmpfs", append(opts, "nodev", "strictatime")...))
+	}
+	for i, o := range cv.s.Overlays {
+		cv.spec.Mounts = append(cv.spec.Mounts, cv.overlayMount(i, o))
+	}
+	return nil
+}
+
+func (cv *converter) bindMount(i int, b BindMount) (specs.Mount, error) {
+	key := "Bind="
+	if b.ReadOnly {
+		key = "BindReadOnly="
+	}
+	src := cv.hostSource(b.Source)
+	if b.Source == "" {
+		src = cv.tempDir(key, fmt.Sprintf("binds/%d", i))
+	}
+	m := specs.Mount{Destination: b.Dest, Type: "bind", Source: src, Options: []string{"rbind"}}
+	if !b.Recursive {
+		m.Options[0] = "bind"
+	}
+	if b.ReadOnly {
+		m.Options = append(m.Options, "ro")
+	}
+	if b.IDMap == "" {
+		return m, nil
+	}
+	if !cv.userns {
+		return m, &RefusedError{Key: key + b.Source + ":" + b.Dest + ":" + b.IDMap, Reason: "idmapped binds need PrivateUsers="}
+	}
+	m.Options = append(m.Options, map[bool]string{true: "ridmap", false: "idmap"}[b.Recursive])
+	mp := []specs.LinuxIDMapping{{ContainerID: 0, HostID: cv.uidBase, Size: cv.uidRange}}
+	if b.IDMap == "rootidmap" {
+		owner, err := ownerUID(src)
+		if err != nil {
+			return m, fmt.Errorf("%s rootidmap source %s: %w", key, src, err)
+		}
+		mp = []specs.LinuxIDMapping{{ContainerID: owner, HostID: cv.uidBase, Size: 1}}
+	}
+	m.UIDMappings, m.GIDMappings = mp, mp
+	return m, nil
+}
+
+func (cv *converter) overlayMount(i int, o OverlayMount) specs.Mount {
+	key := "Overlay="
+	if o.ReadOnly {
+		key = "OverlayReadOnly="
+	}
+	layers := make([]string, len(o.Layers))
+	for j, l := range o.Layers {
+		layers[j] = cv.hostSource(l)
+	}
+	m := specs.Mount{Destination: o.Dest, Type: "overlay", Source: "overlay"}
+	if o.ReadOnly {
+		lowers := slices.Clone(layers)
+		slices.Reverse(lowers)
+		m.Options = []string{"lowerdir=" + strings.Join(lowers, ":"), "ro"}
+		return m
+	}
+	upper := layers[len(layers)-1]
+	lowers := slices.Clone(layers[:len(layers)-1])
+	slices.Reverse(lowers)
+	var work string
+	if o.Layers[len(o.Layers)-1] == "" {
+		dir := fmt.Sprintf("overlays/%d", i)
+		upper = cv.tempDir(key, dir+"/upper")
+		work = cv.tempDir(key, dir+"/work")
+	} else {
+		// overlayfs needs workdir on the upper's file system: a hidden sibling.
+		work = filepath.Join(filepath.Dir(upper), ".#"+filepath.Base(upper)+".hull-work")
+		cv.pre(PreStep{Action: ActionMkdir, Path: work, Mode: 0o700, Key: key})
+		cv.hook("poststop", "remove-tree", key, work)
+	}
+	m.Options = []string{"lowerdir=" + strings.Join(lowers, ":"), "upperdir=" + upper, "workdir=" + work}
+	return m
+}
+
+var resolvSources = map[string]string{
+	"static": "/usr/lib/systemd/resolv.conf",
+	"uplink": "/run/systemd/resolve/resolv.conf",
+	"stub":   "/run/systemd/resolve/stub-resolv.conf",
+}
+
+// rootWritable reports whether the image is modified in place or through
+// a writable overlay (nspawn copies then, else it binds).
+func (cv *converter) rootWritable() bool {
+	return !cv.spec.Root.Readonly
+}
+
+func (cv *converter) setupResolvConf() error {
+	mode := cv.s.ResolvConf
+	hostFile := filepath.Join(cv.o.HostEtc, "resolv.conf")
+	if mode == "" || mode == "auto" {
+		switch {
+		case cv.privNet:
+			mode = "off"
+		case !fileExists(hostFile):
+			mode = "off"
+		case cv.rootWritable():
+			mode = "copy-host"
+		default:
+			mode = "bind-host"
+		}
+	}
+	if mode == "off" {
+		return nil
+	}
+	target := filepath.Join(cv.finalRoot, "etc/resolv.conf")
+	key := "ResolvConf=" + mode
+	if mode == "delete" {
+		cv.pre(PreStep{Action: ActionRemove, Path: target, Key: key})
+		return nil
+	}
+	how, which, _ := strings.Cut(mode, "-")
+	src := hostFile
+	if which != "host" {
+		src = resolvSources[which]
+	}
+	switch how {
+	case "bind":
+		cv.spec.Mounts = append(cv.spec.Mounts, specs.Mount{Destination: "/etc/resolv.conf", Type: "bind", Source: src, Options: []string{"bind", "ro", "nosuid", "nodev"}})
+	case "copy", "replace":
+		cv.pre(PreStep{Action: ActionCopyFile, Path: target, Source: src, Mode: 0o644, Replace: how == "replace", Key: key})
+	}
+	return nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func (cv *converter) setupTimezone() error {
+	mode := cv.s.Timezone
+	host := filepath.Join(cv.o.HostEtc, "localtime")
+	zone := ""
+	if t, err := os.Readlink(host); err == nil {
+		if _, z, ok := strings.Cut(t, "zoneinfo/"); ok {
+			zone = z
+		}
+	}
+	if mode == "" || mode == "auto" {
+		switch st, err := os.Lstat(host); {
+		case err != nil:
+			mode = map[bool]string{true: "delete", false: "off"}[cv.rootWritable()]
+		case st.Mode()&os.ModeSymlink != 0 && zone != "":
+			mode = "symlink"
+		default:
+			mode = "copy"
+		}
+	}
+	if !cv.rootWritable() && mode != "off" && mode != "bind" {
+		mode = "bind" // nspawn binds when /etc is read-only
+	}
+	if mode == "symlink" && (zone == "" || !fileExists(filepath.Join(cv.imageRoot(), "usr/share/zoneinfo", zone))) {
+		mode = "copy" // nspawn falls back when the zone is missing in the image
+	}
+	target := filepath.Join(cv.finalRoot, "etc/localtime")
+	key := "Timezone=" + mode
+	switch mode {
+	case "bind":
+		cv.spec.Mounts = append(cv.spec.Mounts, specs.Mount{Destination: "/etc/localtime", Type: "bind", Source: host, Options: []string{"bind", "ro", "nosuid", "nodev"}})
+	case "copy":
+		cv.pre(PreStep{Action: ActionCopyFile, Path: target, Source: host, Mode: 0o644, Replace: true, Key: key})
+	case "symlink":
+		cv.pre(PreStep{Action: ActionSymlink, Path: target, Source: "../usr/share/zoneinfo/" + zone, Key: key})
+	case "delete":
+		cv.pre(PreStep{Action: ActionRemove, Path: target, Key: key})
+	}
+	return nil
+}
+
+func (cv *converter) setupJournal() error {
+	mode := cv.s.LinkJournal
+	id := strings.ReplaceAll(cv.c.UUID, "-", "")
+	hostDir := filepath.Join(cv.o.HostJournalDir, id)
+	dst := "/var/log/journal/" + id
+	try := strings.HasPrefix(mode, "try-")
+	if try && (!fileExists(cv.o.HostJournalDir) || cv.s.Ephemeral) {
+		return nil // try-*: no persistent host journal, or an ephemeral machine
+	}
+	bind := specs.Mount{Destination: dst, Type: "bind", Source: hostDir, Options: []string{"rbind", "rw"}}
+	switch strings.TrimPrefix(mode, "try-") {
+	case "", "auto":
+		if st, err := os.Stat(hostDir); err == nil && st.IsDir() {
+			cv.spec.Mounts = append(cv.spec.Mounts, bind)
+		}
+	case "host":
+		cv.pre(PreStep{Action: ActionMkdir, Path: hostDir, Mode: 0o2755, Key: "LinkJournal=" + mode})
+		cv.spec.Mounts = append(cv.spec.Mounts, bind)
+	case "guest":
+		guestDir := filepath.Join(cv.finalRoot, dst)
+		cv.pre(PreStep{Action: ActionMkdir, Path: guestDir, Mode: 0o2755, Key: "LinkJournal=" + mode})
+		cv.pre(PreStep{Action: ActionSymlink, Path: hostDir, Source: guestDir, Optional: try, Key: "LinkJournal=" + mode})
+	}
+	return nil
+}
+
+func (cv *converter) setupCredentials() error {
+	if len(cv.s.Credentials) == 0 {
+		return nil
+	}
+	if cv.o.BundleDir == "" {
+		return &RefusedError{Key: "--load-credential/--set-credential", Reason: "needs a bundle directory for the credential files"}
+	}
+	dir := cv.bundlePath("credentials")
+	cv.pre(PreStep{Action: ActionMkdir, Path: dir, Mode: 0o700, Key: "--set-credential"})
+	for _, c := range cv.s.Credentials {
+		p := filepath.Join(dir, c.ID)
+		if c.Load {
+			cv.pre(PreStep{Action: ActionCopyFile, Path: p, Source: c.Path, Mode: 0o400, Replace: true, Key: "--load-credential=" + c.ID})
+		} else {
+			cv.pre(PreStep{Action: ActionWriteFile, Path: p, Data: c.Value, Mode: 0o400, Key: "--set-credential=" + c.ID})
+		}
+	}
+	cv.spec.Mounts = append(cv.spec.Mounts, specs.Mount{Destination: "/run/host/credentials", Type: "bind", Source: dir, Options: []string{"rbind", "ro", "nosuid", "nodev", "noexec"}})
+	return nil
+}
+
+func (cv *converter) setupAnnotations() error {
+	s := cv.s
+	cv.annotate("machine", cv.c.MachineName)
+	if s.Boot {
+		cv.annotate("boot", "yes")
+	}
+	sig := s.KillSignal
+	if sig == "" && s.Boot {
+		sig = "SIGRTMIN+3"
+	}
+	if sig != "" {
+		cv.annotate("kill-signal", sig)
+	}
+	console := s.Console
+	if console == "" {
+		console = map[bool]string{true: "interactive", false: "read-only"}[cv.o.Interactive]
+	}
+	cv.annotate("console", console)
+	opt := map[string]string{"volatile": s.Volatile, "private-users-ownership": s.PrivateUsersOwnership}
+	if s.PrivateUsers.Mode != "" {
+		opt["private-users"] = string(s.PrivateUsers.Mode)
+	}
+	for k, v := range opt {
+		if v != "" {
+			cv.annotate(k, v)
+		}
+	}
+	flags := map[string]bool{"notify-ready": s.NotifyReady, "ephemeral": s.Ephemeral, "as-pid2": s.ProcessTwo, "keep-unit": s.KeepUnit}
+	for k, v := range flags {
+		if v {
+			cv.annotate(k, "yes")
+		}
+	}
+	if s.Register != nil {
+		cv.annotate("register", strconv.FormatBool(*s.Register))
+		if *s.Register {
+			cv.warn("--register=yes: hull does not register machines with systemd-machined")
+		}
+	}
+	if len(cv.c.Annotations) > 0 {
+		cv.spec.Annotations = cv.c.Annotations
+	}
+	return nil
+}
+
+// setupSeccomp emits a filter only when a setting asks for one: hull applies
+// no baseline allow-list, so SystemCallFilter= additions need no rule.
+func (cv *converter) setupSeccomp() error {
+	s := cv.s
+	if len(s.SyscallAllow) > 0 {
+		cv.warn("SystemCallFilter= allow entries %v: no effect, hull applies no baseline system call filter", s.SyscallAllow)
+	}
+	if len(s.SyscallDeny) == 0 && !s.SuppressSync {
+		return nil
+	}
+	sc := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow}
+	eperm, zero, einval, enosys := uint(1), uint(0), uint(22), uint(38)
+	if len(s.SyscallDeny) > 0 {
+		sc.Syscalls = append(sc.Syscalls, specs.LinuxSyscall{Names: slices.Clone(s.SyscallDeny), Action: specs.ActErrno, ErrnoRet: &eperm})
+	}
+	if s.SuppressSync {
+		const intMax = 2147483647
+		const oDSync = 0x1000 // O_DSYNC; O_SYNC includes it
+		fdArg := []specs.LinuxSeccompArg{{Index: 0, Value: intMax, Op: specs.OpLessEqual}}
+		sc.Syscalls = append(sc.Syscalls,
+			specs.LinuxSyscall{Names: []string{"fdatasync", "fsync", "sync_file_range", "sync_file_range2", "syncfs"}, Action: specs.ActErrno, ErrnoRet: &zero, Args: fdArg},
+			specs.LinuxSyscall{Names: []string{"msync", "sync"}, Action: specs.ActErrno, ErrnoRet: &zero},
+			specs.LinuxSyscall{Names: []string{"open"}, Action: specs.ActErrno, ErrnoRet: &einval,
+				Args: []specs.LinuxSeccompArg{{Index: 1, Value: oDSync, ValueTwo: oDSync, Op: specs.OpMaskedEqual}}},
+			specs.LinuxSyscall{Names: []string{"openat"}, Action: specs.ActErrno, ErrnoRet: &einval,
+				Args: []specs.LinuxSeccompArg{{Index: 2, Value: oDSync, ValueTwo: oDSync, Op: specs.OpMaskedEqual}}},
+			specs.LinuxSyscall{Names: []string{"openat2"}, Action: specs.ActErrno, ErrnoRet: &enosys})
+	}
+	cv.spec.Linux.Seccomp = sc
+	return nil
+}

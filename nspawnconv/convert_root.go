@@ -1,0 +1,196 @@
+package nspawnconv
+
+import (
+	"fmt"
+	"hash/fnv"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// setupRoot picks root.path: the image, a pivot-root sub-directory, or a
+// pre-step overlay/tmpfs for Ephemeral= and Volatile=.
+func (cv *converter) setupRoot() error {
+	s, o := cv.s, cv.o
+	root := o.Rootfs
+	if root == "" {
+		root = s.Directory
+	}
+	if root == "" {
+		return &RefusedError{Key: "--directory", Reason: "no root directory given"}
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return fmt.Errorf("root directory %s: %w", root, err)
+	}
+	cv.root = abs
+	if s.Template != "" {
+		cv.pre(PreStep{Action: ActionCopyTree, Path: abs, Source: s.Template, Key: "--template"})
+	} else if st, err := os.Stat(abs); err != nil || !st.IsDir() {
+		return fmt.Errorf("root directory %s: not a directory (%v)", abs, err)
+	}
+	image := abs
+	if s.PivotRoot != "" {
+		image = filepath.Join(abs, s.PivotRoot)
+		if s.PivotRootOld != "" {
+			cv.spec.Mounts = append(cv.spec.Mounts, specs.Mount{Destination: s.PivotRootOld, Type: "bind", Source: abs, Options: []string{"rbind"}})
+		}
+	}
+	cv.finalRoot = image
+	cv.spec.Root.Path = image
+	cv.spec.Root.Readonly = s.ReadOnly
+	needBundle := func(key string) error {
+		if o.BundleDir == "" || !filepath.IsAbs(o.BundleDir) {
+			return &RefusedError{Key: key, Reason: "needs an absolute bundle directory for its pre-steps"}
+		}
+		return nil
+	}
+	switch {
+	case s.Ephemeral:
+		if err := needBundle("Ephemeral="); err != nil {
+			return err
+		}
+		cv.overlayRoot(image, "ephemeral", false, "Ephemeral=")
+	case s.Volatile == "overlay":
+		if err := needBundle("Volatile=overlay"); err != nil {
+			return err
+		}
+		cv.overlayRoot(image, "volatile", true, "Volatile=overlay")
+	case s.Volatile == "yes":
+		if err := needBundle("Volatile=yes"); err != nil {
+			return err
+		}
+		dir := filepath.Join(o.BundleDir, "volatile-root")
+		cv.pre(PreStep{Action: ActionMountTmpfs, Path: dir, Options: []string{"mode=755", "size=25%", "nr_inodes=1m"}, Key: "Volatile=yes"})
+		cv.pre(PreStep{Action: ActionMkdir, Path: filepath.Join(dir, "usr"), Mode: 0o755, Key: "Volatile=yes"})
+		cv.hook("poststop", "umount", "Volatile=yes", dir)
+		cv.spec.Root.Path, cv.finalRoot = dir, dir
+		cv.spec.Mounts = append(cv.spec.Mounts, specs.Mount{Destination: "/usr", Type: "bind", Source: filepath.Join(image, "usr"), Options: []string{"rbind", "ro"}})
+	case s.Volatile == "state":
+		cv.spec.Root.Readonly = true
+	}
+	return nil
+}
+
+// overlayRoot stacks a throw-away upper dir on the image (on tmpfs for
+// Volatile=overlay, on the bundle's disk for Ephemeral=).
+func (cv *converter) overlayRoot(image, name string, onTmpfs bool, key string) {
+	dir := filepath.Join(cv.o.BundleDir, name)
+	if onTmpfs {
+		cv.pre(PreStep{Action: ActionMountTmpfs, Path: dir, Options: []string{"mode=755"}, Key: key})
+	}
+	upper, work, merged := filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(dir, "merged")
+	for _, d := range []string{upper, work, merged} {
+		cv.pre(PreStep{Action: ActionMkdir, Path: d, Mode: 0o755, Key: key})
+	}
+	cv.pre(PreStep{Action: ActionMountOverlay, Path: merged, Key: key,
+		Options: []string{"lowerdir=" + image, "upperdir=" + upper, "workdir=" + work}})
+	cv.hook("poststop", "umount", key, merged)
+	if onTmpfs {
+		cv.hook("poststop", "umount", key, dir)
+	} else {
+		cv.hook("poststop", "remove-tree", key, dir)
+	}
+	cv.spec.Root.Path, cv.finalRoot = merged, merged
+}
+
+// setupIdentity fixes the machine name, hostname and container UUID.
+func (cv *converter) setupIdentity() error {
+	s := cv.s
+	name := s.Machine
+	if name == "" {
+		name = filepath.Base(cv.root)
+		if err := parseHostname(&Settings{}, name, nil); err != nil {
+			return &RefusedError{Key: "--machine", Reason: fmt.Sprintf("directory name %q is not a valid machine name; pass --machine", name)}
+		}
+	}
+	if s.Ephemeral {
+		name += "-" + strings.ReplaceAll(cv.o.NewUUID(), "-", "")[:16]
+	}
+	cv.c.MachineName = name
+	cv.spec.Hostname = name
+	if s.Hostname != "" {
+		cv.spec.Hostname = s.Hostname
+	}
+	id := imageMachineID(cv.root)
+	switch {
+	case id != "":
+	case s.MachineID != "":
+		id = s.MachineID
+	default:
+		var err error
+		if id, err = normUUID(cv.o.NewUUID()); err != nil {
+			return fmt.Errorf("generated UUID: %w", err)
+		}
+	}
+	cv.c.UUID = id
+	return nil
+}
+
+// setupUserNS computes the uid/gid range for PrivateUsers=.
+func (cv *converter) setupUserNS() error {
+	pu := cv.s.PrivateUsers
+	cv.privNet = cv.s.PrivateNetworkImplied()
+	if pu.Mode == "" || pu.Mode == UserNSOff {
+		return nil
+	}
+	owner, err := ownerUID(cv.root)
+	if err != nil && pu.Mode != UserNSFixed && pu.Mode != UserNSIdentity {
+		return fmt.Errorf("PrivateUsers=%s: %w", pu.Mode, err)
+	}
+	base, rng := pu.Base, pu.Range
+	switch pu.Mode {
+	case UserNSOwner:
+		if owner%65536 != 0 {
+			return &RefusedError{Key: "PrivateUsers=yes", Reason: fmt.Sprintf("root directory owner %d is not a multiple of 65536", owner)}
+		}
+		base = owner
+	case UserNSPick:
+		base = owner
+		if owner == 0 || owner%65536 != 0 {
+			base = pickUIDBase(cv.c.MachineName)
+			cv.warn("PrivateUsers=pick: range %d:%d hashed from the machine name; hull does not check that it is unused", base, rng)
+		}
+	}
+	cv.userns, cv.uidBase, cv.uidRange = true, base, rng
+	m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: base, Size: rng}}
+	cv.spec.Linux.UIDMappings, cv.spec.Linux.GIDMappings = m, m
+	own := cv.s.PrivateUsersOwnership
+	if own == "" && pu.Mode == UserNSPick {
+		own = "auto"
+	}
+	if (own == "chown" || own == "auto") && owner != base {
+		cv.pre(PreStep{Action: ActionChownTree, Path: cv.root, UIDShift: base, Key: "PrivateUsersOwnership=" + own})
+	}
+	cv.hook("createRuntime", "chown-cgroup", "PrivateUsers=", strconv.FormatUint(uint64(base), 10))
+	if !cv.privNet && base != 0 {
+		cv.warn("PrivateUsers= without a private network: sysfs is bound from the host and CAP_NET_BIND_SERVICE is dropped (as nspawn)")
+	}
+	return nil
+}
+
+func ownerUID(p string) (uint32, error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return 0, err
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, fmt.Errorf("stat %s: no owner information", p)
+	}
+	return sys.Uid, nil
+}
+
+// pickUIDBase hashes the machine name into nspawn's pick range
+// 0x80000…0x6FFF0000, aligned to 65536.
+func pickUIDBase(name string) uint32 {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	const lo, hi = 0x80000, 0x6FFF0000
+	slots := uint64(hi-lo) / 65536
+	return uint32(lo + (h.Sum64()%slots)*65536)
+}

@@ -1,0 +1,206 @@
+package oci
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/runtime-tools/validate"
+)
+
+// Validate checks what every runtime must check before creating anything.
+// It uses runtime-tools' validator for the generic rules, minus its JSON
+// schema check (which downloads the schema) and its bundle-layout advice
+// (rootfs named "rootfs", ociVersion equal to one exact version), which real
+// engines do not follow; hull adds the checks that let it name the field.
+func Validate(spec *specs.Spec) error {
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, flatten(err)...)
+		}
+	}
+	add(SupportedVersion(spec.Version))
+	if spec.Root == nil || spec.Root.Path == "" {
+		add(errors.New("root.path: missing: a container needs a root filesystem"))
+	}
+	add(validateProcess(spec.Process))
+	add(validateMounts(spec.Mounts))
+	add(validateNamespaces(spec.Linux))
+	add(validateHooks(spec.Hooks))
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	// runtime-tools' finer rules (env syntax, rlimit names, device fields,
+	// sysctl/namespace pairing) run once hull's own checks found nothing,
+	// so each fault is reported once, in hull's words first.
+	v, err := validate.NewValidator(spec, ".", false, "linux")
+	if err != nil {
+		return err
+	}
+	add(v.CheckProcess())
+	add(v.CheckLinux())
+	return errors.Join(errs...)
+}
+
+// flatten splits runtime-tools' multierror into one error per line.
+func flatten(err error) []error {
+	var multi interface{ WrappedErrors() []error }
+	if errors.As(err, &multi) {
+		var out []error
+		for _, e := range multi.WrappedErrors() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+func validateProcess(p *specs.Process) error {
+	if p == nil {
+		return errors.New("process: missing: nothing to run")
+	}
+	var errs []error
+	if len(p.Args) == 0 || p.Args[0] == "" {
+		errs = append(errs, errors.New("process.args: empty: the first element names the program to run"))
+	}
+	if p.Cwd == "" || !filepath.IsAbs(p.Cwd) {
+		errs = append(errs, fmt.Errorf("process.cwd %q: must be an absolute path", p.Cwd))
+	}
+	if p.Terminal && p.ConsoleSize != nil && (p.ConsoleSize.Height == 0 || p.ConsoleSize.Width == 0) {
+		errs = append(errs, fmt.Errorf("process.consoleSize %dx%d: both dimensions must be positive", p.ConsoleSize.Width, p.ConsoleSize.Height))
+	}
+	return errors.Join(errs...)
+}
+
+// bindTypes are mount types that are not filesystems but mean "bind mount".
+var bindTypes = map[string]bool{"bind": true, "rbind": true, "": true, "none": true}
+
+func validateMounts(mounts []specs.Mount) error {
+	var errs []error
+	var known map[string]bool
+	for i, m := range mounts {
+		if !filepath.IsAbs(m.Destination) {
+			errs = append(errs, fmt.Errorf("mounts[%d].destination %q: must be an absolute path", i, m.Destination))
+		}
+		if bindTypes[m.Type] || IsBind(m) {
+			if m.Source == "" {
+				errs = append(errs, fmt.Errorf("mounts[%d].source: a bind mount of %s needs a source", i, m.Destination))
+			}
+			continue
+		}
+		if known == nil {
+			known = kernelFilesystems()
+		}
+		if !known[m.Type] {
+			errs = append(errs, fmt.Errorf("mounts[%d].type %q: unknown mount type (not in /proc/filesystems)", i, m.Type))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// IsBind reports whether a mount is a bind mount, by type or by option.
+func IsBind(m specs.Mount) bool {
+	if m.Type == "bind" || m.Type == "rbind" {
+		return true
+	}
+	for _, o := range m.Options {
+		if o == "bind" || o == "rbind" {
+			return true
+		}
+	}
+	return false
+}
+
+// kernelFilesystems lists the filesystem types the running kernel knows.
+func kernelFilesystems() map[string]bool {
+	known := map[string]bool{}
+	f, err := os.Open("/proc/filesystems")
+	if err != nil {
+		return known
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		fields := strings.Fields(s.Text())
+		if len(fields) > 0 {
+			known[fields[len(fields)-1]] = true
+		}
+	}
+	return known
+}
+
+var namespaceTypes = map[specs.LinuxNamespaceType]bool{
+	specs.PIDNamespace: true, specs.NetworkNamespace: true, specs.MountNamespace: true,
+	specs.IPCNamespace: true, specs.UTSNamespace: true, specs.UserNamespace: true,
+	specs.CgroupNamespace: true, specs.TimeNamespace: true,
+}
+
+func validateNamespaces(l *specs.Linux) error {
+	if l == nil {
+		return nil
+	}
+	var errs []error
+	seen := map[specs.LinuxNamespaceType]bool{}
+	for i, ns := range l.Namespaces {
+		switch {
+		case !namespaceTypes[ns.Type]:
+			errs = append(errs, fmt.Errorf("linux.namespaces[%d].type %q: unknown namespace type", i, ns.Type))
+		case seen[ns.Type]:
+			errs = append(errs, fmt.Errorf("linux.namespaces[%d].type %q: listed twice", i, ns.Type))
+		case ns.Path != "" && !filepath.IsAbs(ns.Path):
+			errs = append(errs, fmt.Errorf("linux.namespaces[%d].path %q: must be an absolute path", i, ns.Path))
+		}
+		seen[ns.Type] = true
+	}
+	hasUser := seen[specs.UserNamespace]
+	if !hasUser && (len(l.UIDMappings) > 0 || len(l.GIDMappings) > 0) {
+		errs = append(errs, errors.New("linux.uidMappings: given without a user namespace in linux.namespaces"))
+	}
+	if len(l.TimeOffsets) > 0 && !seen[specs.TimeNamespace] {
+		errs = append(errs, errors.New("linux.timeOffsets: given without a time namespace in linux.namespaces"))
+	}
+	return errors.Join(errs...)
+}
+
+func validateHooks(h *specs.Hooks) error {
+	if h == nil {
+		return nil
+	}
+	var errs []error
+	check := func(kind string, hooks []specs.Hook) {
+		for i, hook := range hooks {
+			field := fmt.Sprintf("hooks.%s[%d].path", kind, i)
+			if !filepath.IsAbs(hook.Path) {
+				errs = append(errs, fmt.Errorf("%s %q: must be an absolute path", field, hook.Path))
+				continue
+			}
+			// createContainer and startContainer hooks run inside the
+			// container, so their path need not exist on the host.
+			if kind == "createContainer" || kind == "startContainer" {
+				continue
+			}
+			fi, err := os.Stat(hook.Path)
+			switch {
+			case err != nil:
+				errs = append(errs, fmt.Errorf("%s %q: %w", field, hook.Path, err))
+			case fi.IsDir() || fi.Mode()&0o111 == 0:
+				errs = append(errs, fmt.Errorf("%s %q: not an executable file", field, hook.Path))
+			}
+			if hook.Timeout != nil && *hook.Timeout <= 0 {
+				errs = append(errs, fmt.Errorf("hooks.%s[%d].timeout %d: must be positive", kind, i, *hook.Timeout))
+			}
+		}
+	}
+	check("prestart", h.Prestart) //nolint:staticcheck // deprecated but still honoured
+	check("createRuntime", h.CreateRuntime)
+	check("createContainer", h.CreateContainer)
+	check("startContainer", h.StartContainer)
+	check("poststart", h.Poststart)
+	check("poststop", h.Poststop)
+	return errors.Join(errs...)
+}

@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+)
+
+// bench is everything a case needs to run one measurement.
+type bench struct {
+	cfg      config
+	rts      []*runtimeUnderTest
+	bundle   *bundle
+	cgParent string // absolute cgroup parent of every container, e.g. /hull-bench-123
+	res      *results
+	log      io.Writer // progress lines
+}
+
+// benchCase is one scenario. run does one iteration for one runtime and
+// returns a value per metric key; setup/teardown, when set, bracket all
+// iterations of a runtime (e.g. a long-running container to exec into).
+type benchCase struct {
+	name     string
+	desc     string
+	metrics  []metric
+	warmup   func(config) int
+	iters    func(config) int
+	setup    func(ctx context.Context, b *bench, rt *runtimeUnderTest) (any, error)
+	run      func(ctx context.Context, b *bench, rt *runtimeUnderTest, st any) (map[string]float64, error)
+	teardown func(b *bench, rt *runtimeUnderTest, st any) error
+}
+
+// allCases is the table of scenarios, in print order. Rows the lead plans
+// to add go here as further entries:
+//   - run with podman's default seccomp profile and resource limits: a case
+//     whose run edits the base config (linux.seccomp, linux.resources)
+//     before writing it, needs the profile converted to OCI form.
+//   - systemd boot-to-running and shutdown, nspawn vs hull/runc/crun: needs
+//     a debootstrap rootfs and a readiness probe; nspawn is not an OCI
+//     runtime, so it would be a runtimeUnderTest with its own command line.
+func allCases() []benchCase {
+	perIter := func(c config) int { return c.n }
+	warm := func(c config) int { return c.warmup }
+	return []benchCase{
+		{
+			name: "run", desc: "run --bundle B ID of /bin/true; the runtime removes it on exit",
+			metrics: []metric{
+				{Key: "run.wall", Label: "run /bin/true", Unit: "ms"},
+				{Key: "run.rss", Label: "run peak RSS (wait4 maxrss)", Unit: "MiB"},
+			},
+			warmup: warm, iters: perIter, run: runTrue,
+		},
+		{
+			name: "cycle", desc: "create, start, wait for the init to exit (pidfd), delete",
+			metrics: []metric{
+				{Key: "cycle.create", Label: "create", Unit: "ms"},
+				{Key: "cycle.start", Label: "start", Unit: "ms"},
+				{Key: "cycle.exit", Label: "start return -> init exit", Unit: "ms"},
+				{Key: "cycle.delete", Label: "delete", Unit: "ms"},
+				{Key: "cycle.total", Label: "create+start+exit+delete", Unit: "ms"},
+				{Key: "cycle.state", Label: "state (created)", Unit: "ms"},
+			},
+			warmup: warm, iters: perIter, run: runCycle,
+		},
+		{
+			name: "exec", desc: "exec /bin/true into a running /bin/sleep container",
+			metrics: []metric{
+				{Key: "exec.wall", Label: "exec /bin/true", Unit: "ms"},
+			},
+			warmup: warm, iters: perIter,
+			setup: setupSleeper, run: runExec, teardown: teardownSleeper,
+		},
+		{
+			name: "run100", desc: "100 sequential run of /bin/true, summed wall time",
+			metrics: []metric{
+				{Key: "run100.wall", Label: "100x run /bin/true (sum)", Unit: "ms"},
+			},
+			warmup: func(config) int { return 0 },
+			iters:  func(c config) int { return c.n100 },
+			run:    runHundred,
+		},
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// runOne runs /bin/true with `run` once; the caller owns cleanup on error.
+func runOne(ctx context.Context, b *bench, rt *runtimeUnderTest) (cmdResult, string, error) {
+	id, cg := rt.nextID(b.cgParent)
+	if err := b.bundle.write([]string{"/bin/true"}, cg); err != nil {
+		return cmdResult{}, id, err
+	}
+	res, err := rt.exec(ctx, false, "run", "--bundle", b.bundle.dir, id)
+	if err != nil {
+		b.salvage(rt, id, cg)
+	}
+	return res, id, err
+}
+
+func runTrue(ctx context.Context, b *bench, rt *runtimeUnderTest, _ any) (map[string]float64, error) {
+	res, _, err := runOne(ctx, b, rt)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]float64{"run.wall": ms(res.wall), "run.rss": float64(res.maxRSS) / 1024}, nil
+}
+
+func runHundred(ctx context.Context, b *bench, rt *runtimeUnderTest, _ any) (map[string]float64, error) {
+	var sum time.Duration
+	for i := 0; i < 100; i++ {
+		res, _, err := runOne(ctx, b, rt)
+		if err != nil {
+			return nil, fmt.Errorf("container %d of 100: %w", i+1, err)
+		}
+		sum += res.wall
+	}
+	return map[string]float64{"run100.wall": ms(sum)}, nil
+}
+
+// runCycle times each lifecycle step separately. The wait for exit goes
+// through a pidfd opened while the init is still blocked in created state,
+// so it measures the real exit, not a state-polling interval.
+func runCycle(ctx context.Context, b *bench, rt *runtimeUnderTest, _ any) (map[string]float64, error) {
+	id, cg := rt.nextID(b.cgParent)
+	if err := b.bundle.write([]string{"/bin/true"}, cg); err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	create, err := rt.exec(ctx, false, "create", "--bundle", b.bundle.dir, id)
+	if err != nil {
+		b.salvage(rt, id, cg)
+		return nil, err
+	}
+	pid, state, err := rt.statePID(ctx, id)
+	if err != nil {
+		b.salvage(rt, id, cg)
+		return nil, err
+	}
+	w, err := openPidWaiter(pid)
+	if err != nil {
+		b.salvage(rt, id, cg)
+		return nil, fmt.Errorf("%s container %s: %w", rt.name, id, err)
+	}
+	defer w.close()
+	start, err := rt.exec(ctx, false, "start", id)
+	if err != nil {
+		b.salvage(rt, id, cg)
+		return nil, err
+	}
+	t0 := time.Now()
+	if err := w.wait(rt.timeout); err != nil {
+		b.salvage(rt, id, cg)
+		return nil, fmt.Errorf("%s container %s init %d: %w", rt.name, id, pid, err)
+	}
+	exited := time.Since(t0)
+	del, err := rt.exec(ctx, false, "delete", id)
+	if err != nil {
+		b.salvage(rt, id, cg)
+		return nil, err
+	}
+	out["cycle.create"] = ms(create.wall)
+	out["cycle.start"] = ms(start.wall)
+	out["cycle.exit"] = ms(exited)
+	out["cycle.delete"] = ms(del.wall)
+	out["cycle.total"] = ms(create.wall + start.wall + exited + del.wall)
+	out["cycle.state"] = ms(state.wall)
+	return out, nil
+}
+
+// sleeper is a running container to exec into.
+type sleeper struct {
+	id, cg string
+	w      *pidWaiter
+}
+
+func setupSleeper(ctx context.Context, b *bench, rt *runtimeUnderTest) (any, error) {
+	id, cg := rt.nextID(b.cgParent)
+	if err := b.bundle.write([]string{"/bin/sleep", "3600"}, cg); err != nil {
+		return nil, err
+	}
+	if _, err := rt.exec(ctx, false, "create", "--bundle", b.bundle.dir, id); err != nil {
+		b.salvage(rt, id, cg)
+		return nil, err
+	}
+	pid, _, err := rt.statePID(ctx, id)
+	if err != nil {
+		b.salvage(rt, id, cg)
+		return nil, err
+	}
+	w, err := openPidWaiter(pid)
+	if err != nil {
+		b.salvage(rt, id, cg)
+		return nil, fmt.Errorf("%s container %s: %w", rt.name, id, err)
+	}
+	if _, err := rt.exec(ctx, false, "start", id); err != nil {
+		w.close()
+		b.salvage(rt, id, cg)
+		return nil, err
+	}
+	return &sleeper{id: id, cg: cg, w: w}, nil
+}
+
+func runExec(ctx context.Context, b *bench, rt *runtimeUnderTest, st any) (map[string]float64, error) {
+	s := st.(*sleeper)
+	res, err := rt.exec(ctx, false, "exec", s.id, "/bin/true")
+	if err != nil {
+		return nil, err
+	}
+	return map[string]float64{"exec.wall": ms(res.wall)}, nil
+}
+
+// teardownSleeper stops the container the way a user would (kill, wait,
+// delete) and falls back to salvage when the runtime cannot.
+func teardownSleeper(b *bench, rt *runtimeUnderTest, st any) error {
+	s := st.(*sleeper)
+	defer s.w.close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err := rt.exec(ctx, false, "kill", s.id, "KILL")
+	if err == nil {
+		err = s.w.wait(10 * time.Second)
+	}
+	if err == nil {
+		_, err = rt.exec(ctx, false, "delete", s.id)
+	}
+	if err != nil {
+		b.salvage(rt, s.id, s.cg)
+		return fmt.Errorf("stop %s container %s: %w", rt.name, s.id, err)
+	}
+	return nil
+}
+
+// salvage removes a container a failed step left behind: the runtime's own
+// forced delete first, then the bench's cgroup sweep of that container.
+func (b *bench) salvage(rt *runtimeUnderTest, id, cg string) {
+	_ = rt.forceDelete(id)
+	if err := removeCgroupTree(cg); err != nil {
+		fmt.Fprintf(b.log, "warning: %v\n", err)
+	}
+	reapChildren()
+}

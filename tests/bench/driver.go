@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"fmt"
+)
+
+// runCase measures one case for every runtime, round-robin: iteration i
+// runs each runtime once, starting at a different runtime each time, so
+// drift in the machine (page cache, CPU frequency, other load) spreads over
+// all columns instead of landing on one. A runtime that fails is dropped
+// from the case and its cells read FAIL; the others carry on.
+func (b *bench) runCase(ctx context.Context, c benchCase) {
+	b.res.declare(c.metrics...)
+	states := map[string]any{}
+	var active []*runtimeUnderTest
+	for _, rt := range b.rts {
+		if rt.missing != "" {
+			b.res.markAll(c.metrics, rt.name, "", rt.missing)
+			continue
+		}
+		if c.setup != nil {
+			st, err := c.setup(ctx, b, rt)
+			if err != nil {
+				b.res.markAll(c.metrics, rt.name, "setup: "+err.Error(), "")
+				continue
+			}
+			states[rt.name] = st
+		}
+		active = append(active, rt)
+	}
+	defer b.teardownAll(c, active, states)
+
+	warm, n := c.warmup(b.cfg), c.iters(b.cfg)
+	failed := map[string]bool{}
+	fmt.Fprintf(b.log, "%-7s %s: %d warm-up + %d iterations\n", c.name, c.desc, warm, n)
+	for i := 0; i < warm+n; i++ {
+		for k := range active {
+			if ctx.Err() != nil {
+				return
+			}
+			rt := active[(i+k)%len(active)]
+			if failed[rt.name] {
+				continue
+			}
+			vals, err := c.run(ctx, b, rt, states[rt.name])
+			reapChildren()
+			if err != nil {
+				if ctx.Err() != nil {
+					return // interrupted: the error is ours, not the runtime's
+				}
+				failed[rt.name] = true
+				b.res.markAll(c.metrics, rt.name, fmt.Sprintf("iteration %d: %v", i+1, err), "")
+				fmt.Fprintf(b.log, "  %s FAIL: %v\n", rt.name, err)
+				continue
+			}
+			if i < warm {
+				continue
+			}
+			for key, v := range vals {
+				b.res.add(key, rt.name, v)
+			}
+		}
+	}
+}
+
+func (b *bench) teardownAll(c benchCase, active []*runtimeUnderTest, states map[string]any) {
+	if c.teardown == nil {
+		return
+	}
+	for _, rt := range active {
+		if err := c.teardown(b, rt, states[rt.name]); err != nil {
+			fmt.Fprintf(b.log, "  %s teardown: %v\n", rt.name, err)
+		}
+	}
+	reapChildren()
+}

@@ -1,0 +1,142 @@
+// Command bench measures hull against runc and crun on one bundle: run,
+// create/start/delete, exec and 100 sequential containers, interleaved
+// round-robin, and prints medians and ratios.
+//
+// It re-executes itself in a private mount namespace so that a test-only
+// fix for crun (an empty cgroup.controllers over the hybrid-mode cgroup2
+// mount) never touches the host, and every runtime runs in that same
+// namespace. The parent process only waits and, whatever happened to the
+// child, removes the run's cgroups and temp dir.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Environment passed from the parent to the namespaced child.
+const (
+	envDir    = "HULL_BENCH_DIR"
+	envCgroup = "HULL_BENCH_CGROUP"
+)
+
+type config struct {
+	paths     map[string]string // runtime name -> binary flag
+	rootfs    string
+	runtimes  []string
+	cases     []string
+	n, warmup int
+	n100      int
+	quick     bool
+	jsonPath  string
+	timeout   time.Duration
+	noCrunFix bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := config{paths: map[string]string{}}
+	hull := fs.String("hull", "", "hull binary (empty: hull in PATH, else n/a)")
+	runc := fs.String("runc", "", "runc binary (default: runc in PATH)")
+	crun := fs.String("crun", "", "crun binary (default: crun in PATH)")
+	fs.StringVar(&c.rootfs, "rootfs", "", "busybox rootfs directory (tests/rootfs/busybox.sh)")
+	rts := fs.String("runtimes", "hull,runc,crun", "columns, comma separated; the first is compared to the others")
+	cases := fs.String("cases", "", "cases to run, comma separated (default all: run,cycle,exec,run100)")
+	fs.IntVar(&c.n, "n", 30, "measured iterations per case and runtime")
+	fs.IntVar(&c.warmup, "warmup", 3, "unmeasured warm-up iterations per case and runtime")
+	fs.IntVar(&c.n100, "n100", 3, "repetitions of the 100-container case")
+	fs.BoolVar(&c.quick, "quick", false, "few iterations: -n 5 -warmup 1 -n100 1")
+	fs.StringVar(&c.jsonPath, "json", "", "write raw samples and summary to this file")
+	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "limit for any single runtime command")
+	fs.BoolVar(&c.noCrunFix, "no-crun-cgroup-fix", false, "do not hide the hybrid-mode cgroup2 controllers from the runtimes")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	c.paths["hull"], c.paths["runc"], c.paths["crun"] = *hull, *runc, *crun
+	if c.quick {
+		c.n, c.warmup, c.n100 = 5, 1, 1
+	}
+	c.runtimes = splitList(*rts)
+	c.cases = splitList(*cases)
+	return c, c.check()
+}
+
+func (c config) check() error {
+	if c.rootfs == "" {
+		return errors.New("-rootfs is required")
+	}
+	if c.n < 1 || c.warmup < 0 || c.n100 < 0 {
+		return fmt.Errorf("bad counts: -n %d -warmup %d -n100 %d", c.n, c.warmup, c.n100)
+	}
+	if len(c.runtimes) == 0 {
+		return errors.New("-runtimes is empty")
+	}
+	seen := map[string]bool{}
+	for _, r := range c.runtimes {
+		if seen[r] {
+			return fmt.Errorf("-runtimes: %q twice", r)
+		}
+		seen[r] = true
+	}
+	known := map[string]bool{}
+	for _, bc := range allCases() {
+		known[bc.name] = true
+	}
+	for _, name := range c.cases {
+		if !known[name] {
+			return fmt.Errorf("-cases: unknown case %q", name)
+		}
+	}
+	return nil
+}
+
+func (c config) wantCase(name string) bool {
+	if len(c.cases) == 0 {
+		return true
+	}
+	for _, n := range c.cases {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	if runtime.GOOS != "linux" || os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "bench: needs root on Linux (creates containers and cgroups)")
+		os.Exit(2)
+	}
+	if dir := os.Getenv(envDir); dir != "" {
+		os.Exit(inner(cfg, dir, os.Getenv(envCgroup)))
+	}
+	os.Exit(outer(cfg))
+}

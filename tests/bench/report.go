@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+)
+
+// prepare resolves the runtimes, their state dirs and the shared bundle.
+func prepare(ctx context.Context, cfg config, tmp, cg string) (*bench, error) {
+	b := &bench{cfg: cfg, cgParent: cg, log: os.Stderr, res: newResults(cfg.runtimes)}
+	for _, name := range cfg.runtimes {
+		rt := resolveRuntime(name, cfg.paths[name])
+		rt.timeout = cfg.timeout
+		rt.root = filepath.Join(tmp, "state", name)
+		rt.errLog = filepath.Join(tmp, name+".stderr")
+		if rt.missing == "" {
+			if err := os.MkdirAll(rt.root, 0o700); err != nil {
+				return nil, fmt.Errorf("state dir for %s: %w", name, err)
+			}
+			rt.probeVersion()
+		}
+		b.rts = append(b.rts, rt)
+	}
+	runc := resolveRuntime("runc", cfg.paths["runc"])
+	dir := filepath.Join(tmp, "bundle")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("bundle dir: %w", err)
+	}
+	bun, err := newBundle(ctx, runc.path, dir, cfg.rootfs)
+	if err != nil {
+		return nil, err
+	}
+	b.bundle = bun
+	return b, nil
+}
+
+func (b *bench) writeHeader(w io.Writer, mode, fix string) {
+	fmt.Fprintf(w, "hull bench, %s\n", time.Now().Format(time.RFC3339))
+	fmt.Fprintf(w, "machine:   %d CPUs (%s), kernel %s, %s\n", runtime.NumCPU(), cpuModel(), kernelRelease(), runtime.Version())
+	fmt.Fprintf(w, "cgroups:   %s\n", mode)
+	fmt.Fprintf(w, "crun fix:  %s\n", fix)
+	for _, rt := range b.rts {
+		if rt.missing != "" {
+			fmt.Fprintf(w, "%-10s n/a: %s\n", rt.name+":", rt.missing)
+			continue
+		}
+		fmt.Fprintf(w, "%-10s %s (%s)\n", rt.name+":", rt.version, rt.path)
+	}
+	fmt.Fprintf(w, "bundle:    runc spec default, terminal=false, root %s (readonly=%v), cgroupsPath %s/<runtime>-<n>\n",
+		b.bundle.base.Root.Path, b.bundle.base.Root.Readonly, b.cgParent)
+	fmt.Fprintf(w, "schedule:  %d warm-up + %d measured iterations per case (100-container case: %d), runtimes round-robin, rotated each iteration\n\n",
+		b.cfg.warmup, b.cfg.n, b.cfg.n100)
+}
+
+// report prints the table and notes, and writes -json.
+func (b *bench) report(w io.Writer) {
+	b.res.finish()
+	subject := ""
+	if len(b.cfg.runtimes) > 1 {
+		subject = b.cfg.runtimes[0]
+	}
+	fmt.Fprintln(w, "\nmedian (p90) per runtime; ratios are of medians")
+	b.res.writeTable(w, subject)
+	var notes strings.Builder
+	b.res.writeNotes(&notes)
+	if notes.Len() > 0 {
+		fmt.Fprint(w, "\nnotes:\n"+notes.String())
+	}
+	if b.cfg.jsonPath != "" {
+		if err := b.writeJSON(b.cfg.jsonPath); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+		} else {
+			fmt.Fprintf(w, "\nraw numbers: %s\n", b.cfg.jsonPath)
+		}
+	}
+}
+
+type jsonCell struct {
+	Samples []float64 `json:"samples"`
+	Median  *float64  `json:"median,omitempty"`
+	P90     *float64  `json:"p90,omitempty"`
+	Error   string    `json:"error,omitempty"`
+	NA      string    `json:"na,omitempty"`
+}
+
+type jsonRow struct {
+	Metric metric              `json:"metric"`
+	Cells  map[string]jsonCell `json:"cells"`
+}
+
+type jsonRuntime struct {
+	Name, Path, Version, Missing string
+}
+
+type jsonReport struct {
+	Time     time.Time      `json:"time"`
+	Machine  map[string]any `json:"machine"`
+	Config   map[string]any `json:"config"`
+	Runtimes []jsonRuntime  `json:"runtimes"`
+	Rows     []jsonRow      `json:"rows"`
+}
+
+func finite(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}
+
+func (b *bench) writeJSON(path string) error {
+	rep := jsonReport{
+		Time: time.Now(),
+		Machine: map[string]any{"cpus": runtime.NumCPU(), "cpu": cpuModel(),
+			"kernel": kernelRelease(), "cgroups": cgroupMode()},
+		Config: map[string]any{"n": b.cfg.n, "warmup": b.cfg.warmup, "n100": b.cfg.n100,
+			"rootfs": b.bundle.base.Root.Path},
+	}
+	for _, rt := range b.rts {
+		rep.Runtimes = append(rep.Runtimes, jsonRuntime{rt.name, rt.path, rt.version, rt.missing})
+	}
+	for _, r := range b.res.rows {
+		jr := jsonRow{Metric: r.Metric, Cells: map[string]jsonCell{}}
+		for name, c := range r.Cells {
+			jr.Cells[name] = jsonCell{Samples: c.Samples, Median: finite(c.Median), P90: finite(c.P90), Error: c.Error, NA: c.NA}
+		}
+		rep.Rows = append(rep.Rows, jr)
+	}
+	raw, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode json: %w", err)
+	}
+	if err := os.WriteFile(path, append(raw, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write -json %s: %w", path, err)
+	}
+	return nil
+}
+
+// reportLeaks names what a runtime left behind after its containers were
+// deleted: state entries and cgroups. Run before cleanup removes them.
+func (b *bench) reportLeaks(w io.Writer) {
+	for _, rt := range b.rts {
+		if ids := rt.leftoverContainers(); len(ids) > 0 {
+			fmt.Fprintf(w, "leak: %s left %d container(s) in its state dir: %s\n", rt.name, len(ids), strings.Join(first(ids, 5), " "))
+		}
+	}
+	byRuntime := map[string]map[string]bool{}
+	mnts, _ := cgroupMounts()
+	for _, d := range cgroupDirs(b.cgParent) {
+		for _, m := range mnts {
+			rel, err := filepath.Rel(filepath.Join(m, b.cgParent), d)
+			if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
+				continue
+			}
+			top := strings.SplitN(rel, "/", 2)[0]
+			name := top[:max(strings.LastIndex(top, "-"), 0)]
+			if byRuntime[name] == nil {
+				byRuntime[name] = map[string]bool{}
+			}
+			byRuntime[name][filepath.Base(m)+":"+b.cgParent+"/"+rel] = true
+		}
+	}
+	for name, set := range byRuntime {
+		var l []string
+		for k := range set {
+			l = append(l, k)
+		}
+		sort.Strings(l)
+		fmt.Fprintf(w, "leak: %s left %d cgroup dir(s): %s\n", name, len(l), strings.Join(first(l, 5), " "))
+	}
+}
+
+func first(l []string, n int) []string {
+	if len(l) > n {
+		return append(l[:n:n], "...")
+	}
+	return l
+}
+
+// cleanup removes every container, cgroup and state dir of the run; it
+// runs on success, failure and interrupt alike.
+func (b *bench) cleanup() {
+	for _, rt := range b.rts {
+		for _, id := range rt.leftoverContainers() {
+			_ = rt.forceDelete(id)
+		}
+	}
+	if err := removeCgroupTree(b.cgParent); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: cleanup:", err)
+	}
+	if n := killOwnChildren(); n > 0 {
+		fmt.Fprintf(os.Stderr, "bench: cleanup: killed %d stray container process(es)\n", n)
+	}
+	for _, rt := range b.rts {
+		if rt.root != "" {
+			_ = os.RemoveAll(rt.root)
+		}
+	}
+}

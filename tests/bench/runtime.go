@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// runtimeUnderTest is one OCI runtime binary with its own private --root
+// state directory, so runtimes never see each other's containers.
+type runtimeUnderTest struct {
+	name    string // column name: hull, runc, crun
+	path    string // absolute binary path; empty when not available
+	missing string // why the runtime cannot be measured, shown as n/a
+	version string
+	root    string // --root state directory
+	errLog  string // stderr of the last command, read back on failure
+	timeout time.Duration
+	seq     atomic.Int64 // container counter, for unique IDs and cgroups
+}
+
+// cmdResult is what one runtime invocation cost.
+type cmdResult struct {
+	wall   time.Duration
+	maxRSS int64 // KiB, from wait4: the runtime and its waited-for children
+	stdout []byte
+}
+
+// nextID returns a container ID and an absolute cgroupsPath unique within
+// this bench run; the cgroup parent is removed at the end of the run.
+func (r *runtimeUnderTest) nextID(cgroupParent string) (id, cgroupsPath string) {
+	n := r.seq.Add(1)
+	id = fmt.Sprintf("%s-%d", r.name, n)
+	return "hb-" + id, cgroupParent + "/" + id
+}
+
+// exec runs the runtime with --root and args, timing it from fork to reap.
+// Standard streams are files, never pipes: a container started by create
+// inherits them, and a pipe would make Wait block until the container exits.
+func (r *runtimeUnderTest) exec(ctx context.Context, captureStdout bool, args ...string) (cmdResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	full := append([]string{"--root", r.root}, args...)
+	cmd := exec.CommandContext(ctx, r.path, full...)
+	cmd.WaitDelay = 2 * time.Second
+	// Own process group: a terminal's Ctrl-C must stop the bench between
+	// commands (via ctx), not kill a runtime halfway and count a failure.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return cmdResult{}, fmt.Errorf("open %s: %w", os.DevNull, err)
+	}
+	defer devnull.Close()
+	errf, err := os.Create(r.errLog)
+	if err != nil {
+		return cmdResult{}, fmt.Errorf("create stderr log %s: %w", r.errLog, err)
+	}
+	defer errf.Close()
+	var out bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, errf
+	if captureStdout {
+		cmd.Stdout = &out
+	}
+
+	start := time.Now()
+	err = cmd.Run()
+	res := cmdResult{wall: time.Since(start), stdout: out.Bytes()}
+	if cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			res.maxRSS = ru.Maxrss
+		}
+	}
+	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			err = fmt.Errorf("timed out after %s: %w", r.timeout, err)
+		}
+		return res, fmt.Errorf("%s %s: %w%s", r.name, strings.Join(args, " "), err, r.stderrTail())
+	}
+	return res, nil
+}
+
+// stderrTail returns the end of the last command's stderr, for error messages.
+func (r *runtimeUnderTest) stderrTail() string {
+	b, err := os.ReadFile(r.errLog)
+	if err != nil || len(bytes.TrimSpace(b)) == 0 {
+		return ""
+	}
+	b = bytes.TrimSpace(b)
+	if len(b) > 400 {
+		b = append([]byte("..."), b[len(b)-400:]...)
+	}
+	return ": " + strings.ReplaceAll(string(b), "\n", " | ")
+}
+
+// statePID asks the runtime for the container's init pid.
+func (r *runtimeUnderTest) statePID(ctx context.Context, id string) (int, cmdResult, error) {
+	res, err := r.exec(ctx, true, "state", id)
+	if err != nil {
+		return 0, res, err
+	}
+	var st struct {
+		Pid    int    `json:"pid"`
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal(res.stdout, &st); err != nil {
+		return 0, res, fmt.Errorf("%s state %s: parse %q: %w", r.name, id, res.stdout, err)
+	}
+	if st.Pid <= 0 {
+		return 0, res, fmt.Errorf("%s state %s: no pid (status %q)", r.name, id, st.Status)
+	}
+	return st.Pid, res, nil
+}
+
+// forceDelete removes a container whatever its state; used on failure and
+// at cleanup, with its own context so it still runs after Ctrl-C.
+func (r *runtimeUnderTest) forceDelete(id string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	_, err := r.exec(ctx, false, "delete", "--force", id)
+	return err
+}
+
+// leftoverContainers lists the containers still in the runtime's state dir.
+func (r *runtimeUnderTest) leftoverContainers() []string {
+	ents, err := os.ReadDir(r.root)
+	if err != nil {
+		return nil
+	}
+	var ids []string
+	for _, e := range ents {
+		if e.IsDir() {
+			ids = append(ids, e.Name())
+		}
+	}
+	return ids
+}
+
+// probeVersion fills version with the first line of `--version`.
+func (r *runtimeUnderTest) probeVersion() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, r.path, "--version")
+	// A hung runtime's children may hold the output pipe open after the
+	// kill; WaitDelay stops Wait from waiting for them.
+	cmd.WaitDelay = time.Second
+	out, err := cmd.CombinedOutput()
+	first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	switch {
+	case err != nil && first == "":
+		r.version = fmt.Sprintf("unknown (--version: %v)", err)
+	case err != nil:
+		r.version = first + fmt.Sprintf(" (--version: %v)", err)
+	default:
+		r.version = first
+	}
+}
+
+// resolveRuntime finds the binary for name; a missing one is not an error,
+// the runtime's column just reads n/a.
+func resolveRuntime(name, flagPath string) *runtimeUnderTest {
+	r := &runtimeUnderTest{name: name}
+	p := flagPath
+	if p == "" {
+		p = name
+	}
+	found, err := exec.LookPath(p)
+	if err != nil {
+		r.missing = fmt.Sprintf("%s not found: %v", p, err)
+		return r
+	}
+	abs, err := filepath.Abs(found)
+	if err != nil {
+		r.missing = fmt.Sprintf("%s: %v", found, err)
+		return r
+	}
+	r.path = abs
+	return r
+}

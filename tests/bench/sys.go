@@ -1,0 +1,248 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+const unifiedControllers = "/sys/fs/cgroup/unified/cgroup.controllers"
+
+// cgroupMounts lists the mount points of every cgroup v1 and v2 hierarchy.
+func cgroupMounts() ([]string, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, fmt.Errorf("open mountinfo: %w", err)
+	}
+	defer f.Close()
+	var mnts []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// Fields after the " - " separator: fstype source options.
+		pre, post, ok := strings.Cut(sc.Text(), " - ")
+		if !ok {
+			continue
+		}
+		fields, postFields := strings.Fields(pre), strings.Fields(post)
+		if len(fields) < 5 || len(postFields) < 1 {
+			continue
+		}
+		if postFields[0] == "cgroup" || postFields[0] == "cgroup2" {
+			mnts = append(mnts, unescapeMount(fields[4]))
+		}
+	}
+	return mnts, sc.Err()
+}
+
+// unescapeMount undoes mountinfo's octal escaping of spaces and the like.
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// cgroupDirs returns every directory of the cgroup subtree rel (absolute,
+// like /hull-bench-x) in every hierarchy, deepest first, ready for rmdir.
+func cgroupDirs(rel string) []string {
+	mnts, _ := cgroupMounts()
+	var dirs []string
+	for _, m := range mnts {
+		top := filepath.Join(m, rel)
+		_ = filepath.WalkDir(top, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+	}
+	sort.Slice(dirs, func(i, j int) bool {
+		return strings.Count(dirs[i], "/") > strings.Count(dirs[j], "/")
+	})
+	return dirs
+}
+
+// killCgroupProcs SIGKILLs every process in the subtree. Only the bench's
+// own cgroups are passed here, so every pid found is a container it started.
+func killCgroupProcs(dirs []string) int {
+	killed := 0
+	for _, d := range dirs {
+		raw, err := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(raw)) {
+			pid, err := strconv.Atoi(f)
+			if err == nil && pid > 1 && unix.Kill(pid, unix.SIGKILL) == nil {
+				killed++
+			}
+		}
+	}
+	return killed
+}
+
+// removeCgroupTree kills what is left in the bench's cgroups and removes
+// them. rmdir can fail with EBUSY while killed tasks are still exiting.
+func removeCgroupTree(rel string) error {
+	var errs []error
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		dirs := cgroupDirs(rel)
+		if len(dirs) == 0 {
+			return nil
+		}
+		killCgroupProcs(dirs)
+		reapChildren()
+		errs = errs[:0]
+		for _, d := range dirs {
+			if err := unix.Rmdir(d); err != nil && !errors.Is(err, unix.ENOENT) {
+				errs = append(errs, fmt.Errorf("rmdir %s: %w", d, err))
+			}
+		}
+		if len(errs) == 0 || time.Now().After(deadline) {
+			return errors.Join(errs...)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// reapChildren collects exited children without blocking. The bench is a
+// child subreaper, so container inits whose runtime exited end up here.
+// Call it only while no exec.Cmd of ours is running.
+func reapChildren() {
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if pid <= 0 || err != nil {
+			return
+		}
+	}
+}
+
+// killOwnChildren SIGKILLs the bench's remaining direct children: container
+// processes reparented to this subreaper that escaped their cgroup.
+func killOwnChildren() int {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", os.Getpid()))
+	killed := 0
+	for _, t := range tasks {
+		raw, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(raw)) {
+			if pid, err := strconv.Atoi(f); err == nil && unix.Kill(pid, unix.SIGKILL) == nil {
+				killed++
+			}
+		}
+	}
+	if killed > 0 {
+		time.Sleep(50 * time.Millisecond)
+		reapChildren()
+	}
+	return killed
+}
+
+// pidWaiter waits for a process that is not necessarily our child (a
+// container init after its runtime exited) through a pidfd, so a recycled
+// pid can never be mistaken for it.
+type pidWaiter struct{ fd int }
+
+func openPidWaiter(pid int) (*pidWaiter, error) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return nil, fmt.Errorf("pidfd_open %d: %w", pid, err)
+	}
+	return &pidWaiter{fd: fd}, nil
+}
+
+// wait blocks until the process exits, then reaps it if it is our child.
+func (w *pidWaiter) wait(timeout time.Duration) error {
+	fds := []unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLIN}}
+	deadline := time.Now().Add(timeout)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return fmt.Errorf("process did not exit within %s", timeout)
+		}
+		n, err := unix.Poll(fds, int(left.Milliseconds())+1)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("poll pidfd: %w", err)
+		}
+		if n > 0 {
+			break
+		}
+	}
+	var info unix.Siginfo
+	err := unix.Waitid(unix.P_PIDFD, w.fd, &info, unix.WEXITED|unix.WNOHANG, nil)
+	if err != nil && !errors.Is(err, unix.ECHILD) {
+		return fmt.Errorf("waitid pidfd: %w", err)
+	}
+	return nil
+}
+
+func (w *pidWaiter) close() { unix.Close(w.fd) }
+
+// cgroupMode describes the host's cgroup layout for the header.
+func cgroupMode() string {
+	var st unix.Statfs_t
+	if err := unix.Statfs("/sys/fs/cgroup", &st); err != nil {
+		return fmt.Sprintf("unknown (%v)", err)
+	}
+	if st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return "unified (v2 only)"
+	}
+	if unix.Statfs("/sys/fs/cgroup/unified", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		ctl, _ := os.ReadFile(unifiedControllers)
+		c := strings.TrimSpace(string(ctl))
+		if c == "" {
+			c = "none"
+		}
+		return fmt.Sprintf("hybrid (v1 + v2 at /sys/fs/cgroup/unified, v2 controllers: %s)", c)
+	}
+	return "legacy (v1 only)"
+}
+
+// kernelRelease returns uname -r.
+func kernelRelease() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "unknown"
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}
+
+// cpuModel returns the first "model name" of /proc/cpuinfo.
+func cpuModel() string {
+	raw, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown"
+	}
+	for _, l := range strings.Split(string(raw), "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}

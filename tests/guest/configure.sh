@@ -1,0 +1,28 @@
+#!/bin/sh
+# Turns a debootstrapped rootfs into the test guest: systemd boots straight
+# into hull-guest.service, which runs the host's command and powers off.
+# Usage: configure.sh ROOTFS
+set -eu
+r=$1
+files=$(cd "$(dirname "$0")" && pwd)/files
+
+echo hull-guest >"$r/etc/hostname"
+printf '127.0.0.1 localhost\n127.0.1.1 hull-guest\n' >"$r/etc/hosts"
+printf '/dev/vda / ext4 rw,relatime 0 1\n' >"$r/etc/fstab"
+# No password, so a person debugging a guest by hand can log in on ttyS0.
+sed -i 's/^root:[^:]*:/root::/' "$r/etc/shadow"
+: >"$r/etc/machine-id"
+
+install -m 0755 "$files/hull-guest-run" "$r/usr/local/sbin/hull-guest-run"
+install -m 0644 "$files/hull-guest.service" "$r/etc/systemd/system/hull-guest.service"
+systemctl --root="$r" enable hull-guest.service >/dev/null 2>&1
+
+# Units that only cost boot time under TCG, or print a login prompt into the
+# test output.
+for u in getty.target serial-getty@.service getty@.service \
+	apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer \
+	e2scrub_reap.service fstrim.timer systemd-timesyncd.service \
+	systemd-networkd.service systemd-networkd-wait-online.service \
+	systemd-pstore.service man-db.timer dpkg-db-backup.timer; do
+	ln -sf /dev/null "$r/etc/systemd/system/$u"
+done
