@@ -19,13 +19,13 @@ const execFifo = "exec.fifo"
 
 // Saved is what hull persists about a container in its state directory.
 type Saved struct {
-	ID      string        `json:"id"`
-	Bundle  string        `json:"bundle"`
-	Rootfs  string        `json:"rootfs"`
-	Created time.Time     `json:"created"`
-	Init    state.Process `json:"init"`
+	ID      string         `json:"id"`
+	Bundle  string         `json:"bundle"`
+	Rootfs  string         `json:"rootfs"`
+	Created time.Time      `json:"created"`
+	Init    state.Process  `json:"init"`
 	Cgroup  *cgroups.State `json:"cgroup,omitempty"`
-	Spec    *specs.Spec   `json:"spec"`
+	Spec    *specs.Spec    `json:"spec"`
 }
 
 // Container is a container whose state directory is locked by this process.

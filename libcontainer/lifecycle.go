@@ -168,4 +168,3 @@ func (c *Container) WaitExit() (int, error) {
 func warn(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "hull: warning: "+format+"\n", args...)
 }
-

@@ -13,6 +13,8 @@ type keyCase struct {
 	want                any
 }
 
+func sp(a ...any) string { return strings.TrimSuffix(fmt.Sprintln(a...), "\n") }
+
 func u64(v uint64) uint64 { return v }
 
 var keyCases = []keyCase{
@@ -44,7 +46,7 @@ var keyCases = []keyCase{
 	{"Files", "ReadOnly", "yes", func(s *Settings) any { return s.ReadOnly }, true},
 	{"Files", "Volatile", "state", func(s *Settings) any { return s.Volatile }, "state"},
 	{"Files", "Bind", `/a\:b:/c:norbind,idmap`, func(s *Settings) any { return s.Binds }, []BindMount{{Source: "/a:b", Dest: "/c", IDMap: "idmap"}}},
-	{"Files", "BindReadOnly", "+/data", func(s *Settings) any { return s.Binds }, []BindMount{{Source: "+/data", Dest: "+/data", ReadOnly: true, Recursive: true}}},
+	{"Files", "BindReadOnly", "+/data", func(s *Settings) any { return s.Binds }, []BindMount{{Source: "+/data", Dest: "/data", ReadOnly: true, Recursive: true}}},
 	{"Files", "BindUser", "alice bob", func(s *Settings) any { return s.BindUsers }, []string{"alice", "bob"}},
 	{"Files", "TemporaryFileSystem", "/var/cache:mode=0700,size=10M", func(s *Settings) any { return s.TmpFS }, []TmpfsMount{{Path: "/var/cache", Options: "mode=0700,size=10M"}}},
 	{"Files", "Inaccessible", "/etc/shadow /root", func(s *Settings) any { return s.Inaccessible }, []string{"/etc/shadow", "/root"}},
@@ -178,48 +180,52 @@ func TestParseCommandLine(t *testing.T) {
 		check func(*Settings) any
 		want  any
 	}{
-		{[]string{"-bD", "/m/foo"}, func(s *Settings) any { return fmt.Sprint(s.Boot, s.Directory) }, "true /m/foo"},
+		{[]string{"-bD", "/m/foo"}, func(s *Settings) any { return sp(s.Boot, s.Directory) }, "true /m/foo"},
 		{[]string{"-D/m/foo", "-M", "bar"}, func(s *Settings) any { return s.Directory + " " + s.Machine }, "/m/foo bar"},
 		{[]string{"--directory=/r", "--machine", "m1", "-u", "nobody"}, func(s *Settings) any { return s.Directory + s.Machine + s.User }, "/rm1nobody"},
 		{[]string{"-D", "/r", "/bin/echo", "-b", "x"}, func(s *Settings) any { return s.Parameters }, []string{"/bin/echo", "-b", "x"}},
-		{[]string{"-D", "/r", "--", "-b"}, func(s *Settings) any { return fmt.Sprint(s.Boot, s.Parameters) }, "false [-b]"},
+		{[]string{"-D", "/r", "--", "-b"}, func(s *Settings) any { return sp(s.Boot, s.Parameters) }, "false [-b]"},
 		{[]string{"-E", "A=1", "--setenv=FROMENV", "--setenv", "UNSET"}, func(s *Settings) any { return s.Environment }, []string{"A=1", "FROMENV=v"}},
-		{[]string{"--capability=sys_time,CAP_IPC_LOCK", "--drop-capability", "all"}, func(s *Settings) any { return fmt.Sprint(s.Capability, s.DropCapability) }, "[CAP_SYS_TIME CAP_IPC_LOCK] [all]"},
+		{[]string{"--capability=sys_time,CAP_IPC_LOCK", "--drop-capability", "all"}, func(s *Settings) any { return sp(s.Capability, s.DropCapability) }, "[CAP_SYS_TIME CAP_IPC_LOCK] [all]"},
 		{[]string{"--volatile"}, func(s *Settings) any { return s.Volatile }, "yes"},
 		{[]string{"--volatile=overlay"}, func(s *Settings) any { return s.Volatile }, "overlay"},
 		{[]string{"--private-users"}, func(s *Settings) any { return s.PrivateUsers.Mode }, UserNSOwner},
-		{[]string{"-U"}, func(s *Settings) any { return fmt.Sprint(s.PrivateUsers.Mode, s.PrivateUsersOwnership) }, "pick auto"},
+		{[]string{"-U"}, func(s *Settings) any { return sp(s.PrivateUsers.Mode, s.PrivateUsersOwnership) }, "pick auto"},
 		{[]string{"--private-users=identity"}, func(s *Settings) any { return s.PrivateUsers }, PrivateUsers{Mode: UserNSIdentity, Range: 65536}},
-		{[]string{"-n", "--private-network", "--network-interface=eth1", "--network-interface", "eth2"}, func(s *Settings) any { return fmt.Sprint(s.VirtualEthernet, s.PrivateNetwork, s.Interfaces) }, "true true [eth1 eth2]"},
-		{[]string{"-x", "-a", "--read-only"}, func(s *Settings) any { return fmt.Sprint(s.Ephemeral, s.ProcessTwo, s.ReadOnly) }, "true true true"},
+		{[]string{"-n", "--private-network", "--network-interface=eth1", "--network-interface", "eth2"}, func(s *Settings) any { return sp(s.VirtualEthernet, s.PrivateNetwork, s.Interfaces) }, "true true [eth1 eth2]"},
+		{[]string{"-x", "-a", "--read-only"}, func(s *Settings) any { return sp(s.Ephemeral, s.ProcessTwo, s.ReadOnly) }, "true true true"},
 		{[]string{"--bind=/a:/b", "--bind-ro", "/c", "--tmpfs=/t", "--overlay=/l:/u:/o", "--overlay-ro=/x:/y", "--inaccessible=/z"}, func(s *Settings) any {
-			return fmt.Sprint(len(s.Binds), s.Binds[1].ReadOnly, s.TmpFS[0].Path, len(s.Overlays), s.Inaccessible)
+			return sp(len(s.Binds), s.Binds[1].ReadOnly, s.TmpFS[0].Path, len(s.Overlays), s.Inaccessible)
 		}, "2 true /t 2 [/z]"},
 		{[]string{"--resolv-conf=copy-host", "--timezone=bind", "--link-journal=host", "-j"}, func(s *Settings) any { return s.ResolvConf + s.Timezone + s.LinkJournal }, "copy-hostbindtry-guest"},
-		{[]string{"--console=pipe", "--kill-signal=SIGINT", "--notify-ready=yes"}, func(s *Settings) any { return fmt.Sprint(s.Console, s.KillSignal, s.NotifyReady) }, "pipe SIGINT true"},
+		{[]string{"--console=pipe", "--kill-signal=SIGINT", "--notify-ready=yes"}, func(s *Settings) any { return sp(s.Console, s.KillSignal, s.NotifyReady) }, "pipe SIGINT true"},
 		{[]string{"-P"}, func(s *Settings) any { return s.Console }, "pipe"},
 		{[]string{"--chdir=/srv", "--user=web", "--pivot-root=/a:/b"}, func(s *Settings) any { return s.WorkingDirectory + s.User + s.PivotRoot + s.PivotRootOld }, "/srvweb/a/b"},
-		{[]string{"--rlimit=RLIMIT_NOFILE=10:20", "--rlimit=nproc=5"}, func(s *Settings) any { return fmt.Sprint(s.Rlimits["RLIMIT_NOFILE"], s.Rlimits["RLIMIT_NPROC"]) }, "{10 20} {5 5}"},
+		{[]string{"--rlimit=RLIMIT_NOFILE=10:20", "--rlimit=nproc=5"}, func(s *Settings) any { return sp(s.Rlimits["RLIMIT_NOFILE"], s.Rlimits["RLIMIT_NPROC"]) }, "{10 20} {5 5}"},
 		{[]string{"--oom-score-adjust=100", "--cpu-affinity=0,1", "--personality=x86-64", "--hostname=h", "--uuid=0123456789abcdef0123456789abcdef"}, func(s *Settings) any {
-			return fmt.Sprint(*s.OOMScoreAdjust, s.CPUAffinity, s.Personality, s.Hostname, s.MachineID)
+			return sp(*s.OOMScoreAdjust, s.CPUAffinity, s.Personality, s.Hostname, s.MachineID)
 		}, "100 0,1 x86-64 h 01234567-89ab-cdef-0123-456789abcdef"},
-		{[]string{"--property=MemoryMax=1G", "--register=no", "--keep-unit", "-S", "foo"}, func(s *Settings) any { return fmt.Sprint(s.Properties, *s.Register, s.KeepUnit, s.Slice) }, "[MemoryMax=1G] false true foo.slice"},
+		{[]string{"--property=MemoryMax=1G", "--register=no", "--keep-unit", "-S", "foo"}, func(s *Settings) any { return sp(s.Properties, *s.Register, s.KeepUnit, s.Slice) }, "[MemoryMax=1G] false true foo.slice"},
 		{[]string{"--settings=override"}, func(s *Settings) any { return s.SettingsMode }, SettingsOverride},
 		{[]string{"--settings=0"}, func(s *Settings) any { return s.SettingsMode }, SettingsNo},
 		{[]string{"--set-credential=a:b c", "--load-credential=k:/etc/k"}, func(s *Settings) any { return s.Credentials }, []Credential{{ID: "a", Value: "b c"}, {ID: "k", Path: "/etc/k", Load: true}}},
 		{[]string{"-p", "8080:80", "--network-veth-extra=a:b", "--network-bridge=br0", "--network-zone=z", "--network-macvlan=e", "--network-ipvlan=e"}, func(s *Settings) any {
-			return fmt.Sprint(s.Ports, s.VirtualEthernetExtra, s.Bridge, s.Zone, s.MACVLAN, s.IPVLAN)
+			return sp(s.Ports, s.VirtualEthernetExtra, s.Bridge, s.Zone, s.MACVLAN, s.IPVLAN)
 		}, "[{tcp 8080 80}] [{a b}] br0 z [e] [e]"},
 		{[]string{"-Z", "ctx", "-L", "fsctx", "-q", "--no-pager", "--network-namespace-path=/run/netns/x"}, func(s *Settings) any {
-			return fmt.Sprint(s.SELinuxContext, s.SELinuxAPIFSContext, s.Quiet, s.NoPager, s.NetworkNamespacePath)
+			return sp(s.SELinuxContext, s.SELinuxAPIFSContext, s.Quiet, s.NoPager, s.NetworkNamespacePath)
 		}, "ctx fsctx true true /run/netns/x"},
 		{[]string{"--system-call-filter=~ptrace", "--suppress-sync=yes", "--no-new-privileges=yes", "--ambient-capability=CAP_NET_RAW"}, func(s *Settings) any {
-			return fmt.Sprint(s.SyscallDeny, s.SuppressSync, s.NoNewPrivileges, s.AmbientCapability)
+			return sp(s.SyscallDeny, s.SuppressSync, s.NoNewPrivileges, s.AmbientCapability)
 		}, "[ptrace] true true [CAP_NET_RAW]"},
 		{[]string{"-i", "img.raw", "--oci-bundle=/b", "--root-hash=ab", "--root-hash-sig=x", "--verity-data=/v", "--template=/t", "--bind-user=al", "--private-users-ownership=map"}, func(s *Settings) any {
-			return fmt.Sprint(s.Image, s.OCIBundle, s.RootHash, s.RootHashSig, s.VerityData, s.Template, s.BindUsers, s.PrivateUsersOwnership)
+			return sp(s.Image, s.OCIBundle, s.RootHash, s.RootHashSig, s.VerityData, s.Template, s.BindUsers, s.PrivateUsersOwnership)
 		}, "img.raw /b ab x /v /t [al] map"},
-		{[]string{"-h", "--version"}, func(s *Settings) any { return fmt.Sprint(s.Help, s.Version) }, "true true"},
+		{[]string{"--boot", "--ephemeral", "--as-pid2", "--network-veth", "--port=80", "--image=/i", "--slice=a-b", "--selinux-context=c", "--selinux-apifs-context=d", "--pipe", "--quiet"}, func(s *Settings) any {
+			return sp(s.Boot, s.Ephemeral, s.ProcessTwo, s.VirtualEthernet, len(s.Ports), s.Image, s.Slice, s.SELinuxContext, s.SELinuxAPIFSContext, s.Console, s.Quiet)
+		}, "true true true true 1 /i a-b.slice c d pipe true"},
+		{[]string{"--help"}, func(s *Settings) any { return s.Help }, true},
+		{[]string{"-h", "--version"}, func(s *Settings) any { return sp(s.Help, s.Version) }, "true true"},
 	}
 	seen := map[string]bool{}
 	for _, tc := range tests {

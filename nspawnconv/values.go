@@ -332,7 +332,7 @@ func parseBind(v string, ro bool) (BindMount, error) {
 		return BindMount{}, fmt.Errorf("too many ':' in bind spec %q", v)
 	}
 	b := BindMount{Source: parts[0], ReadOnly: ro, Recursive: true}
-	b.Dest = b.Source
+	b.Dest = strings.TrimPrefix(b.Source, "+")
 	if len(parts) >= 2 {
 		b.Dest = parts[1]
 	}
