@@ -15,6 +15,7 @@ import (
 	"github.com/hull-runtime/hull/libcontainer/exeseal"
 	"github.com/hull-runtime/hull/libcontainer/hooks"
 	"github.com/hull-runtime/hull/libcontainer/nsenter"
+	"github.com/hull-runtime/hull/libcontainer/seccomp"
 	"github.com/hull-runtime/hull/libcontainer/state"
 	"github.com/hull-runtime/hull/oci"
 )
@@ -52,6 +53,11 @@ type initConfig struct {
 	FifoFD       int         `json:"fifoFd"`
 	ConsoleFD    int         `json:"consoleFd"`
 	RuntimeHooks bool        `json:"runtimeHooks"`
+	// Seccomp is the compiled filter (BPF): libseccomp compiles in the
+	// parent, so the init only makes one seccomp(2) call.
+	Seccomp []byte `json:"seccomp,omitempty"`
+	// Exec marks a process joining a running container (hull exec).
+	Exec bool `json:"exec,omitempty"`
 }
 
 // Create makes a container from a bundle and leaves its init waiting for
@@ -139,6 +145,9 @@ func (c *Container) startInit(spec *specs.Spec, o CreateOpts, cg cgroups.Manager
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFDs: o.PreserveFDs,
 		ConsoleFD:    -1,
 		RuntimeHooks: spec.Hooks != nil && (len(spec.Hooks.Prestart) > 0 || len(spec.Hooks.CreateRuntime) > 0), //nolint:staticcheck // prestart is deprecated, still honoured
+	}
+	if cfg.Seccomp, err = compileSeccomp(spec); err != nil {
+		return err
 	}
 	extra := preservedFiles(o.PreserveFDs)
 	cfg.FifoFD = 3 + len(extra)
@@ -289,4 +298,17 @@ func writeIDMap(path string, m []specs.LinuxIDMapping) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// compileSeccomp compiles linux.seccomp to BPF; nil when there is none.
+func compileSeccomp(spec *specs.Spec) ([]byte, error) {
+	if spec.Linux == nil || spec.Linux.Seccomp == nil {
+		return nil, nil
+	}
+	f, err := seccomp.Compile(spec.Linux.Seccomp)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Release()
+	return f.MarshalBinary()
 }

@@ -61,13 +61,32 @@ func syncFDFromEnv() (int, error) {
 	return fd, nil
 }
 
-// run is the container's start, step by step; each step's name prefixes its error.
+type step struct {
+	name string
+	do   func() error
+}
+
+// run is the process's start, step by step; each step's name prefixes its
+// error. A container's init builds the container; an exec'd process only
+// becomes the configured process inside what exists.
 func (p *initProcess) run() error {
-	steps := []struct {
-		name string
-		do   func() error
-	}{
-		{"read config", p.readConfig},
+	if err := p.readConfig(); err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	steps := p.containerSteps()
+	if p.cfg.Exec {
+		steps = p.execSteps()
+	}
+	for _, s := range steps {
+		if err := s.do(); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	return errors.New("exec returned")
+}
+
+func (p *initProcess) containerSteps() []step {
+	return []step{
 		{"close inherited fds", p.closeInheritedFDs},
 		{"prepare rootfs", p.prepareRootfs},
 		{"set hostname", p.setHostname},
@@ -87,12 +106,22 @@ func (p *initProcess) run() error {
 		{"load seccomp filter", p.loadSeccomp},
 		{"exec", p.exec},
 	}
-	for _, s := range steps {
-		if err := s.do(); err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
-		}
+}
+
+// execSteps: the C stage already entered the container's namespaces and
+// cgroup, and entering its mount namespace made its root ours.
+func (p *initProcess) execSteps() []step {
+	return []step{
+		{"close inherited fds", p.closeInheritedFDs},
+		{"set up console", p.setupConsole},
+		{"set process attributes", p.setAttributes},
+		{"load seccomp filter (before dropping privileges)", p.loadSeccompPrivileged},
+		{"drop privileges", p.dropPrivileges},
+		{"find program", p.findProgram},
+		{"report started", p.reportCreated},
+		{"load seccomp filter", p.loadSeccomp},
+		{"exec", p.exec},
 	}
-	return errors.New("exec returned")
 }
 
 func (p *initProcess) readConfig() error {

@@ -58,9 +58,10 @@ func (p *initProcess) setAttributes() error {
 		return err
 	}
 	p.warnings = append(p.warnings, p.caps.Warnings()...)
-	if p.spec.Linux != nil && p.spec.Linux.Seccomp != nil {
-		if p.filter, err = seccomp.Compile(p.spec.Linux.Seccomp); err != nil {
-			return err
+	if p.cfg.Seccomp != nil {
+		p.filter = &seccomp.Filter{}
+		if err := p.filter.UnmarshalBinary(p.cfg.Seccomp); err != nil {
+			return fmt.Errorf("linux.seccomp: %w", err)
 		}
 	}
 	return nil

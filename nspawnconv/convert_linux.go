@@ -176,12 +176,12 @@ func (cv *converter) coversTmp() bool {
 func (cv *converter) setupRunHost() error {
 	dir := cv.bundlePath("run-host")
 	mk := func(name, data string) {
-		cv.pre(PreStep{Action: ActionWriteFile, Path: filepath.Join(dir, name), Data: data, Mode: 0o444, Key: "Boot="})
+		cv.pre(PreStep{Action: ActionWriteFile, Path: filepath.Join(dir, name), Data: data, Mode: 0o444, Key: "/run/host"})
 	}
-	cv.pre(PreStep{Action: ActionMkdir, Path: dir, Mode: 0o755, Key: "Boot="})
+	cv.pre(PreStep{Action: ActionMkdir, Path: dir, Mode: 0o755, Key: "/run/host"})
 	mk("container-manager", cv.o.ContainerName+"\n")
 	mk("container-uuid", cv.c.UUID+"\n")
-	cv.pre(PreStep{Action: ActionCopyFile, Path: filepath.Join(dir, "os-release"), Source: cv.o.HostOSRelease, Mode: 0o444, Optional: true, Replace: true, Key: "Boot="})
+	cv.pre(PreStep{Action: ActionCopyFile, Path: filepath.Join(dir, "os-release"), Source: cv.o.HostOSRelease, Mode: 0o444, Optional: true, Replace: true, Key: "/run/host"})
 	if cv.s.ProcessTwo {
 		mk("init", "")
 		cv.spec.Mounts = append(cv.spec.Mounts, specs.Mount{Destination: "/run/host/init", Type: "bind", Source: cv.o.InitPath, Options: []string{"bind", "ro"}})

@@ -168,6 +168,8 @@ func parsePrivateUsersField(s *Settings, v string, _ *parseCtx) error {
 	return err
 }
 
+var syscallNameRe = regexp.MustCompile(`^@?[a-z0-9_-]+$`)
+
 func parseSyscallFilter(s *Settings, v string, c *parseCtx) error {
 	if v == "" {
 		s.SyscallAllow, s.SyscallDeny = nil, nil
@@ -179,7 +181,7 @@ func parseSyscallFilter(s *Settings, v string, c *parseCtx) error {
 		return err
 	}
 	for _, w := range words {
-		if !regexp.MustCompile(`^@?[a-z0-9_-]+$`).MatchString(w) {
+		if !syscallNameRe.MatchString(w) {
 			return fmt.Errorf("invalid system call name %q", w)
 		}
 	}

@@ -35,14 +35,15 @@ func Validate(spec *specs.Spec) error {
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	// runtime-tools' finer rules (env syntax, rlimit names, device fields,
-	// sysctl/namespace pairing) run once hull's own checks found nothing,
-	// so each fault is reported once, in hull's words first.
+	// runtime-tools' finer Linux rules (device fields, sysctl/namespace
+	// pairing, masked path syntax) run once hull's own checks found nothing,
+	// so each fault is reported once, in hull's words first. Its process
+	// checks are not used: they reject ambient capabilities missing from the
+	// inheritable set, which runc's own default spec has and runc runs.
 	v, err := validate.NewValidator(spec, ".", false, "linux")
 	if err != nil {
 		return err
 	}
-	add(v.CheckProcess())
 	add(v.CheckLinux())
 	return errors.Join(errs...)
 }
@@ -70,6 +71,11 @@ func validateProcess(p *specs.Process) error {
 	}
 	if p.Cwd == "" || !filepath.IsAbs(p.Cwd) {
 		errs = append(errs, fmt.Errorf("process.cwd %q: must be an absolute path", p.Cwd))
+	}
+	for i, e := range p.Env {
+		if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
+			errs = append(errs, fmt.Errorf("process.env[%d] %q: want KEY=value", i, e))
+		}
 	}
 	if p.Terminal && p.ConsoleSize != nil && (p.ConsoleSize.Height == 0 || p.ConsoleSize.Width == 0) {
 		errs = append(errs, fmt.Errorf("process.consoleSize %dx%d: both dimensions must be positive", p.ConsoleSize.Width, p.ConsoleSize.Height))

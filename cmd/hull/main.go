@@ -67,7 +67,8 @@ func newApp() *cli.App {
 		Before: checkGlobalFlags,
 		Commands: []*cli.Command{
 			createCommand, startCommand, stateCommand, killCommand, deleteCommand,
-			runCommand, listCommand, specCommand,
+			runCommand, listCommand, specCommand, execCommand,
+			psCommand, pauseCommand, resumeCommand, updateCommand, eventsCommand, featuresCommand,
 		},
 	}
 }

@@ -15,6 +15,9 @@ type bench struct {
 	cgParent string // absolute cgroup parent of every container, e.g. /hull-bench-123
 	res      *results
 	log      io.Writer // progress lines
+	// For the header and -json: the host's cgroup layout as found, and
+	// what was done about crun's hybrid-mode refusal.
+	cgroupMode, crunFix string
 }
 
 // benchCase is one scenario. run does one iteration for one runtime and
@@ -47,6 +50,7 @@ func allCases() []benchCase {
 			name: "run", desc: "run --bundle B ID of /bin/true; the runtime removes it on exit",
 			metrics: []metric{
 				{Key: "run.wall", Label: "run /bin/true", Unit: "ms"},
+				{Key: "run.cpu", Label: "run CPU user+sys (wait4)", Unit: "ms"},
 				{Key: "run.rss", Label: "run peak RSS (wait4 maxrss)", Unit: "MiB"},
 			},
 			warmup: warm, iters: perIter, run: runTrue,
@@ -103,7 +107,11 @@ func runTrue(ctx context.Context, b *bench, rt *runtimeUnderTest, _ any) (map[st
 	if err != nil {
 		return nil, err
 	}
-	return map[string]float64{"run.wall": ms(res.wall), "run.rss": float64(res.maxRSS) / 1024}, nil
+	return map[string]float64{
+		"run.wall": ms(res.wall),
+		"run.cpu":  ms(res.cpu),
+		"run.rss":  float64(res.maxRSS) / 1024,
+	}, nil
 }
 
 func runHundred(ctx context.Context, b *bench, rt *runtimeUnderTest, _ any) (map[string]float64, error) {

@@ -108,7 +108,8 @@ func inner(cfg config, tmp, cg string) int {
 		return 1
 	}
 	defer b.cleanup()
-	b.writeHeader(os.Stdout, mode, fix)
+	b.cgroupMode, b.crunFix = mode, fix
+	b.writeHeader(os.Stdout)
 	for _, c := range allCases() {
 		if cfg.wantCase(c.name) && ctx.Err() == nil {
 			b.runCase(ctx, c)

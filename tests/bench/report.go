@@ -43,11 +43,11 @@ func prepare(ctx context.Context, cfg config, tmp, cg string) (*bench, error) {
 	return b, nil
 }
 
-func (b *bench) writeHeader(w io.Writer, mode, fix string) {
+func (b *bench) writeHeader(w io.Writer) {
 	fmt.Fprintf(w, "hull bench, %s\n", time.Now().Format(time.RFC3339))
 	fmt.Fprintf(w, "machine:   %d CPUs (%s), kernel %s, %s\n", runtime.NumCPU(), cpuModel(), kernelRelease(), runtime.Version())
-	fmt.Fprintf(w, "cgroups:   %s\n", mode)
-	fmt.Fprintf(w, "crun fix:  %s\n", fix)
+	fmt.Fprintf(w, "cgroups:   %s\n", b.cgroupMode)
+	fmt.Fprintf(w, "crun fix:  %s\n", b.crunFix)
 	for _, rt := range b.rts {
 		if rt.missing != "" {
 			fmt.Fprintf(w, "%-10s n/a: %s\n", rt.name+":", rt.missing)
@@ -98,7 +98,10 @@ type jsonRow struct {
 }
 
 type jsonRuntime struct {
-	Name, Path, Version, Missing string
+	Name    string `json:"name"`
+	Path    string `json:"path,omitempty"`
+	Version string `json:"version,omitempty"`
+	Missing string `json:"missing,omitempty"`
 }
 
 type jsonReport struct {
@@ -120,9 +123,9 @@ func (b *bench) writeJSON(path string) error {
 	rep := jsonReport{
 		Time: time.Now(),
 		Machine: map[string]any{"cpus": runtime.NumCPU(), "cpu": cpuModel(),
-			"kernel": kernelRelease(), "cgroups": cgroupMode()},
+			"kernel": kernelRelease(), "cgroups": b.cgroupMode, "crun_fix": b.crunFix},
 		Config: map[string]any{"n": b.cfg.n, "warmup": b.cfg.warmup, "n100": b.cfg.n100,
-			"rootfs": b.bundle.base.Root.Path},
+			"rootfs": b.bundle.base.Root.Path, "cgroup_parent": b.cgParent},
 	}
 	for _, rt := range b.rts {
 		rep.Runtimes = append(rep.Runtimes, jsonRuntime{rt.name, rt.path, rt.version, rt.missing})
@@ -130,7 +133,11 @@ func (b *bench) writeJSON(path string) error {
 	for _, r := range b.res.rows {
 		jr := jsonRow{Metric: r.Metric, Cells: map[string]jsonCell{}}
 		for name, c := range r.Cells {
-			jr.Cells[name] = jsonCell{Samples: c.Samples, Median: finite(c.Median), P90: finite(c.P90), Error: c.Error, NA: c.NA}
+			samples := c.Samples
+			if samples == nil {
+				samples = []float64{}
+			}
+			jr.Cells[name] = jsonCell{Samples: samples, Median: finite(c.Median), P90: finite(c.P90), Error: c.Error, NA: c.NA}
 		}
 		rep.Rows = append(rep.Rows, jr)
 	}

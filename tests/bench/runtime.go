@@ -32,6 +32,9 @@ type runtimeUnderTest struct {
 type cmdResult struct {
 	wall   time.Duration
 	maxRSS int64 // KiB, from wait4: the runtime and its waited-for children
+	// user+sys CPU of the runtime and its waited-for children (wait4);
+	// less disturbed by other load on the machine than wall time.
+	cpu    time.Duration
 	stdout []byte
 }
 
@@ -77,6 +80,7 @@ func (r *runtimeUnderTest) exec(ctx context.Context, captureStdout bool, args ..
 	if cmd.ProcessState != nil {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			res.maxRSS = ru.Maxrss
+			res.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		}
 	}
 	if err != nil {

@@ -8,7 +8,9 @@ files=$(cd "$(dirname "$0")" && pwd)/files
 
 echo hull-guest >"$r/etc/hostname"
 printf '127.0.0.1 localhost\n127.0.1.1 hull-guest\n' >"$r/etc/hosts"
-printf '/dev/vda / ext4 rw,relatime 0 1\n' >"$r/etc/fstab"
+# The initrd mounts / read-write; an fstab line would only make systemd
+# wait for udev to announce /dev/vda and fsck it.
+echo '# / is mounted by the initrd' >"$r/etc/fstab"
 # No password, so a person debugging a guest by hand can log in on ttyS0.
 sed -i 's/^root:[^:]*:/root::/' "$r/etc/shadow"
 : >"$r/etc/machine-id"
@@ -23,6 +25,9 @@ for u in getty.target serial-getty@.service getty@.service \
 	apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer \
 	e2scrub_reap.service fstrim.timer systemd-timesyncd.service \
 	systemd-networkd.service systemd-networkd-wait-online.service \
-	systemd-pstore.service man-db.timer dpkg-db-backup.timer; do
+	systemd-pstore.service man-db.timer dpkg-db-backup.timer \
+	systemd-journal-flush.service systemd-update-utmp.service \
+	systemd-update-utmp-runlevel.service modprobe@drm.service \
+	sys-kernel-debug.mount sys-kernel-tracing.mount; do
 	ln -sf /dev/null "$r/etc/systemd/system/$u"
 done

@@ -27,18 +27,21 @@ for c in cpuset cpu io memory hugetlb pids rdma misc; do
 done
 check "$HULL_BINARY --version" "$HULL_BINARY" --version
 
-passed=0 failed=0
+passed=0 failed=0 skipped=0
 for t in "$HULL_GUEST_TESTS"/*.test; do
 	[ -x "$t" ] || continue
 	echo "inside: === $(basename "$t")"
 	# Tests keep state on the guest's own disk: 9p does not do overlayfs
 	# or sockets well.
-	if (cd /tmp && "$t" -test.v -test.count=1); then
-		passed=$((passed + 1))
-	else
-		failed=$((failed + 1))
-		fail=1
-	fi
+	log=/tmp/$(basename "$t").log
+	(cd /tmp && "$t" -test.v -test.count=1) >"$log" 2>&1 &
+	tail --pid=$! -f "$log" 2>/dev/null
+	wait $! || fail=1
+	passed=$((passed + $(grep -c '^--- PASS' "$log")))
+	failed=$((failed + $(grep -c '^--- FAIL' "$log")))
+	skipped=$((skipped + $(grep -c '^--- SKIP' "$log")))
 done
-echo "inside: test binaries: $passed passed, $failed failed"
+# Top-level tests of all binaries; a binary that dies without a --- FAIL
+# line still fails the run through its exit code.
+echo "guest: $passed passed, $failed failed, $skipped skipped"
 exit "$fail"

@@ -78,11 +78,11 @@ start_runtime() {
 	mkdir -p "$work"
 	make_wrapper "$rt" "$work" "$2"
 	make_cgroups "$cg"
-	rm -rf "$cache/logs/$rt"
-	mkdir -p "$cache/logs/$rt"
+	rm -rf "$out/logs/$rt"
+	mkdir -p "$out/logs/$rt"
 	# shellcheck disable=SC2086 # the program list is split on purpose
 	unshare -m --propagation private sh "$here/runtime.sh" "$rt" "$work/wrapper" "$3" "$work" \
-		"$cg" "$limit" "$cache/logs/$rt" "$cache/results-$rt.txt" $4
+		"$cg" "$limit" "$out/logs/$rt" "$out/results-$rt.txt" $4
 }
 
 cleanup_all() {
@@ -105,8 +105,8 @@ cleanup_all() {
 }
 
 status_of() {
-	[ -f "$cache/results-$1.txt" ] || { echo n/a; return; }
-	awk -v p="$2" '$1 == p { s = $2 } END { print (s == "" ? "n/a" : s) }' "$cache/results-$1.txt"
+	[ -f "$out/results-$1.txt" ] || { echo n/a; return; }
+	awk -v p="$2" '$1 == p { s = $2 } END { print (s == "" ? "n/a" : s) }' "$out/results-$1.txt"
 }
 
 print_table() {
@@ -121,16 +121,16 @@ print_table() {
 	done
 	printf '%-36s' "passed"
 	for rt in $1; do
-		if [ -f "$cache/results-$rt.txt" ]; then
-			printf ' %-6s' "$(grep -c ' PASS$' "$cache/results-$rt.txt")/$n"
+		if [ -f "$out/results-$rt.txt" ]; then
+			printf ' %-6s' "$(grep -c ' PASS$' "$out/results-$rt.txt")/$n"
 		else
 			printf ' %-6s' "n/a"
 		fi
 	done
 	echo
 	for rt in $1; do
-		[ -f "$cache/results-$rt.txt" ] || continue
-		echo "$rt: passed $(grep -c ' PASS$' "$cache/results-$rt.txt")/$n," \
-			"failed $(grep -c ' FAIL$' "$cache/results-$rt.txt"), skipped $(grep -c ' SKIP$' "$cache/results-$rt.txt")"
+		[ -f "$out/results-$rt.txt" ] || continue
+		echo "$rt: passed $(grep -c ' PASS$' "$out/results-$rt.txt")/$n," \
+			"failed $(grep -c ' FAIL$' "$out/results-$rt.txt"), skipped $(grep -c ' SKIP$' "$out/results-$rt.txt")"
 	done
 }

@@ -2,15 +2,16 @@
 # The OCI runtime-tools validation suite (v0.9.0) against hull, runc and crun,
 # side by side. Must run as root.
 #
-# Usage: run.sh [--runtime NAME]... [--only REGEX] [--timeout SECONDS] [--serial]
+# Usage: run.sh [--runtime NAME]... [--only REGEX] [--timeout SECONDS] [--serial] [--out DIR]
 #   --runtime  hull, runc or crun; repeatable; default: all three
 #   --only     run only programs whose name matches this extended regex
 #   --timeout  per-program limit, default 60
 #   --serial   run the runtimes one after another instead of side by side
+#   --out DIR  where results and logs go, default _build/validate
 # Environment: HULL_BINARY (default _build/hull), HULL_ROOTFS (default
 # _build/rootfs/busybox; built with tests/rootfs/busybox.sh when missing).
 #
-# Writes, under _build/validate/:
+# Writes, under _build/validate/ (or --out DIR):
 #   results-<runtime>.txt   "program STATUS" per program (PASS, FAIL, SKIP)
 #   failures-<runtime>.txt  "program: reason" for each program not passing
 #   logs/<runtime>/<program>.log  TAP, stderr, exit code and verdict
@@ -24,14 +25,15 @@ cache="$top/_build/validate"
 HULL_BINARY=${HULL_BINARY:-$top/_build/hull}
 HULL_ROOTFS=${HULL_ROOTFS:-$top/_build/rootfs/busybox}
 
-runtimes="" only="" limit=60 serial=0
+runtimes="" only="" limit=60 serial=0 out=$cache
 while [ $# -gt 0 ]; do
 	case $1 in
 	--runtime) runtimes="$runtimes ${2:?--runtime needs a name}"; shift 2 ;;
 	--only) only=${2:?--only needs a pattern}; shift 2 ;;
 	--timeout) limit=${2:?--timeout needs seconds}; shift 2 ;;
 	--serial) serial=1; shift ;;
-	-h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+	--out) out=${2:?--out needs a directory}; shift 2 ;;
+	-h | --help) sed -n '2,22p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -41,6 +43,8 @@ for rt in $runtimes; do
 done
 [ "$(id -u)" = 0 ] || { echo "run.sh: must run as root" >&2; exit 2; }
 
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
 . "$here/lib.sh"
 
 t0=$(date +%s)
@@ -52,13 +56,15 @@ echo "suite ready in $(($(date +%s) - t0))s: $(echo "$programs" | wc -w) program
 
 run_id="$$"
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/hull-validate.XXXXXX")
+# Bundles live below it: containers in a user namespace must be able to reach them.
+chmod 755 "$scratch"
 trap 'cleanup_all' EXIT
 trap 'exit 130' INT TERM
 cgroups_before=$(ls -d /sys/fs/cgroup/*/cgrouptest 2>/dev/null || true)
 
 pids=""
 for rt in $runtimes; do
-	rm -f "$cache/results-$rt.txt" "$cache/failures-$rt.txt"
+	rm -f "$out/results-$rt.txt" "$out/failures-$rt.txt"
 	binary=$(runtime_binary "$rt") || { echo "[$rt] n/a: $binary"; continue; }
 	start_runtime "$rt" "$binary" "$bin" "$programs" &
 	if [ "$serial" = 1 ]; then wait $! || true; else pids="$pids $!"; fi

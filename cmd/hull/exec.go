@@ -1,0 +1,251 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libcontainer"
+	"github.com/hull-runtime/hull/libcontainer/console"
+	"github.com/hull-runtime/hull/libcontainer/state"
+)
+
+// execFailed is the status of an exec that could not start its program,
+// as in runc: the container itself keeps running.
+const execFailed = 255
+
+var execCommand = &cli.Command{
+	Name:      "exec",
+	Usage:     "run a process in a running container",
+	ArgsUsage: "<container-id> [command [args...]]",
+	Flags: []cli.Flag{
+		&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "runtime-spec process JSON file"},
+		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "do not wait for the process"},
+		&cli.StringFlag{Name: "pid-file", Usage: "file to write the process's pid to"},
+		&cli.StringFlag{Name: "console-socket", Usage: "unix socket that receives the pty master"},
+		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-terminal"},
+		&cli.StringFlag{Name: "cwd", Usage: "working directory in the container"},
+		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set an environment variable"},
+		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "uid[:gid]"},
+		&cli.Int64SliceFlag{Name: "additional-gids", Aliases: []string{"g"}, Usage: "additional gids"},
+		&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability"},
+		&cli.BoolFlag{Name: "no-new-privs", Usage: "set no_new_privs"},
+		&cli.IntFlag{Name: "preserve-fds", Usage: "pass this many fds, from 3 on"},
+		&cli.StringFlag{Name: "apparmor", Usage: "AppArmor profile (not supported by hull)"},
+		&cli.StringFlag{Name: "process-label", Usage: "SELinux label (not supported by hull)"},
+		&cli.BoolFlag{Name: "ignore-paused", Usage: "exec even into a paused container"},
+	},
+	SkipFlagParsing: false,
+	Action:          execAction,
+}
+
+func execAction(c *cli.Context) error {
+	id, err := requireID(c)
+	if err != nil {
+		return err
+	}
+	if c.String("apparmor") != "" || c.String("process-label") != "" {
+		return fmt.Errorf("exec: --apparmor and --process-label: this host's hull has no LSM support")
+	}
+	ctr, err := libcontainer.Load(c.String("root"), id, true)
+	if err != nil {
+		return err
+	}
+	proc, err := execProcess(c, ctr.Spec)
+	if err != nil {
+		ctr.Close()
+		return err
+	}
+	var tty *ttyProxy
+	consoleSock, err := execConsole(c, proc, &tty)
+	if err != nil {
+		ctr.Close()
+		return err
+	}
+	if tty != nil {
+		defer tty.Close()
+	}
+	sigs := make(chan os.Signal, 32)
+	signal.Notify(sigs)
+	defer signal.Stop(sigs)
+	p, err := ctr.Exec(libcontainer.ExecOpts{Process: proc, ConsoleSocket: consoleSock, PreserveFDs: c.Int("preserve-fds"), IgnorePaused: c.Bool("ignore-paused")})
+	if consoleSock != nil && tty == nil {
+		consoleSock.Close()
+	}
+	ctr.Close() // exec'd processes must not hold the container's lock
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "hull: exec failed:", err)
+		return exitCode(execFailed)
+	}
+	if path := c.String("pid-file"); path != "" {
+		if err := writePidFile(path, p.Pid); err != nil {
+			return err
+		}
+	}
+	if tty != nil {
+		if err := tty.attach(); err != nil {
+			return err
+		}
+	}
+	if c.Bool("detach") {
+		return nil
+	}
+	status := waitProcess(p, sigs, tty)
+	if tty != nil {
+		tty.drain()
+	}
+	if status != 0 {
+		return exitCode(status)
+	}
+	return nil
+}
+
+func execConsole(c *cli.Context, proc *specs.Process, tty **ttyProxy) (*os.File, error) {
+	if !proc.Terminal {
+		return nil, nil
+	}
+	if path := c.String("console-socket"); path != "" {
+		return console.Dial(path)
+	}
+	if c.Bool("detach") {
+		return nil, fmt.Errorf("exec: --tty with --detach needs --console-socket")
+	}
+	t, err := newTTYProxy()
+	if err != nil {
+		return nil, err
+	}
+	*tty = t
+	return t.remote, nil
+}
+
+// execProcess builds the process: from --process, or from the container's
+// own process with the command line's changes, as runc does.
+func execProcess(c *cli.Context, spec *specs.Spec) (*specs.Process, error) {
+	if path := c.String("process"); path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("--process %s: %w", path, err)
+		}
+		var p specs.Process
+		if err := json.Unmarshal(data, &p); err != nil {
+			return nil, fmt.Errorf("--process %s: invalid JSON: %w", path, err)
+		}
+		if len(p.Args) == 0 {
+			return nil, fmt.Errorf("--process %s: args: empty", path)
+		}
+		return &p, nil
+	}
+	if spec == nil || spec.Process == nil {
+		return nil, fmt.Errorf("container %q: not created yet", c.Args().First())
+	}
+	p := *spec.Process
+	p.Args = c.Args().Tail()
+	if len(p.Args) == 0 {
+		return nil, fmt.Errorf("exec: no command given (usage: hull exec <container-id> command [args...])")
+	}
+	p.Env = append(append([]string{}, p.Env...), c.StringSlice("env")...)
+	p.Terminal = c.Bool("tty")
+	p.ConsoleSize = nil
+	if cwd := c.String("cwd"); cwd != "" {
+		p.Cwd = cwd
+	}
+	if u := c.String("user"); u != "" {
+		user, err := parseUser(u)
+		if err != nil {
+			return nil, err
+		}
+		p.User = user
+	}
+	for _, g := range c.Int64Slice("additional-gids") {
+		p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(g))
+	}
+	if caps := c.StringSlice("cap"); len(caps) > 0 {
+		p.Capabilities = addCaps(p.Capabilities, caps)
+	}
+	if c.Bool("no-new-privs") {
+		p.NoNewPrivileges = true
+	}
+	return &p, nil
+}
+
+func parseUser(s string) (specs.User, error) {
+	uidStr, gidStr, hasGid := strings.Cut(s, ":")
+	uid, err := strconv.ParseUint(uidStr, 10, 32)
+	if err != nil {
+		return specs.User{}, fmt.Errorf("--user %q: want uid[:gid] as numbers", s)
+	}
+	u := specs.User{UID: uint32(uid)}
+	if hasGid {
+		gid, err := strconv.ParseUint(gidStr, 10, 32)
+		if err != nil {
+			return specs.User{}, fmt.Errorf("--user %q: want uid[:gid] as numbers", s)
+		}
+		u.GID = uint32(gid)
+	}
+	return u, nil
+}
+
+func addCaps(c *specs.LinuxCapabilities, caps []string) *specs.LinuxCapabilities {
+	out := &specs.LinuxCapabilities{}
+	if c != nil {
+		*out = *c
+	}
+	for _, name := range caps {
+		name = strings.ToUpper(name)
+		if !strings.HasPrefix(name, "CAP_") {
+			name = "CAP_" + name
+		}
+		out.Bounding = append(out.Bounding, name)
+		out.Effective = append(out.Effective, name)
+		out.Permitted = append(out.Permitted, name)
+	}
+	return out
+}
+
+// waitProcess waits for a process hull started (its child), forwarding signals.
+func waitProcess(p state.Process, sigs chan os.Signal, tty *ttyProxy) int {
+	done := make(chan int, 1)
+	go func() {
+		var ws unix.WaitStatus
+		for {
+			_, err := unix.Wait4(p.Pid, &ws, 0, nil)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				done <- execFailed
+				return
+			}
+			break
+		}
+		if ws.Signaled() {
+			done <- 128 + int(ws.Signal())
+			return
+		}
+		done <- ws.ExitStatus()
+	}()
+	for {
+		select {
+		case status := <-done:
+			return status
+		case s := <-sigs:
+			sig := s.(unix.Signal)
+			switch sig {
+			case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
+			case unix.SIGWINCH:
+				if tty != nil {
+					tty.resize()
+				}
+			default:
+				p.Signal(sig)
+			}
+		}
+	}
+}

@@ -1,0 +1,86 @@
+package libcontainer
+
+import (
+	"fmt"
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hull-runtime/hull/libcontainer/nsenter"
+	"github.com/hull-runtime/hull/libcontainer/state"
+	"github.com/hull-runtime/hull/oci"
+)
+
+// ExecOpts are the inputs of `hull exec`.
+type ExecOpts struct {
+	Process       *specs.Process
+	ConsoleSocket *os.File
+	PreserveFDs   int
+	IgnorePaused  bool
+}
+
+// Exec starts a process in the running container: it joins every namespace
+// of the container's init and its cgroup, and becomes Process with its
+// capabilities, limits and seccomp filter. The process is hull's child.
+func (c *Container) Exec(o ExecOpts) (state.Process, error) {
+	switch st := c.Status(); st {
+	case specs.StateRunning, specs.StateCreated:
+	case oci.StatusPaused:
+		if !o.IgnorePaused {
+			return state.Process{}, fmt.Errorf("container %q is paused (use --ignore-paused to exec anyway)", c.ID)
+		}
+	default:
+		return state.Process{}, notRunning(c.ID)
+	}
+	spec := *c.Spec
+	spec.Process = o.Process
+	if o.Process.Terminal && o.ConsoleSocket == nil {
+		return state.Process{}, fmt.Errorf("exec: a terminal needs a console socket")
+	}
+	if err := validateRuntime(&spec, CreateOpts{ConsoleSocket: o.ConsoleSocket, PreserveFDs: o.PreserveFDs}); err != nil {
+		return state.Process{}, err
+	}
+	cfg := &initConfig{
+		ID: c.ID, Bundle: c.Bundle, Rootfs: c.Rootfs, Spec: &spec, Exec: true,
+		NoNewKeyring: true, PreserveFDs: o.PreserveFDs, FifoFD: -1, ConsoleFD: -1,
+	}
+	var err error
+	if cfg.Seccomp, err = compileSeccomp(&spec); err != nil {
+		return state.Process{}, err
+	}
+	extra := preservedFiles(o.PreserveFDs)
+	if o.ConsoleSocket != nil {
+		cfg.ConsoleFD = 3 + len(extra)
+		extra = append(extra, o.ConsoleSocket)
+	}
+	req := &nsenter.Request{Joins: c.initNamespaces()}
+	if cg := c.cgroup(); cg != nil {
+		req.CgroupProcs = cg.ProcsFiles()
+	}
+	p, err := startProcess(req, extra, nil)
+	if err != nil {
+		return state.Process{}, err
+	}
+	defer p.sync.Close()
+	cfg.SyncFD = p.childSyncFD
+	ctr := &Container{Saved: c.Saved, dir: c.dir}
+	if err := ctr.configureInit(p.sync, cfg); err != nil {
+		p.init.Signal(9)
+		return state.Process{}, err
+	}
+	return p.init, nil
+}
+
+// initNamespaces are the namespaces of the container's init, to join: every
+// kind the container has, new or joined, through /proc/PID/ns.
+func (c *Container) initNamespaces() []nsenter.Join {
+	var joins []nsenter.Join
+	if c.Spec.Linux == nil {
+		return nil
+	}
+	for _, ns := range c.Spec.Linux.Namespaces {
+		path := fmt.Sprintf("/proc/%d/ns/%s", c.Init.Pid, nsenter.ProcName(ns.Type))
+		joins = append(joins, nsenter.Join{Type: ns.Type, Path: path})
+	}
+	return joins
+}

@@ -1,0 +1,107 @@
+package libcontainer
+
+import (
+	"fmt"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hull-runtime/hull/libcontainer/cgroups"
+	"github.com/hull-runtime/hull/oci"
+)
+
+// Pause freezes every process of a running container.
+func (c *Container) Pause() error {
+	if st := c.Status(); st != specs.StateRunning {
+		return fmt.Errorf("container %q: cannot pause a container that is %s", c.ID, st)
+	}
+	cg := c.cgroup()
+	if cg == nil {
+		return fmt.Errorf("container %q: has no cgroup", c.ID)
+	}
+	return cg.Freeze()
+}
+
+// Resume thaws a paused container.
+func (c *Container) Resume() error {
+	if st := c.Status(); st != oci.StatusPaused {
+		return fmt.Errorf("container %q: cannot resume a container that is %s (not paused)", c.ID, st)
+	}
+	return c.cgroup().Thaw()
+}
+
+// Update applies new resource limits and records them in the state.
+func (c *Container) Update(r *specs.LinuxResources) error {
+	switch c.Status() {
+	case specs.StateStopped, specs.StateCreating:
+		return notRunning(c.ID)
+	}
+	cg := c.cgroup()
+	if cg == nil {
+		return fmt.Errorf("container %q: has no cgroup", c.ID)
+	}
+	if err := cg.Set(r); err != nil {
+		return err
+	}
+	if c.Spec.Linux == nil {
+		c.Spec.Linux = &specs.Linux{}
+	}
+	c.Spec.Linux.Resources = mergeResources(c.Spec.Linux.Resources, r)
+	return c.dir.Save(c.Saved)
+}
+
+// mergeResources overlays the set sections of r on old.
+func mergeResources(old, r *specs.LinuxResources) *specs.LinuxResources {
+	out := specs.LinuxResources{}
+	if old != nil {
+		out = *old
+	}
+	if r.Memory != nil {
+		out.Memory = r.Memory
+	}
+	if r.CPU != nil {
+		out.CPU = r.CPU
+	}
+	if r.Pids != nil {
+		out.Pids = r.Pids
+	}
+	if r.BlockIO != nil {
+		out.BlockIO = r.BlockIO
+	}
+	if r.HugepageLimits != nil {
+		out.HugepageLimits = r.HugepageLimits
+	}
+	if r.Network != nil {
+		out.Network = r.Network
+	}
+	if r.Unified != nil {
+		out.Unified = r.Unified
+	}
+	return &out
+}
+
+// Pids lists the host pids of every process in the container.
+func (c *Container) Pids() ([]int, error) {
+	if c.Status() == specs.StateStopped {
+		return nil, notRunning(c.ID)
+	}
+	cg := c.cgroup()
+	if cg == nil {
+		return []int{c.Init.Pid}, nil
+	}
+	return cg.Pids()
+}
+
+// Stats reads the container's resource usage.
+func (c *Container) Stats() (*cgroups.Stats, error) {
+	if c.Status() == specs.StateStopped {
+		return nil, notRunning(c.ID)
+	}
+	cg := c.cgroup()
+	if cg == nil {
+		return nil, fmt.Errorf("container %q: has no cgroup", c.ID)
+	}
+	return cg.Stats()
+}
+
+// CgroupManager gives the container's cgroup, for events.
+func (c *Container) CgroupManager() cgroups.Manager { return c.cgroup() }
