@@ -53,6 +53,9 @@ type initConfig struct {
 	FifoFD       int         `json:"fifoFd"`
 	ConsoleFD    int         `json:"consoleFd"`
 	RuntimeHooks bool        `json:"runtimeHooks"`
+	// NewCgroupNS asks the init to unshare its cgroup namespace, which it
+	// can only do once the parent placed it in the container's cgroup.
+	NewCgroupNS bool `json:"newCgroupNs,omitempty"`
 	// Seccomp is the compiled filter (BPF): libseccomp compiles in the
 	// parent, so the init only makes one seccomp(2) call.
 	Seccomp []byte `json:"seccomp,omitempty"`
@@ -156,18 +159,26 @@ func (c *Container) startInit(spec *specs.Spec, o CreateOpts, cg cgroups.Manager
 		cfg.ConsoleFD = 3 + len(extra)
 		extra = append(extra, o.ConsoleSocket)
 	}
-	req := &nsenter.Request{CgroupProcs: cg.ProcsFiles()}
+	req := &nsenter.Request{}
 	if spec.Linux != nil {
 		req.Joins, req.Unshare = nsenter.FromSpec(spec.Linux.Namespaces)
 		req.TimeOffsets = spec.Linux.TimeOffsets
 	}
-	p, err := startProcess(req, extra, idMapper(spec))
+	cfg.NewCgroupNS = req.Unshare&unix.CLONE_NEWCGROUP != 0
+	req.Unshare &^= unix.CLONE_NEWCGROUP
+	p, err := startProcess(req, extra, idMapper(spec), cg)
 	if err != nil {
 		return err
 	}
 	defer p.sync.Close()
 	c.Init = p.init
 	cfg.SyncFD = p.childSyncFD
+	// The init's Go runtime starts meanwhile; it waits for its config.
+	// If the early placement won the race, the init was born in the cgroup
+	// and this is a cheap no-op; either way it is there before it runs.
+	if err := cg.Apply(p.init.Pid); err != nil {
+		return fmt.Errorf("place container init in its cgroup: %w", err)
+	}
 	return c.configureInit(p.sync, cfg)
 }
 
@@ -228,7 +239,13 @@ type started struct {
 // startProcess re-executes hull (from a read-only bind of itself) as a
 // container process; extra are the fds it gets from 3 on, the sync socket
 // follows them.
-func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error) (*started, error) {
+//
+// The first process is also put into cg right away, concurrently: on cgroup
+// v1 the first migration after a quiet spell waits for an RCU grace period
+// (about 10 ms here), and this starts that wait while the process is still
+// being exec'd. Its child, the container process, is then usually born in
+// the cgroup; the caller places it explicitly anyway.
+func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error, cg cgroups.Manager) (*started, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
@@ -253,7 +270,15 @@ func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
 	child.Close()
+	placed := make(chan struct{})
+	go func() {
+		defer close(placed)
+		if cg != nil {
+			cg.Apply(cmd.Process.Pid) //nolint:errcheck // best effort: it may have exited already
+		}
+	}()
 	pid, herr := nsenter.Handshake(parent, cmd.Process.Pid, mapIDs)
+	<-placed
 	werr := cmd.Wait() // the C stage's first process exits once it cloned the init
 	if herr != nil {
 		parent.Close()

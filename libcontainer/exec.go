@@ -5,6 +5,7 @@ import (
 	"os"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/hull-runtime/hull/libcontainer/nsenter"
 	"github.com/hull-runtime/hull/libcontainer/state"
@@ -54,18 +55,22 @@ func (c *Container) Exec(o ExecOpts) (state.Process, error) {
 		extra = append(extra, o.ConsoleSocket)
 	}
 	req := &nsenter.Request{Joins: c.initNamespaces()}
-	if cg := c.cgroup(); cg != nil {
-		req.CgroupProcs = cg.ProcsFiles()
-	}
-	p, err := startProcess(req, extra, nil)
+	p, err := startProcess(req, extra, nil, c.cgroup())
 	if err != nil {
 		return state.Process{}, err
 	}
 	defer p.sync.Close()
 	cfg.SyncFD = p.childSyncFD
+	// Into the cgroup before it runs anything of its own: it waits for its config.
+	if cg := c.cgroup(); cg != nil {
+		if err := cg.Apply(p.init.Pid); err != nil {
+			p.init.Signal(unix.SIGKILL)
+			return state.Process{}, fmt.Errorf("place process in the container's cgroup: %w", err)
+		}
+	}
 	ctr := &Container{Saved: c.Saved, dir: c.dir}
 	if err := ctr.configureInit(p.sync, cfg); err != nil {
-		p.init.Signal(9)
+		p.init.Signal(unix.SIGKILL)
 		return state.Process{}, err
 	}
 	return p.init, nil

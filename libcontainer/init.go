@@ -88,6 +88,7 @@ func (p *initProcess) run() error {
 func (p *initProcess) containerSteps() []step {
 	return []step{
 		{"close inherited fds", p.closeInheritedFDs},
+		{"enter cgroup namespace", p.enterCgroupNamespace},
 		{"prepare rootfs", p.prepareRootfs},
 		{"set hostname", p.setHostname},
 		{"createRuntime hooks", p.awaitRuntimeHooks},
@@ -148,6 +149,20 @@ func (p *initProcess) readConfig() error {
 func (p *initProcess) closeInheritedFDs() error {
 	first := uint(3 + p.cfg.PreserveFDs)
 	return unix.CloseRange(first, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+}
+
+// enterCgroupNamespace makes the container's cgroup namespace, rooted at
+// the cgroup the parent placed this process in. Namespaces are per thread:
+// this one holds for the main thread, which execs the program and forks
+// the hooks, since Init runs on the main goroutine locked to it.
+func (p *initProcess) enterCgroupNamespace() error {
+	if !p.cfg.NewCgroupNS {
+		return nil
+	}
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		return fmt.Errorf("unshare cgroup namespace: %w", err)
+	}
+	return nil
 }
 
 func (p *initProcess) hasNamespace(t specs.LinuxNamespaceType) (present, joined bool) {

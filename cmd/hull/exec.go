@@ -72,9 +72,8 @@ func execAction(c *cli.Context) error {
 	if tty != nil {
 		defer tty.Close()
 	}
-	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs)
-	defer signal.Stop(sigs)
+	sigs := catchSignals()
+	defer signal.Stop(sigs.ch)
 	p, err := ctr.Exec(libcontainer.ExecOpts{Process: proc, ConsoleSocket: consoleSock, PreserveFDs: c.Int("preserve-fds"), IgnorePaused: c.Bool("ignore-paused")})
 	if consoleSock != nil && tty == nil {
 		consoleSock.Close()
@@ -97,7 +96,8 @@ func execAction(c *cli.Context) error {
 	if c.Bool("detach") {
 		return nil
 	}
-	status := waitProcess(p, sigs, tty)
+	sigs.wait()
+	status := waitProcess(p, sigs.ch, tty)
 	if tty != nil {
 		tty.drain()
 	}

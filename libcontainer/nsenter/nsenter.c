@@ -10,18 +10,20 @@
  * It does nothing unless _HULL_NSENTER is set. The parent passes the rest in
  * the environment (small, and readable without parsing a protocol):
  *   _HULL_NSENTER       fd of the sync socket to the parent
- *   _HULL_CGROUP_PROCS  cgroup.procs files to join, one per line
  *   _HULL_JOIN          namespaces to join, "type:path" per line
  *   _HULL_UNSHARE       clone flags of the namespaces to create (decimal)
  *   _HULL_TIMENS        text for /proc/self/timens_offsets
  *
- * Steps, in order: join cgroups (so every namespace and the final process
- * start inside the container's cgroup); setns into the joined namespaces,
+ * Steps, in order: setns into the joined namespaces,
  * user first and mount last; create a user namespace and wait while the parent
  * writes its id maps; create the other namespaces; then clone the final
  * process with CLONE_PARENT, so it is hull's child (hull run can wait for it),
  * lands in the new pid and time namespaces, and is PID 1 in a new pid ns.
- * This process reports the final pid and exits.
+ * This process reports the final pid and exits. The parent then moves the
+ * final process into the container's cgroup (it needs no single thread, and
+ * on cgroup v1 the first migration waits for an RCU grace period, which the
+ * Go runtime's start overlaps), and a new cgroup namespace is made by the
+ * Go init once it is there.
  *
  * Messages to the parent are framed as: 1 type byte, 4-byte length (host
  * order), payload. 'M': write my id maps (answered by 'm'); 'P': decimal pid
@@ -114,13 +116,6 @@ static void write_file(const char *path, const char *data)
 	close(fd);
 }
 
-/* join_cgroups writes "0" (this process) into each listed cgroup.procs. */
-static void join_cgroups(char *list)
-{
-	for (char *line = strtok(list, "\n"); line; line = strtok(NULL, "\n"))
-		write_file(line, "0");
-}
-
 struct ns_join {
 	int fd;
 	int is_user, is_mnt;
@@ -186,9 +181,6 @@ __attribute__((constructor)) static void hull_nsenter(void)
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		fail("prctl PR_SET_DUMPABLE");
 
-	char *cgroups = getenv("_HULL_CGROUP_PROCS");
-	if (cgroups && *cgroups)
-		join_cgroups(cgroups);
 	char *joins = getenv("_HULL_JOIN");
 	if (joins && *joins)
 		join_namespaces(joins);

@@ -40,10 +40,9 @@ type Join struct {
 	Path string
 }
 
-// Request is what the C stage does, in its order: join cgroups, join
-// namespaces, create namespaces.
+// Request is what the C stage does, in its order: join namespaces, create
+// namespaces.
 type Request struct {
-	CgroupProcs []string
 	Joins       []Join
 	Unshare     uintptr // CLONE_NEW* flags
 	TimeOffsets map[string]specs.LinuxTimeOffset
@@ -86,9 +85,6 @@ func FromSpec(namespaces []specs.LinuxNamespace) (joins []Join, unshare uintptr)
 // sync socket's fd number in the child.
 func (r *Request) Env(syncFD int) []string {
 	env := []string{"_HULL_NSENTER=" + strconv.Itoa(syncFD)}
-	if len(r.CgroupProcs) > 0 {
-		env = append(env, "_HULL_CGROUP_PROCS="+strings.Join(r.CgroupProcs, "\n"))
-	}
 	if len(r.Joins) > 0 {
 		lines := make([]string, len(r.Joins))
 		for i, j := range r.Joins {
