@@ -31,7 +31,10 @@ type Saved struct {
 // Container is a container whose state directory is locked by this process.
 type Container struct {
 	Saved
-	dir *state.Dir
+	// Warnings are what this command's container process reported but did
+	// not fail on (capabilities the kernel lacks, ...), for the caller to log.
+	Warnings []string
+	dir      *state.Dir
 }
 
 // Load opens and locks a container; shared is for read-only commands.

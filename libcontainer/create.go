@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -211,6 +212,9 @@ func (c *Container) configureInit(sync *os.File, cfg *initConfig) error {
 			}
 		case msgReady:
 			c.Spec = cfg.Spec
+			if len(payload) > 0 {
+				c.Warnings = strings.Split(string(payload), "\n")
+			}
 			return nil
 		case nsenter.MsgError:
 			return errors.New(string(payload))

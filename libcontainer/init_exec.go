@@ -151,10 +151,9 @@ func (p *initProcess) findProgram() error {
 // reportCreated tells the parent the container is created; from here on
 // errors go to the container's stderr.
 func (p *initProcess) reportCreated() error {
-	for _, w := range p.warnings {
-		fmt.Fprintln(os.Stderr, "hull: warning:", w)
-	}
-	if err := nsenter.WriteMsg(p.sync, msgReady, nil); err != nil {
+	// Warnings travel to the parent, which logs them: the container's
+	// stderr belongs to the container.
+	if err := nsenter.WriteMsg(p.sync, msgReady, []byte(strings.Join(p.warnings, "\n"))); err != nil {
 		return err
 	}
 	p.ready = true

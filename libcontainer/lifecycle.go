@@ -44,7 +44,7 @@ func (c *Container) Start() error {
 	// has exec'd (or died).
 	waitNoReaders(fifo)
 	if err := hooks.Run("poststart", c.Spec.Hooks.Poststart, c.specState(specs.StateRunning)); err != nil {
-		warn("%v", err)
+		c.warn("%v", err)
 	}
 	return nil
 }
@@ -133,7 +133,7 @@ func (c *Container) destroy() error {
 	}
 	if c.Spec != nil && c.Spec.Hooks != nil {
 		if err := hooks.Run("poststop", c.Spec.Hooks.Poststop, c.specState(specs.StateStopped)); err != nil {
-			warn("%v", err)
+			c.warn("%v", err)
 		}
 	}
 	if err := c.dir.Remove(); err != nil {
@@ -163,8 +163,8 @@ func (c *Container) WaitExit() (int, error) {
 	return ws.ExitStatus(), nil
 }
 
-// warn reports a problem that must not fail the command (hook failures the
-// spec says to only log).
-func warn(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "hull: warning: "+format+"\n", args...)
+// warn records a problem that must not fail the command (hook failures
+// the spec says to only log); the command line logs c.Warnings.
+func (c *Container) warn(format string, args ...any) {
+	c.Warnings = append(c.Warnings, fmt.Sprintf(format, args...))
 }

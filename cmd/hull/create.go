@@ -71,6 +71,7 @@ func createFromBundle(c *cli.Context, id string, b *oci.Bundle, consoleSock *os.
 	if err != nil {
 		return nil, err
 	}
+	logWarnings(c, ctr.Warnings)
 	if path := c.String("pid-file"); path != "" {
 		if err := writePidFile(path, ctr.Init.Pid); err != nil {
 			ctr.Delete(true)

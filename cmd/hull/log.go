@@ -62,3 +62,26 @@ func boolToInt(b bool) int {
 	}
 	return 0
 }
+
+// logWarnings writes warnings to the --log file; on stderr only with
+// --debug, because engines read hull's stderr as an error when it is not
+// empty.
+func logWarnings(c *cli.Context, warnings []string) {
+	if len(warnings) == 0 {
+		return
+	}
+	format := c.String("log-format")
+	if path := c.String("log"); path != "" {
+		if f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644); err == nil {
+			for _, w := range warnings {
+				writeLog(f, format, "warning", w)
+			}
+			f.Close()
+		}
+	}
+	if c.Bool("debug") {
+		for _, w := range warnings {
+			writeLog(os.Stderr, format, "warning", w)
+		}
+	}
+}
