@@ -58,7 +58,8 @@ type initConfig struct {
 	// can only do once the parent placed it in the container's cgroup.
 	NewCgroupNS bool `json:"newCgroupNs,omitempty"`
 	// Seccomp is the compiled filter (BPF): libseccomp compiles in the
-	// parent, so the init only makes one seccomp(2) call.
+	// parent, so the init only makes one seccomp(2) call. With a NOTIFY
+	// rule the init sends the listener back ('S') before it reports ready.
 	Seccomp []byte `json:"seccomp,omitempty"`
 	// Exec marks a process joining a running container (hull exec).
 	Exec bool `json:"exec,omitempty"`
@@ -68,7 +69,7 @@ type initConfig struct {
 // start. On any failure it leaves nothing behind.
 func Create(o CreateOpts) (_ *Container, err error) {
 	b := o.Bundle
-	if err := validateRuntime(b.Spec, o); err != nil {
+	if err := errors.Join(validateRuntime(b.Spec, o), validateNetDevices(b.Spec.Linux)); err != nil {
 		return nil, fmt.Errorf("%s: %w", b.ConfigPath(), err)
 	}
 	dir, err := state.Create(o.Root, o.ID)
@@ -180,11 +181,17 @@ func (c *Container) startInit(spec *specs.Spec, o CreateOpts, cg cgroups.Manager
 	if err := cg.Apply(p.init.Pid); err != nil {
 		return fmt.Errorf("place container init in its cgroup: %w", err)
 	}
-	return c.configureInit(p.sync, cfg)
+	// Its network namespace exists since the C stage; the init does not
+	// look at its interfaces before it has its config.
+	if err := moveNetDevices(spec.Linux, p.init.Pid); err != nil {
+		return err
+	}
+	return c.configureInit(p.sync, cfg, p.init.Pid)
 }
 
-// configureInit sends the init its config and serves it until it is ready.
-func (c *Container) configureInit(sync *os.File, cfg *initConfig) error {
+// configureInit sends the init its config and serves it until it is ready;
+// pid is the process it becomes (the container's init, or an exec'd one).
+func (c *Container) configureInit(sync *os.File, cfg *initConfig, pid int) error {
 	data, err := json.Marshal(cfg)
 	if err != nil {
 		return err
@@ -193,11 +200,20 @@ func (c *Container) configureInit(sync *os.File, cfg *initConfig) error {
 		return fmt.Errorf("send config to init: %w", err)
 	}
 	for {
-		typ, payload, err := nsenter.ReadMsg(sync)
+		// recvmsg, not read: a seccomp listener fd may ride on a message.
+		typ, payload, fds, err := readMsgFds(sync)
 		if err != nil {
+			closeFds(fds)
 			return fmt.Errorf("container init: %w", err)
 		}
+		if typ != msgSeccompFd {
+			closeFds(fds)
+		}
 		switch typ {
+		case msgSeccompFd:
+			if err := c.forwardListener(cfg, pid, fds); err != nil {
+				return err
+			}
 		case msgRuntimeHooks:
 			c.Spec = cfg.Spec
 			st := c.specState(specs.StateCreating)
@@ -222,6 +238,19 @@ func (c *Container) configureInit(sync *os.File, cfg *initConfig) error {
 			return fmt.Errorf("container init: unexpected message %q", typ)
 		}
 	}
+}
+
+// forwardListener sends the agent the listener with the container's state:
+// creating during create, the container's own status during exec.
+func (c *Container) forwardListener(cfg *initConfig, pid int, fds []int) error {
+	if c.Spec == nil {
+		c.Spec = cfg.Spec
+	}
+	status := specs.StateCreating
+	if cfg.Exec {
+		status = c.Status()
+	}
+	return forwardListener(cfg.Spec, *c.specState(status), pid, fds)
 }
 
 // preservedFiles are the caller's fds 3..3+n-1, passed on at the same numbers.

@@ -10,6 +10,8 @@
 //	     │                                                           hull init [Go] (pid 1 of the container)
 //	     │── 'C' config JSON ──────────────────────────────────────────▶ │ rootfs, hooks, console, attributes
 //	     │◀── 'H' run createRuntime hooks / 'h' done ─────────────────── │ (only when hooks exist)
+//	     │◀── 'S' seccomp listener fd (SCM_RIGHTS) ──────────────────── │ (only with SCMP_ACT_NOTIFY)
+//	 sends it to linux.seccomp.listenerPath                               │
 //	     │◀── 'R' ready ──────────────────────────────────────────────── │ blocks reading exec.fifo
 //	 writes state, exits                                                  │
 //	hull start ── writes a byte into exec.fifo ─────────────────────────▶ │ drops privileges, seccomp, execve

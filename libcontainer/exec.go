@@ -69,7 +69,7 @@ func (c *Container) Exec(o ExecOpts) (state.Process, error) {
 		}
 	}
 	ctr := &Container{Saved: c.Saved, dir: c.dir}
-	if err := ctr.configureInit(p.sync, cfg); err != nil {
+	if err := ctr.configureInit(p.sync, cfg, p.init.Pid); err != nil {
 		p.init.Signal(unix.SIGKILL)
 		return state.Process{}, err
 	}

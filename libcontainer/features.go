@@ -6,6 +6,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hull-runtime/hull/libcontainer/capabilities"
+	"github.com/hull-runtime/hull/libcontainer/process"
 	"github.com/hull-runtime/hull/libcontainer/rootfs"
 	"github.com/hull-runtime/hull/libcontainer/seccomp"
 )
@@ -33,7 +34,8 @@ func Features() *features.Features {
 			Selinux:         &features.Selinux{Enabled: &no},
 			IntelRdt:        &features.IntelRdt{Enabled: &no},
 			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &yes}},
-			NetDevices:      &features.NetDevices{Enabled: &no},
+			NetDevices:      &features.NetDevices{Enabled: &yes},
+			MemoryPolicy:    &features.MemoryPolicy{Modes: process.MemoryPolicyModes(), Flags: process.MemoryPolicyFlags()},
 		},
 		Annotations: map[string]string{
 			"org.hull.version": "see hull --version",

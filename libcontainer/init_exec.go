@@ -18,7 +18,8 @@ import (
 
 // setAttributes applies the process attributes that need privileges hull
 // is about to drop: rlimits (raising), oom_score_adj (lowering), the
-// scheduler, I/O priority, CPU affinity and the session keyring.
+// scheduler, I/O priority, memory policy, CPU affinity and the session
+// keyring.
 func (p *initProcess) setAttributes() error {
 	proc := p.spec.Process
 	if err := process.SetRlimits(proc.Rlimits); err != nil {
@@ -38,6 +39,12 @@ func (p *initProcess) setAttributes() error {
 	}
 	if err := process.SetIOPriority(proc.IOPriority); err != nil {
 		return err
+	}
+	if l := p.spec.Linux; l != nil {
+		// On the main thread, the one that execs: the policy is per thread.
+		if err := process.SetMemoryPolicy(l.MemoryPolicy); err != nil {
+			return err
+		}
 	}
 	if a := proc.ExecCPUAffinity; a != nil && a.Final != "" {
 		if err := process.SetCPUAffinity(a.Final); err != nil {
@@ -76,6 +83,18 @@ func (p *initProcess) loadSeccompPrivileged() error {
 	return p.installFilter()
 }
 
+// loadSeccompNotify loads, with no_new_privs, a filter that has a
+// listener while the sync socket is still open, so that the listener can
+// reach the parent (and through it the agent) before the container counts
+// as created. The cost: hull's last steps (startContainer hooks included)
+// run under the filter.
+func (p *initProcess) loadSeccompNotify() error {
+	if p.filter == nil || !p.filter.Notify() {
+		return nil
+	}
+	return p.installFilter()
+}
+
 // loadSeccomp loads the filter as late as possible, so hull's own last
 // steps are not subject to it; possible only with no_new_privs.
 func (p *initProcess) loadSeccomp() error {
@@ -85,6 +104,10 @@ func (p *initProcess) loadSeccomp() error {
 	return p.installFilter()
 }
 
+// installFilter loads the filter and sends its listener, if any, to the
+// parent. If the profile notifies on sendmsg itself, the send blocks until
+// an agent answers, which cannot happen: such a profile cannot work with
+// any runtime that passes the fd over a socket.
 func (p *initProcess) installFilter() error {
 	fd, err := p.filter.Load()
 	p.filter.Release()
@@ -92,11 +115,12 @@ func (p *initProcess) installFilter() error {
 	if err != nil {
 		return err
 	}
-	if fd >= 0 {
-		// The listener protocol (sending fd to linux.seccomp.listenerPath) is
-		// done by the parent; until it is wired, refuse rather than hang.
-		unix.Close(fd)
-		return errors.New("linux.seccomp: SCMP_ACT_NOTIFY needs listenerPath support, not wired yet")
+	if fd < 0 {
+		return nil
+	}
+	defer unix.Close(fd)
+	if err := sendFdMsg(p.sync, msgSeccompFd, fd); err != nil {
+		return fmt.Errorf("send seccomp listener to hull: %w", err)
 	}
 	return nil
 }

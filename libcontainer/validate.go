@@ -2,8 +2,10 @@ package libcontainer
 
 import (
 	"errors"
+	"fmt"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/hull-runtime/hull/libcontainer/capabilities"
 	"github.com/hull-runtime/hull/libcontainer/process"
@@ -12,7 +14,7 @@ import (
 
 // validateRuntime checks, before anything is created, what only this
 // runtime's packages can judge: capability and rlimit names, scheduler,
-// I/O priority, personality and seccomp values, and what the command line
+// I/O priority, personality, memory policy and seccomp values, Intel RDT, and what the command line
 // must supply.
 func validateRuntime(spec *specs.Spec, o CreateOpts) error {
 	proc := spec.Process
@@ -25,7 +27,10 @@ func validateRuntime(spec *specs.Spec, o CreateOpts) error {
 		process.ValidateCPUAffinity(proc.ExecCPUAffinity),
 	}
 	if l := spec.Linux; l != nil {
-		errs = append(errs, process.ValidatePersonality(l.Personality))
+		errs = append(errs, process.ValidatePersonality(l.Personality), process.ValidateMemoryPolicy(l.MemoryPolicy))
+		if l.IntelRdt != nil {
+			errs = append(errs, validateIntelRdt())
+		}
 		if l.Seccomp != nil {
 			errs = append(errs, seccomp.Validate(l.Seccomp))
 		}
@@ -37,4 +42,19 @@ func validateRuntime(spec *specs.Spec, o CreateOpts) error {
 		errs = append(errs, errors.New("--preserve-fds: must not be negative"))
 	}
 	return errors.Join(errs...)
+}
+
+// resctrlRoot is where the spec expects the resctrl filesystem.
+const resctrlRoot = "/sys/fs/resctrl"
+
+// validateIntelRdt fails for every linux.intelRdt: the spec requires an
+// error when no resctrl filesystem is mounted, and where one is, hull does
+// not manage resctrl groups yet; either way the container would otherwise
+// run without the cache and bandwidth limits it asked for.
+func validateIntelRdt() error {
+	var fs unix.Statfs_t
+	if err := unix.Statfs(resctrlRoot, &fs); err != nil || fs.Type != unix.RDTGROUP_SUPER_MAGIC {
+		return fmt.Errorf("linux.intelRdt: no resctrl filesystem mounted at %s (the CPU lacks Intel RDT / AMD PQoS, or it is not mounted)", resctrlRoot)
+	}
+	return errors.New("linux.intelRdt: resctrl is mounted, but hull does not manage resctrl groups")
 }

@@ -124,7 +124,9 @@ func (cv *converter) environment(u passwdEntry) []string {
 			env = append(env, "TERM="+t)
 		}
 	}
-	env = append(env, "HOME="+u.Home, "USER="+u.Name, "LOGNAME="+u.Name, "container_uuid="+cv.c.UUID)
+	// nspawn always points PID 1 at /run/host/notify; hull run relays it.
+	env = append(env, "HOME="+u.Home, "USER="+u.Name, "LOGNAME="+u.Name, "container_uuid="+cv.c.UUID,
+		"NOTIFY_SOCKET=/run/host/notify")
 	env = append(env, readOSReleaseIDs(cv.o.HostOSRelease)...)
 	if !cv.s.Boot {
 		env = append(env, "LANG=C.UTF-8")

@@ -39,18 +39,15 @@ var stateCommand = &cli.Command{
 
 var killCommand = &cli.Command{
 	Name:      "kill",
-	Usage:     "send a signal (default TERM) to a container's init",
+	Usage:     "send a signal (default TERM, or a booted machine's kill signal) to a container's init",
 	ArgsUsage: "<container-id> [signal]",
 	Flags:     []cli.Flag{&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "signal every process of the container"}},
 	Action: func(c *cli.Context) error {
-		sig := unix.SIGTERM
-		if s := c.Args().Get(1); s != "" {
-			var err error
-			if sig, err = parseSignal(s); err != nil {
+		return withContainer(c, false, func(ctr *libcontainer.Container) error {
+			sig, err := killSignal(c.Args().Get(1), ctr.Spec)
+			if err != nil {
 				return err
 			}
-		}
-		return withContainer(c, false, func(ctr *libcontainer.Container) error {
 			return ctr.Signal(sig, c.Bool("all"))
 		})
 	},
@@ -132,7 +129,9 @@ func withContainer(c *cli.Context, shared bool, fn func(*libcontainer.Container)
 		return err
 	}
 	defer ctr.Close()
-	return fn(ctr)
+	err = fn(ctr)
+	logWarnings(c, ctr.Warnings)
+	return err
 }
 
 func printJSON(v any) error {

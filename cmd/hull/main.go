@@ -69,6 +69,7 @@ func newApp() *cli.App {
 			createCommand, startCommand, stateCommand, killCommand, deleteCommand,
 			runCommand, listCommand, specCommand, execCommand,
 			psCommand, pauseCommand, resumeCommand, updateCommand, eventsCommand, featuresCommand,
+			nspawnCommand, convertCommand, nspawnHookCommand,
 		},
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hull-runtime/hull/libcontainer"
 	"github.com/hull-runtime/hull/libcontainer/console"
+	"github.com/hull-runtime/hull/libcontainer/state"
 	"github.com/hull-runtime/hull/oci"
 )
 
@@ -44,12 +45,16 @@ func run(c *cli.Context) error {
 		}
 		defer tty.Close()
 	}
-	// Catch signals before the container exists, so none is lost to the
-	// default action between create and the forwarding loop.
-	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs)
-	defer signal.Stop(sigs)
+	sigs := catchSignals()
+	defer signal.Stop(sigs.ch)
 
+	if !c.Bool("detach") {
+		relay, err := startNotifyRelay(b)
+		if err != nil {
+			return err
+		}
+		defer relay.Close()
+	}
 	var consoleSock *os.File
 	if tty != nil {
 		consoleSock = tty.remote
@@ -65,6 +70,7 @@ func run(c *cli.Context) error {
 			return err
 		}
 	}
+	sigs.wait()
 	if err := ctr.Start(); err != nil {
 		ctr.Delete(true)
 		return err
@@ -72,12 +78,14 @@ func run(c *cli.Context) error {
 	if c.Bool("detach") {
 		return nil
 	}
-	status := waitForwarding(ctr, sigs, tty)
+	// Unlocked while it runs, so that state, kill and delete work meanwhile.
+	ctr.Close()
+	status := libcontainer.SystemExitStatus(b.Spec, waitForwarding(ctr, sigs.ch, tty))
 	if tty != nil {
 		tty.drain()
 	}
 	if !c.Bool("keep") {
-		if err := ctr.Delete(true); err != nil {
+		if err := deleteAfterRun(c.String("root"), id); err != nil {
 			return err
 		}
 	}
@@ -85,6 +93,20 @@ func run(c *cli.Context) error {
 		return exitCode(status)
 	}
 	return nil
+}
+
+// deleteAfterRun deletes the container run started, unless someone else
+// (`hull delete`) already did.
+func deleteAfterRun(root, id string) error {
+	ctr, err := libcontainer.Load(root, id, false)
+	if errors.Is(err, state.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer ctr.Close()
+	return ctr.Delete(true)
 }
 
 // waitForwarding waits for the container's init, forwarding to it every

@@ -105,7 +105,7 @@ func New(c Config) (Manager, error) {
 
 func newManager(h host, c Config) (Manager, error) {
 	if c.Systemd {
-		return nil, fmt.Errorf("cgroup driver %s: %w", DriverSystemd, ErrNotImplemented)
+		return newSystemd(h, c)
 	}
 	unified, err := isUnified(h.root)
 	if err != nil {
@@ -125,7 +125,7 @@ func Load(s State) (Manager, error) {
 	case DriverV2:
 		return loadV2(s)
 	case DriverSystemd:
-		return nil, fmt.Errorf("cgroup driver %s: %w", DriverSystemd, ErrNotImplemented)
+		return loadSystemd(s)
 	}
 	return nil, fmt.Errorf("load cgroup state: unknown driver %q", s.Driver)
 }

@@ -83,16 +83,70 @@
 // place, as runc leaves them: another container may be using them and an
 // empty cgroup directory costs nothing.
 //
-// # cgroup v2 and systemd (to come)
+// # cgroup v2
 //
-// The v2 driver will use one directory on the unified hierarchy, enable the
-// controllers it needs in each ancestor's cgroup.subtree_control, map the
-// spec to v2 files (memory.max, memory.swap.max as swap minus memory, cpu.max,
-// cpu.weight from shares, io.max, pids.max, a BPF device filter), freeze with
-// cgroup.freeze, kill with cgroup.kill, and read OOM kills from
-// memory.events. The systemd driver will ask systemd over D-Bus for a
-// transient scope named from "slice:prefix:name" and then drive the scope's
-// directory like the cgroupfs driver of the host's version. Both fit behind
-// Manager unchanged; until they exist New and Load return errors wrapping
-// ErrNotImplemented for them.
+// The v2 driver uses one directory on the unified hierarchy. Create makes
+// the missing levels and, in every ancestor from the root down to the
+// parent, enables each controller the ancestor has (as runc does, so stats
+// work without limits). A pre-existing ancestor holding processes cannot
+// enable any (the "no internal processes" rule); that is only an error when
+// a set field needs the controller, and the error says why. The leaf's own
+// subtree_control stays empty so that processes can join it.
+//
+// Mapping: memory.limit → memory.max, reservation → memory.low, swap →
+// memory.swap.max as swap minus limit (runc's conversion; -1 stays "max",
+// and an unlimited memory with unset swap makes swap unlimited too);
+// cpu.shares → cpu.weight by runc 1.1's linear formula 1+(shares-2)*9999/262142;
+// quota/period → cpu.max, merged with the current value so either may be
+// updated alone; burst → cpu.max.burst (written before and, if refused,
+// after cpu.max); idle → cpu.idle; cpus/mems → cpuset.*; pids → pids.max;
+// blockIO.weight → io.bfq.weight when BFQ is there, else io.weight scaled
+// from 10-1000 to 1-10000; throttles → io.max with 0 as "max"; hugepages →
+// hugetlb.<size>.max and .rsvd.max; rdma → rdma.max; unified keys are
+// written last, verbatim, and must be plain "<controller>.<file>" names.
+// Fields v2 has no file for are errors naming the field (kernelTCP,
+// swappiness, disableOOMKiller=true, realtime, leafWeight, network);
+// memory.kernel is deprecated and ignored.
+//
+// Devices: v2 has no devices files. Create and Set assemble a
+// BPF_PROG_TYPE_CGROUP_DEVICE program from the rules (checked last to first,
+// the first match deciding, so later rules override earlier ones as writes
+// to v1's devices.allow/deny do; no match allows, as a fresh v1 cgroup
+// inherits allow-all), load it with bpf(2), attach it with
+// BPF_F_ALLOW_MULTI and then detach the previous one, so there is never a
+// moment without a filter.
+//
+// Freeze writes cgroup.freeze and waits for "frozen 1" in cgroup.events;
+// Frozen reads cgroup.freeze, so a frozen ancestor does not look like a
+// paused container. Signal(SIGKILL) writes cgroup.kill (Linux 5.14+), which
+// kills the whole subtree at once; other signals are sent with the cgroup
+// frozen, unless it was paused already. Stats come from cpu.stat,
+// memory.{current,max,peak,stat,events,swap.*}, pids.*, io.stat and
+// hugetlb.*, shaped like runc's (swap is memory plus swap, as v1's memsw).
+// OOM kills are counted from memory.events; NotifyOOM watches that file with
+// inotify.
+//
+// # systemd
+//
+// With --systemd-cgroup, cgroupsPath "slice:prefix:name" names the
+// transient scope "prefix-name.scope" in slice (default
+// "system.slice:hull:<id>"); its directory is the slice's nesting
+// ("a-b.slice" is /a.slice/a-b.slice) plus the scope. Only cgroup v2 hosts
+// are supported. Create asks systemd over D-Bus (its private socket, else the
+// system bus) for the scope with Delegate=yes, accounting on, and the
+// resources that have properties (MemoryMax, MemoryLow, MemorySwapMax,
+// CPUWeight, CPUQuotaPerSecUSec rounded up to whole percents,
+// CPUQuotaPeriodUSec, AllowedCPUs, AllowedMemoryNodes, TasksMax, IOWeight)
+// so that a daemon-reload keeps them; then it writes the cgroup files like
+// the v2 driver (exact values, everything without a property, the device
+// filter). Set does both again. Everything else is the v2 driver on the
+// scope's directory.
+//
+// systemd refuses an empty scope and stops one that empties, but hull's
+// init joins its cgroup itself after Create, by writing into ProcsFiles. So
+// the scope is started around a placeholder, "/bin/sh -c 'read _'", which
+// leaves once another process is in the scope (or after 60s, or when hull
+// exits and its pipe closes). hull itself never enters the container's
+// cgroup. Destroy stops the unit (a unit already gone is success), resets a
+// failed state so the name can be reused, and removes what is left.
 package cgroups

@@ -94,9 +94,19 @@ func (b *bundle) configFor(args []string, cgroupsPath string) (specs.Spec, error
 
 // write installs the config for the next container.
 func (b *bundle) write(args []string, cgroupsPath string) error {
+	return b.writeEdited(args, cgroupsPath, nil)
+}
+
+// writeEdited is write with edit applied to the config first; edit gets a
+// copy whose process and linux sections it may replace, but must not
+// change what their pointers share with the base.
+func (b *bundle) writeEdited(args []string, cgroupsPath string, edit func(*specs.Spec)) error {
 	c, err := b.configFor(args, cgroupsPath)
 	if err != nil {
 		return err
+	}
+	if edit != nil {
+		edit(&c)
 	}
 	raw, err := json.MarshalIndent(&c, "", "\t")
 	if err != nil {

@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // bench is everything a case needs to run one measurement.
@@ -36,9 +40,6 @@ type benchCase struct {
 
 // allCases is the table of scenarios, in print order. Rows the lead plans
 // to add go here as further entries:
-//   - run with podman's default seccomp profile and resource limits: a case
-//     whose run edits the base config (linux.seccomp, linux.resources)
-//     before writing it, needs the profile converted to OCI form.
 //   - systemd boot-to-running and shutdown, nspawn vs hull/runc/crun: needs
 //     a debootstrap rootfs and a readiness probe; nspawn is not an OCI
 //     runtime, so it would be a runtimeUnderTest with its own command line.
@@ -54,6 +55,14 @@ func allCases() []benchCase {
 				{Key: "run.rss", Label: "run peak RSS (wait4 maxrss)", Unit: "MiB"},
 			},
 			warmup: warm, iters: perIter, run: runTrue,
+		},
+		{
+			name: "runlim", desc: "run of /bin/true with an engine's default seccomp profile (-seccomp-profile) and podman-like limits (memory 512 MiB, swap 1 GiB, pids 2048, cpu shares 1024)",
+			metrics: []metric{
+				{Key: "runlim.wall", Label: "run /bin/true, podman-like seccomp + limits", Unit: "ms"},
+				{Key: "runlim.cpu", Label: "run CPU user+sys, seccomp + limits", Unit: "ms"},
+			},
+			warmup: warm, iters: perIter, setup: setupLimited, run: runLimited,
 		},
 		{
 			name: "cycle", desc: "create, start, wait for the init to exit (pidfd), delete",
@@ -112,6 +121,53 @@ func runTrue(ctx context.Context, b *bench, rt *runtimeUnderTest, _ any) (map[st
 		"run.cpu":  ms(res.cpu),
 		"run.rss":  float64(res.maxRSS) / 1024,
 	}, nil
+}
+
+// setupLimited reads the seccomp profile once per runtime; the compile is
+// each runtime's own work and stays inside the timed run.
+func setupLimited(_ context.Context, b *bench, _ *runtimeUnderTest) (any, error) {
+	raw, err := os.ReadFile(b.cfg.seccompProfile)
+	if err != nil {
+		return nil, fmt.Errorf("-seccomp-profile: %w (run from the repository root, or pass the path)", err)
+	}
+	var profile specs.LinuxSeccomp
+	if err := json.Unmarshal(raw, &profile); err != nil {
+		return nil, fmt.Errorf("-seccomp-profile %s: %w", b.cfg.seccompProfile, err)
+	}
+	return &profile, nil
+}
+
+// podmanLike adds to base (kept: its device rules) what `podman run
+// --memory 512m --pids-limit 2048 --cpu-shares 1024` puts in
+// linux.resources (podman doubles the memory limit for memory+swap).
+func podmanLike(base *specs.LinuxResources) *specs.LinuxResources {
+	var r specs.LinuxResources
+	if base != nil {
+		r = *base
+	}
+	mem, swap, pids, shares := int64(512<<20), int64(1<<30), int64(2048), uint64(1024)
+	r.Memory = &specs.LinuxMemory{Limit: &mem, Swap: &swap}
+	r.Pids = &specs.LinuxPids{Limit: &pids}
+	r.CPU = &specs.LinuxCPU{Shares: &shares}
+	return &r
+}
+
+func runLimited(ctx context.Context, b *bench, rt *runtimeUnderTest, st any) (map[string]float64, error) {
+	profile := st.(*specs.LinuxSeccomp)
+	id, cg := rt.nextID(b.cgParent)
+	edit := func(c *specs.Spec) {
+		c.Linux.Seccomp = profile
+		c.Linux.Resources = podmanLike(c.Linux.Resources)
+	}
+	if err := b.bundle.writeEdited([]string{"/bin/true"}, cg, edit); err != nil {
+		return nil, err
+	}
+	res, err := rt.exec(ctx, false, "run", "--bundle", b.bundle.dir, id)
+	if err != nil {
+		b.salvage(rt, id, cg)
+		return nil, err
+	}
+	return map[string]float64{"runlim.wall": ms(res.wall), "runlim.cpu": ms(res.cpu)}, nil
 }
 
 func runHundred(ctx context.Context, b *bench, rt *runtimeUnderTest, _ any) (map[string]float64, error) {

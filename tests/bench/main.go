@@ -37,6 +37,8 @@ type config struct {
 	jsonPath  string
 	timeout   time.Duration
 	noCrunFix bool
+	// seccompProfile is the OCI linux.seccomp JSON of the "runlim" case.
+	seccompProfile string
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -48,13 +50,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	crun := fs.String("crun", "", "crun binary (default: crun in PATH)")
 	fs.StringVar(&c.rootfs, "rootfs", "", "busybox rootfs directory (tests/rootfs/busybox.sh)")
 	rts := fs.String("runtimes", "hull,runc,crun", "columns, comma separated; the first is compared to the others")
-	cases := fs.String("cases", "", "cases to run, comma separated (default all: run,cycle,exec,run100)")
+	cases := fs.String("cases", "", "cases to run, comma separated (default all: run,runlim,cycle,exec,run100)")
 	fs.IntVar(&c.n, "n", 30, "measured iterations per case and runtime")
 	fs.IntVar(&c.warmup, "warmup", 3, "unmeasured warm-up iterations per case and runtime")
 	fs.IntVar(&c.n100, "n100", 3, "repetitions of the 100-container case")
 	fs.BoolVar(&c.quick, "quick", false, "few iterations: -n 5 -warmup 1 -n100 1")
 	fs.StringVar(&c.jsonPath, "json", "", "write raw samples and summary to this file")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "limit for any single runtime command")
+	fs.StringVar(&c.seccompProfile, "seccomp-profile", "libcontainer/seccomp/testdata/default.json", "OCI linux.seccomp JSON for the runlim case (an engine's default profile)")
 	fs.BoolVar(&c.noCrunFix, "no-crun-cgroup-fix", false, "do not hide the hybrid-mode cgroup2 controllers from the runtimes")
 	if err := fs.Parse(args); err != nil {
 		return c, err

@@ -515,3 +515,18 @@ func waitFile(t *testing.T, path string, timeout time.Duration) string {
 	}
 	return string(data)
 }
+
+// assertNothingLeft checks, right after a failed command, that hull left no
+// state directory, cgroup directory or process of the container.
+func assertNothingLeft(t *testing.T, c *container) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(c.Root, c.ID)); !os.IsNotExist(err) {
+		t.Errorf("state dir %s left (%v)", filepath.Join(c.Root, c.ID), err)
+	}
+	if dirs := cgroupDirs(c.Cgroup); len(dirs) > 0 {
+		t.Errorf("cgroup dirs left: %v", dirs)
+	}
+	if pids := procsInCgroup(c.Cgroup); len(pids) > 0 {
+		t.Errorf("processes left in %s: %v", c.Cgroup, pids)
+	}
+}

@@ -120,7 +120,7 @@ qpid=
 kill "$wpid" 2>/dev/null || true
 wpid=
 
-say "guest ran ${t0:+$(($(date +%s) - tboot))}s (qemu exit $qrc); total $(elapsed)s"
+say "guest ran $(($(date +%s) - tboot))s (qemu exit $qrc); total $(elapsed)s"
 [ -f "$xchg/rc" ] || die "the guest wrote no exit code; console log: $xchg/console.log"
 rc=$(cat "$xchg/rc")
 say "guest command exit code $rc"

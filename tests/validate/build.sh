@@ -56,12 +56,17 @@ for p in "$out.tmp"/prog/*; do
 done
 rmdir "$out.tmp/prog"
 
-# Programs whose containers use the fixed absolute cgroup /cgrouptest: two of
-# them must never run at once, whichever runtime drives them.
-grep -l 'AbsCgroupPath' "$src"/validation/*/*.go | grep -v /util/ |
+# Programs that use the fixed absolute cgroup /cgrouptest (through
+# AbsCgroupPath, or by name as delete_only_create_resources does): two of them
+# must never run at once, whichever runtime drives them.
+grep -lE 'AbsCgroupPath|"cgrouptest"' "$src"/validation/*/*.go | grep -v /util/ |
 	sed 's#.*/validation/\([^/]*\)/.*#\1#' | sort >"$out.tmp/abs-cgroup-programs"
 
 touch "$out.tmp/.complete"
 rm -rf "$out"
 mv "$out.tmp" "$out"
+# Builds under older keys are dead weight once a newer one exists.
+for old in "$cache"/suite-*; do
+	[ "$old" = "$out" ] || rm -rf "$old"
+done
 echo "$out/bin"

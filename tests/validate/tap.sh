@@ -55,18 +55,25 @@ inyaml {
 	}
 	next
 }
+function stderr_summary(    l, r) {
+	while ((getline l < errfile) > 0) {
+		if (l == "" || l ~ /^exit status [0-9]+$/ || l ~ /^failed to (create|start) the container$/) continue
+		r = r (r == "" ? "" : " | ") l
+	}
+	return substr(r, 1, 300)
+}
 END {
 	if (rc != 0) {
-		reason = ""
-		while ((getline l < errfile) > 0) {
-			if (l == "" || l ~ /^exit status [0-9]+$/ || l ~ /^failed to (create|start) the container$/) continue
-			reason = reason (reason == "" ? "" : " | ") l
-		}
-		if (first != "") reason = first
-		print "FAIL exit " rc (reason != "" ? ": " substr(reason, 1, 300) : "")
+		reason = first != "" ? first : stderr_summary()
+		print "FAIL exit " rc (reason != "" ? ": " reason : "")
 		exit
 	}
-	if (failed > 0) { print "FAIL " failed " of " points " failed, first: " first; exit }
+	if (failed > 0) {
+		# "not ok N - exit status 1" says nothing: the runtime explains on stderr.
+		reason = first ~ /- exit status [0-9]+$/ ? stderr_summary() : ""
+		print "FAIL " failed " of " points " failed, first: " first (reason != "" ? " (" reason ")" : "")
+		exit
+	}
 	if (orphan != "") { print "FAIL error: " orphan; exit }
 	if (planned && plan != points) { print "FAIL plan 1.." plan " but " points " test points"; exit }
 	if (points > 0 && skipped == points) { print "SKIP " (why == "" ? "all test points skipped" : why); exit }

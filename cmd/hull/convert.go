@@ -1,0 +1,178 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+
+	nspawnhooks "github.com/hull-runtime/hull/hooks/nspawn"
+	"github.com/hull-runtime/hull/nspawnconv"
+	"github.com/hull-runtime/hull/oci"
+)
+
+var convertCommand = &cli.Command{
+	Name:      "convert",
+	Usage:     "write an OCI bundle from systemd-nspawn flags and .nspawn settings",
+	ArgsUsage: "[systemd-nspawn flags] [--nspawn-file FILE] [--cgroups-path PATH] --bundle OUT [-- args]",
+	// nspawn's flags (-b, -D, -M, …) are not hull's: parse them ourselves.
+	SkipFlagParsing: true,
+	Action: func(c *cli.Context) error {
+		a, err := splitHullArgs(c.Args().Slice())
+		if err != nil {
+			return err
+		}
+		if a.bundle == "" {
+			return errors.New("convert: --bundle OUT is required")
+		}
+		cv, err := convertMachine(a)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "hull: machine %s converted into %s\n", cv.MachineName, a.bundle)
+		return nil
+	},
+}
+
+// hullArgs are the few options hull adds to nspawn's command line.
+type hullArgs struct {
+	nspawn      []string // everything else, for nspawnconv
+	bundle      string
+	nspawnFile  string
+	cgroupsPath string
+}
+
+// splitHullArgs takes hull's own options out of an nspawn command line.
+// They are recognised anywhere before "--" (telling nspawn's option values
+// from its command would need nspawn's whole option table), so a command
+// whose own arguments look like hull's options must follow "--".
+func splitHullArgs(args []string) (hullArgs, error) {
+	var a hullArgs
+	own := map[string]*string{"--bundle": &a.bundle, "--nspawn-file": &a.nspawnFile, "--cgroups-path": &a.cgroupsPath}
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		if arg == "--" {
+			a.nspawn = append(a.nspawn, args[i:]...)
+			break
+		}
+		name, val, hasVal := strings.Cut(arg, "=")
+		dst, ok := own[name]
+		if !ok {
+			a.nspawn = append(a.nspawn, arg)
+			continue
+		}
+		if !hasVal {
+			if i+1 >= len(args) {
+				return a, fmt.Errorf("%s: missing value", name)
+			}
+			i++
+			val = args[i]
+		}
+		*dst = val
+	}
+	return a, nil
+}
+
+// loadSettings reads the command line and the machine's .nspawn file: the
+// one given with --nspawn-file (trusted: the caller chose it), else the
+// one nspawn would find.
+func loadSettings(a hullArgs) (*nspawnconv.Settings, []string, error) {
+	if a.nspawnFile == "" {
+		return nspawnconv.Load(a.nspawn, os.LookupEnv, nspawnconv.DefaultSearchRoots)
+	}
+	cliSettings, err := nspawnconv.ParseCommandLine(a.nspawn, os.LookupEnv)
+	if err != nil {
+		return nil, nil, err
+	}
+	file, warnings, err := nspawnconv.ParseFile(a.nspawnFile)
+	if err != nil {
+		return nil, warnings, err
+	}
+	merged, mw := nspawnconv.Merge(cliSettings, file, true)
+	return merged, append(warnings, mw...), nil
+}
+
+// convertMachine converts the settings into a.bundle and performs the
+// pre-steps, recording them in the bundle so they can be applied again.
+func convertMachine(a hullArgs) (*nspawnconv.Conversion, error) {
+	s, warnings, err := loadSettings(a)
+	if err != nil {
+		return nil, err
+	}
+	bundle, err := filepath.Abs(a.bundle)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(bundle, 0o755); err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", bundle, err)
+	}
+	opts, err := conversionOptions(bundle, a.cgroupsPath)
+	if err != nil {
+		return nil, err
+	}
+	cv, err := s.ToSpec(opts)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range append(warnings, cv.Warnings...) {
+		fmt.Fprintf(os.Stderr, "hull: warning: %s\n", w)
+	}
+	if err := writeBundle(bundle, cv); err != nil {
+		return nil, err
+	}
+	warn := func(m string) { fmt.Fprintf(os.Stderr, "hull: warning: %s\n", m) }
+	if err := nspawnhooks.ApplyPreSteps(cv.PreSteps, warn); err != nil {
+		return nil, err
+	}
+	return cv, nil
+}
+
+func conversionOptions(bundle, cgroupsPath string) (nspawnconv.Options, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nspawnconv.Options{}, fmt.Errorf("hook path: %w", err)
+	}
+	bset, err := nspawnconv.HostBoundingSet()
+	if err != nil {
+		return nspawnconv.Options{}, err
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs("/sys/fs/cgroup", &st); err != nil {
+		return nspawnconv.Options{}, fmt.Errorf("statfs /sys/fs/cgroup: %w", err)
+	}
+	return nspawnconv.Options{
+		BundleDir:   bundle,
+		CgroupsPath: cgroupsPath,
+		CgroupV2:    st.Type == unix.CGROUP2_SUPER_MAGIC,
+		BoundingSet: bset,
+		LookupEnv:   os.LookupEnv,
+		HookPath:    self,
+		Interactive: isTerminal(0),
+	}, nil
+}
+
+func isTerminal(fd int) bool {
+	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	return err == nil
+}
+
+// writeBundle writes config.json and the pre-step record.
+func writeBundle(bundle string, cv *nspawnconv.Conversion) error {
+	data, err := json.MarshalIndent(cv.Spec, "", "\t")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(bundle, oci.ConfigFile), append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write config: %w", err)
+	}
+	steps, err := nspawnhooks.EncodePreSteps(cv.PreSteps)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(bundle, nspawnhooks.PreStepsFile), steps, 0o644)
+}

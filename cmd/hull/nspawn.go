@@ -1,0 +1,178 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+
+	"github.com/urfave/cli/v2"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	nspawnhooks "github.com/hull-runtime/hull/hooks/nspawn"
+	"github.com/hull-runtime/hull/libcontainer"
+	"github.com/hull-runtime/hull/libcontainer/console"
+	"github.com/hull-runtime/hull/oci"
+)
+
+// nspawnBundles holds the throw-away bundles of `hull nspawn`.
+const nspawnBundles = "/run/hull-nspawn"
+
+var nspawnCommand = &cli.Command{
+	Name:      "nspawn",
+	Usage:     "run a machine the way systemd-nspawn does (same flags and .nspawn files)",
+	ArgsUsage: "[systemd-nspawn flags] [--nspawn-file FILE] [--cgroups-path PATH] [-- command or init args]",
+	// nspawn's flags (-b, -D, -M, …) are not hull's: parse them ourselves.
+	SkipFlagParsing: true,
+	Action:          nspawnRun,
+}
+
+// nspawnRun converts into a temporary bundle and runs it as the container
+// named after the machine, so `hull state/exec/kill NAME` work meanwhile.
+func nspawnRun(c *cli.Context) error {
+	a, err := splitHullArgs(c.Args().Slice())
+	if err != nil {
+		return err
+	}
+	if a.bundle != "" {
+		return fmt.Errorf("nspawn: --bundle is for `hull convert`")
+	}
+	if err := os.MkdirAll(nspawnBundles, 0o700); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp(nspawnBundles, "machine-")
+	if err != nil {
+		return err
+	}
+	defer removeNspawnBundle(dir)
+	a.bundle = dir
+	cv, err := convertMachine(a)
+	if err != nil {
+		return err
+	}
+	b, err := oci.LoadBundle(dir)
+	if err != nil {
+		return err
+	}
+	status, err := runMachine(c, cv.MachineName, b)
+	if err != nil {
+		return err
+	}
+	if status != 0 {
+		return exitCode(status)
+	}
+	return nil
+}
+
+// removeNspawnBundle deletes the temporary bundle unless a poststop hook
+// failed to unmount something in it (deleting would then reach into the
+// mounted file system, e.g. the image under an overlay).
+func removeNspawnBundle(dir string) {
+	if err := nspawnhooks.RemoveTree(dir); err != nil {
+		fmt.Fprintf(os.Stderr, "hull: warning: bundle %s left behind: %v\n", dir, err)
+	}
+}
+
+// runMachine is `hull run` with nspawn's console modes: create, start,
+// relay notifications, forward signals, wait, delete.
+func runMachine(c *cli.Context, id string, b *oci.Bundle) (int, error) {
+	var tty *ttyProxy
+	if b.Spec.Process.Terminal {
+		var err error
+		if tty, err = newTTYProxy(); err != nil {
+			return 0, err
+		}
+		defer tty.Close()
+	}
+	relay, err := startNotifyRelay(b)
+	if err != nil {
+		return 0, err
+	}
+	defer relay.Close()
+	sigs := make(chan os.Signal, 32)
+	signal.Notify(sigs)
+	defer signal.Stop(sigs)
+	var sock *os.File
+	if tty != nil {
+		sock = tty.remote
+	}
+	ctr, err := createFromBundle(c, id, b, sock)
+	if err != nil {
+		return 0, err
+	}
+	defer ctr.Close()
+	if tty != nil {
+		if err := attachConsole(tty, b.Spec.Annotations[libcontainer.AnnotationConsole]); err != nil {
+			ctr.Delete(true)
+			return 0, err
+		}
+	}
+	if err := ctr.Start(); err != nil {
+		ctr.Delete(true)
+		return 0, err
+	}
+	status := libcontainer.SystemExitStatus(b.Spec, waitForwarding(ctr, sigs, tty))
+	if tty != nil {
+		tty.drain()
+	}
+	return status, ctr.Delete(true)
+}
+
+// notifyRelay is a *libcontainer.NotifyRelay that may be absent.
+type notifyRelay struct{ r *libcontainer.NotifyRelay }
+
+func (n notifyRelay) Close() {
+	if n.r != nil {
+		n.r.Close()
+	}
+}
+
+// startNotifyRelay listens on a converted machine's /run/host/notify from
+// the host side and passes READY=1 on to hull's own $NOTIFY_SOCKET.
+func startNotifyRelay(b *oci.Bundle) (notifyRelay, error) {
+	p := libcontainer.NotifySocketPath(b.Spec, b.Dir)
+	if p == "" {
+		return notifyRelay{}, nil
+	}
+	r, err := libcontainer.NewNotifyRelay(p, os.Getenv("NOTIFY_SOCKET"))
+	return notifyRelay{r}, err
+}
+
+// killSignal is `hull kill`'s signal: the one given, else a booted
+// machine's own kill signal (nspawn's KillSignal=, SIGRTMIN+3 for
+// systemd), else SIGTERM.
+func killSignal(name string, spec *specs.Spec) (unix.Signal, error) {
+	if name == "" {
+		name = libcontainer.DefaultKillSignal(spec)
+	}
+	if name == "" {
+		return unix.SIGTERM, nil
+	}
+	return parseSignal(name)
+}
+
+// attachConsole connects the machine's pty as nspawn's --console mode says:
+// interactive = both ways (ttyProxy.attach), read-only = output only,
+// passive = held open but not connected.
+func attachConsole(t *ttyProxy, mode string) error {
+	if mode != "read-only" && mode != "passive" {
+		return t.attach()
+	}
+	t.remote.Close()
+	master, err := console.RecvFd(t.local)
+	if err != nil {
+		return err
+	}
+	t.master = master
+	if mode == "passive" {
+		return nil
+	}
+	t.copied.Add(1)
+	go func() {
+		defer t.copied.Done()
+		io.Copy(os.Stdout, master) //nolint:errcheck // EIO when the last slave closes
+	}()
+	return nil
+}

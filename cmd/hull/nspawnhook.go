@@ -1,0 +1,35 @@
+package main
+
+import (
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	nspawnhooks "github.com/hull-runtime/hull/hooks/nspawn"
+)
+
+var nspawnHookCommand = &cli.Command{
+	Name:      "nspawn-hook",
+	Usage:     "host actions of converted machines, run as OCI hooks (chown-cgroup, umount, remove-tree) or by hand (prepare BUNDLE)",
+	ArgsUsage: "ACTION [ARGS…]",
+	Hidden:    true,
+	Action: func(c *cli.Context) error {
+		args := c.Args().Slice()
+		if len(args) == 0 {
+			return cli.Exit("nspawn-hook: missing action", 2)
+		}
+		action := args[0]
+		var st *os.File
+		if action == nspawnhooks.ActionChownCgroup {
+			st = os.Stdin // only this action needs the container's state
+		}
+		if st == nil {
+			return nspawnhooks.RunAction(action, args[1:], nil)
+		}
+		state, err := nspawnhooks.ReadState(st)
+		if err != nil {
+			return err
+		}
+		return nspawnhooks.RunAction(action, args[1:], state)
+	},
+}

@@ -1,0 +1,199 @@
+package nspawn
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Hook actions, as nspawnconv names them in HookStep.Action.
+const (
+	ActionChownCgroup = "chown-cgroup" // createRuntime: BASE-UID
+	ActionUmount      = "umount"       // poststop: PATH
+	ActionRemoveTree  = "remove-tree"  // poststop: PATH
+	ActionPrepare     = "prepare"      // by hand: BUNDLE (re-apply the recorded pre-steps)
+)
+
+// CgroupRoot is where the host's cgroup hierarchies are mounted.
+const CgroupRoot = "/sys/fs/cgroup"
+
+// RunAction performs one hook action. st is the container state the
+// runtime passed on the hook's stdin (nil for actions that need none).
+func RunAction(action string, args []string, st *specs.State) error {
+	need := func(n int) error {
+		if len(args) != n {
+			return fmt.Errorf("nspawn-hook %s: want %d argument(s), got %q", action, n, args)
+		}
+		return nil
+	}
+	switch action {
+	case ActionChownCgroup:
+		if err := need(1); err != nil {
+			return err
+		}
+		base, err := strconv.ParseUint(args[0], 10, 32)
+		if err != nil {
+			return fmt.Errorf("nspawn-hook chown-cgroup: base uid %q: %w", args[0], err)
+		}
+		if st == nil || st.Pid <= 0 {
+			return errors.New("nspawn-hook chown-cgroup: the container state on stdin has no pid")
+		}
+		return ChownCgroup(CgroupRoot, st.Pid, int(base))
+	case ActionUmount:
+		if err := need(1); err != nil {
+			return err
+		}
+		return Umount(args[0])
+	case ActionRemoveTree:
+		if err := need(1); err != nil {
+			return err
+		}
+		return RemoveTree(args[0])
+	case ActionPrepare:
+		if err := need(1); err != nil {
+			return err
+		}
+		return Prepare(args[0], nil)
+	default:
+		return fmt.Errorf("nspawn-hook: unknown action %q", action)
+	}
+}
+
+// ReadState decodes the state a runtime writes on a hook's stdin.
+func ReadState(f *os.File) (*specs.State, error) {
+	var st specs.State
+	if err := json.NewDecoder(f).Decode(&st); err != nil {
+		return nil, fmt.Errorf("read container state from stdin: %w", err)
+	}
+	return &st, nil
+}
+
+// ChownCgroup gives the container's own cgroups in the hierarchies systemd
+// manages (name=systemd and the cgroup2 one) to the container's root user,
+// so a systemd in a user namespace can create its sub-cgroups. Controller
+// hierarchies stay root's: they are mounted read-only inside anyway.
+func ChownCgroup(cgroupRoot string, pid, uid int) error {
+	paths, err := pidCgroups(pid)
+	if err != nil {
+		return err
+	}
+	for hier, p := range map[string]string{"systemd": paths["name=systemd"], "unified": paths[""]} {
+		if p == "" || p == "/" {
+			continue // a shared root cgroup is never the container's to give away
+		}
+		dir := filepath.Join(cgroupRoot, hier, p)
+		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			continue // no such hierarchy on this host
+		}
+		if err := chownDir(dir, uid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// chownDir chowns a cgroup directory and its control files (not the
+// sub-cgroups: at createRuntime there are none).
+func chownDir(dir string, uid int) error {
+	if err := os.Lchown(dir, uid, uid); err != nil {
+		return fmt.Errorf("chown cgroup %s to %d: %w", dir, uid, err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("chown cgroup %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		if err := os.Lchown(filepath.Join(dir, e.Name()), uid, uid); err != nil {
+			return fmt.Errorf("chown cgroup %s: %w", filepath.Join(dir, e.Name()), err)
+		}
+	}
+	return nil
+}
+
+// pidCgroups maps "name=systemd", "cpu,cpuacct", … and "" (cgroup2) to the
+// process's cgroup paths.
+func pidCgroups(pid int) (map[string]string, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return nil, fmt.Errorf("container cgroups: %w", err)
+	}
+	defer f.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		parts := strings.SplitN(sc.Text(), ":", 3)
+		if len(parts) == 3 {
+			out[parts[1]] = parts[2]
+		}
+	}
+	return out, sc.Err()
+}
+
+// Umount detaches the mount at path; a path that is not (or no longer) a
+// mount point is success, so poststop can run twice.
+func Umount(path string) error {
+	if !filepath.IsAbs(path) {
+		return fmt.Errorf("umount %q: path is not absolute", path)
+	}
+	mounted, err := IsMountPoint(path)
+	if err != nil || !mounted {
+		return err
+	}
+	if err := unix.Unmount(path, 0); err != nil {
+		if !errors.Is(err, unix.EBUSY) {
+			return fmt.Errorf("umount %s: %w", path, err)
+		}
+		// Busy: something still holds it (a lingering process); detach so
+		// it goes away with its last user.
+		if err := unix.Unmount(path, unix.MNT_DETACH); err != nil {
+			return fmt.Errorf("umount -l %s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// RemoveTree deletes a throw-away directory the conversion made, refusing
+// if anything is still mounted below it (removing there would delete the
+// mounted file system's contents, e.g. the image under an overlay).
+func RemoveTree(path string) error {
+	clean := filepath.Clean(path)
+	if !filepath.IsAbs(clean) || clean == "/" {
+		return fmt.Errorf("remove-tree %q: refusing a relative path or /", path)
+	}
+	mounts, err := MountsUnder(clean)
+	if err != nil {
+		return err
+	}
+	if len(mounts) > 0 {
+		return fmt.Errorf("remove-tree %s: still mounted: %s", clean, strings.Join(mounts, " "))
+	}
+	return os.RemoveAll(clean)
+}
+
+// Prepare applies the pre-steps recorded in a bundle by `hull convert`.
+func Prepare(bundle string, warn func(string)) error {
+	data, err := os.ReadFile(filepath.Join(bundle, PreStepsFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	steps, err := DecodePreSteps(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", filepath.Join(bundle, PreStepsFile), err)
+	}
+	return ApplyPreSteps(steps, warn)
+}

@@ -1,0 +1,84 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// TestCgroupResources: linux.resources land in the real cgroup files of the
+// container's cgroup, and its init is in every hierarchy's cgroup.procs.
+func TestCgroupResources(t *testing.T) {
+	t.Parallel()
+	limit, shares, quota, period, pids := int64(64<<20), uint64(512), int64(50000), uint64(100000), int64(42)
+	c := newContainer(t, func(s *specs.Spec) {
+		s.Process.Args = []string{"sleep", "1000"}
+		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit}
+		s.Linux.Resources.CPU = &specs.LinuxCPU{Shares: &shares, Quota: &quota, Period: &period}
+		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: &pids}
+	})
+	if _, err := os.Stat("/sys/fs/cgroup/memory"); err != nil {
+		t.Skip("this test reads cgroup v1 files; /sys/fs/cgroup/memory is missing")
+	}
+	c.mustCreate()
+	pid := c.state().Pid
+	cases := []struct{ ctrl, file, want string }{
+		{"memory", "memory.limit_in_bytes", strconv.FormatInt(limit, 10)},
+		{"cpu", "cpu.shares", strconv.FormatUint(shares, 10)},
+		{"cpu", "cpu.cfs_quota_us", strconv.FormatInt(quota, 10)},
+		{"cpu", "cpu.cfs_period_us", strconv.FormatUint(period, 10)},
+		{"pids", "pids.max", strconv.FormatInt(pids, 10)},
+	}
+	for _, tc := range cases {
+		path := filepath.Join("/sys/fs/cgroup", tc.ctrl, c.Cgroup, tc.file)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Errorf("%v", err)
+		} else if got := strings.TrimSpace(string(data)); got != tc.want {
+			t.Errorf("%s = %s, want %s", path, got, tc.want)
+		}
+	}
+	dirs := cgroupDirs(c.Cgroup)
+	if len(dirs) < 5 {
+		t.Errorf("cgroup %s made in only %v", c.Cgroup, dirs)
+	}
+	for _, d := range dirs {
+		data, err := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+		if err != nil {
+			t.Errorf("%v", err)
+			continue
+		}
+		if !containsLine(string(data), strconv.Itoa(pid)) {
+			t.Errorf("init %d not in %s/cgroup.procs: %q", pid, d, data)
+		}
+	}
+}
+
+// TestCgroupPidsLimitEnforced: the pids limit really stops forks.
+func TestCgroupPidsLimitEnforced(t *testing.T) {
+	t.Parallel()
+	c := newContainer(t, func(s *specs.Spec) {
+		five := int64(5)
+		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: &five}
+	})
+	c.Spec.Process.Args = sh("for i in 1 2 3 4 5 6 7 8; do sleep 5 & done 2>&1; echo all-started")
+	c.writeSpec()
+	// The shell exits non-zero when a fork fails: that is the point.
+	r := c.run()
+	if strings.Contains(r.Stdout, "all-started") || !strings.Contains(r.Stdout+r.Stderr, "Resource temporarily unavailable") {
+		t.Errorf("8 background sleeps under pids.max 5: %s", r)
+	}
+}
+
+func containsLine(s, line string) bool {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.TrimSpace(l) == line {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,165 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// markerHook writes the state it gets on stdin to dir/kind.json, and its
+// $E2E_HOOK and first argument to dir/kind.env.
+func markerHook(shell, dir, kind string) specs.Hook {
+	script := `cat > "$E2E_DIR/$E2E_HOOK.json"; echo "$E2E_HOOK $1" > "$E2E_DIR/$E2E_HOOK.env"`
+	return specs.Hook{
+		Path: shell,
+		Args: []string{"sh", "-c", script, "hook-argv0", "arg-" + kind},
+		Env:  []string{"E2E_HOOK=" + kind, "E2E_DIR=" + dir},
+	}
+}
+
+type hookState struct {
+	OCIVersion string `json:"ociVersion"`
+	ID         string `json:"id"`
+	Status     string `json:"status"`
+	Pid        int    `json:"pid"`
+	Bundle     string `json:"bundle"`
+}
+
+// TestHooksAllKinds: each of the six hook kinds runs once, at its point,
+// with the state on stdin and its own args and env.
+func TestHooksAllKinds(t *testing.T) {
+	t.Parallel()
+	c := newContainer(t, nil)
+	out := c.outDir()
+	c.Spec.Process.Args = []string{"true"}
+	c.Spec.Hooks = &specs.Hooks{
+		Prestart:        []specs.Hook{markerHook("/bin/sh", out, "prestart")}, //nolint:staticcheck // deprecated, still in the spec
+		CreateRuntime:   []specs.Hook{markerHook("/bin/sh", out, "createRuntime")},
+		CreateContainer: []specs.Hook{markerHook("/bin/sh", out, "createContainer")},
+		// startContainer runs inside the container: its paths are the container's.
+		StartContainer: []specs.Hook{markerHook("/bin/sh", "/tmp", "startContainer")},
+		Poststart:      []specs.Hook{markerHook("/bin/sh", out, "poststart")},
+		Poststop:       []specs.Hook{markerHook("/bin/sh", out, "poststop")},
+	}
+	c.writeSpec()
+
+	c.mustCreate()
+	pid := c.state().Pid
+	checkHooks(t, c, out, pid, map[string]string{"prestart": "creating", "createRuntime": "creating", "createContainer": "creating"})
+	for _, k := range []string{"startContainer", "poststart", "poststop"} {
+		if _, err := os.Stat(filepath.Join(out, k+".json")); err == nil {
+			t.Errorf("%s hook ran at create", k)
+		}
+	}
+	c.mustHull("start", c.ID)
+	waitFile(t, filepath.Join(out, "poststart.json"), 10*time.Second)
+	checkHooks(t, c, out, pid, map[string]string{"startContainer": "", "poststart": "running"})
+	if !waitUntil(10*time.Second, func() bool { return c.state().Status == "stopped" }) {
+		t.Fatal("container did not stop")
+	}
+	if _, err := os.Stat(filepath.Join(out, "poststop.json")); err == nil {
+		t.Error("poststop hook ran before delete")
+	}
+	c.reap()
+	c.mustHull("delete", c.ID)
+	checkHooks(t, c, out, pid, map[string]string{"poststop": "stopped"})
+}
+
+// checkHooks checks each hook's marker: its status (any if ""), the pid
+// (the container's own view, 1, for hooks run inside it), id and bundle,
+// args and env.
+func checkHooks(t *testing.T, c *container, dir string, pid int, want map[string]string) {
+	t.Helper()
+	for kind, status := range want {
+		data, err := os.ReadFile(filepath.Join(dir, kind+".json"))
+		if err != nil {
+			t.Errorf("%s hook did not run: %v", kind, err)
+			continue
+		}
+		var s hookState
+		if err := json.Unmarshal(data, &s); err != nil {
+			t.Errorf("%s hook got invalid state %q: %v", kind, data, err)
+			continue
+		}
+		wantPid := pid
+		if kind == "createContainer" || kind == "startContainer" {
+			wantPid = 1
+		}
+		if (status != "" && s.Status != status) || s.Pid != wantPid || s.ID != c.ID || s.Bundle != c.Bundle || s.OCIVersion == "" {
+			t.Errorf("%s hook state %+v: want status %q, pid %d, id %s, bundle %s", kind, s, status, wantPid, c.ID, c.Bundle)
+		}
+		env, _ := os.ReadFile(filepath.Join(dir, kind+".env"))
+		if got := strings.TrimSpace(string(env)); got != kind+" arg-"+kind {
+			t.Errorf("%s hook env and args: %q", kind, got)
+		}
+	}
+}
+
+// TestHookFailureFailsCreate: a failing prestart, createRuntime or
+// createContainer hook fails create, which leaves nothing behind.
+func TestHookFailureFailsCreate(t *testing.T) {
+	t.Parallel()
+	failing := specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "echo hook-says-no >&2; exit 7"}}
+	cases := []struct {
+		kind string
+		set  func(h *specs.Hooks)
+	}{
+		{"prestart", func(h *specs.Hooks) { h.Prestart = []specs.Hook{failing} }}, //nolint:staticcheck // deprecated, still in the spec
+		{"createRuntime", func(h *specs.Hooks) { h.CreateRuntime = []specs.Hook{failing} }},
+		{"createContainer", func(h *specs.Hooks) { h.CreateContainer = []specs.Hook{failing} }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.kind, func(t *testing.T) {
+			t.Parallel()
+			c := newContainer(t, func(s *specs.Spec) {
+				s.Process.Args = []string{"true"}
+				s.Hooks = &specs.Hooks{}
+				tc.set(s.Hooks)
+			})
+			r := c.create()
+			if r.Code == 0 {
+				t.Fatalf("create succeeded with a failing %s hook", tc.kind)
+			}
+			wantContains(t, r.Stderr, tc.kind, "hook-says-no")
+			assertNothingLeft(t, c)
+		})
+	}
+}
+
+// TestHookTimeout: a hook running past its timeout is killed and fails
+// create.
+func TestHookTimeout(t *testing.T) {
+	t.Parallel()
+	c := newContainer(t, nil)
+	pidFile := filepath.Join(c.tmp, "hook.pid")
+	timeout := 1
+	c.Spec.Process.Args = []string{"true"}
+	c.Spec.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{
+		Path: "/bin/sh", Args: []string{"sh", "-c", "echo $$ > " + pidFile + "; exec sleep 60"}, Timeout: &timeout,
+	}}}
+	c.writeSpec()
+	start := time.Now()
+	r := c.create()
+	if r.Code == 0 {
+		t.Fatal("create succeeded though its hook timed out")
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("create took %v with a 1s hook timeout", d)
+	}
+	wantContains(t, r.Stderr, "createRuntime", "timed out")
+	assertNothingLeft(t, c)
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatalf("the hook never ran: %v", err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	if !waitUntil(5*time.Second, func() bool { return startTime(pid) == "" }) {
+		t.Errorf("timed-out hook %d still runs", pid)
+	}
+}

@@ -1,0 +1,128 @@
+package e2e
+
+import (
+	"crypto/sha256"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// escapeLink is a symlink in the rootfs meant to lead a mount or cwd to
+// host path target: absolute, or climbing out with "..".
+func escapeLink(t *testing.T, rootfs, name, target string, relative bool) {
+	t.Helper()
+	dest := target
+	if relative {
+		dest = strings.Repeat("../", 16) + strings.TrimPrefix(target, "/")
+	}
+	if err := os.Symlink(dest, filepath.Join(rootfs, name)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSymlinkMountDestination: a mount destination through a symlink that
+// points out of the rootfs is resolved inside it; the host path stays
+// untouched.
+func TestSymlinkMountDestination(t *testing.T) {
+	t.Parallel()
+	for _, relative := range []bool{false, true} {
+		t.Run("relative="+strconv.FormatBool(relative), func(t *testing.T) {
+			t.Parallel()
+			c := newContainer(t, nil)
+			rootfs := c.privateRootfs()
+			// The "host" target lives in this test's temp dir, so an escape
+			// harms nothing and is seen.
+			host := filepath.Join(c.tmp, "host-target")
+			if err := os.Mkdir(host, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			escapeLink(t, rootfs, "etc2", host, relative)
+			src := filepath.Join(c.tmp, "src")
+			os.Mkdir(src, 0o755)
+			os.WriteFile(filepath.Join(src, "planted"), []byte("x"), 0o644)
+			c.Spec.Mounts = append(c.Spec.Mounts,
+				specs.Mount{Destination: "/etc2/tmpfs-dir", Type: "tmpfs", Source: "tmpfs"},
+				specs.Mount{Destination: "/etc2/bind-dir", Type: "bind", Source: src, Options: []string{"rbind", "ro"}})
+			c.Spec.Process.Args = sh("grep -E 'tmpfs-dir|bind-dir' /proc/self/mountinfo; ls /etc2/bind-dir")
+			c.writeSpec()
+			r := c.run()
+			t.Logf("%s", r)
+			entries, err := os.ReadDir(host)
+			if err != nil || len(entries) > 0 {
+				t.Errorf("host dir behind the symlink was written to: %v %v", entries, err)
+			}
+			if r.Code == 0 && !strings.Contains(r.Stdout, "planted") {
+				t.Errorf("the bind is not visible through the symlink inside the container: %s", r)
+			}
+		})
+	}
+}
+
+// TestSymlinkCwd: a process.cwd through a symlink that points out of the
+// rootfs stays inside it.
+func TestSymlinkCwd(t *testing.T) {
+	t.Parallel()
+	for _, relative := range []bool{false, true} {
+		t.Run("relative="+strconv.FormatBool(relative), func(t *testing.T) {
+			t.Parallel()
+			c := newContainer(t, nil)
+			rootfs := c.privateRootfs()
+			host := filepath.Join(c.tmp, "host-cwd")
+			os.Mkdir(host, 0o755)
+			os.WriteFile(filepath.Join(host, "HOST-SECRET"), []byte("secret"), 0o644)
+			escapeLink(t, rootfs, "cwdlink", host, relative)
+			// The in-rootfs twin of the target exists, so cwd can succeed.
+			inside := filepath.Join(rootfs, host)
+			os.MkdirAll(inside, 0o755)
+			os.WriteFile(filepath.Join(inside, "INSIDE"), []byte("ok"), 0o644)
+			c.Spec.Process.Cwd = "/cwdlink"
+			c.Spec.Process.Args = sh("pwd; ls")
+			c.writeSpec()
+			r := c.run()
+			if strings.Contains(r.Stdout, "HOST-SECRET") {
+				t.Errorf("cwd escaped the rootfs: %s", r)
+			}
+			if r.Code != 0 || !strings.Contains(r.Stdout, "INSIDE") {
+				t.Errorf("want cwd in the rootfs' own %s: %s", host, r)
+			}
+		})
+	}
+}
+
+// TestInitExeNotWritable: the hull binary a created container's init runs
+// cannot be opened for writing through /proc/PID/exe (the runc
+// CVE-2019-5736 class of attack).
+func TestInitExeNotWritable(t *testing.T) {
+	t.Parallel()
+	c := newContainer(t, func(s *specs.Spec) { s.Process.Args = []string{"true"} })
+	before := fileHash(t, c.bin)
+	c.mustCreate()
+	pid := c.state().Pid
+	exe := "/proc/" + strconv.Itoa(pid) + "/exe"
+	f, err := os.OpenFile(exe, os.O_WRONLY, 0)
+	if err == nil {
+		f.Close()
+		t.Fatalf("opened %s for writing", exe)
+	}
+	if !errors.Is(err, unix.EROFS) && !errors.Is(err, unix.ETXTBSY) && !errors.Is(err, unix.EACCES) && !errors.Is(err, unix.EPERM) {
+		t.Errorf("open %s O_WRONLY: %v, want EROFS, ETXTBSY or EACCES", exe, err)
+	}
+	t.Logf("open %s O_WRONLY: %v", exe, err)
+	if after := fileHash(t, c.bin); after != before {
+		t.Errorf("hull binary changed")
+	}
+}
+
+func fileHash(t *testing.T, path string) [32]byte {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sha256.Sum256(data)
+}
