@@ -269,6 +269,15 @@ type started struct {
 	childSyncFD int
 }
 
+// glibcNoRseq keeps glibc from registering rseq areas in hull's container
+// processes. The C stage clones the container process with a raw clone(2),
+// which glibc does not know about, and the Go runtime then creates threads
+// through pthread_create; glibc's per-thread rseq registration failed there
+// now and then ("Fatal glibc error: rseq registration failed"), seen in 2-4
+// of 58 runtime-tools programs per run under load. hull's own processes gain
+// nothing from rseq; the container's program gets only its spec's env.
+const glibcNoRseq = "GLIBC_TUNABLES=glibc.pthread.rseq=0"
+
 // startProcess re-executes hull (from a read-only bind of itself) as a
 // container process; extra are the fds it gets from 3 on, the sync socket
 // follows them.
@@ -288,7 +297,7 @@ func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error
 	childFD := 3 + len(extra)
 	cmd := &exec.Cmd{
 		Args:       []string{"hull", "init"},
-		Env:        req.Env(childFD),
+		Env:        append(req.Env(childFD), glibcNoRseq),
 		Stdin:      os.Stdin,
 		Stdout:     os.Stdout,
 		Stderr:     os.Stderr,

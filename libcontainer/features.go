@@ -25,7 +25,7 @@ func Features() *features.Features {
 		Linux: &features.Linux{
 			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"},
 			Capabilities: capabilities.Known(),
-			Cgroup:       &features.Cgroup{V1: &yes, V2: &no, Systemd: &no, SystemdUser: &no, Rdma: &yes},
+			Cgroup:       &features.Cgroup{V1: &yes, V2: &yes, Systemd: &yes, SystemdUser: &no, Rdma: &yes},
 			Seccomp: &features.Seccomp{
 				Enabled: &yes, Actions: actions, Operators: operators, Archs: archs,
 				KnownFlags: flags, SupportedFlags: flags,

@@ -82,9 +82,12 @@ func TestBadInput(t *testing.T) {
 			want: []string{"/nonexistent/e2e-hook"},
 		},
 		{
-			name:  "missing-program",
-			setup: func(t *testing.T, c *container) { c.Spec.Process.Args = []string{"/no/such/e2e-program"}; c.writeSpec() },
-			want:  []string{"/no/such/e2e-program"},
+			name: "missing-program",
+			setup: func(t *testing.T, c *container) {
+				c.Spec.Process.Args = []string{"/no/such/e2e-program"}
+				c.writeSpec()
+			},
+			want: []string{"/no/such/e2e-program"},
 		},
 		{
 			name:  "program-not-in-path",

@@ -82,3 +82,39 @@ func containsLine(s, line string) bool {
 	}
 	return false
 }
+
+// TestCpusetParentNotFilled: a cpuset parent cgroup that exists but whose
+// cpus and mems are still empty, as when a concurrent hull create has just
+// made it and not yet filled it, must not yield an unusable container
+// cgroup. hull copies each new level from its parent only, so today the
+// child stays empty and placing the init fails with ENOSPC.
+func TestCpusetParentNotFilled(t *testing.T) {
+	t.Parallel()
+	root := "/sys/fs/cgroup/cpuset"
+	if _, err := os.Stat(filepath.Join(root, "cpuset.cpus")); err != nil {
+		t.Skip("no cgroup v1 cpuset hierarchy")
+	}
+	c := newContainer(t, func(s *specs.Spec) { s.Process.Args = []string{"true"} })
+	parent := c.Cgroup
+	c.Cgroup = parent + "/child"
+	c.Spec.Linux.CgroupsPath = c.Cgroup
+	c.writeSpec()
+	dir := filepath.Join(root, parent)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Registered after c's cleanup, so it runs first: the parent goes once
+	// its child is gone.
+	// hull, like runc, leaves the parent levels it made in the other
+	// hierarchies: they are this test's to remove.
+	t.Cleanup(func() {
+		for _, d := range cgroupDirs(parent) {
+			if err := os.Remove(d); err != nil && !os.IsNotExist(err) {
+				t.Errorf("remove %s: %v", d, err)
+			}
+		}
+	})
+	if r := c.run(); r.Code != 0 {
+		t.Errorf("container under an unfilled cpuset parent: %s", r)
+	}
+}

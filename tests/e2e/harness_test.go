@@ -31,6 +31,9 @@ const cgroupParent = "/hull-e2e"
 const hullTimeout = 30 * time.Second
 
 func TestMain(m *testing.M) {
+	if err := initCpusetParent(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+	}
 	code := m.Run()
 	// Each test removed its own cgroup; the shared parent goes last. A
 	// concurrent run of this package may still use it: EBUSY is fine.
@@ -41,6 +44,41 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(code)
+}
+
+// initCpusetParent makes the shared parent's cpuset cgroup, ready to use,
+// before parallel tests race to create it: hull's v1 driver fills a new
+// cpuset cgroup from its parent, and a parent that a concurrent hull has
+// made but not yet filled yields an empty child that no process may join
+// (ENOSPC). TestCpusetParentNotFilled reproduces that deterministically.
+func initCpusetParent() error {
+	root := "/sys/fs/cgroup/cpuset"
+	if _, err := os.Stat(filepath.Join(root, "cpuset.cpus")); err != nil {
+		return nil // no v1 cpuset hierarchy
+	}
+	return fillCpuset(root, filepath.Join(root, cgroupParent))
+}
+
+// fillCpuset makes dir, a cpuset cgroup, and copies any of cpus and mems
+// it lacks from parent.
+func fillCpuset(parent, dir string) error {
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+		cur, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil || strings.TrimSpace(string(cur)) != "" {
+			continue
+		}
+		v, err := os.ReadFile(filepath.Join(parent, f))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), bytes.TrimSpace(v), 0); err != nil {
+			return fmt.Errorf("%s/%s: %w", dir, f, err)
+		}
+	}
+	return nil
 }
 
 // requireHull returns the hull binary and the busybox rootfs, or skips.
