@@ -166,6 +166,11 @@ func (c *Container) startInit(spec *specs.Spec, o CreateOpts, cg cgroups.Manager
 		req.Joins, req.Unshare = nsenter.FromSpec(spec.Linux.Namespaces)
 		req.TimeOffsets = spec.Linux.TimeOffsets
 	}
+	if !hasNamespace(spec, specs.MountNamespace) {
+		// The C stage starts in exeseal's private mount namespace; a
+		// container without a mount namespace shares the caller's instead.
+		req.Joins = append(req.Joins, nsenter.Join{Type: specs.MountNamespace, Path: fmt.Sprintf("/proc/%d/ns/mnt", os.Getpid())})
+	}
 	cfg.NewCgroupNS = req.Unshare&unix.CLONE_NEWCGROUP != 0
 	req.Unshare &^= unix.CLONE_NEWCGROUP
 	p, err := startProcess(req, extra, idMapper(spec), cg)
@@ -378,4 +383,16 @@ func compileSeccomp(spec *specs.Spec) ([]byte, error) {
 	}
 	defer f.Release()
 	return f.MarshalBinary()
+}
+
+func hasNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
+	if spec.Linux == nil {
+		return false
+	}
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == t {
+			return true
+		}
+	}
+	return false
 }

@@ -99,6 +99,7 @@ func (p *initProcess) containerSteps() []step {
 		{"finalize rootfs", p.finalizeRootfs},
 		{"set up console", p.setupConsole},
 		{"set process attributes", p.setAttributes},
+		{"check working directory", p.checkCwd},
 		{"load seccomp filter (before dropping privileges)", p.loadSeccompPrivileged},
 		{"drop privileges", p.dropPrivileges},
 		{"find program", p.findProgram},
@@ -116,8 +117,10 @@ func (p *initProcess) containerSteps() []step {
 func (p *initProcess) execSteps() []step {
 	return []step{
 		{"close inherited fds", p.closeInheritedFDs},
+		{"enter the container's root", p.enterRootForExec},
 		{"set up console", p.setupConsole},
 		{"set process attributes", p.setAttributes},
+		{"check working directory", p.checkCwd},
 		{"load seccomp filter (before dropping privileges)", p.loadSeccompPrivileged},
 		{"drop privileges", p.dropPrivileges},
 		{"find program", p.findProgram},
@@ -194,8 +197,8 @@ func (p *initProcess) prepareRootfs() error {
 		NoPivot: p.cfg.NoPivot, InUserNS: userNS, CgroupNS: cgroupNS,
 		UIDMappings: l.UIDMappings, GIDMappings: l.GIDMappings,
 	}
-	if _, joined := p.hasNamespace(specs.MountNamespace); joined {
-		return nil // a joined mount namespace is already someone's finished root
+	if !p.ownsMountNamespace() {
+		return nil
 	}
 	return rootfs.Prepare(p.rootfs)
 }
@@ -249,14 +252,39 @@ func (p *initProcess) createContainerHooks() error {
 }
 
 func (p *initProcess) pivotRoot() error {
-	if _, joined := p.hasNamespace(specs.MountNamespace); joined {
-		return nil
+	if !p.ownsMountNamespace() {
+		return chrootInto(p.cfg.Rootfs)
 	}
 	return rootfs.Pivot(p.rootfs)
 }
 
+// enterRootForExec: joining the container's own mount namespace made its
+// root ours; a container without one lives in a chroot, entered the same way.
+func (p *initProcess) enterRootForExec() error {
+	if p.ownsMountNamespace() {
+		return nil
+	}
+	return chrootInto(p.cfg.Rootfs)
+}
+
+// ownsMountNamespace: hull makes mounts only in a mount namespace of the
+// container's own. Without one (or with one joined by path) the mounts
+// would land in someone else's namespace, so the init only chroots into
+// the rootfs.
+func (p *initProcess) ownsMountNamespace() bool {
+	present, joined := p.hasNamespace(specs.MountNamespace)
+	return present && !joined
+}
+
+func chrootInto(root string) error {
+	if err := unix.Chroot(root); err != nil {
+		return fmt.Errorf("chroot %s: %w", root, err)
+	}
+	return unix.Chdir("/")
+}
+
 func (p *initProcess) finalizeRootfs() error {
-	if _, joined := p.hasNamespace(specs.MountNamespace); joined {
+	if !p.ownsMountNamespace() {
 		return nil
 	}
 	return rootfs.Finalize(p.rootfs)

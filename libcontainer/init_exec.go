@@ -145,13 +145,18 @@ func (p *initProcess) dropPrivileges() error {
 	if err := capabilities.ApplyWithUser(p.caps, func() error { return process.SetUser(proc.User) }); err != nil {
 		return err
 	}
-	return p.enterCwd()
+	if err := unix.Chdir(proc.Cwd); err != nil {
+		return fmt.Errorf("process.cwd %q: %w", proc.Cwd, err)
+	}
+	return nil
 }
 
-// enterCwd changes into process.cwd and checks the result lies inside the
+// checkCwd changes into process.cwd and checks the result lies inside the
 // container's root: a cwd reached through a leaked host fd (runc's "leaky
-// vessels", CVE-2024-21626) shows as "(unreachable)".
-func (p *initProcess) enterCwd() error {
+// vessels", CVE-2024-21626) shows as "(unreachable)". It runs before any
+// seccomp filter is loaded, since a profile may deny getcwd; dropPrivileges
+// enters the same directory again as the container's user.
+func (p *initProcess) checkCwd() error {
 	cwd := p.spec.Process.Cwd
 	if err := unix.Chdir(cwd); err != nil {
 		return fmt.Errorf("process.cwd %q: %w", cwd, err)

@@ -43,7 +43,7 @@ func (c *Container) Start() error {
 	// fifo is close-on-exec, so the fifo losing its last reader means init
 	// has exec'd (or died).
 	waitNoReaders(fifo)
-	if err := hooks.Run("poststart", c.Spec.Hooks.Poststart, c.specState(specs.StateRunning)); err != nil {
+	if err := hooks.RunAll("poststart", c.Spec.Hooks.Poststart, c.specState(specs.StateRunning)); err != nil {
 		c.warn("%v", err)
 	}
 	return nil
@@ -132,7 +132,7 @@ func (c *Container) destroy() error {
 		}
 	}
 	if c.Spec != nil && c.Spec.Hooks != nil {
-		if err := hooks.Run("poststop", c.Spec.Hooks.Poststop, c.specState(specs.StateStopped)); err != nil {
+		if err := hooks.RunAll("poststop", c.Spec.Hooks.Poststop, c.specState(specs.StateStopped)); err != nil {
 			c.warn("%v", err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hull-runtime/hull/libcontainer/capabilities"
+	"github.com/hull-runtime/hull/libcontainer/nsenter"
 	"github.com/hull-runtime/hull/libcontainer/process"
 	"github.com/hull-runtime/hull/libcontainer/seccomp"
 )
@@ -35,6 +36,19 @@ func validateRuntime(spec *specs.Spec, o CreateOpts) error {
 			errs = append(errs, seccomp.Validate(l.Seccomp))
 		}
 	}
+	if l := spec.Linux; l != nil {
+		for i, ns := range l.Namespaces {
+			if ns.Path != "" {
+				errs = append(errs, checkNamespacePath(i, ns))
+			}
+		}
+	}
+	if proc.ApparmorProfile != "" {
+		errs = append(errs, fmt.Errorf("process.apparmorProfile %q: hull does not apply AppArmor profiles", proc.ApparmorProfile))
+	}
+	if proc.SelinuxLabel != "" {
+		errs = append(errs, fmt.Errorf("process.selinuxLabel %q: hull does not apply SELinux labels", proc.SelinuxLabel))
+	}
 	if proc.Terminal && o.ConsoleSocket == nil {
 		errs = append(errs, errors.New("process.terminal is true: --console-socket is required"))
 	}
@@ -57,4 +71,24 @@ func validateIntelRdt() error {
 		return fmt.Errorf("linux.intelRdt: no resctrl filesystem mounted at %s (the CPU lacks Intel RDT / AMD PQoS, or it is not mounted)", resctrlRoot)
 	}
 	return errors.New("linux.intelRdt: resctrl is mounted, but hull does not manage resctrl groups")
+}
+
+// checkNamespacePath opens a namespace given by path and checks it is a
+// namespace of the declared type, so a container cannot end up in the
+// wrong kind of namespace (or none) through a mistyped path.
+func checkNamespacePath(i int, ns specs.LinuxNamespace) error {
+	field := fmt.Sprintf("linux.namespaces[%d].path", i)
+	fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("%s %q: %w", field, ns.Path, err)
+	}
+	defer unix.Close(fd)
+	got, err := unix.IoctlRetInt(fd, unix.NS_GET_NSTYPE)
+	if err != nil {
+		return fmt.Errorf("%s %q: not a namespace (%v)", field, ns.Path, err)
+	}
+	if uintptr(got) != nsenter.CloneFlag(ns.Type) {
+		return fmt.Errorf("%s %q: not a %s namespace", field, ns.Path, ns.Type)
+	}
+	return nil
 }

@@ -139,10 +139,14 @@ func mkdirCgroup(dir string, cpuset bool) ([]string, error) {
 	}
 	var made []string
 	for _, d := range missing {
-		if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		err := os.Mkdir(d, 0o755)
+		switch {
+		case err == nil:
+			made = append(made, d)
+		case !errors.Is(err, os.ErrExist):
 			return made, fmt.Errorf("create cgroup %s: %w", d, err)
 		}
-		made = append(made, d)
+		// A level another create made meanwhile is not ours to remove.
 		if cpuset {
 			if err := copyCpuset(d); err != nil {
 				return made, err
@@ -156,6 +160,10 @@ func mkdirCgroup(dir string, cpuset bool) ([]string, error) {
 	return made, nil
 }
 
+//
+// A concurrent create may have made the parent and not filled it yet, so an
+// empty parent is filled first, up to a level that has values (the root
+// always has).
 func copyCpuset(dir string) error {
 	parent := filepath.Dir(dir)
 	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
@@ -169,6 +177,14 @@ func copyCpuset(dir string) error {
 		v, err := readFile(parent, f)
 		if err != nil {
 			return err
+		}
+		if strings.TrimSpace(v) == "" && parent != dir {
+			if err := copyCpuset(parent); err != nil {
+				return err
+			}
+			if v, err = readFile(parent, f); err != nil {
+				return err
+			}
 		}
 		if err := writeFile(dir, f, strings.TrimSpace(v)); err != nil {
 			return err

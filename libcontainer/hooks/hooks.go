@@ -15,8 +15,21 @@ import (
 )
 
 // Run runs hooks in order and stops at the first that fails; kind names
-// the hook list in errors ("prestart", "createRuntime", ...).
+// the hook list in errors ("prestart", "createRuntime", ...). For the hooks
+// whose failure fails the container (prestart, createRuntime,
+// createContainer, startContainer).
 func Run(kind string, hooks []specs.Hook, state *specs.State) error {
+	return run(kind, hooks, state, true)
+}
+
+// RunAll runs every hook even when some fail and returns all failures: for
+// poststart and poststop, where the spec has the runtime only warn and go
+// on "as if the hook had succeeded".
+func RunAll(kind string, hooks []specs.Hook, state *specs.State) error {
+	return run(kind, hooks, state, false)
+}
+
+func run(kind string, hooks []specs.Hook, state *specs.State, stopAtFailure bool) error {
 	if len(hooks) == 0 {
 		return nil
 	}
@@ -24,12 +37,16 @@ func Run(kind string, hooks []specs.Hook, state *specs.State) error {
 	if err != nil {
 		return err
 	}
+	var errs []error
 	for i, h := range hooks {
 		if err := runOne(h, input); err != nil {
-			return fmt.Errorf("hooks.%s[%d] %s: %w", kind, i, h.Path, err)
+			errs = append(errs, fmt.Errorf("hooks.%s[%d] %s: %w", kind, i, h.Path, err))
+			if stopAtFailure {
+				break
+			}
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func runOne(h specs.Hook, input []byte) error {
