@@ -160,7 +160,6 @@ func mkdirCgroup(dir string, cpuset bool) ([]string, error) {
 	return made, nil
 }
 
-//
 // A concurrent create may have made the parent and not filled it yet, so an
 // empty parent is filled first, up to a level that has values (the root
 // always has).
