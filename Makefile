@@ -37,9 +37,8 @@ deps:
 demo: deps build rootfs
 	sh tests/demo.sh $(HULL) $(ROOTFS)
 
-# Unit tests, end-to-end tests against real containers, and the conformance gate.
-test: build rootfs
-	$(GO) vet ./...
+# Lint, unit tests, end-to-end tests against real containers, and the conformance gate.
+test: build rootfs lint
 	$(GO) test -count=1 ./...
 
 unit:
@@ -57,7 +56,7 @@ bench: build rootfs
 	$(GO) run ./tests/bench -hull $(HULL) -rootfs $(ROOTFS)
 
 # cgroup v2 and the systemd driver, tested in a Debian guest under qemu.
-test-guest: build
+test-guest: build rootfs
 	sh tests/guest/run.sh
 
 lint:

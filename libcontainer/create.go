@@ -148,8 +148,9 @@ func (c *Container) startInit(spec *specs.Spec, o CreateOpts, cg cgroups.Manager
 	cfg := &initConfig{
 		ID: c.ID, Bundle: c.Bundle, Rootfs: c.Rootfs, Spec: spec,
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFDs: o.PreserveFDs,
-		ConsoleFD:    -1,
-		RuntimeHooks: spec.Hooks != nil && (len(spec.Hooks.Prestart) > 0 || len(spec.Hooks.CreateRuntime) > 0), //nolint:staticcheck // prestart is deprecated, still honoured
+		ConsoleFD: -1,
+		//lint:ignore SA1019 deprecated by the spec, still honoured by runtimes
+		RuntimeHooks: spec.Hooks != nil && (len(spec.Hooks.Prestart) > 0 || len(spec.Hooks.CreateRuntime) > 0),
 	}
 	if cfg.Seccomp, err = compileSeccomp(spec); err != nil {
 		return err
@@ -222,7 +223,8 @@ func (c *Container) configureInit(sync *os.File, cfg *initConfig, pid int) error
 		case msgRuntimeHooks:
 			c.Spec = cfg.Spec
 			st := c.specState(specs.StateCreating)
-			if err := hooks.Run("prestart", cfg.Spec.Hooks.Prestart, st); err != nil { //nolint:staticcheck // deprecated, still honoured
+			//lint:ignore SA1019 deprecated by the spec, still honoured by runtimes
+			if err := hooks.Run("prestart", cfg.Spec.Hooks.Prestart, st); err != nil {
 				return err
 			}
 			if err := hooks.Run("createRuntime", cfg.Spec.Hooks.CreateRuntime, st); err != nil {

@@ -29,7 +29,7 @@ func (cv *converter) setupProcess() error {
 	if s.User != "" && s.User != "root" && s.User != "0" {
 		u, groups, err := lookupUser(root, s.User)
 		if err != nil {
-			return fmt.Errorf("User=%s: %w", s.User, err)
+			return fmt.Errorf("[Exec] User=%s: %w", s.User, err)
 		}
 		user = u
 		p.User.AdditionalGids = groups

@@ -207,8 +207,6 @@ func (s *Settings) IsSet(g Group) bool { return s.set.has(g) }
 
 func (s *Settings) mark(g Group) { s.set |= 1 << g }
 
-func (s *Settings) unmark(g Group) { s.set &^= 1 << g }
-
 // PrivateNetworkImplied reports whether any [Network] setting asks for a
 // network namespace (every one except Port= implies Private=yes).
 func (s *Settings) PrivateNetworkImplied() bool {

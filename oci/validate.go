@@ -206,7 +206,8 @@ func validateHooks(h *specs.Hooks) error {
 			}
 		}
 	}
-	check("prestart", h.Prestart) //nolint:staticcheck // deprecated but still honoured
+	//lint:ignore SA1019 deprecated by the spec, still honoured by runtimes
+	check("prestart", h.Prestart)
 	check("createRuntime", h.CreateRuntime)
 	check("createContainer", h.CreateContainer)
 	check("startContainer", h.StartContainer)

@@ -83,7 +83,8 @@ func updateResources(c *cli.Context) (*specs.LinuxResources, error) {
 		{"memory", func() **int64 { return &mem().Limit }},
 		{"memory-reservation", func() **int64 { return &mem().Reservation }},
 		{"memory-swap", func() **int64 { return &mem().Swap }},
-		{"kernel-memory", func() **int64 { return &mem().Kernel }}, //nolint:staticcheck // deprecated, still accepted
+		//lint:ignore SA1019 deprecated by the spec, still honoured by runtimes
+		{"kernel-memory", func() **int64 { return &mem().Kernel }},
 		{"kernel-memory-tcp", func() **int64 { return &mem().KernelTCP }},
 	} {
 		if c.IsSet(f.name) {

@@ -53,6 +53,7 @@ func setMemoryV1(dir string, mem *specs.LinuxMemory, update bool) error {
 	}
 	opts := []opt{
 		{"memory.reservation", "memory.soft_limit_in_bytes", nz(mem.Reservation), deref(mem.Reservation), false},
+		//lint:ignore SA1019 deprecated by the spec, still honoured by runtimes
 		{"memory.kernel", "memory.kmem.limit_in_bytes", nz(mem.Kernel), deref(mem.Kernel), true},
 		{"memory.kernelTCP", "memory.kmem.tcp.limit_in_bytes", nz(mem.KernelTCP), deref(mem.KernelTCP), true},
 		{"memory.swappiness", "memory.swappiness", mem.Swappiness != nil, derefU(mem.Swappiness), false},

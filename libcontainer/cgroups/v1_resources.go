@@ -27,6 +27,7 @@ func v1Needs(r *specs.LinuxResources) []fieldNeed {
 	}
 	add(len(r.Devices) > 0, "devices", "devices")
 	if mem := r.Memory; mem != nil {
+		//lint:ignore SA1019 deprecated by the spec, still honoured by runtimes
 		add(nz(mem.Limit) || nz(mem.Reservation) || nz(mem.Swap) || nz(mem.Kernel) ||
 			nz(mem.KernelTCP) || mem.Swappiness != nil || mem.DisableOOMKiller != nil ||
 			mem.UseHierarchy != nil, "memory", "memory")
@@ -90,6 +91,7 @@ func validateResources(r *specs.LinuxResources) error {
 			name string
 			v    *int64
 		}{{"memory.limit", mem.Limit}, {"memory.reservation", mem.Reservation},
+			//lint:ignore SA1019 deprecated by the spec, still honoured by runtimes
 			{"memory.swap", mem.Swap}, {"memory.kernel", mem.Kernel}, {"memory.kernelTCP", mem.KernelTCP}} {
 			if f.v != nil && *f.v < -1 {
 				bad(f.name, *f.v, "must be -1 (unlimited) or a byte count")

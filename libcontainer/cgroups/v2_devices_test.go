@@ -2,7 +2,6 @@ package cgroups
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"testing"
 
@@ -139,7 +138,7 @@ func TestDeviceProgramLoads(t *testing.T) {
 			}
 			fd, err := loadDeviceProgram(prog)
 			if errors.Is(err, unix.EPERM) {
-				t.Skip(fmt.Sprintf("BPF_PROG_LOAD not permitted here: %v", err))
+				t.Skipf("BPF_PROG_LOAD not permitted here: %v", err)
 			}
 			if err != nil {
 				t.Fatal(err)

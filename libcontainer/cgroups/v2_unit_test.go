@@ -114,6 +114,7 @@ func TestValidateV2(t *testing.T) {
 		r    specs.LinuxResources
 		err  string
 	}{
+		//lint:ignore SA1019 deprecated by the spec, still honoured by runtimes
 		{"ok", specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64p(1 << 20), Kernel: i64p(1 << 20)}}, ""},
 		{"oom killer", specs.LinuxResources{Memory: &specs.LinuxMemory{DisableOOMKiller: boolp(true)}}, "memory.disableOOMKiller: not supported on cgroup v2"},
 		{"oom killer false", specs.LinuxResources{Memory: &specs.LinuxMemory{DisableOOMKiller: boolp(false)}}, ""},

@@ -128,10 +128,7 @@ func (c *cell) ok() bool {
 func (rs *results) writeTable(w io.Writer, subject string) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	others := rs.others(subject)
-	hdr := []string{"case", "unit"}
-	for _, rt := range rs.runtimes {
-		hdr = append(hdr, rt)
-	}
+	hdr := append([]string{"case", "unit"}, rs.runtimes...)
 	for _, o := range others {
 		hdr = append(hdr, subject+"/"+o)
 	}

@@ -39,6 +39,7 @@ func TestHooksAllKinds(t *testing.T) {
 	out := c.outDir()
 	c.Spec.Process.Args = []string{"true"}
 	c.Spec.Hooks = &specs.Hooks{
+		//lint:ignore SA1019 deprecated by the spec, still honoured by runtimes
 		Prestart:        []specs.Hook{markerHook("/bin/sh", out, "prestart")}, //nolint:staticcheck // deprecated, still in the spec
 		CreateRuntime:   []specs.Hook{markerHook("/bin/sh", out, "createRuntime")},
 		CreateContainer: []specs.Hook{markerHook("/bin/sh", out, "createContainer")},
@@ -110,6 +111,7 @@ func TestHookFailureFailsCreate(t *testing.T) {
 		kind string
 		set  func(h *specs.Hooks)
 	}{
+		//lint:ignore SA1019 deprecated by the spec, still honoured by runtimes
 		{"prestart", func(h *specs.Hooks) { h.Prestart = []specs.Hook{failing} }}, //nolint:staticcheck // deprecated, still in the spec
 		{"createRuntime", func(h *specs.Hooks) { h.CreateRuntime = []specs.Hook{failing} }},
 		{"createContainer", func(h *specs.Hooks) { h.CreateContainer = []specs.Hook{failing} }},
