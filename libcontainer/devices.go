@@ -32,7 +32,14 @@ func withDeviceRules(r *specs.LinuxResources, devices []specs.LinuxDevice) *spec
 	rules := append([]specs.LinuxDeviceCgroup{}, out.Devices...)
 	rules = append(rules, defaultDeviceRules...)
 	for _, d := range devices {
-		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: d.Type, Major: int64p(d.Major), Minor: int64p(d.Minor), Access: "rwm"})
+		typ := d.Type
+		switch typ {
+		case "p":
+			continue // fifos are not devices to the devices cgroup
+		case "u":
+			typ = "c" // unbuffered character device
+		}
+		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: int64p(d.Major), Minor: int64p(d.Minor), Access: "rwm"})
 	}
 	out.Devices = rules
 	return &out
