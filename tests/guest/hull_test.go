@@ -1,6 +1,7 @@
 package guest
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -32,11 +33,22 @@ func newHull(t *testing.T, systemd bool) *hullCmd {
 	return h
 }
 
+// run captures output in a file, not a pipe: a container inherits hull's
+// stdio, and a pipe would stay open (and the read blocked) as long as it runs.
 func (h *hullCmd) run(args ...string) (string, error) {
 	all := append([]string{"--root", h.root}, h.global...)
-	cmd := exec.Command(h.bin, append(all, args...)...)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := os.CreateTemp(h.t.TempDir(), "out")
+	if err != nil {
+		return "", err
+	}
+	defer out.Close()
+	cmd := exec.CommandContext(ctx, h.bin, append(all, args...)...)
+	cmd.Stdout, cmd.Stderr = out, out
+	err = cmd.Run()
+	data, _ := os.ReadFile(out.Name())
+	return string(data), err
 }
 
 func (h *hullCmd) must(args ...string) string {

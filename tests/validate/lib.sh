@@ -100,6 +100,9 @@ cleanup_all() {
 		if [ -d "${h}cgrouptest" ] && ! echo "$cgroups_before" | grep -qx "${h}cgrouptest"; then
 			remove_cgroup_tree "${h}cgrouptest"
 		fi
+		# hull's default cgroup is /hull/<id> (programs without cgroupsPath);
+		# hull removes the leaf, this removes the parent if nothing else uses it.
+		rmdir "${h}hull" 2>/dev/null || true
 	done
 	rm -rf --one-file-system "$scratch"
 }
