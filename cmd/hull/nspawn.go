@@ -113,11 +113,13 @@ func runMachine(c *cli.Context, id string, b *oci.Bundle) (int, error) {
 		ctr.Delete(true)
 		return 0, err
 	}
+	// Unlocked while it runs, so that state, exec and kill work meanwhile.
+	ctr.Close()
 	status := libcontainer.SystemExitStatus(b.Spec, waitForwarding(ctr, sigs, tty))
 	if tty != nil {
 		tty.drain()
 	}
-	return status, ctr.Delete(true)
+	return status, deleteAfterRun(c.String("root"), id)
 }
 
 // notifyRelay is a *libcontainer.NotifyRelay that may be absent.

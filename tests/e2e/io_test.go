@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -173,5 +174,43 @@ func TestJoinNetworkNamespace(t *testing.T) {
 	out := c.runOutput("readlink", "/proc/self/ns/net")
 	if want := fmt.Sprintf("net:[%d]", st.Ino); strings.TrimSpace(out) != want {
 		t.Errorf("container's network namespace %q, want the joined %s", out, want)
+	}
+}
+
+// TestRunTerminalProxy: `hull run` of a terminal container with no console
+// socket takes the pty itself and proxies it to the caller's terminal (here
+// a pty that script(1) provides); /dev/console is the container's pty, and
+// the exit status passes through.
+func TestRunTerminalProxy(t *testing.T) {
+	t.Parallel()
+	script, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("script(1) from util-linux is needed to give hull run a terminal")
+	}
+	c := newContainer(t, func(s *specs.Spec) {
+		s.Process.Terminal = true
+		s.Process.Args = sh(`echo tty=$(tty); stat -c "console=%t:%T" /dev/console; stat -c "pty=%t:%T" $(tty); exit 7`)
+	})
+	cmdline := fmt.Sprintf("%s --root %s run --bundle %s %s", c.bin, c.Root, c.Bundle, c.ID)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, script, "-qec", cmdline, "/dev/null").CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 7 {
+		t.Fatalf("hull run under script: %v, want exit status 7\n%s", err, out)
+	}
+	text := strings.ReplaceAll(string(out), "\r", "")
+	wantContains(t, text, "tty=/dev/pts/0")
+	var console, pty string
+	for _, l := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(l, "console="); ok {
+			console = v
+		}
+		if v, ok := strings.CutPrefix(l, "pty="); ok {
+			pty = v
+		}
+	}
+	if console == "" || console != pty {
+		t.Errorf("/dev/console is %q, the container's pty %q: want the same device\n%s", console, pty, text)
 	}
 }
