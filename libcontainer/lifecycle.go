@@ -145,23 +145,7 @@ func (c *Container) destroy() error {
 // WaitExit waits for the init of a container this process created (hull is
 // its parent: the C stage clones it with CLONE_PARENT) and returns its exit
 // status the shell way: the code, or 128+N when killed by signal N.
-func (c *Container) WaitExit() (int, error) {
-	var ws unix.WaitStatus
-	for {
-		_, err := unix.Wait4(c.Init.Pid, &ws, 0, nil)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return -1, fmt.Errorf("wait for container init %d: %w", c.Init.Pid, err)
-		}
-		break
-	}
-	if ws.Signaled() {
-		return 128 + int(ws.Signal()), nil
-	}
-	return ws.ExitStatus(), nil
-}
+func (c *Container) WaitExit() (int, error) { return c.Init.WaitChild() }
 
 // warn records a problem that must not fail the command (hook failures
 // the spec says to only log); the command line logs c.Warnings.

@@ -14,7 +14,6 @@ import (
 
 	"github.com/hull-runtime/hull/libcontainer"
 	"github.com/hull-runtime/hull/libcontainer/console"
-	"github.com/hull-runtime/hull/libcontainer/state"
 )
 
 // execFailed is the status of an exec that could not start its program,
@@ -97,7 +96,7 @@ func execAction(c *cli.Context) error {
 		return nil
 	}
 	sigs.wait()
-	status := waitProcess(p, sigs.ch, tty)
+	status := waitForwarding(p.WaitChild, func(sig unix.Signal) { p.Signal(sig) }, sigs.ch, tty)
 	if tty != nil {
 		tty.drain()
 	}
@@ -207,45 +206,4 @@ func addCaps(c *specs.LinuxCapabilities, caps []string) *specs.LinuxCapabilities
 		out.Permitted = append(out.Permitted, name)
 	}
 	return out
-}
-
-// waitProcess waits for a process hull started (its child), forwarding signals.
-func waitProcess(p state.Process, sigs chan os.Signal, tty *ttyProxy) int {
-	done := make(chan int, 1)
-	go func() {
-		var ws unix.WaitStatus
-		for {
-			_, err := unix.Wait4(p.Pid, &ws, 0, nil)
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil {
-				done <- execFailed
-				return
-			}
-			break
-		}
-		if ws.Signaled() {
-			done <- 128 + int(ws.Signal())
-			return
-		}
-		done <- ws.ExitStatus()
-	}()
-	for {
-		select {
-		case status := <-done:
-			return status
-		case s := <-sigs:
-			sig := s.(unix.Signal)
-			switch sig {
-			case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
-			case unix.SIGWINCH:
-				if tty != nil {
-					tty.resize()
-				}
-			default:
-				p.Signal(sig)
-			}
-		}
-	}
 }

@@ -115,7 +115,7 @@ func runMachine(c *cli.Context, id string, b *oci.Bundle) (int, error) {
 	}
 	// Unlocked while it runs, so that state, exec and kill work meanwhile.
 	ctr.Close()
-	status := libcontainer.SystemExitStatus(b.Spec, waitForwarding(ctr, sigs, tty))
+	status := libcontainer.SystemExitStatus(b.Spec, waitForwarding(ctr.WaitExit, func(sig unix.Signal) { ctr.Signal(sig, false) }, sigs, tty))
 	if tty != nil {
 		tty.drain()
 	}

@@ -80,7 +80,7 @@ func run(c *cli.Context) error {
 	}
 	// Unlocked while it runs, so that state, kill and delete work meanwhile.
 	ctr.Close()
-	status := libcontainer.SystemExitStatus(b.Spec, waitForwarding(ctr, sigs.ch, tty))
+	status := libcontainer.SystemExitStatus(b.Spec, waitForwarding(ctr.WaitExit, func(sig unix.Signal) { ctr.Signal(sig, false) }, sigs.ch, tty))
 	if tty != nil {
 		tty.drain()
 	}
@@ -107,36 +107,6 @@ func deleteAfterRun(root, id string) error {
 	}
 	defer ctr.Close()
 	return ctr.Delete(true)
-}
-
-// waitForwarding waits for the container's init, forwarding to it every
-// signal hull receives (window size changes go to the pty instead).
-func waitForwarding(ctr *libcontainer.Container, sigs chan os.Signal, tty *ttyProxy) int {
-	done := make(chan int, 1)
-	go func() {
-		status, err := ctr.WaitExit()
-		if err != nil {
-			status = 255
-		}
-		done <- status
-	}()
-	for {
-		select {
-		case status := <-done:
-			return status
-		case s := <-sigs:
-			sig := s.(unix.Signal)
-			switch sig {
-			case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
-			case unix.SIGWINCH:
-				if tty != nil {
-					tty.resize()
-				}
-			default:
-				ctr.Signal(sig, false)
-			}
-		}
-	}
 }
 
 // ttyProxy receives a container's pty master and copies between it and

@@ -112,3 +112,24 @@ func (p Process) Wait() error {
 		}
 	}
 }
+
+// WaitChild waits for the recorded process, which must be a child of the
+// caller, and returns its status the shell way: the exit code, or 128+N
+// when signal N killed it.
+func (p Process) WaitChild() (int, error) {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(p.Pid, &ws, 0, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return -1, fmt.Errorf("wait for pid %d: %w", p.Pid, err)
+		}
+		break
+	}
+	if ws.Signaled() {
+		return 128 + int(ws.Signal()), nil
+	}
+	return ws.ExitStatus(), nil
+}
