@@ -1,0 +1,150 @@
+package state
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestValidateID(t *testing.T) {
+	for _, tc := range []struct {
+		id string
+		ok bool
+	}{
+		{"abc", true},
+		{"a.b-c_d+e", true},
+		{strings.Repeat("x", 1024), true},
+		{"", false},
+		{".", false},
+		{"..", false},
+		{"a/b", false},
+		{"../escape", false},
+		{"sp ace", false},
+		{strings.Repeat("x", 1025), false},
+	} {
+		err := ValidateID(tc.id)
+		if (err == nil) != tc.ok {
+			t.Errorf("ValidateID(%.20q) = %v, want ok=%v", tc.id, err, tc.ok)
+		}
+	}
+}
+
+func TestCreateOpenSaveLoad(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "root")
+	d, err := Create(root, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Create(root, "c1"); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("second Create: %v, want 'already exists'", err)
+	}
+	type saved struct{ N int }
+	if err := d.Load(&saved{}); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Load before Save: %v, want ErrNotExist (creating)", err)
+	}
+	if err := d.Save(saved{N: 7}); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	d2, err := Open(root, "c1", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got saved
+	if err := d2.Load(&got); err != nil || got.N != 7 {
+		t.Fatalf("Load = %+v, %v", got, err)
+	}
+	entries, _ := os.ReadDir(d2.Path())
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".state-") {
+			t.Errorf("temp file %s left behind", e.Name())
+		}
+	}
+	if err := d2.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(root, "c1", false); !errors.Is(err, ErrNotExist) || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("Open after Remove: %v, want 'does not exist'", err)
+	}
+	if ids, _ := List(root); len(ids) != 0 {
+		t.Fatalf("List after Remove = %v", ids)
+	}
+}
+
+// A command that waited for the lock while another deleted the container
+// must see it gone, not a directory that no longer exists on disk.
+func TestOpenAfterConcurrentRemove(t *testing.T) {
+	root := t.TempDir()
+	d, err := Create(root, "c2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened := make(chan error, 1)
+	go func() {
+		d2, err := Open(root, "c2", false)
+		if err == nil {
+			d2.Close()
+		}
+		opened <- err
+	}()
+	if err := d.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-opened; err == nil {
+		t.Fatal("Open succeeded on a container removed while it waited")
+	}
+}
+
+func TestExclusiveLock(t *testing.T) {
+	root := t.TempDir()
+	d, err := Create(root, "c3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	f, err := os.Open(d.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); !errors.Is(err, unix.EWOULDBLOCK) {
+		t.Fatalf("shared lock while Create holds it: %v, want EWOULDBLOCK", err)
+	}
+}
+
+func TestProcessIdentity(t *testing.T) {
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	p, err := NewProcess(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Alive() {
+		t.Fatal("running process not Alive")
+	}
+	reused := Process{Pid: p.Pid, StartTime: p.StartTime + 1}
+	if reused.Alive() {
+		t.Fatal("a different start time must not count as the same process")
+	}
+	if err := reused.Signal(unix.SIGKILL); !errors.Is(err, ErrExited) {
+		t.Fatalf("Signal to a reused pid: %v, want ErrExited", err)
+	}
+	if err := p.Signal(unix.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	status, err := p.WaitChild()
+	if err != nil || status != 128+int(unix.SIGTERM) {
+		t.Fatalf("WaitChild = %d, %v; want %d", status, err, 128+int(unix.SIGTERM))
+	}
+	if p.Alive() {
+		t.Fatal("reaped process still Alive")
+	}
+}
