@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"time"
 
@@ -77,6 +78,9 @@ func Create(o CreateOpts) (_ *Container, err error) {
 		return nil, err
 	}
 	c := &Container{dir: dir, Saved: Saved{ID: o.ID, Bundle: b.Dir, Rootfs: b.Rootfs, Created: time.Now().UTC()}}
+	if len(b.Spec.Mounts) > 0 && !ownsMountNamespace(b.Spec) {
+		c.warn("mounts: not made: without a mount namespace of its own the container runs chrooted in %s, and mounts would land in another namespace", b.Rootfs)
+	}
 	defer func() {
 		if err != nil {
 			c.abort()
@@ -182,10 +186,8 @@ func (c *Container) startInit(spec *specs.Spec, o CreateOpts, cg cgroups.Manager
 	c.Init = p.init
 	cfg.SyncFD = p.childSyncFD
 	// The init's Go runtime starts meanwhile; it waits for its config.
-	// If the early placement won the race, the init was born in the cgroup
-	// and this is a cheap no-op; either way it is there before it runs.
-	if err := cg.Apply(p.init.Pid); err != nil {
-		return fmt.Errorf("place container init in its cgroup: %w", err)
+	if err := placeProcess(p.init, cg, spec.Process); err != nil {
+		return err
 	}
 	// Its network namespace exists since the C stage; the init does not
 	// look at its interfaces before it has its config.
@@ -236,7 +238,7 @@ func (c *Container) configureInit(sync *os.File, cfg *initConfig, pid int) error
 		case msgReady:
 			c.Spec = cfg.Spec
 			if len(payload) > 0 {
-				c.Warnings = strings.Split(string(payload), "\n")
+				c.Warnings = append(c.Warnings, strings.Split(string(payload), "\n")...)
 			}
 			return nil
 		case nsenter.MsgError:
@@ -328,11 +330,15 @@ func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error
 	}()
 	pid, herr := nsenter.Handshake(parent, cmd.Process.Pid, mapIDs)
 	<-placed
-	werr := cmd.Wait() // the C stage's first process exits once it cloned the init
 	if herr != nil {
+		// The C stage may be blocked waiting for us (the id maps): closing
+		// our end and killing it keeps the Wait below from waiting forever.
 		parent.Close()
+		cmd.Process.Kill()
+		cmd.Wait()
 		return nil, herr
 	}
+	werr := cmd.Wait() // the C stage's first process exits once it cloned the init
 	if werr != nil {
 		parent.Close()
 		return nil, fmt.Errorf("container init setup: %w", werr)
@@ -397,4 +403,29 @@ func hasNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
 		}
 	}
 	return false
+}
+
+// placeProcess puts a container process, which waits for its config, in
+// the container's cgroup (if the early placement won the race it was born
+// there and this is a cheap no-op) and sets its oom_score_adj. The parent
+// writes that file because the process cannot in a new user namespace: it
+// is not dumpable, so its /proc files belong to the host's root.
+func placeProcess(p state.Process, cg cgroups.Manager, proc *specs.Process) error {
+	if cg != nil {
+		if err := cg.Apply(p.Pid); err != nil {
+			return fmt.Errorf("place process %d in the container's cgroup: %w", p.Pid, err)
+		}
+	}
+	if proc.OOMScoreAdj != nil {
+		path := fmt.Sprintf("/proc/%d/oom_score_adj", p.Pid)
+		if err := os.WriteFile(path, []byte(strconv.Itoa(*proc.OOMScoreAdj)), 0); err != nil {
+			return fmt.Errorf("process.oomScoreAdj %d: %w", *proc.OOMScoreAdj, err)
+		}
+	}
+	// Placed, and the pid still names the process we started: a pid reused
+	// meanwhile would have another start time.
+	if !p.Alive() {
+		return fmt.Errorf("container process %d exited during setup", p.Pid)
+	}
+	return nil
 }

@@ -65,12 +65,17 @@ func (c *Container) Exec(o ExecOpts) (state.Process, error) {
 	defer p.sync.Close()
 	cfg.SyncFD = p.childSyncFD
 	// Into the cgroup before it runs anything of its own: it waits for its config.
-	if cg := c.cgroup(); cg != nil {
-		if err := cg.Apply(p.init.Pid); err != nil {
-			p.init.Signal(unix.SIGKILL)
-			return state.Process{}, fmt.Errorf("place process in the container's cgroup: %w", err)
-		}
+	if err := placeProcess(p.init, c.cgroup(), o.Process); err != nil {
+		p.init.Signal(unix.SIGKILL)
+		return state.Process{}, err
 	}
+	// The namespaces were joined by /proc/PID path: check that PID still is
+	// the container's init, or the process could sit in another's namespaces.
+	if !c.Init.Alive() {
+		p.init.Signal(unix.SIGKILL)
+		return state.Process{}, notRunning(c.ID)
+	}
+
 	ctr := &Container{Saved: c.Saved, dir: c.dir}
 	if err := ctr.configureInit(p.sync, cfg, p.init.Pid); err != nil {
 		p.init.Signal(unix.SIGKILL)

@@ -29,6 +29,7 @@ type initProcess struct {
 	caps     *capabilities.Set
 	filter   *seccomp.Filter
 	program  string // absolute path of process.args[0] inside the container
+	cwdFD    int    // process.cwd, opened once verified inside the root
 	ready    bool   // the parent has been told the container is created
 	warnings []string
 }
@@ -143,7 +144,7 @@ func (p *initProcess) readConfig() error {
 		return err
 	}
 	p.spec = p.cfg.Spec
-	for _, v := range []string{"_HULL_NSENTER", "_HULL_CGROUP_PROCS", "_HULL_JOIN", "_HULL_UNSHARE", "_HULL_TIMENS"} {
+	for _, v := range []string{"_HULL_NSENTER", "_HULL_JOIN", "_HULL_UNSHARE", "_HULL_TIMENS"} {
 		os.Unsetenv(v)
 	}
 	return nil

@@ -25,15 +25,6 @@ func (p *initProcess) setAttributes() error {
 	if err := process.SetRlimits(proc.Rlimits); err != nil {
 		return err
 	}
-	if proc.OOMScoreAdj != nil {
-		h, err := p.procfs()
-		if err != nil {
-			return err
-		}
-		if err := process.SetOOMScoreAdj(h, *proc.OOMScoreAdj); err != nil {
-			return err
-		}
-	}
 	if err := process.SetScheduler(proc.Scheduler); err != nil {
 		return err
 	}
@@ -145,7 +136,11 @@ func (p *initProcess) dropPrivileges() error {
 	if err := capabilities.ApplyWithUser(p.caps, func() error { return process.SetUser(proc.User) }); err != nil {
 		return err
 	}
-	if err := unix.Chdir(proc.Cwd); err != nil {
+	// Through the fd checkCwd verified, so the path cannot be swapped in
+	// between; fchdir checks the directory's permissions as the user now.
+	err := unix.Fchdir(p.cwdFD)
+	unix.Close(p.cwdFD)
+	if err != nil {
 		return fmt.Errorf("process.cwd %q: %w", proc.Cwd, err)
 	}
 	return nil
@@ -164,6 +159,10 @@ func (p *initProcess) checkCwd() error {
 	wd, err := unix.Getwd()
 	if err != nil || !strings.HasPrefix(wd, "/") {
 		return fmt.Errorf("process.cwd %q: resolves outside the container (%q, %v)", cwd, wd, err)
+	}
+	p.cwdFD, err = unix.Open(".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("process.cwd %q: %w", cwd, err)
 	}
 	return nil
 }

@@ -64,15 +64,19 @@ func waitNoReaders(fifo *os.File) {
 
 // Signal sends sig to the container's init, or with all to every process
 // in its cgroup.
+//
+// With all, a stopped container is no error (runc's contract, which
+// containerd's shim relies on): processes of a container that shares its
+// pid namespace can outlive the init in its cgroup.
 func (c *Container) Signal(sig unix.Signal, all bool) error {
+	if all {
+		if cg := c.cgroup(); cg != nil && c.Spec != nil {
+			return cg.Signal(sig)
+		}
+	}
 	switch c.Status() {
 	case specs.StateStopped, specs.StateCreating:
 		return notRunning(c.ID)
-	}
-	if all {
-		if cg := c.cgroup(); cg != nil {
-			return cg.Signal(sig)
-		}
 	}
 	err := c.Init.Signal(sig)
 	if errors.Is(err, state.ErrExited) {
@@ -86,6 +90,7 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 func (c *Container) Delete(force bool) error {
 	switch st := c.Status(); st {
 	case specs.StateStopped, specs.StateCreating:
+		c.killLeftovers()
 	case specs.StateCreated:
 		c.killAll()
 	default:
@@ -101,14 +106,20 @@ func (c *Container) Delete(force bool) error {
 // (so init's death does not take the others with it), every process in its
 // cgroup; then it waits for init to be gone.
 func (c *Container) killAll() {
+	c.killLeftovers()
+	if c.Init.Signal(unix.SIGKILL) == nil {
+		c.Init.Wait()
+	}
+}
+
+// killLeftovers kills what remains in the cgroup of a container without a
+// pid namespace of its own, where the init's death does not end the rest.
+func (c *Container) killLeftovers() {
 	if cg := c.cgroup(); cg != nil {
 		cg.Thaw()
 		if !c.ownsPidNamespace() {
 			cg.Signal(unix.SIGKILL)
 		}
-	}
-	if c.Init.Signal(unix.SIGKILL) == nil {
-		c.Init.Wait()
 	}
 }
 
@@ -125,12 +136,14 @@ func (c *Container) ownsPidNamespace() bool {
 }
 
 func (c *Container) destroy() error {
-	var errs []error
 	if cg := c.cgroup(); cg != nil {
 		if err := cg.Destroy(); err != nil {
-			errs = append(errs, err)
+			// Keep the state: it is the only record of the cgroup, so a
+			// later delete can try again.
+			return fmt.Errorf("container %q: %w", c.ID, err)
 		}
 	}
+	var errs []error
 	if c.Spec != nil && c.Spec.Hooks != nil {
 		if err := hooks.RunAll("poststop", c.Spec.Hooks.Poststop, c.specState(specs.StateStopped)); err != nil {
 			c.warn("%v", err)

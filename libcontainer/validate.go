@@ -3,6 +3,7 @@ package libcontainer
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -43,6 +44,7 @@ func validateRuntime(spec *specs.Spec, o CreateOpts) error {
 			}
 		}
 	}
+	errs = append(errs, validateWithoutMountNamespace(spec), validateSysctls(spec))
 	if proc.ApparmorProfile != "" {
 		errs = append(errs, fmt.Errorf("process.apparmorProfile %q: hull does not apply AppArmor profiles", proc.ApparmorProfile))
 	}
@@ -91,4 +93,71 @@ func checkNamespacePath(i int, ns specs.LinuxNamespace) error {
 		return fmt.Errorf("%s %q: not a %s namespace", field, ns.Path, ns.Type)
 	}
 	return nil
+}
+
+// validateWithoutMountNamespace refuses what hull cannot honour in a
+// container without a mount namespace of its own: there, it makes no mounts
+// (they would change someone else's namespace) and only chroots, so it can
+// neither mask paths nor make the root read-only. runc refuses masked and
+// read-only paths the same way.
+func validateWithoutMountNamespace(spec *specs.Spec) error {
+	if ownsMountNamespace(spec) {
+		return nil
+	}
+	var errs []error
+	why := "needs a mount namespace of the container's own (a new one in linux.namespaces)"
+	if l := spec.Linux; l != nil && (len(l.MaskedPaths) > 0 || len(l.ReadonlyPaths) > 0) {
+		errs = append(errs, fmt.Errorf("linux.maskedPaths/readonlyPaths: %s", why))
+	}
+	if spec.Root != nil && spec.Root.Readonly {
+		errs = append(errs, fmt.Errorf("root.readonly: %s", why))
+	}
+	return errors.Join(errs...)
+}
+
+// ownsMountNamespace reports whether the container gets a new mount
+// namespace, the only place hull makes mounts.
+func ownsMountNamespace(spec *specs.Spec) bool {
+	if spec.Linux == nil {
+		return false
+	}
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == specs.MountNamespace {
+			return ns.Path == ""
+		}
+	}
+	return false
+}
+
+// ipcSysctls are the kernel.* sysctls an IPC namespace owns.
+var ipcSysctls = map[string]bool{
+	"kernel.msgmax": true, "kernel.msgmnb": true, "kernel.msgmni": true, "kernel.sem": true,
+	"kernel.shmall": true, "kernel.shmmax": true, "kernel.shmmni": true, "kernel.shm_rmid_forced": true,
+}
+
+// validateSysctls allows only sysctls that belong to a namespace the
+// container has (runc's rule): any other would change the host.
+func validateSysctls(spec *specs.Spec) error {
+	if spec.Linux == nil {
+		return nil
+	}
+	var errs []error
+	for key := range spec.Linux.Sysctl {
+		var need specs.LinuxNamespaceType
+		switch {
+		case ipcSysctls[key] || strings.HasPrefix(key, "fs.mqueue."):
+			need = specs.IPCNamespace
+		case strings.HasPrefix(key, "net."):
+			need = specs.NetworkNamespace
+		case key == "kernel.hostname" || key == "kernel.domainname":
+			need = specs.UTSNamespace
+		default:
+			errs = append(errs, fmt.Errorf("linux.sysctl[%q]: not namespaced: setting it would change the host", key))
+			continue
+		}
+		if !hasNamespace(spec, need) {
+			errs = append(errs, fmt.Errorf("linux.sysctl[%q]: needs a %s namespace in linux.namespaces", key, need))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -189,9 +189,9 @@ func validateHooks(h *specs.Hooks) error {
 				errs = append(errs, fmt.Errorf("%s %q: must be an absolute path", field, hook.Path))
 				continue
 			}
-			// createContainer and startContainer hooks run inside the
-			// container, so their path need not exist on the host.
-			if kind == "createContainer" || kind == "startContainer" {
+			// startContainer hooks' paths resolve in the container (after
+			// pivot_root); every other kind's in the runtime's namespace.
+			if kind == "startContainer" {
 				continue
 			}
 			fi, err := os.Stat(hook.Path)

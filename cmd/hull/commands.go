@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hull-runtime/hull/libcontainer"
+	"github.com/hull-runtime/hull/libcontainer/state"
 	"github.com/hull-runtime/hull/oci"
 )
 
@@ -59,9 +61,16 @@ var deleteCommand = &cli.Command{
 	ArgsUsage: "<container-id>",
 	Flags:     []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill the container first if it runs"}},
 	Action: func(c *cli.Context) error {
-		return withContainer(c, false, func(ctr *libcontainer.Container) error {
+		err := withContainer(c, false, func(ctr *libcontainer.Container) error {
 			return ctr.Delete(c.Bool("force"))
 		})
+		// Engines clean up with delete --force after a failed create, when
+		// the container may never have existed; runc succeeds there, and
+		// an error would hide the create's real one in their logs.
+		if c.Bool("force") && errors.Is(err, state.ErrNotExist) {
+			return nil
+		}
+		return err
 	},
 }
 

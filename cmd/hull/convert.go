@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
@@ -119,6 +120,7 @@ func convertMachine(a hullArgs) (*nspawnconv.Conversion, error) {
 	if err != nil {
 		return nil, err
 	}
+	cv.Spec.Version = portableVersion(cv.Spec)
 	for _, w := range append(warnings, cv.Warnings...) {
 		fmt.Fprintf(os.Stderr, "hull: warning: %s\n", w)
 	}
@@ -175,4 +177,16 @@ func writeBundle(bundle string, cv *nspawnconv.Conversion) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(bundle, nspawnhooks.PreStepsFile), steps, 0o644)
+}
+
+// portableVersion is the oldest runtime-spec version that has every field
+// the bundle uses, so that older runtimes accept it too (crun 1.8.1 refuses
+// "1.3.0"). 1.0.2 has createRuntime hooks; idmapped mounts need 1.1.0.
+func portableVersion(spec *specs.Spec) string {
+	for _, m := range spec.Mounts {
+		if len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 {
+			return "1.1.0"
+		}
+	}
+	return "1.0.2"
 }

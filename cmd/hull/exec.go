@@ -79,7 +79,11 @@ func execAction(c *cli.Context) error {
 	}
 	ctr.Close() // exec'd processes must not hold the container's lock
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "hull: exec failed:", err)
+		// In the --log file too: containerd's shim reads the reason from
+		// there, not from stderr, and reports "unable to retrieve OCI
+		// runtime error" without it.
+		log := logTarget{path: c.String("log"), format: c.String("log-format")}
+		log.error(fmt.Errorf("exec failed: %w", err))
 		return exitCode(execFailed)
 	}
 	if path := c.String("pid-file"); path != "" {

@@ -10,21 +10,24 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// logError reports a failed command on stderr and, with --log, in the log
+// logTarget is where --log and --log-format point, known once the command
+// line is parsed.
+type logTarget struct{ path, format string }
+
+// error reports a failed command on stderr and, with --log, in the log
 // file; in json format as {"level":"error","msg":...,"time":...}, which is
 // where containerd and conmon look for a runtime's error.
-func logError(app *cli.App, err error) {
+func (l *logTarget) error(err error) {
 	fmt.Fprintln(os.Stderr, "hull:", err)
-	path, format := globalFromArgs(os.Args, "--log"), globalFromArgs(os.Args, "--log-format")
-	if path == "" {
+	if l.path == "" {
 		return
 	}
-	f, ferr := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, ferr := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if ferr != nil {
 		return
 	}
 	defer f.Close()
-	writeLog(f, format, "error", err.Error())
+	writeLog(f, l.format, "error", err.Error())
 }
 
 func writeLog(w io.Writer, format, level, msg string) {
@@ -35,32 +38,6 @@ func writeLog(w io.Writer, format, level, msg string) {
 		return
 	}
 	fmt.Fprintf(w, "time=%q level=%s msg=%q\n", now, level, msg)
-}
-
-// globalFromArgs finds a global flag's value without the parsed context,
-// which is gone once app.Run returned an error.
-func globalFromArgs(args []string, name string) string {
-	for i := 1; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == name || a == "-"+name:
-			if i+1 < len(args) {
-				return args[i+1]
-			}
-		case len(a) > len(name)+1 && (a[:len(name)+1] == name+"=" || (a[0] == '-' && a[1:min(len(a), len(name)+2)] == name+"=")):
-			return a[len(name)+1+boolToInt(a[0] == '-' && a[1] == '-' && name[1] != '-'):]
-		case len(a) > 0 && a[0] != '-':
-			return "" // the command name: global flags end here
-		}
-	}
-	return ""
-}
-
-func boolToInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // logWarnings writes warnings to the --log file; on stderr only with

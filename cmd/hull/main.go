@@ -28,13 +28,14 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		libcontainer.Init() // never returns
 	}
-	app := newApp()
+	var log logTarget
+	app := newApp(&log)
 	if err := app.Run(os.Args); err != nil {
 		var code exitCode
 		if errors.As(err, &code) {
 			os.Exit(int(code))
 		}
-		logError(app, err)
+		log.error(err)
 		os.Exit(1)
 	}
 }
@@ -45,7 +46,8 @@ type exitCode int
 
 func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
-func newApp() *cli.App {
+// newApp builds the command line; log receives the --log flags once parsed.
+func newApp(log *logTarget) *cli.App {
 	cli.VersionPrinter = func(c *cli.Context) {
 		fmt.Printf("hull version %s\ncommit: %s\nspec: %s\ngo: %s\n", version, commit, specs.Version, runtime.Version())
 	}
@@ -64,7 +66,10 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignored unless \"true\": rootless mode"},
 			&cli.StringFlag{Name: "criu", Hidden: true},
 		},
-		Before: checkGlobalFlags,
+		Before: func(c *cli.Context) error {
+			log.path, log.format = c.String("log"), c.String("log-format")
+			return checkGlobalFlags(c)
+		},
 		Commands: []*cli.Command{
 			createCommand, startCommand, stateCommand, killCommand, deleteCommand,
 			runCommand, listCommand, specCommand, execCommand,

@@ -130,6 +130,9 @@ func (s *setupper) createDevice(d specs.LinuxDevice) error {
 	defer unix.Close(dir)
 	name := filepath.Base(d.Path)
 	dev := int(unix.Mkdev(uint32(d.Major), uint32(d.Minor)))
+	// With umask 0 the node gets its mode exactly, so no chmod by name
+	// follows, which a symlink swapped in meanwhile could redirect.
+	oldMask := unix.Umask(0)
 	err = unix.Mknodat(dir, name, mode, dev)
 	if errors.Is(err, unix.EEXIST) {
 		// Replace whatever the image had there (never a directory).
@@ -137,6 +140,7 @@ func (s *setupper) createDevice(d specs.LinuxDevice) error {
 			err = unix.Mknodat(dir, name, mode, dev)
 		}
 	}
+	unix.Umask(oldMask)
 	if err != nil {
 		return fmt.Errorf("mknod: %w", err)
 	}
@@ -149,11 +153,6 @@ func (s *setupper) createDevice(d specs.LinuxDevice) error {
 	}
 	if err := unix.Fchownat(dir, name, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("chown %d:%d: %w", uid, gid, err)
-	}
-	// mknod's mode was cut by the umask; set it exactly. The node is not a
-	// symlink (we just made it), so following it here is harmless.
-	if err := unix.Fchmodat(dir, name, mode&0o7777, 0); err != nil {
-		return fmt.Errorf("chmod %o: %w", mode&0o7777, err)
 	}
 	return nil
 }

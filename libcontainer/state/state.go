@@ -67,7 +67,10 @@ func Create(root, id string) (*Dir, error) {
 }
 
 // Open locks an existing container's state directory; shared is for
-// commands that only read.
+// commands that only read. Those do not wait for a command that holds the
+// lock for writing (a create can take as long as its hooks): the state
+// file is replaced atomically, so reading it unlocked is safe, and a
+// container still being created reads as "creating".
 func Open(root, id string, shared bool) (*Dir, error) {
 	if err := ValidateID(id); err != nil {
 		return nil, err
@@ -88,7 +91,10 @@ func lock(id, path string, how int) (*Dir, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := unix.Flock(int(f.Fd()), how); err != nil {
+	if how == unix.LOCK_SH {
+		how |= unix.LOCK_NB
+	}
+	if err := unix.Flock(int(f.Fd()), how); err != nil && !errors.Is(err, unix.EWOULDBLOCK) {
 		f.Close()
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}

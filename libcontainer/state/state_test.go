@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -146,5 +147,32 @@ func TestProcessIdentity(t *testing.T) {
 	}
 	if p.Alive() {
 		t.Fatal("reaped process still Alive")
+	}
+}
+
+// TestSharedDoesNotWaitForWriter: state and list must not hang behind a
+// create that holds the lock while its hooks run.
+func TestSharedDoesNotWaitForWriter(t *testing.T) {
+	root := t.TempDir()
+	d, err := Create(root, "c4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	done := make(chan error, 1)
+	go func() {
+		r, err := Open(root, "c4", true)
+		if err == nil {
+			r.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a shared Open waited for the writer")
 	}
 }

@@ -19,8 +19,9 @@ rootfs=$tmp/rootfs
 
 # Packages beyond minbase: systemd as PID 1 with udev, D-Bus for the systemd
 # driver, and what container tests need inside (busybox for a test rootfs,
-# iproute2 for netns checks, libseccomp for hull's seccomp filter).
-include=systemd,systemd-sysv,udev,kmod,dbus,busybox-static,iproute2,libseccomp2,procps
+# iproute2 for netns checks, libseccomp for hull's seccomp filter), and runc
+# and crun, which tests/validate/guest.sh compares hull with on cgroup v2.
+include=systemd,systemd-sysv,udev,kmod,dbus,busybox-static,iproute2,libseccomp2,procps,runc,crun
 
 cleanup() { rm -rf "$tmp"; }
 trap cleanup EXIT

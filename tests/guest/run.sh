@@ -9,12 +9,16 @@
 #        HULL_GUEST_TIMEOUT    seconds before the guest is killed (600)
 #        HULL_GUEST_ACCEL      qemu accelerator (tcg: this machine's KVM
 #                              cannot boot Debian's kernel)
+#        HULL_GUEST_RUN        exchange directory of this run (default
+#                              _build/guest/run); emptied at start
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=$root/_build/guest
-xchg=$build/run
+# Per-run exchange directory; HULL_GUEST_RUN gives a run its own, so that
+# two guests can run at once (each needs its own).
+xchg=${HULL_GUEST_RUN:-$build/run}
 timeout=${HULL_GUEST_TIMEOUT:-600}
 accel=${HULL_GUEST_ACCEL:-tcg}
 hull=${HULL_BINARY:-$root/_build/hull}
@@ -59,6 +63,7 @@ case $hull in
 esac
 
 rm -rf "$xchg" && mkdir -p "$xchg"
+xchg=$(cd "$xchg" && pwd)
 q() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 {
 	printf 'export HULL_GUEST=1'

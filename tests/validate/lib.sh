@@ -45,9 +45,22 @@ make_wrapper() {
 	chmod +x "$2/wrapper"
 }
 
-# Makes the absolute cgroup CG in every v1 hierarchy. cpuset children start
-# with no cpus or mems, so they inherit the root's explicitly.
+# "v2" when /sys/fs/cgroup is the unified hierarchy (the cgroup v2 guest of
+# tests/guest), "v1" otherwise (this host: v1 hierarchies plus a hugetlb-only
+# cgroup2 at /sys/fs/cgroup/unified).
+cgroup_mode() {
+	if [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ]; then echo v2; else echo v1; fi
+}
+
+# Makes the absolute cgroup CG: in every v1 hierarchy, or on v2 as CG plus
+# its leaf CG/runner (see make_cgroup_v2).
 make_cgroups() {
+	if [ "$(cgroup_mode)" = v2 ]; then
+		make_cgroup_v2 "$1"
+		return
+	fi
+	# cpuset children start with no cpus or mems, so they inherit the root's
+	# explicitly.
 	for h in /sys/fs/cgroup/*/; do
 		[ -f "$h/tasks" ] || continue
 		mkdir -p "$h${1#/}"
@@ -58,6 +71,25 @@ make_cgroups() {
 	done
 }
 
+# On v2 only leaves may hold processes once controllers are enabled, so the
+# runner (runtime.sh and the programs it starts) joins the leaf CG/runner and
+# CG delegates every controller to its children. runc puts a container
+# without cgroupsPath, or with a relative one, below the parent of its own
+# cgroup: CG, beside the runner. The root is exempt from that rule, so
+# enabling controllers there (as the runtimes do for /cgrouptest anyway) is
+# allowed while processes live in it.
+make_cgroup_v2() {
+	dir=/sys/fs/cgroup/${1#/}
+	mkdir -p "$dir/runner"
+	for c in $(cat /sys/fs/cgroup/cgroup.controllers); do
+		grep -qw "$c" /sys/fs/cgroup/cgroup.subtree_control ||
+			echo "+$c" >/sys/fs/cgroup/cgroup.subtree_control ||
+			echo "run.sh: warning: cannot enable $c in the root cgroup" >&2
+		echo "+$c" >"$dir/cgroup.subtree_control" ||
+			echo "run.sh: warning: cannot enable $c in $dir" >&2
+	done
+}
+
 # Removes a cgroup tree, killing (by pid) what is left in it: only processes
 # this run started can be there.
 remove_cgroup_tree() {
@@ -65,6 +97,7 @@ remove_cgroup_tree() {
 		find "$1" -depth -type d -exec rmdir {} \; 2>/dev/null || true
 		[ -d "$1" ] || return 0
 		find "$1" -name freezer.state | while read -r f; do echo THAWED >"$f" 2>/dev/null || true; done
+		find "$1" -name cgroup.freeze | while read -r f; do echo 0 >"$f" 2>/dev/null || true; done
 		find "$1" -name cgroup.procs -exec cat {} + 2>/dev/null |
 			while read -r pid; do kill -KILL "$pid" 2>/dev/null || true; done
 		sleep 0.3
@@ -90,8 +123,12 @@ cleanup_all() {
 		[ -x "$w" ] || continue
 		for id in $("$w" list -q 2>/dev/null); do "$w" delete --force "$id" >/dev/null 2>&1 || true; done
 	done
-	for h in /sys/fs/cgroup/*/; do
-		[ -f "$h/tasks" ] || continue
+	if [ "$(cgroup_mode)" = v2 ]; then
+		hierarchies=/sys/fs/cgroup/
+	else
+		hierarchies=$(for h in /sys/fs/cgroup/*/; do if [ -f "$h/tasks" ]; then echo "$h"; fi; done)
+	fi
+	for h in $hierarchies; do
 		for d in "$h"hull-validate-"$run_id"-*; do
 			[ -d "$d" ] && remove_cgroup_tree "$d"
 		done

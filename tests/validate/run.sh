@@ -3,11 +3,15 @@
 # side by side. Must run as root.
 #
 # Usage: run.sh [--runtime NAME]... [--only REGEX] [--timeout SECONDS] [--serial] [--out DIR]
+#               [--suite DIR | --build-only]
 #   --runtime  hull, runc or crun; repeatable; default: all three
 #   --only     run only programs whose name matches this extended regex
 #   --timeout  per-program limit, default 60
 #   --serial   run the runtimes one after another instead of side by side
 #   --out DIR  where results and logs go, default _build/validate
+#   --suite DIR  use the suite already built in DIR (programs, runtimetest and
+#              rootfs tarball, as --build-only prints); needs no Go (guest.sh)
+#   --build-only  build the suite and its rootfs tarball, print its directory
 # Environment: HULL_BINARY (default _build/hull), HULL_ROOTFS (default
 # _build/rootfs/busybox; built with tests/rootfs/busybox.sh when missing).
 #
@@ -25,7 +29,7 @@ cache="$top/_build/validate"
 HULL_BINARY=${HULL_BINARY:-$top/_build/hull}
 HULL_ROOTFS=${HULL_ROOTFS:-$top/_build/rootfs/busybox}
 
-runtimes="" only="" limit=60 serial=0 out=$cache
+runtimes="" only="" limit=60 serial=0 out=$cache suite="" build_only=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--runtime) runtimes="$runtimes ${2:?--runtime needs a name}"; shift 2 ;;
@@ -33,7 +37,9 @@ while [ $# -gt 0 ]; do
 	--timeout) limit=${2:?--timeout needs seconds}; shift 2 ;;
 	--serial) serial=1; shift ;;
 	--out) out=${2:?--out needs a directory}; shift 2 ;;
-	-h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+	--suite) suite=${2:?--suite needs a directory}; shift 2 ;;
+	--build-only) build_only=1; shift ;;
+	-h | --help) sed -n '2,26p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -48,8 +54,18 @@ out=$(cd "$out" && pwd)
 . "$here/lib.sh"
 
 t0=$(date +%s)
-bin=$(sh "$here/build.sh" "$cache") || { echo "run.sh: cannot build the validation suite" >&2; exit 3; }
-make_rootfs_tarball "$bin" || { echo "run.sh: cannot make the rootfs tarball" >&2; exit 3; }
+if [ -n "$suite" ]; then
+	bin=$(cd "$suite" && pwd)
+	ls "$bin"/rootfs-*.tar.gz >/dev/null 2>&1 && [ -x "$bin/runtimetest" ] ||
+		{ echo "run.sh: $bin has no rootfs tarball or runtimetest (run.sh --build-only)" >&2; exit 3; }
+else
+	bin=$(sh "$here/build.sh" "$cache") || { echo "run.sh: cannot build the validation suite" >&2; exit 3; }
+	make_rootfs_tarball "$bin" || { echo "run.sh: cannot make the rootfs tarball" >&2; exit 3; }
+fi
+if [ "$build_only" = 1 ]; then
+	echo "$bin"
+	exit 0
+fi
 programs=$(list_programs "$bin" "$only")
 [ -n "$programs" ] || { echo "run.sh: no program matches '$only'" >&2; exit 2; }
 echo "suite ready in $(($(date +%s) - t0))s: $(echo "$programs" | wc -w) programs in $bin"
@@ -60,7 +76,7 @@ scratch=$(mktemp -d "${TMPDIR:-/tmp}/hull-validate.XXXXXX")
 chmod 755 "$scratch"
 trap 'cleanup_all' EXIT
 trap 'exit 130' INT TERM
-cgroups_before=$(ls -d /sys/fs/cgroup/*/cgrouptest 2>/dev/null || true)
+cgroups_before=$(ls -d /sys/fs/cgroup/cgrouptest /sys/fs/cgroup/*/cgrouptest 2>/dev/null || true)
 
 pids=""
 for rt in $runtimes; do

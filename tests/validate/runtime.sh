@@ -9,7 +9,9 @@
 #   WORK      scratch directory of this runtime (bundles go to WORK/tmp)
 #   CGROUP    absolute cgroup (e.g. /hull-validate-123-runc) made in every v1
 #             hierarchy; this shell moves itself there so that containers
-#             without a cgroupsPath land below it and not in our caller's cgroup
+#             without a cgroupsPath land below it and not in our caller's
+#             cgroup. On cgroup v2 it moves to CGROUP/runner instead, and
+#             runc's containers land beside it, in CGROUP.
 #   RESULTS   file that gets one "program STATUS" line per program; beside
 #             it, failures-NAME.txt gets "program: verdict" for the others
 set -eu
@@ -21,16 +23,22 @@ abslist="$bin/../abs-cgroup-programs"
 # One lock for the whole machine: /cgrouptest is one cgroup for everyone.
 abslock=/run/lock/hull-validate-cgrouptest.lock
 
-for h in /sys/fs/cgroup/*/; do
-	[ -f "$h/tasks" ] && [ -d "$h${cgroup#/}" ] || continue
-	echo $$ >"$h${cgroup#/}/cgroup.procs"
-done
-
-# crun 1.8.1 refuses hybrid hierarchies whose cgroup2 lists controllers (here
-# hugetlb). Hiding the list only in this namespace is a test-only workaround.
-if [ "$name" = crun ] && [ -n "$(cat /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null)" ]; then
-	: >"$work/empty-controllers"
-	mount --bind "$work/empty-controllers" /sys/fs/cgroup/unified/cgroup.controllers
+if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
+	# v2: CGROUP has controllers enabled for its children, so no process
+	# may live in it; we take its leaf CGROUP/runner (made by run.sh).
+	echo $$ >"/sys/fs/cgroup/${cgroup#/}/runner/cgroup.procs"
+else
+	for h in /sys/fs/cgroup/*/; do
+		[ -f "$h/tasks" ] && [ -d "$h${cgroup#/}" ] || continue
+		echo $$ >"$h${cgroup#/}/cgroup.procs"
+	done
+	# crun 1.8.1 refuses hybrid hierarchies whose cgroup2 lists controllers
+	# (here hugetlb). Hiding the list only in this namespace is a test-only
+	# workaround.
+	if [ "$name" = crun ] && [ -n "$(cat /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null)" ]; then
+		: >"$work/empty-controllers"
+		mount --bind "$work/empty-controllers" /sys/fs/cgroup/unified/cgroup.controllers
+	fi
 fi
 
 mkdir -p "$work/tmp" "$logdir"

@@ -1,0 +1,346 @@
+package boot
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+const bootTimeout = 60 * time.Second
+
+// execFunc runs a command inside a machine.
+type execFunc func(args ...string) (string, error)
+
+// waitRunning asks systemd inside until it answers, then waits for the
+// boot to finish; it fails unless the state is "running" (0 failed units).
+func waitRunning(t *testing.T, m *machine, ex execFunc) time.Duration {
+	t.Helper()
+	err := untilOK(bootTimeout, func() error {
+		select {
+		case <-m.done:
+			return fmt.Errorf("%s exited with %d before booting:\n%s", m.name, m.status, m.out)
+		default:
+		}
+		_, err := ex("true")
+		return err
+	})
+	if err != nil {
+		t.Fatalf("%s: exec never worked: %v", m.name, err)
+	}
+	// systemctl fails to connect until PID 1 has its private socket up.
+	var state string
+	err = untilOK(bootTimeout, func() error {
+		state, _ = ex("timeout", "50", "systemctl", "is-system-running", "--wait")
+		if strings.Contains(state, "Failed to connect") {
+			return fmt.Errorf("%s", state)
+		}
+		return nil
+	})
+	took := time.Since(m.started)
+	if state != "running" {
+		failed, _ := ex("systemctl", "list-units", "--failed", "--plain", "--no-legend", "--no-pager")
+		t.Fatalf("%s: system state %q (%v), failed units:\n%s\noutput:\n%s", m.name, state, err, failed, m.out)
+	}
+	return took
+}
+
+// checkMachine asserts the identity and the file system view systemd needs.
+func checkMachine(t *testing.T, m *machine, ex execFunc, uuid string) {
+	t.Helper()
+	want := map[string]string{
+		"hostname": m.name,
+		"systemctl list-units --failed --plain --no-legend --no-pager | wc -l": "0",
+		"cat /etc/machine-id":                     strings.ReplaceAll(uuid, "-", ""),
+		"cat /run/host/container-manager":         "hull",
+		"cat /run/host/container-uuid":            uuid,
+		"test -f /run/host/os-release && echo ok": "ok",
+		"mkdir /sys/fs/cgroup/systemd/hull-t && rmdir /sys/fs/cgroup/systemd/hull-t && echo rw": "rw",
+		"mkdir /sys/fs/cgroup/memory/hull-t 2>/dev/null || echo ro":                             "ro",
+		"touch /run/host/x 2>/dev/null || echo ro":                                              "ro",
+		"touch /sys/x 2>/dev/null || echo ro":                                                   "ro",
+		"cat /proc/1/cgroup | grep name=systemd | cut -d: -f3":                                  "/init.scope",
+	}
+	for cmd, w := range want {
+		got, err := ex("sh", "-c", cmd)
+		if err != nil || got != w {
+			t.Errorf("%s: %q = %q (%v), want %q", m.name, cmd, got, err, w)
+		}
+	}
+}
+
+func readUUID(t *testing.T, bundle string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(bundle, "run-host", "container-uuid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// TestBootRuntimes converts one machine and boots it under every runtime.
+func TestBootRuntimes(t *testing.T) {
+	s := setup(t)
+	for _, rt := range runtimes(t, s) {
+		t.Run(rt.name, func(t *testing.T) {
+			name := randomName("boot-" + rt.name + "-")
+			cg := "/" + randomName("hull-boot-")
+			bundle := t.TempDir()
+			t.Cleanup(func() {
+				rt.cmd("delete", "--force", name).Run()
+				removeCgroup(cg)
+			})
+			convert(t, s, bundle, "-D", s.work, "-M", name, "-b", "--console=pipe", "--cgroups-path", cg)
+			uuid := readUUID(t, bundle)
+			run := rt.cmd("run", "--bundle", bundle, name)
+			m := startCmd(t, run, name, cg)
+			ex := func(args ...string) (string, error) { return rt.output(t, append([]string{"exec", name}, args...)...) }
+			booted := waitRunning(t, m, ex)
+			checkMachine(t, m, ex, uuid)
+			stop := time.Now()
+			kill := []string{"kill", name}
+			if rt.rtmin3 != "" {
+				kill = append(kill, rt.rtmin3)
+			}
+			if out, err := rt.output(t, kill...); err != nil {
+				t.Fatalf("%s kill: %v: %s", rt.name, err, out)
+			}
+			if st := m.wait(t, 30*time.Second); st != rt.poweroff {
+				t.Errorf("%s: exit status %d after SIGRTMIN+3, want %d\n%s", rt.name, st, rt.poweroff, m.out)
+			}
+			timings.add("%-6s boot-to-running %6.2fs  shutdown %5.2fs", rt.name, booted.Seconds(), time.Since(stop).Seconds())
+			if out, _ := rt.output(t, "state", name); !strings.Contains(out, "does not exist") && !strings.Contains(out, "not exist") {
+				t.Errorf("%s: state left behind: %s", rt.name, out)
+			}
+			assertNothingLeft(t, m, bundle, s.work)
+		})
+	}
+}
+
+// TestNspawnBoot boots straight from nspawn flags with `hull nspawn -b`
+// (no tty: read-only console on a pty), using hull state/exec/kill by name.
+func TestNspawnBoot(t *testing.T) {
+	s := setup(t)
+	name := randomName("nspawn-")
+	cg := "/" + randomName("hull-boot-")
+	t.Cleanup(func() {
+		exec.Command(s.hull, "delete", "--force", name).Run()
+		removeCgroup(cg)
+	})
+	m := startCmd(t, exec.Command(s.hull, "nspawn", "-D", s.work, "-M", name, "-b", "--cgroups-path", cg), name, cg)
+	ex := func(args ...string) (string, error) {
+		out, err := exec.Command(s.hull, append([]string{"exec", name}, args...)...).CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	booted := waitRunning(t, m, ex)
+	st, err := exec.Command(s.hull, "state", name).Output()
+	if err != nil || !strings.Contains(string(st), `"running"`) || !strings.Contains(string(st), `"org.hull.nspawn.machine": "`+name+`"`) {
+		t.Errorf("hull state %s: %v\n%s", name, err, st)
+	}
+	if tty, _ := ex("sh", "-c", "readlink /proc/1/fd/1"); !strings.HasPrefix(tty, "/dev/pts/") && tty != "/dev/console" {
+		t.Errorf("init's stdout is %q, want the console pty", tty)
+	}
+	stop := time.Now()
+	if out, err := exec.Command(s.hull, "kill", name).CombinedOutput(); err != nil { // default: SIGRTMIN+3
+		t.Fatalf("hull kill: %v: %s", err, out)
+	}
+	if st := m.wait(t, 30*time.Second); st != 0 {
+		t.Errorf("hull nspawn exit status %d after poweroff, want 0\n%s", st, m.out)
+	}
+	timings.add("%-6s boot-to-running %6.2fs  shutdown %5.2fs", "hull nspawn", booted.Seconds(), time.Since(stop).Seconds())
+	if !strings.Contains(m.out.String(), "Reached target") && !strings.Contains(m.out.String(), "Welcome to") {
+		t.Errorf("no boot messages on the console:\n%s", m.out)
+	}
+	assertNothingLeft(t, m, s.work, "/run/hull-nspawn")
+	if left, _ := filepath.Glob("/run/hull-nspawn/machine-*"); len(left) > 0 {
+		t.Errorf("temporary bundles left: %v", left)
+	}
+}
+
+// TestAppContainer runs a command, not an init: status passes through.
+func TestAppContainer(t *testing.T) {
+	s := setup(t)
+	name := randomName("app-")
+	cg := "/" + randomName("hull-boot-")
+	t.Cleanup(func() { removeCgroup(cg) })
+	cmd := exec.Command(s.hull, "nspawn", "-D", s.work, "-M", name, "--console=pipe", "--cgroups-path", cg,
+		"--setenv=GREETING=hello", "--", "/bin/sh", "-c", `echo "$GREETING $container $(hostname)"; exit 7`)
+	m := startCmd(t, cmd, name, cg)
+	if st := m.wait(t, 30*time.Second); st != 7 {
+		t.Errorf("exit status %d, want 7\n%s", st, m.out)
+	}
+	if want := "hello hull " + name; !strings.Contains(m.out.String(), want) {
+		t.Errorf("output %q, want %q", m.out, want)
+	}
+	assertNothingLeft(t, m, s.work)
+}
+
+// TestVolatileOverlay boots with --volatile=overlay: writes inside land on
+// a tmpfs and vanish, the image is untouched, the overlay is unmounted.
+func TestVolatileOverlay(t *testing.T) {
+	s := setup(t)
+	name := randomName("volatile-")
+	cg := "/" + randomName("hull-boot-")
+	t.Cleanup(func() {
+		exec.Command(s.hull, "delete", "--force", name).Run()
+		removeCgroup(cg)
+	})
+	before := treeStamp(t, s.pristine)
+	m := startCmd(t, exec.Command(s.hull, "nspawn", "-D", s.pristine, "-M", name, "-b", "--volatile=overlay",
+		"--console=pipe", "--cgroups-path", cg), name, cg)
+	ex := func(args ...string) (string, error) {
+		out, err := exec.Command(s.hull, append([]string{"exec", name}, args...)...).CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	waitRunning(t, m, ex)
+	if out, err := ex("sh", "-c", "echo x > /etc/hull-volatile && rm /etc/os-release && findmnt -no FSTYPE /"); err != nil || out != "overlay" {
+		t.Errorf("write inside / (want an overlay root): %q %v", out, err)
+	}
+	exec.Command(s.hull, "kill", name).Run()
+	if st := m.wait(t, 30*time.Second); st != 0 {
+		t.Errorf("exit status %d, want 0\n%s", st, m.out)
+	}
+	if _, err := os.Stat(filepath.Join(s.pristine, "etc/hull-volatile")); err == nil {
+		t.Error("a write inside reached the image")
+	}
+	if after := treeStamp(t, s.pristine); after != before {
+		t.Errorf("image changed: %s -> %s", before, after)
+	}
+	assertNothingLeft(t, m, s.pristine, "/run/hull-nspawn")
+}
+
+// treeStamp summarises the image's top directories and key files.
+func treeStamp(t *testing.T, root string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, p := range []string{"", "etc", "var", "var/log", "etc/os-release", "etc/machine-id"} {
+		var st unix.Stat_t
+		if err := unix.Lstat(filepath.Join(root, p), &st); err != nil {
+			fmt.Fprintf(&b, "%s:missing ", p)
+			continue
+		}
+		fmt.Fprintf(&b, "%s:%d.%d/%d ", p, st.Mtim.Sec, st.Mtim.Nsec, st.Size)
+	}
+	return b.String()
+}
+
+// TestPrivateUsers boots in a user namespace: the image is chowned to the
+// range, the container's cgroup is given to its root by the hook.
+func TestPrivateUsers(t *testing.T) {
+	s := setup(t)
+	name := randomName("userns-")
+	cg := "/" + randomName("hull-boot-")
+	// The user namespace's root must be able to reach the image.
+	parent := t.TempDir()
+	if err := os.Chmod(parent, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(parent, name)
+	if out, err := exec.Command("cp", "-a", "--reflink=auto", s.work, img).CombinedOutput(); err != nil {
+		t.Fatalf("copy image: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		exec.Command(s.hull, "delete", "--force", name).Run()
+		removeCgroup(cg)
+	})
+	const base = 524288
+	m := startCmd(t, exec.Command(s.hull, "nspawn", "-D", img, "-M", name, "-b", "--private-users="+strconv.Itoa(base)+":65536",
+		"--private-users-ownership=chown", "--private-network", "--console=pipe", "--cgroups-path", cg), name, cg)
+	ex := func(args ...string) (string, error) {
+		out, err := exec.Command(s.hull, append([]string{"exec", name}, args...)...).CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	waitRunning(t, m, ex)
+	if out, _ := ex("sh", "-c", "cat /proc/self/uid_map | tr -s ' '"); out != " 0 524288 65536" {
+		t.Errorf("uid_map %q", out)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join("/sys/fs/cgroup/systemd", cg), &st); err != nil || st.Uid != base {
+		t.Errorf("container cgroup owner %d (%v), want %d", st.Uid, err, base)
+	}
+	if err := unix.Stat(filepath.Join(img, "etc/passwd"), &st); err != nil || st.Uid != base {
+		t.Errorf("image not chowned: /etc/passwd owner %d (%v)", st.Uid, err)
+	}
+	exec.Command(s.hull, "kill", name).Run()
+	if code := m.wait(t, 30*time.Second); code != 0 {
+		t.Errorf("exit status %d, want 0\n%s", code, m.out)
+	}
+	assertNothingLeft(t, m, img, "/run/hull-nspawn")
+}
+
+// TestNspawnItself boots the same image with systemd-nspawn, for the
+// comparison of times; it runs in cgroups of its own (never this shell's).
+func TestNspawnItself(t *testing.T) {
+	s := setup(t)
+	nspawn, err := exec.LookPath("systemd-nspawn")
+	if err != nil {
+		t.Skip("systemd-nspawn not installed")
+	}
+	name := randomName("real-nspawn-")
+	cg := "/" + randomName("hull-boot-")
+	t.Cleanup(func() { removeCgroup(cg) })
+	// Join a fresh cgroup in every v1 hierarchy so nspawn creates nothing
+	// relative to the test's own cgroups.
+	join := fmt.Sprintf(`for h in /sys/fs/cgroup/*/; do case $h in */unified/) continue;; esac
+d=$h%s; mkdir -p $d; [ -f $d/cpuset.cpus ] && cat ${h}cpuset.cpus > $d/cpuset.cpus && cat ${h}cpuset.mems > $d/cpuset.mems; echo $$ > $d/cgroup.procs; done
+exec "$@"`, strings.TrimPrefix(cg, "/"))
+	cmd := exec.Command("sh", "-c", join, "sh", nspawn, "--keep-unit", "--register=no", "-q", "--console=pipe", "-D", s.work, "-M", name, "-b")
+	m := startCmd(t, cmd, name, cg)
+	leader := func() (int, error) { return findInit(filepath.Join("/sys/fs/cgroup/systemd", cg)) }
+	ex := func(args ...string) (string, error) {
+		pid, err := leader()
+		if err != nil {
+			return "", err
+		}
+		out, err := exec.Command("nsenter", append([]string{"-t", strconv.Itoa(pid), "-a"}, args...)...).CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	booted := waitRunning(t, m, ex)
+	pid, err := leader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := time.Now()
+	unix.Kill(pid, unix.Signal(37)) // SIGRTMIN+3 to the container's systemd
+	if st := m.wait(t, 30*time.Second); st != 0 {
+		t.Errorf("systemd-nspawn exit status %d, want 0\n%s", st, m.out)
+	}
+	timings.add("%-6s boot-to-running %6.2fs  shutdown %5.2fs", "systemd-nspawn", booted.Seconds(), time.Since(stop).Seconds())
+}
+
+// TestZTimings prints the numbers collected by the tests above.
+func TestZTimings(t *testing.T) {
+	for _, r := range timings.rows {
+		t.Log(r)
+	}
+}
+
+// findInit finds the container's systemd (comm "systemd", not
+// "systemd-nspawn") among the processes of a cgroup tree.
+func findInit(dir string) (int, error) {
+	var found int
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || found != 0 || d.Name() != "cgroup.procs" {
+			return nil
+		}
+		data, _ := os.ReadFile(p)
+		for _, f := range strings.Fields(string(data)) {
+			comm, _ := os.ReadFile("/proc/" + f + "/comm")
+			if strings.TrimSpace(string(comm)) == "systemd" {
+				found, _ = strconv.Atoi(f)
+				return filepath.SkipAll
+			}
+		}
+		return nil
+	})
+	if found == 0 {
+		return 0, fmt.Errorf("no systemd process under %s yet", dir)
+	}
+	return found, nil
+}

@@ -1,0 +1,161 @@
+package engines
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+)
+
+// The images are made here from the busybox rootfs: no registry is
+// reachable, and none is needed.
+
+// writeRootfsTar writes dir as an image layer: regular files, directories
+// and symlinks with their modes, owned by root, in a stable order.
+func writeRootfsTar(w io.Writer, dir string) error {
+	tw := tar.NewWriter(w)
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil || rel == "." {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if !info.Mode().IsRegular() && !info.IsDir() && info.Mode()&fs.ModeSymlink == 0 {
+			return nil // device nodes and sockets: the runtime makes /dev
+		}
+		link := ""
+		if info.Mode()&fs.ModeSymlink != 0 {
+			if link, err = os.Readlink(path); err != nil {
+				return err
+			}
+		}
+		hdr, err := tar.FileInfoHeader(info, link)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		hdr.Name, hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = rel, 0, 0, "", ""
+		if info.IsDir() {
+			hdr.Name += "/"
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if info.Mode().IsRegular() {
+			f, err := os.Open(path)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(tw, f)
+			f.Close()
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+// blob is one content-addressed file of an OCI image layout.
+type blob struct {
+	mediaType string
+	data      []byte
+}
+
+func (b blob) digest() string {
+	sum := sha256.Sum256(b.data)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+func (b blob) descriptor(annotations map[string]string) map[string]any {
+	d := map[string]any{"mediaType": b.mediaType, "digest": b.digest(), "size": len(b.data)}
+	if annotations != nil {
+		d["annotations"] = annotations
+	}
+	return d
+}
+
+// writeOCIArchive writes an OCI image layout tar of the rootfs, one
+// uncompressed layer, tagged ref: what `ctr images import` takes.
+func writeOCIArchive(path, rootfs, ref string) error {
+	var layerBuf bytes.Buffer
+	if err := writeRootfsTar(&layerBuf, rootfs); err != nil {
+		return fmt.Errorf("tar %s: %w", rootfs, err)
+	}
+	layer := blob{"application/vnd.oci.image.layer.v1.tar", layerBuf.Bytes()}
+	config := blob{"application/vnd.oci.image.config.v1+json", mustJSON(map[string]any{
+		"architecture": runtime.GOARCH, "os": "linux", "created": time.Unix(0, 0).UTC(),
+		"config": map[string]any{"Env": []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, "Cmd": []string{"sh"}},
+		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{layer.digest()}},
+	})}
+	manifest := blob{"application/vnd.oci.image.manifest.v1+json", mustJSON(map[string]any{
+		"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+		"config": config.descriptor(nil), "layers": []any{layer.descriptor(nil)},
+	})}
+	index := mustJSON(map[string]any{
+		"schemaVersion": 2,
+		"manifests": []any{manifest.descriptor(map[string]string{
+			"io.containerd.image.name":          ref,
+			"org.opencontainers.image.ref.name": ref,
+		})},
+	})
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	tw := tar.NewWriter(f)
+	files := []struct {
+		name string
+		data []byte
+	}{
+		{"oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)},
+		{"index.json", index},
+	}
+	for _, b := range []blob{layer, config, manifest} {
+		files = append(files, struct {
+			name string
+			data []byte
+		}{"blobs/sha256/" + b.digest()[len("sha256:"):], b.data})
+	}
+	for _, file := range files {
+		hdr := &tar.Header{Name: file.name, Mode: 0o644, Size: int64(len(file.data)), Typeflag: tar.TypeReg}
+		if err := tw.WriteHeader(hdr); err != nil {
+			f.Close()
+			return err
+		}
+		if _, err := tw.Write(file.data); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func mustJSON(v any) []byte {
+	data, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only fixed maps of strings, numbers and slices come here
+	}
+	return data
+}
+
+func sleepMs(n int) { time.Sleep(time.Duration(n) * time.Millisecond) }
