@@ -31,6 +31,10 @@ func newV2(h host, c Config) (*v2Manager, error) {
 		if own, ok = self[""]; !ok {
 			return nil, fmt.Errorf("linux.cgroupsPath %q is relative, but %s has no cgroup v2 entry", c.Path, h.selfCgroup)
 		}
+		// Our own cgroup holds us, so by the no-internal-processes rule it
+		// cannot enable controllers for a child: resolve under its parent,
+		// as runc does on v2 (a shell in a session scope, a service).
+		own = path.Dir(own)
 	}
 	p, err := cgroupPath(c.Path, c.ID, own)
 	if err != nil {

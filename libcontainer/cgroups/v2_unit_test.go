@@ -26,7 +26,8 @@ func TestNewV2Paths(t *testing.T) {
 	tests := []struct{ path, id, wantPath, wantDir, err string }{
 		{"", "c1", "/hull/c1", "/cg/hull/c1", ""},
 		{"/a/b", "c1", "/a/b", "/cg/a/b", ""},
-		{"sub/c", "c1", "/user.slice/me.scope/sub/c", "/cg/user.slice/me.scope/sub/c", ""},
+		// Relative to the parent of our own cgroup, which holds processes.
+		{"sub/c", "c1", "/user.slice/sub/c", "/cg/user.slice/sub/c", ""},
 		{"/", "c1", "", "", "root cgroup"},
 		{"", "", "", "", "no container id"},
 	}

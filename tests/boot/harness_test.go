@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -215,8 +216,25 @@ func cgroupDirs(cgroup string) []string {
 	return out
 }
 
-// removeCgroup removes a test cgroup tree in every hierarchy (cleanup).
+// removeCgroup kills whatever a failed test left in its cgroup tree and
+// removes the tree in every hierarchy (cleanup).
 func removeCgroup(cgroup string) {
+	if cgroup == "" || cgroup == "/" {
+		return
+	}
+	for _, d := range cgroupDirs(cgroup) {
+		filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
+			if err == nil && e.Name() == "cgroup.procs" {
+				data, _ := os.ReadFile(p)
+				for _, f := range strings.Fields(string(data)) {
+					if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
+						unix.Kill(pid, unix.SIGKILL)
+					}
+				}
+			}
+			return nil
+		})
+	}
 	for _, d := range cgroupDirs(cgroup) {
 		rmdirTree(d)
 	}
