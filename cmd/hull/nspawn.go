@@ -39,7 +39,7 @@ func nspawnRun(c *cli.Context) error {
 	if a.bundle != "" {
 		return fmt.Errorf("nspawn: --bundle is for `hull convert`")
 	}
-	if err := os.MkdirAll(nspawnBundles, 0o700); err != nil {
+	if err := os.MkdirAll(nspawnBundles, 0o711); err != nil {
 		return err
 	}
 	dir, err := os.MkdirTemp(nspawnBundles, "machine-")
@@ -47,6 +47,10 @@ func nspawnRun(c *cli.Context) error {
 		return err
 	}
 	defer removeNspawnBundle(dir)
+	// A user namespace's root resolves bind sources (run-host) in here.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return err
+	}
 	a.bundle = dir
 	cv, err := convertMachine(a)
 	if err != nil {

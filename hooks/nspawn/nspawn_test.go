@@ -1,0 +1,118 @@
+package nspawn
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/nspawnconv"
+)
+
+func TestApplyPreSteps(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	os.WriteFile(src, []byte("host\n"), 0o644)
+	os.Symlink("elsewhere", filepath.Join(dir, "link"))
+	p := func(n string) string { return filepath.Join(dir, n) }
+	steps := []nspawnconv.PreStep{
+		{Action: nspawnconv.ActionMkdir, Path: p("a/b"), Mode: 0o700},
+		{Action: nspawnconv.ActionWriteFile, Path: p("a/file"), Data: "data", Mode: 0o444},
+		{Action: nspawnconv.ActionCopyFile, Path: p("copy"), Source: src, Mode: 0o644},
+		{Action: nspawnconv.ActionCopyFile, Path: p("link"), Source: src}, // copy-*: keeps the symlink
+		{Action: nspawnconv.ActionSymlink, Path: p("a/zone"), Source: "../usr/share/zoneinfo/UTC"},
+		{Action: nspawnconv.ActionRemove, Path: p("missing")},
+		{Action: nspawnconv.ActionCopyFile, Path: p("x"), Source: p("nope"), Optional: true},
+	}
+	var warned []string
+	if err := ApplyPreSteps(steps, func(w string) { warned = append(warned, w) }); err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		path, want string
+		mode       os.FileMode
+	}{{"a/file", "data", 0o444}, {"copy", "host\n", 0o644}}
+	for _, c := range checks {
+		b, err := os.ReadFile(p(c.path))
+		st, _ := os.Stat(p(c.path))
+		if err != nil || string(b) != c.want || st.Mode().Perm() != c.mode {
+			t.Errorf("%s: %q %v %v, want %q %v", c.path, b, st.Mode(), err, c.want, c.mode)
+		}
+	}
+	if l, _ := os.Readlink(p("link")); l != "elsewhere" {
+		t.Errorf("copy-file without replace changed a symlink: %q", l)
+	}
+	if l, _ := os.Readlink(p("a/zone")); l != "../usr/share/zoneinfo/UTC" {
+		t.Errorf("symlink = %q", l)
+	}
+	if st, _ := os.Stat(p("a/b")); st == nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("mkdir mode %v", st)
+	}
+	if len(warned) != 1 {
+		t.Errorf("optional failure warnings: %q", warned)
+	}
+	bad := []nspawnconv.PreStep{{Action: nspawnconv.ActionCopyFile, Path: p("y"), Source: p("nope"), Key: "ResolvConf="}}
+	if err := ApplyPreSteps(bad, nil); err == nil {
+		t.Error("a failing step did not fail")
+	}
+}
+
+// TestMountsAndRemoveTree mounts a real tmpfs through a pre-step, checks
+// remove-tree refuses while it is mounted, umount removes it (twice is
+// fine) and remove-tree then deletes the directory.
+func TestMountsAndRemoveTree(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting tmpfs needs root")
+	}
+	dir := t.TempDir()
+	mnt := filepath.Join(dir, "volatile")
+	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
+	step := nspawnconv.PreStep{Action: nspawnconv.ActionMountTmpfs, Path: mnt, Options: []string{"mode=755", "size=1m"}}
+	for i := 0; i < 2; i++ { // the second apply must not stack a mount
+		if err := ApplyPreSteps([]nspawnconv.PreStep{step}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ms, _ := MountsUnder(mnt); len(ms) != 1 {
+		t.Fatalf("mounts under %s: %v, want exactly one", mnt, ms)
+	}
+	if err := RemoveTree(dir); err == nil {
+		t.Fatal("remove-tree went into a mounted directory")
+	}
+	for i := 0; i < 2; i++ {
+		if err := RunAction(ActionUmount, []string{mnt}, nil); err != nil {
+			t.Fatalf("umount #%d: %v", i, err)
+		}
+	}
+	if err := RunAction(ActionRemoveTree, []string{dir}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("%s still exists: %v", dir, err)
+	}
+	for _, bad := range [][]string{{"/"}, {"relative"}, {}} {
+		if err := RunAction(ActionRemoveTree, bad, nil); err == nil {
+			t.Errorf("remove-tree %q accepted", bad)
+		}
+	}
+}
+
+func TestShiftTree(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chown needs root")
+	}
+	dir := t.TempDir()
+	f := filepath.Join(dir, "suid")
+	os.WriteFile(f, nil, 0o755)
+	os.Lchown(f, 0, 5)
+	unix.Chmod(f, 0o4755) // after chown, which clears it
+	if err := ShiftTree(dir, 524288, 65536); err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	unix.Lstat(f, &st)
+	if st.Uid != 524288 || st.Gid != 524293 || st.Mode&0o7777 != 0o4755 {
+		t.Errorf("after shift: uid %d gid %d mode %o", st.Uid, st.Gid, st.Mode&0o7777)
+	}
+}
