@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -156,7 +157,7 @@ func (c *Container) startInit(spec *specs.Spec, o CreateOpts, cg cgroups.Manager
 		//lint:ignore SA1019 deprecated by the spec, still honoured by runtimes
 		RuntimeHooks: spec.Hooks != nil && (len(spec.Hooks.Prestart) > 0 || len(spec.Hooks.CreateRuntime) > 0),
 	}
-	if cfg.Seccomp, err = compileSeccomp(spec); err != nil {
+	if cfg.Seccomp, err = compileSeccomp(o.Root, spec); err != nil {
 		return err
 	}
 	extra := preservedFiles(o.PreserveFDs)
@@ -381,16 +382,23 @@ func writeIDMap(path string, m []specs.LinuxIDMapping) error {
 }
 
 // compileSeccomp compiles linux.seccomp to BPF; nil when there is none.
-func compileSeccomp(spec *specs.Spec) ([]byte, error) {
+// Compiled programs are cached beside the state root (root + ".cache":
+// inside it, they would look like a container).
+func compileSeccomp(root string, spec *specs.Spec) ([]byte, error) {
 	if spec.Linux == nil || spec.Linux.Seccomp == nil {
 		return nil, nil
 	}
-	f, err := seccomp.Compile(spec.Linux.Seccomp)
+	cache, err := seccomp.NewCache(filepath.Clean(root) + ".cache/seccomp")
 	if err != nil {
-		return nil, err
+		// No cache is a slower start, not a failure.
+		f, cerr := seccomp.Compile(spec.Linux.Seccomp)
+		if cerr != nil {
+			return nil, cerr
+		}
+		defer f.Release()
+		return f.MarshalBinary()
 	}
-	defer f.Release()
-	return f.MarshalBinary()
+	return cache.Compile(spec.Linux.Seccomp)
 }
 
 func hasNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) bool {

@@ -3,6 +3,7 @@ package libcontainer
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -46,7 +47,7 @@ func (c *Container) Exec(o ExecOpts) (state.Process, error) {
 		NoNewKeyring: true, PreserveFDs: o.PreserveFDs, FifoFD: -1, ConsoleFD: -1,
 	}
 	var err error
-	if cfg.Seccomp, err = compileSeccomp(&spec); err != nil {
+	if cfg.Seccomp, err = compileSeccomp(filepath.Dir(c.dir.Path()), &spec); err != nil {
 		return state.Process{}, err
 	}
 	extra := preservedFiles(o.PreserveFDs)
