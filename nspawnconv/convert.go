@@ -176,6 +176,7 @@ func (s *Settings) checkRefused(o Options) error {
 		{len(s.Ports) > 0, "Port=", "port forwarding needs firewall hooks, not yet supported"},
 		{s.Boot && s.ProcessTwo, "ProcessTwo=", "cannot be combined with Boot= (as in nspawn)"},
 		{s.ProcessTwo && o.InitPath == "", "ProcessTwo=", "needs a stub init (Options.InitPath); none configured"},
+		{s.ProcessTwo && o.InitPath != "" && !filepath.IsAbs(o.InitPath), "ProcessTwo=", fmt.Sprintf("stub init path %q is not absolute", o.InitPath)},
 		{s.Boot && len(s.AmbientCapability) > 0, "AmbientCapability=", "cannot be combined with Boot= (as in nspawn)"},
 		{s.PrivateUsersOwnership == "map", "PrivateUsersOwnership=map", "an idmapped root directory has no OCI field; use chown"},
 		{s.Ephemeral && s.Template != "", "--ephemeral", "cannot be combined with --template (as in nspawn)"},

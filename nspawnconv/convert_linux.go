@@ -183,8 +183,12 @@ func (cv *converter) setupRunHost() error {
 	mk("container-uuid", cv.c.UUID+"\n")
 	cv.pre(PreStep{Action: ActionCopyFile, Path: filepath.Join(dir, "os-release"), Source: cv.o.HostOSRelease, Mode: 0o444, Optional: true, Replace: true, Key: "/run/host"})
 	if cv.s.ProcessTwo {
-		mk("init", "")
-		cv.spec.Mounts = append(cv.spec.Mounts, specs.Mount{Destination: "/run/host/init", Type: "bind", Source: cv.o.InitPath, Options: []string{"bind", "ro"}})
+		// The stub is copied into the bundle, never bound from the host:
+		// a container that remounts it writable spoils only this copy.
+		// Bound again on its own because /run/host is noexec.
+		stub := filepath.Join(dir, "init")
+		cv.pre(PreStep{Action: ActionCopyFile, Path: stub, Source: cv.o.InitPath, Mode: 0o555, Replace: true, Key: "ProcessTwo="})
+		cv.spec.Mounts = append(cv.spec.Mounts, specs.Mount{Destination: "/run/host/init", Type: "bind", Source: stub, Options: []string{"bind", "ro", "nosuid", "nodev"}})
 	}
 	if len(cv.s.Credentials) > 0 {
 		cv.pre(PreStep{Action: ActionMkdir, Path: filepath.Join(dir, "credentials"), Mode: 0o755, Key: "--load-credential"})

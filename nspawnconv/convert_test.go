@@ -400,6 +400,10 @@ func TestRefusals(t *testing.T) {
 	if _, err := s.ToSpec(o); err == nil || !strings.Contains(err.Error(), "ProcessTwo=") {
 		t.Errorf("ProcessTwo without init: %v", err)
 	}
+	o.InitPath = "hull-stubinit"
+	if _, err := s.ToSpec(o); err == nil || !strings.Contains(err.Error(), "not absolute") {
+		t.Errorf("ProcessTwo with a relative init path: %v", err)
+	}
 	if err := os.Remove(filepath.Join(f.root, "usr/lib/systemd/systemd")); err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ func execKeys() []KeyDef {
 			What:  "pre-step: overlay of the image with a throw-away tmpfs upper as root.path; poststop hook unmounts it",
 			parse: boolField(func(s *Settings) *bool { return &s.Ephemeral })},
 		{Section: "Exec", Key: "ProcessTwo", Flags: []string{"-a", "--as-pid2"}, arg: argNone, noArg: "yes", Group: GroupStartMode, Kind: KindHooked,
-			What:  "stub init (Options.InitPath) bind-mounted at /run/host/init as PID 1, payload as PID 2; refused without an init path",
+			What:  "stub init (hull-stubinit, Options.InitPath) copied into the bundle (run-host/init) and bound read-only at /run/host/init as PID 1, payload as PID 2; refused without an init path",
 			parse: boolField(func(s *Settings) *bool { return &s.ProcessTwo })},
 		{Section: "Exec", Key: "Parameters", Group: GroupParameters, Kind: KindMapped,
 			What:  "process.args (command, or init arguments with Boot=); CLI: everything after the options",

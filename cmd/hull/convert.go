@@ -116,6 +116,11 @@ func convertMachine(a hullArgs) (*nspawnconv.Conversion, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.ProcessTwo && !s.Boot {
+		if opts.InitPath, err = stubInitPath(); err != nil {
+			return nil, err
+		}
+	}
 	cv, err := s.ToSpec(opts)
 	if err != nil {
 		return nil, err
@@ -156,6 +161,28 @@ func conversionOptions(bundle, cgroupsPath string) (nspawnconv.Options, error) {
 		HookPath:    self,
 		Interactive: isTerminal(0),
 	}, nil
+}
+
+// stubInitName is the static PID 1 for ProcessTwo= (cmd/hull-stubinit),
+// installed beside the hull binary.
+const stubInitName = "hull-stubinit"
+
+// stubInitPath finds the stub init beside the running hull. The
+// conversion copies it into the bundle; the container never sees this file.
+func stubInitPath() (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("ProcessTwo=/--as-pid2: locate %s: %w", stubInitName, err)
+	}
+	p := filepath.Join(filepath.Dir(self), stubInitName)
+	st, err := os.Stat(p)
+	if err != nil {
+		return "", fmt.Errorf("ProcessTwo=/--as-pid2 needs the stub init %s (built by `make build` beside hull): %w", p, err)
+	}
+	if !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
+		return "", fmt.Errorf("ProcessTwo=/--as-pid2: stub init %s is not an executable file (%v)", p, st.Mode())
+	}
+	return p, nil
 }
 
 func isTerminal(fd int) bool {

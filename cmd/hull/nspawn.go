@@ -175,6 +175,7 @@ func attachConsole(t *ttyProxy, mode string) error {
 	if mode == "passive" {
 		return nil
 	}
+	t.holdPeer()
 	t.copied.Add(1)
 	go func() {
 		defer t.copied.Done()

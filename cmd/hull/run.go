@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -114,6 +115,7 @@ func deleteAfterRun(root, id string) error {
 type ttyProxy struct {
 	local, remote *os.File // socketpair: remote goes to the container's init
 	master        *os.File
+	peer          *os.File // our own slave end, held while the container runs
 	saved         *unix.Termios
 	copied        sync.WaitGroup
 }
@@ -133,6 +135,7 @@ func (t *ttyProxy) attach() error {
 		return err
 	}
 	t.master = master
+	t.holdPeer()
 	if termios, err := unix.IoctlGetTermios(0, unix.TCGETS); err == nil {
 		t.saved = termios
 		raw := *termios
@@ -162,8 +165,37 @@ func (t *ttyProxy) resize() {
 	}
 }
 
-// drain waits for the container's last output to reach hull's stdout.
-func (t *ttyProxy) drain() { t.copied.Wait() }
+// holdPeer opens the pty's slave end through the master and keeps it
+// open until drain. A pty master's read fails with EIO whenever no slave is
+// open, and the copy to stdout would stop for good at that EIO; a booting
+// systemd closes all its descriptors before reopening /dev/console, so
+// without our own reference its whole console output was lost.
+func (t *ttyProxy) holdPeer() {
+	raw, err := t.master.SyscallConn()
+	if err != nil {
+		return
+	}
+	var fd uintptr
+	var errno unix.Errno
+	raw.Control(func(m uintptr) { //nolint:errcheck // Control fails only on a closed file
+		fd, _, errno = unix.Syscall(unix.SYS_IOCTL, m, unix.TIOCGPTPEER, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC)
+	})
+	if errno != 0 {
+		fmt.Fprintf(os.Stderr, "hull: warning: console: cannot hold the pty open (TIOCGPTPEER: %v): output may stop when the container closes its console\n", errno)
+		return
+	}
+	t.peer = os.NewFile(fd, "console-peer")
+}
+
+// drain waits for the container's last output to reach hull's stdout:
+// once our slave reference is gone, the copy ends at EIO after the
+// buffered output.
+func (t *ttyProxy) drain() {
+	if t.peer != nil {
+		t.peer.Close()
+	}
+	t.copied.Wait()
+}
 
 func (t *ttyProxy) Close() {
 	if t.saved != nil {
@@ -171,6 +203,9 @@ func (t *ttyProxy) Close() {
 	}
 	t.local.Close()
 	t.remote.Close()
+	if t.peer != nil {
+		t.peer.Close()
+	}
 	if t.master != nil {
 		t.master.Close()
 	}

@@ -15,7 +15,9 @@ func Prepare(c *Config) error {
 		return err
 	}
 	prop, _ := c.rootPropagation()
-	if prop == 0 {
+	if prop == 0 || prop&unix.MS_UNBINDABLE != 0 {
+		// Unbindable would forbid binding the rootfs below: Finalize
+		// applies it once the rootfs is the root.
 		prop = unix.MS_SLAVE | unix.MS_REC
 	}
 	// First, so that nothing below can propagate back to the host.

@@ -16,6 +16,7 @@ type bench struct {
 	cfg      config
 	rts      []*runtimeUnderTest
 	bundle   *bundle
+	tmp      string // the run's temp dir, removed at the end
 	cgParent string // absolute cgroup parent of every container, e.g. /hull-bench-123
 	res      *results
 	log      io.Writer // progress lines
@@ -28,21 +29,23 @@ type bench struct {
 // returns a value per metric key; setup/teardown, when set, bracket all
 // iterations of a runtime (e.g. a long-running container to exec into).
 type benchCase struct {
-	name     string
-	desc     string
-	metrics  []metric
-	warmup   func(config) int
-	iters    func(config) int
+	name    string
+	desc    string
+	metrics []metric
+	warmup  func(config) int
+	iters   func(config) int
+	// prepare, when set, runs once before any runtime: work the runtimes
+	// share (an image, a bundle). A non-empty skip reason marks every
+	// cell n/a; st is what run gets for runtimes without a setup.
+	prepare  func(ctx context.Context, b *bench) (st any, skip string, err error)
 	setup    func(ctx context.Context, b *bench, rt *runtimeUnderTest) (any, error)
 	run      func(ctx context.Context, b *bench, rt *runtimeUnderTest, st any) (map[string]float64, error)
 	teardown func(b *bench, rt *runtimeUnderTest, st any) error
+	// machines: the case also runs non-OCI machine managers (nspawn).
+	machines bool
 }
 
-// allCases is the table of scenarios, in print order. Rows the lead plans
-// to add go here as further entries:
-//   - systemd boot-to-running and shutdown, nspawn vs hull/runc/crun: needs
-//     a debootstrap rootfs and a readiness probe; nspawn is not an OCI
-//     runtime, so it would be a runtimeUnderTest with its own command line.
+// allCases is the table of scenarios, in print order.
 func allCases() []benchCase {
 	perIter := func(c config) int { return c.n }
 	warm := func(c config) int { return c.warmup }
@@ -93,6 +96,7 @@ func allCases() []benchCase {
 			iters:  func(c config) int { return c.n100 },
 			run:    runHundred,
 		},
+		bootCase(),
 	}
 }
 

@@ -12,6 +12,15 @@ import (
 // from the case and its cells read FAIL; the others carry on.
 func (b *bench) runCase(ctx context.Context, c benchCase) {
 	b.res.declare(c.metrics...)
+	var shared any
+	if c.prepare != nil {
+		st, skip, err := c.prepare(ctx, b)
+		if skip != "" || err != nil {
+			b.skipCase(c, skip, err)
+			return
+		}
+		shared = st
+	}
 	states := map[string]any{}
 	var active []*runtimeUnderTest
 	for _, rt := range b.rts {
@@ -19,6 +28,11 @@ func (b *bench) runCase(ctx context.Context, c benchCase) {
 			b.res.markAll(c.metrics, rt.name, "", rt.missing)
 			continue
 		}
+		if rt.machine && !c.machines {
+			b.res.markAll(c.metrics, rt.name, "", "not an OCI runtime: measured in the boot case only")
+			continue
+		}
+		states[rt.name] = shared
 		if c.setup != nil {
 			st, err := c.setup(ctx, b, rt)
 			if err != nil {
@@ -62,6 +76,22 @@ func (b *bench) runCase(ctx context.Context, c benchCase) {
 			}
 		}
 	}
+}
+
+// skipCase marks every cell of a case that cannot run: n/a with the reason
+// when the machine lacks something, FAIL when preparing it broke.
+func (b *bench) skipCase(c benchCase, skip string, err error) {
+	for _, rt := range b.rts {
+		if err != nil {
+			b.res.markAll(c.metrics, rt.name, "prepare: "+err.Error(), "")
+		} else {
+			b.res.markAll(c.metrics, rt.name, "", skip)
+		}
+	}
+	if err != nil {
+		skip = err.Error()
+	}
+	fmt.Fprintf(b.log, "%-7s skipped: %s\n", c.name, skip)
 }
 
 func (b *bench) teardownAll(c benchCase, active []*runtimeUnderTest, states map[string]any) {

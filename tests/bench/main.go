@@ -1,6 +1,8 @@
 // Command bench measures hull against runc and crun on one bundle: run,
-// create/start/delete, exec and 100 sequential containers, interleaved
-// round-robin, and prints medians and ratios.
+// create/start/delete, exec and 100 sequential containers; and hull, runc,
+// crun and systemd-nspawn booting systemd in a Debian image (boot to
+// running, shutdown). Runtimes are interleaved round-robin; it prints
+// medians and ratios.
 //
 // It re-executes itself in a private mount namespace so that a test-only
 // fix for crun (an empty cgroup.controllers over the hybrid-mode cgroup2
@@ -16,6 +18,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -33,12 +36,16 @@ type config struct {
 	cases     []string
 	n, warmup int
 	n100      int
+	nboot     int
 	quick     bool
 	jsonPath  string
 	timeout   time.Duration
 	noCrunFix bool
 	// seccompProfile is the OCI linux.seccomp JSON of the "runlim" case.
 	seccompProfile string
+	// debianRootfs is the systemd image of the boot case, built by
+	// debianScript when missing or stale.
+	debianRootfs, debianScript string
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -48,13 +55,17 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	hull := fs.String("hull", "", "hull binary (empty: hull in PATH, else n/a)")
 	runc := fs.String("runc", "", "runc binary (default: runc in PATH)")
 	crun := fs.String("crun", "", "crun binary (default: crun in PATH)")
+	nspawn := fs.String("nspawn", "", "systemd-nspawn binary for the boot case (default: in PATH)")
 	fs.StringVar(&c.rootfs, "rootfs", "", "busybox rootfs directory (tests/rootfs/busybox.sh)")
-	rts := fs.String("runtimes", "hull,runc,crun", "columns, comma separated; the first is compared to the others")
-	cases := fs.String("cases", "", "cases to run, comma separated (default all: run,runlim,cycle,exec,run100)")
+	rts := fs.String("runtimes", "hull,runc,crun,nspawn", "columns, comma separated; the first is compared to the others (nspawn: boot case only)")
+	cases := fs.String("cases", "", "cases to run, comma separated (default all: run,runlim,cycle,exec,run100,boot)")
 	fs.IntVar(&c.n, "n", 30, "measured iterations per case and runtime")
 	fs.IntVar(&c.warmup, "warmup", 3, "unmeasured warm-up iterations per case and runtime")
 	fs.IntVar(&c.n100, "n100", 3, "repetitions of the 100-container case")
-	fs.BoolVar(&c.quick, "quick", false, "few iterations: -n 5 -warmup 1 -n100 1")
+	fs.IntVar(&c.nboot, "nboot", 7, "measured boots per runtime in the boot case (after 1 warm-up boot)")
+	fs.StringVar(&c.debianRootfs, "debian-rootfs", "_build/debian-rootfs", "Debian 12 systemd image of the boot case (cached; built when missing)")
+	fs.StringVar(&c.debianScript, "debian-script", "tests/rootfs/debian.sh", "script that builds -debian-rootfs")
+	fs.BoolVar(&c.quick, "quick", false, "few iterations: -n 5 -warmup 1 -n100 1 -nboot 3")
 	fs.StringVar(&c.jsonPath, "json", "", "write raw samples and summary to this file")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "limit for any single runtime command")
 	fs.StringVar(&c.seccompProfile, "seccomp-profile", "libcontainer/seccomp/testdata/default.json", "OCI linux.seccomp JSON for the runlim case (an engine's default profile)")
@@ -65,12 +76,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	c.paths["hull"], c.paths["runc"], c.paths["crun"] = *hull, *runc, *crun
+	c.paths["hull"], c.paths["runc"], c.paths["crun"], c.paths["nspawn"] = *hull, *runc, *crun, *nspawn
 	if c.quick {
-		c.n, c.warmup, c.n100 = 5, 1, 1
+		c.n, c.warmup, c.n100, c.nboot = 5, 1, 1, 3
 	}
 	c.runtimes = splitList(*rts)
 	c.cases = splitList(*cases)
+	if !c.wantCase("boot") {
+		// nspawn has nothing to measure outside the boot case: no column.
+		c.runtimes = slices.DeleteFunc(c.runtimes, func(r string) bool { return r == "nspawn" })
+	}
 	return c, c.check()
 }
 
@@ -78,8 +93,8 @@ func (c config) check() error {
 	if c.rootfs == "" {
 		return errors.New("-rootfs is required")
 	}
-	if c.n < 1 || c.warmup < 0 || c.n100 < 0 {
-		return fmt.Errorf("bad counts: -n %d -warmup %d -n100 %d", c.n, c.warmup, c.n100)
+	if c.n < 1 || c.warmup < 0 || c.n100 < 0 || c.nboot < 1 {
+		return fmt.Errorf("bad counts: -n %d -warmup %d -n100 %d -nboot %d", c.n, c.warmup, c.n100, c.nboot)
 	}
 	if len(c.runtimes) == 0 {
 		return errors.New("-runtimes is empty")

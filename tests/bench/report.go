@@ -16,16 +16,20 @@ import (
 
 // prepare resolves the runtimes, their state dirs and the shared bundle.
 func prepare(ctx context.Context, cfg config, tmp, cg string) (*bench, error) {
-	b := &bench{cfg: cfg, cgParent: cg, log: os.Stderr, res: newResults(cfg.runtimes)}
+	b := &bench{cfg: cfg, tmp: tmp, cgParent: cg, log: os.Stderr, res: newResults(cfg.runtimes)}
 	for _, name := range cfg.runtimes {
 		rt := resolveRuntime(name, cfg.paths[name])
 		rt.timeout = cfg.timeout
-		rt.root = filepath.Join(tmp, "state", name)
 		rt.errLog = filepath.Join(tmp, name+".stderr")
-		if rt.missing == "" {
+		if !rt.machine {
+			rt.root = filepath.Join(tmp, "state", name)
+		}
+		if rt.missing == "" && rt.root != "" {
 			if err := os.MkdirAll(rt.root, 0o700); err != nil {
 				return nil, fmt.Errorf("state dir for %s: %w", name, err)
 			}
+		}
+		if rt.missing == "" {
 			rt.probeVersion()
 		}
 		b.rts = append(b.rts, rt)

@@ -18,8 +18,12 @@ import (
 // runtimeUnderTest is one OCI runtime binary with its own private --root
 // state directory, so runtimes never see each other's containers.
 type runtimeUnderTest struct {
-	name    string // column name: hull, runc, crun
-	path    string // absolute binary path; empty when not available
+	name string // column name: hull, runc, crun, nspawn
+	path string // absolute binary path; empty when not available
+	// machine: not an OCI runtime but a machine manager (systemd-nspawn),
+	// run only by cases that say so, with its own command line; it has
+	// no --root, state, exec or delete.
+	machine bool
 	missing string // why the runtime cannot be measured, shown as n/a
 	version string
 	root    string // --root state directory
@@ -127,6 +131,9 @@ func (r *runtimeUnderTest) statePID(ctx context.Context, id string) (int, cmdRes
 // forceDelete removes a container whatever its state; used on failure and
 // at cleanup, with its own context so it still runs after Ctrl-C.
 func (r *runtimeUnderTest) forceDelete(id string) error {
+	if r.machine {
+		return nil // nothing to delete: its processes die with their cgroup
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	_, err := r.exec(ctx, false, "delete", "--force", id)
@@ -135,6 +142,9 @@ func (r *runtimeUnderTest) forceDelete(id string) error {
 
 // leftoverContainers lists the containers still in the runtime's state dir.
 func (r *runtimeUnderTest) leftoverContainers() []string {
+	if r.root == "" {
+		return nil
+	}
 	ents, err := os.ReadDir(r.root)
 	if err != nil {
 		return nil
@@ -171,9 +181,13 @@ func (r *runtimeUnderTest) probeVersion() {
 // resolveRuntime finds the binary for name; a missing one is not an error,
 // the runtime's column just reads n/a.
 func resolveRuntime(name, flagPath string) *runtimeUnderTest {
-	r := &runtimeUnderTest{name: name}
+	r := &runtimeUnderTest{name: name, machine: name == "nspawn"}
 	p := flagPath
-	if p == "" {
+	switch {
+	case p != "":
+	case r.machine:
+		p = "systemd-nspawn"
+	default:
 		p = name
 	}
 	found, err := exec.LookPath(p)

@@ -246,3 +246,71 @@ func cpuModel() string {
 	}
 	return "unknown"
 }
+
+// joinCgroups moves pid into the absolute cgroup rel in every mounted
+// hierarchy, creating it: what a process not started by an OCI runtime
+// (systemd-nspawn --keep-unit) needs so that everything it creates lands
+// under the bench's cgroup parent, never under the caller's own cgroup.
+func joinCgroups(rel string, pid int) error {
+	if !strings.HasPrefix(rel, "/") || len(rel) < 2 {
+		return fmt.Errorf("cgroup %q is not absolute", rel)
+	}
+	mnts, err := cgroupMounts()
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, m := range mnts {
+		if seen[m] {
+			continue
+		}
+		seen[m] = true
+		dir, err := ensureCgroup(m, rel)
+		if err != nil {
+			return err
+		}
+		procs := filepath.Join(dir, "cgroup.procs")
+		if err := os.WriteFile(procs, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+			return fmt.Errorf("move %d into %s: %w", pid, procs, err)
+		}
+	}
+	return nil
+}
+
+// ensureCgroup creates rel under the hierarchy mounted at mnt level by
+// level. A new v1 cpuset starts with no CPUs or memory nodes, which
+// refuses tasks, so each level inherits its parent's.
+func ensureCgroup(mnt, rel string) (string, error) {
+	dir := mnt
+	for _, part := range strings.Split(strings.Trim(rel, "/"), "/") {
+		parent := dir
+		dir = filepath.Join(dir, part)
+		if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return "", fmt.Errorf("create cgroup %s: %w", dir, err)
+		}
+		if err := inheritCpuset(parent, dir); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
+func inheritCpuset(parent, dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, "cgroup.clone_children")); err != nil {
+		return nil // cgroup v2: an empty cpuset means "the parent's"
+	}
+	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+		cur, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil || strings.TrimSpace(string(cur)) != "" {
+			continue // not a cpuset hierarchy, or already set
+		}
+		val, err := os.ReadFile(filepath.Join(parent, f))
+		if err != nil {
+			return fmt.Errorf("read %s: %w", filepath.Join(parent, f), err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), val, 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", filepath.Join(dir, f), err)
+		}
+	}
+	return nil
+}

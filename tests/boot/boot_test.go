@@ -169,6 +169,13 @@ func TestNspawnBoot(t *testing.T) {
 	if st := m.wait(t, 30*time.Second); st != 0 {
 		t.Errorf("hull nspawn exit status %d after poweroff, want 0\n%s", st, m.out)
 	}
+	// The read-only console reaches hull's stdout (a pipe here) for the
+	// whole boot and shutdown, although systemd closes its console early on.
+	for _, want := range []string{"Welcome to", "Reached target", "Halting system"} {
+		if !strings.Contains(m.out.String(), want) {
+			t.Errorf("console output lacks %q:\n%s", want, m.out)
+		}
+	}
 	timings.add("%-6s boot-to-running %6.2fs  shutdown %5.2fs  (READY=1 relayed after %.2fs)", "hull nspawn", booted.Seconds(), time.Since(stop).Seconds(), ready.Seconds())
 	assertNothingLeft(t, m, s.work, "/run/hull-nspawn")
 	if left, _ := filepath.Glob("/run/hull-nspawn/machine-*"); len(left) > 0 {
@@ -192,6 +199,32 @@ func TestAppContainer(t *testing.T) {
 		t.Errorf("output %q, want %q", m.out, want)
 	}
 	assertNothingLeft(t, m, s.work)
+}
+
+// TestConsoleReopened: an app on the read-only console (stdin not a tty,
+// stdout a pipe) closes every descriptor of the pty, then writes to
+// /dev/console again; that output must still reach hull's stdout. (A pty
+// master reads EIO while no slave is open: hull used to stop copying there.)
+func TestConsoleReopened(t *testing.T) {
+	s := setup(t)
+	name := randomName("console-")
+	cg := "/" + randomName("hull-boot-")
+	t.Cleanup(func() {
+		exec.Command(s.hull, "delete", "--force", name).Run()
+		removeCgroup(cg)
+	})
+	cmd := exec.Command(s.hull, "nspawn", "-D", s.work, "-M", name, "--cgroups-path", cg, "--",
+		"/bin/sh", "-c", `echo before; exec </dev/null >/dev/null 2>&1; sleep 0.5; echo after >/dev/console; exit 5`)
+	m := startCmd(t, cmd, name, cg)
+	if st := m.wait(t, 30*time.Second); st != 5 {
+		t.Errorf("exit status %d, want 5\n%s", st, m.out)
+	}
+	for _, want := range []string{"before", "after"} {
+		if !strings.Contains(m.out.String(), want) {
+			t.Errorf("console output %q lacks %q", m.out, want)
+		}
+	}
+	assertNothingLeft(t, m, s.work, "/run/hull-nspawn")
 }
 
 // TestVolatileOverlay boots with --volatile=overlay: writes inside land on

@@ -236,6 +236,9 @@ func TestSpecRootfsPropagation(t *testing.T) {
 		{"shared", "shared:", "master:"},
 		{"slave", "master:", "shared:"},
 		{"private", "", "shared:"},
+		// The rootfs must still be bound before "/" becomes unbindable.
+		{"unbindable", "unbindable", "shared:"},
+		{"runbindable", "unbindable", "shared:"},
 	}
 	var sc []specCase
 	for _, tc := range cases {

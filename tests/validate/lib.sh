@@ -127,6 +127,8 @@ cleanup_all() {
 		hierarchies=/sys/fs/cgroup/
 	else
 		hierarchies=$(for h in /sys/fs/cgroup/*/; do if [ -f "$h/tasks" ]; then echo "$h"; fi; done)
+		# crun also makes its cgroups in the hybrid cgroup2 mount.
+		if [ -d /sys/fs/cgroup/unified ]; then hierarchies="$hierarchies /sys/fs/cgroup/unified/"; fi
 	fi
 	for h in $hierarchies; do
 		for d in "$h"hull-validate-"$run_id"-*; do
@@ -137,11 +139,25 @@ cleanup_all() {
 		if [ -d "${h}cgrouptest" ] && ! echo "$cgroups_before" | grep -qx "${h}cgrouptest"; then
 			remove_cgroup_tree "${h}cgrouptest"
 		fi
+		# crun puts the relative testdir/cgrouptest/container below the root
+		# and removes only the leaf; on v2 a container that failed to create
+		# can leave its /<uuid> (the suite's ids) behind. Only empty ones new
+		# since the start are removed: nothing is killed for them.
+		for d in "${h}testdir" "$h"????????-????-????-????-????????????; do
+			[ -d "$d" ] && ! echo "$cgroups_before" | grep -qx "$d" || continue
+			find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+		done
 		# hull's default cgroup is /hull/<id> (programs without cgroupsPath);
 		# hull removes the leaf, this removes the parent if nothing else uses it.
 		rmdir "${h}hull" 2>/dev/null || true
 	done
 	rm -rf --one-file-system "$scratch"
+}
+
+# Top-level cgroups of every hierarchy, so that cleanup_all removes only
+# those this run made.
+top_cgroups() {
+	find /sys/fs/cgroup/ /sys/fs/cgroup/*/ -mindepth 1 -maxdepth 1 -type d 2>/dev/null | sed 's#//*#/#g'
 }
 
 status_of() {

@@ -76,7 +76,7 @@ scratch=$(mktemp -d "${TMPDIR:-/tmp}/hull-validate.XXXXXX")
 chmod 755 "$scratch"
 trap 'cleanup_all' EXIT
 trap 'exit 130' INT TERM
-cgroups_before=$(ls -d /sys/fs/cgroup/cgrouptest /sys/fs/cgroup/*/cgrouptest 2>/dev/null || true)
+cgroups_before=$(top_cgroups)
 
 pids=""
 for rt in $runtimes; do
