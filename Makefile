@@ -14,7 +14,7 @@ CFILES    := $(shell find libcontainer -name '*.c' -o -name '*.h')
 export HULL_BINARY  := $(HULL)
 export HULL_ROOTFS  := $(ROOTFS)
 
-.PHONY: all build demo test unit e2e validate bench test-guest lint deps rootfs clean
+.PHONY: all build demo test unit e2e validate validate-guest bench test-guest lint deps rootfs clean
 
 all: build
 
@@ -50,6 +50,10 @@ e2e: build rootfs
 # The OCI runtime-tools validation suite against hull, runc and crun, side by side.
 validate: build rootfs
 	sh tests/validate/run.sh
+
+# The same suite in the cgroup v2 guest (about 25 minutes under emulation).
+validate-guest: build rootfs
+	sh tests/validate/guest.sh
 
 # hull against runc and crun: medians and ratios of each lifecycle step.
 bench: build rootfs

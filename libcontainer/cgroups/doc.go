@@ -16,15 +16,16 @@
 // wrong place.
 //
 // Paths follow linux.cgroupsPath: absolute paths are taken as they are,
-// relative ones are resolved under the calling process's own cgroup (what runc
-// does), and an empty one becomes "/hull/<container id>".
+// relative ones are resolved under the calling process's own cgroup on v1 and
+// under its parent on v2, where the caller's own cgroup holds processes and so
+// can have no children with controllers (both what runc does), and an empty
+// one becomes "/hull/<container id>".
 //
 // # Joining
 //
-// ProcsFiles lists the cgroup.procs files the container's init writes "0"
-// into before it execs, so the process is in its cgroup before any user code
-// runs, with no window in which a parent must move it. Apply does the same
-// for a known pid (exec).
+// hull writes the container process's pid into every cgroup.procs (Apply)
+// after its namespace setup and before it runs anything of its own; see
+// docs/design.md for why the parent does it and when.
 //
 // # cgroup v1 (implemented here)
 //
