@@ -4,6 +4,7 @@
 GO        ?= go
 BUILD     := $(CURDIR)/_build
 HULL      := $(BUILD)/hull
+STUBINIT  := $(BUILD)/hull-stubinit
 ROOTFS    := $(BUILD)/rootfs/busybox
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
@@ -18,11 +19,18 @@ export HULL_ROOTFS  := $(ROOTFS)
 
 all: build
 
-build: $(HULL)
+build: $(HULL) $(STUBINIT)
 
 $(HULL): $(GOFILES) $(CFILES) go.mod go.sum
 	@mkdir -p $(BUILD)
 	CGO_ENABLED=1 $(GO) build -trimpath -tags urfave_cli_no_docs -ldflags '$(LDFLAGS)' -o $@ ./cmd/hull
+
+# Static PID 1 of --as-pid2 (ProcessTwo=); hull finds it beside itself.
+# -E main.entry (amd64): forks before Go's threads, so the payload is PID 2.
+STUBLDFLAGS := -s -w $(if $(filter amd64,$(shell $(GO) env GOARCH)),-E main.entry)
+$(STUBINIT): $(wildcard cmd/hull-stubinit/*.go cmd/hull-stubinit/*.s) go.mod go.sum
+	@mkdir -p $(BUILD)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(STUBLDFLAGS)' -o $@ ./cmd/hull-stubinit
 
 rootfs: $(ROOTFS)/.hull-rootfs
 

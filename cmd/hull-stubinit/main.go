@@ -4,7 +4,10 @@
 // exits with PID 2's status (128+N when a signal ended it).
 //
 // It is built static (CGO_ENABLED=0) because it runs inside the machine's
-// root file system, whose libc need not match the host's.
+// root file system, whose libc need not match the host's. Linked with
+// -ldflags '-E main.entry' (amd64), it forks before the Go runtime starts
+// its threads, which take PIDs too, so that the payload is PID 2 as under
+// nspawn; without that entry point the payload gets the next free PID.
 //
 // Signals, as systemd-nspawn's stub init:
 //   - SIGINT and systemd's SIGRTMIN+3…+6, +13…+16 (halt, poweroff, reboot,
@@ -34,6 +37,10 @@ import (
 // before it is killed (nspawn's default stop timeout).
 const shutdownTimeout = 90 * time.Second
 
+// goAheadTimeout bounds the early-forked child's wait for PID 1 to be
+// ready; PID 1 answers within milliseconds unless something is badly wrong.
+const goAheadTimeout = 5 * time.Second
+
 // sigRTMin is glibc's SIGRTMIN, the base systemd's signal numbers count
 // from (the kernel's 32 and 33 are reserved by the C library).
 const sigRTMin = 34
@@ -51,6 +58,12 @@ func main() {
 
 func run(args []string) int {
 	argv, err := payloadArgs(args)
+	if forkResult == 0 { // the child of entry's early fork: the payload to be
+		if err != nil {
+			return exitUsage // the parent reports it
+		}
+		return becomePayload(argv)
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "hull-stubinit: %v\nusage: hull-stubinit -- COMMAND [ARG…]\n", err)
 		return exitUsage
@@ -60,20 +73,89 @@ func run(args []string) int {
 		// payload would escape the reaper without this.
 		unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) //nolint:errcheck // best effort
 	}
-	ctty := releaseTerminal()
 	// Every signal is caught: PID 1 must never die from Go's default
 	// action (SIGHUP, SIGTERM, SIGUSR1… end a Go program).
 	sigs := make(chan os.Signal, 64)
 	signal.Notify(sigs)
+	if forkResult > 0 {
+		pid := int(forkResult)
+		// The child waits for our go-ahead: a signal that came before our
+		// Notify would have been lost (or, by Go's default, ended PID 1).
+		// Its setsid tells us it listens; it keeps the SIGHUP of our
+		// TIOCNOTTY away from it too.
+		waitForSession(pid)
+		releaseTerminal(sigs)
+		unix.Kill(pid, unix.SIGCONT) //nolint:errcheck // gone: reaped by supervise
+		return supervise(pid, sigs)
+	}
+	// Linked without the early fork (or it failed): the payload's PID is
+	// whatever the Go runtime's threads left free.
+	ctty := releaseTerminal(sigs)
 	pid, err := startPayload(argv, ctty)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "hull-stubinit: start %s: %v\n", argv[0], err)
-		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, unix.ENOENT) {
-			return exitNotFound
-		}
-		return exitCannotRun
+		return execFailure(err)
 	}
 	return supervise(pid, sigs)
+}
+
+func execFailure(err error) int {
+	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, unix.ENOENT) {
+		return exitNotFound
+	}
+	return exitCannotRun
+}
+
+// becomePayload runs in the early-forked child: a session of its own, the
+// terminal on stdin as controlling terminal when the stub held it, then
+// exec. It returns only on failure.
+func becomePayload(argv []string) int {
+	goAhead := make(chan os.Signal, 1)
+	signal.Notify(goAhead, unix.SIGCONT) // before setsid, which the parent waits for
+	_, ttyErr := unix.IoctlGetTermios(0, unix.TCGETS)
+	sid, sidErr := unix.IoctlGetInt(0, unix.TIOCGSID) // before setsid: still our session's?
+	if _, err := unix.Setsid(); err != nil {
+		fmt.Fprintf(os.Stderr, "hull-stubinit: setsid: %v\n", err)
+		return exitCannotRun
+	}
+	select {
+	case <-goAhead:
+	case <-time.After(goAheadTimeout):
+		fmt.Fprintln(os.Stderr, "hull-stubinit: warning: no go-ahead from PID 1; starting anyway")
+	}
+	if ttyErr == nil && (sidErr != nil || sid == unix.Getppid()) {
+		takeTerminal(sidErr == nil)
+	}
+	path, err := exec.LookPath(argv[0])
+	if err == nil {
+		err = syscall.Exec(path, argv, os.Environ())
+	}
+	fmt.Fprintf(os.Stderr, "hull-stubinit: start %s: %v\n", argv[0], err)
+	return execFailure(err)
+}
+
+// takeTerminal makes stdin the controlling terminal; wait: the stub still
+// holds it and is about to let go.
+func takeTerminal(wait bool) {
+	deadline := time.Now().Add(2 * time.Second)
+	for unix.IoctlSetInt(0, unix.TIOCSCTTY, 0) != nil {
+		if !wait || time.Now().After(deadline) {
+			return // runs without a controlling terminal
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitForSession waits (briefly) until pid leads a session of its own, so
+// that the SIGHUP of our TIOCNOTTY does not reach it.
+func waitForSession(pid int) {
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		if sid, err := unix.Getsid(pid); err != nil || sid == pid {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // payloadArgs takes the command after "--" (nspawn's convention; a
@@ -90,9 +172,9 @@ func payloadArgs(args []string) ([]string, error) {
 
 // releaseTerminal gives up the controlling terminal on stdin, so that the
 // payload can take it in a session of its own (job control, ^C reaching
-// only the payload). It reports whether the payload should take stdin as
-// its controlling terminal.
-func releaseTerminal() bool {
+// only the payload). It reports
+// whether the payload should take stdin as its controlling terminal.
+func releaseTerminal(sigs chan<- os.Signal) bool {
 	if _, err := unix.IoctlGetTermios(0, unix.TCGETS); err != nil {
 		return false
 	}
@@ -103,11 +185,10 @@ func releaseTerminal() bool {
 	if sid != os.Getpid() {
 		return false // another session's terminal: cannot be taken
 	}
-	// Giving it up sends SIGHUP to our own process group: ignored (the
-	// kernel drops it), or it would be forwarded to the payload later.
-	// The caller's signal.Notify ends the ignoring; no Reset, which would
-	// open a window where Go's default action ends PID 1.
-	signal.Ignore(unix.SIGHUP, unix.SIGCONT)
+	// Letting go sends SIGHUP to our own process group: ignored meanwhile
+	// (the kernel drops it), or it would be forwarded to the payload.
+	signal.Ignore(unix.SIGHUP)
+	defer signal.Notify(sigs, unix.SIGHUP)
 	return unix.IoctlSetInt(0, unix.TIOCNOTTY, 0) == nil
 }
 

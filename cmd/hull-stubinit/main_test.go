@@ -3,9 +3,11 @@ package main
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,14 +21,16 @@ import (
 // The tests run the real, statically built stub as PID 1 of a new PID
 // namespace, with /bin/sh payloads.
 
+// binaries: "entry" is linked as the Makefile does (-E main.entry, the
+// early fork that makes the payload PID 2; amd64 only), "plain" without it.
 var build struct {
-	once sync.Once
-	path string
-	err  error
-	dir  string
+	once  sync.Once
+	paths map[string]string
+	err   error
+	dir   string
 }
 
-func stubBinary(t *testing.T) string {
+func stubBinary(t *testing.T, variant string) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("a new PID namespace needs root")
@@ -36,17 +40,38 @@ func stubBinary(t *testing.T) string {
 		if build.err != nil {
 			return
 		}
-		build.path = filepath.Join(build.dir, "hull-stubinit")
-		cmd := exec.Command("go", "build", "-trimpath", "-o", build.path, ".")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			build.err = errors.New(err.Error() + ": " + string(out))
+		build.paths = map[string]string{}
+		flags := map[string]string{"plain": "-s -w"}
+		if runtime.GOARCH == "amd64" {
+			flags["entry"] = "-s -w -E main.entry"
+		}
+		for name, ld := range flags {
+			p := filepath.Join(build.dir, name)
+			cmd := exec.Command("go", "build", "-trimpath", "-ldflags", ld, "-o", p, ".")
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				build.err = fmt.Errorf("go build -ldflags %q: %w: %s", ld, err, out)
+				return
+			}
+			build.paths[name] = p
 		}
 	})
 	if build.err != nil {
 		t.Fatalf("build the stub: %v", build.err)
 	}
-	return build.path
+	p, ok := build.paths[variant]
+	if !ok {
+		t.Skipf("no %s build of the stub on %s", variant, runtime.GOARCH)
+	}
+	return p
+}
+
+// mainVariant is the build the Makefile makes on this architecture.
+func mainVariant() string {
+	if runtime.GOARCH == "amd64" {
+		return "entry"
+	}
+	return "plain"
 }
 
 func TestMain(m *testing.M) {
@@ -66,7 +91,12 @@ type stub struct {
 
 func startStub(t *testing.T, args ...string) *stub {
 	t.Helper()
-	cmd := exec.Command(stubBinary(t), args...)
+	return startVariant(t, mainVariant(), args...)
+}
+
+func startVariant(t *testing.T, variant string, args ...string) *stub {
+	t.Helper()
+	cmd := exec.Command(stubBinary(t, variant), args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
@@ -144,7 +174,6 @@ func TestStatusPassthrough(t *testing.T) {
 		output string
 		status int
 	}{
-		{"pids", []string{"--", "sh", "-c", `echo "$$ $PPID"`}, "2 1", 0},
 		{"exit", []string{"--", "sh", "-c", "exit 7"}, "", 7},
 		{"signal", []string{"--", "sh", "-c", "kill -KILL $$"}, "", 128 + 9},
 		{"no dashes", []string{"sh", "-c", "echo plain; exit 3"}, "plain", 3},
@@ -159,6 +188,43 @@ func TestStatusPassthrough(t *testing.T) {
 			}
 			if st := s.status(t); st != c.status {
 				t.Errorf("status %d, want %d", st, c.status)
+			}
+		})
+	}
+}
+
+// TestPIDs: the payload's parent is the stub, PID 1. Linked with the early
+// fork it is PID 2 as under nspawn; without, the Go runtime's threads hold
+// the first PIDs.
+func TestPIDs(t *testing.T) {
+	for _, c := range []struct{ variant, want string }{{"entry", "2 1"}, {"plain", "1"}} {
+		t.Run(c.variant, func(t *testing.T) {
+			s := startVariant(t, c.variant, "--", "sh", "-c", `if [ $$ = 2 ]; then echo "$$ $PPID"; else echo "$PPID"; fi; exit 3`)
+			s.expect(t, c.want)
+			if st := s.status(t); st != 3 {
+				t.Errorf("status %d, want 3", st)
+			}
+		})
+	}
+}
+
+// TestTerminal: on a terminal, the payload leads a session of its own with
+// the terminal as its controlling terminal (the stub lets go of it).
+// script(1) provides the pty, setsid -c makes it the stub's.
+func TestTerminal(t *testing.T) {
+	script, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("script(1) not installed: no pty to test with")
+	}
+	for _, variant := range []string{"entry", "plain"} {
+		t.Run(variant, func(t *testing.T) {
+			bin := stubBinary(t, variant)
+			inner := "unshare -p -f setsid -c " + bin + " -- sh -c ': </dev/tty && echo ctty-ok; exit 4'"
+			cmd := exec.Command(script, "-qec", inner, "/dev/null")
+			out, err := cmd.CombinedOutput()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 4 || !strings.Contains(string(out), "ctty-ok") {
+				t.Errorf("payload on a terminal: %v, output %q; want status 4 and a controlling terminal", err, out)
 			}
 		})
 	}

@@ -110,10 +110,15 @@ func TestParseFlags(t *testing.T) {
 		check   func(config) bool
 	}{
 		{"defaults", []string{"-rootfs", "/r"}, "", func(c config) bool {
-			return c.n == 30 && c.warmup == 3 && strings.Join(c.runtimes, ",") == "hull,runc,crun"
+			return c.n == 30 && c.warmup == 3 && c.nboot == 10 && c.wantCase("boot") &&
+				strings.Join(c.runtimes, ",") == "hull,runc,crun,nspawn"
 		}},
+		{"no boot, no nspawn column", []string{"-rootfs", "/r", "-cases", "run"}, "", func(c config) bool {
+			return strings.Join(c.runtimes, ",") == "hull,runc,crun"
+		}},
+		{"bad nboot", []string{"-rootfs", "/r", "-nboot", "0"}, "bad counts", nil},
 		{"quick", []string{"-rootfs", "/r", "-quick"}, "", func(c config) bool {
-			return c.n == 5 && c.warmup == 1 && c.n100 == 1
+			return c.n == 5 && c.warmup == 1 && c.n100 == 1 && c.nboot == 3
 		}},
 		{"paths", []string{"-rootfs", "/r", "-hull", "/x/hull"}, "", func(c config) bool {
 			return c.paths["hull"] == "/x/hull" && c.paths["runc"] == ""
@@ -123,7 +128,7 @@ func TestParseFlags(t *testing.T) {
 		}},
 		{"no rootfs", nil, "-rootfs is required", nil},
 		{"bad n", []string{"-rootfs", "/r", "-n", "0"}, "bad counts", nil},
-		{"unknown case", []string{"-rootfs", "/r", "-cases", "boot"}, `unknown case "boot"`, nil},
+		{"unknown case", []string{"-rootfs", "/r", "-cases", "reboot"}, `unknown case "reboot"`, nil},
 		{"dup runtime", []string{"-rootfs", "/r", "-runtimes", "runc,runc"}, "twice", nil},
 		{"stray arg", []string{"-rootfs", "/r", "extra"}, "unexpected arguments", nil},
 	}

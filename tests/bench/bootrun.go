@@ -255,17 +255,41 @@ func listenReady(path string) (*readyListener, error) {
 	return l, nil
 }
 
+// loop reads until the socket is closed, not just until READY=1: a
+// relay may follow up with sd_notify_barrier (crun does), a BARRIER=1
+// datagram carrying a pipe it waits on until the receiver closes its end.
 func (l *readyListener) loop() {
 	defer close(l.done)
 	buf := make([]byte, 4096)
+	oob := make([]byte, unix.CmsgSpace(16*4))
+	sent := false
 	for {
-		n, err := l.conn.Read(buf)
+		n, oobn, _, _, err := l.conn.ReadMsgUnix(buf, oob)
 		if err != nil {
 			return // closed
 		}
-		if hasReady(buf[:n]) {
+		closePassedFds(oob[:oobn])
+		if !sent && hasReady(buf[:n]) {
 			l.ready <- time.Now()
-			return
+			sent = true
+		}
+	}
+}
+
+// closePassedFds closes the descriptors an sd_notify datagram carried;
+// the bench keeps none (the kernel already closed any that did not fit).
+func closePassedFds(oob []byte) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return
+	}
+	for _, m := range msgs {
+		fds, err := unix.ParseUnixRights(&m)
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			unix.Close(fd)
 		}
 	}
 }

@@ -62,7 +62,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.n, "n", 30, "measured iterations per case and runtime")
 	fs.IntVar(&c.warmup, "warmup", 3, "unmeasured warm-up iterations per case and runtime")
 	fs.IntVar(&c.n100, "n100", 3, "repetitions of the 100-container case")
-	fs.IntVar(&c.nboot, "nboot", 7, "measured boots per runtime in the boot case (after 1 warm-up boot)")
+	fs.IntVar(&c.nboot, "nboot", 10, "measured boots per runtime in the boot case (after 1 warm-up boot)")
 	fs.StringVar(&c.debianRootfs, "debian-rootfs", "_build/debian-rootfs", "Debian 12 systemd image of the boot case (cached; built when missing)")
 	fs.StringVar(&c.debianScript, "debian-script", "tests/rootfs/debian.sh", "script that builds -debian-rootfs")
 	fs.BoolVar(&c.quick, "quick", false, "few iterations: -n 5 -warmup 1 -n100 1 -nboot 3")

@@ -61,8 +61,14 @@ func (b *bench) writeHeader(w io.Writer) {
 	}
 	fmt.Fprintf(w, "bundle:    runc spec default, terminal=false, root %s (readonly=%v), cgroupsPath %s/<runtime>-<n>\n",
 		b.bundle.base.Root.Path, b.bundle.base.Root.Readonly, b.cgParent)
-	fmt.Fprintf(w, "schedule:  %d warm-up + %d measured iterations per case (100-container case: %d), runtimes round-robin, rotated each iteration\n\n",
-		b.cfg.warmup, b.cfg.n, b.cfg.n100)
+	if b.cfg.wantCase("boot") {
+		fmt.Fprintf(w, "boot:      copy of %s (Debian 12, systemd); hull/runc/crun run one `hull convert -b --console=pipe` bundle, nspawn runs "+
+			"`systemd-nspawn --keep-unit --register=no --console=pipe --notify-ready=yes -b -D` in cgroups %s/nspawn-<n>; "+
+			"ready = gate release -> READY=1 on the bench's NOTIFY_SOCKET (then checked: is-system-running = running), "+
+			"shutdown = SIGRTMIN+3 to the container's PID 1 -> runtime exit\n", b.cfg.debianRootfs, b.cgParent)
+	}
+	fmt.Fprintf(w, "schedule:  %d warm-up + %d measured iterations per case (100-container case: %d; boot: 1 + %d), runtimes round-robin, rotated each iteration\n\n",
+		b.cfg.warmup, b.cfg.n, b.cfg.n100, b.cfg.nboot)
 }
 
 // report prints the table and notes, and writes -json.
@@ -128,7 +134,7 @@ func (b *bench) writeJSON(path string) error {
 		Time: time.Now(),
 		Machine: map[string]any{"cpus": runtime.NumCPU(), "cpu": cpuModel(),
 			"kernel": kernelRelease(), "cgroups": b.cgroupMode, "crun_fix": b.crunFix},
-		Config: map[string]any{"n": b.cfg.n, "warmup": b.cfg.warmup, "n100": b.cfg.n100,
+		Config: map[string]any{"n": b.cfg.n, "warmup": b.cfg.warmup, "n100": b.cfg.n100, "nboot": b.cfg.nboot,
 			"rootfs": b.bundle.base.Root.Path, "cgroup_parent": b.cgParent},
 	}
 	for _, rt := range b.rts {

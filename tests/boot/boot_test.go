@@ -1,6 +1,7 @@
 package boot
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -225,6 +226,69 @@ func TestConsoleReopened(t *testing.T) {
 		}
 	}
 	assertNothingLeft(t, m, s.work, "/run/hull-nspawn")
+}
+
+// TestProcessTwo runs an app with --as-pid2: the stub init is PID 1, the
+// payload PID 2, its status passes through, `hull kill` (SIGTERM) reaches
+// it through the stub, and the stub inside is the bundle's copy, not the
+// host's binary (which a container could remount writable).
+func TestProcessTwo(t *testing.T) {
+	s := setup(t)
+	if s.stubinit == "" {
+		t.Skipf("no hull-stubinit beside %s (make build makes it)", s.hull)
+	}
+	hostStub, err := os.ReadFile(s.stubinit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(t *testing.T, script string) (*machine, string) {
+		name := randomName("pid2-")
+		cg := "/" + randomName("hull-boot-")
+		t.Cleanup(func() {
+			exec.Command(s.hull, "delete", "--force", name).Run()
+			removeCgroup(cg)
+		})
+		cmd := exec.Command(s.hull, "nspawn", "-D", s.work, "-M", name, "--as-pid2", "--console=pipe", "--cgroups-path", cg,
+			"--", "/bin/sh", "-c", script)
+		return startCmd(t, cmd, name, cg), name
+	}
+	t.Run("status", func(t *testing.T) {
+		m, _ := run(t, `echo "pid=$$ ppid=$PPID init=$(tr '\0' ' ' </proc/1/cmdline)"
+echo "stub=$(stat -c %d:%i /run/host/init)"; exit 7`)
+		if st := m.wait(t, 30*time.Second); st != 7 {
+			t.Errorf("exit status %d, want 7\n%s", st, m.out)
+		}
+		if want := "pid=2 ppid=1 init=/run/host/init -- /bin/sh -c"; !strings.Contains(m.out.String(), want) {
+			t.Errorf("output %q, want %q", m.out, want)
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(s.stubinit, &st); err != nil {
+			t.Fatal(err)
+		}
+		if host := fmt.Sprintf("stub=%d:%d", st.Dev, st.Ino); strings.Contains(m.out.String(), host) || !strings.Contains(m.out.String(), "stub=") {
+			t.Errorf("/run/host/init is not a copy of the host's stub (%s):\n%s", host, m.out)
+		}
+		assertNothingLeft(t, m, s.work, "/run/hull-nspawn")
+	})
+	t.Run("kill", func(t *testing.T) {
+		m, name := run(t, `trap 'exit 3' TERM; touch /tmp/pid2-ready; while :; do sleep 0.1; done`)
+		err := untilOK(10*time.Second, func() error {
+			return exec.Command(s.hull, "exec", name, "test", "-e", "/tmp/pid2-ready").Run()
+		})
+		if err != nil {
+			t.Fatalf("payload never ready: %v\n%s", err, m.out)
+		}
+		if out, err := exec.Command(s.hull, "kill", name).CombinedOutput(); err != nil {
+			t.Fatalf("hull kill: %v: %s", err, out)
+		}
+		if st := m.wait(t, 30*time.Second); st != 3 {
+			t.Errorf("exit status %d after SIGTERM, want 3 (the payload's trap)\n%s", st, m.out)
+		}
+		assertNothingLeft(t, m, s.work, "/run/hull-nspawn")
+	})
+	if now, err := os.ReadFile(s.stubinit); err != nil || !bytes.Equal(now, hostStub) {
+		t.Errorf("the host's %s changed (%v)", s.stubinit, err)
+	}
 }
 
 // TestVolatileOverlay boots with --volatile=overlay: writes inside land on

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +25,7 @@ import (
 // suite holds what every boot test shares; built once, on first use.
 type suite struct {
 	hull     string // hull binary
+	stubinit string // hull-stubinit beside it, "" when missing
 	pristine string // the cached image: never booted in place
 	work     string // a copy that boots may modify
 	skip     string // reason to skip, when the suite cannot run here
@@ -74,12 +76,39 @@ func newSuite() suite {
 		if out, err := b.CombinedOutput(); err != nil {
 			return suite{skip: fmt.Sprintf("build hull: %v: %s", err, out)}
 		}
+		if err := buildStubInit(root, filepath.Join(tmp, "hull-stubinit")); err != nil {
+			return suite{skip: err.Error()}
+		}
+	}
+	if p := filepath.Join(filepath.Dir(s.hull), "hull-stubinit"); fileExists(p) {
+		s.stubinit = p
 	}
 	s.work = filepath.Join(tmp, "work-rootfs")
 	if out, err := exec.Command("cp", "-a", "--reflink=auto", s.pristine, s.work).CombinedOutput(); err != nil {
 		return suite{skip: fmt.Sprintf("copy rootfs: %v: %s", err, out)}
 	}
 	return s
+}
+
+// buildStubInit builds cmd/hull-stubinit as the Makefile does: static,
+// with the early-fork entry point on amd64.
+func buildStubInit(root, out string) error {
+	ld := "-s -w"
+	if goruntime.GOARCH == "amd64" {
+		ld += " -E main.entry"
+	}
+	b := exec.Command("go", "build", "-trimpath", "-ldflags", ld, "-o", out, "./cmd/hull-stubinit")
+	b.Dir = root
+	b.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if o, err := b.CombinedOutput(); err != nil {
+		return fmt.Errorf("build hull-stubinit: %v: %s", err, o)
+	}
+	return nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // TestMain removes the suite's temporary copy after all tests.
