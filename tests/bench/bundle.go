@@ -30,6 +30,7 @@ func newBundle(ctx context.Context, runcPath, dir, rootfs string) (*bundle, erro
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, runcPath, "spec", "--bundle", dir)
+	cmd.WaitDelay = time.Second // a hung runc's children may hold the output pipe
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("runc spec --bundle %s: %w: %s", dir, err, strings.TrimSpace(string(out)))
 	}
