@@ -37,14 +37,16 @@ find_mirror() {
 mirror=${DEBIAN_MIRROR:-$(find_mirror | head -n1)}
 [ -n "$mirror" ] || { echo "debian.sh: no apt source for $suite found in /etc/apt; set DEBIAN_MIRROR" >&2; exit 2; }
 
-rm -rf "$dir.tmp"
+rm -rf --one-file-system "$dir.tmp"
 mkdir -p "$dir.tmp" "$(dirname "$dir")/debootstrap-cache"
 cache=$(cd "$(dirname "$dir")/debootstrap-cache" && pwd)
-if ! debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus \
+# In a private mount namespace: the proc and sys debootstrap mounts in the
+# target die with it, even when it is killed halfway.
+if ! unshare --mount --propagation private debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus \
 	--cache-dir="$cache" "$suite" "$dir.tmp" "$mirror" >"$dir.log" 2>&1; then
 	echo "debian.sh: debootstrap failed, see $dir.log" >&2
 	tail -n 5 "$dir.log" >&2
-	rm -rf "$dir.tmp"
+	rm -rf --one-file-system "$dir.tmp"
 	exit 2
 fi
 # A clean image: no machine-id yet (systemd initialises it on first boot,
@@ -53,5 +55,5 @@ fi
 rm -f "$dir.tmp/var/lib/dbus/machine-id" "$dir.tmp/etc/hostname"
 rm -rf "$dir.tmp/var/lib/apt/lists/"* "$dir.tmp/var/cache/apt/"*.bin
 echo "$key" > "$dir.tmp/.hull-rootfs"
-rm -rf "$dir"
+rm -rf --one-file-system "$dir"
 mv "$dir.tmp" "$dir"
