@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/hull-runtime/hull/tests/testenv"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -81,28 +83,6 @@ func fillCpuset(parent, dir string) error {
 	return nil
 }
 
-// requireHull returns the hull binary and the busybox rootfs, or skips.
-func requireHull(t *testing.T) (bin, rootfs string) {
-	t.Helper()
-	bin, rootfs = os.Getenv("HULL_BINARY"), os.Getenv("HULL_ROOTFS")
-	if bin == "" || rootfs == "" {
-		t.Skip("HULL_BINARY and HULL_ROOTFS are not set: run `make e2e` (or `make test`)")
-	}
-	if !filepath.IsAbs(bin) || !filepath.IsAbs(rootfs) {
-		t.Skipf("HULL_BINARY %q and HULL_ROOTFS %q must be absolute paths", bin, rootfs)
-	}
-	if _, err := os.Stat(bin); err != nil {
-		t.Skipf("HULL_BINARY: %v (run `make build`)", err)
-	}
-	if _, err := os.Stat(filepath.Join(rootfs, "bin", "busybox")); err != nil {
-		t.Skipf("HULL_ROOTFS: %v (run `make rootfs`)", err)
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("end-to-end tests need root")
-	}
-	return bin, rootfs
-}
-
 // container is one test's container: its bundle, state root, id and
 // cgroup are its own, and its cleanup checks that hull left nothing.
 type container struct {
@@ -141,7 +121,7 @@ func uniqueName(t *testing.T) string {
 // shared busybox rootfs and a cgroup of its own, then applies edit.
 func newContainer(t *testing.T, edit func(*specs.Spec)) *container {
 	t.Helper()
-	bin, rootfs := requireHull(t)
+	bin, rootfs := testenv.RequireHull(t, "end-to-end tests")
 	name := uniqueName(t)
 	c := &container{
 		t: t, bin: bin, ID: "e2e-" + name,

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/hull-runtime/hull/tests/testenv"
 	"time"
 )
 
@@ -30,7 +32,7 @@ type containerd struct {
 
 func newContainerd(t *testing.T) *containerd {
 	t.Helper()
-	bin, rootfs := requireHull(t)
+	bin, rootfs := testenv.RequireHull(t, "engine tests")
 	requireTools(t, "containerd", "containerd", "ctr", "containerd-shim-runc-v2")
 	s := newScratch(t, "containerd")
 	// The runc shim puts its sockets in /run/containerd/s whatever the

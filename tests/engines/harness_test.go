@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -25,28 +26,6 @@ import (
 // cmdTimeout bounds every engine command: a hang fails the test instead of
 // stalling the whole run.
 const cmdTimeout = 90 * time.Second
-
-// requireHull returns the hull binary and the busybox rootfs, or skips.
-func requireHull(t *testing.T) (bin, rootfs string) {
-	t.Helper()
-	bin, rootfs = os.Getenv("HULL_BINARY"), os.Getenv("HULL_ROOTFS")
-	if bin == "" || rootfs == "" {
-		t.Skip("HULL_BINARY and HULL_ROOTFS are not set: run `make test` (or `make e2e`)")
-	}
-	if !filepath.IsAbs(bin) || !filepath.IsAbs(rootfs) {
-		t.Skipf("HULL_BINARY %q and HULL_ROOTFS %q must be absolute paths", bin, rootfs)
-	}
-	if _, err := os.Stat(bin); err != nil {
-		t.Skipf("HULL_BINARY: %v (run `make build`)", err)
-	}
-	if _, err := os.Stat(filepath.Join(rootfs, "bin", "busybox")); err != nil {
-		t.Skipf("HULL_ROOTFS: %v (run `make rootfs`)", err)
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("engine tests need root")
-	}
-	return bin, rootfs
-}
 
 // requireTools skips unless every program is on PATH.
 func requireTools(t *testing.T, install string, names ...string) {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hull-runtime/hull/tests/testenv"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -42,7 +44,7 @@ type podman struct {
 
 func newPodman(t *testing.T) *podman {
 	t.Helper()
-	bin, rootfs := requireHull(t)
+	bin, rootfs := testenv.RequireHull(t, "engine tests")
 	requireTools(t, "podman conmon", "podman", "conmon")
 	s := newScratch(t, "podman")
 	removeIfNew(t, "/var/lib/containers", "/run/containers")
