@@ -95,26 +95,11 @@ func updateResources(c *cli.Context) (*specs.LinuxResources, error) {
 			*f.dst() = &v
 		}
 	}
-	if c.IsSet("cpu-shares") {
-		v := c.Uint64("cpu-shares")
-		cpu().Shares = &v
-	}
-	if c.IsSet("cpu-quota") {
-		v := c.Int64("cpu-quota")
-		cpu().Quota = &v
-	}
-	if c.IsSet("cpu-period") {
-		v := c.Uint64("cpu-period")
-		cpu().Period = &v
-	}
-	if c.IsSet("cpu-rt-runtime") {
-		v := c.Int64("cpu-rt-runtime")
-		cpu().RealtimeRuntime = &v
-	}
-	if c.IsSet("cpu-rt-period") {
-		v := c.Uint64("cpu-rt-period")
-		cpu().RealtimePeriod = &v
-	}
+	setFlag(c, "cpu-shares", c.Uint64, func(v *uint64) { cpu().Shares = v })
+	setFlag(c, "cpu-quota", c.Int64, func(v *int64) { cpu().Quota = v })
+	setFlag(c, "cpu-period", c.Uint64, func(v *uint64) { cpu().Period = v })
+	setFlag(c, "cpu-rt-runtime", c.Int64, func(v *int64) { cpu().RealtimeRuntime = v })
+	setFlag(c, "cpu-rt-period", c.Uint64, func(v *uint64) { cpu().RealtimePeriod = v })
 	if c.IsSet("cpuset-cpus") {
 		cpu().Cpus = c.String("cpuset-cpus")
 	}
@@ -130,6 +115,15 @@ func updateResources(c *cli.Context) (*specs.LinuxResources, error) {
 		r.BlockIO = &specs.LinuxBlockIO{Weight: &v}
 	}
 	return r, nil
+}
+
+// setFlag hands set a pointer to the flag's value, only when the flag was
+// given: an unset flag leaves what --resources said.
+func setFlag[T any](c *cli.Context, name string, get func(string) T, set func(*T)) {
+	if c.IsSet(name) {
+		v := get(name)
+		set(&v)
+	}
 }
 
 // parseBytes reads "512", "64k", "256m", "2g" or "-1".

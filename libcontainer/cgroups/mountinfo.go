@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"strconv"
 	"strings"
+
+	"github.com/hull-runtime/hull/libcontainer/mountinfo"
 )
 
 // v1Controllers are the v1 hierarchies hull manages, by the name used in
@@ -72,32 +73,13 @@ func parseV1MountLine(line string) (v1Mount, bool) {
 	if len(pf) < 5 || len(qf) < 3 || qf[0] != "cgroup" {
 		return v1Mount{}, false
 	}
-	m := v1Mount{Root: unescapeMount(pf[3]), Mountpoint: unescapeMount(pf[4])}
+	m := v1Mount{Root: mountinfo.Unescape(pf[3]), Mountpoint: mountinfo.Unescape(pf[4])}
 	for _, opt := range strings.Split(qf[2], ",") {
 		if isV1Controller(opt) {
 			m.Controllers = append(m.Controllers, opt)
 		}
 	}
 	return m, true
-}
-
-// unescapeMount undoes the octal escapes (\040 for space) of mountinfo.
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // parseSelfCgroup reads /proc/<pid>/cgroup into controller -> cgroup path;

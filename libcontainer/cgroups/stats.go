@@ -1,5 +1,11 @@
 package cgroups
 
+import (
+	"fmt"
+	"os"
+	"strings"
+)
+
 // The stats types mirror, field for field and in their JSON names, what runc
 // prints for `events --stats`, so that tools reading runc's output read hull's.
 
@@ -79,4 +85,22 @@ type Memory struct {
 	Kernel    MemoryEntry       `json:"kernel,omitempty"`
 	KernelTCP MemoryEntry       `json:"kernelTCP,omitempty"`
 	Raw       map[string]uint64 `json:"raw,omitempty"`
+}
+
+// hugePageSizes lists the page sizes ("2MB", "1GB") a hugetlb controller
+// reports in dir, from the names of its hugetlb.<size><suffix> files
+// (the reservation-accounting ".rsvd." files aside).
+func hugePageSizes(dir, suffix string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", dir, err)
+	}
+	var sizes []string
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasPrefix(name, "hugetlb.") && strings.HasSuffix(name, suffix) && !strings.Contains(name, ".rsvd.") {
+			sizes = append(sizes, strings.TrimSuffix(strings.TrimPrefix(name, "hugetlb."), suffix))
+		}
+	}
+	return sizes, nil
 }

@@ -371,9 +371,6 @@ func TestParseHelpers(t *testing.T) {
 	if own["cpuacct"] != "/cpuown" || own["name=systemd"] != "/user.slice" || own[""] != "/" {
 		t.Fatalf("parseSelfCgroup = %v", own)
 	}
-	if got := unescapeMount(`/a\040b\134c\0`); got != `/a b\c\0` {
-		t.Fatalf("unescapeMount = %q", got)
-	}
 	for in, want := range map[string]uint64{"max": ^uint64(0), "-1": 0, "42": 42} {
 		if got, err := parseUint(in); err != nil || got != want {
 			t.Errorf("parseUint(%q) = %d, %v", in, got, err)

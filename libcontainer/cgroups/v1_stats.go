@@ -189,17 +189,11 @@ func blkioStatsV1(dir string, s *Stats) error {
 }
 
 func hugetlbStatsV1(dir string, s *Stats) error {
-	entries, err := os.ReadDir(dir)
+	sizes, err := hugePageSizes(dir, ".limit_in_bytes")
 	if err != nil {
-		return fmt.Errorf("read %s: %w", dir, err)
+		return err
 	}
-	for _, e := range entries {
-		name := e.Name()
-		if !strings.HasPrefix(name, "hugetlb.") || !strings.HasSuffix(name, ".limit_in_bytes") ||
-			strings.Contains(name, ".rsvd.") {
-			continue
-		}
-		size := strings.TrimSuffix(strings.TrimPrefix(name, "hugetlb."), ".limit_in_bytes")
+	for _, size := range sizes {
 		var h Hugetlb
 		if h.Usage, err = readUint(dir, "hugetlb."+size+".usage_in_bytes"); err != nil {
 			return err

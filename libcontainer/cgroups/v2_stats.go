@@ -147,19 +147,13 @@ func opName(k string) string {
 }
 
 func hugetlbStatsV2(dir string, s *Stats) error {
-	entries, err := os.ReadDir(dir)
+	sizes, err := hugePageSizes(dir, ".current")
 	if err != nil {
-		return fmt.Errorf("read %s: %w", dir, err)
+		return err
 	}
-	for _, e := range entries {
-		name := e.Name()
-		if !strings.HasPrefix(name, "hugetlb.") || !strings.HasSuffix(name, ".current") ||
-			strings.Contains(name, ".rsvd.") {
-			continue
-		}
-		size := strings.TrimSuffix(strings.TrimPrefix(name, "hugetlb."), ".current")
+	for _, size := range sizes {
 		var h Hugetlb
-		if h.Usage, err = readUint(dir, name); err != nil {
+		if h.Usage, err = readUint(dir, "hugetlb."+size+".current"); err != nil {
 			return err
 		}
 		ev, err := readKeyValues(dir, "hugetlb."+size+".events")

@@ -10,6 +10,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libcontainer/mountinfo"
 )
 
 // mountCgroup makes a "cgroup" spec mount. On a cgroup v2 host that is a
@@ -173,16 +175,16 @@ func ownCgroups() (map[string]string, error) {
 	return out, sc.Err()
 }
 
-type mountinfo struct {
+type mountEntry struct {
 	mountpoint, root, fstype, superOpts, optional string
 }
 
-func readMountinfo(path string) ([]mountinfo, error) {
+func readMountinfo(path string) ([]mountEntry, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	var out []mountinfo
+	var out []mountEntry
 	for _, line := range strings.Split(string(data), "\n") {
 		f := strings.Fields(line)
 		sep := -1
@@ -195,41 +197,13 @@ func readMountinfo(path string) ([]mountinfo, error) {
 		if sep < 6 || len(f) < sep+4 {
 			continue
 		}
-		out = append(out, mountinfo{
-			root:       unescape(f[3]),
-			mountpoint: unescape(f[4]),
+		out = append(out, mountEntry{
+			root:       mountinfo.Unescape(f[3]),
+			mountpoint: mountinfo.Unescape(f[4]),
 			optional:   strings.Join(f[6:sep], " "),
 			fstype:     f[sep+1],
 			superOpts:  f[sep+3],
 		})
 	}
 	return out, nil
-}
-
-// unescape decodes the octal escapes (\040 etc.) mountinfo uses.
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			var v byte
-			ok := true
-			for _, c := range s[i+1 : i+4] {
-				if c < '0' || c > '7' {
-					ok = false
-					break
-				}
-				v = v*8 + byte(c-'0')
-			}
-			if ok {
-				b.WriteByte(v)
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }

@@ -85,9 +85,3 @@ func TestParseOptions(t *testing.T) {
 		}
 	}
 }
-
-func TestUnescapeMountinfo(t *testing.T) {
-	if got := unescape(`/a\040b\011c\134`); got != "/a b\tc\\" {
-		t.Fatalf("unescape = %q", got)
-	}
-}

@@ -87,13 +87,13 @@ func assertNoHostMounts(t *testing.T, dir string) {
 }
 
 // mountAt returns the mountinfo entry for exactly mountpoint, if any.
-func mountAt(t *testing.T, mountpoint string) *mountinfo {
+func mountAt(t *testing.T, mountpoint string) *mountEntry {
 	t.Helper()
 	mounts, err := readMountinfo("/proc/self/mountinfo")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var found *mountinfo
+	var found *mountEntry
 	for i := range mounts {
 		if mounts[i].mountpoint == mountpoint {
 			found = &mounts[i]

@@ -56,7 +56,7 @@ func makeParentPrivate(rootfs string) error {
 	if err != nil {
 		return err
 	}
-	var best *mountinfo
+	var best *mountEntry
 	for i := range mounts {
 		mp := mounts[i].mountpoint
 		if mp == rootfs || mp == "/" || strings.HasPrefix(rootfs, strings.TrimSuffix(mp, "/")+"/") {

@@ -261,19 +261,6 @@ func TestPidWaiterTimeout(t *testing.T) {
 	}
 }
 
-func TestUnescapeMount(t *testing.T) {
-	for in, want := range map[string]string{
-		`/sys/fs/cgroup/memory`: "/sys/fs/cgroup/memory",
-		`/a\040b`:               "/a b",
-		`/tab\011x\134`:         "/tab\tx\\",
-		`/short\04`:             `/short\04`,
-	} {
-		if got := unescapeMount(in); got != want {
-			t.Errorf("unescapeMount(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestCgroupMountsFound(t *testing.T) {
 	mnts, err := cgroupMounts()
 	if err != nil {

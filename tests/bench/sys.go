@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libcontainer/mountinfo"
 )
 
 const unifiedControllers = "/sys/fs/cgroup/unified/cgroup.controllers"
@@ -36,29 +38,10 @@ func cgroupMounts() ([]string, error) {
 			continue
 		}
 		if postFields[0] == "cgroup" || postFields[0] == "cgroup2" {
-			mnts = append(mnts, unescapeMount(fields[4]))
+			mnts = append(mnts, mountinfo.Unescape(fields[4]))
 		}
 	}
 	return mnts, sc.Err()
-}
-
-// unescapeMount undoes mountinfo's octal escaping of spaces and the like.
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // cgroupDirs returns every directory of the cgroup subtree rel (absolute,

@@ -118,3 +118,43 @@ func TestCpusetParentNotFilled(t *testing.T) {
 		t.Errorf("container under an unfilled cpuset parent: %s", r)
 	}
 }
+
+// TestUpdate: runc's legacy flags and --resources reach the real cgroup
+// files of a running container, and unset flags leave the rest alone.
+func TestUpdate(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("/sys/fs/cgroup/memory"); err != nil {
+		t.Skip("this test reads cgroup v1 files; /sys/fs/cgroup/memory is missing")
+	}
+	shares := uint64(256)
+	c := newContainer(t, func(s *specs.Spec) {
+		s.Process.Args = []string{"sleep", "1000"}
+		s.Linux.Resources.CPU = &specs.LinuxCPU{Shares: &shares}
+	})
+	c.mustCreate()
+	c.mustHull("start", c.ID)
+	c.mustHull("update", "--cpu-quota", "30000", "--cpu-period", "100000", "--memory", "48m", "--pids-limit", "77", c.ID)
+	resources := filepath.Join(c.tmp, "resources.json")
+	if err := os.WriteFile(resources, []byte(`{"cpu":{"shares":700}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.mustHull("update", "--resources", resources, c.ID)
+	for _, tc := range []struct{ ctrl, file, want string }{
+		{"cpu", "cpu.cfs_quota_us", "30000"},
+		{"cpu", "cpu.cfs_period_us", "100000"},
+		{"cpu", "cpu.shares", "700"},
+		{"memory", "memory.limit_in_bytes", strconv.Itoa(48 << 20)},
+		{"pids", "pids.max", "77"},
+	} {
+		path := filepath.Join("/sys/fs/cgroup", tc.ctrl, c.Cgroup, tc.file)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Errorf("%v", err)
+		} else if got := strings.TrimSpace(string(data)); got != tc.want {
+			t.Errorf("%s = %s, want %s", path, got, tc.want)
+		}
+	}
+	if r := c.hull("update", "--memory", "lots", c.ID); r.Code == 0 || !strings.Contains(r.Stderr, `--memory "lots"`) {
+		t.Errorf("bad --memory accepted or not named: %s", r)
+	}
+}
