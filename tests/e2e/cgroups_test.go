@@ -26,22 +26,13 @@ func TestCgroupResources(t *testing.T) {
 	}
 	c.mustCreate()
 	pid := c.state().Pid
-	cases := []struct{ ctrl, file, want string }{
+	wantCgroupFiles(t, c.Cgroup, []cgroupFile{
 		{"memory", "memory.limit_in_bytes", strconv.FormatInt(limit, 10)},
 		{"cpu", "cpu.shares", strconv.FormatUint(shares, 10)},
 		{"cpu", "cpu.cfs_quota_us", strconv.FormatInt(quota, 10)},
 		{"cpu", "cpu.cfs_period_us", strconv.FormatUint(period, 10)},
 		{"pids", "pids.max", strconv.FormatInt(pids, 10)},
-	}
-	for _, tc := range cases {
-		path := filepath.Join("/sys/fs/cgroup", tc.ctrl, c.Cgroup, tc.file)
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Errorf("%v", err)
-		} else if got := strings.TrimSpace(string(data)); got != tc.want {
-			t.Errorf("%s = %s, want %s", path, got, tc.want)
-		}
-	}
+	})
 	dirs := cgroupDirs(c.Cgroup)
 	if len(dirs) < 5 {
 		t.Errorf("cgroup %s made in only %v", c.Cgroup, dirs)
@@ -139,22 +130,30 @@ func TestUpdate(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.mustHull("update", "--resources", resources, c.ID)
-	for _, tc := range []struct{ ctrl, file, want string }{
+	wantCgroupFiles(t, c.Cgroup, []cgroupFile{
 		{"cpu", "cpu.cfs_quota_us", "30000"},
 		{"cpu", "cpu.cfs_period_us", "100000"},
 		{"cpu", "cpu.shares", "700"},
 		{"memory", "memory.limit_in_bytes", strconv.Itoa(48 << 20)},
 		{"pids", "pids.max", "77"},
-	} {
-		path := filepath.Join("/sys/fs/cgroup", tc.ctrl, c.Cgroup, tc.file)
+	})
+	if r := c.hull("update", "--memory", "lots", c.ID); r.Code == 0 || !strings.Contains(r.Stderr, `--memory "lots"`) {
+		t.Errorf("bad --memory accepted or not named: %s", r)
+	}
+}
+
+// cgroupFile is a v1 controller's file and the value it must hold.
+type cgroupFile struct{ ctrl, file, want string }
+
+func wantCgroupFiles(t *testing.T, cgroup string, files []cgroupFile) {
+	t.Helper()
+	for _, f := range files {
+		path := filepath.Join("/sys/fs/cgroup", f.ctrl, cgroup, f.file)
 		data, err := os.ReadFile(path)
 		if err != nil {
 			t.Errorf("%v", err)
-		} else if got := strings.TrimSpace(string(data)); got != tc.want {
-			t.Errorf("%s = %s, want %s", path, got, tc.want)
+		} else if got := strings.TrimSpace(string(data)); got != f.want {
+			t.Errorf("%s = %s, want %s", path, got, f.want)
 		}
-	}
-	if r := c.hull("update", "--memory", "lots", c.ID); r.Code == 0 || !strings.Contains(r.Stderr, `--memory "lots"`) {
-		t.Errorf("bad --memory accepted or not named: %s", r)
 	}
 }
