@@ -79,7 +79,7 @@ func Create(o CreateOpts) (_ *Container, err error) {
 		return nil, err
 	}
 	c := &Container{dir: dir, Saved: Saved{ID: o.ID, Bundle: b.Dir, Rootfs: b.Rootfs, Created: time.Now().UTC()}}
-	if len(b.Spec.Mounts) > 0 && !ownsMountNamespace(b.Spec) {
+	if len(b.Spec.Mounts) > 0 && !ownsNamespace(b.Spec, specs.MountNamespace) {
 		c.warn("mounts: not made: without a mount namespace of its own the container runs chrooted in %s, and mounts would land in another namespace", b.Rootfs)
 	}
 	defer func() {
@@ -399,18 +399,6 @@ func compileSeccomp(root string, spec *specs.Spec) ([]byte, error) {
 		return f.MarshalBinary()
 	}
 	return cache.Compile(spec.Linux.Seccomp)
-}
-
-func hasNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
-	if spec.Linux == nil {
-		return false
-	}
-	for _, ns := range spec.Linux.Namespaces {
-		if ns.Type == t {
-			return true
-		}
-	}
-	return false
 }
 
 // placeProcess puts a container process, which waits for its config, in

@@ -172,25 +172,13 @@ func (p *initProcess) enterCgroupNamespace() error {
 	return nil
 }
 
-func (p *initProcess) hasNamespace(t specs.LinuxNamespaceType) (present, joined bool) {
-	if p.spec.Linux == nil {
-		return false, false
-	}
-	for _, ns := range p.spec.Linux.Namespaces {
-		if ns.Type == t {
-			return true, ns.Path != ""
-		}
-	}
-	return false, false
-}
-
 func (p *initProcess) prepareRootfs() error {
 	l := p.spec.Linux
 	if l == nil {
 		l = &specs.Linux{}
 	}
-	userNS, _ := p.hasNamespace(specs.UserNamespace)
-	cgroupNS, _ := p.hasNamespace(specs.CgroupNamespace)
+	userNS := hasNamespace(p.spec, specs.UserNamespace)
+	cgroupNS := hasNamespace(p.spec, specs.CgroupNamespace)
 	p.rootfs = &rootfs.Config{
 		Rootfs: p.cfg.Rootfs, Readonly: p.spec.Root.Readonly, Mounts: p.spec.Mounts,
 		Propagation: l.RootfsPropagation, Devices: l.Devices,
@@ -198,7 +186,7 @@ func (p *initProcess) prepareRootfs() error {
 		NoPivot: p.cfg.NoPivot, InUserNS: userNS, CgroupNS: cgroupNS,
 		UIDMappings: l.UIDMappings, GIDMappings: l.GIDMappings,
 	}
-	if !p.ownsMountNamespace() {
+	if !ownsNamespace(p.spec, specs.MountNamespace) {
 		return nil
 	}
 	return rootfs.Prepare(p.rootfs)
@@ -252,8 +240,11 @@ func (p *initProcess) createContainerHooks() error {
 	return hooks.Run("createContainer", p.spec.Hooks.CreateContainer, p.hookState(specs.StateCreating))
 }
 
+// pivotRoot enters the rootfs. hull makes mounts only in a mount namespace
+// of the container's own; without one (or with one joined by path) they
+// would land in someone else's namespace, so the init only chroots.
 func (p *initProcess) pivotRoot() error {
-	if !p.ownsMountNamespace() {
+	if !ownsNamespace(p.spec, specs.MountNamespace) {
 		return chrootInto(p.cfg.Rootfs)
 	}
 	return rootfs.Pivot(p.rootfs)
@@ -262,19 +253,10 @@ func (p *initProcess) pivotRoot() error {
 // enterRootForExec: joining the container's own mount namespace made its
 // root ours; a container without one lives in a chroot, entered the same way.
 func (p *initProcess) enterRootForExec() error {
-	if p.ownsMountNamespace() {
+	if ownsNamespace(p.spec, specs.MountNamespace) {
 		return nil
 	}
 	return chrootInto(p.cfg.Rootfs)
-}
-
-// ownsMountNamespace: hull makes mounts only in a mount namespace of the
-// container's own. Without one (or with one joined by path) the mounts
-// would land in someone else's namespace, so the init only chroots into
-// the rootfs.
-func (p *initProcess) ownsMountNamespace() bool {
-	present, joined := p.hasNamespace(specs.MountNamespace)
-	return present && !joined
 }
 
 func chrootInto(root string) error {
@@ -285,7 +267,7 @@ func chrootInto(root string) error {
 }
 
 func (p *initProcess) finalizeRootfs() error {
-	if !p.ownsMountNamespace() {
+	if !ownsNamespace(p.spec, specs.MountNamespace) {
 		return nil
 	}
 	return rootfs.Finalize(p.rootfs)
@@ -345,7 +327,7 @@ func (p *initProcess) setupConsole() error {
 	if err != nil {
 		return err
 	}
-	if p.ownsMountNamespace() {
+	if ownsNamespace(p.spec, specs.MountNamespace) {
 		if err := bindDevConsole(name); err != nil {
 			return err
 		}

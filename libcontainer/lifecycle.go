@@ -117,22 +117,10 @@ func (c *Container) killAll() {
 func (c *Container) killLeftovers() {
 	if cg := c.cgroup(); cg != nil {
 		cg.Thaw()
-		if !c.ownsPidNamespace() {
+		if !ownsNamespace(c.Spec, specs.PIDNamespace) {
 			cg.Signal(unix.SIGKILL)
 		}
 	}
-}
-
-func (c *Container) ownsPidNamespace() bool {
-	if c.Spec == nil || c.Spec.Linux == nil {
-		return false
-	}
-	for _, ns := range c.Spec.Linux.Namespaces {
-		if ns.Type == specs.PIDNamespace && ns.Path == "" {
-			return true
-		}
-	}
-	return false
 }
 
 func (c *Container) destroy() error {

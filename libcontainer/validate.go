@@ -101,7 +101,7 @@ func checkNamespacePath(i int, ns specs.LinuxNamespace) error {
 // neither mask paths nor make the root read-only. runc refuses masked and
 // read-only paths the same way.
 func validateWithoutMountNamespace(spec *specs.Spec) error {
-	if ownsMountNamespace(spec) {
+	if ownsNamespace(spec, specs.MountNamespace) {
 		return nil
 	}
 	var errs []error
@@ -113,20 +113,6 @@ func validateWithoutMountNamespace(spec *specs.Spec) error {
 		errs = append(errs, fmt.Errorf("root.readonly: %s", why))
 	}
 	return errors.Join(errs...)
-}
-
-// ownsMountNamespace reports whether the container gets a new mount
-// namespace, the only place hull makes mounts.
-func ownsMountNamespace(spec *specs.Spec) bool {
-	if spec.Linux == nil {
-		return false
-	}
-	for _, ns := range spec.Linux.Namespaces {
-		if ns.Type == specs.MountNamespace {
-			return ns.Path == ""
-		}
-	}
-	return false
 }
 
 // ipcSysctls are the kernel.* sysctls an IPC namespace owns.
