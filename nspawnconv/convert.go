@@ -30,6 +30,8 @@ type Options struct {
 	HostEtc        string        // host /etc for resolv.conf and localtime (default /etc)
 	HostJournalDir string        // default /var/log/journal
 	NewUUID        func() string // default: random v4
+	// LookupUser resolves a BindUser= name on the host (default LookupHostUser).
+	LookupUser func(name string) (HostUser, error)
 }
 
 // PreStep is host-side work to do, in order, before `create`.
@@ -45,7 +47,10 @@ type PreStep struct {
 	UIDShift uint32 `json:"uidShift,omitempty"`
 	// Replace: copy-file replaces any inode at Path; false = only a regular
 	// file or nothing (nspawn's copy-* versus replace-*).
-	Replace  bool   `json:"replace,omitempty"`
+	Replace bool `json:"replace,omitempty"`
+	// Owner: host uid and gid that mkdir, write-file, copy-file and
+	// symlink give the inode at Path (the container's root under PrivateUsers=); 0 leaves it root's.
+	Owner    uint32 `json:"owner,omitempty"`
 	Optional bool   `json:"optional,omitempty"` // failure is not fatal (try-*)
 	Key      string `json:"key"`                // the setting this realises
 }
@@ -115,7 +120,7 @@ func (s *Settings) ToSpec(o Options) (*Conversion, error) {
 	cv.c.Spec = cv.spec
 	steps := []func() error{cv.setupRoot, cv.setupIdentity, cv.setupUserNS, cv.setupProcess,
 		cv.setupCapabilities, cv.setupLinux, cv.setupMounts, cv.setupRunHost, cv.setupCustomMounts,
-		cv.setupResolvConf, cv.setupTimezone, cv.setupJournal, cv.setupCredentials, cv.setupSeccomp,
+		cv.setupBindUsers, cv.setupResolvConf, cv.setupTimezone, cv.setupJournal, cv.setupCredentials, cv.setupSeccomp,
 		cv.setupAnnotations}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -138,6 +143,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.HostJournalDir == "" {
 		o.HostJournalDir = "/var/log/journal"
+	}
+	if o.LookupUser == nil {
+		o.LookupUser = LookupHostUser
 	}
 	if o.NewUUID == nil {
 		o.NewUUID = randomUUID
@@ -166,7 +174,6 @@ func (s *Settings) checkRefused(o Options) error {
 		{s.OCIBundle != "", "--oci-bundle", "the input is already an OCI bundle; run it with hull directly"},
 		{s.RootHash != "" || s.RootHashSig != "" || s.VerityData != "", "--root-hash/--root-hash-sig/--verity-data", "dm-verity only applies to --image, which is not supported"},
 		{len(s.Properties) > 0, "--property", fmt.Sprintf("scope unit properties %q need a systemd host; set linux.resources in the bundle instead", s.Properties)},
-		{len(s.BindUsers) > 0, "BindUser=", "user records in /run/host/userdb and split id maps are not yet supported"},
 		{s.VirtualEthernet, "VirtualEthernet=", notYet},
 		{len(s.VirtualEthernetExtra) > 0, "VirtualEthernetExtra=", notYet},
 		{len(s.MACVLAN) > 0, "MACVLAN=", notYet},

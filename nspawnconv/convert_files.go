@@ -245,13 +245,15 @@ func (cv *converter) setupCredentials() error {
 		return &RefusedError{Key: "--load-credential/--set-credential", Reason: "needs a bundle directory for the credential files"}
 	}
 	dir := cv.bundlePath("credentials")
-	cv.pre(PreStep{Action: ActionMkdir, Path: dir, Mode: 0o700, Key: "--set-credential"})
+	// Owned by the container's root: with PrivateUsers= the host's root is
+	// nobody inside, and 0700/0400 would lock the payload out.
+	cv.pre(PreStep{Action: ActionMkdir, Path: dir, Mode: 0o700, Owner: cv.uidBase, Key: "--set-credential"})
 	for _, c := range cv.s.Credentials {
 		p := filepath.Join(dir, c.ID)
 		if c.Load {
-			cv.pre(PreStep{Action: ActionCopyFile, Path: p, Source: c.Path, Mode: 0o400, Replace: true, Key: "--load-credential=" + c.ID})
+			cv.pre(PreStep{Action: ActionCopyFile, Path: p, Source: c.Path, Mode: 0o400, Replace: true, Owner: cv.uidBase, Key: "--load-credential=" + c.ID})
 		} else {
-			cv.pre(PreStep{Action: ActionWriteFile, Path: p, Data: c.Value, Mode: 0o400, Key: "--set-credential=" + c.ID})
+			cv.pre(PreStep{Action: ActionWriteFile, Path: p, Data: c.Value, Mode: 0o400, Owner: cv.uidBase, Key: "--set-credential=" + c.ID})
 		}
 	}
 	cv.spec.Mounts = append(cv.spec.Mounts, specs.Mount{Destination: "/run/host/credentials", Type: "bind", Source: dir, Options: []string{"rbind", "ro", "nosuid", "nodev", "noexec"}})

@@ -100,8 +100,8 @@ func filesKeys() []KeyDef {
 			What: "mounts bind (rbind/bind; idmap/rootidmap with uid/gid mappings); empty source: pre-step temp dir", parse: bindField(false)},
 		{Section: "Files", Key: "BindReadOnly", Flags: []string{"--bind-ro"}, arg: argRequired, Group: GroupCustomMounts, Privileged: true, Kind: KindMapped,
 			What: "mounts bind + ro", parse: bindField(true)},
-		{Section: "Files", Key: "BindUser", Flags: []string{"--bind-user"}, arg: argRequired, Group: GroupBindUser, Privileged: true, Kind: KindRefused,
-			What:  "refused: needs userdb JSON records and split uid maps (not yet supported)",
+		{Section: "Files", Key: "BindUser", Flags: []string{"--bind-user"}, arg: argRequired, Group: GroupBindUser, Privileged: true, Kind: KindHooked,
+			What:  "needs PrivateUsers=: container id from 60514…60577 cut out of linux.uidMappings/gidMappings for the host uid/gid, home rbound at /run/host/home/NAME, pre-step writes JSON user/group records (+ 0600 password hash) into the bundle's /run/host/userdb",
 			parse: listField(func(s *Settings) *[]string { return &s.BindUsers }, false, nil)},
 		{Section: "Files", Key: "TemporaryFileSystem", Flags: []string{"--tmpfs"}, arg: argRequired, Group: GroupCustomMounts, Privileged: true, Kind: KindMapped,
 			What: "mounts tmpfs (default mode=0755) + nodev,strictatime", parse: func(s *Settings, v string, _ *parseCtx) error {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,6 +101,7 @@ func loadSettings(a hullArgs) (*nspawnconv.Settings, []string, error) {
 
 // convertMachine converts the settings into a.bundle and performs the
 // pre-steps, recording them in the bundle so they can be applied again.
+// On failure it undoes what it did: a bundle directory it made is removed.
 func convertMachine(a hullArgs) (*nspawnconv.Conversion, error) {
 	s, warnings, err := loadSettings(a)
 	if err != nil {
@@ -109,10 +111,21 @@ func convertMachine(a hullArgs) (*nspawnconv.Conversion, error) {
 	if err != nil {
 		return nil, err
 	}
+	_, statErr := os.Lstat(bundle)
+	created := errors.Is(statErr, fs.ErrNotExist)
 	if err := os.MkdirAll(bundle, 0o755); err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", bundle, err)
 	}
-	opts, err := conversionOptions(bundle, a.cgroupsPath)
+	cv, err := convertInto(bundle, s, a.cgroupsPath, warnings)
+	if err != nil {
+		undoConversion(bundle, created, cv)
+		return nil, err
+	}
+	return cv, nil
+}
+
+func convertInto(bundle string, s *nspawnconv.Settings, cgroupsPath string, warnings []string) (*nspawnconv.Conversion, error) {
+	opts, err := conversionOptions(bundle, cgroupsPath)
 	if err != nil {
 		return nil, err
 	}
@@ -130,13 +143,34 @@ func convertMachine(a hullArgs) (*nspawnconv.Conversion, error) {
 		fmt.Fprintf(os.Stderr, "hull: warning: %s\n", w)
 	}
 	if err := writeBundle(bundle, cv); err != nil {
-		return nil, err
+		return cv, err
 	}
 	warn := func(m string) { fmt.Fprintf(os.Stderr, "hull: warning: %s\n", m) }
 	if err := nspawnhooks.ApplyPreSteps(cv.PreSteps, warn); err != nil {
-		return nil, err
+		return cv, err
 	}
 	return cv, nil
+}
+
+// undoConversion runs the conversion's poststop actions (unmounting the
+// overlays and tmpfs pre-steps may have mounted, removing their trees),
+// then removes the bundle directory if this conversion made it.
+func undoConversion(bundle string, created bool, cv *nspawnconv.Conversion) {
+	if cv != nil {
+		for _, h := range cv.Hooks {
+			if h.Stage != "poststop" {
+				continue
+			}
+			if err := nspawnhooks.RunAction(h.Action, h.Args, nil); err != nil {
+				fmt.Fprintf(os.Stderr, "hull: warning: undo %s: %v\n", h.Key, err)
+			}
+		}
+	}
+	if created {
+		if err := nspawnhooks.RemoveTree(bundle); err != nil {
+			fmt.Fprintf(os.Stderr, "hull: warning: bundle %s left behind: %v\n", bundle, err)
+		}
+	}
 }
 
 func conversionOptions(bundle, cgroupsPath string) (nspawnconv.Options, error) {
@@ -203,7 +237,8 @@ func writeBundle(bundle string, cv *nspawnconv.Conversion) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(bundle, nspawnhooks.PreStepsFile), steps, 0o644)
+	// 0600: the steps carry --set-credential= values and password hashes.
+	return writeFileMode(filepath.Join(bundle, nspawnhooks.PreStepsFile), steps, 0o600)
 }
 
 // portableVersion is the oldest runtime-spec version that has every field
@@ -216,4 +251,13 @@ func portableVersion(spec *specs.Spec) string {
 		}
 	}
 	return "1.0.2"
+}
+
+// writeFileMode writes data and sets mode even on a file that existed
+// (os.WriteFile keeps the old mode).
+func writeFileMode(path string, data []byte, mode os.FileMode) error {
+	if err := os.WriteFile(path, data, mode); err != nil {
+		return err
+	}
+	return os.Chmod(path, mode)
 }

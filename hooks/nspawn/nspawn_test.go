@@ -58,6 +58,34 @@ func TestApplyPreSteps(t *testing.T) {
 	}
 }
 
+// TestPreStepOwner: with Owner set, what a step makes belongs to that
+// uid and gid (a symlink itself, not its target); without it, to root.
+func TestPreStepOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chown needs root")
+	}
+	dir := t.TempDir()
+	p := func(n string) string { return filepath.Join(dir, n) }
+	os.WriteFile(p("src"), []byte("x"), 0o644)
+	const owner = 524288
+	steps := []nspawnconv.PreStep{
+		{Action: nspawnconv.ActionMkdir, Path: p("d"), Mode: 0o700, Owner: owner},
+		{Action: nspawnconv.ActionWriteFile, Path: p("d/f"), Data: "secret", Mode: 0o600, Owner: owner},
+		{Action: nspawnconv.ActionCopyFile, Path: p("d/c"), Source: p("src"), Mode: 0o400, Replace: true, Owner: owner},
+		{Action: nspawnconv.ActionSymlink, Path: p("d/l"), Source: "f", Owner: owner},
+		{Action: nspawnconv.ActionWriteFile, Path: p("d/root"), Data: "r"},
+	}
+	if err := ApplyPreSteps(steps, nil); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]uint32{"d": owner, "d/f": owner, "d/c": owner, "d/l": owner, "d/root": 0, "src": 0} {
+		var st unix.Stat_t
+		if err := unix.Lstat(p(name), &st); err != nil || st.Uid != want || st.Gid != want {
+			t.Errorf("%s: owner %d:%d (%v), want %d", name, st.Uid, st.Gid, err, want)
+		}
+	}
+}
+
 // TestMountsAndRemoveTree mounts a real tmpfs through a pre-step, checks
 // remove-tree refuses while it is mounted, umount removes it (twice is
 // fine) and remove-tree then deletes the directory.

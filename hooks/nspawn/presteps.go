@@ -55,13 +55,16 @@ func applyPreStep(st nspawnconv.PreStep) error {
 		if mode == 0 {
 			mode = 0o755
 		}
-		return os.MkdirAll(st.Path, mode)
+		if err := os.MkdirAll(st.Path, mode); err != nil {
+			return err
+		}
+		return chownOwner(st.Path, st.Owner)
 	case nspawnconv.ActionWriteFile:
-		return writeFile(st.Path, []byte(st.Data), mode)
+		return writeFile(st.Path, []byte(st.Data), mode, st.Owner)
 	case nspawnconv.ActionCopyFile:
-		return copyFile(st.Source, st.Path, mode, st.Replace)
+		return copyFile(st.Source, st.Path, mode, st.Replace, st.Owner)
 	case nspawnconv.ActionSymlink:
-		return symlink(st.Source, st.Path)
+		return symlink(st.Source, st.Path, st.Owner)
 	case nspawnconv.ActionRemove:
 		if err := os.Remove(st.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
@@ -80,7 +83,7 @@ func applyPreStep(st nspawnconv.PreStep) error {
 	}
 }
 
-func writeFile(path string, data []byte, mode fs.FileMode) error {
+func writeFile(path string, data []byte, mode fs.FileMode, owner uint32) error {
 	if mode == 0 {
 		mode = 0o644
 	}
@@ -96,6 +99,10 @@ func writeFile(path string, data []byte, mode fs.FileMode) error {
 		os.Remove(tmp)
 		return err
 	}
+	if err := chownOwner(tmp, owner); err != nil {
+		os.Remove(tmp)
+		return err
+	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
 		return err
@@ -106,7 +113,7 @@ func writeFile(path string, data []byte, mode fs.FileMode) error {
 // copyFile copies src over dst. Without replace it only overwrites a
 // regular file or fills a missing one, as nspawn's copy-* modes do; a
 // symlink in the image (resolv.conf → resolved's stub) is left alone.
-func copyFile(src, dst string, mode fs.FileMode, replace bool) error {
+func copyFile(src, dst string, mode fs.FileMode, replace bool, owner uint32) error {
 	if st, err := os.Lstat(dst); err == nil && !st.Mode().IsRegular() {
 		if !replace {
 			return nil
@@ -124,10 +131,10 @@ func copyFile(src, dst string, mode fs.FileMode, replace bool) error {
 	if err != nil {
 		return fmt.Errorf("read %s: %w", src, err)
 	}
-	return writeFile(dst, data, mode)
+	return writeFile(dst, data, mode, owner)
 }
 
-func symlink(target, path string) error {
+func symlink(target, path string, owner uint32) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
@@ -139,7 +146,23 @@ func symlink(target, path string) error {
 			return err
 		}
 	}
-	return os.Symlink(target, path)
+	if err := os.Symlink(target, path); err != nil {
+		return err
+	}
+	return chownOwner(path, owner)
+}
+
+// chownOwner gives path (never a symlink's target) to owner:owner, the
+// container's root under a user namespace, which can then read a 0600
+// file that the host's root wrote. Owner 0 is already right.
+func chownOwner(path string, owner uint32) error {
+	if owner == 0 {
+		return nil
+	}
+	if err := os.Lchown(path, int(owner), int(owner)); err != nil {
+		return fmt.Errorf("chown %s to %d: %w", path, owner, err)
+	}
+	return nil
 }
 
 // mountOnce mounts unless path is already a mount point, so applying the

@@ -42,7 +42,7 @@ mkdir -p "$dir.tmp" "$(dirname "$dir")/debootstrap-cache"
 cache=$(cd "$(dirname "$dir")/debootstrap-cache" && pwd)
 # In a private mount namespace: the proc and sys debootstrap mounts in the
 # target die with it, even when it is killed halfway.
-if ! unshare --mount --propagation private debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus \
+if ! unshare --mount --propagation private debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,libnss-systemd \
 	--cache-dir="$cache" "$suite" "$dir.tmp" "$mirror" >"$dir.log" 2>&1; then
 	echo "debian.sh: debootstrap failed, see $dir.log" >&2
 	tail -n 5 "$dir.log" >&2
