@@ -52,7 +52,8 @@ func convertWithHostUser(t *testing.T, s *suite, home string, args ...string) {
 // TestBindUser binds a host account into a booted machine in a user
 // namespace, under every runtime: nss-systemd inside resolves it from the
 // records in /run/host/userdb, its home is bound and its own, a file it
-// writes there belongs to the host user, and only root reads its hash.
+// writes there belongs to the host user, and only root reads its hash (and
+// the credentials, written by the host's root for the container's).
 func TestBindUser(t *testing.T) {
 	s := setup(t)
 	name := randomName("binduser-")
@@ -80,7 +81,7 @@ func TestBindUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	convertWithHostUser(t, s, home, "--bundle", bundle, "-D", img, "-M", name, "-b", "--console=pipe",
-		"--private-users=524288:65536", "--private-users-ownership=chown", "--private-network", "--bind-user="+boundName)
+		"--private-users=524288:65536", "--private-users-ownership=chown", "--private-network", "--bind-user="+boundName, "--set-credential=hull.test:sealed")
 	for _, rt := range runtimes(t, s) {
 		t.Run(rt.name, func(t *testing.T) {
 			id := name + "-" + rt.name
@@ -118,7 +119,9 @@ func checkBoundUser(t *testing.T, rt string, ex execFunc, hostHome string) {
 		"getent shadow " + boundName + " | cut -d: -f2":       boundHash,
 		"stat -c %u:%g /run/host/home/" + boundName:           "60514:60514",
 		"grep -c . /proc/1/uid_map":                           "3",
-		"awk '$1 == 60514 { print $2, $3 }' /proc/1/gid_map":  fmt.Sprintf("%d 1", boundID),
+		// Credentials (0400) are the container root's, not the host's.
+		"cat /run/host/credentials/hull.test":                "sealed",
+		"awk '$1 == 60514 { print $2, $3 }' /proc/1/gid_map": fmt.Sprintf("%d 1", boundID),
 		// setpriv resolves the name through NSS, i.e. through the records.
 		"setpriv --reuid=" + boundName + " --regid=" + boundName + " --clear-groups sh -c 'id -un; echo hi > /run/host/home/" + boundName + "/from-" + rt + "'":        boundName,
 		"setpriv --reuid=" + boundName + " --regid=" + boundName + " --clear-groups cat /run/host/userdb/" + boundName + ".user-privileged 2>/dev/null || echo denied": "denied",
