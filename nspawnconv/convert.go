@@ -119,7 +119,7 @@ func (s *Settings) ToSpec(o Options) (*Conversion, error) {
 		spec: &specs.Spec{Version: specs.Version, Process: &specs.Process{}, Root: &specs.Root{}, Linux: &specs.Linux{}}}
 	cv.c.Spec = cv.spec
 	steps := []func() error{cv.setupRoot, cv.setupIdentity, cv.setupUserNS, cv.setupProcess,
-		cv.setupCapabilities, cv.setupLinux, cv.setupMounts, cv.setupRunHost, cv.setupCustomMounts,
+		cv.setupCapabilities, cv.setupLinux, cv.setupNetworkLinks, cv.setupMounts, cv.setupRunHost, cv.setupCustomMounts,
 		cv.setupBindUsers, cv.setupResolvConf, cv.setupTimezone, cv.setupJournal, cv.setupCredentials, cv.setupSeccomp,
 		cv.setupAnnotations}
 	for _, step := range steps {
@@ -165,7 +165,6 @@ func randomUUID() string {
 
 // checkRefused fails on every setting hull cannot realise.
 func (s *Settings) checkRefused(o Options) error {
-	notYet := "needs host-side network setup, not yet supported"
 	checks := []struct {
 		bad         bool
 		key, reason string
@@ -174,12 +173,6 @@ func (s *Settings) checkRefused(o Options) error {
 		{s.OCIBundle != "", "--oci-bundle", "the input is already an OCI bundle; run it with hull directly"},
 		{s.RootHash != "" || s.RootHashSig != "" || s.VerityData != "", "--root-hash/--root-hash-sig/--verity-data", "dm-verity only applies to --image, which is not supported"},
 		{len(s.Properties) > 0, "--property", fmt.Sprintf("scope unit properties %q need a systemd host; set linux.resources in the bundle instead", s.Properties)},
-		{s.VirtualEthernet, "VirtualEthernet=", notYet},
-		{len(s.VirtualEthernetExtra) > 0, "VirtualEthernetExtra=", notYet},
-		{len(s.MACVLAN) > 0, "MACVLAN=", notYet},
-		{len(s.IPVLAN) > 0, "IPVLAN=", notYet},
-		{s.Bridge != "", "Bridge=", notYet},
-		{s.Zone != "", "Zone=", notYet},
 		{len(s.Ports) > 0, "Port=", "port forwarding needs firewall hooks, not yet supported"},
 		{s.Boot && s.ProcessTwo, "ProcessTwo=", "cannot be combined with Boot= (as in nspawn)"},
 		{s.ProcessTwo && o.InitPath == "", "ProcessTwo=", "needs a stub init (Options.InitPath); none configured"},
@@ -188,7 +181,9 @@ func (s *Settings) checkRefused(o Options) error {
 		{s.PrivateUsersOwnership == "map", "PrivateUsersOwnership=map", "an idmapped root directory has no OCI field; use chown"},
 		{s.Ephemeral && s.Template != "", "--ephemeral", "cannot be combined with --template (as in nspawn)"},
 		{s.Ephemeral && s.Volatile != "" && s.Volatile != "no", "--ephemeral", "cannot be combined with Volatile= (as in nspawn)"},
-		{s.NetworkNamespacePath != "" && (s.PrivateNetwork || len(s.Interfaces) > 0), "--network-namespace-path", "cannot be combined with other network settings (as in nspawn)"},
+		{s.NetworkNamespacePath != "" && (s.PrivateNetwork || len(s.Interfaces) > 0 || s.VirtualEthernet || s.Bridge != "" || s.Zone != "" ||
+			len(s.VirtualEthernetExtra)+len(s.MACVLAN)+len(s.IPVLAN) > 0), "--network-namespace-path", "cannot be combined with other network settings (as in nspawn)"},
+		{s.Bridge != "" && s.Zone != "", "Zone=", "cannot be combined with Bridge= (as in nspawn)"},
 		{s.SettingsMode != "" && s.SettingsMode != SettingsNo && s.SettingsMode != SettingsYes &&
 			s.SettingsMode != SettingsOverride && s.SettingsMode != SettingsTrusted, "--settings", "invalid mode"},
 	}

@@ -362,13 +362,8 @@ func TestVolatileAndEphemeral(t *testing.T) {
 
 func TestRefusals(t *testing.T) {
 	cases := map[string]string{
-		"[Network]\nVirtualEthernet=yes\n":                  "VirtualEthernet=",
 		"[Network]\nPort=80\n":                              "Port=",
-		"[Network]\nZone=lab\n":                             "Zone=",
-		"[Network]\nBridge=br0\n":                           "Bridge=",
-		"[Network]\nMACVLAN=eth0\n":                         "MACVLAN=",
-		"[Network]\nIPVLAN=eth0\n":                          "IPVLAN=",
-		"[Network]\nVirtualEthernetExtra=a\n":               "VirtualEthernetExtra=",
+		"[Network]\nBridge=br0\nZone=lab\n":                 "Zone=",
 		"[Files]\nBindUser=alice\n":                         "BindUser=",
 		"[Exec]\nBoot=yes\nProcessTwo=yes\n":                "ProcessTwo=",
 		"[Exec]\nBoot=yes\nAmbientCapability=CAP_NET_RAW\n": "AmbientCapability=",

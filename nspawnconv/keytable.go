@@ -133,33 +133,30 @@ func filesKeys() []KeyDef {
 }
 
 func networkKeys() []KeyDef {
-	notYet := func(what string) string {
-		return "refused: " + what + " needs host-side link setup (not yet supported); held in the model"
-	}
 	return []KeyDef{
 		{Section: "Network", Key: "Private", Flags: []string{"--private-network"}, arg: argNone, noArg: "yes", Group: GroupNetwork, Privileged: true, Kind: KindMapped,
 			What: "network namespace (lo only), CAP_NET_ADMIN, /proc/sys/net writable", parse: boolField(func(s *Settings) *bool { return &s.PrivateNetwork })},
-		{Section: "Network", Key: "VirtualEthernet", Flags: []string{"-n", "--network-veth"}, arg: argNone, noArg: "yes", Group: GroupNetwork, Privileged: true, Kind: KindRefused,
-			What: notYet("veth pair ve-<machine>/host0"), parse: boolField(func(s *Settings) *bool { return &s.VirtualEthernet })},
-		{Section: "Network", Key: "VirtualEthernetExtra", Flags: []string{"--network-veth-extra"}, arg: argRequired, Group: GroupNetwork, Privileged: true, Kind: KindRefused,
-			What: notYet("extra veth pairs"), parse: parseVethExtra},
+		{Section: "Network", Key: "VirtualEthernet", Flags: []string{"-n", "--network-veth"}, arg: argNone, noArg: "yes", Group: GroupNetwork, Privileged: true, Kind: KindHooked,
+			What: "createRuntime hook add-veth: veth ve-<machine>/host0 (name shortened with a hash past 15 bytes; stable MACs from the machine name), host end up; poststop removes it", parse: boolField(func(s *Settings) *bool { return &s.VirtualEthernet })},
+		{Section: "Network", Key: "VirtualEthernetExtra", Flags: []string{"--network-veth-extra"}, arg: argRequired, Group: GroupNetwork, Privileged: true, Kind: KindHooked,
+			What: "createRuntime hook add-veth per HOST[:CONTAINER] pair; poststop removes the host end", parse: parseVethExtra},
 		{Section: "Network", Key: "Interface", Flags: []string{"--network-interface"}, arg: argRequired, Group: GroupNetwork, Privileged: true, Kind: KindMapped,
 			What:  "linux.netDevices (runtime-spec 1.3 moves the host interface into the netns)",
 			parse: listField(func(s *Settings) *[]string { return &s.Interfaces }, false, checkIfName)},
-		{Section: "Network", Key: "MACVLAN", Flags: []string{"--network-macvlan"}, arg: argRequired, Group: GroupNetwork, Privileged: true, Kind: KindRefused,
-			What: notYet("macvlan mv-<if>"), parse: listField(func(s *Settings) *[]string { return &s.MACVLAN }, false, checkIfName)},
-		{Section: "Network", Key: "IPVLAN", Flags: []string{"--network-ipvlan"}, arg: argRequired, Group: GroupNetwork, Privileged: true, Kind: KindRefused,
-			What: notYet("ipvlan iv-<if>"), parse: listField(func(s *Settings) *[]string { return &s.IPVLAN }, false, checkIfName)},
-		{Section: "Network", Key: "Bridge", Flags: []string{"--network-bridge"}, arg: argRequired, Group: GroupNetwork, Privileged: true, Kind: KindRefused,
-			What: notYet("veth enslaved to a bridge"), parse: func(s *Settings, v string, _ *parseCtx) error {
+		{Section: "Network", Key: "MACVLAN", Flags: []string{"--network-macvlan"}, arg: argRequired, Group: GroupNetwork, Privileged: true, Kind: KindHooked,
+			What: "createRuntime hook add-macvlan: bridge-mode macvlan mv-<if> on the host interface, made inside the container's netns", parse: listField(func(s *Settings) *[]string { return &s.MACVLAN }, false, checkIfName)},
+		{Section: "Network", Key: "IPVLAN", Flags: []string{"--network-ipvlan"}, arg: argRequired, Group: GroupNetwork, Privileged: true, Kind: KindHooked,
+			What: "createRuntime hook add-ipvlan: L2 ipvlan iv-<if> on the host interface, made inside the container's netns", parse: listField(func(s *Settings) *[]string { return &s.IPVLAN }, false, checkIfName)},
+		{Section: "Network", Key: "Bridge", Flags: []string{"--network-bridge"}, arg: argRequired, Group: GroupNetwork, Privileged: true, Kind: KindHooked,
+			What: "veth vb-<machine>/host0 whose host end joins the existing bridge (hook add-veth)", parse: func(s *Settings, v string, _ *parseCtx) error {
 				s.Bridge = v
 				if v == "" {
 					return nil
 				}
 				return checkIfName(v)
 			}},
-		{Section: "Network", Key: "Zone", Flags: []string{"--network-zone"}, arg: argRequired, Group: GroupNetwork, Privileged: true, Kind: KindRefused,
-			What: notYet("zone bridge vz-<zone>"), parse: func(s *Settings, v string, _ *parseCtx) error {
+		{Section: "Network", Key: "Zone", Flags: []string{"--network-zone"}, arg: argRequired, Group: GroupNetwork, Privileged: true, Kind: KindHooked,
+			What: "hook add-zone makes bridge vz-<zone> if missing, veth vb-<machine> joins it; poststop deletes the bridge once no port is left", parse: func(s *Settings, v string, _ *parseCtx) error {
 				s.Zone = v
 				if v == "" {
 					return nil

@@ -10,7 +10,7 @@ import (
 
 var nspawnHookCommand = &cli.Command{
 	Name:      "nspawn-hook",
-	Usage:     "host actions of converted machines, run as OCI hooks (chown-cgroup, umount, remove-tree) or by hand (prepare BUNDLE)",
+	Usage:     "host actions of converted machines, run as OCI hooks (chown-cgroup, add-veth, umount, …) or by hand (prepare BUNDLE)",
 	ArgsUsage: "ACTION [ARGS…]",
 	Hidden:    true,
 	Action: func(c *cli.Context) error {
@@ -19,14 +19,10 @@ var nspawnHookCommand = &cli.Command{
 			return cli.Exit("nspawn-hook: missing action", 2)
 		}
 		action := args[0]
-		var st *os.File
-		if action == nspawnhooks.ActionChownCgroup {
-			st = os.Stdin // only this action needs the container's state
-		}
-		if st == nil {
+		if !nspawnhooks.NeedsState(action) {
 			return nspawnhooks.RunAction(action, args[1:], nil)
 		}
-		state, err := nspawnhooks.ReadState(st)
+		state, err := nspawnhooks.ReadState(os.Stdin)
 		if err != nil {
 			return err
 		}

@@ -58,6 +58,13 @@ func RunAction(action string, args []string, st *specs.State) error {
 			return err
 		}
 		return RemoveTree(args[0])
+	case ActionAddVeth, ActionAddMacvlan, ActionAddIPVlan:
+		return runLinkAction(action, args, st)
+	case ActionAddZone, ActionRemoveZone, ActionRemoveLink:
+		if err := need(1); err != nil {
+			return err
+		}
+		return map[string]func(string) error{ActionAddZone: AddZone, ActionRemoveZone: RemoveZone, ActionRemoveLink: RemoveLink}[action](args[0])
 	case ActionPrepare:
 		if err := need(1); err != nil {
 			return err
@@ -66,6 +73,42 @@ func RunAction(action string, args []string, st *specs.State) error {
 	default:
 		return fmt.Errorf("nspawn-hook: unknown action %q", action)
 	}
+}
+
+// NeedsState reports whether action reads the container's state, which
+// the runtime writes on the hook's stdin.
+func NeedsState(action string) bool {
+	switch action {
+	case ActionChownCgroup, ActionAddVeth, ActionAddMacvlan, ActionAddIPVlan:
+		return true
+	}
+	return false
+}
+
+// runLinkAction makes a link in the container's network namespace, found
+// through the pid in the state.
+func runLinkAction(action string, args []string, st *specs.State) error {
+	if st == nil || st.Pid <= 0 {
+		return fmt.Errorf("nspawn-hook %s: the container state on stdin has no pid", action)
+	}
+	bad := fmt.Errorf("nspawn-hook %s: wrong arguments %q", action, args)
+	switch {
+	case action == ActionAddVeth && (len(args) == 3 || len(args) == 4):
+		bridge := ""
+		if len(args) == 4 {
+			bridge = args[3]
+		}
+		return AddVeth(st.Pid, args[0], args[1], args[2], bridge)
+	case action == ActionAddMacvlan && len(args) == 4:
+		index, err := strconv.Atoi(args[3])
+		if err != nil {
+			return bad
+		}
+		return AddMacvlan(st.Pid, args[0], args[1], args[2], index)
+	case action == ActionAddIPVlan && len(args) == 2:
+		return AddIPVlan(st.Pid, args[0], args[1])
+	}
+	return bad
 }
 
 // ReadState decodes the state a runtime writes on a hook's stdin.
