@@ -129,37 +129,73 @@ func ChownCgroup(cgroupRoot string, pid, uid int) error {
 	if err != nil {
 		return err
 	}
-	for hier, p := range map[string]string{"systemd": paths["name=systemd"], "unified": paths[""]} {
-		if p == "" || p == "/" {
-			continue // a shared root cgroup is never the container's to give away
-		}
-		dir := filepath.Join(cgroupRoot, hier, p)
-		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+	return delegateCgroups(cgroupRoot, paths, uid)
+}
+
+// v2DelegationFiles are what the kernel's cgroup v2 delegation model hands
+// to the delegatee besides the directory; its resource files (memory.max,
+// pids.max, …) stay root's, or the container could lift its own limits.
+var v2DelegationFiles = []string{"cgroup.procs", "cgroup.threads", "cgroup.subtree_control"}
+
+// delegateCgroups chowns the container's name=systemd cgroup (no
+// controllers there: every file) and its cgroup2 one (the delegation
+// files), given the paths from /proc/PID/cgroup.
+func delegateCgroups(cgroupRoot string, paths map[string]string, uid int) error {
+	type target struct {
+		dir   string
+		files []string // nil: every file
+	}
+	var targets []target
+	// A shared root cgroup is never the container's to give away.
+	if p := paths["name=systemd"]; p != "" && p != "/" {
+		targets = append(targets, target{filepath.Join(cgroupRoot, "systemd", p), nil})
+	}
+	if p := paths[""]; p != "" && p != "/" {
+		targets = append(targets, target{filepath.Join(unifiedRoot(cgroupRoot), p), v2DelegationFiles})
+	}
+	for _, tg := range targets {
+		if _, err := os.Stat(tg.dir); errors.Is(err, fs.ErrNotExist) {
 			continue // no such hierarchy on this host
 		}
-		if err := chownDir(dir, uid); err != nil {
+		if err := chownDir(tg.dir, tg.files, uid); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// chownDir chowns a cgroup directory and its control files (not the
-// sub-cgroups: at createRuntime there are none).
-func chownDir(dir string, uid int) error {
+// unifiedRoot is where the cgroup2 hierarchy is mounted: cgroupRoot itself
+// on a unified host, its "unified" directory on a hybrid one.
+func unifiedRoot(cgroupRoot string) string {
+	var st unix.Statfs_t
+	if unix.Statfs(cgroupRoot, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return cgroupRoot
+	}
+	return filepath.Join(cgroupRoot, "unified")
+}
+
+// chownDir chowns a cgroup directory and the named control files in it,
+// or all of them when files is nil (not the sub-cgroups: at createRuntime
+// there are none). A named file the kernel lacks is skipped.
+func chownDir(dir string, files []string, uid int) error {
 	if err := os.Lchown(dir, uid, uid); err != nil {
 		return fmt.Errorf("chown cgroup %s to %d: %w", dir, uid, err)
 	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("chown cgroup %s: %w", dir, err)
-	}
-	for _, e := range entries {
-		if e.IsDir() {
-			continue
+	if files == nil {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return fmt.Errorf("chown cgroup %s: %w", dir, err)
 		}
-		if err := os.Lchown(filepath.Join(dir, e.Name()), uid, uid); err != nil {
-			return fmt.Errorf("chown cgroup %s: %w", filepath.Join(dir, e.Name()), err)
+		for _, e := range entries {
+			if !e.IsDir() {
+				files = append(files, e.Name())
+			}
+		}
+	}
+	for _, f := range files {
+		err := os.Lchown(filepath.Join(dir, f), uid, uid)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("chown cgroup %s: %w", filepath.Join(dir, f), err)
 		}
 	}
 	return nil

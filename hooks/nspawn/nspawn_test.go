@@ -144,3 +144,45 @@ func TestShiftTree(t *testing.T) {
 		t.Errorf("after shift: uid %d gid %d mode %o", st.Uid, st.Gid, st.Mode&0o7777)
 	}
 }
+
+// TestDelegateCgroups: name=systemd gets every file, cgroup2 only the
+// delegation files (its memory.max stays root's), root cgroups nothing.
+func TestDelegateCgroups(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chown needs root")
+	}
+	root := t.TempDir() // not a cgroup2 mount: the hybrid layout, unified/ below it
+	files := map[string][]string{
+		"systemd/m":  {"cgroup.procs", "tasks", "notify_on_release"},
+		"unified/m":  {"cgroup.procs", "cgroup.threads", "cgroup.subtree_control", "memory.max", "pids.max"},
+		"unified/cg": {"cgroup.procs"},
+	}
+	for dir, names := range files {
+		os.MkdirAll(filepath.Join(root, dir), 0o755)
+		for _, n := range names {
+			os.WriteFile(filepath.Join(root, dir, n), nil, 0o644)
+		}
+	}
+	const uid = 524288
+	if err := delegateCgroups(root, map[string]string{"name=systemd": "/m", "": "/m", "memory": "/m"}, uid); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]uint32{"systemd/m": uid, "systemd/m/tasks": uid, "systemd/m/notify_on_release": uid,
+		"unified/m": uid, "unified/m/cgroup.procs": uid, "unified/m/cgroup.threads": uid, "unified/m/cgroup.subtree_control": uid,
+		"unified/m/memory.max": 0, "unified/m/pids.max": 0, "unified/cg/cgroup.procs": 0}
+	for p, w := range want {
+		var st unix.Stat_t
+		if err := unix.Lstat(filepath.Join(root, p), &st); err != nil || st.Uid != w {
+			t.Errorf("%s: owner %d (%v), want %d", p, st.Uid, err, w)
+		}
+	}
+	if err := delegateCgroups(root, map[string]string{"name=systemd": "/", "": "/"}, uid); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"systemd", "unified"} {
+		var st unix.Stat_t
+		if err := unix.Lstat(filepath.Join(root, d), &st); err != nil || st.Uid != 0 {
+			t.Errorf("root cgroup %s given away: owner %d (%v)", d, st.Uid, err)
+		}
+	}
+}
