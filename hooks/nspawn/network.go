@@ -130,31 +130,47 @@ func addChildLink(pid int, parent string, make func(netlink.LinkAttrs) netlink.L
 
 // AddZone makes the zone's bridge unless it exists, and brings it up.
 func AddZone(bridge string) error {
-	unlock, err := lockZone(bridge)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	br, err := netlink.LinkByName(bridge)
-	var notFound netlink.LinkNotFoundError
-	if errors.As(err, &notFound) {
-		br = &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: bridge}}
-		if err := netlink.LinkAdd(br); err != nil && !errors.Is(err, unix.EEXIST) {
-			return fmt.Errorf("add zone bridge %s: %w", bridge, err)
+	return withZoneBridge(bridge, func(br netlink.Link) error {
+		if br == nil {
+			br = &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: bridge}}
+			if err := netlink.LinkAdd(br); err != nil && !errors.Is(err, unix.EEXIST) {
+				return fmt.Errorf("add zone bridge %s: %w", bridge, err)
+			}
+		} else if br.Type() != "bridge" {
+			return fmt.Errorf("zone bridge %s: exists and is a %s, not a bridge", bridge, br.Type())
 		}
-	} else if err != nil {
-		return fmt.Errorf("zone bridge %s: %w", bridge, err)
-	} else if br.Type() != "bridge" {
-		return fmt.Errorf("zone bridge %s: exists and is a %s, not a bridge", bridge, br.Type())
-	}
-	if err := netlink.LinkSetUp(br); err != nil {
-		return fmt.Errorf("set %s up: %w", bridge, err)
-	}
-	return nil
+		if err := netlink.LinkSetUp(br); err != nil {
+			return fmt.Errorf("set %s up: %w", bridge, err)
+		}
+		return nil
+	})
 }
 
 // RemoveZone deletes the zone's bridge once no interface is attached.
 func RemoveZone(bridge string) error {
+	return withZoneBridge(bridge, func(br netlink.Link) error {
+		if br == nil {
+			return nil
+		}
+		links, err := netlink.LinkList()
+		if err != nil {
+			return fmt.Errorf("list links: %w", err)
+		}
+		for _, l := range links {
+			if l.Attrs().MasterIndex == br.Attrs().Index {
+				return nil // another machine still uses the zone
+			}
+		}
+		if err := netlink.LinkDel(br); err != nil {
+			return fmt.Errorf("delete zone bridge %s: %w", bridge, err)
+		}
+		return nil
+	})
+}
+
+// withZoneBridge runs fn under the zone lock with the bridge's link, nil
+// when there is none.
+func withZoneBridge(bridge string, fn func(netlink.Link) error) error {
 	unlock, err := lockZone(bridge)
 	if err != nil {
 		return err
@@ -163,24 +179,12 @@ func RemoveZone(bridge string) error {
 	br, err := netlink.LinkByName(bridge)
 	var notFound netlink.LinkNotFoundError
 	if errors.As(err, &notFound) {
-		return nil
+		return fn(nil)
 	}
 	if err != nil {
 		return fmt.Errorf("zone bridge %s: %w", bridge, err)
 	}
-	links, err := netlink.LinkList()
-	if err != nil {
-		return fmt.Errorf("list links: %w", err)
-	}
-	for _, l := range links {
-		if l.Attrs().MasterIndex == br.Attrs().Index {
-			return nil // another machine still uses the zone
-		}
-	}
-	if err := netlink.LinkDel(br); err != nil {
-		return fmt.Errorf("delete zone bridge %s: %w", bridge, err)
-	}
-	return nil
+	return fn(br)
 }
 
 // RemoveLink deletes a host-side link; one already gone (the kernel drops

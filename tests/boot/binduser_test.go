@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -95,16 +94,7 @@ func TestBindUser(t *testing.T) {
 			ex := func(args ...string) (string, error) { return rt.output(t, append([]string{"exec", id}, args...)...) }
 			waitRunning(t, m, ex)
 			checkBoundUser(t, rt.name, ex, home)
-			kill := []string{"kill", id}
-			if rt.rtmin3 != "" {
-				kill = append(kill, rt.rtmin3)
-			}
-			if out, err := rt.output(t, kill...); err != nil {
-				t.Fatalf("%s kill: %v: %s", rt.name, err, out)
-			}
-			if st := m.wait(t, 30*time.Second); st != rt.poweroff {
-				t.Errorf("%s: exit status %d after SIGRTMIN+3, want %d\n%s", rt.name, st, rt.poweroff, m.out)
-			}
+			powerOff(t, rt, m, id)
 			m.cgroup = cg
 			assertNothingLeft(t, m, bundle, img, home)
 		})

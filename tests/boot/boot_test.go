@@ -77,6 +77,22 @@ func checkMachine(t *testing.T, m *machine, ex execFunc, uuid string) {
 	}
 }
 
+// powerOff sends the machine id SIGRTMIN+3, the way rt takes it, and
+// checks the runtime exits with its poweroff status.
+func powerOff(t *testing.T, rt runtime, m *machine, id string) {
+	t.Helper()
+	kill := []string{"kill", id}
+	if rt.rtmin3 != "" {
+		kill = append(kill, rt.rtmin3)
+	}
+	if out, err := rt.output(t, kill...); err != nil {
+		t.Fatalf("%s kill: %v: %s", rt.name, err, out)
+	}
+	if st := m.wait(t, 30*time.Second); st != rt.poweroff {
+		t.Errorf("%s: exit status %d after SIGRTMIN+3, want %d\n%s", rt.name, st, rt.poweroff, m.out)
+	}
+}
+
 func readUUID(t *testing.T, bundle string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(bundle, "run-host", "container-uuid"))
@@ -106,16 +122,7 @@ func TestBootRuntimes(t *testing.T) {
 			booted := waitRunning(t, m, ex)
 			checkMachine(t, m, ex, uuid)
 			stop := time.Now()
-			kill := []string{"kill", name}
-			if rt.rtmin3 != "" {
-				kill = append(kill, rt.rtmin3)
-			}
-			if out, err := rt.output(t, kill...); err != nil {
-				t.Fatalf("%s kill: %v: %s", rt.name, err, out)
-			}
-			if st := m.wait(t, 30*time.Second); st != rt.poweroff {
-				t.Errorf("%s: exit status %d after SIGRTMIN+3, want %d\n%s", rt.name, st, rt.poweroff, m.out)
-			}
+			powerOff(t, rt, m, name)
 			timings.add("%-6s boot-to-running %6.2fs  shutdown %5.2fs", rt.name, booted.Seconds(), time.Since(stop).Seconds())
 			if out, err := rt.output(t, "state", name); err == nil {
 				t.Errorf("%s: state left behind: %s", rt.name, out)
