@@ -152,13 +152,16 @@ func convertInto(bundle string, s *nspawnconv.Settings, cgroupsPath string, warn
 	return cv, nil
 }
 
-// undoConversion runs the conversion's poststop actions (unmounting the
-// overlays and tmpfs pre-steps may have mounted, removing their trees),
+// undoConversion runs the conversion's poststop file system actions
+// (unmounting the overlays and tmpfs pre-steps may have mounted, removing
+// their trees),
 // then removes the bundle directory if this conversion made it.
 func undoConversion(bundle string, created bool, cv *nspawnconv.Conversion) {
 	if cv != nil {
 		for _, h := range cv.Hooks {
-			if h.Stage != "poststop" {
+			// Only the file system work of the pre-steps; the network
+			// actions concern a container, and there is none yet.
+			if h.Stage != "poststop" || (h.Action != nspawnhooks.ActionUmount && h.Action != nspawnhooks.ActionRemoveTree) {
 				continue
 			}
 			if err := nspawnhooks.RunAction(h.Action, h.Args, nil); err != nil {

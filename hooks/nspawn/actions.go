@@ -58,13 +58,13 @@ func RunAction(action string, args []string, st *specs.State) error {
 			return err
 		}
 		return RemoveTree(args[0])
-	case ActionAddVeth, ActionAddMacvlan, ActionAddIPVlan:
+	case ActionAddVeth, ActionAddMacvlan, ActionAddIPVlan, ActionRemoveZone, ActionRemoveLink:
 		return runLinkAction(action, args, st)
-	case ActionAddZone, ActionRemoveZone, ActionRemoveLink:
+	case ActionAddZone:
 		if err := need(1); err != nil {
 			return err
 		}
-		return map[string]func(string) error{ActionAddZone: AddZone, ActionRemoveZone: RemoveZone, ActionRemoveLink: RemoveLink}[action](args[0])
+		return AddZone(args[0])
 	case ActionPrepare:
 		if err := need(1); err != nil {
 			return err
@@ -79,18 +79,21 @@ func RunAction(action string, args []string, st *specs.State) error {
 // the runtime writes on the hook's stdin.
 func NeedsState(action string) bool {
 	switch action {
-	case ActionChownCgroup, ActionAddVeth, ActionAddMacvlan, ActionAddIPVlan:
+	case ActionChownCgroup, ActionAddVeth, ActionAddMacvlan, ActionAddIPVlan, ActionRemoveLink, ActionRemoveZone:
 		return true
 	}
 	return false
 }
 
-// runLinkAction makes a link in the container's network namespace, found
-// through the pid in the state.
+// runLinkAction makes or removes a link of the container, found through
+// the id and pid in the state.
 func runLinkAction(action string, args []string, st *specs.State) error {
-	if st == nil || st.Pid <= 0 {
-		return fmt.Errorf("nspawn-hook %s: the container state on stdin has no pid", action)
+	// Poststop states may carry no pid (runc's): removal needs the id only.
+	removal := action == ActionRemoveLink || action == ActionRemoveZone
+	if st == nil || st.ID == "" || (st.Pid <= 0 && !removal) {
+		return fmt.Errorf("nspawn-hook %s: the container state on stdin has no id or pid", action)
 	}
+	ref := ContainerRef{ID: st.ID, Pid: st.Pid}
 	bad := fmt.Errorf("nspawn-hook %s: wrong arguments %q", action, args)
 	switch {
 	case action == ActionAddVeth && (len(args) == 3 || len(args) == 4):
@@ -98,15 +101,19 @@ func runLinkAction(action string, args []string, st *specs.State) error {
 		if len(args) == 4 {
 			bridge = args[3]
 		}
-		return AddVeth(st.Pid, args[0], args[1], args[2], bridge)
+		return AddVeth(ref, args[0], args[1], args[2], bridge)
 	case action == ActionAddMacvlan && len(args) == 4:
 		index, err := strconv.Atoi(args[3])
 		if err != nil {
 			return bad
 		}
-		return AddMacvlan(st.Pid, args[0], args[1], args[2], index)
+		return AddMacvlan(ref.Pid, args[0], args[1], args[2], index)
 	case action == ActionAddIPVlan && len(args) == 2:
-		return AddIPVlan(st.Pid, args[0], args[1])
+		return AddIPVlan(ref.Pid, args[0], args[1])
+	case action == ActionRemoveLink && len(args) == 1:
+		return RemoveLink(ref, args[0])
+	case action == ActionRemoveZone && len(args) == 1:
+		return RemoveZone(ref, args[0])
 	}
 	return bad
 }

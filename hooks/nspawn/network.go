@@ -25,9 +25,21 @@ const (
 	ActionRemoveZone = "remove-zone" // BRIDGE
 )
 
+// ownerAlias marks a host end with the container that made it (its
+// ifalias), so that poststop removes only its own links: a second run of
+// the same bundle fails to make ve-NAME and must not delete the first's.
+func ownerAlias(containerID string) string { return "hull-nspawn:" + containerID }
+
 // zoneLock keeps one machine's remove-zone from deleting a bridge another
 // is just joining (one lock for all zones, as nspawn has).
 const zoneLock = "/run/hull-nspawn/network-zone.lock"
+
+// ContainerRef is what the network actions need of the container state
+// the runtime passes a hook.
+type ContainerRef struct {
+	ID  string
+	Pid int
+}
 
 // containerNetns opens the network namespace of the container's init.
 func containerNetns(pid int) (*os.File, error) {
@@ -49,9 +61,11 @@ func stableMAC(machine, ifname string) net.HardwareAddr {
 }
 
 // AddVeth makes the pair hostIf/ctrIf with ctrIf already in the
-// container's namespace, brings the host end up and, with a bridge, joins
-// it. On failure the pair is deleted again.
-func AddVeth(pid int, machine, hostIf, ctrIf, bridge string) error {
+// container's namespace, marks the host end as owned by the container,
+// brings it up and, with a bridge, joins it. On failure the pair is
+// deleted again.
+func AddVeth(st ContainerRef, machine, hostIf, ctrIf, bridge string) error {
+	pid := st.Pid
 	ns, err := containerNetns(pid)
 	if err != nil {
 		return err
@@ -66,17 +80,20 @@ func AddVeth(pid int, machine, hostIf, ctrIf, bridge string) error {
 	if err := netlink.LinkAdd(veth); err != nil {
 		return fmt.Errorf("add veth %s/%s: %w", hostIf, ctrIf, err)
 	}
-	if err := attachHostEnd(hostIf, bridge); err != nil {
+	if err := attachHostEnd(hostIf, bridge, ownerAlias(st.ID)); err != nil {
 		netlink.LinkDel(veth) //nolint:errcheck // the error above is the one to report
 		return err
 	}
 	return nil
 }
 
-func attachHostEnd(hostIf, bridge string) error {
+func attachHostEnd(hostIf, bridge, alias string) error {
 	link, err := netlink.LinkByName(hostIf)
 	if err != nil {
 		return fmt.Errorf("veth %s: %w", hostIf, err)
+	}
+	if err := netlink.LinkSetAlias(link, alias); err != nil {
+		return fmt.Errorf("mark %s as %s: %w", hostIf, alias, err)
 	}
 	if bridge != "" {
 		br, err := netlink.LinkByName(bridge)
@@ -146,8 +163,9 @@ func AddZone(bridge string) error {
 	})
 }
 
-// RemoveZone deletes the zone's bridge once no interface is attached.
-func RemoveZone(bridge string) error {
+// RemoveZone deletes the zone's bridge once no interface but the
+// container's own (whose namespace may still be going away) is attached.
+func RemoveZone(st ContainerRef, bridge string) error {
 	return withZoneBridge(bridge, func(br netlink.Link) error {
 		if br == nil {
 			return nil
@@ -157,7 +175,7 @@ func RemoveZone(bridge string) error {
 			return fmt.Errorf("list links: %w", err)
 		}
 		for _, l := range links {
-			if l.Attrs().MasterIndex == br.Attrs().Index {
+			if l.Attrs().MasterIndex == br.Attrs().Index && l.Attrs().Alias != ownerAlias(st.ID) {
 				return nil // another machine still uses the zone
 			}
 		}
@@ -187,9 +205,10 @@ func withZoneBridge(bridge string, fn func(netlink.Link) error) error {
 	return fn(br)
 }
 
-// RemoveLink deletes a host-side link; one already gone (the kernel drops
-// a veth with its namespace) is success.
-func RemoveLink(name string) error {
+// RemoveLink deletes the container's host-side link; one already gone
+// (the kernel drops a veth with its namespace), or another container's,
+// is left alone.
+func RemoveLink(st ContainerRef, name string) error {
 	link, err := netlink.LinkByName(name)
 	var notFound netlink.LinkNotFoundError
 	if errors.As(err, &notFound) {
@@ -197,6 +216,9 @@ func RemoveLink(name string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("link %s: %w", name, err)
+	}
+	if link.Attrs().Alias != ownerAlias(st.ID) {
+		return nil
 	}
 	if err := netlink.LinkDel(link); err != nil && !errors.Is(err, unix.ENODEV) {
 		return fmt.Errorf("delete link %s: %w", name, err)

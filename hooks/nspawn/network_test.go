@@ -26,7 +26,7 @@ func TestStableMAC(t *testing.T) {
 // TestLinkActionArguments: wrong arguments and a missing pid fail with the
 // action named, before any link is touched.
 func TestLinkActionArguments(t *testing.T) {
-	st := &specs.State{Pid: 1}
+	st := &specs.State{ID: "c", Pid: 1}
 	cases := []struct {
 		action string
 		args   []string
@@ -34,10 +34,13 @@ func TestLinkActionArguments(t *testing.T) {
 		want   string
 	}{
 		{ActionAddVeth, []string{"m", "ve-m"}, st, "wrong arguments"},
-		{ActionAddVeth, []string{"m", "ve-m", "host0"}, nil, "no pid"},
+		{ActionAddVeth, []string{"m", "ve-m", "host0"}, nil, "no id or pid"},
+		{ActionRemoveLink, []string{"ve-m"}, &specs.State{Pid: 1}, "no id or pid"},
+		{ActionRemoveLink, []string{"ve-m", "x"}, &specs.State{ID: "c"}, "wrong arguments"}, // no pid: fine for removal
 		{ActionAddMacvlan, []string{"m", "eth0", "mv-eth0", "x"}, st, "wrong arguments"},
 		{ActionAddIPVlan, []string{"eth0"}, st, "wrong arguments"},
-		{ActionRemoveZone, nil, nil, "want 1 argument"},
+		{ActionRemoveZone, nil, st, "wrong arguments"},
+		{ActionAddZone, nil, nil, "want 1 argument"},
 	}
 	for _, tc := range cases {
 		err := RunAction(tc.action, tc.args, tc.state)
@@ -45,7 +48,7 @@ func TestLinkActionArguments(t *testing.T) {
 			t.Errorf("%s %q: %v, want an error naming the action and %q", tc.action, tc.args, err, tc.want)
 		}
 	}
-	if !NeedsState(ActionAddVeth) || NeedsState(ActionRemoveLink) {
-		t.Error("NeedsState: add-veth reads the state, remove-link does not")
+	if !NeedsState(ActionAddVeth) || !NeedsState(ActionRemoveLink) || NeedsState(ActionAddZone) {
+		t.Error("NeedsState: add-veth and remove-link read the state, add-zone does not")
 	}
 }

@@ -150,3 +150,65 @@ func randomSuffix() string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// TestNspawnVethOwnedByContainer: a second container from the same bundle
+// cannot make ve-NAME again and fails, under hull and under runc (which
+// runs poststop hooks after a failed create), and the first container's
+// link survives both, since the hooks remove only links their container
+// made.
+func TestNspawnVethOwnedByContainer(t *testing.T) {
+	bin, rootfs := testenv.RequireHull(t, "end-to-end tests")
+	ns := testNetns(t)
+	name := "net" + randomSuffix()
+	cg := cgroupParent + "/" + name
+	root, bundle := t.TempDir(), filepath.Join(t.TempDir(), "b")
+	inNS := func(ctx context.Context, runtime string, args ...string) *exec.Cmd {
+		return exec.CommandContext(ctx, "nsenter", append([]string{"--net=/run/netns/" + ns, runtime, "--root", root}, args...)...)
+	}
+	t.Cleanup(func() {
+		for _, id := range []string{name + "-1", name + "-hull", name + "-runc"} {
+			exec.Command(bin, "--root", root, "delete", "--force", id).Run()
+		}
+		for _, d := range cgroupDirs(cg) {
+			removeCgroupTree(d)
+		}
+	})
+	args := []string{"convert", "--bundle", bundle, "-D", rootfs, "-M", name, "--console=pipe", "--cgroups-path", cg, "-n", "--", "/bin/sleep", "30"}
+	if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
+		t.Fatalf("hull %v: %v\n%s", args, err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), hullTimeout)
+	defer cancel()
+	first := inNS(ctx, bin, "run", "--bundle", bundle, name+"-1")
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	host := "ve-" + name
+	if !waitUntil(10*time.Second, func() bool { return nsHasLink(ns, host) }) {
+		t.Fatalf("%s never appeared", host)
+	}
+	second := []string{"hull"}
+	if _, err := exec.LookPath("runc"); err == nil {
+		second = append(second, "runc")
+	}
+	for _, rt := range second {
+		runtime := bin
+		if rt == "runc" {
+			runtime, _ = exec.LookPath("runc")
+		}
+		out, err := inNS(ctx, runtime, "run", "--bundle", bundle, name+"-"+rt).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), host) {
+			t.Errorf("%s: second run of the bundle: %v, want a failure naming %s:\n%s", rt, err, host, out)
+		}
+		if !nsHasLink(ns, host) {
+			t.Fatalf("%s: the first container's %s was removed by the second's failure", rt, host)
+		}
+		exec.Command(runtime, "--root", root, "delete", "--force", name+"-"+rt).Run()
+	}
+	exec.Command(bin, "--root", root, "kill", name+"-1", "KILL").Run()
+	first.Wait()
+	exec.Command(bin, "--root", root, "delete", "--force", name+"-1").Run()
+	if !waitUntil(5*time.Second, func() bool { return !nsHasLink(ns, host) }) {
+		t.Errorf("%s left after the first container ended", host)
+	}
+}
