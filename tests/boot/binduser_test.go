@@ -79,12 +79,15 @@ func TestBindUser(t *testing.T) {
 	if err := os.Chown(home, boundID, boundID); err != nil {
 		t.Fatal(err)
 	}
-	convertWithHostUser(t, s, home, "--bundle", bundle, "-D", img, "-M", name, "-b", "--console=pipe",
+	// One cgroup for the runs one after another; never the default
+	// /machine.slice, whose parent nobody would remove.
+	cg := "/" + randomName("hull-boot-")
+	t.Cleanup(func() { removeCgroup(cg) })
+	convertWithHostUser(t, s, home, "--bundle", bundle, "-D", img, "-M", name, "-b", "--console=pipe", "--cgroups-path", cg,
 		"--private-users=524288:65536", "--private-users-ownership=chown", "--private-network", "--bind-user="+boundName, "--set-credential=hull.test:sealed")
 	for _, rt := range runtimes(t, s) {
 		t.Run(rt.name, func(t *testing.T) {
 			id := name + "-" + rt.name
-			cg := "/" + randomName("hull-boot-")
 			t.Cleanup(func() {
 				rt.cmd("delete", "--force", id).Run()
 				removeCgroup(cg)
@@ -95,7 +98,6 @@ func TestBindUser(t *testing.T) {
 			waitRunning(t, m, ex)
 			checkBoundUser(t, rt.name, ex, home)
 			powerOff(t, rt, m, id)
-			m.cgroup = cg
 			assertNothingLeft(t, m, bundle, img, home)
 		})
 	}
