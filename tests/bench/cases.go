@@ -190,50 +190,68 @@ func runHundred(ctx context.Context, b *bench, rt *runtimeUnderTest, _ any) (map
 // through a pidfd opened while the init is still blocked in created state,
 // so it measures the real exit, not a state-polling interval.
 func runCycle(ctx context.Context, b *bench, rt *runtimeUnderTest, _ any) (map[string]float64, error) {
-	id, cg := rt.nextID(b.cgParent)
-	if err := b.bundle.write([]string{"/bin/true"}, cg); err != nil {
+	c, err := b.createWatched(ctx, rt, "/bin/true")
+	if err != nil {
 		return nil, err
 	}
-	out := map[string]float64{}
-	create, err := rt.exec(ctx, false, "create", "--bundle", b.bundle.dir, id)
+	defer c.w.close()
+	start, err := rt.exec(ctx, false, "start", c.id)
 	if err != nil {
-		b.salvage(rt, id, cg)
-		return nil, err
-	}
-	pid, state, err := rt.statePID(ctx, id)
-	if err != nil {
-		b.salvage(rt, id, cg)
-		return nil, err
-	}
-	w, err := openPidWaiter(pid)
-	if err != nil {
-		b.salvage(rt, id, cg)
-		return nil, fmt.Errorf("%s container %s: %w", rt.name, id, err)
-	}
-	defer w.close()
-	start, err := rt.exec(ctx, false, "start", id)
-	if err != nil {
-		b.salvage(rt, id, cg)
+		b.salvage(rt, c.id, c.cg)
 		return nil, err
 	}
 	t0 := time.Now()
-	if err := w.wait(rt.timeout); err != nil {
-		b.salvage(rt, id, cg)
-		return nil, fmt.Errorf("%s container %s init %d: %w", rt.name, id, pid, err)
+	if err := c.w.wait(rt.timeout); err != nil {
+		b.salvage(rt, c.id, c.cg)
+		return nil, fmt.Errorf("%s container %s init %d: %w", rt.name, c.id, c.pid, err)
 	}
 	exited := time.Since(t0)
-	del, err := rt.exec(ctx, false, "delete", id)
+	del, err := rt.exec(ctx, false, "delete", c.id)
 	if err != nil {
-		b.salvage(rt, id, cg)
+		b.salvage(rt, c.id, c.cg)
 		return nil, err
 	}
-	out["cycle.create"] = ms(create.wall)
+	out := map[string]float64{}
+	out["cycle.create"] = ms(c.create.wall)
 	out["cycle.start"] = ms(start.wall)
 	out["cycle.exit"] = ms(exited)
 	out["cycle.delete"] = ms(del.wall)
-	out["cycle.total"] = ms(create.wall + start.wall + exited + del.wall)
-	out["cycle.state"] = ms(state.wall)
+	out["cycle.total"] = ms(c.create.wall + start.wall + exited + del.wall)
+	out["cycle.state"] = ms(c.state.wall)
 	return out, nil
+}
+
+// watched is a created container whose init is watched through a pidfd,
+// opened while the init is still blocked in the created state.
+type watched struct {
+	id, cg        string
+	pid           int
+	create, state cmdResult
+	w             *pidWaiter
+}
+
+// createWatched writes the bundle for args, creates the container and
+// opens a pidfd on its init; on failure it leaves nothing behind.
+func (b *bench) createWatched(ctx context.Context, rt *runtimeUnderTest, args ...string) (*watched, error) {
+	c := &watched{}
+	c.id, c.cg = rt.nextID(b.cgParent)
+	if err := b.bundle.write(args, c.cg); err != nil {
+		return nil, err
+	}
+	var err error
+	if c.create, err = rt.exec(ctx, false, "create", "--bundle", b.bundle.dir, c.id); err != nil {
+		b.salvage(rt, c.id, c.cg)
+		return nil, err
+	}
+	if c.pid, c.state, err = rt.statePID(ctx, c.id); err != nil {
+		b.salvage(rt, c.id, c.cg)
+		return nil, err
+	}
+	if c.w, err = openPidWaiter(c.pid); err != nil {
+		b.salvage(rt, c.id, c.cg)
+		return nil, fmt.Errorf("%s container %s: %w", rt.name, c.id, err)
+	}
+	return c, nil
 }
 
 // sleeper is a running container to exec into.
@@ -243,30 +261,16 @@ type sleeper struct {
 }
 
 func setupSleeper(ctx context.Context, b *bench, rt *runtimeUnderTest) (any, error) {
-	id, cg := rt.nextID(b.cgParent)
-	if err := b.bundle.write([]string{"/bin/sleep", "3600"}, cg); err != nil {
-		return nil, err
-	}
-	if _, err := rt.exec(ctx, false, "create", "--bundle", b.bundle.dir, id); err != nil {
-		b.salvage(rt, id, cg)
-		return nil, err
-	}
-	pid, _, err := rt.statePID(ctx, id)
+	c, err := b.createWatched(ctx, rt, "/bin/sleep", "3600")
 	if err != nil {
-		b.salvage(rt, id, cg)
 		return nil, err
 	}
-	w, err := openPidWaiter(pid)
-	if err != nil {
-		b.salvage(rt, id, cg)
-		return nil, fmt.Errorf("%s container %s: %w", rt.name, id, err)
-	}
-	if _, err := rt.exec(ctx, false, "start", id); err != nil {
-		w.close()
-		b.salvage(rt, id, cg)
+	if _, err := rt.exec(ctx, false, "start", c.id); err != nil {
+		c.w.close()
+		b.salvage(rt, c.id, c.cg)
 		return nil, err
 	}
-	return &sleeper{id: id, cg: cg, w: w}, nil
+	return &sleeper{id: c.id, cg: c.cg, w: c.w}, nil
 }
 
 func runExec(ctx context.Context, b *bench, rt *runtimeUnderTest, st any) (map[string]float64, error) {
