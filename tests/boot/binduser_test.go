@@ -56,18 +56,8 @@ func convertWithHostUser(t *testing.T, s *suite, home string, args ...string) {
 func TestBindUser(t *testing.T) {
 	s := setup(t)
 	name := randomName("binduser-")
-	parent, err := os.MkdirTemp("", "hull-binduser-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(parent) })
-	if err := os.Chmod(parent, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	img, home, bundle := filepath.Join(parent, name), filepath.Join(parent, "home"), filepath.Join(parent, "bundle")
-	if out, err := exec.Command("cp", "-a", "--reflink=auto", s.work, img).CombinedOutput(); err != nil {
-		t.Fatalf("copy image: %v: %s", err, out)
-	}
+	parent, img := userImage(t, s, name)
+	home, bundle := filepath.Join(parent, "home"), filepath.Join(parent, "bundle")
 	// The user namespace's root reaches the bundle (its run-host), not the
 	// home: the bound user does, as its owner.
 	if err := os.Mkdir(bundle, 0o755); err != nil {

@@ -137,11 +137,7 @@ func TestBootRuntimes(t *testing.T) {
 func TestNspawnBoot(t *testing.T) {
 	s := setup(t)
 	name := randomName("nspawn-")
-	cg := "/" + randomName("hull-boot-")
-	t.Cleanup(func() {
-		exec.Command(s.hull, "delete", "--force", name).Run()
-		removeCgroup(cg)
-	})
+	cg := machineCgroup(t, s, name)
 	// hull relays the machine's READY=1 to its own NOTIFY_SOCKET (--notify-ready).
 	notify := filepath.Join(t.TempDir(), "notify")
 	mgr, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notify, Net: "unixgram"})
@@ -195,8 +191,7 @@ func TestNspawnBoot(t *testing.T) {
 func TestAppContainer(t *testing.T) {
 	s := setup(t)
 	name := randomName("app-")
-	cg := "/" + randomName("hull-boot-")
-	t.Cleanup(func() { removeCgroup(cg) })
+	cg := machineCgroup(t, s, name)
 	cmd := exec.Command(s.hull, "nspawn", "-D", s.work, "-M", name, "--console=pipe", "--cgroups-path", cg,
 		"--setenv=GREETING=hello", "--", "/bin/sh", "-c", `echo "$GREETING $container $(hostname)"; exit 7`)
 	m := startCmd(t, cmd, name, cg)
@@ -216,11 +211,7 @@ func TestAppContainer(t *testing.T) {
 func TestConsoleReopened(t *testing.T) {
 	s := setup(t)
 	name := randomName("console-")
-	cg := "/" + randomName("hull-boot-")
-	t.Cleanup(func() {
-		exec.Command(s.hull, "delete", "--force", name).Run()
-		removeCgroup(cg)
-	})
+	cg := machineCgroup(t, s, name)
 	cmd := exec.Command(s.hull, "nspawn", "-D", s.work, "-M", name, "--cgroups-path", cg, "--",
 		"/bin/sh", "-c", `echo before; exec </dev/null >/dev/null 2>&1; sleep 0.5; echo after >/dev/console; exit 5`)
 	m := startCmd(t, cmd, name, cg)
@@ -250,11 +241,7 @@ func TestProcessTwo(t *testing.T) {
 	}
 	run := func(t *testing.T, script string) (*machine, string) {
 		name := randomName("pid2-")
-		cg := "/" + randomName("hull-boot-")
-		t.Cleanup(func() {
-			exec.Command(s.hull, "delete", "--force", name).Run()
-			removeCgroup(cg)
-		})
+		cg := machineCgroup(t, s, name)
 		cmd := exec.Command(s.hull, "nspawn", "-D", s.work, "-M", name, "--as-pid2", "--console=pipe", "--cgroups-path", cg,
 			"--", "/bin/sh", "-c", script)
 		return startCmd(t, cmd, name, cg), name
@@ -303,11 +290,7 @@ echo "stub=$(stat -c %d:%i /run/host/init)"; exit 7`)
 func TestVolatileOverlay(t *testing.T) {
 	s := setup(t)
 	name := randomName("volatile-")
-	cg := "/" + randomName("hull-boot-")
-	t.Cleanup(func() {
-		exec.Command(s.hull, "delete", "--force", name).Run()
-		removeCgroup(cg)
-	})
+	cg := machineCgroup(t, s, name)
 	before := treeStamp(t, s.pristine)
 	m := startCmd(t, exec.Command(s.hull, "nspawn", "-D", s.pristine, "-M", name, "-b", "--volatile=overlay",
 		"--console=pipe", "--cgroups-path", cg), name, cg)
@@ -352,25 +335,8 @@ func treeStamp(t *testing.T, root string) string {
 func TestPrivateUsers(t *testing.T) {
 	s := setup(t)
 	name := randomName("userns-")
-	cg := "/" + randomName("hull-boot-")
-	// The user namespace's root must be able to reach the image: not
-	// under t.TempDir, whose parent is 0700.
-	parent, err := os.MkdirTemp("", "hull-userns-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(parent) })
-	if err := os.Chmod(parent, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	img := filepath.Join(parent, name)
-	if out, err := exec.Command("cp", "-a", "--reflink=auto", s.work, img).CombinedOutput(); err != nil {
-		t.Fatalf("copy image: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		exec.Command(s.hull, "delete", "--force", name).Run()
-		removeCgroup(cg)
-	})
+	_, img := userImage(t, s, name)
+	cg := machineCgroup(t, s, name)
 	const base = 524288
 	m := startCmd(t, exec.Command(s.hull, "nspawn", "-D", img, "-M", name, "-b", "--private-users="+strconv.Itoa(base)+":65536",
 		"--private-users-ownership=chown", "--private-network", "--console=pipe", "--cgroups-path", cg), name, cg)

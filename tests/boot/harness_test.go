@@ -318,6 +318,37 @@ func assertNothingLeft(t *testing.T, m *machine, paths ...string) {
 	}
 }
 
+// machineCgroup gives the hull machine name a cgroup of its own and
+// registers the cleanup that deletes the container and the cgroup tree.
+func machineCgroup(t *testing.T, s *suite, name string) string {
+	t.Helper()
+	cg := "/" + randomName("hull-boot-")
+	t.Cleanup(func() {
+		exec.Command(s.hull, "delete", "--force", name).Run()
+		removeCgroup(cg)
+	})
+	return cg
+}
+
+// userImage copies the image to PARENT/name where a user namespace's root
+// can reach it (t.TempDir's parent is 0700); PARENT goes at cleanup.
+func userImage(t *testing.T, s *suite, name string) (parent, img string) {
+	t.Helper()
+	parent, err := os.MkdirTemp("", "hull-image-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(parent) })
+	if err := os.Chmod(parent, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	img = filepath.Join(parent, name)
+	if out, err := exec.Command("cp", "-a", "--reflink=auto", s.work, img).CombinedOutput(); err != nil {
+		t.Fatalf("copy image: %v: %s", err, out)
+	}
+	return parent, img
+}
+
 // convert runs `hull convert` and returns the bundle directory.
 func convert(t *testing.T, s *suite, bundle string, args ...string) {
 	t.Helper()

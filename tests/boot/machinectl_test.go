@@ -3,9 +3,7 @@ package boot
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,28 +19,13 @@ func TestServiceDefaults(t *testing.T) {
 	b := make([]byte, 3)
 	rand.Read(b)
 	name := "svc" + hex.EncodeToString(b) // ve-NAME fits in 15 bytes
-	cg := "/" + randomName("hull-boot-")
 	ns := "hull-boot-" + name
 	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
 		t.Skipf("ip netns add: %v: %s", err, out)
 	}
-	parent, err := os.MkdirTemp("", "hull-svc-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		exec.Command(s.hull, "delete", "--force", name).Run()
-		removeCgroup(cg)
-		exec.Command("ip", "netns", "del", ns).Run()
-		os.RemoveAll(parent)
-	})
-	if err := os.Chmod(parent, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	img := filepath.Join(parent, name)
-	if out, err := exec.Command("cp", "-a", "--reflink=auto", s.work, img).CombinedOutput(); err != nil {
-		t.Fatalf("copy image: %v: %s", err, out)
-	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	_, img := userImage(t, s, name)
+	cg := machineCgroup(t, s, name)
 	cmd := exec.Command("nsenter", "--net=/run/netns/"+ns, s.hull, "nspawn", "--quiet", "--keep-unit", "--boot", "-U", "--network-veth",
 		"--settings=override", "-D", img, "-M", name, "--console=pipe", "--cgroups-path", cg)
 	m := startCmd(t, cmd, name, cg)
