@@ -108,6 +108,10 @@ func runMachine(c *cli.Context, id string, b *oci.Bundle) (int, error) {
 	}
 	defer ctr.Close()
 	if tty != nil {
+		tty.escape = func() {
+			fmt.Fprintf(os.Stderr, "\r\nhull: escape: killing machine %s\r\n", id)
+			ctr.Signal(unix.SIGKILL, true)
+		}
 		if err := attachConsole(tty, b.Spec.Annotations[libcontainer.AnnotationConsole]); err != nil {
 			ctr.Delete(true)
 			return 0, err
@@ -119,7 +123,7 @@ func runMachine(c *cli.Context, id string, b *oci.Bundle) (int, error) {
 	}
 	// Unlocked while it runs, so that state, exec and kill work meanwhile.
 	ctr.Close()
-	status := libcontainer.SystemExitStatus(b.Spec, waitForwarding(ctr.WaitExit, func(sig unix.Signal) { ctr.Signal(sig, false) }, sigs, tty))
+	status := libcontainer.SystemExitStatus(b.Spec, waitForwarding(ctr.WaitExit, forwarding{send: func(sig unix.Signal) { ctr.Signal(sig, false) }, orderly: orderlySignal(b.Spec)}, sigs, tty))
 	if tty != nil {
 		tty.drain()
 	}

@@ -36,11 +36,3 @@ func TestMachineID(t *testing.T) {
 		}
 	}
 }
-
-// On this host there is no system bus: Reachable must say so rather than
-// hang or fail, so --register=auto runs machines without machined.
-func TestReachableWithoutBus(t *testing.T) {
-	if Reachable() {
-		t.Skip("a system bus with machined is here; covered by the guest tests")
-	}
-}
