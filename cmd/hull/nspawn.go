@@ -36,6 +36,10 @@ func nspawnRun(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if hasFlag(a.nspawn, "-h", "--help") {
+		printNspawnHelp(os.Stdout, "nspawn")
+		return nil
+	}
 	if a.bundle != "" {
 		return fmt.Errorf("nspawn: --bundle is for `hull convert`")
 	}
@@ -52,6 +56,11 @@ func nspawnRun(c *cli.Context) error {
 		return err
 	}
 	a.bundle = dir
+	if a.cgroupsPath == "" && hasFlag(a.nspawn, "--keep-unit") {
+		if a.cgroupsPath, err = keepUnitCgroups(); err != nil {
+			return err
+		}
+	}
 	cv, err := convertMachine(a)
 	if err != nil {
 		return err
