@@ -73,9 +73,20 @@ func TestEscapeSequence(t *testing.T) {
 	var out lockedBuffer
 	go func() { _, _ = out.ReadFrom(master) }()
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	exited := make(chan struct{})
+	go func() {
+		done <- cmd.Wait()
+		close(exited)
+	}()
 	t.Cleanup(func() {
-		cmd.Process.Kill()
+		// Ending the machine lets hull clean up its bundle; kill it only
+		// if it does not exit then.
+		exec.Command(s.hull, "kill", name, "KILL").Run()
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+		}
 		master.Close()
 	})
 	running := func() bool {
