@@ -105,6 +105,8 @@ machine_checks() {
 	run machinectl list --no-legend
 	run machinectl status "$name" --no-pager -n 0 | head -n 12
 	if run timeout 120 machinectl shell "$name" /bin/true; then ok "$name: machinectl shell /bin/true"; else bad "$name: machinectl shell"; fi
+	if run timeout 120 systemd-run -M "$name" --wait -q /bin/true; then ok "$name: systemd-run -M"; else bad "$name: systemd-run -M"; fi
+	run timeout 60 systemd-cgls -M "$name" --no-pager | head -n 8
 	local j
 	j=$(timeout 60 journalctl -M "$name" -b --no-pager -q 2>&1 | grep -c 'Startup finished\|Reached target')
 	echo "+ journalctl -M $name -b | grep -c 'Startup finished|Reached target'"
