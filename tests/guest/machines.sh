@@ -244,6 +244,7 @@ test_systemd_nspawn() {
 # 4. hull-nspawn@deb.service: start, set-property, reboot, stop, enable.
 test_unit() {
 	say "=== hull-nspawn@deb.service"
+	run systemd-analyze verify /etc/systemd/system/hull-nspawn@.service
 	t0=$(now_ms)
 	if ! run systemctl start hull-nspawn@deb; then
 		bad "systemctl start hull-nspawn@deb"
