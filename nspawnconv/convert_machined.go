@@ -1,6 +1,9 @@
 package nspawnconv
 
-import "strings"
+import (
+	"path/filepath"
+	"strings"
+)
 
 // Registration modes of the register hook (--register=).
 const (
@@ -26,7 +29,13 @@ func (cv *converter) setupRegistration() error {
 	if s.KeepUnit {
 		keep = "yes"
 	}
-	args := []string{mode, cv.c.MachineName, strings.ReplaceAll(cv.c.UUID, "-", ""), cv.root, s.Slice, keep}
+	// The directory as given, not where the caller made it reachable
+	// (Options.Rootfs): machinectl shows this path.
+	root := cv.root
+	if abs, err := filepath.Abs(s.Directory); err == nil && s.Directory != "" {
+		root = abs
+	}
+	args := []string{mode, cv.c.MachineName, strings.ReplaceAll(cv.c.UUID, "-", ""), root, s.Slice, keep}
 	args = append(args, cv.hostInterfaces()...)
 	cv.hook("createRuntime", "register", "--register="+mode, args...)
 	cv.hook("poststop", "unregister", "--register="+mode, cv.c.MachineName)

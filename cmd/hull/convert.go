@@ -51,6 +51,9 @@ type hullArgs struct {
 	bundle      string
 	nspawnFile  string
 	cgroupsPath string
+	// rootfs, when set, is where the machine's directory is reachable
+	// (a bind of it, see reachableRoot); the settings keep the original.
+	rootfs string
 }
 
 // splitHullArgs takes hull's own options out of an nspawn command line.
@@ -125,7 +128,7 @@ func convertMachine(a hullArgs) (*nspawnconv.Conversion, error) {
 	if err := os.MkdirAll(bundle, 0o755); err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", bundle, err)
 	}
-	cv, err := convertInto(bundle, s, a.cgroupsPath, warnings)
+	cv, err := convertInto(bundle, s, a.cgroupsPath, a.rootfs, warnings)
 	if err != nil {
 		undoConversion(bundle, created, cv)
 		return nil, err
@@ -133,11 +136,12 @@ func convertMachine(a hullArgs) (*nspawnconv.Conversion, error) {
 	return cv, nil
 }
 
-func convertInto(bundle string, s *nspawnconv.Settings, cgroupsPath string, warnings []string) (*nspawnconv.Conversion, error) {
+func convertInto(bundle string, s *nspawnconv.Settings, cgroupsPath, rootfs string, warnings []string) (*nspawnconv.Conversion, error) {
 	opts, err := conversionOptions(bundle, cgroupsPath)
 	if err != nil {
 		return nil, err
 	}
+	opts.Rootfs = rootfs
 	if s.ProcessTwo && !s.Boot {
 		if opts.InitPath, err = stubInitPath(); err != nil {
 			return nil, err

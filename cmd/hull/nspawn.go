@@ -56,6 +56,11 @@ func nspawnRun(c *cli.Context) error {
 		return err
 	}
 	a.bundle = dir
+	unbind, err := reachableRoot(&a)
+	if err != nil {
+		return err
+	}
+	defer unbind()
 	if a.cgroupsPath == "" && hasFlag(a.nspawn, "--keep-unit") {
 		if a.cgroupsPath, err = keepUnitCgroups(); err != nil {
 			return err

@@ -3,6 +3,7 @@ package boot
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -49,6 +50,32 @@ func TestServiceDefaults(t *testing.T) {
 	}
 	if out, err := exec.Command("ip", "-n", ns, "link", "show", "ve-"+name).CombinedOutput(); err == nil {
 		t.Errorf("ve-%s left after poweroff: %s", name, out)
+	}
+	assertNothingLeft(t, m, img, "/run/hull-nspawn")
+}
+
+// TestUserNSImageInPrivateDir: with -U, an image whose parent others cannot
+// search (machined makes /var/lib/machines 0700) still boots: hull binds
+// it where the machine's root can reach it, as nspawn binds it before
+// entering the user namespace, and removes the bind afterwards.
+func TestUserNSImageInPrivateDir(t *testing.T) {
+	s := setup(t)
+	name := randomName("priv-")
+	parent, img := userImage(t, s, name)
+	if err := os.Chmod(parent, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cg := machineCgroup(t, s, name)
+	cmd := exec.Command(s.hull, "nspawn", "-b", "-U", "-D", img, "-M", name, "--console=pipe", "--cgroups-path", cg)
+	m := startCmd(t, cmd, name, cg)
+	ex := func(args ...string) (string, error) {
+		out, err := exec.Command(s.hull, append([]string{"exec", name}, args...)...).CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	waitRunning(t, m, ex)
+	exec.Command(s.hull, "kill", name).Run()
+	if code := m.wait(t, 30*time.Second); code != 0 {
+		t.Errorf("exit status %d, want 0\n%s", code, m.out)
 	}
 	assertNothingLeft(t, m, img, "/run/hull-nspawn")
 }
