@@ -222,7 +222,7 @@ test_bundles() {
 		esac
 		pid=$!
 		booted debc /tmp/debc.log
-		boot_ms[$rt]=${boot_ms[debc]}
+		boot_ms[$rt]=${boot_ms[debc]:-}
 		run machinectl status debc --no-pager -n 0 | head -n 8
 		[ "$rt" = hull ] && machine_checks debc
 		poweroff_bg debc "$pid" "$want"
@@ -238,7 +238,7 @@ test_systemd_nspawn() {
 	systemd-nspawn -q -b -D "$machines/deb" -M debn </dev/null >/tmp/debn.log 2>&1 &
 	local pid=$!
 	booted debn /tmp/debn.log
-	boot_ms[nspawn]=${boot_ms[debn]}
+	boot_ms[nspawn]=${boot_ms[debn]:-}
 	poweroff_bg debn "$pid" 0
 }
 
@@ -252,7 +252,7 @@ test_unit() {
 		run journalctl -u hull-nspawn@deb -n 30 --no-pager
 	fi
 	booted deb
-	boot_ms[hull-nspawn@]=${boot_ms[deb]}
+	boot_ms[hull-nspawn@]=${boot_ms[deb]:-}
 	run systemctl status hull-nspawn@deb --no-pager -n 0 | head -n 12
 	machine_checks deb
 	run systemctl set-property --runtime hull-nspawn@deb MemoryMax=300M
