@@ -15,7 +15,7 @@ import (
 // nothing is followed, so a symlink in the image cannot send the copy out
 // of the container's root.
 type copier struct {
-	dstRoot int                 // the new tmpfs's root, for hard links
+	dstRoot int                  // the new tmpfs's root, for hard links
 	links   map[[2]uint64]string // (dev, ino) of a multiply linked file -> its copy, relative to dstRoot
 }
 
