@@ -21,10 +21,18 @@ type copier struct {
 
 // copyUp fills the directory dst with the content of src: files, their
 // owners, modes, times and extended attributes, symlinks, device nodes,
-// fifos, sockets and hard links.
+// fifos, sockets and hard links. dst itself takes src's owner and mode too,
+// over the tmpfs's mode= option, as runc does.
 func copyUp(src, dst int) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(src, &st); err != nil {
+		return err
+	}
 	c := &copier{dstRoot: dst, links: map[[2]uint64]string{}}
-	return c.copyDir(src, dst, "")
+	if err := c.copyDir(src, dst, ""); err != nil {
+		return err
+	}
+	return copyMeta(src, dst, &st)
 }
 
 func (c *copier) copyDir(src, dst int, rel string) error {

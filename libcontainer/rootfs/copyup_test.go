@@ -26,6 +26,8 @@ func TestTmpcopyup(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(host, "secret"), []byte("host"), 0o600))
 	d := filepath.Join(rootfs, "data")
 	must(t, os.MkdirAll(filepath.Join(d, "sub/deeper"), 0o750))
+	must(t, unix.Chmod(d, 0o751))
+	must(t, os.Chown(d, 3, 4))
 	must(t, os.WriteFile(filepath.Join(d, "file"), []byte("content"), 0o640))
 	must(t, os.Chown(filepath.Join(d, "file"), 1000, 1001))
 	must(t, unix.Chmod(filepath.Join(d, "sub"), 0o2751))
@@ -70,6 +72,7 @@ func childTmpcopyup(t *testing.T) {
 	if data, err := os.ReadFile(filepath.Join(d, "file")); string(data) != "content" {
 		t.Errorf("file: %q, %v", data, err)
 	}
+	wantStat(t, d, unix.S_IFDIR|0o751, 3, 4)
 	wantStat(t, filepath.Join(d, "file"), unix.S_IFREG|0o640, 1000, 1001)
 	wantStat(t, filepath.Join(d, "sub"), unix.S_IFDIR|0o2751, 7, 8)
 	wantStat(t, filepath.Join(d, "sub/deeper/suid"), unix.S_IFREG|0o4755, 0, 0)
