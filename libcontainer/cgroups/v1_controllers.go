@@ -378,4 +378,3 @@ func setRdmaV1(dir string, r map[string]specs.LinuxRdma) error {
 	}
 	return nil
 }
-
