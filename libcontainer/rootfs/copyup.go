@@ -21,8 +21,9 @@ type copier struct {
 
 // copyUp fills the directory dst with the content of src: files, their
 // owners, modes, times and extended attributes, symlinks, device nodes,
-// fifos, sockets and hard links. dst itself takes src's owner and mode too,
-// over the tmpfs's mode= option, as runc does.
+// fifos, sockets and hard links. dst itself takes src's mode, over the
+// tmpfs's mode= option, but keeps the owner its uid=/gid= options gave it:
+// what runc does.
 func copyUp(src, dst int) error {
 	var st unix.Stat_t
 	if err := unix.Fstat(src, &st); err != nil {
@@ -32,7 +33,10 @@ func copyUp(src, dst int) error {
 	if err := c.copyDir(src, dst, ""); err != nil {
 		return err
 	}
-	return copyMeta(src, dst, &st)
+	if err := unix.Fchmod(dst, st.Mode&0o7777); err != nil {
+		return fmt.Errorf("chmod %#o: %w", st.Mode&0o7777, err)
+	}
+	return nil
 }
 
 func (c *copier) copyDir(src, dst int, rel string) error {
