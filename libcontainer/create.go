@@ -109,7 +109,7 @@ func (c *Container) makeCgroup(spec *specs.Spec, systemd bool) (cgroups.Manager,
 	cfg := cgroups.Config{ID: c.ID, Systemd: systemd}
 	if spec.Linux != nil {
 		cfg.Path = spec.Linux.CgroupsPath
-		cfg.Resources = withDeviceRules(spec.Linux.Resources, spec.Linux.Devices)
+		cfg.Resources = withDeviceRules(spec.Linux.Resources)
 	}
 	cg, err := cgroups.New(cfg)
 	if err != nil {

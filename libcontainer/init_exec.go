@@ -167,6 +167,16 @@ func (p *initProcess) checkCwd() error {
 	return nil
 }
 
+// setHome gives the process a HOME when its env has none, from the image's
+// passwd entry of process.user.uid, as runc does (engines rely on it: Docker
+// and containerd send no HOME). It runs inside the container's root, as
+// root, before a seccomp filter could deny the read.
+func (p *initProcess) setHome() error {
+	proc := p.spec.Process
+	proc.Env = process.WithHome(proc.Env, "/etc/passwd", proc.User.UID)
+	return nil
+}
+
 func (p *initProcess) findProgram() error {
 	path, err := process.LookPath(p.spec.Process.Args[0], p.spec.Process.Env)
 	if err != nil {

@@ -39,7 +39,14 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 	if cg == nil {
 		return fmt.Errorf("container %q: has no cgroup", c.ID)
 	}
-	if err := cg.Set(r); err != nil {
+	set := r
+	if len(r.Devices) > 0 {
+		// The rules replace the config's, and get the default devices
+		// after them as at create: containerd sends the spec's rules, a
+		// bare deny-all, which alone would take /dev/null away.
+		set = withDeviceRules(r)
+	}
+	if err := cg.Set(set); err != nil {
 		return err
 	}
 	if c.Spec.Linux == nil {
@@ -75,6 +82,9 @@ func mergeResources(old, r *specs.LinuxResources) *specs.LinuxResources {
 	}
 	if r.Unified != nil {
 		out.Unified = r.Unified
+	}
+	if len(r.Devices) > 0 {
+		out.Devices = r.Devices
 	}
 	return &out
 }

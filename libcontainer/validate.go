@@ -11,6 +11,7 @@ import (
 	"github.com/hull-runtime/hull/libcontainer/capabilities"
 	"github.com/hull-runtime/hull/libcontainer/nsenter"
 	"github.com/hull-runtime/hull/libcontainer/process"
+	"github.com/hull-runtime/hull/libcontainer/rootfs"
 	"github.com/hull-runtime/hull/libcontainer/seccomp"
 )
 
@@ -45,6 +46,7 @@ func validateRuntime(spec *specs.Spec, o CreateOpts) error {
 		}
 	}
 	errs = append(errs, validateWithoutMountNamespace(spec), validateSysctls(spec))
+	errs = append(errs, rootfs.ValidateMounts(spec.Mounts))
 	if proc.ApparmorProfile != "" {
 		errs = append(errs, fmt.Errorf("process.apparmorProfile %q: hull does not apply AppArmor profiles", proc.ApparmorProfile))
 	}

@@ -163,38 +163,6 @@ func TestNewSystemdNotImplemented(t *testing.T) {
 	}
 }
 
-func TestDeviceWrites(t *testing.T) {
-	n := func(v int64) *int64 { return &v }
-	rules := []specs.LinuxDeviceCgroup{
-		{Allow: false, Access: "rwm"},
-		{Allow: true, Type: "c", Major: n(1), Minor: n(3), Access: "rwm"},
-		{Allow: true, Type: "c", Major: n(136), Access: "rw"},
-		{Allow: false, Type: "b", Major: n(8), Minor: n(-1), Access: "m"},
-		{Allow: true, Type: "a"},
-	}
-	got, err := deviceWrites(rules)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []deviceWrite{
-		{"devices.deny", "a"},
-		{"devices.allow", "c 1:3 rwm"},
-		{"devices.allow", "c 136:* rw"},
-		{"devices.deny", "b 8:* m"},
-		{"devices.allow", "a"},
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("writes:\n got %v\nwant %v", got, want)
-	}
-	for _, bad := range []specs.LinuxDeviceCgroup{
-		{Type: "x"}, {Type: "c", Access: "rwx"}, {Type: "c", Major: n(-2)}, {Type: "c", Access: "rwmr"},
-	} {
-		if _, err := deviceWrites([]specs.LinuxDeviceCgroup{bad}); err == nil || !strings.Contains(err.Error(), "devices[0]") {
-			t.Errorf("rule %+v: err = %v, want one naming devices[0]", bad, err)
-		}
-	}
-}
-
 func TestSwapFirst(t *testing.T) {
 	tests := []struct {
 		cur  uint64

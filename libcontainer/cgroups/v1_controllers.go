@@ -378,38 +378,3 @@ func setRdmaV1(dir string, r map[string]specs.LinuxRdma) error {
 	}
 	return nil
 }
-
-// deviceWrite is one line for devices.allow or devices.deny.
-type deviceWrite struct{ file, line string }
-
-// deviceWrites turns the rules into writes, in spec order. When the first
-// rule denies everything (the usual spec) that becomes devices.deny "a",
-// which resets the cgroup to deny-all so only the following allows count.
-func deviceWrites(rules []specs.LinuxDeviceCgroup) ([]deviceWrite, error) {
-	var out []deviceWrite
-	for i, d := range rules {
-		line, err := deviceRule(d)
-		if err != nil {
-			return nil, fmt.Errorf("linux.resources.devices[%d]: %w", i, err)
-		}
-		file := "devices.deny"
-		if d.Allow {
-			file = "devices.allow"
-		}
-		out = append(out, deviceWrite{file, line})
-	}
-	return out, nil
-}
-
-func setDevicesV1(dir string, rules []specs.LinuxDeviceCgroup) error {
-	writes, err := deviceWrites(rules)
-	if err != nil {
-		return err
-	}
-	for i, w := range writes {
-		if err := writeFile(dir, w.file, w.line); err != nil {
-			return fieldErr(fmt.Sprintf("devices[%d]", i), err)
-		}
-	}
-	return nil
-}

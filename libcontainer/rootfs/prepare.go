@@ -1,6 +1,7 @@
 package rootfs
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -41,6 +42,10 @@ func Prepare(c *Config) error {
 	s := &setupper{c: c, root: r}
 	for i, m := range c.Mounts {
 		if err := s.mountOne(m); err != nil {
+			var oe *OptionError
+			if errors.As(err, &oe) {
+				return fmt.Errorf("mounts[%d].options %q: %w", i, oe.Option, err)
+			}
 			return fmt.Errorf("mounts[%d]: %w", i, err)
 		}
 	}
