@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -35,6 +38,81 @@ echo done'`
 			if strings.Contains(r.Stdout, "mounted") {
 				t.Errorf("run %v: a user namespace in the container mounted an unmasked filesystem:\n%s", flags, r.Stdout)
 			}
+		}
+	})
+}
+
+// TestExecPaused: exec into a paused container is refused with runc's
+// message and exit status; with --ignore-paused the process waits, frozen,
+// until resume, and resume must not wait for it (hull's exec held the
+// container's lock while its process was frozen, and resume waited for
+// that lock: neither ever returned).
+func TestExecPaused(t *testing.T) {
+	t.Parallel()
+	edit := func(s *specs.Spec) { s.Process.Args = []string{"sleep", "1000"} }
+	eachRuntime(t, edit, func(t *testing.T, c *container) {
+		c.mustCreate()
+		c.mustHull("start", c.ID)
+		c.mustHull("pause", c.ID)
+		c.wantStatus("paused")
+		r := c.hull("exec", c.ID, "true")
+		if r.Code != 255 || !strings.Contains(r.Stderr, "cannot exec in a paused container (use --ignore-paused to override)") {
+			t.Errorf("exec into a paused container, want exit 255 and runc's message: %s", r)
+		}
+		p := c.startHull(nil, "exec", "--ignore-paused", c.ID, "echo", "hi")
+		done := make(chan result, 1)
+		go func() { done <- p.wait() }()
+		select {
+		case r := <-done:
+			t.Fatalf("exec --ignore-paused finished while the container was paused: %s", r)
+		case <-time.After(500 * time.Millisecond):
+		}
+		start := time.Now()
+		c.mustHull("resume", c.ID)
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("resume took %v", d)
+		}
+		select {
+		case r := <-done:
+			if r.Code != 0 || strings.TrimSpace(r.Stdout) != "hi" {
+				t.Errorf("exec --ignore-paused after resume: %s", r)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("exec --ignore-paused still waits 10s after resume")
+		}
+		c.wantStatus("running")
+	})
+}
+
+// TestRunFrozenCgroup: a container whose cgroup exists and is frozen
+// cannot start its init; runc refuses it up front ("container's cgroup
+// unexpectedly frozen") and leaves the cgroup as it found it. hull hung.
+func TestRunFrozenCgroup(t *testing.T) {
+	t.Parallel()
+	eachRuntime(t, nil, func(t *testing.T, c *container) {
+		dir := "/sys/fs/cgroup/freezer" + c.Cgroup
+		if _, err := os.Stat("/sys/fs/cgroup/freezer/cgroup.procs"); err != nil {
+			t.Skip("needs the cgroup v1 freezer (here: a cgroup v2 host)")
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			os.WriteFile(filepath.Join(dir, "freezer.state"), []byte("THAWED"), 0)
+			os.Remove(dir)
+		})
+		if err := os.WriteFile(filepath.Join(dir, "freezer.state"), []byte("FROZEN"), 0); err != nil {
+			t.Fatal(err)
+		}
+		r := c.run("--detach")
+		if r.Code == 0 || !strings.Contains(r.Stderr, "container's cgroup unexpectedly frozen") {
+			t.Fatalf("run into a frozen cgroup, want runc's refusal: %s", r)
+		}
+		if _, err := os.Stat(filepath.Join(c.Root, c.ID)); !os.IsNotExist(err) {
+			t.Errorf("state dir left after the refusal (%v)", err)
+		}
+		if st, err := os.ReadFile(filepath.Join(dir, "freezer.state")); err != nil || strings.TrimSpace(string(st)) != "FROZEN" {
+			t.Errorf("the existing frozen cgroup was changed: %q %v", st, err)
 		}
 	})
 }
