@@ -3,6 +3,7 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -115,4 +116,65 @@ func TestRunFrozenCgroup(t *testing.T) {
 			t.Errorf("the existing frozen cgroup was changed: %q %v", st, err)
 		}
 	})
+}
+
+// TestHybridCgroups: on a hybrid host (v1 controllers, a cgroup2 hierarchy
+// at /sys/fs/cgroup/unified) runc places the init and exec'd processes in
+// the unified hierarchy too; and delete --force removes the sub-cgroups
+// the container made in its own cgroup, with processes still in them.
+func TestHybridCgroups(t *testing.T) {
+	t.Parallel()
+	const unified = "/sys/fs/cgroup/unified"
+	if _, err := os.Stat(unified + "/cgroup.procs"); err != nil {
+		t.Skipf("not a hybrid host (no %s): %v", unified, err)
+	}
+	edit := func(s *specs.Spec) {
+		s.Process.Args = []string{"sleep", "1000"}
+		for i, m := range s.Mounts {
+			if m.Destination == "/sys" || m.Destination == "/sys/fs/cgroup" {
+				s.Mounts[i].Options = append(withoutOption(m.Options, "ro"), "rw")
+			}
+		}
+	}
+	eachRuntime(t, edit, func(t *testing.T, c *container) {
+		c.mustCreate()
+		c.mustHull("start", c.ID)
+		procs := func() string {
+			data, _ := os.ReadFile(filepath.Join(unified, c.Cgroup, "cgroup.procs"))
+			return string(data)
+		}
+		if pid := c.state().Pid; !containsLine(procs(), strconv.Itoa(pid)) {
+			t.Errorf("init %d not in %s%s/cgroup.procs: %q", pid, unified, c.Cgroup, procs())
+		}
+		pidFile := filepath.Join(t.TempDir(), "exec.pid")
+		c.mustHull("exec", "--detach", "--pid-file", pidFile, c.ID, "sh", "-c",
+			`for h in /sys/fs/cgroup/*/; do mkdir -p $h/sub/deeper; done
+echo $$ > /sys/fs/cgroup/pids/sub/deeper/cgroup.procs
+echo $$ > /sys/fs/cgroup/memory/sub/cgroup.procs
+exec sleep 1000`)
+		execPid := strings.TrimSpace(waitFile(t, pidFile, 5*time.Second))
+		if !containsLine(procs(), execPid) {
+			t.Errorf("exec'd process %s not in %s%s/cgroup.procs: %q", execPid, unified, c.Cgroup, procs())
+		}
+		if !waitUntil(5*time.Second, func() bool {
+			_, err := os.Stat(filepath.Join("/sys/fs/cgroup/memory", c.Cgroup, "sub/deeper"))
+			return err == nil
+		}) {
+			t.Fatal("the container made no sub-cgroup")
+		}
+		c.mustHull("delete", "--force", c.ID)
+		if dirs := cgroupDirs(c.Cgroup); len(dirs) > 0 {
+			t.Errorf("delete --force left %v", dirs)
+		}
+	})
+}
+
+func withoutOption(opts []string, drop string) []string {
+	var out []string
+	for _, o := range opts {
+		if o != drop {
+			out = append(out, o)
+		}
+	}
+	return out
 }
