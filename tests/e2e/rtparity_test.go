@@ -178,3 +178,96 @@ func withoutOption(opts []string, drop string) []string {
 	}
 	return out
 }
+
+// TestExecUserCwd: a working directory the process's user may not enter
+// (a 0700 directory of root's) is entered as root before the switch, as
+// runc does: the process starts there (hull refused the exec).
+func TestExecUserCwd(t *testing.T) {
+	t.Parallel()
+	edit := func(s *specs.Spec) { s.Process.Args = []string{"sleep", "1000"} }
+	eachRuntime(t, edit, func(t *testing.T, c *container) {
+		rootfs := c.privateRootfs()
+		if err := os.Chmod(filepath.Join(rootfs, "root"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		c.mustCreate()
+		c.mustHull("start", c.ID)
+		r := c.hull("exec", "--user", "1000:1000", "--cwd", "/root", c.ID, "sh", "-c", `echo "pwd=$(pwd) uid=$(id -u)"; ls . >/dev/null 2>&1 || echo cannot-list`)
+		if r.Code != 0 {
+			t.Fatalf("%s", r)
+		}
+		wantContains(t, r.Stdout, "pwd=/root uid=1000", "cannot-list")
+		r = c.hull("exec", "--user", "1000:1000", "--cwd", "/nonexistent", c.ID, "true")
+		if r.Code != 255 || !strings.Contains(r.Stderr, "/nonexistent") {
+			t.Errorf("exec into a missing cwd, want exit 255 naming it: %s", r)
+		}
+	})
+}
+
+// TestKillAllZero: signal 0 checks that the processes exist, with and
+// without --all (runc accepts it; hull said "out of range").
+func TestKillAllZero(t *testing.T) {
+	t.Parallel()
+	edit := func(s *specs.Spec) { s.Process.Args = []string{"sleep", "1000"} }
+	eachRuntime(t, edit, func(t *testing.T, c *container) {
+		c.mustCreate()
+		c.mustHull("start", c.ID)
+		c.mustHull("kill", "--all", c.ID, "0")
+		c.mustHull("kill", c.ID, "0")
+		c.wantStatus("running")
+	})
+}
+
+// TestTerminalOwner: the pty of a process that runs as a user belongs to
+// that user (its group stays devpts' gid=5), for the init and for exec, as
+// under runc; so does a pipe on its stdio, which it can then reopen through
+// /proc/self/fd (/dev/stdout).
+func TestTerminalOwner(t *testing.T) {
+	t.Parallel()
+	edit := func(s *specs.Spec) {
+		s.Process.User = specs.User{UID: 1000, GID: 1000}
+		s.Process.Terminal = true
+		s.Process.Args = sh(`stat -c "owner=%u:%g" $(tty)`)
+	}
+	eachRuntime(t, edit, func(t *testing.T, c *container) {
+		rcv := newConsoleReceiver(t, c.tmp)
+		// create and start: runc takes a console socket only when detached.
+		c.mustCreate("--console-socket", rcv.path)
+		c.mustHull("start", c.ID)
+		waitConsole(t, rcv)
+		wantContains(t, strings.ReplaceAll(rcv.out.String(), "\r", ""), "owner=1000:5")
+		if !waitUntil(5*time.Second, func() bool { return c.state().Status == "stopped" }) {
+			t.Fatal("the init did not stop")
+		}
+		c.mustHull("delete", c.ID)
+
+		c.Spec.Process.Terminal = false
+		c.Spec.Process.Args = []string{"sleep", "1000"}
+		c.writeSpec()
+		c.mustCreate()
+		c.mustHull("start", c.ID)
+		rcv = newConsoleReceiver(t, t.TempDir())
+		if r := c.hull("exec", "--detach", "--tty", "--console-socket", rcv.path, "--user", "1001:1001", c.ID, "sh", "-c", `stat -c "owner=%u:%g" $(tty)`); r.Code != 0 {
+			t.Fatalf("%s", r)
+		}
+		waitConsole(t, rcv)
+		wantContains(t, strings.ReplaceAll(rcv.out.String(), "\r", ""), "owner=1001:5")
+		r := c.hull("exec", "--user", "1001:1001", c.ID, "sh", "-c", "echo via-proc > /proc/self/fd/1")
+		if r.Code != 0 || !strings.Contains(r.Stdout, "via-proc") {
+			t.Errorf("a user's process cannot reopen its stdout: %s", r)
+		}
+	})
+}
+
+// waitConsole waits until the pty's last slave is closed.
+func waitConsole(t *testing.T, rcv *consoleReceiver) {
+	t.Helper()
+	select {
+	case <-rcv.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no EOF from the pty master")
+	}
+	if rcv.err != nil {
+		t.Fatal(rcv.err)
+	}
+}
