@@ -115,6 +115,12 @@ func (c *Container) makeCgroup(spec *specs.Spec, systemd bool) (cgroups.Manager,
 	if err != nil {
 		return nil, fmt.Errorf("linux.cgroupsPath %q: %w", cfg.Path, err)
 	}
+	// A process placed in a frozen cgroup never gets to report, and create
+	// would wait forever: refused with runc's words, before the cgroup is
+	// recorded, so that the failed create leaves the existing cgroup alone.
+	if frozen, err := cg.Frozen(); err == nil && frozen {
+		return nil, errors.New("container's cgroup unexpectedly frozen")
+	}
 	st := cg.State()
 	c.Cgroup = &st
 	if err := c.dir.Save(c.Saved); err != nil {

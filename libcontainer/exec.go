@@ -1,6 +1,7 @@
 package libcontainer
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -29,7 +30,7 @@ func (c *Container) Exec(o ExecOpts) (state.Process, error) {
 	case specs.StateRunning, specs.StateCreated:
 	case oci.StatusPaused:
 		if !o.IgnorePaused {
-			return state.Process{}, fmt.Errorf("container %q is paused (use --ignore-paused to exec anyway)", c.ID)
+			return state.Process{}, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
 		}
 	default:
 		return state.Process{}, notRunning(c.ID)

@@ -21,17 +21,17 @@ import (
 
 // initProcess is the container's init between the C stage and execve.
 type initProcess struct {
-	cfg      *initConfig
-	spec     *specs.Spec
-	sync     *os.File
-	proc     *procfs.Handle
-	rootfs   *rootfs.Config
-	caps     *capabilities.Set
-	filter   *seccomp.Filter
-	program  string // absolute path of process.args[0] inside the container
-	cwdFD    int    // process.cwd, opened once verified inside the root
-	ready    bool   // the parent has been told the container is created
-	warnings []string
+	cfg       *initConfig
+	spec      *specs.Spec
+	sync      *os.File
+	proc      *procfs.Handle
+	rootfs    *rootfs.Config
+	caps      *capabilities.Set
+	filter    *seccomp.Filter
+	program   string // absolute path of process.args[0] inside the container
+	cwdAsUser bool   // process.cwd is entered after the switch to its user
+	ready     bool   // the parent has been told the container is created
+	warnings  []string
 }
 
 // Init is the Go side of `hull init`: it never returns. The main goroutine

@@ -152,7 +152,9 @@ func printJSON(v any) error {
 // parseSignal accepts "9", "KILL", "SIGKILL", "RTMIN+3" and "SIGRTMAX-1".
 func parseSignal(s string) (unix.Signal, error) {
 	if n, err := strconv.Atoi(s); err == nil {
-		if n <= 0 || n > 64 {
+		// 0 checks that the processes exist, as kill(1)'s does (runc
+		// accepts it: `kill --all ID 0`).
+		if n < 0 || n > 64 {
 			return 0, fmt.Errorf("signal %q: out of range", s)
 		}
 		return unix.Signal(n), nil

@@ -35,7 +35,7 @@ func fakeHost(t *testing.T) (host, string) {
 		t.Fatal(err)
 	}
 	self := filepath.Join(dir, "cgroup")
-	own := "5:memory:/mine\n4:cpu,cpuacct:/cpuown\n3:pids:/outer/p\n2:cpuset:/\n1:name=systemd:/user.slice\n0::/\n"
+	own := "5:memory:/mine\n4:cpu,cpuacct:/cpuown\n3:pids:/outer/p\n2:cpuset:/\n1:name=systemd:/user.slice\n0::/uown\n"
 	if err := os.WriteFile(self, []byte(own), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -54,6 +54,7 @@ func TestParseV1Mounts(t *testing.T) {
 		{mnt + "/memory", "/", []string{"memory"}},
 		{mnt + "/my freezer", "/", []string{"freezer"}},
 		{mnt + "/systemd", "/", []string{"name=systemd"}},
+		{mnt + "/unified", "/", []string{unifiedKey}},
 		{mnt + "/pids", "/outer", []string{"pids"}},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -99,13 +100,13 @@ func TestNewV1Paths(t *testing.T) {
 			"cpu": mnt + "/cpu,cpuacct/outer/box", "cpuacct": mnt + "/cpu,cpuacct/outer/box",
 			"cpuset": mnt + "/cpuset/outer/box", "memory": mnt + "/memory/outer/box",
 			"freezer": mnt + "/my freezer/outer/box", "name=systemd": mnt + "/systemd/outer/box",
-			"pids": mnt + "/pids/box",
+			"pids": mnt + "/pids/box", unifiedKey: mnt + "/unified/outer/box",
 		}},
 		{"relative", "box", map[string]string{
 			"cpu": mnt + "/cpu,cpuacct/cpuown/box", "cpuacct": mnt + "/cpu,cpuacct/cpuown/box",
 			"cpuset": mnt + "/cpuset/box", "memory": mnt + "/memory/mine/box",
 			"freezer": mnt + "/my freezer/box", "name=systemd": mnt + "/systemd/user.slice/box",
-			"pids": mnt + "/pids/p/box",
+			"pids": mnt + "/pids/p/box", unifiedKey: mnt + "/unified/uown/box",
 		}},
 	}
 	for _, tc := range tests {
@@ -117,8 +118,8 @@ func TestNewV1Paths(t *testing.T) {
 			if !reflect.DeepEqual(m.paths, tc.want) {
 				t.Fatalf("paths:\n got %v\nwant %v", m.paths, tc.want)
 			}
-			if n := len(m.ProcsFiles()); n != 6 {
-				t.Fatalf("ProcsFiles has %d entries, want one per hierarchy (6): %v", n, m.ProcsFiles())
+			if n := len(m.ProcsFiles()); n != 7 {
+				t.Fatalf("ProcsFiles has %d entries, want one per hierarchy (6 v1, the unified one): %v", n, m.ProcsFiles())
 			}
 		})
 	}
@@ -336,7 +337,7 @@ func TestParseHelpers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if own["cpuacct"] != "/cpuown" || own["name=systemd"] != "/user.slice" || own[""] != "/" {
+	if own["cpuacct"] != "/cpuown" || own["name=systemd"] != "/user.slice" || own[""] != "/uown" {
 		t.Fatalf("parseSelfCgroup = %v", own)
 	}
 	for in, want := range map[string]uint64{"max": ^uint64(0), "-1": 0, "42": 42} {

@@ -1,0 +1,273 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// TestNoPivotHidesHostProc: under --no-pivot the host's root stays in the
+// container's mount namespace, below the chroot. A user namespace made in
+// the container may mount a fresh proc or sysfs only if a fully visible one
+// exists in its mount namespace, so runc detaches the host's proc and sysfs
+// before moving the root; without that, the container gets an unmasked
+// /proc. CAP_SETFCAP lets the container map its root in the new namespace.
+func TestNoPivotHidesHostProc(t *testing.T) {
+	t.Parallel()
+	script := `unshare -Urmpfn sh -c '
+mount -t proc proc /dev/shm 2>/dev/null && echo proc-mounted && umount /dev/shm
+mount -t sysfs sysfs /dev/shm 2>/dev/null && echo sysfs-mounted && umount /dev/shm
+echo done'`
+	edit := func(s *specs.Spec) {
+		s.Process.Args = sh(script)
+		caps := s.Process.Capabilities
+		caps.Bounding = append(caps.Bounding, "CAP_SETFCAP")
+		caps.Effective = append(caps.Effective, "CAP_SETFCAP")
+		caps.Permitted = append(caps.Permitted, "CAP_SETFCAP")
+	}
+	eachRuntime(t, edit, func(t *testing.T, c *container) {
+		for _, flags := range [][]string{nil, {"--no-pivot"}} {
+			r := c.run(flags...)
+			if r.Code != 0 || !strings.Contains(r.Stdout, "done") {
+				t.Fatalf("%s", r)
+			}
+			if strings.Contains(r.Stdout, "mounted") {
+				t.Errorf("run %v: a user namespace in the container mounted an unmasked filesystem:\n%s", flags, r.Stdout)
+			}
+		}
+	})
+}
+
+// TestExecPaused: exec into a paused container is refused with runc's
+// message and exit status; with --ignore-paused the process waits, frozen,
+// until resume, and resume must not wait for it (hull's exec held the
+// container's lock while its process was frozen, and resume waited for
+// that lock: neither ever returned).
+func TestExecPaused(t *testing.T) {
+	t.Parallel()
+	edit := func(s *specs.Spec) { s.Process.Args = []string{"sleep", "1000"} }
+	eachRuntime(t, edit, func(t *testing.T, c *container) {
+		c.mustCreate()
+		c.mustHull("start", c.ID)
+		c.mustHull("pause", c.ID)
+		c.wantStatus("paused")
+		r := c.hull("exec", c.ID, "true")
+		if r.Code != 255 || !strings.Contains(r.Stderr, "cannot exec in a paused container (use --ignore-paused to override)") {
+			t.Errorf("exec into a paused container, want exit 255 and runc's message: %s", r)
+		}
+		p := c.startHull(nil, "exec", "--ignore-paused", c.ID, "echo", "hi")
+		done := make(chan result, 1)
+		go func() { done <- p.wait() }()
+		select {
+		case r := <-done:
+			t.Fatalf("exec --ignore-paused finished while the container was paused: %s", r)
+		case <-time.After(500 * time.Millisecond):
+		}
+		start := time.Now()
+		c.mustHull("resume", c.ID)
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("resume took %v", d)
+		}
+		select {
+		case r := <-done:
+			if r.Code != 0 || strings.TrimSpace(r.Stdout) != "hi" {
+				t.Errorf("exec --ignore-paused after resume: %s", r)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("exec --ignore-paused still waits 10s after resume")
+		}
+		c.wantStatus("running")
+	})
+}
+
+// TestRunFrozenCgroup: a container whose cgroup exists and is frozen
+// cannot start its init; runc refuses it up front ("container's cgroup
+// unexpectedly frozen") and leaves the cgroup as it found it. hull hung.
+func TestRunFrozenCgroup(t *testing.T) {
+	t.Parallel()
+	eachRuntime(t, nil, func(t *testing.T, c *container) {
+		dir := "/sys/fs/cgroup/freezer" + c.Cgroup
+		if _, err := os.Stat("/sys/fs/cgroup/freezer/cgroup.procs"); err != nil {
+			t.Skip("needs the cgroup v1 freezer (here: a cgroup v2 host)")
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			os.WriteFile(filepath.Join(dir, "freezer.state"), []byte("THAWED"), 0)
+			os.Remove(dir)
+		})
+		if err := os.WriteFile(filepath.Join(dir, "freezer.state"), []byte("FROZEN"), 0); err != nil {
+			t.Fatal(err)
+		}
+		r := c.run("--detach")
+		if r.Code == 0 || !strings.Contains(r.Stderr, "container's cgroup unexpectedly frozen") {
+			t.Fatalf("run into a frozen cgroup, want runc's refusal: %s", r)
+		}
+		if _, err := os.Stat(filepath.Join(c.Root, c.ID)); !os.IsNotExist(err) {
+			t.Errorf("state dir left after the refusal (%v)", err)
+		}
+		if st, err := os.ReadFile(filepath.Join(dir, "freezer.state")); err != nil || strings.TrimSpace(string(st)) != "FROZEN" {
+			t.Errorf("the existing frozen cgroup was changed: %q %v", st, err)
+		}
+	})
+}
+
+// TestHybridCgroups: on a hybrid host (v1 controllers, a cgroup2 hierarchy
+// at /sys/fs/cgroup/unified) runc places the init and exec'd processes in
+// the unified hierarchy too; and delete --force removes the sub-cgroups
+// the container made in its own cgroup, with processes still in them.
+func TestHybridCgroups(t *testing.T) {
+	t.Parallel()
+	const unified = "/sys/fs/cgroup/unified"
+	if _, err := os.Stat(unified + "/cgroup.procs"); err != nil {
+		t.Skipf("not a hybrid host (no %s): %v", unified, err)
+	}
+	edit := func(s *specs.Spec) {
+		s.Process.Args = []string{"sleep", "1000"}
+		for i, m := range s.Mounts {
+			if m.Destination == "/sys" || m.Destination == "/sys/fs/cgroup" {
+				s.Mounts[i].Options = append(withoutOption(m.Options, "ro"), "rw")
+			}
+		}
+	}
+	eachRuntime(t, edit, func(t *testing.T, c *container) {
+		c.mustCreate()
+		c.mustHull("start", c.ID)
+		procs := func() string {
+			data, _ := os.ReadFile(filepath.Join(unified, c.Cgroup, "cgroup.procs"))
+			return string(data)
+		}
+		if pid := c.state().Pid; !containsLine(procs(), strconv.Itoa(pid)) {
+			t.Errorf("init %d not in %s%s/cgroup.procs: %q", pid, unified, c.Cgroup, procs())
+		}
+		pidFile := filepath.Join(t.TempDir(), "exec.pid")
+		c.mustHull("exec", "--detach", "--pid-file", pidFile, c.ID, "sh", "-c",
+			`for h in /sys/fs/cgroup/*/; do mkdir -p $h/sub/deeper; done
+echo $$ > /sys/fs/cgroup/pids/sub/deeper/cgroup.procs
+echo $$ > /sys/fs/cgroup/memory/sub/cgroup.procs
+exec sleep 1000`)
+		execPid := strings.TrimSpace(waitFile(t, pidFile, 5*time.Second))
+		if !containsLine(procs(), execPid) {
+			t.Errorf("exec'd process %s not in %s%s/cgroup.procs: %q", execPid, unified, c.Cgroup, procs())
+		}
+		if !waitUntil(5*time.Second, func() bool {
+			_, err := os.Stat(filepath.Join("/sys/fs/cgroup/memory", c.Cgroup, "sub/deeper"))
+			return err == nil
+		}) {
+			t.Fatal("the container made no sub-cgroup")
+		}
+		c.mustHull("delete", "--force", c.ID)
+		if dirs := cgroupDirs(c.Cgroup); len(dirs) > 0 {
+			t.Errorf("delete --force left %v", dirs)
+		}
+	})
+}
+
+func withoutOption(opts []string, drop string) []string {
+	var out []string
+	for _, o := range opts {
+		if o != drop {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// TestExecUserCwd: a working directory the process's user may not enter
+// (a 0700 directory of root's) is entered as root before the switch, as
+// runc does: the process starts there (hull refused the exec).
+func TestExecUserCwd(t *testing.T) {
+	t.Parallel()
+	edit := func(s *specs.Spec) { s.Process.Args = []string{"sleep", "1000"} }
+	eachRuntime(t, edit, func(t *testing.T, c *container) {
+		rootfs := c.privateRootfs()
+		if err := os.Chmod(filepath.Join(rootfs, "root"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		c.mustCreate()
+		c.mustHull("start", c.ID)
+		r := c.hull("exec", "--user", "1000:1000", "--cwd", "/root", c.ID, "sh", "-c", `echo "pwd=$(pwd) uid=$(id -u)"; ls . >/dev/null 2>&1 || echo cannot-list`)
+		if r.Code != 0 {
+			t.Fatalf("%s", r)
+		}
+		wantContains(t, r.Stdout, "pwd=/root uid=1000", "cannot-list")
+		r = c.hull("exec", "--user", "1000:1000", "--cwd", "/nonexistent", c.ID, "true")
+		if r.Code != 255 || !strings.Contains(r.Stderr, "/nonexistent") {
+			t.Errorf("exec into a missing cwd, want exit 255 naming it: %s", r)
+		}
+	})
+}
+
+// TestKillAllZero: signal 0 checks that the processes exist, with and
+// without --all (runc accepts it; hull said "out of range").
+func TestKillAllZero(t *testing.T) {
+	t.Parallel()
+	edit := func(s *specs.Spec) { s.Process.Args = []string{"sleep", "1000"} }
+	eachRuntime(t, edit, func(t *testing.T, c *container) {
+		c.mustCreate()
+		c.mustHull("start", c.ID)
+		c.mustHull("kill", "--all", c.ID, "0")
+		c.mustHull("kill", c.ID, "0")
+		c.wantStatus("running")
+	})
+}
+
+// TestTerminalOwner: the pty of a process that runs as a user belongs to
+// that user (its group stays devpts' gid=5), for the init and for exec, as
+// under runc; so does a pipe on its stdio, which it can then reopen through
+// /proc/self/fd (/dev/stdout).
+func TestTerminalOwner(t *testing.T) {
+	t.Parallel()
+	edit := func(s *specs.Spec) {
+		s.Process.User = specs.User{UID: 1000, GID: 1000}
+		s.Process.Terminal = true
+		s.Process.Args = sh(`stat -c "owner=%u:%g" $(tty)`)
+	}
+	eachRuntime(t, edit, func(t *testing.T, c *container) {
+		rcv := newConsoleReceiver(t, c.tmp)
+		// create and start: runc takes a console socket only when detached.
+		c.mustCreate("--console-socket", rcv.path)
+		c.mustHull("start", c.ID)
+		waitConsole(t, rcv)
+		wantContains(t, strings.ReplaceAll(rcv.out.String(), "\r", ""), "owner=1000:5")
+		if !waitUntil(5*time.Second, func() bool { return c.state().Status == "stopped" }) {
+			t.Fatal("the init did not stop")
+		}
+		c.mustHull("delete", c.ID)
+
+		c.Spec.Process.Terminal = false
+		c.Spec.Process.Args = []string{"sleep", "1000"}
+		c.writeSpec()
+		c.mustCreate()
+		c.mustHull("start", c.ID)
+		rcv = newConsoleReceiver(t, t.TempDir())
+		if r := c.hull("exec", "--detach", "--tty", "--console-socket", rcv.path, "--user", "1001:1001", c.ID, "sh", "-c", `stat -c "owner=%u:%g" $(tty)`); r.Code != 0 {
+			t.Fatalf("%s", r)
+		}
+		waitConsole(t, rcv)
+		wantContains(t, strings.ReplaceAll(rcv.out.String(), "\r", ""), "owner=1001:5")
+		r := c.hull("exec", "--user", "1001:1001", c.ID, "sh", "-c", "echo via-proc > /proc/self/fd/1")
+		if r.Code != 0 || !strings.Contains(r.Stdout, "via-proc") {
+			t.Errorf("a user's process cannot reopen its stdout: %s", r)
+		}
+	})
+}
+
+// waitConsole waits until the pty's last slave is closed.
+func waitConsole(t *testing.T, rcv *consoleReceiver) {
+	t.Helper()
+	select {
+	case <-rcv.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no EOF from the pty master")
+	}
+	if rcv.err != nil {
+		t.Fatal(rcv.err)
+	}
+}
