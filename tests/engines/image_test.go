@@ -91,8 +91,15 @@ func (b blob) descriptor(annotations map[string]string) map[string]any {
 }
 
 // writeOCIArchive writes an OCI image layout tar of the rootfs, one
-// uncompressed layer, tagged ref: what `ctr images import` takes.
+// uncompressed layer, tagged ref, whose config runs sh: what `ctr images
+// import` takes.
 func writeOCIArchive(path, rootfs, ref string) error {
+	return writeOCIArchiveCmd(path, rootfs, ref, nil, []string{"sh"})
+}
+
+// writeOCIArchiveCmd is writeOCIArchive with the image config's Entrypoint
+// and Cmd.
+func writeOCIArchiveCmd(path, rootfs, ref string, entrypoint, cmd []string) error {
 	var layerBuf bytes.Buffer
 	if err := writeRootfsTar(&layerBuf, rootfs); err != nil {
 		return fmt.Errorf("tar %s: %w", rootfs, err)
@@ -100,7 +107,7 @@ func writeOCIArchive(path, rootfs, ref string) error {
 	layer := blob{"application/vnd.oci.image.layer.v1.tar", layerBuf.Bytes()}
 	config := blob{"application/vnd.oci.image.config.v1+json", mustJSON(map[string]any{
 		"architecture": runtime.GOARCH, "os": "linux", "created": time.Unix(0, 0).UTC(),
-		"config": map[string]any{"Env": []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, "Cmd": []string{"sh"}},
+		"config": map[string]any{"Env": []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, "Entrypoint": entrypoint, "Cmd": cmd},
 		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{layer.digest()}},
 	})}
 	manifest := blob{"application/vnd.oci.image.manifest.v1+json", mustJSON(map[string]any{
