@@ -34,6 +34,15 @@ var critestSkips = []struct{ pattern, why string }{
 	{"subPath", "pulls its volume image from a registry"},
 	{"SupplementalGroupsPolicy", "pulls test-image-predefined-group from a registry"},
 	{"runtime should support RunAsUserName", "pulls test-image-user-username from a registry"},
+	// Specs whose image is a real program a busybox tree cannot stand in
+	// for (nginx's master process and pid file, httpd, the nonewprivs
+	// setuid checker): that image would be pulled.
+	{"Multiple Containers", "pulls e2e-test-images/httpd from a registry"},
+	{"portforward", "pulls nginx (hostnet-nginx) from a registry"},
+	{"runtime should support HostPID", "pulls e2e-test-images/nginx from a registry"},
+	{"runtime should support PodPID", "pulls e2e-test-images/nginx from a registry"},
+	{"runtime should support ContainerPID", "pulls e2e-test-images/nginx from a registry"},
+	{"NoNewPrivs", "pulls e2e-test-images/nonewprivs from a registry"},
 	// Port mapping needs the portmap plugin's rules in the host's network
 	// namespace and a web server image.
 	{"port mapping", "needs host firewall rules and a registry image"},
