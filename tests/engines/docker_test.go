@@ -141,16 +141,22 @@ func runArgs(rt string, args ...string) []string {
 	return append([]string{"run", "--runtime", rt, "--network", "none"}, args...)
 }
 
+// runtimeRoot is the state root Docker 20.10 gives every runtime it
+// drives through the runc shim: exec-root/runtime-runc/moby, one directory
+// for runc's and hull's containers alike.
+func (d *dockerd) runtimeRoot() string {
+	return filepath.Join(d.s.Dir, "exec", "runtime-runc", "moby")
+}
+
 // runtimeStatus is what runtime rt itself says of container id, under the
-// state root Docker gives it (exec-root/runtime-<name>/moby).
+// state root Docker gives it.
 func (d *dockerd) runtimeStatus(t *testing.T, rt, id string) string {
 	t.Helper()
 	bin := d.hull
 	if rt == "runc" {
 		bin, _ = exec.LookPath("runc")
 	}
-	root := filepath.Join(d.s.Dir, "exec", "runtime-"+rt, "moby")
-	r := runCmd(t, nil, nil, bin, "--root", root, "state", id)
+	r := runCmd(t, nil, nil, bin, "--root", d.runtimeRoot(), "state", id)
 	if r.Code != 0 {
 		return "absent"
 	}
@@ -176,7 +182,7 @@ func (d *dockerd) teardown() {
 	}
 	d.docker(d.t, "rmi", "--force", dockerImage)
 	d.stopDaemon()
-	wantNoHullContainers(d.t, d.hull, filepath.Join(d.s.Dir, "exec", "runtime-hull", "moby"))
+	wantNoHullContainers(d.t, d.hull, d.runtimeRoot())
 	if d.t.Failed() {
 		for _, line := range strings.Split(d.log(), "\n") {
 			if strings.Contains(line, "level=error") {
@@ -238,7 +244,10 @@ func (d *dockerd) testRun(t *testing.T, rt string) {
 	}{
 		{"echo hi", 0, "hi\n"},
 		{"echo bye; exit 3", 3, "bye\n"},
-		{"kill -KILL $$", 137, ""},
+		// PID 1 ignores even SIGKILL from inside its pid namespace: the
+		// signal ends a child (not exec'd: a command follows), whose
+		// status the shell passes on.
+		{`sh -c 'kill -KILL $$'; exit $?`, 137, ""},
 	} {
 		r := d.docker(t, runArgs(rt, "--rm", dockerImage, "sh", "-c", tc.script)...)
 		if r.Code != tc.code || r.Stdout != tc.out {
