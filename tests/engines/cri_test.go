@@ -277,9 +277,6 @@ func (c *criDaemon) teardown() {
 	if c.daemon == nil {
 		return
 	}
-	if os.Getenv("HULL_ENGINES_DEBUG") != "" {
-		exec.Command("sh", "-c", "find "+c.s.Dir+"/state -name log.json | while read f; do echo == $f; cat $f; done > /tmp/hull-engines-cri-debug.log").Run()
-	}
 	if r := c.crictl(c.t, "pods", "--quiet"); r.Code == 0 {
 		for _, id := range strings.Fields(r.Stdout) {
 			c.crictl(c.t, "stopp", id)
@@ -291,10 +288,6 @@ func (c *criDaemon) teardown() {
 	c.ctr("images", "rm", criBusyboxImage, criPauseImage)
 	c.stopDaemon()
 	wantNoHullContainers(c.t, c.hull, c.criRoot("hull"))
-	if os.Getenv("HULL_ENGINES_DEBUG") != "" {
-		// Keep the task bundles' runtime logs (log.json) for reading.
-		exec.Command("sh", "-c", "find "+c.s.Dir+"/state -name log.json | while read f; do echo == $f; cat $f; done > /tmp/hull-engines-cri-debug.log").Run()
-	}
 	if c.t.Failed() {
 		for _, line := range strings.Split(c.log(), "\n") {
 			if strings.Contains(line, "level=error") {
