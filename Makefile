@@ -12,10 +12,14 @@ LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 GOFILES   := $(shell find . -name '*.go' -not -path './_build/*')
 CFILES    := $(shell find libcontainer -name '*.c' -o -name '*.h')
 
+CRITOOLS_VERSION := v1.37.0
+CRITOOLS  := $(BUILD)/cri-tools-$(CRITOOLS_VERSION)
+
 export HULL_BINARY  := $(HULL)
 export HULL_ROOTFS  := $(ROOTFS)
+export HULL_CRI_TOOLS := $(CRITOOLS)
 
-.PHONY: all build demo test unit e2e validate validate-guest bench test-guest lint deps rootfs clean
+.PHONY: all build demo test unit e2e validate validate-guest bench test-guest test-engines test-cri cri-tools lint deps rootfs clean
 
 all: build
 
@@ -66,6 +70,21 @@ validate-guest: build rootfs
 # hull against runc and crun: medians and ratios of each lifecycle step.
 bench: build rootfs
 	$(GO) run ./tests/bench -hull $(HULL) -rootfs $(ROOTFS)
+
+# crictl and critest, built from cri-tools (Go module proxy) and cached.
+cri-tools: $(CRITOOLS)/critest
+
+$(CRITOOLS)/critest:
+	sh tests/engines/cri-tools.sh $(CRITOOLS_VERSION) $(CRITOOLS)
+
+# podman, Docker, containerd and its CRI (crictl) driving hull, runc as the
+# control in every test; engine daemons one suite at a time.
+test-engines: build rootfs cri-tools
+	flock /tmp/hull-engines.lock $(GO) test -count=1 -timeout 30m -v ./tests/engines/
+
+# critest through containerd's CRI with the runc and hull handlers, side by side.
+test-cri: build rootfs cri-tools
+	flock /tmp/hull-engines.lock env HULL_CRITEST=1 $(GO) test -count=1 -timeout 90m -v -run '^TestCritest$$' ./tests/engines/
 
 # cgroup v2 and the systemd driver, tested in a Debian guest under qemu.
 test-guest: build rootfs

@@ -178,11 +178,6 @@ func (c *Container) startInit(spec *specs.Spec, o CreateOpts, cg cgroups.Manager
 		req.Joins, req.Unshare = nsenter.FromSpec(spec.Linux.Namespaces)
 		req.TimeOffsets = spec.Linux.TimeOffsets
 	}
-	if !hasNamespace(spec, specs.MountNamespace) {
-		// The C stage starts in exeseal's private mount namespace; a
-		// container without a mount namespace shares the caller's instead.
-		req.Joins = append(req.Joins, nsenter.Join{Type: specs.MountNamespace, Path: fmt.Sprintf("/proc/%d/ns/mnt", os.Getpid())})
-	}
 	cfg.NewCgroupNS = req.Unshare&unix.CLONE_NEWCGROUP != 0
 	req.Unshare &^= unix.CLONE_NEWCGROUP
 	p, err := startProcess(req, extra, idMapper(spec), cg)
@@ -311,6 +306,11 @@ func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error
 	parent, child := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync-child")
 	defer child.Close()
 	childFD := 3 + len(extra)
+	// The C stage starts in exeseal's private mount namespace and leaves it
+	// first: a container without a mount namespace shares the caller's, and
+	// a new one must be a copy of the caller's, in the host's peer groups,
+	// for rshared mounts to propagate back to the host.
+	req.HomeMount = fmt.Sprintf("/proc/%d/ns/mnt", os.Getpid())
 	cmd := &exec.Cmd{
 		Args:       []string{"hull", "init"},
 		Env:        append(req.Env(childFD), glibcNoRseq),

@@ -57,9 +57,6 @@ func (c *Container) Exec(o ExecOpts) (state.Process, error) {
 		extra = append(extra, o.ConsoleSocket)
 	}
 	req := &nsenter.Request{Joins: c.initNamespaces()}
-	if !hasNamespace(c.Spec, specs.MountNamespace) {
-		req.Joins = append(req.Joins, nsenter.Join{Type: specs.MountNamespace, Path: fmt.Sprintf("/proc/%d/ns/mnt", os.Getpid())})
-	}
 	p, err := startProcess(req, extra, nil, c.cgroup())
 	if err != nil {
 		return state.Process{}, err
