@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"path/filepath"
-	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -190,11 +189,6 @@ func (s *Settings) checkRefused(o Options) error {
 	for _, c := range checks {
 		if c.bad {
 			return &RefusedError{Key: c.key, Reason: c.reason}
-		}
-	}
-	for _, d := range s.SyscallDeny {
-		if strings.HasPrefix(d, "@") {
-			return &RefusedError{Key: "SystemCallFilter=~" + d, Reason: "system call groups are not expanded yet; list the system calls"}
 		}
 	}
 	return nil
