@@ -177,3 +177,15 @@ func localArchs() []specs.Arch {
 	}
 	return nil
 }
+
+// AllNames lists every call systemd's tables or nspawn's list name.
+func AllNames() []string {
+	set := map[string]bool{}
+	for g := range groups {
+		addItem(g, nil, set)
+	}
+	for _, it := range nspawnAllow {
+		addItem(it.Name, nil, set)
+	}
+	return sortedKeys(set)
+}
