@@ -387,7 +387,7 @@ func TestRefusals(t *testing.T) {
 			t.Errorf("%q: err %v, want refusal of %s", in, err, key)
 		}
 	}
-	for _, args := range [][]string{{"-i", "/x.raw"}, {"--oci-bundle=/b"}, {"--property=MemoryMax=1G"}, {"--root-hash=ab"}} {
+	for _, args := range [][]string{{"-i", "/x.raw"}, {"--oci-bundle=/b"}, {"--property=CPUAccounting=yes"}, {"--property=MemoryMax=10%"}, {"--root-hash=ab"}} {
 		f := newFixture(t, "r")
 		s := mustCLI(t, append([]string{"-D", f.root}, args...)...)
 		if _, err := s.ToSpec(f.options()); err == nil {

@@ -31,8 +31,8 @@ func cliKeys() []KeyDef {
 			What: "hostname default, .nspawn file name, annotation org.hull.nspawn.machine", parse: parseMachineName},
 		{Flags: []string{"-S", "--slice"}, arg: argRequired, Group: GroupCLI, Kind: KindMapped,
 			What: "linux.cgroupsPath under the slice's cgroup", parse: parseSlice},
-		{Flags: []string{"--property"}, arg: argRequired, Group: GroupCLI, Kind: KindRefused,
-			What:  "refused: scope unit properties need a systemd host (recorded in the model)",
+		{Flags: []string{"--property"}, arg: argRequired, Group: GroupCLI, Kind: KindMapped,
+			What:  "linux.resources for MemoryMax, MemoryHigh (v2), CPUQuota, CPUWeight, TasksMax, IOWeight, DeviceAllow; other properties refused (they need systemd)",
 			parse: listField(func(s *Settings) *[]string { return &s.Properties }, false, nil)},
 		{Flags: []string{"--register"}, arg: argRequired, Group: GroupCLI, Kind: KindHooked,
 			What: "annotation org.hull.nspawn.register; hull does not talk to machined (warning when yes)", parse: func(s *Settings, v string, _ *parseCtx) error {
