@@ -171,7 +171,6 @@ func (s *Settings) checkRefused(o Options) error {
 		{s.Image != "", "--image", "disk images are not supported; unpack or mount the image and use --directory"},
 		{s.OCIBundle != "", "--oci-bundle", "the input is already an OCI bundle; run it with hull directly"},
 		{s.RootHash != "" || s.RootHashSig != "" || s.VerityData != "", "--root-hash/--root-hash-sig/--verity-data", "dm-verity only applies to --image, which is not supported"},
-		{len(s.Ports) > 0, "Port=", "port forwarding needs firewall hooks, not yet supported"},
 		{s.Boot && s.ProcessTwo, "ProcessTwo=", "cannot be combined with Boot= (as in nspawn)"},
 		{s.ProcessTwo && o.InitPath == "", "ProcessTwo=", "needs a stub init (Options.InitPath); none configured"},
 		{s.ProcessTwo && o.InitPath != "" && !filepath.IsAbs(o.InitPath), "ProcessTwo=", fmt.Sprintf("stub init path %q is not absolute", o.InitPath)},

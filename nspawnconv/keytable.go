@@ -3,6 +3,7 @@ package nspawnconv
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -163,13 +164,16 @@ func networkKeys() []KeyDef {
 				}
 				return checkIfName("vz-" + v)
 			}},
-		{Section: "Network", Key: "Port", Flags: []string{"-p", "--port"}, arg: argRequired, Group: GroupPorts, Privileged: true, Kind: KindRefused,
-			What: "refused: DNAT port forwarding needs firewall hooks (not yet supported); held in the model", parse: func(s *Settings, v string, _ *parseCtx) error {
+		{Section: "Network", Key: "Port", Flags: []string{"-p", "--port"}, arg: argRequired, Group: GroupPorts, Privileged: true, Kind: KindHooked,
+			What: "createRuntime hook add-ports: nftables DNAT (table hull-ports-ID) from local addresses but loopback to the container's address, kept current while it runs; poststop remove-ports", parse: func(s *Settings, v string, _ *parseCtx) error {
 				if v == "" {
 					s.Ports = nil
 					return nil
 				}
 				p, err := parsePort(v)
+				if err == nil && slices.ContainsFunc(s.Ports, func(q PortForward) bool { return q.Protocol == p.Protocol && q.Host == p.Host }) {
+					return fmt.Errorf("duplicate port specification %q (as nspawn)", v)
+				}
 				s.Ports = append(s.Ports, p)
 				return err
 			}},

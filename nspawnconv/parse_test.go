@@ -122,6 +122,8 @@ func TestInvalidValuesNameFileLineKeyValue(t *testing.T) {
 		{"Files", "TemporaryFileSystem", "/"}, {"Files", "Overlay", "/only"}, {"Files", "Overlay", "/a:/"},
 		{"Files", "Inaccessible", "relative"}, {"Files", "PrivateUsersOwnership", "steal"},
 		{"Network", "Port", "tcp:0"}, {"Network", "Port", "70000"}, {"Network", "Interface", "waytoolonginterfacename"},
+		{"Network", "Port", "sctp:80"}, {"Network", "Port", "tcp:80:90:100"}, {"Network", "Port", "tcp:80:0"},
+		{"Network", "Port", "10.0.0.1:80:80"}, {"Network", "Port", "tcp:"}, {"Network", "Port", ":80"},
 	}
 	for _, b := range bad {
 		_, _, err := parseOne(t, b.section, b.key, b.value)
@@ -268,5 +270,17 @@ func TestCommandLineErrors(t *testing.T) {
 		} else if !strings.Contains(err.Error(), strings.SplitN(args[0], "=", 2)[0]) {
 			t.Errorf("%q: error %q does not name the option", args, err)
 		}
+	}
+}
+
+// TestPortDuplicate: the same protocol and host port twice is refused, as
+// nspawn's expose_port_parse does; another protocol on that port is not.
+func TestPortDuplicate(t *testing.T) {
+	if _, _, err := ParseSettings(strings.NewReader("[Network]\nPort=80\nPort=tcp:80:8080\n"), "m.nspawn"); err == nil {
+		t.Error("duplicate tcp:80 accepted")
+	}
+	s, _, err := ParseSettings(strings.NewReader("[Network]\nPort=80\nPort=udp:80\nPort=8000:80\n"), "m.nspawn")
+	if err != nil || len(s.Ports) != 3 || s.Ports[2] != (PortForward{"tcp", 8000, 80}) {
+		t.Errorf("ports %+v, err %v", s.Ports, err)
 	}
 }
