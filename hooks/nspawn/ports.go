@@ -177,6 +177,9 @@ func RemovePorts(id string) error {
 // WatchPorts keeps the DNAT rules pointing at the container's address
 // until the container's init (pid) exits, then removes the tables.
 func WatchPorts(st ContainerRef, portArgs []string) error {
+	// Whatever ends the watcher ends the forwarding: also a container that
+	// died before the watcher could look (a failed create).
+	defer RemovePorts(st.ID) //nolint:errcheck // best effort; poststop removes them too
 	ports := make([]Port, 0, len(portArgs))
 	for _, s := range portArgs {
 		p, err := ParsePort(s)
@@ -190,7 +193,6 @@ func WatchPorts(st ContainerRef, portArgs []string) error {
 		return fmt.Errorf("watch ports: pidfd of %d: %w", st.Pid, err)
 	}
 	defer unix.Close(pidfd)
-	defer RemovePorts(st.ID) //nolint:errcheck // best effort; poststop removes them too
 	nsf, err := containerNetns(st.Pid)
 	if err != nil {
 		return err
