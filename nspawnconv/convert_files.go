@@ -73,14 +73,22 @@ func (cv *converter) bindMount(i int, b BindMount) (specs.Mount, error) {
 	}
 	m.Options = append(m.Options, map[bool]string{true: "ridmap", false: "idmap"}[b.Recursive])
 	mp := []specs.LinuxIDMapping{{ContainerID: 0, HostID: cv.uidBase, Size: cv.uidRange}}
+	gmp := mp
 	if b.IDMap == "rootidmap" {
-		owner, err := ownerUID(src)
+		uid, gid, err := ownerIDs(src)
 		if err != nil {
 			return m, fmt.Errorf("%s rootidmap source %s: %w", key, src, err)
 		}
-		mp = []specs.LinuxIDMapping{{ContainerID: owner, HostID: cv.uidBase, Size: 1}}
+		// The owner's group maps to root's group: nspawn 252 writes the
+		// owner's uid into the gid map too, which leaves the owner's own
+		// group unmapped whenever its gid differs from its uid.
+		mp = []specs.LinuxIDMapping{{ContainerID: uid, HostID: cv.uidBase, Size: 1}}
+		gmp = []specs.LinuxIDMapping{{ContainerID: gid, HostID: cv.uidBase, Size: 1}}
+		if uid != gid {
+			cv.warn("%s%s:%s:rootidmap: group %d maps to the container's root group (nspawn 252 maps gid %d, the owner's uid)", key, b.Source, b.Dest, gid, uid)
+		}
 	}
-	m.UIDMappings, m.GIDMappings = mp, mp
+	m.UIDMappings, m.GIDMappings = mp, gmp
 	return m, nil
 }
 

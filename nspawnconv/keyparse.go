@@ -158,12 +158,15 @@ func parseMachineID(s *Settings, v string, _ *parseCtx) error {
 	return err
 }
 
-func parsePrivateUsersField(s *Settings, v string, _ *parseCtx) error {
+func parsePrivateUsersField(s *Settings, v string, c *parseCtx) error {
 	if v == "" {
 		s.PrivateUsers = PrivateUsers{}
 		return nil
 	}
-	pu, err := parsePrivateUsers(v)
+	// nspawn's --private-users= reads digits as a UID base, never as a
+	// boolean ("--private-users=0" is base 0); the file's PrivateUsers=
+	// goes through parse_boolean first (PrivateUsers=0 is "no").
+	pu, err := parsePrivateUsers(v, c != nil && c.cli)
 	s.PrivateUsers = pu
 	return err
 }
