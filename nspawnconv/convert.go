@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"path/filepath"
-	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -119,7 +118,7 @@ func (s *Settings) ToSpec(o Options) (*Conversion, error) {
 		spec: &specs.Spec{Version: specs.Version, Process: &specs.Process{}, Root: &specs.Root{}, Linux: &specs.Linux{}}}
 	cv.c.Spec = cv.spec
 	steps := []func() error{cv.setupRoot, cv.setupIdentity, cv.setupUserNS, cv.setupProcess,
-		cv.setupCapabilities, cv.setupLinux, cv.setupNetworkLinks, cv.setupMounts, cv.setupRunHost, cv.setupCustomMounts,
+		cv.setupCapabilities, cv.setupLinux, cv.setupResources, cv.setupNetworkLinks, cv.setupMounts, cv.setupRunHost, cv.setupCustomMounts,
 		cv.setupBindUsers, cv.setupResolvConf, cv.setupTimezone, cv.setupJournal, cv.setupCredentials, cv.setupSeccomp,
 		cv.setupAnnotations}
 	for _, step := range steps {
@@ -172,8 +171,6 @@ func (s *Settings) checkRefused(o Options) error {
 		{s.Image != "", "--image", "disk images are not supported; unpack or mount the image and use --directory"},
 		{s.OCIBundle != "", "--oci-bundle", "the input is already an OCI bundle; run it with hull directly"},
 		{s.RootHash != "" || s.RootHashSig != "" || s.VerityData != "", "--root-hash/--root-hash-sig/--verity-data", "dm-verity only applies to --image, which is not supported"},
-		{len(s.Properties) > 0, "--property", fmt.Sprintf("scope unit properties %q need a systemd host; set linux.resources in the bundle instead", s.Properties)},
-		{len(s.Ports) > 0, "Port=", "port forwarding needs firewall hooks, not yet supported"},
 		{s.Boot && s.ProcessTwo, "ProcessTwo=", "cannot be combined with Boot= (as in nspawn)"},
 		{s.ProcessTwo && o.InitPath == "", "ProcessTwo=", "needs a stub init (Options.InitPath); none configured"},
 		{s.ProcessTwo && o.InitPath != "" && !filepath.IsAbs(o.InitPath), "ProcessTwo=", fmt.Sprintf("stub init path %q is not absolute", o.InitPath)},
@@ -190,11 +187,6 @@ func (s *Settings) checkRefused(o Options) error {
 	for _, c := range checks {
 		if c.bad {
 			return &RefusedError{Key: c.key, Reason: c.reason}
-		}
-	}
-	for _, d := range s.SyscallDeny {
-		if strings.HasPrefix(d, "@") {
-			return &RefusedError{Key: "SystemCallFilter=~" + d, Reason: "system call groups are not expanded yet; list the system calls"}
 		}
 	}
 	return nil

@@ -1,7 +1,10 @@
 package nspawnconv
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -74,7 +77,19 @@ func (cv *converter) setupProcess() error {
 // imageRoot is where files of the image are read at conversion time.
 func (cv *converter) imageRoot() string {
 	if cv.s.PivotRoot != "" {
-		return cv.root + cv.s.PivotRoot
+		return cv.treeRoot() + cv.s.PivotRoot
+	}
+	return cv.treeRoot()
+}
+
+// treeRoot is the tree the machine's root will be: the root directory, or,
+// while --template has not copied it yet, the template (nspawn copies
+// before it looks for an init; the conversion reads ahead of the copy).
+func (cv *converter) treeRoot() string {
+	if cv.s.Template != "" {
+		if _, err := os.Stat(cv.root); errors.Is(err, fs.ErrNotExist) {
+			return cv.s.Template
+		}
 	}
 	return cv.root
 }

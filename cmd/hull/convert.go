@@ -81,8 +81,8 @@ func splitHullArgs(args []string) (hullArgs, error) {
 }
 
 // loadSettings reads the command line and the machine's .nspawn file: the
-// one given with --nspawn-file (trusted: the caller chose it), else the
-// one nspawn would find.
+// one given with --nspawn-file, else the one nspawn would find. Either is
+// trusted only where nspawn would trust it (or with --settings=trusted).
 func loadSettings(a hullArgs) (*nspawnconv.Settings, []string, error) {
 	if a.nspawnFile == "" {
 		return nspawnconv.Load(a.nspawn, os.LookupEnv, nspawnconv.DefaultSearchRoots)
@@ -95,7 +95,11 @@ func loadSettings(a hullArgs) (*nspawnconv.Settings, []string, error) {
 	if err != nil {
 		return nil, warnings, err
 	}
-	merged, mw := nspawnconv.Merge(cliSettings, file, true)
+	trusted, err := nspawnconv.DefaultSearchRoots.Trusts(a.nspawnFile)
+	if err != nil {
+		return nil, warnings, err
+	}
+	merged, mw := nspawnconv.MergeFile(cliSettings, file, a.nspawnFile, trusted)
 	return merged, append(warnings, mw...), nil
 }
 
