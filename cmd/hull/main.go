@@ -30,7 +30,7 @@ func main() {
 	}
 	var log logTarget
 	app := newApp(&log)
-	if err := app.Run(os.Args); err != nil {
+	if err := app.Run(interspersedArgs(app, os.Args)); err != nil {
 		var code exitCode
 		if errors.As(err, &code) {
 			os.Exit(int(code))
