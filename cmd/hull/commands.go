@@ -186,6 +186,9 @@ func withContainer(c *cli.Context, shared bool, fn func(*libcontainer.Container)
 	defer ctr.Close()
 	err = fn(ctr)
 	logWarnings(c, ctr.Warnings)
+	if err == nil {
+		debugLog(c, "%s: container %s (status %s, init pid %d): done", c.Command.Name, id, ctr.Status(), ctr.Init.Pid)
+	}
 	return err
 }
 

@@ -70,7 +70,11 @@ func newApp(log *logTarget) *cli.App {
 		},
 		Before: func(c *cli.Context) error {
 			log.path, log.format = c.String("log"), c.String("log-format")
-			return checkGlobalFlags(c)
+			if err := checkGlobalFlags(c); err != nil {
+				return err
+			}
+			debugLog(c, "hull version %s (commit %s): %q", version, commit, os.Args[1:])
+			return nil
 		},
 		Commands: []*cli.Command{
 			createCommand, startCommand, stateCommand, killCommand, deleteCommand,
