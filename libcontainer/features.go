@@ -38,7 +38,12 @@ func Features() *features.Features {
 			MemoryPolicy:    &features.MemoryPolicy{Modes: process.MemoryPolicyModes(), Flags: process.MemoryPolicyFlags()},
 		},
 		Annotations: map[string]string{
-			"org.hull.version": "see hull --version",
+			// runc's key: engines read the library's version from it.
+			AnnotationLibseccompVersion: seccomp.LibraryVersion(),
 		},
 	}
 }
+
+// AnnotationLibseccompVersion is the features annotation with the
+// version of libseccomp hull is linked with, under runc's name for it.
+const AnnotationLibseccompVersion = "io.github.seccomp.libseccomp.version"

@@ -1,6 +1,7 @@
 package libcontainer
 
 import (
+	"encoding/json"
 	"fmt"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -39,6 +40,9 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 	if cg == nil {
 		return fmt.Errorf("container %q: has no cgroup", c.ID)
 	}
+	if c.Spec.Linux != nil {
+		r = withCPUPair(c.Spec.Linux.Resources, r)
+	}
 	set := r
 	if len(r.Devices) > 0 {
 		// The rules replace the config's, and get the default devices
@@ -62,18 +66,12 @@ func mergeResources(old, r *specs.LinuxResources) *specs.LinuxResources {
 	if old != nil {
 		out = *old
 	}
-	if r.Memory != nil {
-		out.Memory = r.Memory
-	}
-	if r.CPU != nil {
-		out.CPU = r.CPU
-	}
-	if r.Pids != nil {
-		out.Pids = r.Pids
-	}
-	if r.BlockIO != nil {
-		out.BlockIO = r.BlockIO
-	}
+	// Field by field, as runc keeps what an update does not name: an
+	// update of the cpuset alone keeps the container's quota.
+	out.Memory = overlay(out.Memory, r.Memory)
+	out.CPU = overlay(out.CPU, r.CPU)
+	out.Pids = overlay(out.Pids, r.Pids)
+	out.BlockIO = overlay(out.BlockIO, r.BlockIO)
 	if r.HugepageLimits != nil {
 		out.HugepageLimits = r.HugepageLimits
 	}
@@ -86,6 +84,47 @@ func mergeResources(old, r *specs.LinuxResources) *specs.LinuxResources {
 	if len(r.Devices) > 0 {
 		out.Devices = r.Devices
 	}
+	return &out
+}
+
+// overlay returns old with the fields set in upd (non-nil, non-empty:
+// the spec's types omit unset fields in JSON) replacing its own.
+func overlay[T any](old, upd *T) *T {
+	if upd == nil {
+		return old
+	}
+	var out T
+	if old != nil {
+		if data, err := json.Marshal(old); err == nil {
+			json.Unmarshal(data, &out) //nolint:errcheck // just marshalled
+		}
+	}
+	data, err := json.Marshal(upd)
+	if err != nil || json.Unmarshal(data, &out) != nil {
+		return upd
+	}
+	return &out
+}
+
+// withCPUPair completes an update that sets only one of the CFS quota and
+// period with the container's current other half, as runc's update does:
+// the kernel checks the pair against the parent's limit, and the systemd
+// and v2 drivers write both at once.
+func withCPUPair(cur, r *specs.LinuxResources) *specs.LinuxResources {
+	if cur == nil || cur.CPU == nil || r.CPU == nil || (r.CPU.Quota == nil) == (r.CPU.Period == nil) {
+		return r
+	}
+	cpu := *r.CPU
+	if cpu.Quota == nil && cur.CPU.Quota != nil && *cur.CPU.Quota != 0 {
+		q := *cur.CPU.Quota
+		cpu.Quota = &q
+	}
+	if cpu.Period == nil && cur.CPU.Period != nil && *cur.CPU.Period != 0 {
+		p := *cur.CPU.Period
+		cpu.Period = &p
+	}
+	out := *r
+	out.CPU = &cpu
 	return &out
 }
 

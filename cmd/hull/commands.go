@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
@@ -78,36 +80,80 @@ var listCommand = &cli.Command{
 	Name:  "list",
 	Usage: "list containers",
 	Flags: []cli.Flag{
-		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table or json"},
-		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print ids only"},
+		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "select one of: table or json"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "display only container IDs"},
 	},
 	Action: func(c *cli.Context) error {
 		states, err := libcontainer.List(c.String("root"))
 		if err != nil {
 			return err
 		}
+		entries := listEntries(c.String("root"), states)
 		switch {
 		case c.Bool("quiet"):
-			for _, s := range states {
-				fmt.Println(s.ID)
+			for _, e := range entries {
+				fmt.Println(e.ID)
 			}
 		case c.String("format") == "json":
-			if states == nil {
-				states = []oci.State{}
-			}
-			return printJSON(states)
+			// One line, and null when there is none, as runc writes it.
+			return json.NewEncoder(os.Stdout).Encode(entries)
 		case c.String("format") == "table":
 			w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
 			fmt.Fprint(w, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n")
-			for _, s := range states {
-				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\n", s.ID, s.Pid, s.Status, s.Bundle, s.Created.Format(time.RFC3339Nano), "root")
+			for _, e := range entries {
+				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\n", e.ID, e.Pid, e.Status, e.Bundle, e.Created.Format(time.RFC3339Nano), e.Owner)
 			}
 			return w.Flush()
 		default:
-			return fmt.Errorf("--format %q: must be table or json", c.String("format"))
+			return fmt.Errorf("--format %q: invalid format option (select one of: table or json)", c.String("format"))
 		}
 		return nil
 	},
+}
+
+// listEntry is one container in `list --format json`: runc's fields, in
+// runc's order, which scripts parse.
+type listEntry struct {
+	OCIVersion  string            `json:"ociVersion"`
+	ID          string            `json:"id"`
+	Pid         int               `json:"pid"`
+	Status      string            `json:"status"`
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs"`
+	Created     time.Time         `json:"created"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Owner       string            `json:"owner"`
+}
+
+// listEntries shapes states as runc lists them: a stopped container's pid
+// is 0, and the owner is the user owning its state directory.
+func listEntries(root string, states []oci.State) []listEntry {
+	var out []listEntry
+	for _, s := range states {
+		e := listEntry{
+			OCIVersion: s.Version, ID: s.ID, Pid: s.Pid, Status: string(s.Status),
+			Bundle: s.Bundle, Rootfs: s.Rootfs, Created: s.Created, Annotations: s.Annotations,
+			Owner: stateOwner(filepath.Join(root, s.ID)),
+		}
+		if s.Status == specs.StateStopped {
+			e.Pid = 0
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// stateOwner names the owner of dir, "#UID" when the uid has no name.
+func stateOwner(dir string) string {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return ""
+	}
+	uid := strconv.FormatUint(uint64(st.Uid), 10)
+	if u, err := user.LookupId(uid); err == nil {
+		return u.Username
+	}
+	return "#" + uid
 }
 
 var specCommand = &cli.Command{
@@ -140,6 +186,9 @@ func withContainer(c *cli.Context, shared bool, fn func(*libcontainer.Container)
 	defer ctr.Close()
 	err = fn(ctr)
 	logWarnings(c, ctr.Warnings)
+	if err == nil {
+		debugLog(c, "%s: container %s (status %s, init pid %d): done", c.Command.Name, id, ctr.Status(), ctr.Init.Pid)
+	}
 	return err
 }
 

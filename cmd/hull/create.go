@@ -72,6 +72,7 @@ func createFromBundle(c *cli.Context, id string, b *oci.Bundle, consoleSock *os.
 		return nil, err
 	}
 	logWarnings(c, ctr.Warnings)
+	debugLog(c, "container %s created from bundle %s: init pid %d", id, b.Dir, ctr.Init.Pid)
 	if path := c.String("pid-file"); path != "" {
 		if err := writePidFile(path, ctr.Init.Pid); err != nil {
 			ctr.Delete(true)

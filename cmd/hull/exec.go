@@ -86,6 +86,7 @@ func execAction(c *cli.Context) error {
 		log.error(fmt.Errorf("exec failed: %w", err))
 		return exitCode(execFailed)
 	}
+	debugLog(c, "exec: process %d started in container %s: %q", p.Pid, id, proc.Args)
 	if path := c.String("pid-file"); path != "" {
 		if err := writePidFile(path, p.Pid); err != nil {
 			return err

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/hull-runtime/hull/libcontainer"
+	"github.com/hull-runtime/hull/libcontainer/seccomp"
 )
 
 // Set at build time by the Makefile.
@@ -30,7 +31,7 @@ func main() {
 	}
 	var log logTarget
 	app := newApp(&log)
-	if err := app.Run(os.Args); err != nil {
+	if err := app.Run(interspersedArgs(app, os.Args)); err != nil {
 		var code exitCode
 		if errors.As(err, &code) {
 			os.Exit(int(code))
@@ -48,14 +49,15 @@ func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) 
 
 // newApp builds the command line; log receives the --log flags once parsed.
 func newApp(log *logTarget) *cli.App {
+	// runc's shape: scripts read "<name> version X" and the "key: value"
+	// lines (spec, go, libseccomp).
 	cli.VersionPrinter = func(c *cli.Context) {
-		fmt.Printf("hull version %s\ncommit: %s\nspec: %s\ngo: %s\n", version, commit, specs.Version, runtime.Version())
+		fmt.Printf("hull version %s\ncommit: %s\nspec: %s\ngo: %s\nlibseccomp: %s\n", version, commit, specs.Version, runtime.Version(), seccomp.LibraryVersion())
 	}
-	return &cli.App{
+	app := &cli.App{
 		Name:                   "hull",
 		Usage:                  "an OCI container runtime",
 		Version:                version,
-		HideHelpCommand:        true,
 		UseShortOptionHandling: true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "root", Value: "/run/hull", Usage: "directory for container state"},
@@ -68,7 +70,11 @@ func newApp(log *logTarget) *cli.App {
 		},
 		Before: func(c *cli.Context) error {
 			log.path, log.format = c.String("log"), c.String("log-format")
-			return checkGlobalFlags(c)
+			if err := checkGlobalFlags(c); err != nil {
+				return err
+			}
+			debugLog(c, "hull version %s (commit %s): %q", version, commit, os.Args[1:])
+			return nil
 		},
 		Commands: []*cli.Command{
 			createCommand, startCommand, stateCommand, killCommand, deleteCommand,
@@ -77,6 +83,29 @@ func newApp(log *logTarget) *cli.App {
 			nspawnCommand, convertCommand, nspawnHookCommand,
 		},
 	}
+	for _, cmd := range app.Commands {
+		if cmd.SkipFlagParsing {
+			cmd.Before = helpBefore
+		}
+	}
+	return app
+}
+
+// helpBefore gives -h and --help to the commands that parse their own
+// flags (nspawn, convert): systemd-nspawn's flags take them for help too.
+func helpBefore(c *cli.Context) error {
+	for _, a := range c.Args().Slice() {
+		if a == "--" {
+			break
+		}
+		if a == "-h" || a == "--help" {
+			if err := cli.ShowSubcommandHelp(c); err != nil {
+				return err
+			}
+			return exitCode(0)
+		}
+	}
+	return nil
 }
 
 func checkGlobalFlags(c *cli.Context) error {
