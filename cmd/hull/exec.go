@@ -37,8 +37,8 @@ var execCommand = &cli.Command{
 		&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability"},
 		&cli.BoolFlag{Name: "no-new-privs", Usage: "set no_new_privs"},
 		&cli.IntFlag{Name: "preserve-fds", Usage: "pass this many fds, from 3 on"},
-		&cli.StringFlag{Name: "apparmor", Usage: "AppArmor profile (not supported by hull)"},
-		&cli.StringFlag{Name: "process-label", Usage: "SELinux label (not supported by hull)"},
+		&cli.StringFlag{Name: "apparmor", Usage: "AppArmor profile for the process (default: the container's)"},
+		&cli.StringFlag{Name: "process-label", Usage: "SELinux label for the process (refused: hull applies no SELinux labels)"},
 		&cli.BoolFlag{Name: "ignore-paused", Usage: "exec even into a paused container"},
 	},
 	SkipFlagParsing: false,
@@ -49,9 +49,6 @@ func execAction(c *cli.Context) error {
 	id, err := requireID(c)
 	if err != nil {
 		return err
-	}
-	if c.String("apparmor") != "" || c.String("process-label") != "" {
-		return fmt.Errorf("exec: --apparmor and --process-label: this host's hull has no LSM support")
 	}
 	ctr, err := libcontainer.Load(c.String("root"), id, true)
 	if err != nil {
@@ -175,6 +172,14 @@ func execProcess(c *cli.Context, spec *specs.Spec) (*specs.Process, error) {
 	}
 	if c.Bool("no-new-privs") {
 		p.NoNewPrivileges = true
+	}
+	// As runc: the container's own unless the flag names another; checked
+	// (and refused where AppArmor is off) with the rest of the process.
+	if profile := c.String("apparmor"); profile != "" {
+		p.ApparmorProfile = profile
+	}
+	if label := c.String("process-label"); label != "" {
+		p.SelinuxLabel = label
 	}
 	return &p, nil
 }
