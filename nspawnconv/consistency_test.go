@@ -3,6 +3,7 @@ package nspawnconv
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -63,5 +64,57 @@ func TestPrivateUsersZeroIsBase(t *testing.T) {
 	l := c.Spec.Linux
 	if len(l.UIDMappings) != 1 || l.UIDMappings[0].HostID != 0 || l.UIDMappings[0].Size != 65536 {
 		t.Errorf("uid mappings %+v", l.UIDMappings)
+	}
+}
+
+// TestResolvConfAuto follows nspawn's auto branch: resolved's static stub
+// when resolved listens, else the host's file, else delete the image's.
+func TestResolvConfAuto(t *testing.T) {
+	cases := []struct {
+		name              string
+		listening, static bool
+		hostFile          bool
+		readOnly          bool
+		want              string // pre-step key, or mount source, or "" for nothing
+	}{
+		{"resolved", true, true, true, false, "ResolvConf=copy-static"},
+		{"resolved read-only", true, true, true, true, "bind:static"},
+		{"resolved without static file", true, false, true, false, "ResolvConf=copy-host"},
+		{"no resolved", false, true, true, false, "ResolvConf=copy-host"},
+		{"no host file", false, false, false, false, "ResolvConf=delete"},
+		{"no host file read-only", false, false, false, true, ""},
+	}
+	for _, c := range cases {
+		f := newFixture(t, "rc")
+		o := f.options()
+		o.ResolvedListening = func() bool { return c.listening }
+		if c.static {
+			if err := os.WriteFile(o.StaticResolvConf, []byte("nameserver 127.0.0.53\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !c.hostFile {
+			os.Remove(filepath.Join(f.hostEtc, "resolv.conf"))
+		}
+		args := []string{"-D", f.root}
+		if c.readOnly {
+			args = append(args, "--read-only")
+		}
+		conv, err := mustCLI(t, args...).ToSpec(o)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		got := ""
+		for _, p := range conv.PreSteps {
+			if strings.HasPrefix(p.Key, "ResolvConf=") {
+				got = p.Key
+			}
+		}
+		if m := mountByDest(conv.Spec, "/etc/resolv.conf"); m != nil {
+			got = "bind:" + map[bool]string{true: "static", false: m.Source}[m.Source == o.StaticResolvConf]
+		}
+		if got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
 	}
 }

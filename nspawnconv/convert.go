@@ -24,11 +24,17 @@ type Options struct {
 	InitPath    string // host path of a stub init ("init -- cmd…") for ProcessTwo=
 	Interactive bool   // caller is on a terminal (--console=autopipe)
 
-	ContainerName  string        // $container and /run/host/container-manager (default "hull")
-	HostOSRelease  string        // default /etc/os-release
-	HostEtc        string        // host /etc for resolv.conf and localtime (default /etc)
-	HostJournalDir string        // default /var/log/journal
-	NewUUID        func() string // default: random v4
+	ContainerName  string // $container and /run/host/container-manager (default "hull")
+	HostOSRelease  string // default /etc/os-release
+	HostEtc        string // host /etc for resolv.conf and localtime (default /etc)
+	HostJournalDir string // default /var/log/journal
+	// StaticResolvConf is systemd-resolved's static stub file (default
+	// /usr/lib/systemd/resolv.conf); ResolvedListening reports whether
+	// resolved's stub listener runs on the host (default: a UDP socket on
+	// 127.0.0.53:53; nspawn asks resolved over D-Bus).
+	StaticResolvConf  string
+	ResolvedListening func() bool
+	NewUUID           func() string // default: random v4
 	// LookupUser resolves a BindUser= name on the host (default LookupHostUser).
 	LookupUser func(name string) (HostUser, error)
 }
@@ -139,6 +145,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.HostEtc == "" {
 		o.HostEtc = "/etc"
+	}
+	if o.StaticResolvConf == "" {
+		o.StaticResolvConf = "/usr/lib/systemd/resolv.conf"
+	}
+	if o.ResolvedListening == nil {
+		o.ResolvedListening = resolvedStubListening
 	}
 	if o.HostJournalDir == "" {
 		o.HostJournalDir = "/var/log/journal"

@@ -132,6 +132,44 @@ var resolvSources = map[string]string{
 	"stub":   "/run/systemd/resolve/stub-resolv.conf",
 }
 
+// autoResolvConf is nspawn's ResolvConf=auto: off with a private network;
+// resolved's static stub file when resolved listens on the host; else the
+// host's file; else delete the image's (off on a read-only root). Bound on a
+// read-only root, copied otherwise.
+func (cv *converter) autoResolvConf(hostFile string) string {
+	how := "copy-"
+	if !cv.rootWritable() {
+		how = "bind-"
+	}
+	switch {
+	case cv.privNet:
+		return "off"
+	case fileExists(cv.o.StaticResolvConf) && cv.o.ResolvedListening():
+		return how + "static"
+	case fileExists(hostFile):
+		return how + "host"
+	case cv.rootWritable():
+		return "delete"
+	}
+	return "off"
+}
+
+// resolvedStubListening reports whether a UDP socket is bound to
+// 127.0.0.53:53 on the host, where resolved's stub listener
+// (DNSStubListener=yes or udp) runs.
+func resolvedStubListening() bool {
+	data, err := os.ReadFile("/proc/net/udp")
+	if err != nil {
+		return false
+	}
+	for _, l := range strings.Split(string(data), "\n")[1:] {
+		if f := strings.Fields(l); len(f) > 1 && f[1] == "3500007F:0035" {
+			return true
+		}
+	}
+	return false
+}
+
 // rootWritable reports whether the image is modified in place or through
 // a writable overlay (nspawn copies then, else it binds).
 func (cv *converter) rootWritable() bool {
@@ -142,16 +180,7 @@ func (cv *converter) setupResolvConf() error {
 	mode := cv.s.ResolvConf
 	hostFile := filepath.Join(cv.o.HostEtc, "resolv.conf")
 	if mode == "" || mode == "auto" {
-		switch {
-		case cv.privNet:
-			mode = "off"
-		case !fileExists(hostFile):
-			mode = "off"
-		case cv.rootWritable():
-			mode = "copy-host"
-		default:
-			mode = "bind-host"
-		}
+		mode = cv.autoResolvConf(hostFile)
 	}
 	if mode == "off" {
 		return nil
@@ -164,7 +193,11 @@ func (cv *converter) setupResolvConf() error {
 	}
 	how, which, _ := strings.Cut(mode, "-")
 	src := hostFile
-	if which != "host" {
+	switch which {
+	case "static":
+		src = cv.o.StaticResolvConf
+	case "host":
+	default:
 		src = resolvSources[which]
 	}
 	switch how {

@@ -74,6 +74,7 @@ func (f fixture) options() Options {
 		HostJournalDir: filepath.Join(f.base, "no-journal"), NewUUID: func() string { return testUUID },
 		LookupEnv: func(k string) (string, bool) { return map[string]string{"TERM": "xterm"}[k], k == "TERM" },
 		InitPath:  "/usr/libexec/hull/init", HookPath: "/usr/bin/hull",
+		StaticResolvConf: filepath.Join(f.base, "static-resolv.conf"), ResolvedListening: func() bool { return false },
 	}
 }
 
