@@ -19,7 +19,7 @@ export HULL_BINARY  := $(HULL)
 export HULL_ROOTFS  := $(ROOTFS)
 export HULL_CRI_TOOLS := $(CRITOOLS)
 
-.PHONY: all build demo test unit e2e validate validate-guest bench test-guest test-engines test-cri cri-tools lint deps rootfs clean
+.PHONY: all build demo test unit e2e validate validate-guest bench test-guest test-guest-machines test-engines test-cri cri-tools lint deps rootfs clean install install-machinectl
 
 all: build
 
@@ -89,6 +89,29 @@ test-cri: build rootfs cri-tools
 # cgroup v2 and the systemd driver, tested in a Debian guest under qemu.
 test-guest: build rootfs
 	sh tests/guest/run.sh
+
+# Installs hull, its stub init and the hull-nspawn@.service template.
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+BINDIR    := $(PREFIX)/bin
+UNITDIR   ?= $(PREFIX)/lib/systemd/system
+install: build
+	install -D -m 0755 $(HULL) $(DESTDIR)$(BINDIR)/hull
+	install -D -m 0755 $(STUBINIT) $(DESTDIR)$(BINDIR)/hull-stubinit
+	mkdir -p $(DESTDIR)$(UNITDIR)
+	sed 's|@bindir@|$(BINDIR)|g' units/hull-nspawn@.service.in >$(DESTDIR)$(UNITDIR)/hull-nspawn@.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/hull-nspawn@.service
+
+# Makes machinectl start|enable (systemd-nspawn@.service) boot machines with hull.
+SYSCONFUNITDIR ?= /etc/systemd/system
+install-machinectl: install
+	mkdir -p '$(DESTDIR)$(SYSCONFUNITDIR)/systemd-nspawn@.service.d'
+	sed 's|@bindir@|$(BINDIR)|g' 'units/systemd-nspawn@.service.d/hull.conf.in' >'$(DESTDIR)$(SYSCONFUNITDIR)/systemd-nspawn@.service.d/hull.conf'
+
+# Machines booted with hull in the guest: hull nspawn -b, hull-nspawn@.service,
+# machinectl, converted bundles under hull, runc and crun.
+test-guest-machines: build rootfs
+	HULL_GUEST_TIMEOUT=$${HULL_GUEST_TIMEOUT:-1500} sh tests/guest/run.sh sh tests/guest/machines.sh
 
 lint:
 	$(GO) vet ./...

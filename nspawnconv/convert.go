@@ -126,7 +126,7 @@ func (s *Settings) ToSpec(o Options) (*Conversion, error) {
 	steps := []func() error{cv.setupRoot, cv.setupIdentity, cv.setupUserNS, cv.setupProcess,
 		cv.setupCapabilities, cv.setupLinux, cv.setupResources, cv.setupNetworkLinks, cv.setupMounts, cv.setupRunHost, cv.setupCustomMounts,
 		cv.setupBindUsers, cv.setupResolvConf, cv.setupTimezone, cv.setupJournal, cv.setupCredentials, cv.setupSeccomp,
-		cv.setupAnnotations}
+		cv.setupAnnotations, cv.setupRegistration}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return nil, err

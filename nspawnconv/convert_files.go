@@ -338,9 +338,6 @@ func (cv *converter) setupAnnotations() error {
 	}
 	if s.Register != nil {
 		cv.annotate("register", strconv.FormatBool(*s.Register))
-		if *s.Register {
-			cv.warn("--register=yes: hull does not register machines with systemd-machined")
-		}
 	}
 	if len(cv.c.Annotations) > 0 {
 		cv.spec.Annotations = cv.c.Annotations

@@ -336,7 +336,8 @@ func TestUserNSFields(t *testing.T) {
 	if c.PreSteps[0].Action != ActionChownTree || c.PreSteps[0].Path != f.root || c.PreSteps[0].UIDShift != 1048576 {
 		t.Errorf("chown pre-step %+v", c.PreSteps[0])
 	}
-	if len(s.Hooks.CreateRuntime) != 1 || !slices.Equal(s.Hooks.CreateRuntime[0].Args, []string{"/usr/bin/hull", "nspawn-hook", "chown-cgroup", "1048576"}) {
+	// chown-cgroup, then register (TestRegistrationHooks)
+	if len(s.Hooks.CreateRuntime) != 2 || !slices.Equal(s.Hooks.CreateRuntime[0].Args, []string{"/usr/bin/hull", "nspawn-hook", "chown-cgroup", "1048576"}) {
 		t.Errorf("hooks %+v", s.Hooks)
 	}
 }
@@ -348,7 +349,7 @@ func TestVolatileAndEphemeral(t *testing.T) {
 		c.PreSteps[4].Options[0] != "lowerdir="+f.root {
 		t.Errorf("overlay root %q pre-steps %+v", c.Spec.Root.Path, c.PreSteps)
 	}
-	if len(c.Spec.Hooks.Poststop) != 2 {
+	if len(c.Spec.Hooks.Poststop) != 3 { // umount ×2, unregister
 		t.Errorf("poststop hooks %+v", c.Spec.Hooks)
 	}
 	c, _ = convertFixture(t, "volatile-state")

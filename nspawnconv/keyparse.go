@@ -35,13 +35,13 @@ func cliKeys() []KeyDef {
 			What:  "linux.resources for MemoryMax, MemoryHigh (v2), CPUQuota, CPUWeight, TasksMax, IOWeight, DeviceAllow; other properties refused (they need systemd)",
 			parse: listField(func(s *Settings) *[]string { return &s.Properties }, false, nil)},
 		{Flags: []string{"--register"}, arg: argRequired, Group: GroupCLI, Kind: KindHooked,
-			What: "annotation org.hull.nspawn.register; hull does not talk to machined (warning when yes)", parse: func(s *Settings, v string, _ *parseCtx) error {
+			What: "createRuntime hook registers with systemd-machined (default: when reachable; yes: must), poststop unregisters", parse: func(s *Settings, v string, _ *parseCtx) error {
 				b, err := ParseBoolean(v)
 				s.Register = &b
 				return err
 			}},
 		{Flags: []string{"--keep-unit"}, arg: argNone, Group: GroupCLI, Kind: KindHooked,
-			What: "annotation org.hull.nspawn.keep-unit; cgroupsPath is still hull's", parse: func(s *Settings, _ string, _ *parseCtx) error { s.KeepUnit = true; return nil }},
+			What: "hull nspawn: the machine in the caller's unit cgroup (payload), registered as that unit; no scope of its own", parse: func(s *Settings, _ string, _ *parseCtx) error { s.KeepUnit = true; return nil }},
 		{Flags: []string{"-U"}, arg: argNone, Group: GroupPrivateUsers, Kind: KindMapped,
 			What: "PrivateUsers=pick + PrivateUsersOwnership=auto", parse: func(s *Settings, _ string, _ *parseCtx) error {
 				s.PrivateUsers = PrivateUsers{Mode: UserNSPick, Range: 65536}

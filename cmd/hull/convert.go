@@ -29,6 +29,10 @@ var convertCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
+		if hasFlag(a.nspawn, "-h", "--help") {
+			printNspawnHelp(os.Stdout, "convert")
+			return nil
+		}
 		if a.bundle == "" {
 			return errors.New("convert: --bundle OUT is required")
 		}
@@ -110,6 +114,11 @@ func convertMachine(a hullArgs) (*nspawnconv.Conversion, error) {
 	s, warnings, err := loadSettings(a)
 	if err != nil {
 		return nil, err
+	}
+	if s.Directory == "" && s.Image == "" {
+		if s.Directory, err = defaultDirectory(s.Machine, machineSearchPath); err != nil {
+			return nil, err
+		}
 	}
 	bundle, err := filepath.Abs(a.bundle)
 	if err != nil {

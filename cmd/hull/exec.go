@@ -98,7 +98,7 @@ func execAction(c *cli.Context) error {
 		return nil
 	}
 	sigs.wait()
-	status := waitForwarding(p.WaitChild, func(sig unix.Signal) { p.Signal(sig) }, sigs.ch, tty)
+	status := waitForwarding(p.WaitChild, forwarding{send: func(sig unix.Signal) { p.Signal(sig) }}, sigs.ch, tty)
 	if tty != nil {
 		tty.drain()
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
@@ -81,7 +82,7 @@ func run(c *cli.Context) error {
 	}
 	// Unlocked while it runs, so that state, kill and delete work meanwhile.
 	ctr.Close()
-	status := libcontainer.SystemExitStatus(b.Spec, waitForwarding(ctr.WaitExit, func(sig unix.Signal) { ctr.Signal(sig, false) }, sigs.ch, tty))
+	status := libcontainer.SystemExitStatus(b.Spec, waitForwarding(ctr.WaitExit, forwarding{send: func(sig unix.Signal) { ctr.Signal(sig, false) }, orderly: orderlySignal(b.Spec)}, sigs.ch, tty))
 	if tty != nil {
 		tty.drain()
 	}
@@ -118,6 +119,9 @@ type ttyProxy struct {
 	peer          *os.File // our own slave end, held while the container runs
 	saved         *unix.Termios
 	copied        sync.WaitGroup
+	// escape, when set, is called on nspawn's escape (Ctrl-] three times
+	// within a second) typed on an interactive terminal.
+	escape func()
 }
 
 func newTTYProxy() (*ttyProxy, error) {
@@ -147,7 +151,11 @@ func (t *ttyProxy) attach() error {
 		unix.IoctlSetTermios(0, unix.TCSETS, &raw)
 		t.resize()
 	}
-	go io.Copy(master, os.Stdin) //nolint:errcheck // ends with hull
+	var in io.Reader = os.Stdin
+	if t.escape != nil && t.saved != nil {
+		in = &escapeReader{r: os.Stdin, now: time.Now, onEscape: t.escape}
+	}
+	go io.Copy(master, in) //nolint:errcheck // ends with hull
 	t.copied.Add(1)
 	go func() {
 		defer t.copied.Done()
