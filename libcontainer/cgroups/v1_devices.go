@@ -33,11 +33,25 @@ const (
 type devState struct {
 	allowAll bool
 	except   map[devKey]uint8
+	order    []devKey // keys in the order they first appeared
 }
 
 func newDevState(allowAll bool) *devState {
 	return &devState{allowAll: allowAll, except: map[devKey]uint8{}}
 }
+
+// add records access for k, remembering k's place: the kernel lists
+// exceptions in the order they were made, and the runtime-spec says rules
+// apply in the order listed (runtime-tools checks devices.list's order).
+func (s *devState) add(k devKey, acc uint8) {
+	if _, ok := s.except[k]; !ok {
+		s.order = append(s.order, k)
+	}
+	s.except[k] |= acc
+}
+
+// keys lists the current exceptions in order.
+func (s *devState) keys() []devKey { return s.order }
 
 func parseAccess(s string) uint8 {
 	if s == "" {
@@ -88,11 +102,12 @@ func (s *devState) apply(d specs.LinuxDeviceCgroup) {
 	k := devKey{d.Type[0], devNumber(d.Major), devNumber(d.Minor)}
 	acc := parseAccess(d.Access)
 	if d.Allow != s.allowAll {
-		s.except[k] |= acc
+		s.add(k, acc)
 		return
 	}
 	if s.except[k] &^= acc; s.except[k] == 0 {
 		delete(s.except, k)
+		s.order = slices.DeleteFunc(s.order, func(o devKey) bool { return o == k })
 	}
 }
 
@@ -145,7 +160,7 @@ func parseDevicesList(list string) (*devState, error) {
 				k.minor = v
 			}
 		}
-		s.except[k] |= parseAccess(f[2])
+		s.add(k, parseAccess(f[2]))
 	}
 	return s, nil
 }
@@ -163,23 +178,6 @@ func exceptionLine(k devKey, acc uint8) string {
 	return fmt.Sprintf("%c %s:%s %s", k.typ, n(k.major), n(k.minor), formatAccess(acc))
 }
 
-func sortedKeys(m map[devKey]uint8) []devKey {
-	keys := make([]devKey, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b devKey) int {
-		if a.typ != b.typ {
-			return int(a.typ) - int(b.typ)
-		}
-		if a.major != b.major {
-			return int(a.major - b.major)
-		}
-		return int(a.minor - b.minor)
-	})
-	return keys
-}
-
 // deviceTransition lists the writes that take a cgroup from cur to want.
 // When both deny by default only the differences are written, grants
 // before revocations, so access both states share is never interrupted.
@@ -191,18 +189,18 @@ func deviceTransition(cur, want *devState) []deviceWrite {
 	if want.allowAll {
 		grant, revoke = revoke, grant
 	}
-	base := cur.except
+	base := cur
 	if want.allowAll || cur.allowAll {
 		out = append(out, deviceWrite{revoke, "a"})
-		base = map[devKey]uint8{}
+		base = newDevState(want.allowAll)
 	}
-	for _, k := range sortedKeys(want.except) {
-		if add := want.except[k] &^ base[k]; add != 0 {
+	for _, k := range want.keys() {
+		if add := want.except[k] &^ base.except[k]; add != 0 {
 			out = append(out, deviceWrite{grant, exceptionLine(k, add)})
 		}
 	}
-	for _, k := range sortedKeys(base) {
-		if drop := base[k] &^ want.except[k]; drop != 0 {
+	for _, k := range base.keys() {
+		if drop := base.except[k] &^ want.except[k]; drop != 0 {
 			out = append(out, deviceWrite{revoke, exceptionLine(k, drop)})
 		}
 	}

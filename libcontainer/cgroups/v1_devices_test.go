@@ -34,6 +34,8 @@ func TestDeviceTransition(t *testing.T) {
 	}{
 		{"new cgroup", "a *:* rwm\n", usualRules, []deviceWrite{
 			{"devices.deny", "a"}, {"devices.allow", "c *:* m"}, {"devices.allow", "c 1:3 rwm"}, {"devices.allow", "c 136:* rwm"}}},
+		{"rule order kept", "a *:* rwm\n", []specs.LinuxDeviceCgroup{{Allow: false}, devRuleP(true, "c", 10, 229, "rwm"), devRuleP(true, "b", -1, -1, "m")},
+			[]deviceWrite{{"devices.deny", "a"}, {"devices.allow", "c 10:229 rwm"}, {"devices.allow", "b *:* m"}}},
 		{"same rules: nothing", usualList, usualRules, nil},
 		{"same rules in another order", usualList, []specs.LinuxDeviceCgroup{usualRules[0], usualRules[3], usualRules[2], usualRules[1]}, nil},
 		{"add one", usualList, with(devRuleP(true, "c", 1, 11, "rw")), []deviceWrite{{"devices.allow", "c 1:11 rw"}}},

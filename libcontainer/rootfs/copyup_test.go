@@ -203,6 +203,7 @@ func TestValidateMounts(t *testing.T) {
 		{"tmpfs data", specs.Mount{Destination: "/t", Type: "tmpfs", Options: []string{"size=1m", "mode=1777", "tmpcopyup"}}, ""},
 		{"bind flags", specs.Mount{Destination: "/b", Type: "bind", Source: "/x", Options: []string{"rbind", "rprivate", "ro", "nosuid", "rro", "idmap"}}, ""},
 		{"copy-symlink", specs.Mount{Destination: "/b", Type: "none", Source: "/x", Options: []string{"bind", "copy-symlink"}}, ""},
+		{"bind data ignored as runc", specs.Mount{Destination: "/b", Type: "bind", Source: "/x", Options: []string{"rbind", "mode=755"}}, ""},
 		{"bind unknown", specs.Mount{Destination: "/b", Type: "bind", Source: "/x", Options: []string{"rbind", "hull-nope"}}, `mounts[0].options "hull-nope": unknown mount option`},
 		{"empty", specs.Mount{Destination: "/b", Type: "tmpfs", Options: []string{""}}, "mounts[0].options: empty mount option"},
 		{"tmpcopyup on bind", specs.Mount{Destination: "/b", Type: "bind", Source: "/x", Options: []string{"bind", "tmpcopyup"}}, `"tmpcopyup": only for tmpfs`},

@@ -140,11 +140,13 @@ func isBind(typ string, o mountOptions) bool {
 	return typ == "bind" || typ == "rbind" || o.flags&unix.MS_BIND != 0
 }
 
-// ValidateMounts checks each mount's options before anything is made: an
-// option hull does not know is filesystem data, which a bind mount has no
-// use for (the kernel would silently ignore it), and the extensions apply
-// to one kind of mount each. Filesystem data itself is the kernel's to
-// judge, when the mount is made (see mountError).
+// ValidateMounts checks each mount's options before anything is made. An
+// option hull does not know is filesystem data, which a bind mount ignores:
+// key=value data there is accepted as runc does (runtime-tools sends
+// mode=755), but a bare word that is no known option (a misspelt "nosiud",
+// an extension hull lacks) is refused rather than silently dropped. The
+// extensions apply to one kind of mount each. Filesystem data itself is the
+// kernel's to judge, when the mount is made (see mountError).
 func ValidateMounts(mounts []specs.Mount) error {
 	var errs []error
 	for i, m := range mounts {
@@ -155,9 +157,9 @@ func ValidateMounts(mounts []specs.Mount) error {
 		}
 		bind := isBind(m.Type, o)
 		switch {
-		case bind && len(o.data) > 0:
+		case bind && unknownWord(o.data) != "":
 			errs = append(errs, fmt.Errorf("mounts[%d].options %q: unknown mount option (bind mount of %s on %s; `hull features` lists the known ones)",
-				i, o.data[0], m.Source, m.Destination))
+				i, unknownWord(o.data), m.Source, m.Destination))
 		case o.tmpcopyup && m.Type != "tmpfs":
 			errs = append(errs, fmt.Errorf("mounts[%d].options \"tmpcopyup\": only for tmpfs mounts, not type %q", i, m.Type))
 		case o.copySymlink && !bind:
@@ -165,4 +167,14 @@ func ValidateMounts(mounts []specs.Mount) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// unknownWord returns the first option of data that is not key=value.
+func unknownWord(data []string) string {
+	for _, d := range data {
+		if !strings.Contains(d, "=") {
+			return d
+		}
+	}
+	return ""
 }
