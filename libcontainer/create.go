@@ -129,6 +129,11 @@ func (c *Container) makeCgroup(spec *specs.Spec, systemd bool) (cgroups.Manager,
 	if err := cg.Create(); err != nil {
 		return nil, err
 	}
+	// A cgroup made by someone else may already hold processes: they share
+	// the container's limits and die with it. runc warns, in these words.
+	if pids, err := cg.Pids(); err == nil && len(pids) > 0 {
+		c.warn("container's cgroup is not empty: %d process(es) found", len(pids))
+	}
 	return cg, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/libcontainer/cgroups"
 	"github.com/hull-runtime/hull/libcontainer/nsenter"
 	"github.com/hull-runtime/hull/libcontainer/state"
 	"github.com/hull-runtime/hull/oci"
@@ -20,6 +21,9 @@ type ExecOpts struct {
 	ConsoleSocket *os.File
 	PreserveFDs   int
 	IgnorePaused  bool
+	// SubCgroups places the process in sub-cgroups of the container's
+	// (exec --cgroup): controller (or "" for all) to a relative path.
+	SubCgroups map[string]string
 }
 
 // Exec starts a process in the running container: it joins every namespace
@@ -57,14 +61,22 @@ func (c *Container) Exec(o ExecOpts) (state.Process, error) {
 		extra = append(extra, o.ConsoleSocket)
 	}
 	req := &nsenter.Request{Joins: c.initNamespaces()}
-	p, err := startProcess(req, extra, nil, c.cgroup())
+	cg := c.cgroup()
+	if cg != nil {
+		if cg, err = cgroups.Sub(cg, o.SubCgroups); err != nil {
+			return state.Process{}, err
+		}
+	} else if len(o.SubCgroups) > 0 {
+		return state.Process{}, fmt.Errorf("container %q: has no cgroup for --cgroup", c.ID)
+	}
+	p, err := startProcess(req, extra, nil, cg)
 	if err != nil {
 		return state.Process{}, err
 	}
 	defer p.sync.Close()
 	cfg.SyncFD = p.childSyncFD
 	// Into the cgroup before it runs anything of its own: it waits for its config.
-	if err := placeProcess(p.init, c.cgroup(), o.Process); err != nil {
+	if err := placeProcess(p.init, cg, o.Process); err != nil {
 		p.init.Signal(unix.SIGKILL)
 		return state.Process{}, err
 	}

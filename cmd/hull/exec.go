@@ -40,6 +40,8 @@ var execCommand = &cli.Command{
 		&cli.StringFlag{Name: "apparmor", Usage: "AppArmor profile for the process (default: the container's)"},
 		&cli.StringFlag{Name: "process-label", Usage: "SELinux label for the process (refused: hull applies no SELinux labels)"},
 		&cli.BoolFlag{Name: "ignore-paused", Usage: "exec even into a paused container"},
+		&cli.StringSliceFlag{Name: "cgroup", Usage: "run the process in an (existing) sub-cgroup(s). Format is [<controller>:]<cgroup>."},
+		&cli.StringFlag{Name: "pidfd-socket", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the exec process"},
 	},
 	SkipFlagParsing: false,
 	Action:          execAction,
@@ -68,9 +70,14 @@ func execAction(c *cli.Context) error {
 	if tty != nil {
 		defer tty.Close()
 	}
+	subCgroups, err := subCgroupPaths(c.StringSlice("cgroup"))
+	if err != nil {
+		ctr.Close()
+		return err
+	}
 	sigs := catchSignals()
 	defer signal.Stop(sigs.ch)
-	p, err := ctr.Exec(libcontainer.ExecOpts{Process: proc, ConsoleSocket: consoleSock, PreserveFDs: c.Int("preserve-fds"), IgnorePaused: c.Bool("ignore-paused")})
+	p, err := ctr.Exec(libcontainer.ExecOpts{Process: proc, ConsoleSocket: consoleSock, PreserveFDs: c.Int("preserve-fds"), IgnorePaused: c.Bool("ignore-paused"), SubCgroups: subCgroups})
 	if consoleSock != nil && tty == nil {
 		consoleSock.Close()
 	}
@@ -84,6 +91,12 @@ func execAction(c *cli.Context) error {
 		return exitCode(execFailed)
 	}
 	debugLog(c, "exec: process %d started in container %s: %q", p.Pid, id, proc.Args)
+	if path := c.String("pidfd-socket"); path != "" {
+		if err := sendPidfd(path, p, "setns"); err != nil {
+			p.Signal(unix.SIGKILL)
+			return err
+		}
+	}
 	if path := c.String("pid-file"); path != "" {
 		if err := writePidFile(path, p.Pid); err != nil {
 			return err
@@ -216,4 +229,34 @@ func addCaps(c *specs.LinuxCapabilities, caps []string) *specs.LinuxCapabilities
 		out.Permitted = append(out.Permitted, name)
 	}
 	return out
+}
+
+// subCgroupPaths reads exec --cgroup arguments as runc does: one path
+// (for every hierarchy; the only form on cgroup v2), or one or more
+// controller[,controller...]:path for cgroup v1.
+func subCgroupPaths(args []string) (map[string]string, error) {
+	if len(args) == 0 {
+		return nil, nil
+	}
+	paths := make(map[string]string, len(args))
+	for _, a := range args {
+		ctrls, path, ok := strings.Cut(a, ":")
+		if !ok {
+			if len(args) != 1 {
+				return nil, fmt.Errorf("invalid --cgroup argument: %s (missing <controller>: prefix)", a)
+			}
+			paths[""] = a
+			continue
+		}
+		for _, ctrl := range strings.Split(ctrls, ",") {
+			if ctrl == "" {
+				return nil, fmt.Errorf("invalid --cgroup argument: %s (empty <controller> prefix)", a)
+			}
+			if _, dup := paths[ctrl]; dup {
+				return nil, fmt.Errorf("invalid --cgroup argument(s): controller %s specified multiple times", ctrl)
+			}
+			paths[ctrl] = path
+		}
+	}
+	return paths, nil
 }

@@ -59,6 +59,9 @@ func newApp(log *logTarget) *cli.App {
 		Usage:                  "an OCI container runtime",
 		Version:                version,
 		UseShortOptionHandling: true,
+		// As runc: `--env A=1,2` is one variable, and `--cgroup
+		// cpu,cpuacct:sub` one argument.
+		DisableSliceFlagSeparator: true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "root", Value: "/run/hull", Usage: "directory for container state"},
 			&cli.StringFlag{Name: "log", Usage: "log file (default: stderr)"},

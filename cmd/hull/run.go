@@ -25,6 +25,9 @@ var runCommand = &cli.Command{
 	Flags: append([]cli.Flag{
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return once the container started"},
 		&cli.BoolFlag{Name: "keep", Usage: "keep the container's state after it exits"},
+		// Accepted for runc's scripts; hull's run never makes itself a
+		// child subreaper (the container's init is its child anyway).
+		&cli.BoolFlag{Name: "no-subreaper", Usage: "disable the use of the subreaper used to reap reparented processes (hull never uses one)"},
 	}, createFlags...),
 	Action: run,
 }
