@@ -99,6 +99,7 @@ func (p *initProcess) containerSteps() []step {
 		{"apply sysctls", p.applySysctls},
 		{"finalize rootfs", p.finalizeRootfs},
 		{"set up console", p.setupConsole},
+		{"read-only /dev", p.readonlyDev},
 		{"set process attributes", p.setAttributes},
 		{"check working directory", p.checkCwd},
 		{"load seccomp filter (before dropping privileges)", p.loadSeccompPrivileged},
@@ -271,6 +272,15 @@ func (p *initProcess) finalizeRootfs() error {
 		return nil
 	}
 	return rootfs.Finalize(p.rootfs)
+}
+
+// readonlyDev: after the console, whose /dev/console mount point may
+// still have to be made in /dev.
+func (p *initProcess) readonlyDev() error {
+	if !ownsNamespace(p.spec, specs.MountNamespace) {
+		return nil
+	}
+	return rootfs.ReadonlyDev(p.rootfs)
 }
 
 // applySysctls writes linux.sysctl through a verified procfs handle.

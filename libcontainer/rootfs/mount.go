@@ -59,7 +59,13 @@ func (s *setupper) mountFS(m specs.Mount, o mountOptions) error {
 	if src == "" {
 		src = m.Type
 	}
-	if err := unix.Mount(src, fdPath(fd), m.Type, o.flags, o.dataString()); err != nil {
+	flags := o.flags
+	if isDev(m.Destination) {
+		// Devices, links and mount points are made in it yet: ReadonlyDev
+		// makes it read-only at the end, as runc does.
+		flags &^= unix.MS_RDONLY
+	}
+	if err := unix.Mount(src, fdPath(fd), m.Type, flags, o.dataString()); err != nil {
 		return fmt.Errorf("mount %s (source %q, options %q) on %s: %w", m.Type, m.Source, o.dataString(), m.Destination, err)
 	}
 	return nil

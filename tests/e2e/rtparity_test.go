@@ -271,3 +271,39 @@ func waitConsole(t *testing.T, rcv *consoleReceiver) {
 		t.Fatal(rcv.err)
 	}
 }
+
+// TestReadonlyDev: a /dev tmpfs mounted "ro" is filled first (devices,
+// links, the devpts, shm and mqueue mount points, /dev/console for a
+// terminal) and made read-only at the end, as runc does; its submounts stay
+// writable. hull mounted it read-only at once and failed to make /dev/pts.
+func TestReadonlyDev(t *testing.T) {
+	t.Parallel()
+	script := `grep -E " /dev(/pts)? " /proc/self/mounts | cut -d" " -f2,4 | cut -d, -f1
+touch /dev/x 2>/dev/null || echo dev-readonly
+test -c /dev/null && echo has-null
+if test -t 1; then echo console=$(stat -c %t /dev/console); fi`
+	edit := func(s *specs.Spec) {
+		s.Process.Args = sh(script)
+		for i, m := range s.Mounts {
+			if m.Destination == "/dev" {
+				s.Mounts[i].Options = append(m.Options, "ro")
+			}
+		}
+	}
+	eachRuntime(t, edit, func(t *testing.T, c *container) {
+		r := c.run()
+		if r.Code != 0 {
+			t.Fatalf("%s", r)
+		}
+		wantContains(t, r.Stdout, "/dev ro\n", "/dev/pts rw\n", "dev-readonly", "has-null")
+
+		c.Spec.Process.Terminal = true
+		c.writeSpec()
+		rcv := newConsoleReceiver(t, c.tmp)
+		c.mustCreate("--console-socket", rcv.path)
+		c.mustHull("start", c.ID)
+		waitConsole(t, rcv)
+		// /dev/console is the pty: major 136 (0x88).
+		wantContains(t, strings.ReplaceAll(rcv.out.String(), "\r", ""), "/dev ro\n", "dev-readonly", "console=88")
+	})
+}
