@@ -234,9 +234,15 @@ func (p *initProcess) hookState(status specs.ContainerState) *specs.State {
 	}
 }
 
+// createContainerHooks run in the container's namespaces before pivot_root,
+// in the rootfs directory as under runc (hooks written for runc use relative
+// paths from there).
 func (p *initProcess) createContainerHooks() error {
-	if p.spec.Hooks == nil {
+	if p.spec.Hooks == nil || len(p.spec.Hooks.CreateContainer) == 0 {
 		return nil
+	}
+	if err := unix.Chdir(p.cfg.Rootfs); err != nil {
+		return fmt.Errorf("chdir %s: %w", p.cfg.Rootfs, err)
 	}
 	return hooks.Run("createContainer", p.spec.Hooks.CreateContainer, p.hookState(specs.StateCreating))
 }

@@ -307,3 +307,23 @@ if test -t 1; then echo console=$(stat -c %t /dev/console); fi`
 		wantContains(t, strings.ReplaceAll(rcv.out.String(), "\r", ""), "/dev ro\n", "dev-readonly", "console=88")
 	})
 }
+
+// TestCreateContainerHookCwd: createContainer hooks run, before pivot_root,
+// in the container's rootfs directory, as runc runs them (hull ran them in
+// its own working directory).
+func TestCreateContainerHookCwd(t *testing.T) {
+	t.Parallel()
+	eachRuntime(t, nil, func(t *testing.T, c *container) {
+		out := filepath.Join(c.tmp, "hook-cwd")
+		c.Spec.Process.Args = []string{"true"}
+		c.Spec.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{
+			Path: "/bin/sh", Args: []string{"sh", "-c", `pwd > "$1"; test -x ./bin/busybox && echo rootfs-relative >> "$1"`, "sh", out},
+		}}}
+		c.writeSpec()
+		if r := c.run(); r.Code != 0 {
+			t.Fatalf("%s", r)
+		}
+		got := waitFile(t, out, 5*time.Second)
+		wantContains(t, got, c.Spec.Root.Path+"\n", "rootfs-relative")
+	})
+}
