@@ -327,3 +327,41 @@ func TestCreateContainerHookCwd(t *testing.T) {
 		wantContains(t, got, c.Spec.Root.Path+"\n", "rootfs-relative")
 	})
 }
+
+// TestBindSourceHostRootOnly: with a user namespace, the container's root
+// is an unprivileged host uid and cannot reach a bind source below a
+// directory only the host's root may enter; runc opens the sources on the
+// host side and mounts them through the fds, and so must hull (it failed
+// with "permission denied").
+func TestBindSourceHostRootOnly(t *testing.T) {
+	t.Parallel()
+	edit := func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		var mounts []specs.Mount
+		for _, m := range s.Mounts {
+			if m.Destination != "/sys" && m.Destination != "/sys/fs/cgroup" {
+				mounts = append(mounts, m)
+			}
+		}
+		s.Mounts = mounts
+		s.Process.Args = []string{"cat", "/home/secret"}
+	}
+	eachRuntime(t, edit, func(t *testing.T, c *container) {
+		// c.tmp is 0700 and root's: the mapped root cannot enter it.
+		data := filepath.Join(c.tmp, "data")
+		if err := os.Mkdir(data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(data, "secret"), []byte("reached\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c.Spec.Mounts = append(c.Spec.Mounts, specs.Mount{Destination: "/home", Type: "bind", Source: data, Options: []string{"rbind", "ro"}})
+		c.writeSpec()
+		r := c.run()
+		if r.Code != 0 || r.Stdout != "reached\n" {
+			t.Fatalf("%s", r)
+		}
+	})
+}
