@@ -2,13 +2,16 @@ package e2e
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	libseccomp "github.com/seccomp/libseccomp-golang"
 )
 
 // TestNoPivotHidesHostProc: under --no-pivot the host's root stays in the
@@ -362,6 +365,72 @@ func TestBindSourceHostRootOnly(t *testing.T) {
 		r := c.run()
 		if r.Code != 0 || r.Stdout != "reached\n" {
 			t.Fatalf("%s", r)
+		}
+	})
+}
+
+// sysnoProgram is a static program that makes each syscall given by number
+// (all arguments 0) and prints "NR=ERRNO" (0 on success).
+const sysnoProgram = `#include <stdio.h>
+#include <stdlib.h>
+#include <errno.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+	for (int i = 1; i < argc; i++) {
+		long r = syscall(atol(argv[i]), 0, 0, 0, 0, 0, 0);
+		printf("%s=%d\n", argv[i], r < 0 ? errno : 0);
+	}
+	return 0;
+}
+`
+
+// TestSeccompEnosysNewSyscalls: under a profile whose default denies with
+// EPERM, a syscall newer than every one the profile names fails with
+// ENOSYS (so programs fall back, as glibc does from clone3 to clone), as
+// runc does; one the profile could have named still gets EPERM.
+func TestSeccompEnosysNewSyscalls(t *testing.T) {
+	t.Parallel()
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the syscall numbers below are x86_64's")
+	}
+	cc, err := exec.LookPath("gcc")
+	if err != nil {
+		t.Skip("needs gcc to build the static test program")
+	}
+	// Every syscall up to openat2 (437) but sysinfo (99) is allowed.
+	var names []string
+	for nr := 0; nr <= 437; nr++ {
+		if nr == 99 {
+			continue
+		}
+		if name, err := libseccomp.ScmpSyscall(nr).GetNameByArch(libseccomp.ArchAMD64); err == nil {
+			names = append(names, name)
+		}
+	}
+	edit := func(s *specs.Spec) {
+		s.Linux.Seccomp = &specs.LinuxSeccomp{
+			DefaultAction: specs.ActErrno,
+			Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32},
+			Syscalls:      []specs.LinuxSyscall{{Names: names, Action: specs.ActAllow}},
+		}
+		s.Process.Args = []string{"/sysno", "99", "437", "439", "1000"}
+	}
+	eachRuntime(t, edit, func(t *testing.T, c *container) {
+		rootfs := c.privateRootfs()
+		src := filepath.Join(c.tmp, "sysno.c")
+		if err := os.WriteFile(src, []byte(sysnoProgram), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(cc, "-static", "-O2", "-o", filepath.Join(rootfs, "sysno"), src).CombinedOutput(); err != nil {
+			t.Skipf("cannot build a static program here: %v: %s", err, out)
+		}
+		r := c.run()
+		if r.Code != 0 {
+			t.Fatalf("%s", r)
+		}
+		want := "99=1\n437=22\n439=38\n1000=38\n" // EPERM, EINVAL (allowed), ENOSYS, ENOSYS
+		if r.Stdout != want {
+			t.Errorf("errnos:\n%s\nwant:\n%s", r.Stdout, want)
 		}
 	})
 }
