@@ -111,8 +111,9 @@ func (p *initProcess) containerSteps() []step {
 		{"load seccomp filter with listener", p.loadSeccompNotify},
 		{"report created", p.reportCreated},
 		{"wait for start", p.waitForStart},
-		{"startContainer hooks", p.startContainerHooks},
+		// As runc: startContainer hooks run under the filter.
 		{"load seccomp filter", p.loadSeccomp},
+		{"startContainer hooks", p.startContainerHooks},
 		{"exec", p.exec},
 	}
 }

@@ -434,3 +434,62 @@ func TestSeccompEnosysNewSyscalls(t *testing.T) {
 		}
 	})
 }
+
+// TestSeccompStartContainerHooks: startContainer hooks run under the
+// container's seccomp filter, as under runc (hull loaded it after them).
+func TestSeccompStartContainerHooks(t *testing.T) {
+	t.Parallel()
+	edit := func(s *specs.Spec) {
+		s.Process.Args = []string{"true"}
+		s.Linux.Seccomp = &specs.LinuxSeccomp{
+			DefaultAction: specs.ActAllow,
+			Syscalls:      []specs.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno}},
+		}
+		s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{
+			Path: "/bin/sh", Args: []string{"sh", "-c", "mkdir /tmp/d 2>/dev/null && echo made > /tmp/res || echo denied > /tmp/res"},
+		}}}
+	}
+	eachRuntime(t, edit, func(t *testing.T, c *container) {
+		out := c.outDir()
+		if r := c.run(); r.Code != 0 {
+			t.Fatalf("%s", r)
+		}
+		if got := strings.TrimSpace(waitFile(t, filepath.Join(out, "res"), 5*time.Second)); got != "denied" {
+			t.Errorf("startContainer hook: mkdir %s, want it denied by the filter", got)
+		}
+	})
+}
+
+// TestSeccompNotifyRefused: a NOTIFY rule on write, and NOTIFY rules
+// without a listenerPath, are refused with runc's words, leaving nothing.
+func TestSeccompNotifyRefused(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name     string
+		listener string
+		syscall  string
+		want     string
+	}{
+		{"write", "/run/hull-no-such-agent.sock", "write", "SCMP_ACT_NOTIFY cannot be used for the write syscall"},
+		{"no listener", "", "mkdir", "listenerPath is not set"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			edit := func(s *specs.Spec) {
+				s.Process.Args = []string{"true"}
+				s.Linux.Seccomp = &specs.LinuxSeccomp{
+					DefaultAction: specs.ActAllow, ListenerPath: tc.listener,
+					Syscalls: []specs.LinuxSyscall{{Names: []string{tc.syscall}, Action: specs.ActNotify}},
+				}
+			}
+			eachRuntime(t, edit, func(t *testing.T, c *container) {
+				r := c.run()
+				if r.Code == 0 || !strings.Contains(r.Stderr, tc.want) {
+					t.Errorf("want a refusal with %q: %s", tc.want, r)
+				}
+				assertNothingLeft(t, c)
+			})
+		})
+	}
+}
