@@ -201,6 +201,15 @@ func (c *Container) startInit(spec *specs.Spec, o CreateOpts, cg cgroups.Manager
 	if err := moveNetDevices(spec.Linux, p.init.Pid); err != nil {
 		return err
 	}
+	if needsMountSources(spec) {
+		fds, err := openMountSources(p.init.Pid, spec.Mounts)
+		if err != nil {
+			return err
+		}
+		if err := sendMountSources(p.sync, fds); err != nil {
+			return err
+		}
+	}
 	return c.configureInit(p.sync, cfg, p.init.Pid)
 }
 

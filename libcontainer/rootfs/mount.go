@@ -73,6 +73,11 @@ func mountNew(m specs.Mount, o mountOptions, flags uintptr, fd int) error {
 	if src == "" {
 		src = m.Type
 	}
+	if isDev(m.Destination) {
+		// Devices, links and mount points are made in it yet: ReadonlyDev
+		// makes it read-only at the end, as runc does.
+		flags &^= unix.MS_RDONLY
+	}
 	if err := unix.Mount(src, fdPath(fd), m.Type, flags, o.dataString()); err != nil {
 		return mountError(m, o, err)
 	}

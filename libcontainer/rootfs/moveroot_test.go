@@ -3,6 +3,8 @@ package rootfs
 import (
 	"reflect"
 	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 func TestRevealingMounts(t *testing.T) {
@@ -27,6 +29,31 @@ func TestRevealingMounts(t *testing.T) {
 	for _, tc := range tests {
 		if got := revealingMounts(mounts, tc.rootfs); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("revealingMounts(%q) = %q, want %q", tc.rootfs, got, tc.want)
+		}
+	}
+}
+
+func TestReadonlyDev(t *testing.T) {
+	tmpfs := func(opts ...string) specs.Mount {
+		return specs.Mount{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: opts}
+	}
+	tests := []struct {
+		name   string
+		mounts []specs.Mount
+		want   bool
+	}{
+		{"no /dev mount", []specs.Mount{{Destination: "/proc", Type: "proc", Options: []string{"ro"}}}, false},
+		{"rw tmpfs", []specs.Mount{tmpfs("nosuid", "mode=755")}, false},
+		{"ro tmpfs", []specs.Mount{tmpfs("nosuid", "mode=755", "ro")}, true},
+		{"ro then rw", []specs.Mount{tmpfs("ro", "rw")}, false},
+		{"ro as /dev/ (cleaned)", []specs.Mount{{Destination: "/dev/", Type: "tmpfs", Options: []string{"ro"}}}, true},
+		{"ro bind: already read-only when bound", []specs.Mount{{Destination: "/dev", Type: "bind", Source: "/dev", Options: []string{"rbind", "ro"}}}, false},
+		{"a later rw mount wins", []specs.Mount{tmpfs("ro"), tmpfs("rw")}, false},
+		{"ro /dev/shm is not /dev", []specs.Mount{{Destination: "/dev/shm", Type: "tmpfs", Options: []string{"ro"}}}, false},
+	}
+	for _, tc := range tests {
+		if got := readonlyDev(tc.mounts); got != tc.want {
+			t.Errorf("%s: readonlyDev = %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }

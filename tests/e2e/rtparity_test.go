@@ -2,13 +2,16 @@ package e2e
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	libseccomp "github.com/seccomp/libseccomp-golang"
 )
 
 // TestNoPivotHidesHostProc: under --no-pivot the host's root stays in the
@@ -269,5 +272,224 @@ func waitConsole(t *testing.T, rcv *consoleReceiver) {
 	}
 	if rcv.err != nil {
 		t.Fatal(rcv.err)
+	}
+}
+
+// TestReadonlyDev: a /dev tmpfs mounted "ro" is filled first (devices,
+// links, the devpts, shm and mqueue mount points, /dev/console for a
+// terminal) and made read-only at the end, as runc does; its submounts stay
+// writable. hull mounted it read-only at once and failed to make /dev/pts.
+func TestReadonlyDev(t *testing.T) {
+	t.Parallel()
+	script := `grep -E " /dev(/pts)? " /proc/self/mounts | cut -d" " -f2,4 | cut -d, -f1
+touch /dev/x 2>/dev/null || echo dev-readonly
+test -c /dev/null && echo has-null
+if test -t 1; then echo console=$(stat -c %t /dev/console); fi`
+	edit := func(s *specs.Spec) {
+		s.Process.Args = sh(script)
+		for i, m := range s.Mounts {
+			if m.Destination == "/dev" {
+				s.Mounts[i].Options = append(m.Options, "ro")
+			}
+		}
+	}
+	eachRuntime(t, edit, func(t *testing.T, c *container) {
+		r := c.run()
+		if r.Code != 0 {
+			t.Fatalf("%s", r)
+		}
+		wantContains(t, r.Stdout, "/dev ro\n", "/dev/pts rw\n", "dev-readonly", "has-null")
+
+		c.Spec.Process.Terminal = true
+		c.writeSpec()
+		rcv := newConsoleReceiver(t, c.tmp)
+		c.mustCreate("--console-socket", rcv.path)
+		c.mustHull("start", c.ID)
+		waitConsole(t, rcv)
+		// /dev/console is the pty: major 136 (0x88).
+		wantContains(t, strings.ReplaceAll(rcv.out.String(), "\r", ""), "/dev ro\n", "dev-readonly", "console=88")
+	})
+}
+
+// TestCreateContainerHookCwd: createContainer hooks run, before pivot_root,
+// in the container's rootfs directory, as runc runs them (hull ran them in
+// its own working directory).
+func TestCreateContainerHookCwd(t *testing.T) {
+	t.Parallel()
+	eachRuntime(t, nil, func(t *testing.T, c *container) {
+		out := filepath.Join(c.tmp, "hook-cwd")
+		c.Spec.Process.Args = []string{"true"}
+		c.Spec.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{
+			Path: "/bin/sh", Args: []string{"sh", "-c", `pwd > "$1"; test -x ./bin/busybox && echo rootfs-relative >> "$1"`, "sh", out},
+		}}}
+		c.writeSpec()
+		if r := c.run(); r.Code != 0 {
+			t.Fatalf("%s", r)
+		}
+		got := waitFile(t, out, 5*time.Second)
+		wantContains(t, got, c.Spec.Root.Path+"\n", "rootfs-relative")
+	})
+}
+
+// TestBindSourceHostRootOnly: with a user namespace, the container's root
+// is an unprivileged host uid and cannot reach a bind source below a
+// directory only the host's root may enter; runc opens the sources on the
+// host side and mounts them through the fds, and so must hull (it failed
+// with "permission denied").
+func TestBindSourceHostRootOnly(t *testing.T) {
+	t.Parallel()
+	edit := func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		var mounts []specs.Mount
+		for _, m := range s.Mounts {
+			if m.Destination != "/sys" && m.Destination != "/sys/fs/cgroup" {
+				mounts = append(mounts, m)
+			}
+		}
+		s.Mounts = mounts
+		s.Process.Args = []string{"cat", "/home/secret"}
+	}
+	eachRuntime(t, edit, func(t *testing.T, c *container) {
+		// c.tmp is 0700 and root's: the mapped root cannot enter it.
+		data := filepath.Join(c.tmp, "data")
+		if err := os.Mkdir(data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(data, "secret"), []byte("reached\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c.Spec.Mounts = append(c.Spec.Mounts, specs.Mount{Destination: "/home", Type: "bind", Source: data, Options: []string{"rbind", "ro"}})
+		c.writeSpec()
+		r := c.run()
+		if r.Code != 0 || r.Stdout != "reached\n" {
+			t.Fatalf("%s", r)
+		}
+	})
+}
+
+// sysnoProgram is a static program that makes each syscall given by number
+// (all arguments 0) and prints "NR=ERRNO" (0 on success).
+const sysnoProgram = `#include <stdio.h>
+#include <stdlib.h>
+#include <errno.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+	for (int i = 1; i < argc; i++) {
+		long r = syscall(atol(argv[i]), 0, 0, 0, 0, 0, 0);
+		printf("%s=%d\n", argv[i], r < 0 ? errno : 0);
+	}
+	return 0;
+}
+`
+
+// TestSeccompEnosysNewSyscalls: under a profile whose default denies with
+// EPERM, a syscall newer than every one the profile names fails with
+// ENOSYS (so programs fall back, as glibc does from clone3 to clone), as
+// runc does; one the profile could have named still gets EPERM.
+func TestSeccompEnosysNewSyscalls(t *testing.T) {
+	t.Parallel()
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the syscall numbers below are x86_64's")
+	}
+	cc, err := exec.LookPath("gcc")
+	if err != nil {
+		t.Skip("needs gcc to build the static test program")
+	}
+	// Every syscall up to openat2 (437) but sysinfo (99) is allowed.
+	var names []string
+	for nr := 0; nr <= 437; nr++ {
+		if nr == 99 {
+			continue
+		}
+		if name, err := libseccomp.ScmpSyscall(nr).GetNameByArch(libseccomp.ArchAMD64); err == nil {
+			names = append(names, name)
+		}
+	}
+	edit := func(s *specs.Spec) {
+		s.Linux.Seccomp = &specs.LinuxSeccomp{
+			DefaultAction: specs.ActErrno,
+			Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32},
+			Syscalls:      []specs.LinuxSyscall{{Names: names, Action: specs.ActAllow}},
+		}
+		s.Process.Args = []string{"/sysno", "99", "437", "439", "1000"}
+	}
+	eachRuntime(t, edit, func(t *testing.T, c *container) {
+		rootfs := c.privateRootfs()
+		src := filepath.Join(c.tmp, "sysno.c")
+		if err := os.WriteFile(src, []byte(sysnoProgram), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(cc, "-static", "-O2", "-o", filepath.Join(rootfs, "sysno"), src).CombinedOutput(); err != nil {
+			t.Skipf("cannot build a static program here: %v: %s", err, out)
+		}
+		r := c.run()
+		if r.Code != 0 {
+			t.Fatalf("%s", r)
+		}
+		want := "99=1\n437=22\n439=38\n1000=38\n" // EPERM, EINVAL (allowed), ENOSYS, ENOSYS
+		if r.Stdout != want {
+			t.Errorf("errnos:\n%s\nwant:\n%s", r.Stdout, want)
+		}
+	})
+}
+
+// TestSeccompStartContainerHooks: startContainer hooks run under the
+// container's seccomp filter, as under runc (hull loaded it after them).
+func TestSeccompStartContainerHooks(t *testing.T) {
+	t.Parallel()
+	edit := func(s *specs.Spec) {
+		s.Process.Args = []string{"true"}
+		s.Linux.Seccomp = &specs.LinuxSeccomp{
+			DefaultAction: specs.ActAllow,
+			Syscalls:      []specs.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno}},
+		}
+		s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{
+			Path: "/bin/sh", Args: []string{"sh", "-c", "mkdir /tmp/d 2>/dev/null && echo made > /tmp/res || echo denied > /tmp/res"},
+		}}}
+	}
+	eachRuntime(t, edit, func(t *testing.T, c *container) {
+		out := c.outDir()
+		if r := c.run(); r.Code != 0 {
+			t.Fatalf("%s", r)
+		}
+		if got := strings.TrimSpace(waitFile(t, filepath.Join(out, "res"), 5*time.Second)); got != "denied" {
+			t.Errorf("startContainer hook: mkdir %s, want it denied by the filter", got)
+		}
+	})
+}
+
+// TestSeccompNotifyRefused: a NOTIFY rule on write, and NOTIFY rules
+// without a listenerPath, are refused with runc's words, leaving nothing.
+func TestSeccompNotifyRefused(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name     string
+		listener string
+		syscall  string
+		want     string
+	}{
+		{"write", "/run/hull-no-such-agent.sock", "write", "SCMP_ACT_NOTIFY cannot be used for the write syscall"},
+		{"no listener", "", "mkdir", "listenerPath is not set"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			edit := func(s *specs.Spec) {
+				s.Process.Args = []string{"true"}
+				s.Linux.Seccomp = &specs.LinuxSeccomp{
+					DefaultAction: specs.ActAllow, ListenerPath: tc.listener,
+					Syscalls: []specs.LinuxSyscall{{Names: []string{tc.syscall}, Action: specs.ActNotify}},
+				}
+			}
+			eachRuntime(t, edit, func(t *testing.T, c *container) {
+				r := c.run()
+				if r.Code == 0 || !strings.Contains(r.Stderr, tc.want) {
+					t.Errorf("want a refusal with %q: %s", tc.want, r)
+				}
+				assertNothingLeft(t, c)
+			})
+		})
 	}
 }
