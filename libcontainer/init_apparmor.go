@@ -1,6 +1,10 @@
 package libcontainer
 
-import "github.com/hull-runtime/hull/libcontainer/apparmor"
+import (
+	"fmt"
+
+	"github.com/hull-runtime/hull/libcontainer/apparmor"
+)
 
 // applyAppArmor sets the profile the kernel gives the program at execve
 // (process.apparmorProfile, or exec --apparmor). Written now, as root and
@@ -15,7 +19,8 @@ func (p *initProcess) applyAppArmor() error {
 	}
 	h, err := p.procfs()
 	if err != nil {
-		return err
+		// The write needs the container's /proc, verified.
+		return fmt.Errorf("process.apparmorProfile %q: %w", profile, err)
 	}
 	return apparmor.ApplyOnExec(h, "process.apparmorProfile", profile)
 }

@@ -1,14 +1,35 @@
 package apparmor
 
 import (
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/hull-runtime/hull/libcontainer/procfs"
 )
+
+// childEnv makes the re-executed test binary run the over-mount case in a
+// mount namespace of its own, which dies with it.
+const childEnv = "HULL_APPARMOR_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		if err := childOvermountedAttr(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
 
 func TestEnabledUnder(t *testing.T) {
 	for _, tc := range []struct {
@@ -115,4 +136,55 @@ func TestApplyOnExecWithoutAppArmor(t *testing.T) {
 	if err := ApplyOnExec(h, "process.apparmorProfile", ""); err != nil {
 		t.Errorf("empty profile: %v, want nothing done", err)
 	}
+}
+
+// TestApplyOnExecOvermount: an image that mounts a tmpfs over the thread's
+// attr directory, with decoy exec files in it, cannot catch the write:
+// the verified handle refuses to cross into the other mount, and the
+// decoys stay empty.
+func TestApplyOnExecOvermount(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for a mount namespace")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+}
+
+func childOvermountedAttr() error {
+	runtime.LockOSThread()
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make / private: %w", err)
+	}
+	attr := fmt.Sprintf("/proc/%d/task/%d/attr", os.Getpid(), unix.Gettid())
+	if err := unix.Mount("tmpfs", attr, "tmpfs", 0, ""); err != nil {
+		return fmt.Errorf("mount tmpfs on %s: %w", attr, err)
+	}
+	decoys := []string{filepath.Join(attr, "apparmor/exec"), filepath.Join(attr, "exec")}
+	for _, d := range decoys {
+		if err := os.MkdirAll(filepath.Dir(d), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(d, nil, 0o666); err != nil {
+			return err
+		}
+	}
+	h, err := procfs.Open()
+	if err != nil {
+		return fmt.Errorf("open the real /proc: %w", err)
+	}
+	defer h.Close()
+	err = ApplyOnExec(h, "process.apparmorProfile", "hull-test")
+	if !errors.Is(err, unix.EXDEV) || !strings.Contains(err.Error(), `process.apparmorProfile "hull-test"`) {
+		return fmt.Errorf("write through the over-mount: got %v, want EXDEV naming the field", err)
+	}
+	for _, d := range decoys {
+		if data, _ := os.ReadFile(d); len(data) != 0 {
+			return fmt.Errorf("decoy %s was written: %q", d, data)
+		}
+	}
+	return nil
 }

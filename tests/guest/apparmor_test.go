@@ -61,7 +61,7 @@ func loadProfile(t *testing.T) string {
 	return name
 }
 
-// runtimes are hull and runc (the control), each with a state root of
+// aaRuntimes are hull and runc (the control), each with a state root of
 // the test's own.
 func aaRuntimes(t *testing.T) map[string]*hullCmd {
 	h := newHull(t, false)
@@ -74,16 +74,22 @@ func aaRuntimes(t *testing.T) map[string]*hullCmd {
 	return rts
 }
 
-// aaBundle is guestBundle with /open and /secret planted in the rootfs and
-// process.apparmorProfile set to profile.
-func aaBundle(t *testing.T, id, profile string, args ...string) string {
-	dir := guestBundle(t, "/hull-guest/"+id, args...)
+// aaBundle is guestBundle with /open and /secret planted in the rootfs.
+func aaBundle(t *testing.T, id string) string {
+	dir := guestBundle(t, "/hull-guest/"+id, "true")
 	for _, f := range []string{"open", "secret"} {
 		if err := os.WriteFile(filepath.Join(dir, "rootfs", f), []byte(f+"-content\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	path := filepath.Join(dir, "config.json")
+	return dir
+}
+
+// setProcess rewrites the bundle's process.apparmorProfile and args; a
+// bundle is reused since copying a rootfs is slow under TCG.
+func setProcess(t *testing.T, bundle, profile string, args ...string) {
+	t.Helper()
+	path := filepath.Join(bundle, "config.json")
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -93,13 +99,13 @@ func aaBundle(t *testing.T, id, profile string, args ...string) string {
 		t.Fatal(err)
 	}
 	spec.Process.ApparmorProfile = profile
+	spec.Process.Args = args
 	if data, err = json.Marshal(&spec); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return dir
 }
 
 // wantConfined checks aaProbe's output: the process runs in profile, reads
@@ -116,88 +122,85 @@ func wantConfined(t *testing.T, who, out, profile string) {
 	}
 }
 
-// TestAppArmor: a container whose config names a loaded profile runs
-// confined by it under hull as under runc: /proc/self/attr/current shows
-// the profile in enforce mode and the read the profile denies fails.
-// A profile that is not loaded fails create with an error naming the
-// field and value, and leaves no state and no cgroup.
+// missingProfile is loaded nowhere.
+const missingProfile = "hull-no-such-profile"
+
+// TestAppArmor, under hull and under runc as the control:
+//   - a container whose config names a loaded profile runs confined by it:
+//     /proc/self/attr/current shows the profile in enforce mode, and the
+//     read the profile denies fails while its twin succeeds;
+//   - a profile that is not loaded fails create with an error naming the
+//     field and value, and leaves no state directory and no cgroup;
+//   - an exec'd process gets the container's profile, or the one
+//     `exec --apparmor` names ("unconfined" included); an unknown one fails
+//     the exec and the container keeps running.
 func TestAppArmor(t *testing.T) {
 	inGuest(t)
 	profile := loadProfile(t)
 	for rt, h := range aaRuntimes(t) {
 		t.Run(rt, func(t *testing.T) {
 			id := randomName(t, "aa-")
-			bundle := aaBundle(t, id, profile, "sh", "-c", aaProbe)
-			out, err := h.run("run", "--bundle", bundle, id)
+			bundle := aaBundle(t, id)
 			t.Cleanup(func() { h.run("delete", "--force", id) })
+
+			setProcess(t, bundle, profile, "sh", "-c", aaProbe)
+			out, err := h.run("run", "--bundle", bundle, id)
 			if err != nil {
 				t.Fatalf("%s run: %v\n%s", rt, err, out)
 			}
 			wantConfined(t, rt, out, profile)
+			h.must("delete", id)
 
-			bad := randomName(t, "aa-bad-")
-			missing := "hull-no-such-profile"
-			out, err = h.run("create", "--bundle", aaBundle(t, bad, missing, "true"), bad)
+			setProcess(t, bundle, missingProfile, "true")
+			out, err = h.run("create", "--bundle", bundle, id)
 			if err == nil {
-				h.run("delete", "--force", bad)
 				t.Fatalf("%s create with an unknown profile succeeded:\n%s", rt, out)
 			}
 			t.Logf("%s, unknown profile: %s", rt, strings.TrimSpace(out))
-			if rt == "hull" && (!strings.Contains(out, `process.apparmorProfile "`+missing+`"`) ||
+			if rt == "hull" && (!strings.Contains(out, `process.apparmorProfile "`+missingProfile+`"`) ||
 				!strings.Contains(out, "no such AppArmor profile is loaded")) {
 				t.Errorf("hull's error does not name the field, value and reason:\n%s", out)
 			}
-			if _, err := os.Stat(filepath.Join(h.root, bad)); !os.IsNotExist(err) {
-				t.Errorf("%s left a state dir for %s (%v)", rt, bad, err)
+			if _, err := os.Stat(filepath.Join(h.root, id)); !os.IsNotExist(err) {
+				t.Errorf("%s left a state dir for %s (%v)", rt, id, err)
 			}
-			if _, err := os.Stat(filepath.Join(cgroupRoot, "hull-guest", bad)); !os.IsNotExist(err) {
-				t.Errorf("%s left a cgroup for %s (%v)", rt, bad, err)
+			if _, err := os.Stat(filepath.Join(cgroupRoot, "hull-guest", id)); !os.IsNotExist(err) {
+				t.Errorf("%s left a cgroup for %s (%v)", rt, id, err)
 			}
+
+			setProcess(t, bundle, profile, "sleep", "120")
+			if out, err := h.run("run", "-d", "--bundle", bundle, id); err != nil {
+				t.Fatalf("%s run -d: %v\n%s", rt, err, out)
+			}
+			testAppArmorExec(t, rt, h, id, profile)
 		})
 	}
 }
 
-// TestAppArmorExec: an exec'd process gets the container's profile, or
-// the one `exec --apparmor` names ("unconfined" included); an unknown one
-// fails the exec with a clear error and the container keeps running.
-func TestAppArmorExec(t *testing.T) {
-	inGuest(t)
-	profile := loadProfile(t)
-	for rt, h := range aaRuntimes(t) {
-		t.Run(rt, func(t *testing.T) {
-			id := randomName(t, "aa-exec-")
-			bundle := aaBundle(t, id, profile, "sleep", "120")
-			out, err := h.run("run", "-d", "--bundle", bundle, id)
-			t.Cleanup(func() { h.run("delete", "--force", id) })
-			if err != nil {
-				t.Fatalf("%s run -d: %v\n%s", rt, err, out)
-			}
-			out, err = h.run("exec", id, "sh", "-c", aaProbe)
-			if err != nil {
-				t.Fatalf("%s exec: %v\n%s", rt, err, out)
-			}
-			wantConfined(t, rt+" exec (the container's profile)", out, profile)
+func testAppArmorExec(t *testing.T, rt string, h *hullCmd, id, profile string) {
+	out, err := h.run("exec", id, "sh", "-c", aaProbe)
+	if err != nil {
+		t.Fatalf("%s exec: %v\n%s", rt, err, out)
+	}
+	wantConfined(t, rt+" exec (the container's profile)", out, profile)
 
-			out, err = h.run("exec", "--apparmor", "unconfined", id, "sh", "-c", aaProbe)
-			if err != nil {
-				t.Fatalf("%s exec --apparmor unconfined: %v\n%s", rt, err, out)
-			}
-			if !strings.HasPrefix(out, "unconfined") || !strings.Contains(out, "SECRET-READ") {
-				t.Errorf("%s exec --apparmor unconfined: want unconfined and /secret readable:\n%s", rt, out)
-			}
+	out, err = h.run("exec", "--apparmor", "unconfined", id, "sh", "-c", aaProbe)
+	if err != nil {
+		t.Fatalf("%s exec --apparmor unconfined: %v\n%s", rt, err, out)
+	}
+	if !strings.HasPrefix(out, "unconfined") || !strings.Contains(out, "SECRET-READ") {
+		t.Errorf("%s exec --apparmor unconfined: want unconfined and /secret readable:\n%s", rt, out)
+	}
 
-			missing := "hull-no-such-profile"
-			out, err = h.run("exec", "--apparmor", missing, id, "true")
-			if err == nil {
-				t.Errorf("%s exec --apparmor %s succeeded:\n%s", rt, missing, out)
-			}
-			t.Logf("%s exec, unknown profile: %s", rt, strings.TrimSpace(out))
-			if rt == "hull" && !strings.Contains(out, `process.apparmorProfile "`+missing+`"`) {
-				t.Errorf("hull's exec error does not name the field and value:\n%s", out)
-			}
-			if out := h.must("state", id); !strings.Contains(out, `"running"`) {
-				t.Errorf("%s: container not running after the failed exec:\n%s", rt, out)
-			}
-		})
+	out, err = h.run("exec", "--apparmor", missingProfile, id, "true")
+	if err == nil {
+		t.Errorf("%s exec --apparmor %s succeeded:\n%s", rt, missingProfile, out)
+	}
+	t.Logf("%s exec, unknown profile: %s", rt, strings.TrimSpace(out))
+	if rt == "hull" && !strings.Contains(out, `process.apparmorProfile "`+missingProfile+`"`) {
+		t.Errorf("hull's exec error does not name the field and value:\n%s", out)
+	}
+	if out := h.must("state", id); !strings.Contains(out, `"running"`) {
+		t.Errorf("%s: container not running after the failed exec:\n%s", rt, out)
 	}
 }
