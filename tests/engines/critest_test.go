@@ -111,7 +111,10 @@ func (c *criDaemon) runCritest(t *testing.T, critest, h string) critestResult {
 	r := startCmdTimeout(t, 40*time.Minute, nil, nil, "nsenter", full...).wait()
 	out := filepath.Join(os.TempDir(), "hull-critest-"+h+".log")
 	if err := os.WriteFile(out, []byte(r.Stdout+r.Stderr), 0o644); err == nil {
-		t.Logf("critest with handler %s: exit %d, output in %s", h, r.Code, out)
+		t.Logf("critest with handler %s: exit %d, output in %s, report in %s", h, r.Code, out, strings.TrimSuffix(out, ".log")+".json")
+	}
+	if data, err := os.ReadFile(report); err == nil {
+		os.WriteFile(filepath.Join(os.TempDir(), "hull-critest-"+h+".json"), data, 0o644)
 	}
 	res, err := readGinkgoReport(report)
 	if err != nil {
