@@ -34,7 +34,10 @@ type Options struct {
 	// 127.0.0.53:53; nspawn asks resolved over D-Bus).
 	StaticResolvConf  string
 	ResolvedListening func() bool
-	NewUUID           func() string // default: random v4
+	// HostHardLimit is the hard rlimit the runtime is likely to hold
+	// (default: the converting process's own).
+	HostHardLimit func(resource int) uint64
+	NewUUID       func() string // default: random v4
 	// LookupUser resolves a BindUser= name on the host (default LookupHostUser).
 	LookupUser func(name string) (HostUser, error)
 }
@@ -148,6 +151,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.StaticResolvConf == "" {
 		o.StaticResolvConf = "/usr/lib/systemd/resolv.conf"
+	}
+	if o.HostHardLimit == nil {
+		o.HostHardLimit = hostHardLimit
 	}
 	if o.ResolvedListening == nil {
 		o.ResolvedListening = resolvedStubListening

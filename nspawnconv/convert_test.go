@@ -75,6 +75,7 @@ func (f fixture) options() Options {
 		LookupEnv: func(k string) (string, bool) { return map[string]string{"TERM": "xterm"}[k], k == "TERM" },
 		InitPath:  "/usr/libexec/hull/init", HookPath: "/usr/bin/hull",
 		StaticResolvConf: filepath.Join(f.base, "static-resolv.conf"), ResolvedListening: func() bool { return false },
+		HostHardLimit: func(int) uint64 { return 1 << 20 },
 	}
 }
 
