@@ -28,7 +28,7 @@ const (
 // systemd-nspawn and, converted, under hull and runc, reads the seccomp
 // filters the kernel holds for each payload (PTRACE_SECCOMP_GET_FILTER) and
 // compares the decision for every system call: each name systemd knows and
-// each number 0..1023 on x86_64 and i386, plus socket() for NETLINK_AUDIT.
+// each number 0..1023 on x86_64, i386 and x32, plus socket() for NETLINK_AUDIT.
 // The filter nspawn installs is the yardstick, so the tables cannot agree
 // with themselves by construction.
 func TestNspawnSeccompMatchesNspawn(t *testing.T) {
@@ -228,7 +228,9 @@ func decisionsOf(t *testing.T, p payload) decisions {
 		name  string
 		audit uint32
 		scmp  libseccomp.ScmpArch
-	}{{"x86_64", auditArchX86_64, libseccomp.ArchAMD64}, {"i386", auditArchI386, libseccomp.ArchX86}} {
+		bit   int32 // x32 calls are x86_64 numbers with __X32_SYSCALL_BIT
+	}{{"x86_64", auditArchX86_64, libseccomp.ArchAMD64, 0}, {"i386", auditArchI386, libseccomp.ArchX86, 0},
+		{"x32", auditArchX86_64, libseccomp.ArchX32, 0x40000000}} {
 		add := func(key string, nr int32, args ...uint64) {
 			sd := seccompData{nr: nr, arch: arch.audit}
 			copy(sd.args[:], args)
@@ -246,7 +248,7 @@ func decisionsOf(t *testing.T, p payload) decisions {
 			add(name, int32(nr))
 		}
 		for nr := int32(0); nr < 1024; nr++ {
-			add(fmt.Sprintf("#%d", nr), nr)
+			add(fmt.Sprintf("#%d", nr), nr|arch.bit)
 		}
 		if nr, err := libseccomp.GetSyscallFromNameByArch("socket", arch.scmp); err == nil {
 			add("socket(AF_NETLINK,NETLINK_AUDIT)", int32(nr), unix.AF_NETLINK, unix.SOCK_RAW, unix.NETLINK_AUDIT)
@@ -283,7 +285,7 @@ func compareDecisions(t *testing.T, rt string, want, got decisions) {
 			diffs = append(diffs, fmt.Sprintf("%s: nspawn %s, %s %s", k, want[k], rt, got[k]))
 		}
 	}
-	for _, tk := range []string{"x86_64 names", "x86_64 numbers", "i386 names", "i386 numbers"} {
+	for _, tk := range []string{"x86_64 names", "x86_64 numbers", "i386 names", "i386 numbers", "x32 names", "x32 numbers"} {
 		n := 0
 		for _, c := range tally[tk] {
 			n += c
