@@ -15,7 +15,7 @@ CFILES    := $(shell find libcontainer -name '*.c' -o -name '*.h')
 export HULL_BINARY  := $(HULL)
 export HULL_ROOTFS  := $(ROOTFS)
 
-.PHONY: all build demo test unit e2e validate validate-guest bench test-guest lint deps rootfs clean
+.PHONY: all build demo test unit e2e validate validate-guest bench test-guest lint deps rootfs clean nspawn-syscalls
 
 all: build
 
@@ -70,6 +70,10 @@ bench: build rootfs
 # cgroup v2 and the systemd driver, tested in a Debian guest under qemu.
 test-guest: build rootfs
 	sh tests/guest/run.sh
+
+# Regenerates nspawnconv/sysfilter's group tables from the installed systemd.
+nspawn-syscalls:
+	cd nspawnconv/sysfilter && $(GO) run gen.go
 
 lint:
 	$(GO) vet ./...
