@@ -19,7 +19,7 @@ export HULL_BINARY  := $(HULL)
 export HULL_ROOTFS  := $(ROOTFS)
 export HULL_CRI_TOOLS := $(CRITOOLS)
 
-.PHONY: all build demo test unit e2e validate validate-guest bench test-guest test-guest-machines test-engines test-cri cri-tools lint deps rootfs clean install install-machinectl
+.PHONY: all build demo test unit e2e validate validate-guest bench test-guest test-guest-machines test-engines test-cri cri-tools lint deps rootfs clean install install-machinectl nspawn-syscalls
 
 all: build
 
@@ -112,6 +112,9 @@ install-machinectl: install
 # machinectl, converted bundles under hull, runc and crun.
 test-guest-machines: build rootfs
 	HULL_GUEST_TIMEOUT=$${HULL_GUEST_TIMEOUT:-1500} sh tests/guest/run.sh sh tests/guest/machines.sh
+# Regenerates nspawnconv/sysfilter's group tables from the installed systemd.
+nspawn-syscalls:
+	cd nspawnconv/sysfilter && $(GO) run gen.go
 
 lint:
 	$(GO) vet ./...

@@ -34,7 +34,10 @@ type Options struct {
 	// 127.0.0.53:53; nspawn asks resolved over D-Bus).
 	StaticResolvConf  string
 	ResolvedListening func() bool
-	NewUUID           func() string // default: random v4
+	// HostHardLimit is the hard rlimit the runtime is likely to hold
+	// (default: the converting process's own).
+	HostHardLimit func(resource int) uint64
+	NewUUID       func() string // default: random v4
 	// LookupUser resolves a BindUser= name on the host (default LookupHostUser).
 	LookupUser func(name string) (HostUser, error)
 }
@@ -149,6 +152,9 @@ func (o Options) withDefaults() Options {
 	if o.StaticResolvConf == "" {
 		o.StaticResolvConf = "/usr/lib/systemd/resolv.conf"
 	}
+	if o.HostHardLimit == nil {
+		o.HostHardLimit = hostHardLimit
+	}
 	if o.ResolvedListening == nil {
 		o.ResolvedListening = resolvedStubListening
 	}
@@ -189,6 +195,10 @@ func (s *Settings) checkRefused(o Options) error {
 		{s.Boot && len(s.AmbientCapability) > 0, "AmbientCapability=", "cannot be combined with Boot= (as in nspawn)"},
 		{s.PrivateUsersOwnership == "map", "PrivateUsersOwnership=map", "an idmapped root directory has no OCI field; use chown"},
 		{s.Ephemeral && s.Template != "", "--ephemeral", "cannot be combined with --template (as in nspawn)"},
+		{s.Ephemeral && s.LinkJournal != "" && s.LinkJournal != "no" && s.LinkJournal != "auto", "--link-journal=" + s.LinkJournal, "cannot be combined with --ephemeral (as in nspawn)"},
+		{s.Template != "" && s.Directory == "" && s.Machine == "", "--template", "needs --directory= or --machine= (as in nspawn)"},
+		{s.PrivateUsersOwnership == "chown" && s.ReadOnly, "PrivateUsersOwnership=chown", "cannot be combined with --read-only (as in nspawn)"},
+		{s.PrivateUsersOwnership == "chown" && s.Volatile != "" && s.Volatile != "no", "PrivateUsersOwnership=chown", "cannot be combined with Volatile= (as in nspawn)"},
 		{s.Ephemeral && s.Volatile != "" && s.Volatile != "no", "--ephemeral", "cannot be combined with Volatile= (as in nspawn)"},
 		{s.NetworkNamespacePath != "" && (s.PrivateNetwork || len(s.Interfaces) > 0 || s.VirtualEthernet || s.Bridge != "" || s.Zone != "" ||
 			len(s.VirtualEthernetExtra)+len(s.MACVLAN)+len(s.IPVLAN) > 0), "--network-namespace-path", "cannot be combined with other network settings (as in nspawn)"},

@@ -70,8 +70,30 @@ func (cv *converter) setupProcess() error {
 	for _, n := range names {
 		l := s.Rlimits[n]
 		p.Rlimits = append(p.Rlimits, specs.POSIXRlimit{Type: n, Soft: l.Soft, Hard: l.Hard})
+		if res, ok := rlimitResource[n]; ok && l.Hard > cv.o.HostHardLimit(res) {
+			cv.warn("Limit%s=: hard limit %d is above this host's %d; nspawn would lower it to what it may set, runtimes without CAP_SYS_RESOURCE fail the start instead",
+				strings.TrimPrefix(n, "RLIMIT_"), l.Hard, cv.o.HostHardLimit(res))
+		}
 	}
 	return nil
+}
+
+// rlimitResource numbers the rlimits for getrlimit(2).
+var rlimitResource = map[string]int{
+	"RLIMIT_CPU": unix.RLIMIT_CPU, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_DATA": unix.RLIMIT_DATA,
+	"RLIMIT_STACK": unix.RLIMIT_STACK, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_RSS": unix.RLIMIT_RSS,
+	"RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK,
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12,
+	"RLIMIT_NICE": 13, "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
+}
+
+// hostHardLimit is the converting process's hard limit (max when unknown).
+func hostHardLimit(res int) uint64 {
+	var l unix.Rlimit
+	if err := unix.Getrlimit(res, &l); err != nil {
+		return ^uint64(0)
+	}
+	return l.Max
 }
 
 // imageRoot is where files of the image are read at conversion time.

@@ -75,6 +75,7 @@ func (f fixture) options() Options {
 		LookupEnv: func(k string) (string, bool) { return map[string]string{"TERM": "xterm"}[k], k == "TERM" },
 		InitPath:  "/usr/libexec/hull/init", HookPath: "/usr/bin/hull",
 		StaticResolvConf: filepath.Join(f.base, "static-resolv.conf"), ResolvedListening: func() bool { return false },
+		HostHardLimit: func(int) uint64 { return 1 << 20 },
 	}
 }
 
@@ -389,7 +390,8 @@ func TestRefusals(t *testing.T) {
 			t.Errorf("%q: err %v, want refusal of %s", in, err, key)
 		}
 	}
-	for _, args := range [][]string{{"-i", "/x.raw"}, {"--oci-bundle=/b"}, {"--property=CPUAccounting=yes"}, {"--property=MemoryMax=10%"}, {"--root-hash=ab"}} {
+	for _, args := range [][]string{{"-x", "--link-journal=host"}, {"--read-only", "--private-users=pick", "--private-users-ownership=chown"},
+		{"--volatile=state", "--private-users=pick", "--private-users-ownership=chown"}, {"-i", "/x.raw"}, {"--oci-bundle=/b"}, {"--property=CPUAccounting=yes"}, {"--property=MemoryMax=10%"}, {"--root-hash=ab"}} {
 		f := newFixture(t, "r")
 		s := mustCLI(t, append([]string{"-D", f.root}, args...)...)
 		if _, err := s.ToSpec(f.options()); err == nil {

@@ -29,7 +29,7 @@ func (cv *converter) bindDeviceRules() ([]specs.LinuxDeviceCgroup, error) {
 			if errors.Is(err, unix.ENOENT) {
 				continue
 			}
-			return nil, fmt.Errorf("Bind=%s: %w", src, err)
+			return nil, fmt.Errorf("bind source %s: %w", src, err)
 		}
 		access := "rw"
 		if b.ReadOnly {

@@ -105,23 +105,36 @@ func AddPorts(st ContainerRef, portArgs []string) error {
 			return err
 		}
 	}
+	if err := createPortTables(st.ID); err != nil {
+		return err
+	}
+	if err := startWatcher(st, portArgs); err != nil {
+		RemovePorts(st.ID) //nolint:errcheck // the error above is the one to report
+		return err
+	}
+	return nil
+}
+
+// createPortTables makes the container's empty tables and chains.
+func createPortTables(id string) error {
 	conn, err := nftables.New()
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
 	for _, f := range families {
-		t := conn.AddTable(&nftables.Table{Name: PortTable(st.ID), Family: f.nf})
+		// CreateTable fails on an existing table: another container of
+		// this id (under another --root) keeps its own rules.
+		t := conn.CreateTable(&nftables.Table{Name: PortTable(id), Family: f.nf})
 		for _, c := range portChains(t) {
 			conn.AddChain(c)
 		}
 	}
 	if err := conn.Flush(); err != nil {
-		RemovePorts(st.ID) //nolint:errcheck // the error above is the one to report
-		return fmt.Errorf("nftables: create table %s: %w", PortTable(st.ID), err)
-	}
-	if err := startWatcher(st, portArgs); err != nil {
-		RemovePorts(st.ID) //nolint:errcheck // the error above is the one to report
-		return err
+		if errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("nftables: table %s exists: a container with id %s already forwards ports", PortTable(id), id)
+		}
+		RemovePorts(id) //nolint:errcheck // the error above is the one to report
+		return fmt.Errorf("nftables: create table %s: %w", PortTable(id), err)
 	}
 	return nil
 }

@@ -28,7 +28,7 @@ const (
 // systemd-nspawn and, converted, under hull and runc, reads the seccomp
 // filters the kernel holds for each payload (PTRACE_SECCOMP_GET_FILTER) and
 // compares the decision for every system call: each name systemd knows and
-// each number 0..1023 on x86_64 and i386, plus socket() for NETLINK_AUDIT.
+// each number 0..1023 on x86_64, i386 and x32, plus socket() for NETLINK_AUDIT.
 // The filter nspawn installs is the yardstick, so the tables cannot agree
 // with themselves by construction.
 func TestNspawnSeccompMatchesNspawn(t *testing.T) {
@@ -51,16 +51,9 @@ func TestNspawnSeccompMatchesNspawn(t *testing.T) {
 			if want["x86_64 kexec_load"] != "errno 1" || want["x86_64 read"] != "allow" {
 				t.Fatalf("nspawn's payload has no allow-list filter: kexec_load %s, read %s", want["x86_64 kexec_load"], want["x86_64 read"])
 			}
-			for _, rt := range []string{"hull", "runc"} {
-				path := bin
-				if rt != "hull" {
-					if path, err = exec.LookPath(rt); err != nil {
-						t.Logf("%s not installed, skipped", rt)
-						continue
-					}
-				}
-				got := decisionsOf(t, ociPayload(t, bin, path, rootfs, v.flags))
-				compareDecisions(t, rt, want, got)
+			for _, rt := range ociRuntimes(t, bin) {
+				got := decisionsOf(t, ociPayload(t, bin, rt[1:], rootfs, v.flags))
+				compareDecisions(t, rt[0], want, got)
 			}
 		})
 	}
@@ -136,14 +129,44 @@ func nspawnPayload(t *testing.T, nspawn, rootfs string, flags []string) payload 
 	}}
 }
 
-// ociPayload converts the machine with hull and runs it with runtime.
-func ociPayload(t *testing.T, hull, runtime, rootfs string, flags []string) payload {
+// crunWrapper: crun 1.8.1 refuses this hybrid host's cgroup2 hierarchy
+// with controllers, so each crun call runs in a private mount namespace
+// with an empty file over unified/cgroup.controllers (as tests/boot does).
+const crunWrapper = `e=$(mktemp) && mount --bind "$e" /sys/fs/cgroup/unified/cgroup.controllers && rm -f "$e" && exec crun "$@"`
+
+// ociRuntimes lists {name, argv…} of hull and the installed runc and crun.
+func ociRuntimes(t *testing.T, hull string) [][]string {
+	rts := [][]string{{"hull", hull}}
+	if p, err := exec.LookPath("runc"); err == nil {
+		rts = append(rts, []string{"runc", p})
+	} else {
+		t.Log("runc not installed, not compared")
+	}
+	if _, err := exec.LookPath("crun"); err == nil {
+		argv := []string{"crun", "unshare", "--mount", "--propagation", "private", "sh", "-c", crunWrapper, "crun"}
+		if _, err := os.Stat("/sys/fs/cgroup/unified/cgroup.controllers"); err != nil {
+			argv = []string{"crun", "crun"}
+		}
+		rts = append(rts, argv)
+	} else {
+		t.Log("crun not installed, not compared")
+	}
+	return rts
+}
+
+// rtCommand runs the runtime argv with args.
+func rtCommand(ctx context.Context, argv []string, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, argv[0], append(append([]string{}, argv[1:]...), args...)...)
+}
+
+// ociPayload converts the machine with hull and runs it with the runtime argv.
+func ociPayload(t *testing.T, hull string, rt []string, rootfs string, flags []string) payload {
 	name := "sc" + randomSuffix()
 	cg := cgroupParent + "/" + name
 	root, bundle := t.TempDir(), filepath.Join(t.TempDir(), "b")
 	marker := strconv.Itoa(90000 + int(time.Now().UnixNano()%9999))
 	t.Cleanup(func() {
-		exec.Command(runtime, "--root", root, "delete", "--force", name).Run()
+		rtCommand(context.Background(), rt, "--root", root, "delete", "--force", name).Run()
 		for _, d := range cgroupDirs(cg) {
 			removeCgroupTree(d)
 		}
@@ -153,7 +176,7 @@ func ociPayload(t *testing.T, hull, runtime, rootfs string, flags []string) payl
 		t.Fatalf("hull %v: %v\n%s", args, err, out)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	cmd := exec.CommandContext(ctx, runtime, "--root", root, "run", "--bundle", bundle, name)
+	cmd := rtCommand(ctx, rt, "--root", root, "run", "--bundle", bundle, name)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -161,14 +184,14 @@ func ociPayload(t *testing.T, hull, runtime, rootfs string, flags []string) payl
 		t.Fatal(err)
 	}
 	stop := func() {
-		exec.Command(runtime, "--root", root, "kill", name, "KILL").Run()
+		rtCommand(context.Background(), rt, "--root", root, "kill", name, "KILL").Run()
 		cmd.Wait()
 		cancel()
 	}
 	var pid int
 	if !waitUntil(20*time.Second, func() bool { pid = findSleep(marker); return pid > 0 }) {
 		stop()
-		t.Fatalf("%s payload never appeared:\n%s", runtime, out.String())
+		t.Fatalf("%v payload never appeared:\n%s", rt, out.String())
 	}
 	return payload{pid: pid, stop: stop}
 }
@@ -205,7 +228,9 @@ func decisionsOf(t *testing.T, p payload) decisions {
 		name  string
 		audit uint32
 		scmp  libseccomp.ScmpArch
-	}{{"x86_64", auditArchX86_64, libseccomp.ArchAMD64}, {"i386", auditArchI386, libseccomp.ArchX86}} {
+		bit   int32 // x32 calls are x86_64 numbers with __X32_SYSCALL_BIT
+	}{{"x86_64", auditArchX86_64, libseccomp.ArchAMD64, 0}, {"i386", auditArchI386, libseccomp.ArchX86, 0},
+		{"x32", auditArchX86_64, libseccomp.ArchX32, 0x40000000}} {
 		add := func(key string, nr int32, args ...uint64) {
 			sd := seccompData{nr: nr, arch: arch.audit}
 			copy(sd.args[:], args)
@@ -223,7 +248,7 @@ func decisionsOf(t *testing.T, p payload) decisions {
 			add(name, int32(nr))
 		}
 		for nr := int32(0); nr < 1024; nr++ {
-			add(fmt.Sprintf("#%d", nr), nr)
+			add(fmt.Sprintf("#%d", nr), nr|arch.bit)
 		}
 		if nr, err := libseccomp.GetSyscallFromNameByArch("socket", arch.scmp); err == nil {
 			add("socket(AF_NETLINK,NETLINK_AUDIT)", int32(nr), unix.AF_NETLINK, unix.SOCK_RAW, unix.NETLINK_AUDIT)
@@ -260,7 +285,7 @@ func compareDecisions(t *testing.T, rt string, want, got decisions) {
 			diffs = append(diffs, fmt.Sprintf("%s: nspawn %s, %s %s", k, want[k], rt, got[k]))
 		}
 	}
-	for _, tk := range []string{"x86_64 names", "x86_64 numbers", "i386 names", "i386 numbers"} {
+	for _, tk := range []string{"x86_64 names", "x86_64 numbers", "i386 names", "i386 numbers", "x32 names", "x32 numbers"} {
 		n := 0
 		for _, c := range tally[tk] {
 			n += c
