@@ -84,7 +84,7 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	}
 	defer func() {
 		if err != nil {
-			c.abort()
+			err = errors.Join(err, c.abort())
 		}
 	}()
 	cg, err := c.makeCgroup(b.Spec, o.SystemdCgroup)
@@ -138,8 +138,8 @@ func (c *Container) makeCgroup(spec *specs.Spec, systemd bool) (cgroups.Manager,
 }
 
 // abort undoes a failed create: kills the init if it started, removes the
-// cgroup and the state directory.
-func (c *Container) abort() {
+// cgroup and the state directory. Its errors say what was left behind.
+func (c *Container) abort() error {
 	if c.Init.Pid > 0 {
 		if c.Init.Signal(unix.SIGKILL) == nil {
 			c.Init.Wait()
@@ -147,10 +147,16 @@ func (c *Container) abort() {
 		var ws unix.WaitStatus
 		unix.Wait4(c.Init.Pid, &ws, unix.WNOHANG, nil)
 	}
+	var err error
 	if cg := c.cgroup(); cg != nil {
-		cg.Destroy()
+		if derr := cg.Destroy(); derr != nil {
+			err = fmt.Errorf("undo create: %w", derr)
+		}
 	}
-	c.dir.Remove()
+	if rerr := c.dir.Remove(); rerr != nil {
+		err = errors.Join(err, fmt.Errorf("undo create: %w", rerr))
+	}
+	return err
 }
 
 // startInit starts the container's init and takes it to the point where it

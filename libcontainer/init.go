@@ -368,24 +368,9 @@ func (p *initProcess) setupConsole() error {
 		return err
 	}
 	if ownsNamespace(p.spec, specs.MountNamespace) {
-		if err := bindDevConsole(name); err != nil {
+		if err := console.BindDevConsole(slave); err != nil {
 			return err
 		}
 	}
 	return console.SetControllingTerminal(slave)
-}
-
-// bindDevConsole makes /dev/console the container's pty, as runc and
-// nspawn do (systemd and getty write to it). The mount point is created and
-// opened without following symlinks, and the mount goes through that fd.
-func bindDevConsole(pty string) error {
-	fd, err := unix.Open("/dev/console", unix.O_RDONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NOCTTY, 0o600)
-	if err != nil {
-		return fmt.Errorf("/dev/console: %w", err)
-	}
-	defer unix.Close(fd)
-	if err := unix.Mount(pty, fmt.Sprintf("/proc/self/fd/%d", fd), "", unix.MS_BIND, ""); err != nil {
-		return fmt.Errorf("bind %s on /dev/console: %w", pty, err)
-	}
-	return nil
 }

@@ -199,11 +199,41 @@ func (d *Dir) Load(v any) error {
 	return nil
 }
 
-// Remove deletes the directory and releases the lock.
+// Remove deletes the directory and releases the lock. It empties the
+// directory through the lock's own descriptor, so that it works when no
+// descriptor is left to open (a create that failed at its fd limit must
+// not leave a phantom container behind).
 func (d *Dir) Remove() error {
-	err := os.RemoveAll(d.path)
+	err := d.empty()
+	if rerr := os.Remove(d.path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		// A subdirectory (never made by hull) needs RemoveAll's fds.
+		if rerr = os.RemoveAll(d.path); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("remove state dir %s: %w", d.path, rerr))
+		}
+	}
 	d.Close()
 	return err
+}
+
+// empty unlinks every file of the directory, relative to the lock's fd.
+func (d *Dir) empty() error {
+	if d.lock == nil {
+		return nil
+	}
+	if _, err := d.lock.Seek(0, 0); err != nil {
+		return fmt.Errorf("read state dir %s: %w", d.path, err)
+	}
+	names, err := d.lock.Readdirnames(-1)
+	if err != nil {
+		return fmt.Errorf("read state dir %s: %w", d.path, err)
+	}
+	for _, n := range names {
+		err := unix.Unlinkat(int(d.lock.Fd()), n, 0)
+		if err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.EISDIR) {
+			return fmt.Errorf("remove %s: %w", d.File(n), err)
+		}
+	}
+	return nil
 }
 
 // Close releases the lock.
