@@ -110,8 +110,12 @@ install-machinectl: install
 
 # Machines booted with hull in the guest: hull nspawn -b, hull-nspawn@.service,
 # machinectl, converted bundles under hull, runc and crun.
+# The Debian rootfs travels as one tar file: 9p in TCG is slow per file.
 test-guest-machines: build rootfs
-	HULL_GUEST_TIMEOUT=$${HULL_GUEST_TIMEOUT:-1500} sh tests/guest/run.sh sh tests/guest/machines.sh
+	sh tests/rootfs/debian.sh $(BUILD)/debian-rootfs
+	tar --acls --xattrs -C $(BUILD)/debian-rootfs -cf $(BUILD)/debian-rootfs.tar .
+	HULL_GUEST_TIMEOUT=$${HULL_GUEST_TIMEOUT:-2400} sh tests/guest/run.sh bash tests/guest/machines.sh
+
 # Regenerates nspawnconv/sysfilter's group tables from the installed systemd.
 nspawn-syscalls:
 	cd nspawnconv/sysfilter && $(GO) run gen.go

@@ -112,7 +112,11 @@ setup() {
 	sed 's|@bindir@|/usr/local/bin|g' "$src/units/hull-nspawn@.service.in" >/etc/systemd/system/hull-nspawn@.service
 	mkdir -p "$machines" "$bundles"
 	local t=$(date +%s)
-	cp -a "$src/_build/debian-rootfs" "$machines/deb"
+	if [ -f "$src/_build/debian-rootfs.tar" ]; then
+		mkdir "$machines/deb" && tar --acls --xattrs -C "$machines/deb" -xf "$src/_build/debian-rootfs.tar"
+	else
+		cp -a "$src/_build/debian-rootfs" "$machines/deb"
+	fi
 	say "copied the Debian rootfs in $(($(date +%s) - t)) s ($(du -sh $machines/deb | cut -f1))"
 	systemctl daemon-reload
 	run systemctl start systemd-machined
