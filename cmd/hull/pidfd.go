@@ -36,4 +36,3 @@ func sendPidfd(path string, p state.Process, kind string) error {
 	}
 	return nil
 }
-

@@ -53,9 +53,9 @@ func updateResources(c *cli.Context) (*specs.LinuxResources, error) {
 	if c.String("l3-cache-schema") != "" || c.String("mem-bw-schema") != "" {
 		// runc's words, for scripts that match them.
 		if c.String("l3-cache-schema") != "" {
-			return nil, errors.New("Intel RDT/CAT: l3 cache schema is not enabled")
+			return nil, errors.New("Intel RDT/CAT: l3 cache schema is not enabled") //lint:ignore ST1005 runc's text
 		}
-		return nil, errors.New("Intel RDT/MBA: memory bandwidth schema is not enabled")
+		return nil, errors.New("Intel RDT/MBA: memory bandwidth schema is not enabled") //lint:ignore ST1005 runc's text
 	}
 	r := &specs.LinuxResources{}
 	if path := c.String("resources"); path != "" {
