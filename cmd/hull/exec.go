@@ -97,7 +97,9 @@ func execAction(c *cli.Context) error {
 	if path := c.String("pidfd-socket"); path != "" {
 		if err := sendPidfd(path, p, "setns"); err != nil {
 			p.Signal(unix.SIGKILL)
-			return err
+			log := logTarget{path: c.String("log"), format: c.String("log-format")}
+			log.error(fmt.Errorf("exec failed: %w", err))
+			return exitCode(execFailed)
 		}
 	}
 	if path := c.String("pid-file"); path != "" {
