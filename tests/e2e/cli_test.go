@@ -478,15 +478,50 @@ func TestCLIExecCgroup(t *testing.T) {
 	}
 }
 
-// TestCLIRunNoSubreaper: run takes runc's --no-subreaper.
-func TestCLIRunNoSubreaper(t *testing.T) {
+// TestCLIRunSubreaper: in a container without a pid namespace, a process
+// whose parent exits is re-parented to `run` (a child subreaper, as runc's
+// run) and reaped by it when it exits; with --no-subreaper it goes to
+// another ancestor. The container's own exit status is passed through either way.
+func TestCLIRunSubreaper(t *testing.T) {
+	script := `sh -c 'sleep 0.5 & echo $! > /tmp/pid'; pid=$(cat /tmp/pid); sleep 0.2
+cut -d' ' -f4 /proc/$pid/stat; sleep 1
+if [ -e /proc/$pid ]; then echo left; else echo reaped; fi; exit 3`
 	for _, rt := range cliRuntimes(t) {
-		t.Run(rt, func(t *testing.T) {
-			c := newRuntimeContainer(t, rt, func(s *specs.Spec) { s.Process.Args = []string{"sh", "-c", "exit 3"} })
-			if r := c.run("--no-subreaper"); r.Code != 3 {
-				t.Errorf("run --no-subreaper: want the container's status 3\n%s", r)
-			}
-		})
+		for _, noSub := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/no-subreaper=%v", rt, noSub), func(t *testing.T) {
+				c := newRuntimeContainer(t, rt, func(s *specs.Spec) {
+					s.Process.Args = sh(script)
+					var ns []specs.LinuxNamespace
+					for _, n := range s.Linux.Namespaces {
+						if n.Type != specs.PIDNamespace {
+							ns = append(ns, n)
+						}
+					}
+					s.Linux.Namespaces = ns
+				})
+				c.outDir()
+				args := []string{"run", "--bundle", c.Bundle}
+				if noSub {
+					args = append(args, "--no-subreaper")
+				}
+				p := c.startHull(nil, append(args, c.ID)...)
+				runPid := p.cmd.Process.Pid
+				r := p.wait()
+				lines := strings.Fields(r.Stdout)
+				if r.Code != 3 || len(lines) != 2 {
+					t.Fatalf("want the orphan's ppid and fate, exit 3\n%s", r)
+				}
+				ppid, _ := strconv.Atoi(lines[0])
+				if got := ppid == runPid; got != !noSub {
+					t.Errorf("orphan's parent %d, run's pid %d: want run as its parent %v", ppid, runPid, !noSub)
+				}
+				// Without run as subreaper, the orphan's fate is up to
+				// whoever got it (here a zombie, for runc as for hull).
+				if !noSub && lines[1] != "reaped" {
+					t.Errorf("run did not reap the orphan after it exited: %q", lines[1])
+				}
+			})
+		}
 	}
 }
 
