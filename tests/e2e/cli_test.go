@@ -258,7 +258,8 @@ func TestCLIVersionAndHelp(t *testing.T) {
 }
 
 // TestCLIExecFailure: an exec whose program cannot start exits 255 with
-// "exec failed", as runc; the container keeps running.
+// "exec failed", as runc, and the container keeps running; so does an
+// exec into a container that does not exist.
 func TestCLIExecFailure(t *testing.T) {
 	for _, rt := range cliRuntimes(t) {
 		t.Run(rt, func(t *testing.T) {
@@ -269,6 +270,10 @@ func TestCLIExecFailure(t *testing.T) {
 				t.Errorf("exec of a missing program: want 255 and \"exec failed\"\n%s", r)
 			}
 			c.wantStatus("running")
+			r = c.hull("exec", c.ID+"-nosuch", "true")
+			if r.Code != 255 || !strings.Contains(r.Stderr, "exec failed") || !strings.Contains(r.Stderr, "does not exist") {
+				t.Errorf("exec into a missing container: want 255 and \"exec failed: ... does not exist\"\n%s", r)
+			}
 		})
 	}
 }
