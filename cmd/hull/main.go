@@ -54,7 +54,7 @@ func newApp(log *logTarget) *cli.App {
 	cli.VersionPrinter = func(c *cli.Context) {
 		fmt.Printf("hull version %s\ncommit: %s\nspec: %s\ngo: %s\nlibseccomp: %s\n", version, commit, specs.Version, runtime.Version(), seccomp.LibraryVersion())
 	}
-	app := &cli.App{
+	return &cli.App{
 		Name:                   "hull",
 		Usage:                  "an OCI container runtime",
 		Version:                version,
@@ -86,7 +86,6 @@ func newApp(log *logTarget) *cli.App {
 			nspawnCommand, convertCommand, nspawnHookCommand,
 		},
 	}
-	return app
 }
 
 func checkGlobalFlags(c *cli.Context) error {

@@ -547,3 +547,36 @@ func TestCLIFeaturesAnnotations(t *testing.T) {
 		t.Errorf("org.hull.version %q does not match --version:\n%s", v, version)
 	}
 }
+
+// TestCLIErrorTexts: the failures scripts match on fail with runc's words
+// (hull adds the container's id and context around them), non-zero.
+func TestCLIErrorTexts(t *testing.T) {
+	for _, rt := range cliRuntimes(t) {
+		t.Run(rt, func(t *testing.T) {
+			c := newRuntimeContainer(t, rt, sleeper)
+			c.runDetached()
+			check := func(want string, args ...string) {
+				t.Helper()
+				r := c.hull(args...)
+				if r.Code == 0 || !strings.Contains(r.Stderr, want) {
+					t.Errorf("want a failure saying %q\n%s", want, r)
+				}
+			}
+			check("cannot start an already running container", "start", c.ID)
+			check("is not stopped", "delete", c.ID)
+			check("already exists", "create", "--bundle", c.Bundle, c.ID)
+			check("container not paused", "resume", c.ID)
+			check("unknown signal", "kill", c.ID, "NOSIG")
+			check("invalid value for memory", "update", c.ID, "--memory", "abc")
+			check("invalid format option", "list", "--format", "yaml")
+			check("does not exist", "state", c.ID+"-nosuch")
+			c.mustHull("pause", c.ID)
+			check("container not running", "pause", c.ID)
+			c.mustHull("resume", c.ID)
+			c.mustHull("kill", c.ID, "KILL")
+			c.waitStopped()
+			check("cannot start a container that has stopped", "start", c.ID)
+			check("container not running", "kill", c.ID)
+		})
+	}
+}
