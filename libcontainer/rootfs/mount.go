@@ -23,6 +23,11 @@ func (s *setupper) mountOne(m specs.Mount) error {
 	if err != nil {
 		return err
 	}
+	if isDev(m.Destination) && !isBind(m.Type, o) {
+		// Devices, links and mount points are made in it yet: ReadonlyDev
+		// makes it read-only at the end, as runc does.
+		o.flags &^= unix.MS_RDONLY
+	}
 	if m.Type == "rbind" {
 		o.flags |= unix.MS_BIND | unix.MS_REC
 	}
@@ -59,13 +64,7 @@ func (s *setupper) mountFS(m specs.Mount, o mountOptions) error {
 	if src == "" {
 		src = m.Type
 	}
-	flags := o.flags
-	if isDev(m.Destination) {
-		// Devices, links and mount points are made in it yet: ReadonlyDev
-		// makes it read-only at the end, as runc does.
-		flags &^= unix.MS_RDONLY
-	}
-	if err := unix.Mount(src, fdPath(fd), m.Type, flags, o.dataString()); err != nil {
+	if err := unix.Mount(src, fdPath(fd), m.Type, o.flags, o.dataString()); err != nil {
 		return fmt.Errorf("mount %s (source %q, options %q) on %s: %w", m.Type, m.Source, o.dataString(), m.Destination, err)
 	}
 	return nil
