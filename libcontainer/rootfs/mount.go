@@ -24,6 +24,11 @@ func (s *setupper) mountOne(m specs.Mount) error {
 	if err != nil {
 		return err
 	}
+	if isDev(m.Destination) && !isBind(m.Type, o) {
+		// Devices, links and mount points are made in it yet: ReadonlyDev
+		// makes it read-only at the end, as runc does.
+		o.flags &^= unix.MS_RDONLY
+	}
 	if m.Type == "rbind" {
 		o.flags |= unix.MS_BIND | unix.MS_REC
 	}
@@ -72,11 +77,6 @@ func mountNew(m specs.Mount, o mountOptions, flags uintptr, fd int) error {
 	src := m.Source
 	if src == "" {
 		src = m.Type
-	}
-	if isDev(m.Destination) {
-		// Devices, links and mount points are made in it yet: ReadonlyDev
-		// makes it read-only at the end, as runc does.
-		flags &^= unix.MS_RDONLY
 	}
 	if err := unix.Mount(src, fdPath(fd), m.Type, flags, o.dataString()); err != nil {
 		return mountError(m, o, err)
