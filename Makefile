@@ -15,7 +15,7 @@ CFILES    := $(shell find libcontainer -name '*.c' -o -name '*.h')
 export HULL_BINARY  := $(HULL)
 export HULL_ROOTFS  := $(ROOTFS)
 
-.PHONY: all build demo test unit e2e validate validate-guest bench test-guest lint deps rootfs clean
+.PHONY: all build demo test unit e2e validate validate-guest bench test-guest lint deps rootfs clean fuzz fuzz-smoke soak
 
 all: build
 
@@ -70,6 +70,15 @@ bench: build rootfs
 # cgroup v2 and the systemd driver, tested in a Debian guest under qemu.
 test-guest: build rootfs
 	sh tests/guest/run.sh
+
+# Every fuzz target for FUZZTIME each (crashers land in testdata/fuzz/ and
+# are replayed by plain go test); fuzz-smoke runs each for a few seconds.
+FUZZTIME ?= 3m
+fuzz:
+	GO=$(GO) FUZZTIME=$(FUZZTIME) sh tests/fuzz/run.sh
+
+fuzz-smoke:
+	GO=$(GO) FUZZTIME=5s sh tests/fuzz/run.sh
 
 lint:
 	$(GO) vet ./...
