@@ -386,25 +386,23 @@ func idMapper(spec *specs.Spec) func(int) error {
 	}
 	uids, gids := spec.Linux.UIDMappings, spec.Linux.GIDMappings
 	return func(pid int) error {
-		if err := writeIDMap(fmt.Sprintf("/proc/%d/uid_map", pid), uids); err != nil {
+		if err := writeIDMap(fmt.Sprintf("%d/uid_map", pid), uids); err != nil {
 			return fmt.Errorf("linux.uidMappings: %w", err)
 		}
-		if err := writeIDMap(fmt.Sprintf("/proc/%d/gid_map", pid), gids); err != nil {
+		if err := writeIDMap(fmt.Sprintf("%d/gid_map", pid), gids); err != nil {
 			return fmt.Errorf("linux.gidMappings: %w", err)
 		}
 		return nil
 	}
 }
 
-func writeIDMap(path string, m []specs.LinuxIDMapping) error {
+// writeIDMap writes a /proc/PID/{uid,gid}_map, rel to /proc.
+func writeIDMap(rel string, m []specs.LinuxIDMapping) error {
 	var data []byte
 	for _, e := range m {
 		data = fmt.Appendf(data, "%d %d %d\n", e.ContainerID, e.HostID, e.Size)
 	}
-	if err := os.WriteFile(path, data, 0); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return writeProc(rel, data)
 }
 
 // compileSeccomp compiles linux.seccomp to BPF; nil when there is none.
@@ -439,8 +437,8 @@ func placeProcess(p state.Process, cg cgroups.Manager, proc *specs.Process) erro
 		}
 	}
 	if proc.OOMScoreAdj != nil {
-		path := fmt.Sprintf("/proc/%d/oom_score_adj", p.Pid)
-		if err := os.WriteFile(path, []byte(strconv.Itoa(*proc.OOMScoreAdj)), 0); err != nil {
+		rel := fmt.Sprintf("%d/oom_score_adj", p.Pid)
+		if err := writeProc(rel, []byte(strconv.Itoa(*proc.OOMScoreAdj))); err != nil {
 			return fmt.Errorf("process.oomScoreAdj %d: %w", *proc.OOMScoreAdj, err)
 		}
 	}

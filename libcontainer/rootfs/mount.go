@@ -61,6 +61,9 @@ func (s *setupper) mountFS(m specs.Mount, o mountOptions) error {
 		return fmt.Errorf("mount %s on %s: destination: %w", m.Type, m.Destination, err)
 	}
 	defer unix.Close(fd)
+	if err := s.checkProcDest(fd, m, false); err != nil {
+		return err
+	}
 	if strict {
 		if err := requireDir(fd, m.Destination); err != nil {
 			return fmt.Errorf("mount %s: %w", m.Type, err)
@@ -137,6 +140,9 @@ func (s *setupper) mountBind(m specs.Mount, o mountOptions) error {
 		return fmt.Errorf("bind mount %s on %s: destination: %w", m.Source, m.Destination, err)
 	}
 	defer unix.Close(fd)
+	if err := s.checkProcDest(fd, m, true); err != nil {
+		return err
+	}
 	if o.idmap {
 		return s.mountIdmapped(m, o, fd)
 	}
