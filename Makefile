@@ -51,7 +51,7 @@ demo: deps build rootfs
 
 # Lint, unit tests, end-to-end tests against real containers, and the conformance gate.
 test: build rootfs lint
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 45m ./...
 
 unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /tests)
