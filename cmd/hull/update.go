@@ -99,7 +99,7 @@ func updateResources(c *cli.Context) (*specs.LinuxResources, error) {
 		if c.IsSet(f.name) {
 			v, err := parseBytes(c.String(f.name))
 			if err != nil {
-				return nil, fmt.Errorf("invalid value for %s: %q: %w", f.name, c.String(f.name), err)
+				return nil, fmt.Errorf("invalid value for %s: --%s %q: %w", f.name, f.name, c.String(f.name), err)
 			}
 			*f.dst() = &v
 		}
