@@ -28,7 +28,7 @@ bundle() { # bundle DIR CGROUP ARGS-JSON
 
 measure() {
 	# Only hull's: the machine is shared, others mount meanwhile.
-	mounts=$(grep -c -e "$work" -e hull /proc/self/mountinfo || true)
+	mounts=$(grep -c -e "$work" -e "$ROOTFS" -e "$tag" /proc/self/mountinfo || true)
 	cgroups=$(find /sys/fs/cgroup/*/"$tag" -mindepth 1 -type d 2>/dev/null | wc -l)
 	files=$(cut -f1 /proc/sys/fs/file-nr)
 	states=$(ls "$root" 2>/dev/null | wc -l)
