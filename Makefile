@@ -129,6 +129,10 @@ fuzz:
 fuzz-smoke:
 	GO=$(GO) FUZZTIME=5s sh tests/fuzz/run.sh
 
+# 1,000 sequential runs and 100 concurrent containers; reports leaks.
+soak: build rootfs
+	sh tests/soak/soak.sh
+
 lint:
 	$(GO) vet ./...
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))"

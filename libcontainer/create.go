@@ -216,7 +216,35 @@ func (c *Container) startInit(spec *specs.Spec, o CreateOpts, cg cgroups.Manager
 			return err
 		}
 	}
-	return c.configureInit(p.sync, cfg, p.init.Pid)
+	if err := c.configureInit(p.sync, cfg, p.init.Pid); err != nil {
+		return fmt.Errorf("%w%s", err, initDeath(p.init, spec))
+	}
+	return nil
+}
+
+// initDeath says how the init died when it vanished during setup: killed
+// by the memory limit, it otherwise reads as a bare "peer exited". The
+// init is hull's child (the C stage clones it with CLONE_PARENT).
+func initDeath(p state.Process, spec *specs.Spec) string {
+	var ws unix.WaitStatus
+	for i := 0; ; i++ {
+		pid, err := unix.Wait4(p.Pid, &ws, unix.WNOHANG, nil)
+		if err != nil || i == 50 {
+			return ""
+		}
+		if pid == p.Pid {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if !ws.Signaled() {
+		return fmt.Sprintf(" (the container's init exited with status %d)", ws.ExitStatus())
+	}
+	msg := fmt.Sprintf(" (the container's init was killed by %s", unix.SignalName(ws.Signal()))
+	if r := spec.Linux; ws.Signal() == unix.SIGKILL && r != nil && r.Resources != nil && r.Resources.Memory != nil && r.Resources.Memory.Limit != nil {
+		msg += fmt.Sprintf("; linux.resources.memory.limit %d may be too small for the runtime's setup", *r.Resources.Memory.Limit)
+	}
+	return msg + ")"
 }
 
 // configureInit sends the init its config and serves it until it is ready;
