@@ -109,11 +109,17 @@ func (c *Container) makeCgroup(spec *specs.Spec, systemd bool) (cgroups.Manager,
 	cfg := cgroups.Config{ID: c.ID, Systemd: systemd}
 	if spec.Linux != nil {
 		cfg.Path = spec.Linux.CgroupsPath
-		cfg.Resources = withDeviceRules(spec.Linux.Resources, spec.Linux.Devices)
+		cfg.Resources = withDeviceRules(spec.Linux.Resources)
 	}
 	cg, err := cgroups.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("linux.cgroupsPath %q: %w", cfg.Path, err)
+	}
+	// A process placed in a frozen cgroup never gets to report, and create
+	// would wait forever: refused with runc's words, before the cgroup is
+	// recorded, so that the failed create leaves the existing cgroup alone.
+	if frozen, err := cg.Frozen(); err == nil && frozen {
+		return nil, errors.New("container's cgroup unexpectedly frozen")
 	}
 	st := cg.State()
 	c.Cgroup = &st
@@ -122,6 +128,11 @@ func (c *Container) makeCgroup(spec *specs.Spec, systemd bool) (cgroups.Manager,
 	}
 	if err := cg.Create(); err != nil {
 		return nil, err
+	}
+	// A cgroup made by someone else may already hold processes: they share
+	// the container's limits and die with it. runc warns, in these words.
+	if pids, err := cg.Pids(); err == nil && len(pids) > 0 {
+		c.warn("container's cgroup is not empty: %d process(es) found", len(pids))
 	}
 	return cg, nil
 }
@@ -178,11 +189,6 @@ func (c *Container) startInit(spec *specs.Spec, o CreateOpts, cg cgroups.Manager
 		req.Joins, req.Unshare = nsenter.FromSpec(spec.Linux.Namespaces)
 		req.TimeOffsets = spec.Linux.TimeOffsets
 	}
-	if !hasNamespace(spec, specs.MountNamespace) {
-		// The C stage starts in exeseal's private mount namespace; a
-		// container without a mount namespace shares the caller's instead.
-		req.Joins = append(req.Joins, nsenter.Join{Type: specs.MountNamespace, Path: fmt.Sprintf("/proc/%d/ns/mnt", os.Getpid())})
-	}
 	cfg.NewCgroupNS = req.Unshare&unix.CLONE_NEWCGROUP != 0
 	req.Unshare &^= unix.CLONE_NEWCGROUP
 	p, err := startProcess(req, extra, idMapper(spec), cg)
@@ -200,6 +206,15 @@ func (c *Container) startInit(spec *specs.Spec, o CreateOpts, cg cgroups.Manager
 	// look at its interfaces before it has its config.
 	if err := moveNetDevices(spec.Linux, p.init.Pid); err != nil {
 		return err
+	}
+	if needsMountSources(spec) {
+		fds, err := openMountSources(p.init.Pid, spec.Mounts)
+		if err != nil {
+			return err
+		}
+		if err := sendMountSources(p.sync, fds); err != nil {
+			return err
+		}
 	}
 	if err := c.configureInit(p.sync, cfg, p.init.Pid); err != nil {
 		return fmt.Errorf("%w%s", err, initDeath(p.init, spec))
@@ -339,6 +354,11 @@ func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error
 	parent, child := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync-child")
 	defer child.Close()
 	childFD := 3 + len(extra)
+	// The C stage starts in exeseal's private mount namespace and leaves it
+	// first: a container without a mount namespace shares the caller's, and
+	// a new one must be a copy of the caller's, in the host's peer groups,
+	// for rshared mounts to propagate back to the host.
+	req.HomeMount = fmt.Sprintf("/proc/%d/ns/mnt", os.Getpid())
 	cmd := &exec.Cmd{
 		Args:       []string{"hull", "init"},
 		Env:        append(req.Env(childFD), glibcNoRseq),

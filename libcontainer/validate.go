@@ -8,9 +8,11 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/libcontainer/apparmor"
 	"github.com/hull-runtime/hull/libcontainer/capabilities"
 	"github.com/hull-runtime/hull/libcontainer/nsenter"
 	"github.com/hull-runtime/hull/libcontainer/process"
+	"github.com/hull-runtime/hull/libcontainer/rootfs"
 	"github.com/hull-runtime/hull/libcontainer/seccomp"
 )
 
@@ -45,12 +47,8 @@ func validateRuntime(spec *specs.Spec, o CreateOpts) error {
 		}
 	}
 	errs = append(errs, validateWithoutMountNamespace(spec), validateSysctls(spec))
-	if proc.ApparmorProfile != "" {
-		errs = append(errs, fmt.Errorf("process.apparmorProfile %q: hull does not apply AppArmor profiles", proc.ApparmorProfile))
-	}
-	if proc.SelinuxLabel != "" {
-		errs = append(errs, fmt.Errorf("process.selinuxLabel %q: hull does not apply SELinux labels", proc.SelinuxLabel))
-	}
+	errs = append(errs, rootfs.ValidateMounts(spec.Mounts))
+	errs = append(errs, apparmor.Validate("process.apparmorProfile", proc.ApparmorProfile), validateSELinux(spec))
 	if proc.Terminal && o.ConsoleSocket == nil {
 		errs = append(errs, errors.New("process.terminal is true: --console-socket is required"))
 	}

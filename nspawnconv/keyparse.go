@@ -31,17 +31,17 @@ func cliKeys() []KeyDef {
 			What: "hostname default, .nspawn file name, annotation org.hull.nspawn.machine", parse: parseMachineName},
 		{Flags: []string{"-S", "--slice"}, arg: argRequired, Group: GroupCLI, Kind: KindMapped,
 			What: "linux.cgroupsPath under the slice's cgroup", parse: parseSlice},
-		{Flags: []string{"--property"}, arg: argRequired, Group: GroupCLI, Kind: KindRefused,
-			What:  "refused: scope unit properties need a systemd host (recorded in the model)",
+		{Flags: []string{"--property"}, arg: argRequired, Group: GroupCLI, Kind: KindMapped,
+			What:  "linux.resources for MemoryMax, MemoryHigh (v2), CPUQuota, CPUWeight, TasksMax, IOWeight, DeviceAllow; other properties refused (they need systemd)",
 			parse: listField(func(s *Settings) *[]string { return &s.Properties }, false, nil)},
 		{Flags: []string{"--register"}, arg: argRequired, Group: GroupCLI, Kind: KindHooked,
-			What: "annotation org.hull.nspawn.register; hull does not talk to machined (warning when yes)", parse: func(s *Settings, v string, _ *parseCtx) error {
+			What: "createRuntime hook registers with systemd-machined (default: when reachable; yes: must), poststop unregisters", parse: func(s *Settings, v string, _ *parseCtx) error {
 				b, err := ParseBoolean(v)
 				s.Register = &b
 				return err
 			}},
 		{Flags: []string{"--keep-unit"}, arg: argNone, Group: GroupCLI, Kind: KindHooked,
-			What: "annotation org.hull.nspawn.keep-unit; cgroupsPath is still hull's", parse: func(s *Settings, _ string, _ *parseCtx) error { s.KeepUnit = true; return nil }},
+			What: "hull nspawn: the machine in the caller's unit cgroup (payload), registered as that unit; no scope of its own", parse: func(s *Settings, _ string, _ *parseCtx) error { s.KeepUnit = true; return nil }},
 		{Flags: []string{"-U"}, arg: argNone, Group: GroupPrivateUsers, Kind: KindMapped,
 			What: "PrivateUsers=pick + PrivateUsersOwnership=auto", parse: func(s *Settings, _ string, _ *parseCtx) error {
 				s.PrivateUsers = PrivateUsers{Mode: UserNSPick, Range: 65536}
@@ -158,12 +158,15 @@ func parseMachineID(s *Settings, v string, _ *parseCtx) error {
 	return err
 }
 
-func parsePrivateUsersField(s *Settings, v string, _ *parseCtx) error {
+func parsePrivateUsersField(s *Settings, v string, c *parseCtx) error {
 	if v == "" {
 		s.PrivateUsers = PrivateUsers{}
 		return nil
 	}
-	pu, err := parsePrivateUsers(v)
+	// nspawn's --private-users= reads digits as a UID base, never as a
+	// boolean ("--private-users=0" is base 0); the file's PrivateUsers=
+	// goes through parse_boolean first (PrivateUsers=0 is "no").
+	pu, err := parsePrivateUsers(v, c != nil && c.cli)
 	s.PrivateUsers = pu
 	return err
 }

@@ -202,6 +202,37 @@ func (r SearchRoots) Find(machineName, imageDir string) (string, bool, error) {
 	return p, false, nil
 }
 
+// Trusts reports whether a settings file lies in one of the trusted
+// directories: nspawn trusts a file by the directory it was found in (a
+// symlink there is trusted, as nspawn opens it by that path), so the
+// directory of an explicit path is resolved and compared.
+func (r SearchRoots) Trusts(path string) (bool, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return false, fmt.Errorf("settings file %s: %w", path, err)
+	}
+	dir, err := filepath.EvalSymlinks(filepath.Dir(abs))
+	if err != nil {
+		return false, fmt.Errorf("settings file %s: %w", path, err)
+	}
+	for _, t := range r.Trusted {
+		if rt, err := filepath.EvalSymlinks(t); err == nil && rt == dir {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// MergeFile is Merge for the file at path; each warning names the file and
+// says how to trust it.
+func MergeFile(cli, file *Settings, path string, trusted bool) (*Settings, []string) {
+	merged, warnings := Merge(cli, file, trusted)
+	for i, w := range warnings {
+		warnings[i] = fmt.Sprintf("%s: %s (only files in /etc/systemd/nspawn or /run/systemd/nspawn are trusted; --settings=trusted trusts this one)", path, w)
+	}
+	return merged, warnings
+}
+
 func isFile(p string) (bool, error) {
 	st, err := os.Stat(p)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -245,6 +276,6 @@ func Load(args []string, lookupEnv func(string) (string, bool), roots SearchRoot
 	if err != nil {
 		return nil, warnings, err
 	}
-	merged, mw := Merge(cli, file, trusted)
+	merged, mw := MergeFile(cli, file, p, trusted)
 	return merged, append(warnings, mw...), nil
 }

@@ -152,3 +152,61 @@ func TestFindSettingsFile(t *testing.T) {
 		t.Errorf("Load trusted: %+v %v", s, err)
 	}
 }
+
+func TestTrustByLocation(t *testing.T) {
+	base := t.TempDir()
+	etc, images, link := filepath.Join(base, "etc"), filepath.Join(base, "images"), filepath.Join(base, "etc-link")
+	for _, d := range []string{etc, images} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(etc, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{filepath.Join(etc, "m.nspawn"), filepath.Join(images, "m.nspawn")} {
+		if err := os.WriteFile(p, []byte("[Exec]\nCapability=CAP_SYS_TIME\n[Network]\nPort=8080:80\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(filepath.Join(images, "m.nspawn"), filepath.Join(etc, "linked.nspawn")); err != nil {
+		t.Fatal(err)
+	}
+	roots := SearchRoots{Trusted: []string{etc}}
+	cases := map[string]bool{
+		filepath.Join(etc, "m.nspawn"):           true,
+		filepath.Join(link, "m.nspawn"):          true, // the directory is the trusted one
+		filepath.Join(etc, "linked.nspawn"):      true, // found in the trusted directory, as nspawn would
+		filepath.Join(images, "m.nspawn"):        false,
+		filepath.Join(etc, "../images/m.nspawn"): false,
+	}
+	for p, want := range cases {
+		if got, err := roots.Trusts(p); err != nil || got != want {
+			t.Errorf("Trusts(%s) = %v, %v; want %v", p, got, err, want)
+		}
+	}
+	file, _, err := ParseFile(filepath.Join(images, "m.nspawn"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli := mustCLIArgs(t, "-D", "/srv/m")
+	s, warns := MergeFile(cli, file, filepath.Join(images, "m.nspawn"), false)
+	if len(s.Capability) != 0 || len(s.Ports) != 0 || len(warns) != 2 ||
+		!strings.Contains(strings.Join(warns, "\n"), "Capability=") || !strings.Contains(strings.Join(warns, "\n"), "Port=") ||
+		!strings.Contains(warns[0], filepath.Join(images, "m.nspawn")) {
+		t.Errorf("untrusted: caps %v ports %v warnings %q", s.Capability, s.Ports, warns)
+	}
+	trusted := mustCLIArgs(t, "-D", "/srv/m", "--settings=trusted")
+	if s, warns := MergeFile(trusted, file, filepath.Join(images, "m.nspawn"), false); len(s.Capability) != 1 || len(s.Ports) != 1 || len(warns) != 0 {
+		t.Errorf("--settings=trusted: caps %v ports %v warnings %q", s.Capability, s.Ports, warns)
+	}
+}
+
+func mustCLIArgs(t *testing.T, args ...string) *Settings {
+	t.Helper()
+	s, err := ParseCommandLine(args, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/hull-runtime/hull/libcontainer"
+	"github.com/hull-runtime/hull/libcontainer/seccomp"
 )
 
 // Set at build time by the Makefile.
@@ -30,7 +31,7 @@ func main() {
 	}
 	var log logTarget
 	app := newApp(&log)
-	if err := app.Run(os.Args); err != nil {
+	if err := app.Run(interspersedArgs(app, os.Args)); err != nil {
 		var code exitCode
 		if errors.As(err, &code) {
 			os.Exit(int(code))
@@ -48,15 +49,19 @@ func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) 
 
 // newApp builds the command line; log receives the --log flags once parsed.
 func newApp(log *logTarget) *cli.App {
+	// runc's shape: scripts read "<name> version X" and the "key: value"
+	// lines (spec, go, libseccomp).
 	cli.VersionPrinter = func(c *cli.Context) {
-		fmt.Printf("hull version %s\ncommit: %s\nspec: %s\ngo: %s\n", version, commit, specs.Version, runtime.Version())
+		fmt.Printf("hull version %s\ncommit: %s\nspec: %s\ngo: %s\nlibseccomp: %s\n", version, commit, specs.Version, runtime.Version(), seccomp.LibraryVersion())
 	}
 	return &cli.App{
 		Name:                   "hull",
 		Usage:                  "an OCI container runtime",
 		Version:                version,
-		HideHelpCommand:        true,
 		UseShortOptionHandling: true,
+		// As runc: `--env A=1,2` is one variable, and `--cgroup
+		// cpu,cpuacct:sub` one argument.
+		DisableSliceFlagSeparator: true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "root", Value: "/run/hull", Usage: "directory for container state"},
 			&cli.StringFlag{Name: "log", Usage: "log file (default: stderr)"},
@@ -68,7 +73,11 @@ func newApp(log *logTarget) *cli.App {
 		},
 		Before: func(c *cli.Context) error {
 			log.path, log.format = c.String("log"), c.String("log-format")
-			return checkGlobalFlags(c)
+			if err := checkGlobalFlags(c); err != nil {
+				return err
+			}
+			debugLog(c, "hull version %s (commit %s): %q", version, commit, os.Args[1:])
+			return nil
 		},
 		Commands: []*cli.Command{
 			createCommand, startCommand, stateCommand, killCommand, deleteCommand,

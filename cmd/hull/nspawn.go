@@ -36,6 +36,10 @@ func nspawnRun(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if hasFlag(a.nspawn, "-h", "--help") {
+		printNspawnHelp(os.Stdout, "nspawn")
+		return nil
+	}
 	if a.bundle != "" {
 		return fmt.Errorf("nspawn: --bundle is for `hull convert`")
 	}
@@ -52,6 +56,11 @@ func nspawnRun(c *cli.Context) error {
 		return err
 	}
 	a.bundle = dir
+	if a.cgroupsPath == "" && hasFlag(a.nspawn, "--keep-unit") {
+		if a.cgroupsPath, err = keepUnitCgroups(); err != nil {
+			return err
+		}
+	}
 	cv, err := convertMachine(a)
 	if err != nil {
 		return err
@@ -108,6 +117,10 @@ func runMachine(c *cli.Context, id string, b *oci.Bundle) (int, error) {
 	}
 	defer ctr.Close()
 	if tty != nil {
+		tty.escape = func() {
+			fmt.Fprintf(os.Stderr, "\r\nhull: escape: killing machine %s\r\n", id)
+			ctr.Signal(unix.SIGKILL, true)
+		}
 		if err := attachConsole(tty, b.Spec.Annotations[libcontainer.AnnotationConsole]); err != nil {
 			ctr.Delete(true)
 			return 0, err
@@ -119,7 +132,7 @@ func runMachine(c *cli.Context, id string, b *oci.Bundle) (int, error) {
 	}
 	// Unlocked while it runs, so that state, exec and kill work meanwhile.
 	ctr.Close()
-	status := libcontainer.SystemExitStatus(b.Spec, waitForwarding(ctr.WaitExit, func(sig unix.Signal) { ctr.Signal(sig, false) }, sigs, tty))
+	status := libcontainer.SystemExitStatus(b.Spec, waitForwarding(ctr.WaitExit, forwarding{send: func(sig unix.Signal) { ctr.Signal(sig, false) }, orderly: orderlySignal(b.Spec)}, sigs, tty))
 	if tty != nil {
 		tty.drain()
 	}

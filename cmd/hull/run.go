@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
@@ -24,6 +25,7 @@ var runCommand = &cli.Command{
 	Flags: append([]cli.Flag{
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return once the container started"},
 		&cli.BoolFlag{Name: "keep", Usage: "keep the container's state after it exits"},
+		&cli.BoolFlag{Name: "no-subreaper", Usage: "disable the use of the subreaper used to reap reparented processes"},
 	}, createFlags...),
 	Action: run,
 }
@@ -72,6 +74,15 @@ func run(c *cli.Context) error {
 		}
 	}
 	sigs.wait()
+	// As runc's run: the container's orphans come to hull, which reaps them
+	// (startReaper, once start's hooks are done).
+	subreaper := !c.Bool("detach") && !c.Bool("no-subreaper")
+	if subreaper {
+		if err := becomeSubreaper(); err != nil {
+			logWarnings(c, []string{err.Error()})
+			subreaper = false
+		}
+	}
 	if err := ctr.Start(); err != nil {
 		ctr.Delete(true)
 		return err
@@ -79,9 +90,16 @@ func run(c *cli.Context) error {
 	if c.Bool("detach") {
 		return nil
 	}
+	var reaper *orphanReaper
+	if subreaper {
+		reaper = startReaper(ctr.Init.Pid)
+	}
 	// Unlocked while it runs, so that state, kill and delete work meanwhile.
 	ctr.Close()
-	status := libcontainer.SystemExitStatus(b.Spec, waitForwarding(ctr.WaitExit, func(sig unix.Signal) { ctr.Signal(sig, false) }, sigs.ch, tty))
+	status := libcontainer.SystemExitStatus(b.Spec, waitForwarding(ctr.WaitExit, forwarding{send: func(sig unix.Signal) { ctr.Signal(sig, false) }, orderly: orderlySignal(b.Spec)}, sigs.ch, tty))
+	if reaper != nil {
+		reaper.stop() // before delete's poststop hooks, hull's own children
+	}
 	if tty != nil {
 		tty.drain()
 	}
@@ -118,6 +136,9 @@ type ttyProxy struct {
 	peer          *os.File // our own slave end, held while the container runs
 	saved         *unix.Termios
 	copied        sync.WaitGroup
+	// escape, when set, is called on nspawn's escape (Ctrl-] three times
+	// within a second) typed on an interactive terminal.
+	escape func()
 }
 
 func newTTYProxy() (*ttyProxy, error) {
@@ -147,7 +168,11 @@ func (t *ttyProxy) attach() error {
 		unix.IoctlSetTermios(0, unix.TCSETS, &raw)
 		t.resize()
 	}
-	go io.Copy(master, os.Stdin) //nolint:errcheck // ends with hull
+	var in io.Reader = os.Stdin
+	if t.escape != nil && t.saved != nil {
+		in = &escapeReader{r: os.Stdin, now: time.Now, onEscape: t.escape}
+	}
+	go io.Copy(master, in) //nolint:errcheck // ends with hull
 	t.copied.Add(1)
 	go func() {
 		defer t.copied.Done()

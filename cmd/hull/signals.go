@@ -4,7 +4,10 @@ import (
 	"os"
 	"os/signal"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libcontainer"
 )
 
 // caughtSignals is a channel that receives every signal hull gets once
@@ -27,9 +30,33 @@ func catchSignals() *caughtSignals {
 
 func (s *caughtSignals) wait() { <-s.ready }
 
+// forwarding says how waitForwarding relays signals: send delivers one to
+// the container; orderly, when not 0, replaces SIGTERM and SIGINT, as
+// nspawn turns them into a booted machine's kill signal (SIGRTMIN+3 powers
+// systemd off; SIGTERM would make it re-execute), so `systemctl stop` of a
+// unit running hull shuts the machine down cleanly.
+type forwarding struct {
+	send    func(unix.Signal)
+	orderly unix.Signal
+}
+
+// orderlySignal is the signal SIGTERM and SIGINT become for a container:
+// its kill signal when it has one (a booted machine, KillSignal=), else 0.
+func orderlySignal(spec *specs.Spec) unix.Signal {
+	name := libcontainer.DefaultKillSignal(spec)
+	if name == "" {
+		return 0
+	}
+	sig, err := parseSignal(name)
+	if err != nil {
+		return 0
+	}
+	return sig
+}
+
 // waitForwarding waits for a process hull started (wait), forwarding every
-// signal hull receives to it (send); window size changes go to the pty.
-func waitForwarding(wait func() (int, error), send func(unix.Signal), sigs chan os.Signal, tty *ttyProxy) int {
+// signal hull receives to it (f); window size changes go to the pty.
+func waitForwarding(wait func() (int, error), f forwarding, sigs chan os.Signal, tty *ttyProxy) int {
 	done := make(chan int, 1)
 	go func() {
 		status, err := wait()
@@ -49,8 +76,13 @@ func waitForwarding(wait func() (int, error), send func(unix.Signal), sigs chan 
 				if tty != nil {
 					tty.resize()
 				}
+			case unix.SIGTERM, unix.SIGINT:
+				if f.orderly != 0 {
+					sig = f.orderly
+				}
+				f.send(sig)
 			default:
-				send(sig)
+				f.send(sig)
 			}
 		}
 	}

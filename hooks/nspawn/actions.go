@@ -13,6 +13,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/hooks/machined"
 )
 
 // Hook actions, as nspawnconv names them in HookStep.Action.
@@ -21,6 +23,8 @@ const (
 	ActionUmount      = "umount"       // poststop: PATH
 	ActionRemoveTree  = "remove-tree"  // poststop: PATH
 	ActionPrepare     = "prepare"      // by hand: BUNDLE (re-apply the recorded pre-steps)
+	ActionRegister    = "register"     // createRuntime: MODE NAME UUID ROOT SLICE KEEP-UNIT [HOST-IF…]
+	ActionUnregister  = "unregister"   // poststop: NAME
 )
 
 // CgroupRoot is where the host's cgroup hierarchies are mounted.
@@ -60,11 +64,23 @@ func RunAction(action string, args []string, st *specs.State) error {
 		return RemoveTree(args[0])
 	case ActionAddVeth, ActionAddMacvlan, ActionAddIPVlan, ActionRemoveZone, ActionRemoveLink:
 		return runLinkAction(action, args, st)
+	case ActionAddPorts, ActionWatchPorts, ActionRemovePorts:
+		return runPortAction(action, args, st)
 	case ActionAddZone:
 		if err := need(1); err != nil {
 			return err
 		}
 		return AddZone(args[0])
+	case ActionRegister:
+		return register(args, st)
+	case ActionUnregister:
+		if err := need(1); err != nil {
+			return err
+		}
+		if !machined.Reachable() {
+			return nil // nothing can have registered it
+		}
+		return machined.Unregister(args[0])
 	case ActionPrepare:
 		if err := need(1); err != nil {
 			return err
@@ -79,7 +95,8 @@ func RunAction(action string, args []string, st *specs.State) error {
 // the runtime writes on the hook's stdin.
 func NeedsState(action string) bool {
 	switch action {
-	case ActionChownCgroup, ActionAddVeth, ActionAddMacvlan, ActionAddIPVlan, ActionRemoveLink, ActionRemoveZone:
+	case ActionChownCgroup, ActionRegister, ActionAddVeth, ActionAddMacvlan, ActionAddIPVlan, ActionRemoveLink, ActionRemoveZone,
+		ActionAddPorts, ActionRemovePorts:
 		return true
 	}
 	return false
@@ -282,4 +299,30 @@ func Prepare(bundle string, warn func(string)) error {
 		return fmt.Errorf("%s: %w", filepath.Join(bundle, PreStepsFile), err)
 	}
 	return ApplyPreSteps(steps, warn)
+}
+
+// register makes the container a machine of systemd-machined. Mode "auto"
+// registers only when machined is reachable (a host without systemd runs
+// the bundle all the same); "yes" fails the container's creation instead.
+func register(args []string, st *specs.State) error {
+	if len(args) < 6 {
+		return fmt.Errorf("nspawn-hook register: want MODE NAME UUID ROOT SLICE KEEP-UNIT [HOST-IF…], got %q", args)
+	}
+	if st == nil || st.Pid <= 0 {
+		return errors.New("nspawn-hook register: the container state on stdin has no pid")
+	}
+	mode := args[0]
+	if mode != "auto" && mode != "yes" {
+		return fmt.Errorf("nspawn-hook register: mode %q: want auto or yes", mode)
+	}
+	if !machined.Reachable() {
+		if mode == "auto" {
+			return nil
+		}
+		return fmt.Errorf("--register=yes: systemd-machined is not reachable on the system bus (%s)", machined.SystemBusSocket)
+	}
+	return machined.Register(machined.Machine{
+		Name: args[1], ID: args[2], Root: args[3], Slice: args[4], KeepUnit: args[5] == "yes",
+		Service: "hull", Leader: st.Pid, NetIfs: args[6:],
+	})
 }

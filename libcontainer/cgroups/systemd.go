@@ -34,6 +34,9 @@ func parseSystemdPath(p, id string) (systemdUnit, error) {
 		}
 		p = "system.slice:hull:" + id
 	}
+	if strings.HasPrefix(p, "/") {
+		return parseSlicePath(p)
+	}
 	parts := strings.Split(p, ":")
 	if len(parts) != 3 {
 		return systemdUnit{}, fmt.Errorf("linux.cgroupsPath %q: the systemd driver wants \"slice:prefix:name\"", p)
@@ -54,6 +57,29 @@ func parseSystemdPath(p, id string) (systemdUnit, error) {
 	unit := name + ".scope"
 	if prefix != "" {
 		unit = prefix + "-" + unit
+	}
+	if err := checkUnitName(unit); err != nil {
+		return systemdUnit{}, fmt.Errorf("linux.cgroupsPath %q: %w", p, err)
+	}
+	return systemdUnit{slice: slice, unit: unit}, nil
+}
+
+// parseSlicePath reads the cgroupfs form of a scope in a slice,
+// "/machine.slice/machine-NAME.scope" (what `hull convert` writes for a
+// machine), as that scope in that slice, so one bundle serves both drivers.
+func parseSlicePath(p string) (systemdUnit, error) {
+	dir, unit := path.Split(p)
+	dir = strings.TrimSuffix(dir, "/")
+	if !strings.HasSuffix(unit, ".scope") {
+		return systemdUnit{}, fmt.Errorf("linux.cgroupsPath %q: the systemd driver wants \"slice:prefix:name\" or \"/SLICE…/UNIT.scope\"", p)
+	}
+	slice := path.Base(dir)
+	if dir == "" {
+		slice = "-.slice"
+	}
+	want, err := expandSlice(slice)
+	if err != nil || want != dir && !(dir == "" && want == "/") {
+		return systemdUnit{}, fmt.Errorf("linux.cgroupsPath %q: %q is not where systemd puts slice %s", p, dir, slice)
 	}
 	if err := checkUnitName(unit); err != nil {
 		return systemdUnit{}, fmt.Errorf("linux.cgroupsPath %q: %w", p, err)

@@ -64,13 +64,6 @@ var consolePlants = []plant{
 	}},
 }
 
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestConsolePlanted: whatever the image planted at /dev/console or under
 // /dev/pts, the container's /dev/console is its own pty and nothing the
 // image points at is bound or written (CVE-2025-52565 class). runc runs

@@ -1,0 +1,46 @@
+package nspawnconv
+
+import "strings"
+
+// Registration modes of the register hook (--register=).
+const (
+	RegisterAuto = "auto" // when systemd-machined is reachable (hull's default)
+	RegisterYes  = "yes"  // fail when the machine cannot be registered
+)
+
+// setupRegistration adds the hooks that make the machine known to
+// systemd-machined while it runs, as nspawn registers itself: createRuntime
+// registers it (after the links exist, so their host ends are its network
+// interfaces), poststop unregisters it. As hooks they work under any
+// runtime. Args: MODE NAME UUID ROOT SLICE KEEP-UNIT [HOST-IF…].
+func (cv *converter) setupRegistration() error {
+	s := cv.s
+	if s.Register != nil && !*s.Register {
+		return nil
+	}
+	mode := RegisterAuto
+	if s.Register != nil {
+		mode = RegisterYes
+	}
+	keep := "no"
+	if s.KeepUnit {
+		keep = "yes"
+	}
+	args := []string{mode, cv.c.MachineName, strings.ReplaceAll(cv.c.UUID, "-", ""), cv.root, s.Slice, keep}
+	args = append(args, cv.hostInterfaces()...)
+	cv.hook("createRuntime", "register", "--register="+mode, args...)
+	cv.hook("poststop", "unregister", "--register="+mode, cv.c.MachineName)
+	return nil
+}
+
+// hostInterfaces are the host ends of the machine's veth links, which
+// machined lists as the machine's interfaces.
+func (cv *converter) hostInterfaces() []string {
+	var out []string
+	for _, h := range cv.c.Hooks {
+		if h.Action == "add-veth" && len(h.Args) >= 2 {
+			out = append(out, h.Args[1])
+		}
+	}
+	return out
+}
