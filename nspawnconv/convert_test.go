@@ -375,7 +375,6 @@ func TestRefusals(t *testing.T) {
 		"[Network]\nPort=80\n":                              "Port=",
 		"[Network]\nBridge=br0\nZone=lab\n":                 "Zone=",
 		"[Files]\nBindUser=alice\n":                         "BindUser=",
-		"[Exec]\nBoot=yes\nProcessTwo=yes\n":                "ProcessTwo=",
 		"[Exec]\nBoot=yes\nAmbientCapability=CAP_NET_RAW\n": "AmbientCapability=",
 		"[Files]\nPrivateUsersOwnership=map\n":              "PrivateUsersOwnership=map",
 		"[Files]\nBind=/a:/b:idmap\n":                       "Bind=/a:/b:idmap",
@@ -390,7 +389,7 @@ func TestRefusals(t *testing.T) {
 			t.Errorf("%q: err %v, want refusal of %s", in, err, key)
 		}
 	}
-	for _, args := range [][]string{{"-x", "--link-journal=host"}, {"--read-only", "--private-users=pick", "--private-users-ownership=chown"},
+	for _, args := range [][]string{{"-b", "-a"}, {"-x", "--link-journal=host"}, {"--read-only", "--private-users=pick", "--private-users-ownership=chown"},
 		{"--volatile=state", "--private-users=pick", "--private-users-ownership=chown"}, {"-i", "/x.raw"}, {"--oci-bundle=/b"}, {"--property=CPUAccounting=yes"}, {"--property=MemoryMax=10%"}, {"--root-hash=ab"}} {
 		f := newFixture(t, "r")
 		s := mustCLI(t, append([]string{"-D", f.root}, args...)...)

@@ -22,16 +22,14 @@ func buildKeys() []KeyDef {
 func execKeys() []KeyDef {
 	return []KeyDef{
 		{Section: "Exec", Key: "Boot", Flags: []string{"-b", "--boot"}, arg: argNone, noArg: "yes", Group: GroupStartMode, Kind: KindMapped,
-			What: "boot profile: init resolved in the rootfs as process.args[0], nspawn's booted-machine namespaces, mounts, capabilities, devices; kill signal SIGRTMIN+3 as annotation",
-			parse: func(s *Settings, v string, c *parseCtx) error {
-				return boolField(func(s *Settings) *bool { return &s.Boot })(s, v, c)
-			}},
+			What:  "boot profile: init resolved in the rootfs as process.args[0], nspawn's booted-machine namespaces, mounts, capabilities, devices; kill signal SIGRTMIN+3 as annotation",
+			parse: startModeField(func(s *Settings) (*bool, *bool) { return &s.Boot, &s.ProcessTwo })},
 		{Section: "Exec", Key: "Ephemeral", Flags: []string{"-x", "--ephemeral"}, arg: argNone, noArg: "yes", Group: GroupEphemeral, Kind: KindHooked,
 			What:  "pre-step: overlay of the image with a throw-away tmpfs upper as root.path; poststop hook unmounts it",
 			parse: boolField(func(s *Settings) *bool { return &s.Ephemeral })},
 		{Section: "Exec", Key: "ProcessTwo", Flags: []string{"-a", "--as-pid2"}, arg: argNone, noArg: "yes", Group: GroupStartMode, Kind: KindHooked,
 			What:  "stub init (hull-stubinit, Options.InitPath) copied into the bundle (run-host/init) and bound read-only at /run/host/init as PID 1, payload as PID 2; refused without an init path",
-			parse: boolField(func(s *Settings) *bool { return &s.ProcessTwo })},
+			parse: startModeField(func(s *Settings) (*bool, *bool) { return &s.ProcessTwo, &s.Boot })},
 		{Section: "Exec", Key: "Parameters", Group: GroupParameters, Kind: KindMapped,
 			What:  "process.args (command, or init arguments with Boot=); CLI: everything after the options",
 			parse: listField(func(s *Settings) *[]string { return &s.Parameters }, false, nil)},

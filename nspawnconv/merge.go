@@ -12,13 +12,16 @@ import (
 
 // untrustedIgnored are the groups an untrusted file may not set at all
 // (systemd 252 merge_settings(); BindUser= as the man page says).
-var untrustedIgnored = map[Group]string{
-	GroupAmbientCapability: "AmbientCapability=", GroupMachineID: "MachineID=",
-	GroupCustomMounts: "Bind=/BindReadOnly=/TemporaryFileSystem=/Inaccessible=/Overlay=",
-	GroupBindUser:     "BindUser=", GroupNetwork: "[Network]", GroupPorts: "Port=",
-	GroupPrivateUsers: "PrivateUsers=", GroupPrivateUsersOwnership: "PrivateUsersOwnership=",
-	GroupRlimit: "Limit*=", GroupOOMScoreAdjust: "OOMScoreAdjust=", GroupCPUAffinity: "CPUAffinity=",
-	GroupLinkJournal: "LinkJournal=",
+var untrustedIgnored = map[Group]bool{
+	GroupAmbientCapability: true, GroupMachineID: true, GroupCustomMounts: true,
+	GroupBindUser: true, GroupNetwork: true, GroupPorts: true,
+	GroupPrivateUsers: true, GroupPrivateUsersOwnership: true,
+	GroupRlimit: true, GroupOOMScoreAdjust: true, GroupCPUAffinity: true,
+	GroupLinkJournal: true,
+}
+
+func untrustedWarning(key string) string {
+	return fmt.Sprintf("ignoring %s= from untrusted settings file", key)
 }
 
 // Merge combines command-line settings with a parsed .nspawn file following
@@ -39,8 +42,10 @@ func Merge(cli, file *Settings, trusted bool) (*Settings, []string) {
 		}
 		src := file
 		if !trusted {
-			if what, bad := untrustedIgnored[g]; bad {
-				warnings = append(warnings, fmt.Sprintf("ignoring %s from untrusted settings file", what))
+			if untrustedIgnored[g] {
+				for _, k := range file.fileKeys[g] {
+					warnings = append(warnings, untrustedWarning(k))
+				}
 				continue
 			}
 			src = untrustedView(file, g, &warnings)
@@ -58,7 +63,7 @@ func untrustedView(file *Settings, g Group, warnings *[]string) *Settings {
 	case g == GroupCapability && len(file.Capability) > 0:
 		c := file.clone()
 		c.Capability = nil
-		*warnings = append(*warnings, "ignoring Capability= from untrusted settings file")
+		*warnings = append(*warnings, untrustedWarning("Capability"))
 		return c
 	case g == GroupSystemCallFilter && len(file.SyscallAllow) > 0:
 		c := file.clone()

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -209,4 +210,49 @@ func mustCLIArgs(t *testing.T, args ...string) *Settings {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// An untrusted file's warnings name each privileged key the file gave, and
+// only those.
+func TestUntrustedWarningsNameEachKey(t *testing.T) {
+	tests := []struct {
+		file string
+		want []string // keys named, in order
+	}{
+		{"[Exec]\nCapability=CAP_NET_ADMIN\n", []string{"Capability"}},
+		{"[Exec]\nCapability=CAP_NET_ADMIN\nDropCapability=CAP_SYS_PTRACE\n", []string{"Capability"}},
+		{"[Exec]\nDropCapability=CAP_SYS_PTRACE\n", nil},
+		{"[Files]\nBind=/srv\nBindReadOnly=/etc\nBind=/opt\n", []string{"Bind", "BindReadOnly"}},
+		{"[Files]\nTemporaryFileSystem=/tmp\nOverlay=/a:/b\n", []string{"TemporaryFileSystem", "Overlay"}},
+		{"[Network]\nPrivate=yes\nVirtualEthernet=yes\n", []string{"Private", "VirtualEthernet"}},
+		{"[Network]\nPort=80\n", []string{"Port"}},
+		{"[Exec]\nLimitNOFILE=100\nOOMScoreAdjust=5\nCPUAffinity=0\nMachineID=0123456789abcdef0123456789abcdef\n",
+			[]string{"LimitNOFILE", "MachineID", "OOMScoreAdjust", "CPUAffinity"}},
+		{"[Exec]\nPrivateUsers=pick\n[Files]\nPrivateUsersOwnership=chown\n", []string{"PrivateUsers", "PrivateUsersOwnership"}},
+		{"[Exec]\nHostname=h\nBoot=yes\n", nil},
+	}
+	for _, tc := range tests {
+		file, _, err := ParseSettings(strings.NewReader(tc.file), "t.nspawn")
+		if err != nil {
+			t.Fatalf("%q: %v", tc.file, err)
+		}
+		_, warns := Merge(mustCLI(t, "-D", "/m/x"), file, false)
+		var got []string
+		for _, w := range warns {
+			k, ok := strings.CutPrefix(w, "ignoring ")
+			k, ok2 := strings.CutSuffix(k, "= from untrusted settings file")
+			if !ok || !ok2 {
+				t.Fatalf("%q: warning %q not of the form 'ignoring KEY= from untrusted settings file'", tc.file, w)
+			}
+			got = append(got, k)
+		}
+		slices.Sort(got)
+		want := slices.Sorted(slices.Values(tc.want))
+		if !slices.Equal(got, want) {
+			t.Errorf("%q: warnings name %q, want %q", tc.file, got, want)
+		}
+		if _, w := Merge(mustCLI(t, "-D", "/m/x"), file, true); len(w) != 0 {
+			t.Errorf("%q: trusted file warned %q", tc.file, w)
+		}
+	}
 }

@@ -290,3 +290,40 @@ func TestPortDuplicate(t *testing.T) {
 		t.Errorf("ports %+v, err %v", s.Ports, err)
 	}
 }
+
+// In a file nspawn keeps the first start mode it reads and warns about a
+// conflicting Boot=/ProcessTwo= (systemd 252 config_parse_boot/pid2).
+func TestStartModeConflictInFile(t *testing.T) {
+	tests := []struct {
+		in         string
+		boot, pid2 bool
+		warnLine   string // "" = no warning
+	}{
+		{"Boot=yes\nProcessTwo=yes\n", true, false, "s.nspawn:3: ProcessTwo=yes"},
+		{"ProcessTwo=yes\nBoot=yes\n", false, true, "s.nspawn:3: Boot=yes"},
+		{"Boot=yes\nBoot=no\n", true, false, "s.nspawn:3: Boot=no"},
+		{"ProcessTwo=yes\nProcessTwo=no\n", false, true, "s.nspawn:3: ProcessTwo=no"},
+		{"Boot=no\nProcessTwo=yes\n", false, true, ""},
+		{"ProcessTwo=no\nBoot=yes\n", true, false, ""},
+		{"Boot=yes\nProcessTwo=no\n", true, false, ""},
+	}
+	for _, tc := range tests {
+		s, warns, err := ParseSettings(strings.NewReader("[Exec]\n"+tc.in), "s.nspawn")
+		if err != nil {
+			t.Fatalf("%q: %v", tc.in, err)
+		}
+		if s.Boot != tc.boot || s.ProcessTwo != tc.pid2 {
+			t.Errorf("%q: boot %v pid2 %v, want %v %v", tc.in, s.Boot, s.ProcessTwo, tc.boot, tc.pid2)
+		}
+		switch {
+		case tc.warnLine == "" && len(warns) != 0:
+			t.Errorf("%q: unexpected warnings %q", tc.in, warns)
+		case tc.warnLine != "" && (len(warns) != 1 || !strings.HasPrefix(warns[0], tc.warnLine) || !strings.Contains(warns[0], "conflicting Boot= or ProcessTwo=")):
+			t.Errorf("%q: warnings %q, want one starting %q", tc.in, warns, tc.warnLine)
+		}
+	}
+	// The command line refuses the combination instead (checkRefused).
+	if s := mustCLI(t, "-b", "-a"); !s.Boot || !s.ProcessTwo {
+		t.Errorf("-b -a parsed as boot %v pid2 %v", s.Boot, s.ProcessTwo)
+	}
+}
