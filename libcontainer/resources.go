@@ -135,7 +135,9 @@ func (c *Container) Pids() ([]int, error) {
 	}
 	cg := c.cgroup()
 	if cg == nil {
-		return []int{c.Init.Pid}, nil
+		// No cgroup (rootless without delegation): the processes of the
+		// init's pid namespace, when it has one of its own.
+		return pidNamespaceMembers(c.Init.Pid)
 	}
 	return cg.Pids()
 }

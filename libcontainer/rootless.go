@@ -1,6 +1,7 @@
 package libcontainer
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -66,7 +67,7 @@ func writeIDMapHelper(helper string, pid int, m []specs.LinuxIDMapping) error {
 	}
 	out, err := exec.Command(path, args...).CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("%s %v: %w: %s (are the ranges in /etc/subuid and /etc/subgid for this user?)", helper, args, err, out)
+		return fmt.Errorf("%s %v: %w: %s (are the ranges in /etc/subuid and /etc/subgid for this user?)", helper, args, err, bytes.TrimSpace(out))
 	}
 	return nil
 }
@@ -110,4 +111,33 @@ func writeIDMaps(pid int, uids, gids []specs.LinuxIDMapping) error {
 		return fmt.Errorf("linux.gidMappings: %w", err)
 	}
 	return nil
+}
+
+// pidNamespaceMembers lists the processes in init's pid namespace, if init
+// is that namespace's first process; else init alone. Processes whose
+// namespace cannot be read (another user's) are not members.
+func pidNamespaceMembers(init int) ([]int, error) {
+	own, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", init))
+	if err != nil {
+		return nil, fmt.Errorf("container init %d: %w", init, err)
+	}
+	parent, _ := os.Readlink("/proc/self/ns/pid")
+	if own == parent {
+		return []int{init}, nil
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid)); err == nil && ns == own {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
 }

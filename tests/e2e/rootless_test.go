@@ -1,0 +1,388 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hull-runtime/hull/tests/testenv"
+)
+
+// testUser is an unprivileged user the test made; dir is its own 0755
+// directory holding bundles, state and runtime dirs.
+type testUser struct {
+	name     string
+	uid, gid int
+	dir      string
+	subStart int // first id of its /etc/subuid (= /etc/subgid) range, 0 if none
+}
+
+// newTestUser makes a user with useradd (which gives it subordinate id
+// ranges unless subids is false) and removes it, its ranges and its files
+// at cleanup, also when the test fails.
+func newTestUser(t *testing.T, subids bool) *testUser {
+	t.Helper()
+	if _, err := exec.LookPath("useradd"); err != nil {
+		t.Skipf("useradd: %v", err)
+	}
+	b := make([]byte, 4)
+	rand.Read(b)
+	name := "hullrl" + hex.EncodeToString(b)
+	args := []string{"-M", "-d", "/nonexistent", "-s", "/usr/sbin/nologin", "-K", "UMASK=022"}
+	if !subids {
+		args = append(args, "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0")
+	}
+	if out, err := exec.Command("useradd", append(args, name)...).CombinedOutput(); err != nil {
+		t.Fatalf("useradd %s: %v: %s", name, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("userdel", name).CombinedOutput(); err != nil {
+			t.Errorf("userdel %s: %v: %s", name, err, out)
+		}
+		for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
+			if data, _ := os.ReadFile(f); bytes.Contains(data, []byte(name+":")) {
+				t.Errorf("%s still lists %s after userdel", f, name)
+			}
+		}
+	})
+	u, err := user.Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tu := &testUser{name: name}
+	tu.uid, _ = strconv.Atoi(u.Uid)
+	tu.gid, _ = strconv.Atoi(u.Gid)
+	if subids {
+		tu.subStart = subRange(t, "/etc/subuid", name)
+		if g := subRange(t, "/etc/subgid", name); g != tu.subStart {
+			t.Skipf("%s: subuid start %d != subgid start %d", name, tu.subStart, g)
+		}
+	}
+	tu.dir, err = os.MkdirTemp("", "hull-rootless-")
+	must(t, err)
+	t.Cleanup(func() { os.RemoveAll(tu.dir) })
+	must(t, os.Chmod(tu.dir, 0o755))
+	must(t, os.Chown(tu.dir, tu.uid, tu.gid))
+	tu.mkdir(t, "run", 0o700)
+	return tu
+}
+
+func subRange(t *testing.T, file, name string) int {
+	t.Helper()
+	f, err := os.Open(file)
+	must(t, err)
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		p := strings.Split(sc.Text(), ":")
+		if len(p) == 3 && p[0] == name {
+			n, _ := strconv.Atoi(p[1])
+			return n
+		}
+	}
+	t.Skipf("useradd gave %s no range in %s (SUB_UID_COUNT in login.defs?)", name, file)
+	return 0
+}
+
+func (u *testUser) mkdir(t *testing.T, rel string, mode os.FileMode) string {
+	t.Helper()
+	p := filepath.Join(u.dir, rel)
+	must(t, os.MkdirAll(p, mode))
+	must(t, os.Chmod(p, mode))
+	must(t, os.Chown(p, u.uid, u.gid))
+	return p
+}
+
+// run runs a command as the user (no supplementary groups), in dir, with
+// XDG_RUNTIME_DIR set to its run directory.
+func (u *testUser) run(dir string, name string, args ...string) result {
+	ctx, cancel := context.WithTimeout(context.Background(), hullTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "XDG_RUNTIME_DIR=" + filepath.Join(u.dir, "run")}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: []uint32{}}}
+	// Files, not pipes: a created container's init keeps its stdio open,
+	// and a pipe would keep Run waiting for it.
+	out, oerr := os.CreateTemp("", "hull-rootless-out-")
+	errf, eerr := os.CreateTemp("", "hull-rootless-err-")
+	if oerr != nil || eerr != nil {
+		return result{Args: args, Stderr: fmt.Sprint(oerr, eerr), Code: -1}
+	}
+	defer os.Remove(out.Name())
+	defer os.Remove(errf.Name())
+	defer out.Close()
+	defer errf.Close()
+	cmd.Stdout, cmd.Stderr = out, errf
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		code = -1
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+	}
+	o, _ := os.ReadFile(out.Name())
+	e, _ := os.ReadFile(errf.Name())
+	return result{Args: append([]string{name}, args...), Stdout: string(o), Stderr: string(e), Code: code}
+}
+
+// rootlessBundle makes a bundle the user owns, from `hull spec --rootless`
+// run as the user, with a copy of the busybox rootfs, and applies edit.
+func (u *testUser) rootlessBundle(t *testing.T, hull, rootfs, name string, edit func(*specs.Spec)) string {
+	t.Helper()
+	dir := u.mkdir(t, name, 0o755)
+	if out, err := exec.Command("cp", "-a", rootfs, filepath.Join(dir, "rootfs")).CombinedOutput(); err != nil {
+		t.Fatalf("copy rootfs: %v: %s", err, out)
+	}
+	if out, err := exec.Command("chown", "-R", fmt.Sprintf("%d:%d", u.uid, u.gid), filepath.Join(dir, "rootfs")).CombinedOutput(); err != nil {
+		t.Fatalf("chown rootfs: %v: %s", err, out)
+	}
+	if r := u.run(dir, hull, "spec", "--rootless"); r.Code != 0 {
+		t.Fatalf("hull spec --rootless as %s: %v", u.name, r)
+	}
+	cfg := filepath.Join(dir, "config.json")
+	data, err := os.ReadFile(cfg)
+	must(t, err)
+	var s specs.Spec
+	must(t, json.Unmarshal(data, &s))
+	s.Process.Terminal = false
+	if edit != nil {
+		edit(&s)
+	}
+	data, err = json.MarshalIndent(&s, "", "\t")
+	must(t, err)
+	must(t, os.WriteFile(cfg, data, 0o644))
+	return dir
+}
+
+// rootlessRuntime is a runtime invocation as the user: hull with its
+// default state root, or runc --rootless true with one under the user's dir.
+type rootlessRuntime struct {
+	name string
+	bin  string
+	pre  []string
+}
+
+func rootlessRuntimes(t *testing.T, u *testUser, hull string) []rootlessRuntime {
+	rts := []rootlessRuntime{{name: "hull", bin: hull}}
+	if runc, err := exec.LookPath("runc"); err == nil {
+		rts = append(rts, rootlessRuntime{name: "runc", bin: runc, pre: []string{"--rootless", "true", "--root", u.mkdir(t, "run/runc", 0o700)}})
+	} else {
+		t.Logf("runc not found: no control run")
+	}
+	return rts
+}
+
+func (rt rootlessRuntime) do(u *testUser, dir string, args ...string) result {
+	return u.run(dir, rt.bin, append(append([]string{}, rt.pre...), args...)...)
+}
+
+// Lifecycle as an unprivileged user, hull and runc side by side: the
+// container is root of a user namespace mapping only the user's uid.
+func TestRootlessLifecycle(t *testing.T) {
+	hull, rootfs := testenv.RequireHull(t, "rootless tests")
+	u := newTestUser(t, true)
+	bundle := u.rootlessBundle(t, hull, rootfs, "life", func(s *specs.Spec) {
+		s.Process.Args = sh("sleep 1000 & exec sleep 1001")
+		// A filter, so that the seccomp cache is made (it must be the user's).
+		s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"keyctl"}, Action: specs.ActErrno}}}
+	})
+	for _, rt := range rootlessRuntimes(t, u, hull) {
+		t.Run(rt.name, func(t *testing.T) {
+			id := uniqueName(t)
+			t.Cleanup(func() { rt.do(u, bundle, "delete", "--force", id) })
+			mustOK := func(args ...string) string {
+				t.Helper()
+				r := rt.do(u, bundle, args...)
+				if r.Code != 0 {
+					t.Fatalf("%s %v as %s: %v", rt.name, args, u.name, r)
+				}
+				return r.Stdout
+			}
+			status := func() string {
+				var st specs.State
+				if err := json.Unmarshal([]byte(mustOK("state", id)), &st); err != nil {
+					t.Fatalf("state: %v", err)
+				}
+				return string(st.Status)
+			}
+			mustOK("create", id)
+			if s := status(); s != "created" {
+				t.Fatalf("after create: %s", s)
+			}
+			mustOK("start", id)
+			if s := status(); s != "running" {
+				t.Fatalf("after start: %s", s)
+			}
+			wantContains(t, mustOK("list"), id)
+			// runc's ps needs a cgroup, and rootless on cgroup v1 has none:
+			// hull lists the container's pid namespace instead.
+			if rt.name == "hull" {
+				ps := mustOK("ps", id)
+				if !strings.Contains(ps, "sleep 1000") || !strings.Contains(ps, "sleep 1001") || strings.Count(ps, "\n") != 3 {
+					t.Errorf("ps: %q, want the two sleeps alone", ps)
+				}
+			} else if r := rt.do(u, bundle, "ps", id); r.Code != 0 {
+				t.Logf("control: runc ps fails rootless without a cgroup: %s", strings.TrimSpace(r.Stderr))
+			}
+			if got := strings.TrimSpace(mustOK("exec", id, "sh", "-c", "id -u; cat /proc/self/uid_map")); !strings.HasPrefix(got, "0\n") ||
+				strings.Join(strings.Fields(got), " ") != fmt.Sprintf("0 0 %d 1", u.uid) {
+				t.Errorf("exec: %q, want uid 0 mapped to %d alone", got, u.uid)
+			}
+			mustOK("kill", id, "KILL")
+			if !waitUntil(5*time.Second, func() bool { return status() == "stopped" }) {
+				t.Fatalf("not stopped after kill")
+			}
+			mustOK("delete", id)
+			if out := mustOK("list"); strings.Contains(out, id) {
+				t.Errorf("listed after delete: %q", out)
+			}
+		})
+	}
+	// State and seccomp cache are the user's own, 0700, under its runtime dir.
+	for _, p := range []string{"run/hull", "run/hull.cache", "run/hull.cache/seccomp"} {
+		st, err := os.Stat(filepath.Join(u.dir, p))
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+			continue
+		}
+		sys := st.Sys().(*syscall.Stat_t)
+		if int(sys.Uid) != u.uid || st.Mode().Perm() != 0o700 {
+			t.Errorf("%s: owner %d mode %o, want %d 0700", p, sys.Uid, st.Mode().Perm(), u.uid)
+		}
+	}
+	if _, err := os.Stat(filepath.Join("/run/hull", "hull.cache")); err == nil {
+		t.Logf("note: /run/hull/hull.cache exists (not made by this test)")
+	}
+}
+
+// The ranges of /etc/subuid and /etc/subgid are written by newuidmap and
+// newgidmap; without ranges, or with ranges the user does not own, create
+// fails naming what is missing and leaves nothing behind.
+func TestRootlessSubordinateIDs(t *testing.T) {
+	hull, rootfs := testenv.RequireHull(t, "rootless tests")
+	if _, err := exec.LookPath("newuidmap"); err != nil {
+		t.Skipf("newuidmap: %v (tests/deps.sh installs uidmap)", err)
+	}
+	u := newTestUser(t, true)
+	maps := func(start int) func(*specs.Spec) {
+		return func(s *specs.Spec) {
+			m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(u.uid), Size: 1}, {ContainerID: 1, HostID: uint32(start), Size: 65536}}
+			s.Linux.UIDMappings = m
+			g := append([]specs.LinuxIDMapping{}, m...)
+			g[0].HostID = uint32(u.gid)
+			s.Linux.GIDMappings = g
+			caps := []string{"CAP_CHOWN"}
+			s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}
+			s.Process.Args = sh("cat /proc/self/uid_map /proc/self/gid_map; touch /dev/shm/f; chown 1000:1000 /dev/shm/f && stat -c %u:%g /dev/shm/f")
+		}
+	}
+	good := u.rootlessBundle(t, hull, rootfs, "sub", maps(u.subStart))
+	want := fmt.Sprintf("0 %d 1 1 %d 65536 0 %d 1 1 %d 65536 1000:1000", u.uid, u.subStart, u.gid, u.subStart)
+	for _, rt := range rootlessRuntimes(t, u, hull) {
+		id := uniqueName(t)
+		r := rt.do(u, good, "run", id)
+		rt.do(u, good, "delete", "--force", id)
+		if got := strings.Join(strings.Fields(r.Stdout), " "); r.Code != 0 || got != want {
+			t.Errorf("%s run with subordinate ids: %v\ngot  %q\nwant %q", rt.name, r, got, want)
+		}
+	}
+	// Ranges the user does not own: newuidmap refuses; hull says where to look.
+	bad := u.rootlessBundle(t, hull, rootfs, "bad", maps(u.subStart+10*65536))
+	id := uniqueName(t)
+	r := u.run(bad, hull, "run", id)
+	if r.Code == 0 || !strings.Contains(r.Stderr, "linux.uidMappings") || !strings.Contains(r.Stderr, "/etc/subuid") {
+		t.Errorf("foreign range: %v", r)
+	}
+	if _, err := os.Stat(filepath.Join(u.dir, "run/hull", id)); !os.IsNotExist(err) {
+		t.Errorf("state left after failed create: %v", err)
+	}
+	// A user without ranges at all.
+	n := newTestUser(t, false)
+	nb := n.rootlessBundle(t, hull, rootfs, "none", func(s *specs.Spec) {
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(n.uid), Size: 1}, {ContainerID: 1, HostID: 200000, Size: 10}}
+	})
+	if r := n.run(nb, hull, "run", id); r.Code == 0 || !strings.Contains(r.Stderr, "newuidmap") || !strings.Contains(r.Stderr, "/etc/subuid") {
+		t.Errorf("user without ranges: %v", r)
+	}
+}
+
+// A rootless container cannot write what its user could not (a root-owned
+// file bound in), cannot set limits without a delegated cgroup (cgroup v1
+// here), and one user's containers are invisible to another.
+func TestRootlessConfinement(t *testing.T) {
+	hull, rootfs := testenv.RequireHull(t, "rootless tests")
+	u := newTestUser(t, true)
+	victim := filepath.Join(u.mkdir(t, "host", 0o755), "rootfile")
+	must(t, os.WriteFile(victim, []byte("root's\n"), 0o644)) // owned by root
+	bundle := u.rootlessBundle(t, hull, rootfs, "bind", func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/victim", Type: "bind", Source: victim, Options: []string{"rbind", "rw"}})
+		s.Process.Args = sh("echo owned > /victim && echo WROTE; stat -c %u:%g /victim")
+	})
+	for _, rt := range rootlessRuntimes(t, u, hull) {
+		id := uniqueName(t)
+		r := rt.do(u, bundle, "run", id)
+		rt.do(u, bundle, "delete", "--force", id)
+		if strings.Contains(r.Stdout, "WROTE") || !strings.Contains(r.Stdout, "65534:65534") {
+			t.Errorf("%s: root-owned bind: %v (want write refused, file shown as nobody)", rt.name, r)
+		}
+	}
+	if data, _ := os.ReadFile(victim); string(data) != "root's\n" {
+		t.Fatalf("root-owned host file changed: %q", data)
+	}
+
+	limited := u.rootlessBundle(t, hull, rootfs, "limits", func(s *specs.Spec) {
+		limit := int64(64 << 20)
+		s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}
+	})
+	id := uniqueName(t)
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		t.Logf("cgroup v2 host: the limits refusal is for v1 hosts; skipped")
+	} else {
+		r := u.run(limited, hull, "run", id)
+		if r.Code == 0 || !strings.Contains(r.Stderr, "linux.resources") || !strings.Contains(r.Stderr, "delegated cgroup") {
+			t.Errorf("limits without a delegated cgroup: %v", r)
+		}
+		if _, err := os.Stat(filepath.Join(u.dir, "run/hull", id)); !os.IsNotExist(err) {
+			t.Errorf("state left after refused limits: %v", err)
+		}
+	}
+
+	// Another user sees none of u's containers, and cannot read its state.
+	sleeper := u.rootlessBundle(t, hull, rootfs, "sleeper", func(s *specs.Spec) { s.Process.Args = []string{"sleep", "1000"} })
+	id = uniqueName(t)
+	if r := u.run(sleeper, hull, "run", "-d", id); r.Code != 0 {
+		t.Fatalf("run -d: %v", r)
+	}
+	t.Cleanup(func() { u.run(sleeper, hull, "delete", "--force", id) })
+	other := newTestUser(t, true)
+	if r := other.run(other.dir, hull, "list"); r.Code != 0 || strings.Contains(r.Stdout, id) {
+		t.Errorf("other user's list: %v", r)
+	}
+	uRoot := filepath.Join(u.dir, "run/hull")
+	for _, args := range [][]string{{"--root", uRoot, "state", id}, {"--root", uRoot, "kill", id, "KILL"}, {"--root", uRoot, "list"}} {
+		if r := other.run(other.dir, hull, args...); r.Code == 0 {
+			t.Errorf("other user: hull %v succeeded: %v", args, r)
+		}
+	}
+	if r := u.run(sleeper, hull, "state", id); r.Code != 0 || !strings.Contains(r.Stdout, `"running"`) {
+		t.Errorf("owner's container after the other user's attempts: %v", r)
+	}
+}
