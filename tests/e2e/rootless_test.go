@@ -386,3 +386,77 @@ func TestRootlessConfinement(t *testing.T) {
 		t.Errorf("owner's container after the other user's attempts: %v", r)
 	}
 }
+
+// `hull spec --rootless` writes runc's rootless default: same mounts, id
+// mappings, no network namespace, no resources (hull's default keeps its
+// cgroup namespace, as its non-rootless default does).
+func TestRootlessSpecMatchesRunc(t *testing.T) {
+	hull, _ := testenv.RequireHull(t, "rootless tests")
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		t.Skipf("runc: %v", err)
+	}
+	u := newTestUser(t, false)
+	load := func(bin, sub string) specs.Spec {
+		dir := u.mkdir(t, sub, 0o755)
+		if r := u.run(dir, bin, "spec", "--rootless"); r.Code != 0 {
+			t.Fatalf("%s spec --rootless: %v", bin, r)
+		}
+		data, err := os.ReadFile(filepath.Join(dir, "config.json"))
+		must(t, err)
+		var s specs.Spec
+		must(t, json.Unmarshal(data, &s))
+		return s
+	}
+	h, r := load(hull, "h"), load(runc, "r")
+	mounts := func(s specs.Spec) string { b, _ := json.Marshal(s.Mounts); return string(b) }
+	if mounts(h) != mounts(r) {
+		t.Errorf("mounts differ:\nhull %s\nrunc %s", mounts(h), mounts(r))
+	}
+	for _, s := range []specs.Spec{h, r} {
+		if m := s.Linux.UIDMappings; len(m) != 1 || int(m[0].HostID) != u.uid || m[0].Size != 1 {
+			t.Errorf("uid mappings %v, want %d alone", m, u.uid)
+		}
+		if m := s.Linux.GIDMappings; len(m) != 1 || int(m[0].HostID) != u.gid || m[0].Size != 1 {
+			t.Errorf("gid mappings %v, want %d alone", m, u.gid)
+		}
+		if s.Linux.Resources != nil {
+			t.Errorf("resources %+v", s.Linux.Resources)
+		}
+	}
+	nsTypes := func(s specs.Spec) (out []string) {
+		for _, n := range s.Linux.Namespaces {
+			if n.Type != specs.CgroupNamespace {
+				out = append(out, string(n.Type))
+			}
+		}
+		return out
+	}
+	if a, b := strings.Join(nsTypes(h), ","), strings.Join(nsTypes(r), ","); a != b {
+		t.Errorf("namespaces (cgroup aside): hull %s, runc %s", a, b)
+	}
+}
+
+// A hull binary the user can write is not run in place (a container could
+// rewrite it through /proc/PID/exe): it runs from a sealed copy, and works.
+func TestRootlessUserOwnedBinary(t *testing.T) {
+	hull, rootfs := testenv.RequireHull(t, "rootless tests")
+	u := newTestUser(t, false)
+	own := filepath.Join(u.dir, "hull")
+	data, err := os.ReadFile(hull)
+	must(t, err)
+	must(t, os.WriteFile(own, data, 0o755))
+	must(t, os.Chown(own, u.uid, u.gid))
+	bundle := u.rootlessBundle(t, hull, rootfs, "own", func(s *specs.Spec) {
+		s.Process.Args = sh("echo ran-from-copy")
+	})
+	id := uniqueName(t)
+	r := u.run(bundle, own, "run", id)
+	u.run(bundle, own, "delete", "--force", id)
+	if r.Code != 0 || strings.TrimSpace(r.Stdout) != "ran-from-copy" {
+		t.Errorf("run from a user-owned hull: %v", r)
+	}
+	if after, _ := os.ReadFile(own); !bytes.Equal(after, data) {
+		t.Errorf("the user's hull binary changed")
+	}
+}
