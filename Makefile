@@ -19,7 +19,7 @@ export HULL_BINARY  := $(HULL)
 export HULL_ROOTFS  := $(ROOTFS)
 export HULL_CRI_TOOLS := $(CRITOOLS)
 
-.PHONY: all build demo test unit e2e validate validate-guest bench test-guest test-guest-machines test-engines test-cri cri-tools lint deps rootfs clean install install-machinectl nspawn-syscalls
+.PHONY: all build demo test unit e2e validate validate-guest bench test-guest test-guest-machines test-engines test-cri cri-tools lint deps rootfs clean install install-machinectl nspawn-syscalls fuzz fuzz-smoke soak
 
 all: build
 
@@ -51,7 +51,7 @@ demo: deps build rootfs
 
 # Lint, unit tests, end-to-end tests against real containers, and the conformance gate.
 test: build rootfs lint
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 45m ./...
 
 unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /tests)
@@ -119,6 +119,19 @@ test-guest-machines: build rootfs
 # Regenerates nspawnconv/sysfilter's group tables from the installed systemd.
 nspawn-syscalls:
 	cd nspawnconv/sysfilter && $(GO) run gen.go
+
+# Every fuzz target for FUZZTIME each (crashers land in testdata/fuzz/ and
+# are replayed by plain go test); fuzz-smoke runs each for a few seconds.
+FUZZTIME ?= 3m
+fuzz:
+	GO=$(GO) FUZZTIME=$(FUZZTIME) sh tests/fuzz/run.sh
+
+fuzz-smoke:
+	GO=$(GO) FUZZTIME=5s sh tests/fuzz/run.sh
+
+# 1,000 sequential runs and 100 concurrent containers; reports leaks.
+soak: build rootfs
+	sh tests/soak/soak.sh
 
 lint:
 	$(GO) vet ./...

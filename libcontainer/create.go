@@ -222,7 +222,35 @@ func (c *Container) startInit(spec *specs.Spec, o CreateOpts, cg cgroups.Manager
 			return err
 		}
 	}
-	return c.configureInit(p.sync, cfg, p.init.Pid)
+	if err := c.configureInit(p.sync, cfg, p.init.Pid); err != nil {
+		return fmt.Errorf("%w%s", err, initDeath(p.init, spec))
+	}
+	return nil
+}
+
+// initDeath says how the init died when it vanished during setup: killed
+// by the memory limit, it otherwise reads as a bare "peer exited". The
+// init is hull's child (the C stage clones it with CLONE_PARENT).
+func initDeath(p state.Process, spec *specs.Spec) string {
+	var ws unix.WaitStatus
+	for i := 0; ; i++ {
+		pid, err := unix.Wait4(p.Pid, &ws, unix.WNOHANG, nil)
+		if err != nil || i == 50 {
+			return ""
+		}
+		if pid == p.Pid {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if !ws.Signaled() {
+		return fmt.Sprintf(" (the container's init exited with status %d)", ws.ExitStatus())
+	}
+	msg := fmt.Sprintf(" (the container's init was killed by %s", unix.SignalName(ws.Signal()))
+	if r := spec.Linux; ws.Signal() == unix.SIGKILL && r != nil && r.Resources != nil && r.Resources.Memory != nil && r.Resources.Memory.Limit != nil {
+		msg += fmt.Sprintf("; linux.resources.memory.limit %d may be too small for the runtime's setup", *r.Resources.Memory.Limit)
+	}
+	return msg + ")"
 }
 
 // configureInit sends the init its config and serves it until it is ready;
@@ -400,15 +428,13 @@ func idMapper(spec *specs.Spec) func(int) error {
 	return func(pid int) error { return writeIDMaps(pid, uids, gids) }
 }
 
-func writeIDMap(path string, m []specs.LinuxIDMapping) error {
+// writeIDMap writes a /proc/PID/{uid,gid}_map, rel to /proc.
+func writeIDMap(rel string, m []specs.LinuxIDMapping) error {
 	var data []byte
 	for _, e := range m {
 		data = fmt.Appendf(data, "%d %d %d\n", e.ContainerID, e.HostID, e.Size)
 	}
-	if err := os.WriteFile(path, data, 0); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return writeProc(rel, data)
 }
 
 // compileSeccomp compiles linux.seccomp to BPF; nil when there is none.
@@ -443,8 +469,8 @@ func placeProcess(p state.Process, cg cgroups.Manager, proc *specs.Process) erro
 		}
 	}
 	if proc.OOMScoreAdj != nil {
-		path := fmt.Sprintf("/proc/%d/oom_score_adj", p.Pid)
-		if err := os.WriteFile(path, []byte(strconv.Itoa(*proc.OOMScoreAdj)), 0); err != nil {
+		rel := fmt.Sprintf("%d/oom_score_adj", p.Pid)
+		if err := writeProc(rel, []byte(strconv.Itoa(*proc.OOMScoreAdj))); err != nil {
 			return fmt.Errorf("process.oomScoreAdj %d: %w", *proc.OOMScoreAdj, err)
 		}
 	}

@@ -30,7 +30,8 @@ type ExecOpts struct {
 // of the container's init and its cgroup, and becomes Process with its
 // capabilities, limits and seccomp filter. The process is hull's child.
 func (c *Container) Exec(o ExecOpts) (state.Process, error) {
-	switch st := c.Status(); st {
+	st := c.Status()
+	switch st {
 	case specs.StateRunning, specs.StateCreated:
 	case oci.StatusPaused:
 		if !o.IgnorePaused {
@@ -69,7 +70,14 @@ func (c *Container) Exec(o ExecOpts) (state.Process, error) {
 	} else if len(o.SubCgroups) > 0 {
 		return state.Process{}, fmt.Errorf("container %q: has no cgroup for --cgroup", c.ID)
 	}
-	p, err := startProcess(req, extra, nil, cg)
+	// The C stage joins the cgroup as early as it can, but in a frozen one
+	// it would stop before reporting its pid, with the lock held: then only
+	// the process itself is placed (and stops there until resume).
+	early := cg
+	if st == oci.StatusPaused {
+		early = nil
+	}
+	p, err := startProcess(req, extra, nil, early)
 	if err != nil {
 		return state.Process{}, err
 	}
@@ -86,6 +94,12 @@ func (c *Container) Exec(o ExecOpts) (state.Process, error) {
 		p.init.Signal(unix.SIGKILL)
 		return state.Process{}, notRunning(c.ID)
 	}
+	// The process is in the container's namespaces and cgroup: the lock,
+	// which kept them from going away meanwhile, is released before the
+	// process is waited for. In a paused container (--ignore-paused) it
+	// stays frozen until resume, and resume, kill or delete must not wait
+	// for this exec.
+	c.dir.Close()
 
 	ctr := &Container{Saved: c.Saved, dir: c.dir}
 	if err := ctr.configureInit(p.sync, cfg, p.init.Pid); err != nil {

@@ -13,7 +13,7 @@ import (
 // Pause freezes every process of a running container.
 func (c *Container) Pause() error {
 	if st := c.Status(); st != specs.StateRunning {
-		return fmt.Errorf("container %q: cannot pause a container that is %s", c.ID, st)
+		return fmt.Errorf("container %q: container not running (cannot pause a container that is %s)", c.ID, st)
 	}
 	cg := c.cgroup()
 	if cg == nil {
@@ -25,7 +25,7 @@ func (c *Container) Pause() error {
 // Resume thaws a paused container.
 func (c *Container) Resume() error {
 	if st := c.Status(); st != oci.StatusPaused {
-		return fmt.Errorf("container %q: cannot resume a container that is %s (not paused)", c.ID, st)
+		return fmt.Errorf("container %q: container not paused (it is %s)", c.ID, st)
 	}
 	return c.cgroup().Thaw()
 }

@@ -83,11 +83,11 @@ func writeIDMaps(pid int, uids, gids []specs.LinuxIDMapping) error {
 	privileged := euid == 0
 	switch {
 	case privileged:
-		if err := writeIDMap(fmt.Sprintf("/proc/%d/uid_map", pid), uids); err != nil {
+		if err := writeIDMap(fmt.Sprintf("%d/uid_map", pid), uids); err != nil {
 			return fmt.Errorf("linux.uidMappings: %w", err)
 		}
 	case ownIDOnly(uids, euid):
-		if err := writeIDMap(fmt.Sprintf("/proc/%d/uid_map", pid), uids); err != nil {
+		if err := writeIDMap(fmt.Sprintf("%d/uid_map", pid), uids); err != nil {
 			return fmt.Errorf("linux.uidMappings: %w", err)
 		}
 	default:
@@ -98,7 +98,7 @@ func writeIDMaps(pid int, uids, gids []specs.LinuxIDMapping) error {
 	switch {
 	case privileged:
 	case ownIDOnly(gids, egid):
-		if err := os.WriteFile(fmt.Sprintf("/proc/%d/setgroups", pid), []byte("deny"), 0); err != nil {
+		if err := writeProc(fmt.Sprintf("%d/setgroups", pid), []byte("deny")); err != nil {
 			return fmt.Errorf("linux.gidMappings: deny setgroups: %w", err)
 		}
 	default:
@@ -107,7 +107,7 @@ func writeIDMaps(pid int, uids, gids []specs.LinuxIDMapping) error {
 		}
 		return nil
 	}
-	if err := writeIDMap(fmt.Sprintf("/proc/%d/gid_map", pid), gids); err != nil {
+	if err := writeIDMap(fmt.Sprintf("%d/gid_map", pid), gids); err != nil {
 		return fmt.Errorf("linux.gidMappings: %w", err)
 	}
 	return nil

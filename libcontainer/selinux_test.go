@@ -19,8 +19,8 @@ func TestValidateSELinux(t *testing.T) {
 	}{
 		{"none", "", "", nil},
 		{"process", "system_u:system_r:container_t:s0", "", []string{`process.selinuxLabel "system_u:system_r:container_t:s0"`, "SELinux is disabled"}},
-		{"mount", "", "system_u:object_r:container_file_t:s0", []string{`linux.mountLabel "system_u:object_r:container_file_t:s0"`}},
-		{"both", "a", "b", []string{`process.selinuxLabel "a"`, `linux.mountLabel "b"`}},
+		{"mount label ignored", "", "system_u:object_r:container_file_t:s0", nil},
+		{"both", "a", "b", []string{`process.selinuxLabel "a"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			spec := &specs.Spec{Process: &specs.Process{SelinuxLabel: tc.label}, Linux: &specs.Linux{MountLabel: tc.mount}}

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"path/filepath"
+	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -193,6 +194,7 @@ func (s *Settings) checkRefused(o Options) error {
 		{s.ProcessTwo && o.InitPath == "", "ProcessTwo=", "needs a stub init (Options.InitPath); none configured"},
 		{s.ProcessTwo && o.InitPath != "" && !filepath.IsAbs(o.InitPath), "ProcessTwo=", fmt.Sprintf("stub init path %q is not absolute", o.InitPath)},
 		{s.Boot && len(s.AmbientCapability) > 0, "AmbientCapability=", "cannot be combined with Boot= (as in nspawn)"},
+		{slices.Contains(s.AmbientCapability, "all"), "AmbientCapability=all", "does not support the value all (as in nspawn)"},
 		{s.PrivateUsersOwnership == "map", "PrivateUsersOwnership=map", "an idmapped root directory has no OCI field; use chown"},
 		{s.Ephemeral && s.Template != "", "--ephemeral", "cannot be combined with --template (as in nspawn)"},
 		{s.Ephemeral && s.LinkJournal != "" && s.LinkJournal != "no" && s.LinkJournal != "auto", "--link-journal=" + s.LinkJournal, "cannot be combined with --ephemeral (as in nspawn)"},

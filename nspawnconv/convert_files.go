@@ -274,7 +274,9 @@ func (cv *converter) setupJournal() error {
 		cv.spec.Mounts = append(cv.spec.Mounts, bind)
 	case "guest":
 		guestDir := filepath.Join(cv.finalRoot, dst)
-		cv.pre(PreStep{Action: ActionMkdir, Path: guestDir, Mode: 0o2755, Key: "LinkJournal=" + mode})
+		// Owned by the machine's root (under PrivateUsers= the host's root is
+		// nobody inside), or journald in it cannot write there.
+		cv.pre(PreStep{Action: ActionMkdir, Path: guestDir, Mode: 0o2755, Owner: cv.uidBase, Key: "LinkJournal=" + mode})
 		cv.pre(PreStep{Action: ActionSymlink, Path: hostDir, Source: guestDir, Optional: try, Key: "LinkJournal=" + mode})
 	}
 	return nil

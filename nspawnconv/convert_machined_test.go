@@ -1,7 +1,10 @@
 package nspawnconv
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -41,6 +44,62 @@ func TestRegistrationHooks(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("hooks\n got %+v\nwant %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestLinkJournal: nspawn's --link-journal modes against a host journal
+// directory: host binds /var/log/journal/ID from the host (made first),
+// guest makes it in the image (owned by the machine's root under -U) and
+// links the host path to it, try-* do nothing without a host journal, auto
+// binds only an existing host directory.
+func TestLinkJournal(t *testing.T) {
+	id := strings.ReplaceAll(testUUID, "-", "")
+	tests := []struct {
+		args      []string
+		hostDir   bool // the host journal directory exists
+		bind      bool
+		steps     []string // pre-step actions for LinkJournal=
+		guestUser bool     // the guest directory is the machine root's
+	}{
+		{[]string{"--link-journal=host"}, true, true, []string{"mkdir"}, false},
+		{[]string{"--link-journal=guest"}, true, false, []string{"mkdir", "symlink"}, false},
+		{[]string{"--link-journal=try-guest", "--private-users=1048576"}, true, false, []string{"mkdir", "symlink"}, true},
+		{[]string{"--link-journal=try-guest"}, false, false, nil, false},
+		{[]string{"--link-journal=try-host"}, false, false, nil, false},
+		{[]string{"--link-journal=auto"}, true, false, nil, false},
+		{[]string{"--link-journal=no"}, true, false, nil, false},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " ")+map[bool]string{true: " with", false: " without"}[tc.hostDir], func(t *testing.T) {
+			f := newFixture(t, "m")
+			o := f.options()
+			if tc.hostDir {
+				o.HostJournalDir = filepath.Join(f.base, "journal")
+				if err := os.MkdirAll(o.HostJournalDir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c, err := mustCLI(t, append([]string{"-D", f.root, "-M", "m"}, tc.args...)...).ToSpec(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := mountByDest(c.Spec, "/var/log/journal/"+id)
+			if (m != nil) != tc.bind || (m != nil && m.Source != filepath.Join(o.HostJournalDir, id)) {
+				t.Errorf("journal bind %+v, want present=%v", m, tc.bind)
+			}
+			var steps []string
+			for _, p := range c.PreSteps {
+				if strings.HasPrefix(p.Key, "LinkJournal=") {
+					steps = append(steps, p.Action)
+					if p.Action == ActionMkdir && strings.HasPrefix(p.Path, f.root) && (p.Owner != 0) != tc.guestUser {
+						t.Errorf("guest journal dir owner %d, want the machine's root: %v", p.Owner, tc.guestUser)
+					}
+				}
+			}
+			if !slices.Equal(steps, tc.steps) {
+				t.Errorf("pre-steps %v, want %v", steps, tc.steps)
 			}
 		})
 	}

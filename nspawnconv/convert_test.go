@@ -389,7 +389,7 @@ func TestRefusals(t *testing.T) {
 			t.Errorf("%q: err %v, want refusal of %s", in, err, key)
 		}
 	}
-	for _, args := range [][]string{{"-b", "-a"}, {"-x", "--link-journal=host"}, {"--read-only", "--private-users=pick", "--private-users-ownership=chown"},
+	for _, args := range [][]string{{"-b", "-a"}, {"-x", "--link-journal=host"}, {"--ambient-capability=all"}, {"--read-only", "--private-users=pick", "--private-users-ownership=chown"},
 		{"--volatile=state", "--private-users=pick", "--private-users-ownership=chown"}, {"-i", "/x.raw"}, {"--oci-bundle=/b"}, {"--property=CPUAccounting=yes"}, {"--property=MemoryMax=10%"}, {"--root-hash=ab"}} {
 		f := newFixture(t, "r")
 		s := mustCLI(t, append([]string{"-D", f.root}, args...)...)

@@ -38,3 +38,30 @@ func TestInterspersedArgs(t *testing.T) {
 		}
 	}
 }
+
+// TestSubCgroupPaths: exec --cgroup's forms, as runc reads them.
+func TestSubCgroupPaths(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want map[string]string
+		err  string
+	}{
+		{nil, nil, ""},
+		{[]string{"sub"}, map[string]string{"": "sub"}, ""},
+		{[]string{"pids:a", "cpu,cpuacct:b/c"}, map[string]string{"pids": "a", "cpu": "b/c", "cpuacct": "b/c"}, ""},
+		{[]string{"a", "b"}, nil, "missing <controller>: prefix"},
+		{[]string{":a"}, nil, "empty <controller> prefix"},
+		{[]string{"pids:a", "pids:b"}, nil, "controller pids specified multiple times"},
+	} {
+		got, err := subCgroupPaths(tc.args)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: error %v, want %q", tc.args, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%q: %v, %v; want %v", tc.args, got, err, tc.want)
+		}
+	}
+}

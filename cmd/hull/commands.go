@@ -228,7 +228,7 @@ func parseSignal(s string) (unix.Signal, error) {
 			if rest != "" {
 				n, err := strconv.Atoi(strings.TrimLeft(rest, "+-"))
 				if err != nil || (rest[0] != '+' && rest[0] != '-') {
-					return 0, fmt.Errorf("signal %q: unknown", s)
+					return 0, fmt.Errorf("unknown signal %q", s)
 				}
 				off = n
 				if rest[0] == '-' {
@@ -245,7 +245,7 @@ func parseSignal(s string) (unix.Signal, error) {
 	if sig := unix.SignalNum(name); sig != 0 {
 		return sig, nil
 	}
-	return 0, fmt.Errorf("signal %q: unknown", s)
+	return 0, fmt.Errorf("unknown signal %q", s)
 }
 
 // writePidFile writes atomically, so a reader never sees an empty file.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -47,7 +48,24 @@ var execCommand = &cli.Command{
 	Action:          execAction,
 }
 
+// execAction fails as runc's exec does: every error once the id is given
+// is "exec failed: ..." with status 255, which callers tell apart from
+// the program's own statuses.
 func execAction(c *cli.Context) error {
+	if _, err := requireID(c); err != nil {
+		return err
+	}
+	err := execContainer(c)
+	var code exitCode
+	if err == nil || errors.As(err, &code) {
+		return err
+	}
+	log := logTarget{path: c.String("log"), format: c.String("log-format")}
+	log.error(fmt.Errorf("exec failed: %w", err))
+	return exitCode(execFailed)
+}
+
+func execContainer(c *cli.Context) error {
 	id, err := requireID(c)
 	if err != nil {
 		return err
@@ -94,7 +112,9 @@ func execAction(c *cli.Context) error {
 	if path := c.String("pidfd-socket"); path != "" {
 		if err := sendPidfd(path, p, "setns"); err != nil {
 			p.Signal(unix.SIGKILL)
-			return err
+			log := logTarget{path: c.String("log"), format: c.String("log-format")}
+			log.error(fmt.Errorf("exec failed: %w", err))
+			return exitCode(execFailed)
 		}
 	}
 	if path := c.String("pid-file"); path != "" {

@@ -54,7 +54,7 @@ func newApp(log *logTarget) *cli.App {
 	cli.VersionPrinter = func(c *cli.Context) {
 		fmt.Printf("hull version %s\ncommit: %s\nspec: %s\ngo: %s\nlibseccomp: %s\n", version, commit, specs.Version, runtime.Version(), seccomp.LibraryVersion())
 	}
-	app := &cli.App{
+	return &cli.App{
 		Name:                   "hull",
 		Usage:                  "an OCI container runtime",
 		Version:                version,
@@ -86,29 +86,6 @@ func newApp(log *logTarget) *cli.App {
 			nspawnCommand, convertCommand, nspawnHookCommand,
 		},
 	}
-	for _, cmd := range app.Commands {
-		if cmd.SkipFlagParsing {
-			cmd.Before = helpBefore
-		}
-	}
-	return app
-}
-
-// helpBefore gives -h and --help to the commands that parse their own
-// flags (nspawn, convert): systemd-nspawn's flags take them for help too.
-func helpBefore(c *cli.Context) error {
-	for _, a := range c.Args().Slice() {
-		if a == "--" {
-			break
-		}
-		if a == "-h" || a == "--help" {
-			if err := cli.ShowSubcommandHelp(c); err != nil {
-				return err
-			}
-			return exitCode(0)
-		}
-	}
-	return nil
 }
 
 func checkGlobalFlags(c *cli.Context) error {

@@ -13,8 +13,7 @@ var pauseCommand = &cli.Command{
 	Usage:     "freeze every process of a container",
 	ArgsUsage: "<container-id>",
 	Action: func(c *cli.Context) error {
-		// Shared, as exec's: the freezer is the kernel's to serialise.
-		return withContainer(c, true, func(ctr *libcontainer.Container) error { return ctr.Pause() })
+		return withContainer(c, false, func(ctr *libcontainer.Container) error { return ctr.Pause() })
 	},
 }
 
@@ -23,9 +22,7 @@ var resumeCommand = &cli.Command{
 	Usage:     "thaw a paused container",
 	ArgsUsage: "<container-id>",
 	Action: func(c *cli.Context) error {
-		// Shared: an `exec --ignore-paused` holds the shared lock while its
-		// process sits frozen in the cgroup, and only resume can free it.
-		return withContainer(c, true, func(ctr *libcontainer.Container) error { return ctr.Resume() })
+		return withContainer(c, false, func(ctr *libcontainer.Container) error { return ctr.Resume() })
 	},
 }
 

@@ -53,9 +53,9 @@ func updateResources(c *cli.Context) (*specs.LinuxResources, error) {
 	if c.String("l3-cache-schema") != "" || c.String("mem-bw-schema") != "" {
 		// runc's words, for scripts that match them.
 		if c.String("l3-cache-schema") != "" {
-			return nil, errors.New("Intel RDT/CAT: l3 cache schema is not enabled")
+			return nil, errors.New("Intel RDT/CAT: l3 cache schema is not enabled") //lint:ignore ST1005 runc's text
 		}
-		return nil, errors.New("Intel RDT/MBA: memory bandwidth schema is not enabled")
+		return nil, errors.New("Intel RDT/MBA: memory bandwidth schema is not enabled") //lint:ignore ST1005 runc's text
 	}
 	r := &specs.LinuxResources{}
 	if path := c.String("resources"); path != "" {
@@ -99,7 +99,7 @@ func updateResources(c *cli.Context) (*specs.LinuxResources, error) {
 		if c.IsSet(f.name) {
 			v, err := parseBytes(c.String(f.name))
 			if err != nil {
-				return nil, fmt.Errorf("--%s %q: %w", f.name, c.String(f.name), err)
+				return nil, fmt.Errorf("invalid value for %s: --%s %q: %w", f.name, f.name, c.String(f.name), err)
 			}
 			*f.dst() = &v
 		}

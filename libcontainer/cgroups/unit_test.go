@@ -202,7 +202,7 @@ func TestCheckV1Controllers(t *testing.T) {
 		{"hugetlb", &specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 1}}},
 			"linux.resources.hugepageLimits: hugetlb controller not mounted"},
 		{"unified", &specs.LinuxResources{Unified: map[string]string{"memory.max": "1"}},
-			"linux.resources.unified: needs cgroup v2"},
+			"invalid configuration: linux.resources.unified: cannot use unified on cgroup v1"},
 	}
 	for _, tc := range tests {
 		err := checkV1Controllers(tc.r, paths)

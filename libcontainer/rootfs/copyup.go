@@ -21,10 +21,10 @@ type copier struct {
 
 // copyUp fills the directory dst with the content of src: files, their
 // owners, modes, times and extended attributes, symlinks, device nodes,
-// fifos, sockets and hard links. dst itself takes src's mode, over the
-// tmpfs's mode= option, but keeps the owner its uid=/gid= options gave it:
-// what runc does.
-func copyUp(src, dst int) error {
+// fifos, sockets and hard links. With keepMode (src was in the image, not
+// made for the mount) dst takes src's mode over the tmpfs's mode= option;
+// it keeps the owner its uid=/gid= options gave it: what runc does.
+func copyUp(src, dst int, keepMode bool) error {
 	var st unix.Stat_t
 	if err := unix.Fstat(src, &st); err != nil {
 		return err
@@ -32,6 +32,9 @@ func copyUp(src, dst int) error {
 	c := &copier{dstRoot: dst, links: map[[2]uint64]string{}}
 	if err := c.copyDir(src, dst, ""); err != nil {
 		return err
+	}
+	if !keepMode {
+		return nil
 	}
 	if err := unix.Fchmod(dst, st.Mode&0o7777); err != nil {
 		return fmt.Errorf("chmod %#o: %w", st.Mode&0o7777, err)

@@ -24,6 +24,11 @@ func (s *setupper) mountOne(m specs.Mount) error {
 	if err != nil {
 		return err
 	}
+	if isDev(m.Destination) && !isBind(m.Type, o) {
+		// Devices, links and mount points are made in it yet: ReadonlyDev
+		// makes it read-only at the end, as runc does.
+		o.flags &^= unix.MS_RDONLY
+	}
 	if m.Type == "rbind" {
 		o.flags |= unix.MS_BIND | unix.MS_REC
 	}
@@ -51,18 +56,30 @@ func (s *setupper) mountOne(m specs.Mount) error {
 // /proc would leave it unmasked, so their destinations reject symlinks.
 func (s *setupper) mountFS(m specs.Mount, o mountOptions) error {
 	strict := m.Type == "proc" || m.Type == "sysfs"
+	// runc gives a tmpfs the covered directory's mode only where one was
+	// there: a directory made for the mount keeps the tmpfs's mode= option.
+	existed := false
+	if o.tmpcopyup {
+		if pre, err := s.root.open(m.Destination, 0); err == nil {
+			unix.Close(pre)
+			existed = true
+		}
+	}
 	fd, err := s.root.ensure(m.Destination, true, strict)
 	if err != nil {
 		return fmt.Errorf("mount %s on %s: destination: %w", m.Type, m.Destination, err)
 	}
 	defer unix.Close(fd)
+	if err := s.checkProcDest(fd, m, false); err != nil {
+		return err
+	}
 	if strict {
 		if err := requireDir(fd, m.Destination); err != nil {
 			return fmt.Errorf("mount %s: %w", m.Type, err)
 		}
 	}
 	if o.tmpcopyup {
-		return s.mountTmpfsCopyUp(m, o, fd)
+		return s.mountTmpfsCopyUp(m, o, fd, existed)
 	}
 	return mountNew(m, o, o.flags, fd)
 }
@@ -72,11 +89,6 @@ func mountNew(m specs.Mount, o mountOptions, flags uintptr, fd int) error {
 	src := m.Source
 	if src == "" {
 		src = m.Type
-	}
-	if isDev(m.Destination) {
-		// Devices, links and mount points are made in it yet: ReadonlyDev
-		// makes it read-only at the end, as runc does.
-		flags &^= unix.MS_RDONLY
 	}
 	if err := unix.Mount(src, fdPath(fd), m.Type, flags, o.dataString()); err != nil {
 		return mountError(m, o, err)
@@ -89,7 +101,7 @@ func mountNew(m specs.Mount, o mountOptions, flags uintptr, fd int) error {
 // tmpfs /etc/ssl keeps the image's certificates). The covered directory
 // stays readable through an fd opened before the mount; the copy is made
 // read-write and the mount turned read-only afterwards if asked.
-func (s *setupper) mountTmpfsCopyUp(m specs.Mount, o mountOptions, fd int) error {
+func (s *setupper) mountTmpfsCopyUp(m specs.Mount, o mountOptions, fd int, keepMode bool) error {
 	if m.Type != "tmpfs" {
 		return fmt.Errorf("mount %s on %s: option tmpcopyup is only for tmpfs", m.Type, m.Destination)
 	}
@@ -116,7 +128,7 @@ func (s *setupper) mountTmpfsCopyUp(m specs.Mount, o mountOptions, fd int) error
 		return fmt.Errorf("tmpcopyup %s: open the new tmpfs: %w", m.Destination, err)
 	}
 	defer unix.Close(dir)
-	if err := copyUp(covered, dir); err != nil {
+	if err := copyUp(covered, dir, keepMode); err != nil {
 		return fmt.Errorf("tmpcopyup %s: %w", m.Destination, err)
 	}
 	if o.flags&unix.MS_RDONLY == 0 {
@@ -137,6 +149,9 @@ func (s *setupper) mountBind(m specs.Mount, o mountOptions) error {
 		return fmt.Errorf("bind mount %s on %s: destination: %w", m.Source, m.Destination, err)
 	}
 	defer unix.Close(fd)
+	if err := s.checkProcDest(fd, m, true); err != nil {
+		return err
+	}
 	if o.idmap {
 		return s.mountIdmapped(m, o, fd)
 	}

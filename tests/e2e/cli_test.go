@@ -241,11 +241,9 @@ func TestCLIVersionAndHelp(t *testing.T) {
 					t.Errorf("--version lacks a %q line:\n%s", key, r.Stdout)
 				}
 			}
-			cmds := commands
-			if rt == "hull" {
-				cmds = append(cmds, "nspawn", "convert")
-			}
-			for _, cmd := range cmds {
+			// (nspawn and convert parse systemd-nspawn's flags and print
+			// their own help: the machined branch's work.)
+			for _, cmd := range commands {
 				for _, h := range []string{"--help", "-h"} {
 					r := c.hull(cmd, h)
 					if r.Code != 0 || !strings.Contains(r.Stdout, "USAGE:") {
@@ -258,7 +256,8 @@ func TestCLIVersionAndHelp(t *testing.T) {
 }
 
 // TestCLIExecFailure: an exec whose program cannot start exits 255 with
-// "exec failed", as runc; the container keeps running.
+// "exec failed", as runc, and the container keeps running; so does an
+// exec into a container that does not exist.
 func TestCLIExecFailure(t *testing.T) {
 	for _, rt := range cliRuntimes(t) {
 		t.Run(rt, func(t *testing.T) {
@@ -269,6 +268,10 @@ func TestCLIExecFailure(t *testing.T) {
 				t.Errorf("exec of a missing program: want 255 and \"exec failed\"\n%s", r)
 			}
 			c.wantStatus("running")
+			r = c.hull("exec", c.ID+"-nosuch", "true")
+			if r.Code != 255 || !strings.Contains(r.Stderr, "exec failed") || !strings.Contains(r.Stderr, "does not exist") {
+				t.Errorf("exec into a missing container: want 255 and \"exec failed: ... does not exist\"\n%s", r)
+			}
 		})
 	}
 }
@@ -478,15 +481,50 @@ func TestCLIExecCgroup(t *testing.T) {
 	}
 }
 
-// TestCLIRunNoSubreaper: run takes runc's --no-subreaper.
-func TestCLIRunNoSubreaper(t *testing.T) {
+// TestCLIRunSubreaper: in a container without a pid namespace, a process
+// whose parent exits is re-parented to `run` (a child subreaper, as runc's
+// run) and reaped by it when it exits; with --no-subreaper it goes to
+// another ancestor. The container's own exit status is passed through either way.
+func TestCLIRunSubreaper(t *testing.T) {
+	script := `sh -c 'sleep 0.5 & echo $! > /tmp/pid'; pid=$(cat /tmp/pid); sleep 0.2
+cut -d' ' -f4 /proc/$pid/stat; sleep 1
+if [ -e /proc/$pid ]; then echo left; else echo reaped; fi; exit 3`
 	for _, rt := range cliRuntimes(t) {
-		t.Run(rt, func(t *testing.T) {
-			c := newRuntimeContainer(t, rt, func(s *specs.Spec) { s.Process.Args = []string{"sh", "-c", "exit 3"} })
-			if r := c.run("--no-subreaper"); r.Code != 3 {
-				t.Errorf("run --no-subreaper: want the container's status 3\n%s", r)
-			}
-		})
+		for _, noSub := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/no-subreaper=%v", rt, noSub), func(t *testing.T) {
+				c := newRuntimeContainer(t, rt, func(s *specs.Spec) {
+					s.Process.Args = sh(script)
+					var ns []specs.LinuxNamespace
+					for _, n := range s.Linux.Namespaces {
+						if n.Type != specs.PIDNamespace {
+							ns = append(ns, n)
+						}
+					}
+					s.Linux.Namespaces = ns
+				})
+				c.outDir()
+				args := []string{"run", "--bundle", c.Bundle}
+				if noSub {
+					args = append(args, "--no-subreaper")
+				}
+				p := c.startHull(nil, append(args, c.ID)...)
+				runPid := p.cmd.Process.Pid
+				r := p.wait()
+				lines := strings.Fields(r.Stdout)
+				if r.Code != 3 || len(lines) != 2 {
+					t.Fatalf("want the orphan's ppid and fate, exit 3\n%s", r)
+				}
+				ppid, _ := strconv.Atoi(lines[0])
+				if got := ppid == runPid; got != !noSub {
+					t.Errorf("orphan's parent %d, run's pid %d: want run as its parent %v", ppid, runPid, !noSub)
+				}
+				// Without run as subreaper, the orphan's fate is up to
+				// whoever got it (here a zombie, for runc as for hull).
+				if !noSub && lines[1] != "reaped" {
+					t.Errorf("run did not reap the orphan after it exited: %q", lines[1])
+				}
+			})
+		}
 	}
 }
 
@@ -507,5 +545,38 @@ func TestCLIFeaturesAnnotations(t *testing.T) {
 	}
 	if v := f.Annotations["org.hull.version"]; v == "" || !strings.HasPrefix(version, "hull version "+v+"\n") {
 		t.Errorf("org.hull.version %q does not match --version:\n%s", v, version)
+	}
+}
+
+// TestCLIErrorTexts: the failures scripts match on fail with runc's words
+// (hull adds the container's id and context around them), non-zero.
+func TestCLIErrorTexts(t *testing.T) {
+	for _, rt := range cliRuntimes(t) {
+		t.Run(rt, func(t *testing.T) {
+			c := newRuntimeContainer(t, rt, sleeper)
+			c.runDetached()
+			check := func(want string, args ...string) {
+				t.Helper()
+				r := c.hull(args...)
+				if r.Code == 0 || !strings.Contains(r.Stderr, want) {
+					t.Errorf("want a failure saying %q\n%s", want, r)
+				}
+			}
+			check("cannot start an already running container", "start", c.ID)
+			check("is not stopped", "delete", c.ID)
+			check("already exists", "create", "--bundle", c.Bundle, c.ID)
+			check("container not paused", "resume", c.ID)
+			check("unknown signal", "kill", c.ID, "NOSIG")
+			check("invalid value for memory", "update", c.ID, "--memory", "abc")
+			check("invalid format option", "list", "--format", "yaml")
+			check("does not exist", "state", c.ID+"-nosuch")
+			c.mustHull("pause", c.ID)
+			check("container not running", "pause", c.ID)
+			c.mustHull("resume", c.ID)
+			c.mustHull("kill", c.ID, "KILL")
+			c.waitStopped()
+			check("cannot start a container that has stopped", "start", c.ID)
+			check("container not running", "kill", c.ID)
+		})
 	}
 }

@@ -14,19 +14,22 @@ import (
 // TestTmpcopyup: podman's tmpcopyup fills each new tmpfs with what the
 // image had there: files, owners, modes, symlinks (never followed), and a
 // read-only tmpfs still gets its copy; the tmpfs's root takes the covered
-// directory's mode, not its owner. runc is the control: both must show the
+// directory's mode, not its owner (a directory made for the mount keeps the
+// tmpfs's mode=, as podman's --mount type=tmpfs,tmpfs-mode= needs). runc is the control: both must show the
 // same tree.
 func TestTmpcopyup(t *testing.T) {
 	t.Parallel()
 	host := t.TempDir()
-	script := `for p in /data /data/f /data/sub /data/sub/x /data/link /data/out /rodata/f; do stat -c '%n %a %u:%g %F' $p; done; ` +
+	script := `for p in /data /data/f /data/sub /data/sub/x /data/link /data/out /rodata/f /fresh; do stat -c '%n %a %u:%g %F' $p; done; ` +
 		`readlink /data/link; readlink /data/out; cat /data/f /rodata/f; grep -E ' /(data|rodata) ' /proc/self/mounts | cut -d' ' -f2,3,4 | cut -d, -f1; ` +
 		`echo new >/data/new && echo wrote; touch /rodata/g 2>/dev/null || echo ro-refused`
 	outs := map[string]string{}
 	for _, c := range withControls(t, func(s *specs.Spec) {
 		s.Mounts = append(s.Mounts,
 			specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "tmpcopyup"}},
-			specs.Mount{Destination: "/rodata", Type: "tmpfs", Source: "tmpfs", Options: []string{"tmpcopyup", "ro"}})
+			specs.Mount{Destination: "/rodata", Type: "tmpfs", Source: "tmpfs", Options: []string{"tmpcopyup", "ro"}},
+			// Not in the image: the directory made for it keeps mode=.
+			specs.Mount{Destination: "/fresh", Type: "tmpfs", Source: "tmpfs", Options: []string{"tmpcopyup", "mode=700"}})
 	}) {
 		rootfs := c.privateRootfs()
 		d := filepath.Join(rootfs, "data")
@@ -45,7 +48,7 @@ func TestTmpcopyup(t *testing.T) {
 		outs[c.runtimeName()] = out
 		wantContains(t, out, "/data 751 0:0 directory", "/data/f 644 1000:1001 regular file", "/data/sub 711 0:0 directory",
 			"/data/link 777 0:0 symbolic link", "\nf\n"+host+"\n", "image-file\nro-file\n",
-			"/data tmpfs rw", "/rodata tmpfs ro", "wrote", "ro-refused")
+			"/data tmpfs rw", "/rodata tmpfs ro", "wrote", "ro-refused", "/fresh 700 0:0 directory")
 		if _, err := os.Stat(filepath.Join(d, "new")); err == nil {
 			t.Errorf("%s: a write into the tmpfs reached the image", c.runtimeName())
 		}

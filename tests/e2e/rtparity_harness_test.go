@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"os/exec"
-	"path/filepath"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -29,6 +28,3 @@ func eachRuntime(t *testing.T, edit func(*specs.Spec), flow func(t *testing.T, c
 		})
 	}
 }
-
-// isRunc tells whether c is driven by runc rather than hull.
-func (c *container) isRunc() bool { return filepath.Base(c.bin) == "runc" }

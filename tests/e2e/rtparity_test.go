@@ -493,3 +493,34 @@ func TestSeccompNotifyRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestExecPausedKill: while an `exec --ignore-paused` waits, frozen, in a
+// paused container, kill and delete --force still work (as under runc) and
+// the exec ends.
+func TestExecPausedKill(t *testing.T) {
+	t.Parallel()
+	edit := func(s *specs.Spec) { s.Process.Args = []string{"sleep", "1000"} }
+	eachRuntime(t, edit, func(t *testing.T, c *container) {
+		c.mustCreate()
+		c.mustHull("start", c.ID)
+		c.mustHull("pause", c.ID)
+		p := c.startHull(nil, "exec", "--ignore-paused", c.ID, "echo", "hi")
+		done := make(chan result, 1)
+		go func() { done <- p.wait() }()
+		time.Sleep(500 * time.Millisecond)
+		start := time.Now()
+		c.mustHull("kill", c.ID, "KILL")
+		c.mustHull("delete", "--force", c.ID)
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("kill and delete --force took %v", d)
+		}
+		select {
+		case r := <-done:
+			if strings.Contains(r.Stdout, "hi") {
+				t.Errorf("the exec'd process ran in a killed container: %s", r)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("exec --ignore-paused still waits 10s after delete --force")
+		}
+	})
+}

@@ -61,7 +61,8 @@ func critestSkipRegex() string {
 // containerd's CRI with the runc handler (the control) and the hull
 // handler, prints both counts side by side, and fails for every spec runc
 // passes and hull does not. It takes minutes: it runs only with
-// HULL_CRITEST=1 (`make test-cri`).
+// HULL_CRITEST=1 (`make test-cri`); HULL_CRITEST_FOCUS (a regex) runs only
+// the specs it matches.
 func TestCritest(t *testing.T) {
 	if os.Getenv("HULL_CRITEST") != "1" {
 		t.Skip("critest takes minutes: run it with `make test-cri` (HULL_CRITEST=1)")
@@ -106,6 +107,9 @@ func (c *criDaemon) runCritest(t *testing.T, critest, h string) critestResult {
 		"-runtime-endpoint", "unix://" + c.sock, "-image-endpoint", "unix://" + c.sock,
 		"-config", filepath.Join(c.s.Dir, "crictl.yaml"), "-runtime-handler", h,
 		"-ginkgo.skip", critestSkipRegex(), "-ginkgo.json-report", report, "-ginkgo.no-color",
+	}
+	if focus := os.Getenv("HULL_CRITEST_FOCUS"); focus != "" {
+		args = append(args, "-ginkgo.focus", focus) // to look into a few specs
 	}
 	full := append([]string{"-t", strconv.Itoa(c.daemon.Process.Pid), "-m", "-n", "--", critest}, args...)
 	r := startCmdTimeout(t, 40*time.Minute, nil, nil, "nsenter", full...).wait()
