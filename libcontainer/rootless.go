@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"reflect"
 	"strconv"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -140,4 +141,15 @@ func pidNamespaceMembers(init int) ([]int, error) {
 		}
 	}
 	return pids, nil
+}
+
+// runningInUserNS reports whether this process is in a user namespace other
+// than the initial one (whose uid_map is the full identity map), as runc's
+// userns.RunningInUserNS does.
+func runningInUserNS() bool {
+	b, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return false
+	}
+	return strings.Join(strings.Fields(string(b)), " ") != "0 0 4294967295"
 }

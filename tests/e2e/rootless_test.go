@@ -1,18 +1,13 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,89 +18,11 @@ import (
 	"github.com/hull-runtime/hull/tests/testenv"
 )
 
-// testUser is an unprivileged user the test made; dir is its own 0755
-// directory holding bundles, state and runtime dirs.
-type testUser struct {
-	name     string
-	uid, gid int
-	dir      string
-	subStart int // first id of its /etc/subuid (= /etc/subgid) range, 0 if none
-}
+// testUser is testenv's User with e2e's result type.
+type testUser struct{ *testenv.User }
 
-// newTestUser makes a user with useradd (which gives it subordinate id
-// ranges unless subids is false) and removes it, its ranges and its files
-// at cleanup, also when the test fails.
 func newTestUser(t *testing.T, subids bool) *testUser {
-	t.Helper()
-	if _, err := exec.LookPath("useradd"); err != nil {
-		t.Skipf("useradd: %v", err)
-	}
-	b := make([]byte, 4)
-	rand.Read(b)
-	name := "hullrl" + hex.EncodeToString(b)
-	args := []string{"-M", "-d", "/nonexistent", "-s", "/usr/sbin/nologin", "-K", "UMASK=022"}
-	if !subids {
-		args = append(args, "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0")
-	}
-	if out, err := exec.Command("useradd", append(args, name)...).CombinedOutput(); err != nil {
-		t.Fatalf("useradd %s: %v: %s", name, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("userdel", name).CombinedOutput(); err != nil {
-			t.Errorf("userdel %s: %v: %s", name, err, out)
-		}
-		for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
-			if data, _ := os.ReadFile(f); bytes.Contains(data, []byte(name+":")) {
-				t.Errorf("%s still lists %s after userdel", f, name)
-			}
-		}
-	})
-	u, err := user.Lookup(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tu := &testUser{name: name}
-	tu.uid, _ = strconv.Atoi(u.Uid)
-	tu.gid, _ = strconv.Atoi(u.Gid)
-	if subids {
-		tu.subStart = subRange(t, "/etc/subuid", name)
-		if g := subRange(t, "/etc/subgid", name); g != tu.subStart {
-			t.Skipf("%s: subuid start %d != subgid start %d", name, tu.subStart, g)
-		}
-	}
-	tu.dir, err = os.MkdirTemp("", "hull-rootless-")
-	must(t, err)
-	t.Cleanup(func() { os.RemoveAll(tu.dir) })
-	must(t, os.Chmod(tu.dir, 0o755))
-	must(t, os.Chown(tu.dir, tu.uid, tu.gid))
-	tu.mkdir(t, "run", 0o700)
-	return tu
-}
-
-func subRange(t *testing.T, file, name string) int {
-	t.Helper()
-	f, err := os.Open(file)
-	must(t, err)
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		p := strings.Split(sc.Text(), ":")
-		if len(p) == 3 && p[0] == name {
-			n, _ := strconv.Atoi(p[1])
-			return n
-		}
-	}
-	t.Skipf("useradd gave %s no range in %s (SUB_UID_COUNT in login.defs?)", name, file)
-	return 0
-}
-
-func (u *testUser) mkdir(t *testing.T, rel string, mode os.FileMode) string {
-	t.Helper()
-	p := filepath.Join(u.dir, rel)
-	must(t, os.MkdirAll(p, mode))
-	must(t, os.Chmod(p, mode))
-	must(t, os.Chown(p, u.uid, u.gid))
-	return p
+	return &testUser{testenv.NewUser(t, subids)}
 }
 
 // run runs a command as the user (no supplementary groups), in dir, with
@@ -113,10 +30,7 @@ func (u *testUser) mkdir(t *testing.T, rel string, mode os.FileMode) string {
 func (u *testUser) run(dir string, name string, args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), hullTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = dir
-	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "XDG_RUNTIME_DIR=" + filepath.Join(u.dir, "run")}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: []uint32{}}}
+	cmd := u.Command(ctx, dir, name, args...)
 	// Files, not pipes: a created container's init keeps its stdio open,
 	// and a pipe would keep Run waiting for it.
 	out, oerr := os.CreateTemp("", "hull-rootless-out-")
@@ -146,15 +60,15 @@ func (u *testUser) run(dir string, name string, args ...string) result {
 // run as the user, with a copy of the busybox rootfs, and applies edit.
 func (u *testUser) rootlessBundle(t *testing.T, hull, rootfs, name string, edit func(*specs.Spec)) string {
 	t.Helper()
-	dir := u.mkdir(t, name, 0o755)
+	dir := u.Mkdir(t, name, 0o755)
 	if out, err := exec.Command("cp", "-a", rootfs, filepath.Join(dir, "rootfs")).CombinedOutput(); err != nil {
 		t.Fatalf("copy rootfs: %v: %s", err, out)
 	}
-	if out, err := exec.Command("chown", "-R", fmt.Sprintf("%d:%d", u.uid, u.gid), filepath.Join(dir, "rootfs")).CombinedOutput(); err != nil {
+	if out, err := exec.Command("chown", "-R", fmt.Sprintf("%d:%d", u.UID, u.GID), filepath.Join(dir, "rootfs")).CombinedOutput(); err != nil {
 		t.Fatalf("chown rootfs: %v: %s", err, out)
 	}
 	if r := u.run(dir, hull, "spec", "--rootless"); r.Code != 0 {
-		t.Fatalf("hull spec --rootless as %s: %v", u.name, r)
+		t.Fatalf("hull spec --rootless as %s: %v", u.Name, r)
 	}
 	cfg := filepath.Join(dir, "config.json")
 	data, err := os.ReadFile(cfg)
@@ -182,7 +96,7 @@ type rootlessRuntime struct {
 func rootlessRuntimes(t *testing.T, u *testUser, hull string) []rootlessRuntime {
 	rts := []rootlessRuntime{{name: "hull", bin: hull}}
 	if runc, err := exec.LookPath("runc"); err == nil {
-		rts = append(rts, rootlessRuntime{name: "runc", bin: runc, pre: []string{"--rootless", "true", "--root", u.mkdir(t, "run/runc", 0o700)}})
+		rts = append(rts, rootlessRuntime{name: "runc", bin: runc, pre: []string{"--rootless", "true", "--root", u.Mkdir(t, "run/runc", 0o700)}})
 	} else {
 		t.Logf("runc not found: no control run")
 	}
@@ -212,7 +126,7 @@ func TestRootlessLifecycle(t *testing.T) {
 				t.Helper()
 				r := rt.do(u, bundle, args...)
 				if r.Code != 0 {
-					t.Fatalf("%s %v as %s: %v", rt.name, args, u.name, r)
+					t.Fatalf("%s %v as %s: %v", rt.name, args, u.Name, r)
 				}
 				return r.Stdout
 			}
@@ -243,8 +157,8 @@ func TestRootlessLifecycle(t *testing.T) {
 				t.Logf("control: runc ps fails rootless without a cgroup: %s", strings.TrimSpace(r.Stderr))
 			}
 			if got := strings.TrimSpace(mustOK("exec", id, "sh", "-c", "id -u; cat /proc/self/uid_map")); !strings.HasPrefix(got, "0\n") ||
-				strings.Join(strings.Fields(got), " ") != fmt.Sprintf("0 0 %d 1", u.uid) {
-				t.Errorf("exec: %q, want uid 0 mapped to %d alone", got, u.uid)
+				strings.Join(strings.Fields(got), " ") != fmt.Sprintf("0 0 %d 1", u.UID) {
+				t.Errorf("exec: %q, want uid 0 mapped to %d alone", got, u.UID)
 			}
 			mustOK("kill", id, "KILL")
 			if !waitUntil(5*time.Second, func() bool { return status() == "stopped" }) {
@@ -258,14 +172,14 @@ func TestRootlessLifecycle(t *testing.T) {
 	}
 	// State and seccomp cache are the user's own, 0700, under its runtime dir.
 	for _, p := range []string{"run/hull", "run/hull.cache", "run/hull.cache/seccomp"} {
-		st, err := os.Stat(filepath.Join(u.dir, p))
+		st, err := os.Stat(filepath.Join(u.Dir, p))
 		if err != nil {
 			t.Errorf("%s: %v", p, err)
 			continue
 		}
 		sys := st.Sys().(*syscall.Stat_t)
-		if int(sys.Uid) != u.uid || st.Mode().Perm() != 0o700 {
-			t.Errorf("%s: owner %d mode %o, want %d 0700", p, sys.Uid, st.Mode().Perm(), u.uid)
+		if int(sys.Uid) != u.UID || st.Mode().Perm() != 0o700 {
+			t.Errorf("%s: owner %d mode %o, want %d 0700", p, sys.Uid, st.Mode().Perm(), u.UID)
 		}
 	}
 	if _, err := os.Stat(filepath.Join("/run/hull", "hull.cache")); err == nil {
@@ -284,18 +198,18 @@ func TestRootlessSubordinateIDs(t *testing.T) {
 	u := newTestUser(t, true)
 	maps := func(start int) func(*specs.Spec) {
 		return func(s *specs.Spec) {
-			m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(u.uid), Size: 1}, {ContainerID: 1, HostID: uint32(start), Size: 65536}}
+			m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(u.UID), Size: 1}, {ContainerID: 1, HostID: uint32(start), Size: 65536}}
 			s.Linux.UIDMappings = m
 			g := append([]specs.LinuxIDMapping{}, m...)
-			g[0].HostID = uint32(u.gid)
+			g[0].HostID = uint32(u.GID)
 			s.Linux.GIDMappings = g
 			caps := []string{"CAP_CHOWN"}
 			s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}
 			s.Process.Args = sh("cat /proc/self/uid_map /proc/self/gid_map; touch /dev/shm/f; chown 1000:1000 /dev/shm/f && stat -c %u:%g /dev/shm/f")
 		}
 	}
-	good := u.rootlessBundle(t, hull, rootfs, "sub", maps(u.subStart))
-	want := fmt.Sprintf("0 %d 1 1 %d 65536 0 %d 1 1 %d 65536 1000:1000", u.uid, u.subStart, u.gid, u.subStart)
+	good := u.rootlessBundle(t, hull, rootfs, "sub", maps(u.SubStart))
+	want := fmt.Sprintf("0 %d 1 1 %d 65536 0 %d 1 1 %d 65536 1000:1000", u.UID, u.SubStart, u.GID, u.SubStart)
 	for _, rt := range rootlessRuntimes(t, u, hull) {
 		id := uniqueName(t)
 		r := rt.do(u, good, "run", id)
@@ -305,19 +219,19 @@ func TestRootlessSubordinateIDs(t *testing.T) {
 		}
 	}
 	// Ranges the user does not own: newuidmap refuses; hull says where to look.
-	bad := u.rootlessBundle(t, hull, rootfs, "bad", maps(u.subStart+10*65536))
+	bad := u.rootlessBundle(t, hull, rootfs, "bad", maps(u.SubStart+10*65536))
 	id := uniqueName(t)
 	r := u.run(bad, hull, "run", id)
 	if r.Code == 0 || !strings.Contains(r.Stderr, "linux.uidMappings") || !strings.Contains(r.Stderr, "/etc/subuid") {
 		t.Errorf("foreign range: %v", r)
 	}
-	if _, err := os.Stat(filepath.Join(u.dir, "run/hull", id)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(u.Dir, "run/hull", id)); !os.IsNotExist(err) {
 		t.Errorf("state left after failed create: %v", err)
 	}
 	// A user without ranges at all.
 	n := newTestUser(t, false)
 	nb := n.rootlessBundle(t, hull, rootfs, "none", func(s *specs.Spec) {
-		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(n.uid), Size: 1}, {ContainerID: 1, HostID: 200000, Size: 10}}
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(n.UID), Size: 1}, {ContainerID: 1, HostID: 200000, Size: 10}}
 	})
 	if r := n.run(nb, hull, "run", id); r.Code == 0 || !strings.Contains(r.Stderr, "newuidmap") || !strings.Contains(r.Stderr, "/etc/subuid") {
 		t.Errorf("user without ranges: %v", r)
@@ -330,7 +244,7 @@ func TestRootlessSubordinateIDs(t *testing.T) {
 func TestRootlessConfinement(t *testing.T) {
 	hull, rootfs := testenv.RequireHull(t, "rootless tests")
 	u := newTestUser(t, true)
-	victim := filepath.Join(u.mkdir(t, "host", 0o755), "rootfile")
+	victim := filepath.Join(u.Mkdir(t, "host", 0o755), "rootfile")
 	must(t, os.WriteFile(victim, []byte("root's\n"), 0o644)) // owned by root
 	bundle := u.rootlessBundle(t, hull, rootfs, "bind", func(s *specs.Spec) {
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/victim", Type: "bind", Source: victim, Options: []string{"rbind", "rw"}})
@@ -360,7 +274,7 @@ func TestRootlessConfinement(t *testing.T) {
 		if r.Code == 0 || !strings.Contains(r.Stderr, "linux.resources") || !strings.Contains(r.Stderr, "delegated cgroup") {
 			t.Errorf("limits without a delegated cgroup: %v", r)
 		}
-		if _, err := os.Stat(filepath.Join(u.dir, "run/hull", id)); !os.IsNotExist(err) {
+		if _, err := os.Stat(filepath.Join(u.Dir, "run/hull", id)); !os.IsNotExist(err) {
 			t.Errorf("state left after refused limits: %v", err)
 		}
 	}
@@ -373,12 +287,12 @@ func TestRootlessConfinement(t *testing.T) {
 	}
 	t.Cleanup(func() { u.run(sleeper, hull, "delete", "--force", id) })
 	other := newTestUser(t, true)
-	if r := other.run(other.dir, hull, "list"); r.Code != 0 || strings.Contains(r.Stdout, id) {
+	if r := other.run(other.Dir, hull, "list"); r.Code != 0 || strings.Contains(r.Stdout, id) {
 		t.Errorf("other user's list: %v", r)
 	}
-	uRoot := filepath.Join(u.dir, "run/hull")
+	uRoot := filepath.Join(u.Dir, "run/hull")
 	for _, args := range [][]string{{"--root", uRoot, "state", id}, {"--root", uRoot, "kill", id, "KILL"}, {"--root", uRoot, "list"}} {
-		if r := other.run(other.dir, hull, args...); r.Code == 0 {
+		if r := other.run(other.Dir, hull, args...); r.Code == 0 {
 			t.Errorf("other user: hull %v succeeded: %v", args, r)
 		}
 	}
@@ -398,7 +312,7 @@ func TestRootlessSpecMatchesRunc(t *testing.T) {
 	}
 	u := newTestUser(t, false)
 	load := func(bin, sub string) specs.Spec {
-		dir := u.mkdir(t, sub, 0o755)
+		dir := u.Mkdir(t, sub, 0o755)
 		if r := u.run(dir, bin, "spec", "--rootless"); r.Code != 0 {
 			t.Fatalf("%s spec --rootless: %v", bin, r)
 		}
@@ -414,11 +328,11 @@ func TestRootlessSpecMatchesRunc(t *testing.T) {
 		t.Errorf("mounts differ:\nhull %s\nrunc %s", mounts(h), mounts(r))
 	}
 	for _, s := range []specs.Spec{h, r} {
-		if m := s.Linux.UIDMappings; len(m) != 1 || int(m[0].HostID) != u.uid || m[0].Size != 1 {
-			t.Errorf("uid mappings %v, want %d alone", m, u.uid)
+		if m := s.Linux.UIDMappings; len(m) != 1 || int(m[0].HostID) != u.UID || m[0].Size != 1 {
+			t.Errorf("uid mappings %v, want %d alone", m, u.UID)
 		}
-		if m := s.Linux.GIDMappings; len(m) != 1 || int(m[0].HostID) != u.gid || m[0].Size != 1 {
-			t.Errorf("gid mappings %v, want %d alone", m, u.gid)
+		if m := s.Linux.GIDMappings; len(m) != 1 || int(m[0].HostID) != u.GID || m[0].Size != 1 {
+			t.Errorf("gid mappings %v, want %d alone", m, u.GID)
 		}
 		if s.Linux.Resources != nil {
 			t.Errorf("resources %+v", s.Linux.Resources)
@@ -442,11 +356,11 @@ func TestRootlessSpecMatchesRunc(t *testing.T) {
 func TestRootlessUserOwnedBinary(t *testing.T) {
 	hull, rootfs := testenv.RequireHull(t, "rootless tests")
 	u := newTestUser(t, false)
-	own := filepath.Join(u.dir, "hull")
+	own := filepath.Join(u.Dir, "hull")
 	data, err := os.ReadFile(hull)
 	must(t, err)
 	must(t, os.WriteFile(own, data, 0o755))
-	must(t, os.Chown(own, u.uid, u.gid))
+	must(t, os.Chown(own, u.UID, u.GID))
 	bundle := u.rootlessBundle(t, hull, rootfs, "own", func(s *specs.Spec) {
 		s.Process.Args = sh("echo ran-from-copy")
 	})
