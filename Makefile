@@ -88,7 +88,7 @@ test-cri: build rootfs cri-tools
 
 # cgroup v2 and the systemd driver, tested in a Debian guest under qemu.
 test-guest: build rootfs
-	sh tests/guest/run.sh
+	HULL_GUEST_TIMEOUT=$${HULL_GUEST_TIMEOUT:-1500} sh tests/guest/run.sh
 
 # Installs hull, its stub init and the hull-nspawn@.service template.
 PREFIX    ?= /usr/local

@@ -16,7 +16,8 @@ cleanup() {
 	for d in /sys/fs/cgroup/*/"$tag"; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done
 	rm -rf "$work"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap "exit 1" INT TERM
 
 bundle() { # bundle DIR CGROUP ARGS-JSON
 	mkdir -p "$1"
