@@ -153,6 +153,13 @@ func TestRootlessLifecycle(t *testing.T) {
 				if !strings.Contains(ps, "sleep 1000") || !strings.Contains(ps, "sleep 1001") || strings.Count(ps, "\n") != 3 {
 					t.Errorf("ps: %q, want the two sleeps alone", ps)
 				}
+				// Without a cgroup there is nothing to freeze or limit: refused
+				// by name, and the container runs on.
+				for _, args := range [][]string{{"pause", id}, {"update", "--pids-limit", "10", id}} {
+					if r := rt.do(u, bundle, args...); r.Code == 0 || !strings.Contains(r.Stderr, "delegated cgroup") {
+						t.Errorf("%v without a cgroup: %v", args, r)
+					}
+				}
 			} else if r := rt.do(u, bundle, "ps", id); r.Code != 0 {
 				t.Logf("control: runc ps fails rootless without a cgroup: %s", strings.TrimSpace(r.Stderr))
 			}
