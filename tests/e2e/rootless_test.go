@@ -381,3 +381,32 @@ func TestRootlessUserOwnedBinary(t *testing.T) {
 		t.Errorf("the user's hull binary changed")
 	}
 }
+
+// Rootless without $XDG_RUNTIME_DIR has no state root of its own: refused
+// with the reason, unless --root gives one; --rootless takes runc's values.
+func TestRootlessStateRoot(t *testing.T) {
+	hull, _ := testenv.RequireHull(t, "rootless tests")
+	u := newTestUser(t, false)
+	run := func(args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), hullTimeout)
+		defer cancel()
+		cmd := u.Command(ctx, u.Dir, hull, args...)
+		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run("list"); err == nil || !strings.Contains(out, "XDG_RUNTIME_DIR") {
+		t.Errorf("list without XDG_RUNTIME_DIR: %v: %s", err, out)
+	}
+	own := u.Mkdir(t, "state", 0o700)
+	if out, err := run("--root", own, "list"); err != nil {
+		t.Errorf("list --root %s: %v: %s", own, err, out)
+	}
+	shared := u.Mkdir(t, "shared", 0o755)
+	if out, err := run("--root", shared, "list"); err == nil || !strings.Contains(out, "0700") {
+		t.Errorf("list with a state root others can read: %v: %s", err, out)
+	}
+	if out, err := run("--rootless", "maybe", "--root", own, "list"); err == nil || !strings.Contains(out, "auto, true or false") {
+		t.Errorf("--rootless maybe: %v: %s", err, out)
+	}
+}
