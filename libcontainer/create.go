@@ -41,6 +41,9 @@ type CreateOpts struct {
 	NoNewKeyring  bool
 	PreserveFDs   int
 	SystemdCgroup bool
+	// Rootless: the caller has no host root (runc's --rootless), so a
+	// cgroup it cannot write is skipped unless limits are asked for.
+	Rootless bool
 }
 
 // initConfig is everything the Go init needs; it travels as JSON.
@@ -88,6 +91,9 @@ func Create(o CreateOpts) (_ *Container, err error) {
 		}
 	}()
 	cg, err := c.makeCgroup(b.Spec, o.SystemdCgroup)
+	if err != nil && o.Rootless {
+		cg, err = c.skipCgroup(b.Spec, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -367,8 +373,14 @@ func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error
 		Stderr:     os.Stderr,
 		ExtraFiles: append(extra, child),
 	}
-	err = exeseal.Start(func(exe string) error {
+	err = exeseal.Start(func(exe string, private bool) error {
 		cmd.Path = exe
+		if !private {
+			// Already in the caller's mount namespace, which an
+			// unprivileged C stage could not setns into.
+			req.HomeMount = ""
+			cmd.Env = append(req.Env(childFD), glibcNoRseq)
+		}
 		return cmd.Start()
 	})
 	if err != nil {
@@ -413,15 +425,7 @@ func idMapper(spec *specs.Spec) func(int) error {
 		return nil
 	}
 	uids, gids := spec.Linux.UIDMappings, spec.Linux.GIDMappings
-	return func(pid int) error {
-		if err := writeIDMap(fmt.Sprintf("%d/uid_map", pid), uids); err != nil {
-			return fmt.Errorf("linux.uidMappings: %w", err)
-		}
-		if err := writeIDMap(fmt.Sprintf("%d/gid_map", pid), gids); err != nil {
-			return fmt.Errorf("linux.gidMappings: %w", err)
-		}
-		return nil
-	}
+	return func(pid int) error { return writeIDMaps(pid, uids, gids) }
 }
 
 // writeIDMap writes a /proc/PID/{uid,gid}_map, rel to /proc.

@@ -202,7 +202,9 @@ func (p *initProcess) prepareRootfs() error {
 	if l == nil {
 		l = &specs.Linux{}
 	}
-	userNS := hasNamespace(p.spec, specs.UserNamespace)
+	// Also in a user namespace the engine made (rootless podman): mknod
+	// is refused there as well.
+	userNS := hasNamespace(p.spec, specs.UserNamespace) || runningInUserNS()
 	cgroupNS := hasNamespace(p.spec, specs.CgroupNamespace)
 	p.rootfs = &rootfs.Config{
 		Rootfs: p.cfg.Rootfs, Readonly: p.spec.Root.Readonly, Mounts: withMountSources(p.spec.Mounts, p.mountSources),

@@ -21,9 +21,15 @@ const msgMountSource = 'F'
 
 // needsMountSources: a container with a user namespace of its own cannot
 // reach every bind source itself (a directory only the host's root may
-// enter), so the parent opens them for it, as runc does.
+// enter), so a privileged parent opens them for it, as runc does.
 func needsMountSources(spec *specs.Spec) bool {
 	if !ownsNamespace(spec, specs.UserNamespace) || !ownsNamespace(spec, specs.MountNamespace) {
+		return false
+	}
+	// An unprivileged caller may not enter the container's mount namespace,
+	// and needs not: the init, root of a namespace mapping the caller's own
+	// ids, reaches every source the caller could.
+	if os.Geteuid() != 0 {
 		return false
 	}
 	for _, m := range spec.Mounts {

@@ -17,7 +17,7 @@ func (c *Container) Pause() error {
 	}
 	cg := c.cgroup()
 	if cg == nil {
-		return fmt.Errorf("container %q: has no cgroup", c.ID)
+		return fmt.Errorf("container %q: has no cgroup to freeze (rootless without a delegated cgroup)", c.ID)
 	}
 	return cg.Freeze()
 }
@@ -38,7 +38,7 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 	}
 	cg := c.cgroup()
 	if cg == nil {
-		return fmt.Errorf("container %q: has no cgroup", c.ID)
+		return fmt.Errorf("container %q: has no cgroup to set limits in (rootless without a delegated cgroup)", c.ID)
 	}
 	if c.Spec.Linux != nil {
 		r = withCPUPair(c.Spec.Linux.Resources, r)
@@ -135,7 +135,9 @@ func (c *Container) Pids() ([]int, error) {
 	}
 	cg := c.cgroup()
 	if cg == nil {
-		return []int{c.Init.Pid}, nil
+		// No cgroup (rootless without delegation): the processes of the
+		// init's pid namespace, when it has one of its own.
+		return pidNamespaceMembers(c.Init.Pid)
 	}
 	return cg.Pids()
 }

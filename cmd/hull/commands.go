@@ -159,13 +159,18 @@ func stateOwner(dir string) string {
 var specCommand = &cli.Command{
 	Name:  "spec",
 	Usage: "write a default config.json into the bundle",
-	Flags: []cli.Flag{&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: ".", Usage: "bundle directory"}},
+	Flags: []cli.Flag{&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: ".", Usage: "bundle directory"},
+		&cli.BoolFlag{Name: "rootless", Usage: "a config for an unprivileged user (as runc spec --rootless)"}},
 	Action: func(c *cli.Context) error {
 		path := filepath.Join(c.String("bundle"), oci.ConfigFile)
 		if _, err := os.Stat(path); err == nil {
 			return fmt.Errorf("%s: already exists", path)
 		}
-		data, err := json.MarshalIndent(oci.DefaultSpec(), "", "\t")
+		spec := oci.DefaultSpec()
+		if c.Bool("rootless") {
+			oci.ToRootless(spec, uint32(os.Geteuid()), uint32(os.Getegid()))
+		}
+		data, err := json.MarshalIndent(spec, "", "\t")
 		if err != nil {
 			return err
 		}

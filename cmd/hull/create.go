@@ -68,6 +68,7 @@ func createFromBundle(c *cli.Context, id string, b *oci.Bundle, consoleSock *os.
 		NoNewKeyring:  c.Bool("no-new-keyring"),
 		PreserveFDs:   c.Int("preserve-fds"),
 		SystemdCgroup: c.Bool("systemd-cgroup"),
+		Rootless:      isRootless(c),
 	})
 	if err != nil {
 		return nil, err

@@ -68,7 +68,7 @@ func newApp(log *logTarget) *cli.App {
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
 			&cli.BoolFlag{Name: "debug", Usage: "log debug messages"},
 			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "manage cgroups through systemd"},
-			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignored unless \"true\": rootless mode"},
+			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "auto, true or false: rootless mode (auto: unprivileged, or in a user namespace without host root); state then defaults to $XDG_RUNTIME_DIR/hull"},
 			&cli.StringFlag{Name: "criu", Hidden: true},
 		},
 		Before: func(c *cli.Context) error {
@@ -94,11 +94,11 @@ func checkGlobalFlags(c *cli.Context) error {
 	default:
 		return fmt.Errorf("--log-format %q: must be text or json", c.String("log-format"))
 	}
-	if c.String("rootless") == "true" {
-		return errors.New("--rootless=true: rootless containers are not supported yet")
+	if err := setupRootless(c); err != nil {
+		return err
 	}
-	if os.Geteuid() != 0 && c.Args().First() != "spec" {
-		return errors.New("hull needs root (rootless mode is not supported yet)")
+	if isRootless(c) {
+		return checkStateRoot(c.String("root"))
 	}
 	return nil
 }

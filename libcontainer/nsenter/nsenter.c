@@ -167,8 +167,14 @@ static void join_namespaces(char *list)
 /* become_root makes this process root of its new user namespace once the parent mapped it. */
 static void become_root(void)
 {
+	/* Dumpable while the parent writes the maps: an unprivileged parent
+	 * cannot open the /proc files of a non-dumpable process (runc does so). */
+	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+		fail("prctl PR_SET_DUMPABLE 1");
 	send_msg('M', "");
 	wait_for('m');
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fail("prctl PR_SET_DUMPABLE 0");
 	if (setresgid(0, 0, 0) < 0)
 		fail("setresgid 0 in the new user namespace (is uid/gid 0 mapped?)");
 	if (setresuid(0, 0, 0) < 0)
