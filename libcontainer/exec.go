@@ -37,6 +37,8 @@ func (c *Container) Exec(o ExecOpts) (state.Process, error) {
 		if !o.IgnorePaused {
 			return state.Process{}, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
 		}
+	case specs.StateStopped:
+		return state.Process{}, errors.New("cannot exec in a stopped container") // runc's words
 	default:
 		return state.Process{}, notRunning(c.ID)
 	}

@@ -577,6 +577,7 @@ func TestCLIErrorTexts(t *testing.T) {
 			c.waitStopped()
 			check("cannot start a container that has stopped", "start", c.ID)
 			check("container not running", "kill", c.ID)
+			check("cannot exec in a stopped container", "exec", c.ID, "true")
 		})
 	}
 }
