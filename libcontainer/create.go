@@ -41,6 +41,9 @@ type CreateOpts struct {
 	NoNewKeyring  bool
 	PreserveFDs   int
 	SystemdCgroup bool
+	// Rootless: the caller has no host root (runc's --rootless), so a
+	// cgroup it cannot write is skipped unless limits are asked for.
+	Rootless bool
 }
 
 // initConfig is everything the Go init needs; it travels as JSON.
@@ -84,10 +87,13 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	}
 	defer func() {
 		if err != nil {
-			c.abort()
+			err = errors.Join(err, c.abort())
 		}
 	}()
 	cg, err := c.makeCgroup(b.Spec, o.SystemdCgroup)
+	if err != nil && o.Rootless {
+		cg, err = c.skipCgroup(b.Spec, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -109,11 +115,17 @@ func (c *Container) makeCgroup(spec *specs.Spec, systemd bool) (cgroups.Manager,
 	cfg := cgroups.Config{ID: c.ID, Systemd: systemd}
 	if spec.Linux != nil {
 		cfg.Path = spec.Linux.CgroupsPath
-		cfg.Resources = withDeviceRules(spec.Linux.Resources, spec.Linux.Devices)
+		cfg.Resources = withDeviceRules(spec.Linux.Resources)
 	}
 	cg, err := cgroups.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("linux.cgroupsPath %q: %w", cfg.Path, err)
+	}
+	// A process placed in a frozen cgroup never gets to report, and create
+	// would wait forever: refused with runc's words, before the cgroup is
+	// recorded, so that the failed create leaves the existing cgroup alone.
+	if frozen, err := cg.Frozen(); err == nil && frozen {
+		return nil, errors.New("container's cgroup unexpectedly frozen")
 	}
 	st := cg.State()
 	c.Cgroup = &st
@@ -123,12 +135,17 @@ func (c *Container) makeCgroup(spec *specs.Spec, systemd bool) (cgroups.Manager,
 	if err := cg.Create(); err != nil {
 		return nil, err
 	}
+	// A cgroup made by someone else may already hold processes: they share
+	// the container's limits and die with it. runc warns, in these words.
+	if pids, err := cg.Pids(); err == nil && len(pids) > 0 {
+		c.warn("container's cgroup is not empty: %d process(es) found", len(pids))
+	}
 	return cg, nil
 }
 
 // abort undoes a failed create: kills the init if it started, removes the
-// cgroup and the state directory.
-func (c *Container) abort() {
+// cgroup and the state directory. Its errors say what was left behind.
+func (c *Container) abort() error {
 	if c.Init.Pid > 0 {
 		if c.Init.Signal(unix.SIGKILL) == nil {
 			c.Init.Wait()
@@ -136,10 +153,16 @@ func (c *Container) abort() {
 		var ws unix.WaitStatus
 		unix.Wait4(c.Init.Pid, &ws, unix.WNOHANG, nil)
 	}
+	var err error
 	if cg := c.cgroup(); cg != nil {
-		cg.Destroy()
+		if derr := cg.Destroy(); derr != nil {
+			err = fmt.Errorf("undo create: %w", derr)
+		}
 	}
-	c.dir.Remove()
+	if rerr := c.dir.Remove(); rerr != nil {
+		err = errors.Join(err, fmt.Errorf("undo create: %w", rerr))
+	}
+	return err
 }
 
 // startInit starts the container's init and takes it to the point where it
@@ -172,11 +195,6 @@ func (c *Container) startInit(spec *specs.Spec, o CreateOpts, cg cgroups.Manager
 		req.Joins, req.Unshare = nsenter.FromSpec(spec.Linux.Namespaces)
 		req.TimeOffsets = spec.Linux.TimeOffsets
 	}
-	if !hasNamespace(spec, specs.MountNamespace) {
-		// The C stage starts in exeseal's private mount namespace; a
-		// container without a mount namespace shares the caller's instead.
-		req.Joins = append(req.Joins, nsenter.Join{Type: specs.MountNamespace, Path: fmt.Sprintf("/proc/%d/ns/mnt", os.Getpid())})
-	}
 	cfg.NewCgroupNS = req.Unshare&unix.CLONE_NEWCGROUP != 0
 	req.Unshare &^= unix.CLONE_NEWCGROUP
 	p, err := startProcess(req, extra, idMapper(spec), cg)
@@ -195,7 +213,44 @@ func (c *Container) startInit(spec *specs.Spec, o CreateOpts, cg cgroups.Manager
 	if err := moveNetDevices(spec.Linux, p.init.Pid); err != nil {
 		return err
 	}
-	return c.configureInit(p.sync, cfg, p.init.Pid)
+	if needsMountSources(spec) {
+		fds, err := openMountSources(p.init.Pid, spec.Mounts)
+		if err != nil {
+			return err
+		}
+		if err := sendMountSources(p.sync, fds); err != nil {
+			return err
+		}
+	}
+	if err := c.configureInit(p.sync, cfg, p.init.Pid); err != nil {
+		return fmt.Errorf("%w%s", err, initDeath(p.init, spec))
+	}
+	return nil
+}
+
+// initDeath says how the init died when it vanished during setup: killed
+// by the memory limit, it otherwise reads as a bare "peer exited". The
+// init is hull's child (the C stage clones it with CLONE_PARENT).
+func initDeath(p state.Process, spec *specs.Spec) string {
+	var ws unix.WaitStatus
+	for i := 0; ; i++ {
+		pid, err := unix.Wait4(p.Pid, &ws, unix.WNOHANG, nil)
+		if err != nil || i == 50 {
+			return ""
+		}
+		if pid == p.Pid {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if !ws.Signaled() {
+		return fmt.Sprintf(" (the container's init exited with status %d)", ws.ExitStatus())
+	}
+	msg := fmt.Sprintf(" (the container's init was killed by %s", unix.SignalName(ws.Signal()))
+	if r := spec.Linux; ws.Signal() == unix.SIGKILL && r != nil && r.Resources != nil && r.Resources.Memory != nil && r.Resources.Memory.Limit != nil {
+		msg += fmt.Sprintf("; linux.resources.memory.limit %d may be too small for the runtime's setup", *r.Resources.Memory.Limit)
+	}
+	return msg + ")"
 }
 
 // configureInit sends the init its config and serves it until it is ready;
@@ -305,6 +360,11 @@ func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error
 	parent, child := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync-child")
 	defer child.Close()
 	childFD := 3 + len(extra)
+	// The C stage starts in exeseal's private mount namespace and leaves it
+	// first: a container without a mount namespace shares the caller's, and
+	// a new one must be a copy of the caller's, in the host's peer groups,
+	// for rshared mounts to propagate back to the host.
+	req.HomeMount = fmt.Sprintf("/proc/%d/ns/mnt", os.Getpid())
 	cmd := &exec.Cmd{
 		Args:       []string{"hull", "init"},
 		Env:        append(req.Env(childFD), glibcNoRseq),
@@ -313,8 +373,14 @@ func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error
 		Stderr:     os.Stderr,
 		ExtraFiles: append(extra, child),
 	}
-	err = exeseal.Start(func(exe string) error {
+	err = exeseal.Start(func(exe string, private bool) error {
 		cmd.Path = exe
+		if !private {
+			// Already in the caller's mount namespace, which an
+			// unprivileged C stage could not setns into.
+			req.HomeMount = ""
+			cmd.Env = append(req.Env(childFD), glibcNoRseq)
+		}
 		return cmd.Start()
 	})
 	if err != nil {
@@ -359,26 +425,16 @@ func idMapper(spec *specs.Spec) func(int) error {
 		return nil
 	}
 	uids, gids := spec.Linux.UIDMappings, spec.Linux.GIDMappings
-	return func(pid int) error {
-		if err := writeIDMap(fmt.Sprintf("/proc/%d/uid_map", pid), uids); err != nil {
-			return fmt.Errorf("linux.uidMappings: %w", err)
-		}
-		if err := writeIDMap(fmt.Sprintf("/proc/%d/gid_map", pid), gids); err != nil {
-			return fmt.Errorf("linux.gidMappings: %w", err)
-		}
-		return nil
-	}
+	return func(pid int) error { return writeIDMaps(pid, uids, gids) }
 }
 
-func writeIDMap(path string, m []specs.LinuxIDMapping) error {
+// writeIDMap writes a /proc/PID/{uid,gid}_map, rel to /proc.
+func writeIDMap(rel string, m []specs.LinuxIDMapping) error {
 	var data []byte
 	for _, e := range m {
 		data = fmt.Appendf(data, "%d %d %d\n", e.ContainerID, e.HostID, e.Size)
 	}
-	if err := os.WriteFile(path, data, 0); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return writeProc(rel, data)
 }
 
 // compileSeccomp compiles linux.seccomp to BPF; nil when there is none.
@@ -413,8 +469,8 @@ func placeProcess(p state.Process, cg cgroups.Manager, proc *specs.Process) erro
 		}
 	}
 	if proc.OOMScoreAdj != nil {
-		path := fmt.Sprintf("/proc/%d/oom_score_adj", p.Pid)
-		if err := os.WriteFile(path, []byte(strconv.Itoa(*proc.OOMScoreAdj)), 0); err != nil {
+		rel := fmt.Sprintf("%d/oom_score_adj", p.Pid)
+		if err := writeProc(rel, []byte(strconv.Itoa(*proc.OOMScoreAdj))); err != nil {
 			return fmt.Errorf("process.oomScoreAdj %d: %w", *proc.OOMScoreAdj, err)
 		}
 	}

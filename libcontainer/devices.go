@@ -22,25 +22,16 @@ var defaultDeviceRules = []specs.LinuxDeviceCgroup{
 }
 
 // withDeviceRules returns resources whose device rules are the config's,
-// then the defaults, then one allowing each linux.devices entry, so the
-// container can use the devices its config gives it.
-func withDeviceRules(r *specs.LinuxResources, devices []specs.LinuxDevice) *specs.LinuxResources {
+// then the defaults, as runc builds them. Devices listed in linux.devices
+// get no rule of their own: the config's rules decide whether the
+// container may use them (engines add an allow rule for each device they
+// pass), so a device the rules deny stays denied.
+func withDeviceRules(r *specs.LinuxResources) *specs.LinuxResources {
 	out := specs.LinuxResources{}
 	if r != nil {
 		out = *r
 	}
 	rules := append([]specs.LinuxDeviceCgroup{}, out.Devices...)
-	rules = append(rules, defaultDeviceRules...)
-	for _, d := range devices {
-		typ := d.Type
-		switch typ {
-		case "p":
-			continue // fifos are not devices to the devices cgroup
-		case "u":
-			typ = "c" // unbuffered character device
-		}
-		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: int64p(d.Major), Minor: int64p(d.Minor), Access: "rwm"})
-	}
-	out.Devices = rules
+	out.Devices = append(rules, defaultDeviceRules...)
 	return &out
 }

@@ -1,6 +1,7 @@
 package libcontainer
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/libcontainer/cgroups"
 	"github.com/hull-runtime/hull/libcontainer/nsenter"
 	"github.com/hull-runtime/hull/libcontainer/state"
 	"github.com/hull-runtime/hull/oci"
@@ -19,18 +21,24 @@ type ExecOpts struct {
 	ConsoleSocket *os.File
 	PreserveFDs   int
 	IgnorePaused  bool
+	// SubCgroups places the process in sub-cgroups of the container's
+	// (exec --cgroup): controller (or "" for all) to a relative path.
+	SubCgroups map[string]string
 }
 
 // Exec starts a process in the running container: it joins every namespace
 // of the container's init and its cgroup, and becomes Process with its
 // capabilities, limits and seccomp filter. The process is hull's child.
 func (c *Container) Exec(o ExecOpts) (state.Process, error) {
-	switch st := c.Status(); st {
+	st := c.Status()
+	switch st {
 	case specs.StateRunning, specs.StateCreated:
 	case oci.StatusPaused:
 		if !o.IgnorePaused {
-			return state.Process{}, fmt.Errorf("container %q is paused (use --ignore-paused to exec anyway)", c.ID)
+			return state.Process{}, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
 		}
+	case specs.StateStopped:
+		return state.Process{}, errors.New("cannot exec in a stopped container") // runc's words
 	default:
 		return state.Process{}, notRunning(c.ID)
 	}
@@ -56,17 +64,29 @@ func (c *Container) Exec(o ExecOpts) (state.Process, error) {
 		extra = append(extra, o.ConsoleSocket)
 	}
 	req := &nsenter.Request{Joins: c.initNamespaces()}
-	if !hasNamespace(c.Spec, specs.MountNamespace) {
-		req.Joins = append(req.Joins, nsenter.Join{Type: specs.MountNamespace, Path: fmt.Sprintf("/proc/%d/ns/mnt", os.Getpid())})
+	cg := c.cgroup()
+	if cg != nil {
+		if cg, err = cgroups.Sub(cg, o.SubCgroups); err != nil {
+			return state.Process{}, err
+		}
+	} else if len(o.SubCgroups) > 0 {
+		return state.Process{}, fmt.Errorf("container %q: has no cgroup for --cgroup", c.ID)
 	}
-	p, err := startProcess(req, extra, nil, c.cgroup())
+	// The C stage joins the cgroup as early as it can, but in a frozen one
+	// it would stop before reporting its pid, with the lock held: then only
+	// the process itself is placed (and stops there until resume).
+	early := cg
+	if st == oci.StatusPaused {
+		early = nil
+	}
+	p, err := startProcess(req, extra, nil, early)
 	if err != nil {
 		return state.Process{}, err
 	}
 	defer p.sync.Close()
 	cfg.SyncFD = p.childSyncFD
 	// Into the cgroup before it runs anything of its own: it waits for its config.
-	if err := placeProcess(p.init, c.cgroup(), o.Process); err != nil {
+	if err := placeProcess(p.init, cg, o.Process); err != nil {
 		p.init.Signal(unix.SIGKILL)
 		return state.Process{}, err
 	}
@@ -76,6 +96,12 @@ func (c *Container) Exec(o ExecOpts) (state.Process, error) {
 		p.init.Signal(unix.SIGKILL)
 		return state.Process{}, notRunning(c.ID)
 	}
+	// The process is in the container's namespaces and cgroup: the lock,
+	// which kept them from going away meanwhile, is released before the
+	// process is waited for. In a paused container (--ignore-paused) it
+	// stays frozen until resume, and resume, kill or delete must not wait
+	// for this exec.
+	c.dir.Close()
 
 	ctr := &Container{Saved: c.Saved, dir: c.dir}
 	if err := ctr.configureInit(p.sync, cfg, p.init.Pid); err != nil {

@@ -5,6 +5,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/hull-runtime/hull/libcontainer/apparmor"
 	"github.com/hull-runtime/hull/libcontainer/capabilities"
 	"github.com/hull-runtime/hull/libcontainer/process"
 	"github.com/hull-runtime/hull/libcontainer/rootfs"
@@ -16,6 +17,9 @@ import (
 // implements it, so it cannot claim more than the code does.
 func Features() *features.Features {
 	yes, no := true, false
+	// Enabled means applied: hull confines with the profile exactly when
+	// the host runs AppArmor, and refuses the field otherwise.
+	aaEnabled := apparmor.Enabled()
 	actions, operators, archs, flags := seccomp.Supported()
 	return &features.Features{
 		OCIVersionMin: "1.0.0",
@@ -30,7 +34,7 @@ func Features() *features.Features {
 				Enabled: &yes, Actions: actions, Operators: operators, Archs: archs,
 				KnownFlags: flags, SupportedFlags: flags,
 			},
-			Apparmor:        &features.Apparmor{Enabled: &no},
+			Apparmor:        &features.Apparmor{Enabled: &aaEnabled},
 			Selinux:         &features.Selinux{Enabled: &no},
 			IntelRdt:        &features.IntelRdt{Enabled: &no},
 			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &yes}},
@@ -38,7 +42,12 @@ func Features() *features.Features {
 			MemoryPolicy:    &features.MemoryPolicy{Modes: process.MemoryPolicyModes(), Flags: process.MemoryPolicyFlags()},
 		},
 		Annotations: map[string]string{
-			"org.hull.version": "see hull --version",
+			// runc's key: engines read the library's version from it.
+			AnnotationLibseccompVersion: seccomp.LibraryVersion(),
 		},
 	}
 }
+
+// AnnotationLibseccompVersion is the features annotation with the
+// version of libseccomp hull is linked with, under runc's name for it.
+const AnnotationLibseccompVersion = "io.github.seccomp.libseccomp.version"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -21,17 +22,19 @@ import (
 
 // initProcess is the container's init between the C stage and execve.
 type initProcess struct {
-	cfg      *initConfig
-	spec     *specs.Spec
-	sync     *os.File
-	proc     *procfs.Handle
-	rootfs   *rootfs.Config
-	caps     *capabilities.Set
-	filter   *seccomp.Filter
-	program  string // absolute path of process.args[0] inside the container
-	cwdFD    int    // process.cwd, opened once verified inside the root
-	ready    bool   // the parent has been told the container is created
-	warnings []string
+	cfg       *initConfig
+	spec      *specs.Spec
+	sync      *os.File
+	proc      *procfs.Handle
+	rootfs    *rootfs.Config
+	caps      *capabilities.Set
+	filter    *seccomp.Filter
+	program   string // absolute path of process.args[0] inside the container
+	cwdAsUser bool   // process.cwd is entered after the switch to its user
+	ready     bool   // the parent has been told the container is created
+	// mountSources are fds of bind sources the parent opened, by mount index.
+	mountSources map[int]int
+	warnings     []string
 }
 
 // Init is the Go side of `hull init`: it never returns. The main goroutine
@@ -99,16 +102,20 @@ func (p *initProcess) containerSteps() []step {
 		{"apply sysctls", p.applySysctls},
 		{"finalize rootfs", p.finalizeRootfs},
 		{"set up console", p.setupConsole},
+		{"read-only /dev", p.readonlyDev},
 		{"set process attributes", p.setAttributes},
 		{"check working directory", p.checkCwd},
+		{"set HOME", p.setHome},
+		{"apply AppArmor profile", p.applyAppArmor},
 		{"load seccomp filter (before dropping privileges)", p.loadSeccompPrivileged},
 		{"drop privileges", p.dropPrivileges},
 		{"find program", p.findProgram},
 		{"load seccomp filter with listener", p.loadSeccompNotify},
 		{"report created", p.reportCreated},
 		{"wait for start", p.waitForStart},
-		{"startContainer hooks", p.startContainerHooks},
+		// As runc: startContainer hooks run under the filter.
 		{"load seccomp filter", p.loadSeccomp},
+		{"startContainer hooks", p.startContainerHooks},
 		{"exec", p.exec},
 	}
 }
@@ -122,6 +129,8 @@ func (p *initProcess) execSteps() []step {
 		{"set up console", p.setupConsole},
 		{"set process attributes", p.setAttributes},
 		{"check working directory", p.checkCwd},
+		{"set HOME", p.setHome},
+		{"apply AppArmor profile", p.applyAppArmor},
 		{"load seccomp filter (before dropping privileges)", p.loadSeccompPrivileged},
 		{"drop privileges", p.dropPrivileges},
 		{"find program", p.findProgram},
@@ -132,18 +141,34 @@ func (p *initProcess) execSteps() []step {
 	}
 }
 
+// readConfig receives the config, after the bind sources the parent opened
+// (recvmsg, so that their fds are kept).
 func (p *initProcess) readConfig() error {
-	typ, payload, err := nsenter.ReadMsg(p.sync)
-	if err != nil {
-		return err
-	}
-	if typ != msgConfig {
-		return fmt.Errorf("unexpected message %q", typ)
-	}
-	if err := json.Unmarshal(payload, &p.cfg); err != nil {
-		return err
+	sources := map[int]int{}
+	for {
+		typ, payload, fds, err := readMsgFds(p.sync)
+		if err != nil {
+			return err
+		}
+		if typ == msgMountSource && len(fds) == 1 {
+			i, err := strconv.Atoi(string(payload))
+			if err != nil {
+				return fmt.Errorf("mount source message %q: %w", payload, err)
+			}
+			sources[i] = fds[0]
+			continue
+		}
+		closeFds(fds)
+		if typ != msgConfig {
+			return fmt.Errorf("unexpected message %q", typ)
+		}
+		if err := json.Unmarshal(payload, &p.cfg); err != nil {
+			return err
+		}
+		break
 	}
 	p.spec = p.cfg.Spec
+	p.mountSources = sources
 	for _, v := range []string{"_HULL_NSENTER", "_HULL_JOIN", "_HULL_UNSHARE", "_HULL_TIMENS"} {
 		os.Unsetenv(v)
 	}
@@ -177,10 +202,12 @@ func (p *initProcess) prepareRootfs() error {
 	if l == nil {
 		l = &specs.Linux{}
 	}
-	userNS := hasNamespace(p.spec, specs.UserNamespace)
+	// Also in a user namespace the engine made (rootless podman): mknod
+	// is refused there as well.
+	userNS := hasNamespace(p.spec, specs.UserNamespace) || runningInUserNS()
 	cgroupNS := hasNamespace(p.spec, specs.CgroupNamespace)
 	p.rootfs = &rootfs.Config{
-		Rootfs: p.cfg.Rootfs, Readonly: p.spec.Root.Readonly, Mounts: p.spec.Mounts,
+		Rootfs: p.cfg.Rootfs, Readonly: p.spec.Root.Readonly, Mounts: withMountSources(p.spec.Mounts, p.mountSources),
 		Propagation: l.RootfsPropagation, Devices: l.Devices,
 		MaskedPaths: l.MaskedPaths, ReadonlyPaths: l.ReadonlyPaths,
 		NoPivot: p.cfg.NoPivot, InUserNS: userNS, CgroupNS: cgroupNS,
@@ -233,9 +260,15 @@ func (p *initProcess) hookState(status specs.ContainerState) *specs.State {
 	}
 }
 
+// createContainerHooks run in the container's namespaces before pivot_root,
+// in the rootfs directory as under runc (hooks written for runc use relative
+// paths from there).
 func (p *initProcess) createContainerHooks() error {
-	if p.spec.Hooks == nil {
+	if p.spec.Hooks == nil || len(p.spec.Hooks.CreateContainer) == 0 {
 		return nil
+	}
+	if err := unix.Chdir(p.cfg.Rootfs); err != nil {
+		return fmt.Errorf("chdir %s: %w", p.cfg.Rootfs, err)
 	}
 	return hooks.Run("createContainer", p.spec.Hooks.CreateContainer, p.hookState(specs.StateCreating))
 }
@@ -271,6 +304,15 @@ func (p *initProcess) finalizeRootfs() error {
 		return nil
 	}
 	return rootfs.Finalize(p.rootfs)
+}
+
+// readonlyDev: after the console, whose /dev/console mount point may
+// still have to be made in /dev.
+func (p *initProcess) readonlyDev() error {
+	if !ownsNamespace(p.spec, specs.MountNamespace) {
+		return nil
+	}
+	return rootfs.ReadonlyDev(p.rootfs)
 }
 
 // applySysctls writes linux.sysctl through a verified procfs handle.
@@ -328,24 +370,9 @@ func (p *initProcess) setupConsole() error {
 		return err
 	}
 	if ownsNamespace(p.spec, specs.MountNamespace) {
-		if err := bindDevConsole(name); err != nil {
+		if err := console.BindDevConsole(slave); err != nil {
 			return err
 		}
 	}
 	return console.SetControllingTerminal(slave)
-}
-
-// bindDevConsole makes /dev/console the container's pty, as runc and
-// nspawn do (systemd and getty write to it). The mount point is created and
-// opened without following symlinks, and the mount goes through that fd.
-func bindDevConsole(pty string) error {
-	fd, err := unix.Open("/dev/console", unix.O_RDONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NOCTTY, 0o600)
-	if err != nil {
-		return fmt.Errorf("/dev/console: %w", err)
-	}
-	defer unix.Close(fd)
-	if err := unix.Mount(pty, fmt.Sprintf("/proc/self/fd/%d", fd), "", unix.MS_BIND, ""); err != nil {
-		return fmt.Errorf("bind %s on /dev/console: %w", pty, err)
-	}
-	return nil
 }

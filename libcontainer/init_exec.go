@@ -133,37 +133,58 @@ func (p *initProcess) dropPrivileges() error {
 	if err := process.SetUmask(umask); err != nil {
 		return err
 	}
+	if err := process.ChownStdio(int(proc.User.UID)); err != nil {
+		return err
+	}
 	if err := capabilities.ApplyWithUser(p.caps, func() error { return process.SetUser(proc.User) }); err != nil {
 		return err
 	}
-	// Through the fd checkCwd verified, so the path cannot be swapped in
-	// between; fchdir checks the directory's permissions as the user now.
-	err := unix.Fchdir(p.cwdFD)
-	unix.Close(p.cwdFD)
-	if err != nil {
+	if !p.cwdAsUser {
+		// Entered as root by checkCwd, as runc does: the process keeps a
+		// working directory its user may not be able to enter.
+		return nil
+	}
+	if err := unix.Chdir(proc.Cwd); err != nil {
 		return fmt.Errorf("process.cwd %q: %w", proc.Cwd, err)
 	}
-	return nil
+	return verifyCwd(proc.Cwd)
 }
 
 // checkCwd changes into process.cwd and checks the result lies inside the
 // container's root: a cwd reached through a leaked host fd (runc's "leaky
 // vessels", CVE-2024-21626) shows as "(unreachable)". It runs before any
-// seccomp filter is loaded, since a profile may deny getcwd; dropPrivileges
-// enters the same directory again as the container's user.
+// seccomp filter is loaded, since a profile may deny getcwd. As in runc, it
+// runs with the init's privileges; a directory that only the container's
+// user may enter (root squashed on a network file system, a user
+// namespace) is entered by dropPrivileges, once the process is that user.
 func (p *initProcess) checkCwd() error {
 	cwd := p.spec.Process.Cwd
-	if err := unix.Chdir(cwd); err != nil {
+	err := unix.Chdir(cwd)
+	if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+		p.cwdAsUser = true
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("process.cwd %q: %w", cwd, err)
 	}
+	return verifyCwd(cwd)
+}
+
+func verifyCwd(cwd string) error {
 	wd, err := unix.Getwd()
 	if err != nil || !strings.HasPrefix(wd, "/") {
 		return fmt.Errorf("process.cwd %q: resolves outside the container (%q, %v)", cwd, wd, err)
 	}
-	p.cwdFD, err = unix.Open(".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("process.cwd %q: %w", cwd, err)
-	}
+	return nil
+}
+
+// setHome gives the process a HOME when its env has none, from the image's
+// passwd entry of process.user.uid, as runc does (engines rely on it: Docker
+// and containerd send no HOME). It runs inside the container's root, as
+// root, before a seccomp filter could deny the read.
+func (p *initProcess) setHome() error {
+	proc := p.spec.Process
+	proc.Env = process.WithHome(proc.Env, "/etc/passwd", proc.User.UID)
 	return nil
 }
 

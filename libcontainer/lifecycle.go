@@ -19,6 +19,8 @@ func (c *Container) Start() error {
 	case specs.StateCreated:
 	case specs.StateStopped:
 		return fmt.Errorf("container %q: cannot start a container that has stopped", c.ID)
+	case specs.StateRunning: // runc's words, which scripts match
+		return fmt.Errorf("container %q: cannot start an already running container", c.ID)
 	default:
 		return fmt.Errorf("container %q: cannot start a container that is %s", c.ID, st)
 	}

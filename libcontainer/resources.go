@@ -1,6 +1,7 @@
 package libcontainer
 
 import (
+	"encoding/json"
 	"fmt"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -12,11 +13,11 @@ import (
 // Pause freezes every process of a running container.
 func (c *Container) Pause() error {
 	if st := c.Status(); st != specs.StateRunning {
-		return fmt.Errorf("container %q: cannot pause a container that is %s", c.ID, st)
+		return fmt.Errorf("container %q: container not running (cannot pause a container that is %s)", c.ID, st)
 	}
 	cg := c.cgroup()
 	if cg == nil {
-		return fmt.Errorf("container %q: has no cgroup", c.ID)
+		return fmt.Errorf("container %q: has no cgroup to freeze (rootless without a delegated cgroup)", c.ID)
 	}
 	return cg.Freeze()
 }
@@ -24,7 +25,7 @@ func (c *Container) Pause() error {
 // Resume thaws a paused container.
 func (c *Container) Resume() error {
 	if st := c.Status(); st != oci.StatusPaused {
-		return fmt.Errorf("container %q: cannot resume a container that is %s (not paused)", c.ID, st)
+		return fmt.Errorf("container %q: container not paused (it is %s)", c.ID, st)
 	}
 	return c.cgroup().Thaw()
 }
@@ -37,9 +38,19 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 	}
 	cg := c.cgroup()
 	if cg == nil {
-		return fmt.Errorf("container %q: has no cgroup", c.ID)
+		return fmt.Errorf("container %q: has no cgroup to set limits in (rootless without a delegated cgroup)", c.ID)
 	}
-	if err := cg.Set(r); err != nil {
+	if c.Spec.Linux != nil {
+		r = withCPUPair(c.Spec.Linux.Resources, r)
+	}
+	set := r
+	if len(r.Devices) > 0 {
+		// The rules replace the config's, and get the default devices
+		// after them as at create: containerd sends the spec's rules, a
+		// bare deny-all, which alone would take /dev/null away.
+		set = withDeviceRules(r)
+	}
+	if err := cg.Set(set); err != nil {
 		return err
 	}
 	if c.Spec.Linux == nil {
@@ -55,18 +66,12 @@ func mergeResources(old, r *specs.LinuxResources) *specs.LinuxResources {
 	if old != nil {
 		out = *old
 	}
-	if r.Memory != nil {
-		out.Memory = r.Memory
-	}
-	if r.CPU != nil {
-		out.CPU = r.CPU
-	}
-	if r.Pids != nil {
-		out.Pids = r.Pids
-	}
-	if r.BlockIO != nil {
-		out.BlockIO = r.BlockIO
-	}
+	// Field by field, as runc keeps what an update does not name: an
+	// update of the cpuset alone keeps the container's quota.
+	out.Memory = overlay(out.Memory, r.Memory)
+	out.CPU = overlay(out.CPU, r.CPU)
+	out.Pids = overlay(out.Pids, r.Pids)
+	out.BlockIO = overlay(out.BlockIO, r.BlockIO)
 	if r.HugepageLimits != nil {
 		out.HugepageLimits = r.HugepageLimits
 	}
@@ -76,6 +81,50 @@ func mergeResources(old, r *specs.LinuxResources) *specs.LinuxResources {
 	if r.Unified != nil {
 		out.Unified = r.Unified
 	}
+	if len(r.Devices) > 0 {
+		out.Devices = r.Devices
+	}
+	return &out
+}
+
+// overlay returns old with the fields set in upd (non-nil, non-empty:
+// the spec's types omit unset fields in JSON) replacing its own.
+func overlay[T any](old, upd *T) *T {
+	if upd == nil {
+		return old
+	}
+	var out T
+	if old != nil {
+		if data, err := json.Marshal(old); err == nil {
+			json.Unmarshal(data, &out) //nolint:errcheck // just marshalled
+		}
+	}
+	data, err := json.Marshal(upd)
+	if err != nil || json.Unmarshal(data, &out) != nil {
+		return upd
+	}
+	return &out
+}
+
+// withCPUPair completes an update that sets only one of the CFS quota and
+// period with the container's current other half, as runc's update does:
+// the kernel checks the pair against the parent's limit, and the systemd
+// and v2 drivers write both at once.
+func withCPUPair(cur, r *specs.LinuxResources) *specs.LinuxResources {
+	if cur == nil || cur.CPU == nil || r.CPU == nil || (r.CPU.Quota == nil) == (r.CPU.Period == nil) {
+		return r
+	}
+	cpu := *r.CPU
+	if cpu.Quota == nil && cur.CPU.Quota != nil && *cur.CPU.Quota != 0 {
+		q := *cur.CPU.Quota
+		cpu.Quota = &q
+	}
+	if cpu.Period == nil && cur.CPU.Period != nil && *cur.CPU.Period != 0 {
+		p := *cur.CPU.Period
+		cpu.Period = &p
+	}
+	out := *r
+	out.CPU = &cpu
 	return &out
 }
 
@@ -86,7 +135,9 @@ func (c *Container) Pids() ([]int, error) {
 	}
 	cg := c.cgroup()
 	if cg == nil {
-		return []int{c.Init.Pid}, nil
+		// No cgroup (rootless without delegation): the processes of the
+		// init's pid namespace, when it has one of its own.
+		return pidNamespaceMembers(c.Init.Pid)
 	}
 	return cg.Pids()
 }

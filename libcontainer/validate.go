@@ -8,9 +8,11 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/libcontainer/apparmor"
 	"github.com/hull-runtime/hull/libcontainer/capabilities"
 	"github.com/hull-runtime/hull/libcontainer/nsenter"
 	"github.com/hull-runtime/hull/libcontainer/process"
+	"github.com/hull-runtime/hull/libcontainer/rootfs"
 	"github.com/hull-runtime/hull/libcontainer/seccomp"
 )
 
@@ -45,12 +47,8 @@ func validateRuntime(spec *specs.Spec, o CreateOpts) error {
 		}
 	}
 	errs = append(errs, validateWithoutMountNamespace(spec), validateSysctls(spec))
-	if proc.ApparmorProfile != "" {
-		errs = append(errs, fmt.Errorf("process.apparmorProfile %q: hull does not apply AppArmor profiles", proc.ApparmorProfile))
-	}
-	if proc.SelinuxLabel != "" {
-		errs = append(errs, fmt.Errorf("process.selinuxLabel %q: hull does not apply SELinux labels", proc.SelinuxLabel))
-	}
+	errs = append(errs, rootfs.ValidateMounts(spec.Mounts))
+	errs = append(errs, apparmor.Validate("process.apparmorProfile", proc.ApparmorProfile), validateSELinux(spec))
 	if proc.Terminal && o.ConsoleSocket == nil {
 		errs = append(errs, errors.New("process.terminal is true: --console-socket is required"))
 	}
@@ -80,7 +78,7 @@ func validateIntelRdt() error {
 // wrong kind of namespace (or none) through a mistyped path.
 func checkNamespacePath(i int, ns specs.LinuxNamespace) error {
 	field := fmt.Sprintf("linux.namespaces[%d].path", i)
-	fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	fd, err := openNamespace(ns.Path)
 	if err != nil {
 		return fmt.Errorf("%s %q: %w", field, ns.Path, err)
 	}
@@ -93,6 +91,25 @@ func checkNamespacePath(i int, ns specs.LinuxNamespace) error {
 		return fmt.Errorf("%s %q: not a %s namespace", field, ns.Path, ns.Type)
 	}
 	return nil
+}
+
+// openNamespace opens path for reading only once it is seen to be a file
+// on nsfs: opening a fifo for reading would block create forever, and
+// opening a device could act on it.
+func openNamespace(path string) (int, error) {
+	pfd, err := unix.Open(path, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(pfd)
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(pfd, &fs); err != nil {
+		return -1, err
+	}
+	if fs.Type != unix.NSFS_MAGIC {
+		return -1, fmt.Errorf("not a namespace file (f_type %#x)", fs.Type)
+	}
+	return unix.Open(fmt.Sprintf("/proc/self/fd/%d", pfd), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 }
 
 // validateWithoutMountNamespace refuses what hull cannot honour in a

@@ -4,7 +4,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"path/filepath"
-	"strings"
+	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -25,11 +25,20 @@ type Options struct {
 	InitPath    string // host path of a stub init ("init -- cmd…") for ProcessTwo=
 	Interactive bool   // caller is on a terminal (--console=autopipe)
 
-	ContainerName  string        // $container and /run/host/container-manager (default "hull")
-	HostOSRelease  string        // default /etc/os-release
-	HostEtc        string        // host /etc for resolv.conf and localtime (default /etc)
-	HostJournalDir string        // default /var/log/journal
-	NewUUID        func() string // default: random v4
+	ContainerName  string // $container and /run/host/container-manager (default "hull")
+	HostOSRelease  string // default /etc/os-release
+	HostEtc        string // host /etc for resolv.conf and localtime (default /etc)
+	HostJournalDir string // default /var/log/journal
+	// StaticResolvConf is systemd-resolved's static stub file (default
+	// /usr/lib/systemd/resolv.conf); ResolvedListening reports whether
+	// resolved's stub listener runs on the host (default: a UDP socket on
+	// 127.0.0.53:53; nspawn asks resolved over D-Bus).
+	StaticResolvConf  string
+	ResolvedListening func() bool
+	// HostHardLimit is the hard rlimit the runtime is likely to hold
+	// (default: the converting process's own).
+	HostHardLimit func(resource int) uint64
+	NewUUID       func() string // default: random v4
 	// LookupUser resolves a BindUser= name on the host (default LookupHostUser).
 	LookupUser func(name string) (HostUser, error)
 }
@@ -119,7 +128,7 @@ func (s *Settings) ToSpec(o Options) (*Conversion, error) {
 		spec: &specs.Spec{Version: specs.Version, Process: &specs.Process{}, Root: &specs.Root{}, Linux: &specs.Linux{}}}
 	cv.c.Spec = cv.spec
 	steps := []func() error{cv.setupRoot, cv.setupIdentity, cv.setupUserNS, cv.setupProcess,
-		cv.setupCapabilities, cv.setupLinux, cv.setupNetworkLinks, cv.setupMounts, cv.setupRunHost, cv.setupCustomMounts,
+		cv.setupCapabilities, cv.setupLinux, cv.setupResources, cv.setupNetworkLinks, cv.setupMounts, cv.setupRunHost, cv.setupCustomMounts,
 		cv.setupBindUsers, cv.setupResolvConf, cv.setupTimezone, cv.setupJournal, cv.setupCredentials, cv.setupSeccomp,
 		cv.setupAnnotations, cv.setupRegistration}
 	for _, step := range steps {
@@ -140,6 +149,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.HostEtc == "" {
 		o.HostEtc = "/etc"
+	}
+	if o.StaticResolvConf == "" {
+		o.StaticResolvConf = "/usr/lib/systemd/resolv.conf"
+	}
+	if o.HostHardLimit == nil {
+		o.HostHardLimit = hostHardLimit
+	}
+	if o.ResolvedListening == nil {
+		o.ResolvedListening = resolvedStubListening
 	}
 	if o.HostJournalDir == "" {
 		o.HostJournalDir = "/var/log/journal"
@@ -172,14 +190,17 @@ func (s *Settings) checkRefused(o Options) error {
 		{s.Image != "", "--image", "disk images are not supported; unpack or mount the image and use --directory"},
 		{s.OCIBundle != "", "--oci-bundle", "the input is already an OCI bundle; run it with hull directly"},
 		{s.RootHash != "" || s.RootHashSig != "" || s.VerityData != "", "--root-hash/--root-hash-sig/--verity-data", "dm-verity only applies to --image, which is not supported"},
-		{len(s.Properties) > 0, "--property", fmt.Sprintf("scope unit properties %q need a systemd host; set linux.resources in the bundle instead", s.Properties)},
-		{len(s.Ports) > 0, "Port=", "port forwarding needs firewall hooks, not yet supported"},
 		{s.Boot && s.ProcessTwo, "ProcessTwo=", "cannot be combined with Boot= (as in nspawn)"},
 		{s.ProcessTwo && o.InitPath == "", "ProcessTwo=", "needs a stub init (Options.InitPath); none configured"},
 		{s.ProcessTwo && o.InitPath != "" && !filepath.IsAbs(o.InitPath), "ProcessTwo=", fmt.Sprintf("stub init path %q is not absolute", o.InitPath)},
 		{s.Boot && len(s.AmbientCapability) > 0, "AmbientCapability=", "cannot be combined with Boot= (as in nspawn)"},
+		{slices.Contains(s.AmbientCapability, "all"), "AmbientCapability=all", "does not support the value all (as in nspawn)"},
 		{s.PrivateUsersOwnership == "map", "PrivateUsersOwnership=map", "an idmapped root directory has no OCI field; use chown"},
 		{s.Ephemeral && s.Template != "", "--ephemeral", "cannot be combined with --template (as in nspawn)"},
+		{s.Ephemeral && s.LinkJournal != "" && s.LinkJournal != "no" && s.LinkJournal != "auto", "--link-journal=" + s.LinkJournal, "cannot be combined with --ephemeral (as in nspawn)"},
+		{s.Template != "" && s.Directory == "" && s.Machine == "", "--template", "needs --directory= or --machine= (as in nspawn)"},
+		{s.PrivateUsersOwnership == "chown" && s.ReadOnly, "PrivateUsersOwnership=chown", "cannot be combined with --read-only (as in nspawn)"},
+		{s.PrivateUsersOwnership == "chown" && s.Volatile != "" && s.Volatile != "no", "PrivateUsersOwnership=chown", "cannot be combined with Volatile= (as in nspawn)"},
 		{s.Ephemeral && s.Volatile != "" && s.Volatile != "no", "--ephemeral", "cannot be combined with Volatile= (as in nspawn)"},
 		{s.NetworkNamespacePath != "" && (s.PrivateNetwork || len(s.Interfaces) > 0 || s.VirtualEthernet || s.Bridge != "" || s.Zone != "" ||
 			len(s.VirtualEthernetExtra)+len(s.MACVLAN)+len(s.IPVLAN) > 0), "--network-namespace-path", "cannot be combined with other network settings (as in nspawn)"},
@@ -190,11 +211,6 @@ func (s *Settings) checkRefused(o Options) error {
 	for _, c := range checks {
 		if c.bad {
 			return &RefusedError{Key: c.key, Reason: c.reason}
-		}
-	}
-	for _, d := range s.SyscallDeny {
-		if strings.HasPrefix(d, "@") {
-			return &RefusedError{Key: "SystemCallFilter=~" + d, Reason: "system call groups are not expanded yet; list the system calls"}
 		}
 	}
 	return nil

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hull-runtime/hull/nspawnconv/sysfilter"
 )
 
 // hostSource resolves a Bind=/Overlay= path: "+" means inside the image.
@@ -71,14 +73,22 @@ func (cv *converter) bindMount(i int, b BindMount) (specs.Mount, error) {
 	}
 	m.Options = append(m.Options, map[bool]string{true: "ridmap", false: "idmap"}[b.Recursive])
 	mp := []specs.LinuxIDMapping{{ContainerID: 0, HostID: cv.uidBase, Size: cv.uidRange}}
+	gmp := mp
 	if b.IDMap == "rootidmap" {
-		owner, err := ownerUID(src)
+		uid, gid, err := ownerIDs(src)
 		if err != nil {
 			return m, fmt.Errorf("%s rootidmap source %s: %w", key, src, err)
 		}
-		mp = []specs.LinuxIDMapping{{ContainerID: owner, HostID: cv.uidBase, Size: 1}}
+		// The owner's group maps to root's group: nspawn 252 writes the
+		// owner's uid into the gid map too, which leaves the owner's own
+		// group unmapped whenever its gid differs from its uid.
+		mp = []specs.LinuxIDMapping{{ContainerID: uid, HostID: cv.uidBase, Size: 1}}
+		gmp = []specs.LinuxIDMapping{{ContainerID: gid, HostID: cv.uidBase, Size: 1}}
+		if uid != gid {
+			cv.warn("%s%s:%s:rootidmap: group %d maps to the container's root group (nspawn 252 maps gid %d, the owner's uid)", key, b.Source, b.Dest, gid, uid)
+		}
 	}
-	m.UIDMappings, m.GIDMappings = mp, mp
+	m.UIDMappings, m.GIDMappings = mp, gmp
 	return m, nil
 }
 
@@ -122,6 +132,44 @@ var resolvSources = map[string]string{
 	"stub":   "/run/systemd/resolve/stub-resolv.conf",
 }
 
+// autoResolvConf is nspawn's ResolvConf=auto: off with a private network;
+// resolved's static stub file when resolved listens on the host; else the
+// host's file; else delete the image's (off on a read-only root). Bound on a
+// read-only root, copied otherwise.
+func (cv *converter) autoResolvConf(hostFile string) string {
+	how := "copy-"
+	if !cv.rootWritable() {
+		how = "bind-"
+	}
+	switch {
+	case cv.privNet:
+		return "off"
+	case fileExists(cv.o.StaticResolvConf) && cv.o.ResolvedListening():
+		return how + "static"
+	case fileExists(hostFile):
+		return how + "host"
+	case cv.rootWritable():
+		return "delete"
+	}
+	return "off"
+}
+
+// resolvedStubListening reports whether a UDP socket is bound to
+// 127.0.0.53:53 on the host, where resolved's stub listener
+// (DNSStubListener=yes or udp) runs.
+func resolvedStubListening() bool {
+	data, err := os.ReadFile("/proc/net/udp")
+	if err != nil {
+		return false
+	}
+	for _, l := range strings.Split(string(data), "\n")[1:] {
+		if f := strings.Fields(l); len(f) > 1 && f[1] == "3500007F:0035" {
+			return true
+		}
+	}
+	return false
+}
+
 // rootWritable reports whether the image is modified in place or through
 // a writable overlay (nspawn copies then, else it binds).
 func (cv *converter) rootWritable() bool {
@@ -132,16 +180,7 @@ func (cv *converter) setupResolvConf() error {
 	mode := cv.s.ResolvConf
 	hostFile := filepath.Join(cv.o.HostEtc, "resolv.conf")
 	if mode == "" || mode == "auto" {
-		switch {
-		case cv.privNet:
-			mode = "off"
-		case !fileExists(hostFile):
-			mode = "off"
-		case cv.rootWritable():
-			mode = "copy-host"
-		default:
-			mode = "bind-host"
-		}
+		mode = cv.autoResolvConf(hostFile)
 	}
 	if mode == "off" {
 		return nil
@@ -154,7 +193,11 @@ func (cv *converter) setupResolvConf() error {
 	}
 	how, which, _ := strings.Cut(mode, "-")
 	src := hostFile
-	if which != "host" {
+	switch which {
+	case "static":
+		src = cv.o.StaticResolvConf
+	case "host":
+	default:
 		src = resolvSources[which]
 	}
 	switch how {
@@ -304,34 +347,17 @@ func (cv *converter) setupAnnotations() error {
 	return nil
 }
 
-// setupSeccomp emits a filter only when a setting asks for one: hull applies
-// no baseline allow-list, so SystemCallFilter= additions need no rule.
+// setupSeccomp writes nspawn's filter (sysfilter), decided by the
+// machine's bounding set and SystemCallFilter=, so every runtime enforces it.
 func (cv *converter) setupSeccomp() error {
-	s := cv.s
-	if len(s.SyscallAllow) > 0 {
-		cv.warn("SystemCallFilter= allow entries %v: no effect, hull applies no baseline system call filter", s.SyscallAllow)
+	var caps []string
+	if c := cv.spec.Process.Capabilities; c != nil {
+		caps = c.Bounding
 	}
-	if len(s.SyscallDeny) == 0 && !s.SuppressSync {
-		return nil
+	r := sysfilter.Resolve(sysfilter.Input{Caps: caps, Allow: cv.s.SyscallAllow, Deny: cv.s.SyscallDeny})
+	for _, w := range r.Warnings {
+		cv.warn("%s", w)
 	}
-	sc := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow}
-	eperm, zero, einval, enosys := uint(1), uint(0), uint(22), uint(38)
-	if len(s.SyscallDeny) > 0 {
-		sc.Syscalls = append(sc.Syscalls, specs.LinuxSyscall{Names: slices.Clone(s.SyscallDeny), Action: specs.ActErrno, ErrnoRet: &eperm})
-	}
-	if s.SuppressSync {
-		const intMax = 2147483647
-		const oDSync = 0x1000 // O_DSYNC; O_SYNC includes it
-		fdArg := []specs.LinuxSeccompArg{{Index: 0, Value: intMax, Op: specs.OpLessEqual}}
-		sc.Syscalls = append(sc.Syscalls,
-			specs.LinuxSyscall{Names: []string{"fdatasync", "fsync", "sync_file_range", "sync_file_range2", "syncfs"}, Action: specs.ActErrno, ErrnoRet: &zero, Args: fdArg},
-			specs.LinuxSyscall{Names: []string{"msync", "sync"}, Action: specs.ActErrno, ErrnoRet: &zero},
-			specs.LinuxSyscall{Names: []string{"open"}, Action: specs.ActErrno, ErrnoRet: &einval,
-				Args: []specs.LinuxSeccompArg{{Index: 1, Value: oDSync, ValueTwo: oDSync, Op: specs.OpMaskedEqual}}},
-			specs.LinuxSyscall{Names: []string{"openat"}, Action: specs.ActErrno, ErrnoRet: &einval,
-				Args: []specs.LinuxSeccompArg{{Index: 2, Value: oDSync, ValueTwo: oDSync, Op: specs.OpMaskedEqual}}},
-			specs.LinuxSyscall{Names: []string{"openat2"}, Action: specs.ActErrno, ErrnoRet: &enosys})
-	}
-	cv.spec.Linux.Seccomp = sc
+	cv.spec.Linux.Seccomp = r.Seccomp(cv.s.SuppressSync)
 	return nil
 }

@@ -31,6 +31,7 @@ func (cv *converter) setupLinux() error {
 	l.Resources = &specs.LinuxResources{Devices: nspawnDeviceRules()}
 	if s.CPUAffinity != "" {
 		l.Resources.CPU = &specs.LinuxCPU{Cpus: s.CPUAffinity}
+		cv.warn("CPUAffinity=%s: a cpuset in OCI (linux.resources.cpu.cpus), stricter than nspawn's affinity: processes cannot be moved to other CPUs", s.CPUAffinity)
 	}
 	switch s.Personality {
 	case "x86":

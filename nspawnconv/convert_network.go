@@ -46,6 +46,25 @@ func (cv *converter) setupNetworkLinks() error {
 	if s.Zone != "" {
 		cv.hook("poststop", "remove-zone", "Zone="+s.Zone, bridge)
 	}
+	return cv.setupPorts()
+}
+
+// setupPorts forwards Port= entries with hooks: a DNAT table of the
+// container's own, kept pointing at its address while it runs, removed at
+// poststop. As nspawn, only with private networking.
+func (cv *converter) setupPorts() error {
+	if len(cv.s.Ports) == 0 {
+		return nil
+	}
+	if !cv.privNet {
+		return &RefusedError{Key: "Port=", Reason: "needs private networking (as in nspawn: --private-network, --network-veth, --network-bridge=, --network-zone=, …)"}
+	}
+	args := make([]string, 0, len(cv.s.Ports))
+	for _, p := range cv.s.Ports {
+		args = append(args, fmt.Sprintf("%s:%d:%d", p.Protocol, p.Host, p.Container))
+	}
+	cv.hook("createRuntime", "add-ports", "Port=", args...)
+	cv.hook("poststop", "remove-ports", "Port=")
 	return nil
 }
 

@@ -1,7 +1,10 @@
 package nspawnconv
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -67,14 +70,48 @@ func (cv *converter) setupProcess() error {
 	for _, n := range names {
 		l := s.Rlimits[n]
 		p.Rlimits = append(p.Rlimits, specs.POSIXRlimit{Type: n, Soft: l.Soft, Hard: l.Hard})
+		if res, ok := rlimitResource[n]; ok && l.Hard > cv.o.HostHardLimit(res) {
+			cv.warn("Limit%s=: hard limit %d is above this host's %d; nspawn would lower it to what it may set, runtimes without CAP_SYS_RESOURCE fail the start instead",
+				strings.TrimPrefix(n, "RLIMIT_"), l.Hard, cv.o.HostHardLimit(res))
+		}
 	}
 	return nil
+}
+
+// rlimitResource numbers the rlimits for getrlimit(2).
+var rlimitResource = map[string]int{
+	"RLIMIT_CPU": unix.RLIMIT_CPU, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_DATA": unix.RLIMIT_DATA,
+	"RLIMIT_STACK": unix.RLIMIT_STACK, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_RSS": unix.RLIMIT_RSS,
+	"RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK,
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12,
+	"RLIMIT_NICE": 13, "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
+}
+
+// hostHardLimit is the converting process's hard limit (max when unknown).
+func hostHardLimit(res int) uint64 {
+	var l unix.Rlimit
+	if err := unix.Getrlimit(res, &l); err != nil {
+		return ^uint64(0)
+	}
+	return l.Max
 }
 
 // imageRoot is where files of the image are read at conversion time.
 func (cv *converter) imageRoot() string {
 	if cv.s.PivotRoot != "" {
-		return cv.root + cv.s.PivotRoot
+		return cv.treeRoot() + cv.s.PivotRoot
+	}
+	return cv.treeRoot()
+}
+
+// treeRoot is the tree the machine's root will be: the root directory, or,
+// while --template has not copied it yet, the template (nspawn copies
+// before it looks for an init; the conversion reads ahead of the copy).
+func (cv *converter) treeRoot() string {
+	if cv.s.Template != "" {
+		if _, err := os.Stat(cv.root); errors.Is(err, fs.ErrNotExist) {
+			return cv.s.Template
+		}
 	}
 	return cv.root
 }

@@ -138,7 +138,7 @@ func (cv *converter) setupUserNS() error {
 	if pu.Mode == "" || pu.Mode == UserNSOff {
 		return nil
 	}
-	owner, err := ownerUID(cv.root)
+	owner, err := ownerUID(cv.treeRoot())
 	if err != nil && pu.Mode != UserNSFixed && pu.Mode != UserNSIdentity {
 		return fmt.Errorf("PrivateUsers=%s: %w", pu.Mode, err)
 	}
@@ -174,15 +174,21 @@ func (cv *converter) setupUserNS() error {
 }
 
 func ownerUID(p string) (uint32, error) {
+	uid, _, err := ownerIDs(p)
+	return uid, err
+}
+
+// ownerIDs returns the owning uid and gid of p.
+func ownerIDs(p string) (uid, gid uint32, err error) {
 	st, err := os.Stat(p)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	sys, ok := st.Sys().(*syscall.Stat_t)
 	if !ok {
-		return 0, fmt.Errorf("stat %s: no owner information", p)
+		return 0, 0, fmt.Errorf("stat %s: no owner information", p)
 	}
-	return sys.Uid, nil
+	return sys.Uid, sys.Gid, nil
 }
 
 // pickUIDBase hashes the machine name into nspawn's pick range

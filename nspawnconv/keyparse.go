@@ -31,8 +31,8 @@ func cliKeys() []KeyDef {
 			What: "hostname default, .nspawn file name, annotation org.hull.nspawn.machine", parse: parseMachineName},
 		{Flags: []string{"-S", "--slice"}, arg: argRequired, Group: GroupCLI, Kind: KindMapped,
 			What: "linux.cgroupsPath under the slice's cgroup", parse: parseSlice},
-		{Flags: []string{"--property"}, arg: argRequired, Group: GroupCLI, Kind: KindRefused,
-			What:  "refused: scope unit properties need a systemd host (recorded in the model)",
+		{Flags: []string{"--property"}, arg: argRequired, Group: GroupCLI, Kind: KindMapped,
+			What:  "linux.resources for MemoryMax, MemoryHigh (v2), CPUQuota, CPUWeight, TasksMax, IOWeight, DeviceAllow; other properties refused (they need systemd)",
 			parse: listField(func(s *Settings) *[]string { return &s.Properties }, false, nil)},
 		{Flags: []string{"--register"}, arg: argRequired, Group: GroupCLI, Kind: KindHooked,
 			What: "createRuntime hook registers with systemd-machined (default: when reachable; yes: must), poststop unregisters", parse: func(s *Settings, v string, _ *parseCtx) error {
@@ -158,12 +158,15 @@ func parseMachineID(s *Settings, v string, _ *parseCtx) error {
 	return err
 }
 
-func parsePrivateUsersField(s *Settings, v string, _ *parseCtx) error {
+func parsePrivateUsersField(s *Settings, v string, c *parseCtx) error {
 	if v == "" {
 		s.PrivateUsers = PrivateUsers{}
 		return nil
 	}
-	pu, err := parsePrivateUsers(v)
+	// nspawn's --private-users= reads digits as a UID base, never as a
+	// boolean ("--private-users=0" is base 0); the file's PrivateUsers=
+	// goes through parse_boolean first (PrivateUsers=0 is "no").
+	pu, err := parsePrivateUsers(v, c != nil && c.cli)
 	s.PrivateUsers = pu
 	return err
 }

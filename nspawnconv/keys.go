@@ -30,6 +30,9 @@ const (
 type parseCtx struct {
 	cli       bool
 	lookupEnv func(string) (string, bool)
+	// ignored, set by a file key's parser, says why the assignment was
+	// ignored with a warning instead of applied (nspawn's log_syntax + return 0).
+	ignored string
 }
 
 // KeyDef is one row of the key table: a .nspawn key and/or its flags.
@@ -56,6 +59,30 @@ func boolField(get func(*Settings) *bool) func(*Settings, string, *parseCtx) err
 		b, err := ParseBoolean(v)
 		*get(s) = b
 		return err
+	}
+}
+
+// startModeField parses Boot= or ProcessTwo= (own), whose other is the
+// competing start mode. In a file nspawn 252 (config_parse_boot/pid2) keeps
+// the first start mode it reads: "yes" while the other is set, or "no" while
+// this one is set, is a conflict it warns about and ignores. On the command
+// line -b with -a is an error (checkRefused), as in nspawn's parse_argv.
+func startModeField(get func(*Settings) (own, other *bool)) func(*Settings, string, *parseCtx) error {
+	return func(s *Settings, v string, c *parseCtx) error {
+		own, other := get(s)
+		b := false
+		if v != "" {
+			var err error
+			if b, err = ParseBoolean(v); err != nil {
+				return err
+			}
+		}
+		if c != nil && !c.cli && ((b && *other) || (!b && *own)) {
+			c.ignored = "conflicting Boot= or ProcessTwo= setting, ignoring (as nspawn)"
+			return nil
+		}
+		*own = b
+		return nil
 	}
 }
 

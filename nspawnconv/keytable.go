@@ -3,6 +3,7 @@ package nspawnconv
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -21,16 +22,14 @@ func buildKeys() []KeyDef {
 func execKeys() []KeyDef {
 	return []KeyDef{
 		{Section: "Exec", Key: "Boot", Flags: []string{"-b", "--boot"}, arg: argNone, noArg: "yes", Group: GroupStartMode, Kind: KindMapped,
-			What: "boot profile: init resolved in the rootfs as process.args[0], nspawn's booted-machine namespaces, mounts, capabilities, devices; kill signal SIGRTMIN+3 as annotation",
-			parse: func(s *Settings, v string, c *parseCtx) error {
-				return boolField(func(s *Settings) *bool { return &s.Boot })(s, v, c)
-			}},
+			What:  "boot profile: init resolved in the rootfs as process.args[0], nspawn's booted-machine namespaces, mounts, capabilities, devices; kill signal SIGRTMIN+3 as annotation",
+			parse: startModeField(func(s *Settings) (*bool, *bool) { return &s.Boot, &s.ProcessTwo })},
 		{Section: "Exec", Key: "Ephemeral", Flags: []string{"-x", "--ephemeral"}, arg: argNone, noArg: "yes", Group: GroupEphemeral, Kind: KindHooked,
 			What:  "pre-step: overlay of the image with a throw-away tmpfs upper as root.path; poststop hook unmounts it",
 			parse: boolField(func(s *Settings) *bool { return &s.Ephemeral })},
 		{Section: "Exec", Key: "ProcessTwo", Flags: []string{"-a", "--as-pid2"}, arg: argNone, noArg: "yes", Group: GroupStartMode, Kind: KindHooked,
 			What:  "stub init (hull-stubinit, Options.InitPath) copied into the bundle (run-host/init) and bound read-only at /run/host/init as PID 1, payload as PID 2; refused without an init path",
-			parse: boolField(func(s *Settings) *bool { return &s.ProcessTwo })},
+			parse: startModeField(func(s *Settings) (*bool, *bool) { return &s.ProcessTwo, &s.Boot })},
 		{Section: "Exec", Key: "Parameters", Group: GroupParameters, Kind: KindMapped,
 			What:  "process.args (command, or init arguments with Boot=); CLI: everything after the options",
 			parse: listField(func(s *Settings) *[]string { return &s.Parameters }, false, nil)},
@@ -62,7 +61,7 @@ func execKeys() []KeyDef {
 		{Section: "Exec", Key: "NotifyReady", Flags: []string{"--notify-ready"}, arg: argRequired, Group: GroupNotifyReady, Kind: KindHooked,
 			What: "annotation org.hull.nspawn.notify-ready; the engine passes NOTIFY_SOCKET to the runtime", parse: boolField(func(s *Settings) *bool { return &s.NotifyReady })},
 		{Section: "Exec", Key: "SystemCallFilter", Flags: []string{"--system-call-filter"}, arg: argRequired, Group: GroupSystemCallFilter, Privileged: true, Kind: KindMapped,
-			What: "~list: linux.seccomp EPERM rule for the named syscalls (groups refused); allow entries need no rule (hull applies no baseline filter)", parse: parseSyscallFilter},
+			What: "linux.seccomp: nspawn 252's allow-list filter (sysfilter) plus the allow entries, minus the ~ entries (matched literally, as nspawn does); @groups resolved", parse: parseSyscallFilter},
 		{Section: "Exec", Key: "OOMScoreAdjust", Flags: []string{"--oom-score-adjust"}, arg: argRequired, Group: GroupOOMScoreAdjust, Privileged: true, Kind: KindMapped,
 			What: "process.oomScoreAdj", parse: parseOOMScore},
 		{Section: "Exec", Key: "CPUAffinity", Flags: []string{"--cpu-affinity"}, arg: argRequired, Group: GroupCPUAffinity, Privileged: true, Kind: KindMapped,
@@ -82,7 +81,7 @@ func execKeys() []KeyDef {
 		{Section: "Exec", Key: "LinkJournal", Flags: []string{"--link-journal"}, arg: argRequired, Group: GroupLinkJournal, Privileged: true, Kind: KindHooked,
 			What: "host/try-host/auto: pre-step mkdir + bind of /var/log/journal/<id>; guest/try-guest: pre-step host symlink", parse: parseLinkJournal},
 		{Section: "Exec", Key: "SuppressSync", Flags: []string{"--suppress-sync"}, arg: argRequired, Group: GroupSuppressSync, Kind: KindMapped,
-			What: "linux.seccomp rules: sync family returns 0, O_SYNC opens EINVAL, openat2 ENOSYS", parse: boolField(func(s *Settings) *bool { return &s.SuppressSync })},
+			What: "linux.seccomp rules in nspawn's filter: sync family returns 0, O_SYNC opens EINVAL, openat2 ENOSYS", parse: boolField(func(s *Settings) *bool { return &s.SuppressSync })},
 	}
 }
 
@@ -163,13 +162,16 @@ func networkKeys() []KeyDef {
 				}
 				return checkIfName("vz-" + v)
 			}},
-		{Section: "Network", Key: "Port", Flags: []string{"-p", "--port"}, arg: argRequired, Group: GroupPorts, Privileged: true, Kind: KindRefused,
-			What: "refused: DNAT port forwarding needs firewall hooks (not yet supported); held in the model", parse: func(s *Settings, v string, _ *parseCtx) error {
+		{Section: "Network", Key: "Port", Flags: []string{"-p", "--port"}, arg: argRequired, Group: GroupPorts, Privileged: true, Kind: KindHooked,
+			What: "createRuntime hook add-ports: nftables DNAT (table hull-ports-ID) from local addresses but loopback to the container's address, kept current while it runs; poststop remove-ports", parse: func(s *Settings, v string, _ *parseCtx) error {
 				if v == "" {
 					s.Ports = nil
 					return nil
 				}
 				p, err := parsePort(v)
+				if err == nil && slices.ContainsFunc(s.Ports, func(q PortForward) bool { return q.Protocol == p.Protocol && q.Host == p.Host }) {
+					return fmt.Errorf("duplicate port specification %q (as nspawn)", v)
+				}
 				s.Ports = append(s.Ports, p)
 				return err
 			}},

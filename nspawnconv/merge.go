@@ -12,13 +12,16 @@ import (
 
 // untrustedIgnored are the groups an untrusted file may not set at all
 // (systemd 252 merge_settings(); BindUser= as the man page says).
-var untrustedIgnored = map[Group]string{
-	GroupAmbientCapability: "AmbientCapability=", GroupMachineID: "MachineID=",
-	GroupCustomMounts: "Bind=/BindReadOnly=/TemporaryFileSystem=/Inaccessible=/Overlay=",
-	GroupBindUser:     "BindUser=", GroupNetwork: "[Network]", GroupPorts: "Port=",
-	GroupPrivateUsers: "PrivateUsers=", GroupPrivateUsersOwnership: "PrivateUsersOwnership=",
-	GroupRlimit: "Limit*=", GroupOOMScoreAdjust: "OOMScoreAdjust=", GroupCPUAffinity: "CPUAffinity=",
-	GroupLinkJournal: "LinkJournal=",
+var untrustedIgnored = map[Group]bool{
+	GroupAmbientCapability: true, GroupMachineID: true, GroupCustomMounts: true,
+	GroupBindUser: true, GroupNetwork: true, GroupPorts: true,
+	GroupPrivateUsers: true, GroupPrivateUsersOwnership: true,
+	GroupRlimit: true, GroupOOMScoreAdjust: true, GroupCPUAffinity: true,
+	GroupLinkJournal: true,
+}
+
+func untrustedWarning(key string) string {
+	return fmt.Sprintf("ignoring %s= from untrusted settings file", key)
 }
 
 // Merge combines command-line settings with a parsed .nspawn file following
@@ -39,8 +42,10 @@ func Merge(cli, file *Settings, trusted bool) (*Settings, []string) {
 		}
 		src := file
 		if !trusted {
-			if what, bad := untrustedIgnored[g]; bad {
-				warnings = append(warnings, fmt.Sprintf("ignoring %s from untrusted settings file", what))
+			if untrustedIgnored[g] {
+				for _, k := range file.fileKeys[g] {
+					warnings = append(warnings, untrustedWarning(k))
+				}
 				continue
 			}
 			src = untrustedView(file, g, &warnings)
@@ -58,7 +63,7 @@ func untrustedView(file *Settings, g Group, warnings *[]string) *Settings {
 	case g == GroupCapability && len(file.Capability) > 0:
 		c := file.clone()
 		c.Capability = nil
-		*warnings = append(*warnings, "ignoring Capability= from untrusted settings file")
+		*warnings = append(*warnings, untrustedWarning("Capability"))
 		return c
 	case g == GroupSystemCallFilter && len(file.SyscallAllow) > 0:
 		c := file.clone()
@@ -202,6 +207,37 @@ func (r SearchRoots) Find(machineName, imageDir string) (string, bool, error) {
 	return p, false, nil
 }
 
+// Trusts reports whether a settings file lies in one of the trusted
+// directories: nspawn trusts a file by the directory it was found in (a
+// symlink there is trusted, as nspawn opens it by that path), so the
+// directory of an explicit path is resolved and compared.
+func (r SearchRoots) Trusts(path string) (bool, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return false, fmt.Errorf("settings file %s: %w", path, err)
+	}
+	dir, err := filepath.EvalSymlinks(filepath.Dir(abs))
+	if err != nil {
+		return false, fmt.Errorf("settings file %s: %w", path, err)
+	}
+	for _, t := range r.Trusted {
+		if rt, err := filepath.EvalSymlinks(t); err == nil && rt == dir {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// MergeFile is Merge for the file at path; each warning names the file and
+// says how to trust it.
+func MergeFile(cli, file *Settings, path string, trusted bool) (*Settings, []string) {
+	merged, warnings := Merge(cli, file, trusted)
+	for i, w := range warnings {
+		warnings[i] = fmt.Sprintf("%s: %s (only files in /etc/systemd/nspawn or /run/systemd/nspawn are trusted; --settings=trusted trusts this one)", path, w)
+	}
+	return merged, warnings
+}
+
 func isFile(p string) (bool, error) {
 	st, err := os.Stat(p)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -245,6 +281,6 @@ func Load(args []string, lookupEnv func(string) (string, bool), roots SearchRoot
 	if err != nil {
 		return nil, warnings, err
 	}
-	merged, mw := Merge(cli, file, trusted)
+	merged, mw := MergeFile(cli, file, p, trusted)
 	return merged, append(warnings, mw...), nil
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -150,5 +151,108 @@ func TestFindSettingsFile(t *testing.T) {
 	s, _, err = Load([]string{"-D", filepath.Join(images, "bar"), "--settings=trusted"}, nil, roots)
 	if err != nil || len(s.Binds) != 1 {
 		t.Errorf("Load trusted: %+v %v", s, err)
+	}
+}
+
+func TestTrustByLocation(t *testing.T) {
+	base := t.TempDir()
+	etc, images, link := filepath.Join(base, "etc"), filepath.Join(base, "images"), filepath.Join(base, "etc-link")
+	for _, d := range []string{etc, images} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(etc, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{filepath.Join(etc, "m.nspawn"), filepath.Join(images, "m.nspawn")} {
+		if err := os.WriteFile(p, []byte("[Exec]\nCapability=CAP_SYS_TIME\n[Network]\nPort=8080:80\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(filepath.Join(images, "m.nspawn"), filepath.Join(etc, "linked.nspawn")); err != nil {
+		t.Fatal(err)
+	}
+	roots := SearchRoots{Trusted: []string{etc}}
+	cases := map[string]bool{
+		filepath.Join(etc, "m.nspawn"):           true,
+		filepath.Join(link, "m.nspawn"):          true, // the directory is the trusted one
+		filepath.Join(etc, "linked.nspawn"):      true, // found in the trusted directory, as nspawn would
+		filepath.Join(images, "m.nspawn"):        false,
+		filepath.Join(etc, "../images/m.nspawn"): false,
+	}
+	for p, want := range cases {
+		if got, err := roots.Trusts(p); err != nil || got != want {
+			t.Errorf("Trusts(%s) = %v, %v; want %v", p, got, err, want)
+		}
+	}
+	file, _, err := ParseFile(filepath.Join(images, "m.nspawn"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli := mustCLIArgs(t, "-D", "/srv/m")
+	s, warns := MergeFile(cli, file, filepath.Join(images, "m.nspawn"), false)
+	if len(s.Capability) != 0 || len(s.Ports) != 0 || len(warns) != 2 ||
+		!strings.Contains(strings.Join(warns, "\n"), "Capability=") || !strings.Contains(strings.Join(warns, "\n"), "Port=") ||
+		!strings.Contains(warns[0], filepath.Join(images, "m.nspawn")) {
+		t.Errorf("untrusted: caps %v ports %v warnings %q", s.Capability, s.Ports, warns)
+	}
+	trusted := mustCLIArgs(t, "-D", "/srv/m", "--settings=trusted")
+	if s, warns := MergeFile(trusted, file, filepath.Join(images, "m.nspawn"), false); len(s.Capability) != 1 || len(s.Ports) != 1 || len(warns) != 0 {
+		t.Errorf("--settings=trusted: caps %v ports %v warnings %q", s.Capability, s.Ports, warns)
+	}
+}
+
+func mustCLIArgs(t *testing.T, args ...string) *Settings {
+	t.Helper()
+	s, err := ParseCommandLine(args, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// An untrusted file's warnings name each privileged key the file gave, and
+// only those.
+func TestUntrustedWarningsNameEachKey(t *testing.T) {
+	tests := []struct {
+		file string
+		want []string // keys named, in order
+	}{
+		{"[Exec]\nCapability=CAP_NET_ADMIN\n", []string{"Capability"}},
+		{"[Exec]\nCapability=CAP_NET_ADMIN\nDropCapability=CAP_SYS_PTRACE\n", []string{"Capability"}},
+		{"[Exec]\nDropCapability=CAP_SYS_PTRACE\n", nil},
+		{"[Files]\nBind=/srv\nBindReadOnly=/etc\nBind=/opt\n", []string{"Bind", "BindReadOnly"}},
+		{"[Files]\nTemporaryFileSystem=/tmp\nOverlay=/a:/b\n", []string{"TemporaryFileSystem", "Overlay"}},
+		{"[Network]\nPrivate=yes\nVirtualEthernet=yes\n", []string{"Private", "VirtualEthernet"}},
+		{"[Network]\nPort=80\n", []string{"Port"}},
+		{"[Exec]\nLimitNOFILE=100\nOOMScoreAdjust=5\nCPUAffinity=0\nMachineID=0123456789abcdef0123456789abcdef\n",
+			[]string{"LimitNOFILE", "MachineID", "OOMScoreAdjust", "CPUAffinity"}},
+		{"[Exec]\nPrivateUsers=pick\n[Files]\nPrivateUsersOwnership=chown\n", []string{"PrivateUsers", "PrivateUsersOwnership"}},
+		{"[Exec]\nHostname=h\nBoot=yes\n", nil},
+	}
+	for _, tc := range tests {
+		file, _, err := ParseSettings(strings.NewReader(tc.file), "t.nspawn")
+		if err != nil {
+			t.Fatalf("%q: %v", tc.file, err)
+		}
+		_, warns := Merge(mustCLI(t, "-D", "/m/x"), file, false)
+		var got []string
+		for _, w := range warns {
+			k, ok := strings.CutPrefix(w, "ignoring ")
+			k, ok2 := strings.CutSuffix(k, "= from untrusted settings file")
+			if !ok || !ok2 {
+				t.Fatalf("%q: warning %q not of the form 'ignoring KEY= from untrusted settings file'", tc.file, w)
+			}
+			got = append(got, k)
+		}
+		slices.Sort(got)
+		want := slices.Sorted(slices.Values(tc.want))
+		if !slices.Equal(got, want) {
+			t.Errorf("%q: warnings name %q, want %q", tc.file, got, want)
+		}
+		if _, w := Merge(mustCLI(t, "-D", "/m/x"), file, true); len(w) != 0 {
+			t.Errorf("%q: trusted file warned %q", tc.file, w)
+		}
 	}
 }

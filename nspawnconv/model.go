@@ -1,5 +1,7 @@
 package nspawnconv
 
+import "slices"
+
 // Group is a precedence unit: a command-line flag that sets any setting of a
 // group shadows the whole group from the .nspawn file (nspawn's
 // arg_settings_mask), e.g. --bind= replaces every file mount.
@@ -200,12 +202,25 @@ type Settings struct {
 	SettingsMode         SettingsMode
 
 	set groupSet
+	// fileKeys are the keys a .nspawn file gave, per group, in the order
+	// first seen, so an untrusted file's warnings name each one.
+	fileKeys map[Group][]string
 }
 
 // IsSet reports whether any setting of group g was given.
 func (s *Settings) IsSet(g Group) bool { return s.set.has(g) }
 
 func (s *Settings) mark(g Group) { s.set |= 1 << g }
+
+// markKey records that a file gave key (e.g. "Bind") of group g.
+func (s *Settings) markKey(g Group, key string) {
+	if s.fileKeys == nil {
+		s.fileKeys = map[Group][]string{}
+	}
+	if !slices.Contains(s.fileKeys[g], key) {
+		s.fileKeys[g] = append(s.fileKeys[g], key)
+	}
+}
 
 // PrivateNetworkImplied reports whether any [Network] setting asks for a
 // network namespace (every one except Port= implies Private=yes).

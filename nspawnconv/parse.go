@@ -46,7 +46,13 @@ func ParseSettings(r io.Reader, name string) (*Settings, []string, error) {
 		if err := def.parse(s, a.Value, ctx); err != nil {
 			return nil, warnings, fmt.Errorf("%s: [%s] %s=%s: %w", a.pos(), a.Section, a.Key, a.Value, err)
 		}
+		if ctx.ignored != "" {
+			warnings = append(warnings, fmt.Sprintf("%s: %s=%s: %s", a.pos(), a.Key, a.Value, ctx.ignored))
+			ctx.ignored = ""
+			continue
+		}
 		s.mark(def.Group)
+		s.markKey(def.Group, a.Key)
 	}
 	return s, warnings, nil
 }

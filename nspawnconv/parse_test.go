@@ -62,6 +62,8 @@ var keyCases = []keyCase{
 	{"Network", "IPVLAN", "eth0", func(s *Settings) any { return s.IPVLAN }, []string{"eth0"}},
 	{"Network", "Bridge", "br0", func(s *Settings) any { return s.Bridge }, "br0"},
 	{"Network", "Zone", "lab", func(s *Settings) any { return s.Zone }, "lab"},
+	{"Exec", "PrivateUsers", "0", func(s *Settings) any { return s.PrivateUsers.Mode }, UserNSOff}, // the file's parse_boolean comes first
+	{"Exec", "PrivateUsers", "524288:65536", func(s *Settings) any { return s.PrivateUsers }, PrivateUsers{Mode: UserNSFixed, Base: 524288, Range: 65536}},
 	{"Network", "Port", "udp:53:5353", func(s *Settings) any { return s.Ports }, []PortForward{{Protocol: "udp", Host: 53, Container: 5353}}},
 	{"Exec", "LimitCPU", "1min", func(s *Settings) any { return s.Rlimits["RLIMIT_CPU"] }, Rlimit{60, 60}},
 	{"Exec", "LimitFSIZE", "1G", func(s *Settings) any { return s.Rlimits["RLIMIT_FSIZE"] }, Rlimit{1 << 30, 1 << 30}},
@@ -122,6 +124,8 @@ func TestInvalidValuesNameFileLineKeyValue(t *testing.T) {
 		{"Files", "TemporaryFileSystem", "/"}, {"Files", "Overlay", "/only"}, {"Files", "Overlay", "/a:/"},
 		{"Files", "Inaccessible", "relative"}, {"Files", "PrivateUsersOwnership", "steal"},
 		{"Network", "Port", "tcp:0"}, {"Network", "Port", "70000"}, {"Network", "Interface", "waytoolonginterfacename"},
+		{"Network", "Port", "sctp:80"}, {"Network", "Port", "tcp:80:90:100"}, {"Network", "Port", "tcp:80:0"},
+		{"Network", "Port", "10.0.0.1:80:80"}, {"Network", "Port", "tcp:"}, {"Network", "Port", ":80"},
 	}
 	for _, b := range bad {
 		_, _, err := parseOne(t, b.section, b.key, b.value)
@@ -192,6 +196,10 @@ func TestParseCommandLine(t *testing.T) {
 		{[]string{"--private-users"}, func(s *Settings) any { return s.PrivateUsers.Mode }, UserNSOwner},
 		{[]string{"-U"}, func(s *Settings) any { return sp(s.PrivateUsers.Mode, s.PrivateUsersOwnership) }, "pick auto"},
 		{[]string{"--private-users=identity"}, func(s *Settings) any { return s.PrivateUsers }, PrivateUsers{Mode: UserNSIdentity, Range: 65536}},
+		// digits are a UID base on the command line, never a boolean (nspawn.c)
+		{[]string{"--private-users=0"}, func(s *Settings) any { return s.PrivateUsers }, PrivateUsers{Mode: UserNSFixed, Base: 0, Range: 65536}},
+		{[]string{"--private-users=1"}, func(s *Settings) any { return s.PrivateUsers }, PrivateUsers{Mode: UserNSFixed, Base: 1, Range: 65536}},
+		{[]string{"--private-users=no"}, func(s *Settings) any { return s.PrivateUsers.Mode }, UserNSOff},
 		{[]string{"-n", "--private-network", "--network-interface=eth1", "--network-interface", "eth2"}, func(s *Settings) any { return sp(s.VirtualEthernet, s.PrivateNetwork, s.Interfaces) }, "true true [eth1 eth2]"},
 		{[]string{"-x", "-a", "--read-only"}, func(s *Settings) any { return sp(s.Ephemeral, s.ProcessTwo, s.ReadOnly) }, "true true true"},
 		{[]string{"--bind=/a:/b", "--bind-ro", "/c", "--tmpfs=/t", "--overlay=/l:/u:/o", "--overlay-ro=/x:/y", "--inaccessible=/z"}, func(s *Settings) any {
@@ -268,5 +276,54 @@ func TestCommandLineErrors(t *testing.T) {
 		} else if !strings.Contains(err.Error(), strings.SplitN(args[0], "=", 2)[0]) {
 			t.Errorf("%q: error %q does not name the option", args, err)
 		}
+	}
+}
+
+// TestPortDuplicate: the same protocol and host port twice is refused, as
+// nspawn's expose_port_parse does; another protocol on that port is not.
+func TestPortDuplicate(t *testing.T) {
+	if _, _, err := ParseSettings(strings.NewReader("[Network]\nPort=80\nPort=tcp:80:8080\n"), "m.nspawn"); err == nil {
+		t.Error("duplicate tcp:80 accepted")
+	}
+	s, _, err := ParseSettings(strings.NewReader("[Network]\nPort=80\nPort=udp:80\nPort=8000:80\n"), "m.nspawn")
+	if err != nil || len(s.Ports) != 3 || s.Ports[2] != (PortForward{"tcp", 8000, 80}) {
+		t.Errorf("ports %+v, err %v", s.Ports, err)
+	}
+}
+
+// In a file nspawn keeps the first start mode it reads and warns about a
+// conflicting Boot=/ProcessTwo= (systemd 252 config_parse_boot/pid2).
+func TestStartModeConflictInFile(t *testing.T) {
+	tests := []struct {
+		in         string
+		boot, pid2 bool
+		warnLine   string // "" = no warning
+	}{
+		{"Boot=yes\nProcessTwo=yes\n", true, false, "s.nspawn:3: ProcessTwo=yes"},
+		{"ProcessTwo=yes\nBoot=yes\n", false, true, "s.nspawn:3: Boot=yes"},
+		{"Boot=yes\nBoot=no\n", true, false, "s.nspawn:3: Boot=no"},
+		{"ProcessTwo=yes\nProcessTwo=no\n", false, true, "s.nspawn:3: ProcessTwo=no"},
+		{"Boot=no\nProcessTwo=yes\n", false, true, ""},
+		{"ProcessTwo=no\nBoot=yes\n", true, false, ""},
+		{"Boot=yes\nProcessTwo=no\n", true, false, ""},
+	}
+	for _, tc := range tests {
+		s, warns, err := ParseSettings(strings.NewReader("[Exec]\n"+tc.in), "s.nspawn")
+		if err != nil {
+			t.Fatalf("%q: %v", tc.in, err)
+		}
+		if s.Boot != tc.boot || s.ProcessTwo != tc.pid2 {
+			t.Errorf("%q: boot %v pid2 %v, want %v %v", tc.in, s.Boot, s.ProcessTwo, tc.boot, tc.pid2)
+		}
+		switch {
+		case tc.warnLine == "" && len(warns) != 0:
+			t.Errorf("%q: unexpected warnings %q", tc.in, warns)
+		case tc.warnLine != "" && (len(warns) != 1 || !strings.HasPrefix(warns[0], tc.warnLine) || !strings.Contains(warns[0], "conflicting Boot= or ProcessTwo=")):
+			t.Errorf("%q: warnings %q, want one starting %q", tc.in, warns, tc.warnLine)
+		}
+	}
+	// The command line refuses the combination instead (checkRefused).
+	if s := mustCLI(t, "-b", "-a"); !s.Boot || !s.ProcessTwo {
+		t.Errorf("-b -a parsed as boot %v pid2 %v", s.Boot, s.ProcessTwo)
 	}
 }

@@ -26,15 +26,21 @@ func (a Assignment) pos() string { return fmt.Sprintf("%s:%d", a.File, a.Line) }
 func ReadUnitFile(r io.Reader, name string) ([]Assignment, []string, error) {
 	var out []Assignment
 	var warnings []string
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
+	lr := lineReader{r: bufio.NewReader(r), name: name}
 	section := ""
 	lineNo := 0
 	var cont strings.Builder
 	contStart := 0
-	for sc.Scan() {
+	for {
+		text, ok, err := lr.next()
+		if err != nil {
+			return nil, warnings, err
+		}
+		if !ok {
+			break
+		}
 		lineNo++
-		raw := strings.TrimRight(sc.Text(), "\r")
+		raw := strings.TrimRight(text, "\r")
 		trimmed := strings.TrimSpace(raw)
 		if cont.Len() > 0 || contStart > 0 {
 			// Comment lines inside a continuation are dropped, like systemd.
@@ -50,11 +56,17 @@ func ReadUnitFile(r io.Reader, name string) ([]Assignment, []string, error) {
 			}
 			cont.WriteString(raw[:len(raw)-1])
 			cont.WriteByte(' ')
+			if cont.Len() > maxLineLen {
+				return nil, warnings, tooLong(name, contStart, cont.String())
+			}
 			continue
 		}
 		start := lineNo
 		if contStart > 0 {
 			cont.WriteString(raw)
+			if cont.Len() > maxLineLen {
+				return nil, warnings, tooLong(name, contStart, cont.String())
+			}
 			raw, start = cont.String(), contStart
 			cont.Reset()
 			contStart = 0
@@ -68,9 +80,6 @@ func ReadUnitFile(r io.Reader, name string) ([]Assignment, []string, error) {
 			out = append(out, *a)
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return nil, warnings, fmt.Errorf("read %s: %w", name, err)
-	}
 	if contStart > 0 {
 		a, _, warn := parseUnitLine(cont.String(), name, contStart, section)
 		if warn != "" {
@@ -81,6 +90,47 @@ func ReadUnitFile(r io.Reader, name string) ([]Assignment, []string, error) {
 		}
 	}
 	return out, warnings, nil
+}
+
+// maxLineLen is systemd's LONG_LINE_MAX: its parser takes lines, and
+// continued lines joined, up to 1 MiB.
+const maxLineLen = 1 << 20
+
+// lineReader yields a file's lines (without "\n") of up to maxLineLen bytes.
+type lineReader struct {
+	r    *bufio.Reader
+	name string
+	no   int
+}
+
+func (l *lineReader) next() (string, bool, error) {
+	var line []byte
+	for {
+		chunk, err := l.r.ReadSlice('\n')
+		line = append(line, chunk...)
+		if len(line) > maxLineLen+1 || len(line) == maxLineLen+1 && line[maxLineLen] != '\n' {
+			return "", false, tooLong(l.name, l.no+1, string(line[:256]))
+		}
+		switch {
+		case err == bufio.ErrBufferFull:
+			continue
+		case err == io.EOF && len(line) == 0:
+			return "", false, nil
+		case err != nil && err != io.EOF:
+			return "", false, fmt.Errorf("read %s: line %d: %w", l.name, l.no+1, err)
+		}
+		l.no++
+		return strings.TrimSuffix(string(line), "\n"), true, nil
+	}
+}
+
+// tooLong names the file, line and key of a line over systemd's limit.
+func tooLong(file string, line int, start string) error {
+	key, _, found := strings.Cut(strings.TrimSpace(start), "=")
+	if !found || len(key) > 64 {
+		return fmt.Errorf("%s:%d: line longer than 1 MiB (systemd's limit), no key in its first bytes", file, line)
+	}
+	return fmt.Errorf("%s:%d: %s=: line longer than 1 MiB (systemd's limit)", file, line, strings.TrimSpace(key))
 }
 
 func parseUnitLine(raw, file string, line int, section string) (*Assignment, string, string) {

@@ -264,14 +264,15 @@ func parseCPUSet(v string) (string, error) {
 	return strings.Join(items, ","), nil
 }
 
-func parsePrivateUsers(v string) (PrivateUsers, error) {
+func parsePrivateUsers(v string, digitsAreBase bool) (PrivateUsers, error) {
 	switch v {
 	case "pick":
 		return PrivateUsers{Mode: UserNSPick, Range: 65536}, nil
 	case "identity":
 		return PrivateUsers{Mode: UserNSIdentity, Base: 0, Range: 65536}, nil
 	}
-	if b, err := ParseBoolean(v); err == nil {
+	digits := strings.Trim(v, "0123456789") == ""
+	if b, err := ParseBoolean(v); err == nil && !(digitsAreBase && digits) {
 		if b {
 			return PrivateUsers{Mode: UserNSOwner, Range: 65536}, nil
 		}

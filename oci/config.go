@@ -38,7 +38,9 @@ func LoadBundle(dir string) (*Bundle, error) {
 	}
 	b := &Bundle{Dir: abs, Spec: spec}
 	if err := Validate(spec); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		// runc's words first: scripts and engines match "invalid
+		// configuration".
+		return nil, fmt.Errorf("invalid configuration: %s: %w", path, err)
 	}
 	if b.Rootfs, err = resolveRootfs(abs, spec.Root.Path); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

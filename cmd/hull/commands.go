@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
@@ -78,48 +80,97 @@ var listCommand = &cli.Command{
 	Name:  "list",
 	Usage: "list containers",
 	Flags: []cli.Flag{
-		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table or json"},
-		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print ids only"},
+		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "select one of: table or json"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "display only container IDs"},
 	},
 	Action: func(c *cli.Context) error {
 		states, err := libcontainer.List(c.String("root"))
 		if err != nil {
 			return err
 		}
+		entries := listEntries(c.String("root"), states)
 		switch {
 		case c.Bool("quiet"):
-			for _, s := range states {
-				fmt.Println(s.ID)
+			for _, e := range entries {
+				fmt.Println(e.ID)
 			}
 		case c.String("format") == "json":
-			if states == nil {
-				states = []oci.State{}
-			}
-			return printJSON(states)
+			// One line, and null when there is none, as runc writes it.
+			return json.NewEncoder(os.Stdout).Encode(entries)
 		case c.String("format") == "table":
 			w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
 			fmt.Fprint(w, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n")
-			for _, s := range states {
-				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\n", s.ID, s.Pid, s.Status, s.Bundle, s.Created.Format(time.RFC3339Nano), "root")
+			for _, e := range entries {
+				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\n", e.ID, e.Pid, e.Status, e.Bundle, e.Created.Format(time.RFC3339Nano), e.Owner)
 			}
 			return w.Flush()
 		default:
-			return fmt.Errorf("--format %q: must be table or json", c.String("format"))
+			return fmt.Errorf("--format %q: invalid format option (select one of: table or json)", c.String("format"))
 		}
 		return nil
 	},
 }
 
+// listEntry is one container in `list --format json`: runc's fields, in
+// runc's order, which scripts parse.
+type listEntry struct {
+	OCIVersion  string            `json:"ociVersion"`
+	ID          string            `json:"id"`
+	Pid         int               `json:"pid"`
+	Status      string            `json:"status"`
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs"`
+	Created     time.Time         `json:"created"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Owner       string            `json:"owner"`
+}
+
+// listEntries shapes states as runc lists them: a stopped container's pid
+// is 0, and the owner is the user owning its state directory.
+func listEntries(root string, states []oci.State) []listEntry {
+	var out []listEntry
+	for _, s := range states {
+		e := listEntry{
+			OCIVersion: s.Version, ID: s.ID, Pid: s.Pid, Status: string(s.Status),
+			Bundle: s.Bundle, Rootfs: s.Rootfs, Created: s.Created, Annotations: s.Annotations,
+			Owner: stateOwner(filepath.Join(root, s.ID)),
+		}
+		if s.Status == specs.StateStopped {
+			e.Pid = 0
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// stateOwner names the owner of dir, "#UID" when the uid has no name.
+func stateOwner(dir string) string {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return ""
+	}
+	uid := strconv.FormatUint(uint64(st.Uid), 10)
+	if u, err := user.LookupId(uid); err == nil {
+		return u.Username
+	}
+	return "#" + uid
+}
+
 var specCommand = &cli.Command{
 	Name:  "spec",
 	Usage: "write a default config.json into the bundle",
-	Flags: []cli.Flag{&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: ".", Usage: "bundle directory"}},
+	Flags: []cli.Flag{&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: ".", Usage: "bundle directory"},
+		&cli.BoolFlag{Name: "rootless", Usage: "a config for an unprivileged user (as runc spec --rootless)"}},
 	Action: func(c *cli.Context) error {
 		path := filepath.Join(c.String("bundle"), oci.ConfigFile)
 		if _, err := os.Stat(path); err == nil {
 			return fmt.Errorf("%s: already exists", path)
 		}
-		data, err := json.MarshalIndent(oci.DefaultSpec(), "", "\t")
+		spec := oci.DefaultSpec()
+		if c.Bool("rootless") {
+			oci.ToRootless(spec, uint32(os.Geteuid()), uint32(os.Getegid()))
+		}
+		data, err := json.MarshalIndent(spec, "", "\t")
 		if err != nil {
 			return err
 		}
@@ -140,6 +191,9 @@ func withContainer(c *cli.Context, shared bool, fn func(*libcontainer.Container)
 	defer ctr.Close()
 	err = fn(ctr)
 	logWarnings(c, ctr.Warnings)
+	if err == nil {
+		debugLog(c, "%s: container %s (status %s, init pid %d): done", c.Command.Name, id, ctr.Status(), ctr.Init.Pid)
+	}
 	return err
 }
 
@@ -152,7 +206,9 @@ func printJSON(v any) error {
 // parseSignal accepts "9", "KILL", "SIGKILL", "RTMIN+3" and "SIGRTMAX-1".
 func parseSignal(s string) (unix.Signal, error) {
 	if n, err := strconv.Atoi(s); err == nil {
-		if n <= 0 || n > 64 {
+		// 0 checks that the processes exist, as kill(1)'s does (runc
+		// accepts it: `kill --all ID 0`).
+		if n < 0 || n > 64 {
 			return 0, fmt.Errorf("signal %q: out of range", s)
 		}
 		return unix.Signal(n), nil
@@ -172,7 +228,7 @@ func parseSignal(s string) (unix.Signal, error) {
 			if rest != "" {
 				n, err := strconv.Atoi(strings.TrimLeft(rest, "+-"))
 				if err != nil || (rest[0] != '+' && rest[0] != '-') {
-					return 0, fmt.Errorf("signal %q: unknown", s)
+					return 0, fmt.Errorf("unknown signal %q", s)
 				}
 				off = n
 				if rest[0] == '-' {
@@ -189,7 +245,7 @@ func parseSignal(s string) (unix.Signal, error) {
 	if sig := unix.SignalNum(name); sig != 0 {
 		return sig, nil
 	}
-	return 0, fmt.Errorf("signal %q: unknown", s)
+	return 0, fmt.Errorf("unknown signal %q", s)
 }
 
 // writePidFile writes atomically, so a reader never sees an empty file.

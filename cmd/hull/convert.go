@@ -88,8 +88,8 @@ func splitHullArgs(args []string) (hullArgs, error) {
 }
 
 // loadSettings reads the command line and the machine's .nspawn file: the
-// one given with --nspawn-file (trusted: the caller chose it), else the
-// one nspawn would find.
+// one given with --nspawn-file, else the one nspawn would find. Either is
+// trusted only where nspawn would trust it (or with --settings=trusted).
 func loadSettings(a hullArgs) (*nspawnconv.Settings, []string, error) {
 	if a.nspawnFile == "" {
 		return nspawnconv.Load(a.nspawn, os.LookupEnv, nspawnconv.DefaultSearchRoots)
@@ -102,7 +102,11 @@ func loadSettings(a hullArgs) (*nspawnconv.Settings, []string, error) {
 	if err != nil {
 		return nil, warnings, err
 	}
-	merged, mw := nspawnconv.Merge(cliSettings, file, true)
+	trusted, err := nspawnconv.DefaultSearchRoots.Trusts(a.nspawnFile)
+	if err != nil {
+		return nil, warnings, err
+	}
+	merged, mw := nspawnconv.MergeFile(cliSettings, file, a.nspawnFile, trusted)
 	return merged, append(warnings, mw...), nil
 }
 
@@ -257,17 +261,10 @@ func writeBundle(bundle string, cv *nspawnconv.Conversion) error {
 	return writeFileMode(filepath.Join(bundle, nspawnhooks.PreStepsFile), steps, 0o600)
 }
 
-// portableVersion is the oldest runtime-spec version that has every field
-// the bundle uses, so that older runtimes accept it too (crun 1.8.1 refuses
-// "1.3.0"). 1.0.2 has createRuntime hooks; idmapped mounts need 1.1.0.
-func portableVersion(spec *specs.Spec) string {
-	for _, m := range spec.Mounts {
-		if len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 {
-			return "1.1.0"
-		}
-	}
-	return "1.0.2"
-}
+// portableVersion is the oldest ociVersion with every field a converted
+// bundle uses: defaultErrnoRet (nspawn's ENOSYS default) and mount id maps
+// are 1.1.0 fields; crun 1.8.1 refuses 1.3.0.
+func portableVersion(*specs.Spec) string { return "1.1.0" }
 
 // writeFileMode writes data and sets mode even on a file that existed
 // (os.WriteFile keeps the old mode).

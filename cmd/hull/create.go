@@ -18,6 +18,7 @@ var createFlags = []cli.Flag{
 	&cli.BoolFlag{Name: "no-pivot", Usage: "use MS_MOVE and chroot instead of pivot_root"},
 	&cli.BoolFlag{Name: "no-new-keyring", Usage: "keep the caller's session keyring"},
 	&cli.IntFlag{Name: "preserve-fds", Usage: "pass this many fds, from 3 on, to the container"},
+	&cli.StringFlag{Name: "pidfd-socket", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the init process"},
 }
 
 var createCommand = &cli.Command{
@@ -67,11 +68,19 @@ func createFromBundle(c *cli.Context, id string, b *oci.Bundle, consoleSock *os.
 		NoNewKeyring:  c.Bool("no-new-keyring"),
 		PreserveFDs:   c.Int("preserve-fds"),
 		SystemdCgroup: c.Bool("systemd-cgroup"),
+		Rootless:      isRootless(c),
 	})
 	if err != nil {
 		return nil, err
 	}
 	logWarnings(c, ctr.Warnings)
+	debugLog(c, "container %s created from bundle %s: init pid %d", id, b.Dir, ctr.Init.Pid)
+	if path := c.String("pidfd-socket"); path != "" {
+		if err := sendPidfd(path, ctr.Init, "standard"); err != nil {
+			ctr.Delete(true)
+			return nil, err
+		}
+	}
 	if path := c.String("pid-file"); path != "" {
 		if err := writePidFile(path, ctr.Init.Pid); err != nil {
 			ctr.Delete(true)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -37,21 +38,37 @@ var execCommand = &cli.Command{
 		&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability"},
 		&cli.BoolFlag{Name: "no-new-privs", Usage: "set no_new_privs"},
 		&cli.IntFlag{Name: "preserve-fds", Usage: "pass this many fds, from 3 on"},
-		&cli.StringFlag{Name: "apparmor", Usage: "AppArmor profile (not supported by hull)"},
-		&cli.StringFlag{Name: "process-label", Usage: "SELinux label (not supported by hull)"},
+		&cli.StringFlag{Name: "apparmor", Usage: "AppArmor profile for the process (default: the container's)"},
+		&cli.StringFlag{Name: "process-label", Usage: "SELinux label for the process (refused: hull applies no SELinux labels)"},
 		&cli.BoolFlag{Name: "ignore-paused", Usage: "exec even into a paused container"},
+		&cli.StringSliceFlag{Name: "cgroup", Usage: "run the process in an (existing) sub-cgroup(s). Format is [<controller>:]<cgroup>."},
+		&cli.StringFlag{Name: "pidfd-socket", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the exec process"},
 	},
 	SkipFlagParsing: false,
 	Action:          execAction,
 }
 
+// execAction fails as runc's exec does: every error once the id is given
+// is "exec failed: ..." with status 255, which callers tell apart from
+// the program's own statuses.
 func execAction(c *cli.Context) error {
+	if _, err := requireID(c); err != nil {
+		return err
+	}
+	err := execContainer(c)
+	var code exitCode
+	if err == nil || errors.As(err, &code) {
+		return err
+	}
+	log := logTarget{path: c.String("log"), format: c.String("log-format")}
+	log.error(fmt.Errorf("exec failed: %w", err))
+	return exitCode(execFailed)
+}
+
+func execContainer(c *cli.Context) error {
 	id, err := requireID(c)
 	if err != nil {
 		return err
-	}
-	if c.String("apparmor") != "" || c.String("process-label") != "" {
-		return fmt.Errorf("exec: --apparmor and --process-label: this host's hull has no LSM support")
 	}
 	ctr, err := libcontainer.Load(c.String("root"), id, true)
 	if err != nil {
@@ -71,9 +88,14 @@ func execAction(c *cli.Context) error {
 	if tty != nil {
 		defer tty.Close()
 	}
+	subCgroups, err := subCgroupPaths(c.StringSlice("cgroup"))
+	if err != nil {
+		ctr.Close()
+		return err
+	}
 	sigs := catchSignals()
 	defer signal.Stop(sigs.ch)
-	p, err := ctr.Exec(libcontainer.ExecOpts{Process: proc, ConsoleSocket: consoleSock, PreserveFDs: c.Int("preserve-fds"), IgnorePaused: c.Bool("ignore-paused")})
+	p, err := ctr.Exec(libcontainer.ExecOpts{Process: proc, ConsoleSocket: consoleSock, PreserveFDs: c.Int("preserve-fds"), IgnorePaused: c.Bool("ignore-paused"), SubCgroups: subCgroups})
 	if consoleSock != nil && tty == nil {
 		consoleSock.Close()
 	}
@@ -85,6 +107,15 @@ func execAction(c *cli.Context) error {
 		log := logTarget{path: c.String("log"), format: c.String("log-format")}
 		log.error(fmt.Errorf("exec failed: %w", err))
 		return exitCode(execFailed)
+	}
+	debugLog(c, "exec: process %d started in container %s: %q", p.Pid, id, proc.Args)
+	if path := c.String("pidfd-socket"); path != "" {
+		if err := sendPidfd(path, p, "setns"); err != nil {
+			p.Signal(unix.SIGKILL)
+			log := logTarget{path: c.String("log"), format: c.String("log-format")}
+			log.error(fmt.Errorf("exec failed: %w", err))
+			return exitCode(execFailed)
+		}
 	}
 	if path := c.String("pid-file"); path != "" {
 		if err := writePidFile(path, p.Pid); err != nil {
@@ -175,6 +206,14 @@ func execProcess(c *cli.Context, spec *specs.Spec) (*specs.Process, error) {
 	if c.Bool("no-new-privs") {
 		p.NoNewPrivileges = true
 	}
+	// As runc: the container's own unless the flag names another; checked
+	// (and refused where AppArmor is off) with the rest of the process.
+	if profile := c.String("apparmor"); profile != "" {
+		p.ApparmorProfile = profile
+	}
+	if label := c.String("process-label"); label != "" {
+		p.SelinuxLabel = label
+	}
 	return &p, nil
 }
 
@@ -210,4 +249,34 @@ func addCaps(c *specs.LinuxCapabilities, caps []string) *specs.LinuxCapabilities
 		out.Permitted = append(out.Permitted, name)
 	}
 	return out
+}
+
+// subCgroupPaths reads exec --cgroup arguments as runc does: one path
+// (for every hierarchy; the only form on cgroup v2), or one or more
+// controller[,controller...]:path for cgroup v1.
+func subCgroupPaths(args []string) (map[string]string, error) {
+	if len(args) == 0 {
+		return nil, nil
+	}
+	paths := make(map[string]string, len(args))
+	for _, a := range args {
+		ctrls, path, ok := strings.Cut(a, ":")
+		if !ok {
+			if len(args) != 1 {
+				return nil, fmt.Errorf("invalid --cgroup argument: %s (missing <controller>: prefix)", a)
+			}
+			paths[""] = a
+			continue
+		}
+		for _, ctrl := range strings.Split(ctrls, ",") {
+			if ctrl == "" {
+				return nil, fmt.Errorf("invalid --cgroup argument: %s (empty <controller> prefix)", a)
+			}
+			if _, dup := paths[ctrl]; dup {
+				return nil, fmt.Errorf("invalid --cgroup argument(s): controller %s specified multiple times", ctrl)
+			}
+			paths[ctrl] = path
+		}
+	}
+	return paths, nil
 }

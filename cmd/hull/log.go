@@ -30,8 +30,11 @@ func (l *logTarget) error(err error) {
 	writeLog(f, l.format, "error", err.Error())
 }
 
+// writeLog writes one line as runc's logrus does: text
+// `time="2006-01-02T15:04:05Z" level=error msg="..."` or JSON
+// {"level":...,"msg":...,"time":...}.
 func writeLog(w io.Writer, format, level, msg string) {
-	now := time.Now().UTC().Format(time.RFC3339Nano)
+	now := time.Now().UTC().Format(time.RFC3339)
 	if format == "json" {
 		line, _ := json.Marshal(map[string]string{"level": level, "msg": msg, "time": now})
 		fmt.Fprintf(w, "%s\n", line)
@@ -61,4 +64,21 @@ func logWarnings(c *cli.Context, warnings []string) {
 			writeLog(os.Stderr, format, "warning", w)
 		}
 	}
+}
+
+// debugLog writes a debug line with --debug: to the --log file when there
+// is one, else to stderr, as runc's --debug does.
+func debugLog(c *cli.Context, format string, args ...any) {
+	if !c.Bool("debug") {
+		return
+	}
+	msg := fmt.Sprintf(format, args...)
+	if path := c.String("log"); path != "" {
+		if f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644); err == nil {
+			writeLog(f, c.String("log-format"), "debug", msg)
+			f.Close()
+		}
+		return
+	}
+	writeLog(os.Stderr, c.String("log-format"), "debug", msg)
 }

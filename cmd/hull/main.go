@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/hull-runtime/hull/libcontainer"
+	"github.com/hull-runtime/hull/libcontainer/seccomp"
 )
 
 // Set at build time by the Makefile.
@@ -30,7 +31,7 @@ func main() {
 	}
 	var log logTarget
 	app := newApp(&log)
-	if err := app.Run(os.Args); err != nil {
+	if err := app.Run(interspersedArgs(app, os.Args)); err != nil {
 		var code exitCode
 		if errors.As(err, &code) {
 			os.Exit(int(code))
@@ -48,27 +49,35 @@ func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) 
 
 // newApp builds the command line; log receives the --log flags once parsed.
 func newApp(log *logTarget) *cli.App {
+	// runc's shape: scripts read "<name> version X" and the "key: value"
+	// lines (spec, go, libseccomp).
 	cli.VersionPrinter = func(c *cli.Context) {
-		fmt.Printf("hull version %s\ncommit: %s\nspec: %s\ngo: %s\n", version, commit, specs.Version, runtime.Version())
+		fmt.Printf("hull version %s\ncommit: %s\nspec: %s\ngo: %s\nlibseccomp: %s\n", version, commit, specs.Version, runtime.Version(), seccomp.LibraryVersion())
 	}
 	return &cli.App{
 		Name:                   "hull",
 		Usage:                  "an OCI container runtime",
 		Version:                version,
-		HideHelpCommand:        true,
 		UseShortOptionHandling: true,
+		// As runc: `--env A=1,2` is one variable, and `--cgroup
+		// cpu,cpuacct:sub` one argument.
+		DisableSliceFlagSeparator: true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "root", Value: "/run/hull", Usage: "directory for container state"},
 			&cli.StringFlag{Name: "log", Usage: "log file (default: stderr)"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
 			&cli.BoolFlag{Name: "debug", Usage: "log debug messages"},
 			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "manage cgroups through systemd"},
-			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignored unless \"true\": rootless mode"},
+			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "auto, true or false: rootless mode (auto: unprivileged, or in a user namespace without host root); state then defaults to $XDG_RUNTIME_DIR/hull"},
 			&cli.StringFlag{Name: "criu", Hidden: true},
 		},
 		Before: func(c *cli.Context) error {
 			log.path, log.format = c.String("log"), c.String("log-format")
-			return checkGlobalFlags(c)
+			if err := checkGlobalFlags(c); err != nil {
+				return err
+			}
+			debugLog(c, "hull version %s (commit %s): %q", version, commit, os.Args[1:])
+			return nil
 		},
 		Commands: []*cli.Command{
 			createCommand, startCommand, stateCommand, killCommand, deleteCommand,
@@ -85,11 +94,11 @@ func checkGlobalFlags(c *cli.Context) error {
 	default:
 		return fmt.Errorf("--log-format %q: must be text or json", c.String("log-format"))
 	}
-	if c.String("rootless") == "true" {
-		return errors.New("--rootless=true: rootless containers are not supported yet")
+	if err := setupRootless(c); err != nil {
+		return err
 	}
-	if os.Geteuid() != 0 && c.Args().First() != "spec" {
-		return errors.New("hull needs root (rootless mode is not supported yet)")
+	if isRootless(c) {
+		return checkStateRoot(c.String("root"))
 	}
 	return nil
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/hull-runtime/hull/libcontainer"
@@ -26,8 +28,20 @@ var resumeCommand = &cli.Command{
 
 var featuresCommand = &cli.Command{
 	Name:  "features",
-	Usage: "print what this hull supports (runtime-spec features.md)",
+	Usage: "show the enabled features (runtime-spec features.md, as JSON)",
 	Action: func(c *cli.Context) error {
-		return printJSON(libcontainer.Features())
+		if c.NArg() != 0 {
+			return fmt.Errorf("features: takes no arguments, got %q", c.Args().Slice())
+		}
+		f := libcontainer.Features()
+		f.Annotations[annotationVersion] = version
+		f.Annotations[annotationCommit] = commit
+		return printJSON(f)
 	},
 }
+
+// hull's own features annotations, as runc has org.opencontainers.runc.*.
+const (
+	annotationVersion = "org.hull.version"
+	annotationCommit  = "org.hull.commit"
+)

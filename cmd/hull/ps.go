@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 
 	"github.com/hull-runtime/hull/libcontainer"
@@ -21,6 +23,11 @@ var psCommand = &cli.Command{
 	Action: func(c *cli.Context) error {
 		var pids []int
 		err := withContainer(c, true, func(ctr *libcontainer.Container) error {
+			// A stopped container has no processes: runc prints an empty
+			// list (the table's header, or JSON null), not an error.
+			if ctr.Status() == specs.StateStopped {
+				return nil
+			}
 			var err error
 			pids, err = ctr.Pids()
 			return err
@@ -30,10 +37,8 @@ var psCommand = &cli.Command{
 		}
 		switch c.String("format") {
 		case "json":
-			if pids == nil {
-				pids = []int{}
-			}
-			return printJSON(pids)
+			// One line, as runc writes it.
+			return json.NewEncoder(os.Stdout).Encode(pids)
 		case "table":
 			return psTable(pids, c.Args().Tail())
 		default:

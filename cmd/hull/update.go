@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,24 +17,28 @@ var updateCommand = &cli.Command{
 	Name:      "update",
 	Usage:     "change a container's resource limits",
 	ArgsUsage: "<container-id>",
+	// Names and help as runc spells them; hull's earlier spellings stay as
+	// aliases.
 	Flags: []cli.Flag{
-		&cli.StringFlag{Name: "resources", Aliases: []string{"r"}, Usage: "LinuxResources JSON file, - for stdin"},
-		&cli.StringFlag{Name: "memory", Usage: "memory limit in bytes (suffixes k, m, g)"},
-		&cli.StringFlag{Name: "memory-reservation", Usage: "memory soft limit"},
-		&cli.StringFlag{Name: "memory-swap", Usage: "memory+swap limit, -1 for unlimited"},
-		&cli.StringFlag{Name: "kernel-memory", Usage: "kernel memory limit (deprecated)"},
-		&cli.StringFlag{Name: "kernel-memory-tcp", Usage: "kernel TCP memory limit (deprecated)"},
-		&cli.Uint64Flag{Name: "cpu-shares", Usage: "cpu shares"},
-		&cli.Int64Flag{Name: "cpu-quota", Usage: "CFS quota in µs"},
-		&cli.Uint64Flag{Name: "cpu-period", Usage: "CFS period in µs"},
-		&cli.Int64Flag{Name: "cpu-rt-runtime", Usage: "realtime runtime in µs"},
-		&cli.Uint64Flag{Name: "cpu-rt-period", Usage: "realtime period in µs"},
-		&cli.StringFlag{Name: "cpuset-cpus", Usage: "CPUs allowed"},
-		&cli.StringFlag{Name: "cpuset-mems", Usage: "memory nodes allowed"},
-		&cli.Int64Flag{Name: "pids-limit", Usage: "maximum number of processes"},
-		&cli.Uint64Flag{Name: "blkio-weight", Usage: "block IO weight (10-1000)"},
-		&cli.StringFlag{Name: "l3-cache-schema", Usage: "Intel RDT (not supported)"},
-		&cli.StringFlag{Name: "mem-bw-schema", Usage: "Intel RDT (not supported)"},
+		&cli.StringFlag{Name: "resources", Aliases: []string{"r"}, Usage: "path to the file containing the resources to update or '-' to read from the standard input (a runtime-spec LinuxResources document; flags given too override its fields)"},
+		&cli.Uint64Flag{Name: "blkio-weight", Usage: "Specifies per cgroup weight, range is from 10 to 1000"},
+		&cli.Uint64Flag{Name: "cpu-period", Usage: "CPU CFS period to be used for hardcapping (in usecs). 0 to use system default"},
+		&cli.Int64Flag{Name: "cpu-quota", Usage: "CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period"},
+		&cli.Uint64Flag{Name: "cpu-burst", Usage: "CPU CFS hardcap burst limit (in usecs). Allowed accumulated cpu time additionally for burst a given period"},
+		&cli.Uint64Flag{Name: "cpu-share", Aliases: []string{"cpu-shares"}, Usage: "CPU shares (relative weight vs. other containers)"},
+		&cli.Uint64Flag{Name: "cpu-rt-period", Usage: "CPU realtime period to be used for hardcapping (in usecs). 0 to use system default"},
+		&cli.Int64Flag{Name: "cpu-rt-runtime", Usage: "CPU realtime hardcap limit (in usecs). Allowed cpu time in a given period"},
+		&cli.StringFlag{Name: "cpuset-cpus", Usage: "CPU(s) to use"},
+		&cli.StringFlag{Name: "cpuset-mems", Usage: "Memory node(s) to use"},
+		&cli.StringFlag{Name: "kernel-memory", Usage: "(obsoleted; do not use)", Hidden: true},
+		&cli.StringFlag{Name: "kernel-memory-tcp", Usage: "(obsoleted; do not use)", Hidden: true},
+		&cli.StringFlag{Name: "memory", Usage: "Memory limit (in bytes)"},
+		&cli.Int64Flag{Name: "cpu-idle", Usage: "set cgroup SCHED_IDLE or not, 0: default behavior, 1: SCHED_IDLE"},
+		&cli.StringFlag{Name: "memory-reservation", Usage: "Memory reservation or soft_limit (in bytes)"},
+		&cli.StringFlag{Name: "memory-swap", Usage: "Total memory usage (memory + swap); set '-1' to enable unlimited swap"},
+		&cli.Int64Flag{Name: "pids-limit", Usage: "Maximum number of pids allowed in the container"},
+		&cli.StringFlag{Name: "l3-cache-schema", Usage: "The string of Intel RDT/CAT L3 cache schema"},
+		&cli.StringFlag{Name: "mem-bw-schema", Usage: "The string of Intel RDT/MBA memory bandwidth schema"},
 	},
 	Action: func(c *cli.Context) error {
 		r, err := updateResources(c)
@@ -46,7 +51,11 @@ var updateCommand = &cli.Command{
 
 func updateResources(c *cli.Context) (*specs.LinuxResources, error) {
 	if c.String("l3-cache-schema") != "" || c.String("mem-bw-schema") != "" {
-		return nil, fmt.Errorf("update: Intel RDT is not supported by hull on this host")
+		// runc's words, for scripts that match them.
+		if c.String("l3-cache-schema") != "" {
+			return nil, errors.New("Intel RDT/CAT: l3 cache schema is not enabled") //lint:ignore ST1005 runc's text
+		}
+		return nil, errors.New("Intel RDT/MBA: memory bandwidth schema is not enabled") //lint:ignore ST1005 runc's text
 	}
 	r := &specs.LinuxResources{}
 	if path := c.String("resources"); path != "" {
@@ -90,12 +99,14 @@ func updateResources(c *cli.Context) (*specs.LinuxResources, error) {
 		if c.IsSet(f.name) {
 			v, err := parseBytes(c.String(f.name))
 			if err != nil {
-				return nil, fmt.Errorf("--%s %q: %w", f.name, c.String(f.name), err)
+				return nil, fmt.Errorf("invalid value for %s: --%s %q: %w", f.name, f.name, c.String(f.name), err)
 			}
 			*f.dst() = &v
 		}
 	}
-	setFlag(c, "cpu-shares", c.Uint64, func(v *uint64) { cpu().Shares = v })
+	setFlag(c, "cpu-share", c.Uint64, func(v *uint64) { cpu().Shares = v })
+	setFlag(c, "cpu-burst", c.Uint64, func(v *uint64) { cpu().Burst = v })
+	setFlag(c, "cpu-idle", c.Int64, func(v *int64) { cpu().Idle = v })
 	setFlag(c, "cpu-quota", c.Int64, func(v *int64) { cpu().Quota = v })
 	setFlag(c, "cpu-period", c.Uint64, func(v *uint64) { cpu().Period = v })
 	setFlag(c, "cpu-rt-runtime", c.Int64, func(v *int64) { cpu().RealtimeRuntime = v })

@@ -64,6 +64,8 @@ func RunAction(action string, args []string, st *specs.State) error {
 		return RemoveTree(args[0])
 	case ActionAddVeth, ActionAddMacvlan, ActionAddIPVlan, ActionRemoveZone, ActionRemoveLink:
 		return runLinkAction(action, args, st)
+	case ActionAddPorts, ActionWatchPorts, ActionRemovePorts:
+		return runPortAction(action, args, st)
 	case ActionAddZone:
 		if err := need(1); err != nil {
 			return err
@@ -93,7 +95,8 @@ func RunAction(action string, args []string, st *specs.State) error {
 // the runtime writes on the hook's stdin.
 func NeedsState(action string) bool {
 	switch action {
-	case ActionChownCgroup, ActionRegister, ActionAddVeth, ActionAddMacvlan, ActionAddIPVlan, ActionRemoveLink, ActionRemoveZone:
+	case ActionChownCgroup, ActionRegister, ActionAddVeth, ActionAddMacvlan, ActionAddIPVlan, ActionRemoveLink, ActionRemoveZone,
+		ActionAddPorts, ActionRemovePorts:
 		return true
 	}
 	return false

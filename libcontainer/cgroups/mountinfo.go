@@ -27,6 +27,20 @@ func isV1Controller(name string) bool {
 	return false
 }
 
+// unifiedKey stands, among a v1 manager's controllers, for the cgroup2
+// hierarchy of a hybrid host (/sys/fs/cgroup/unified). runc places every
+// container process there too, so that tools reading the unified hierarchy
+// (systemd, eBPF programs attached to cgroups, PSI) see the container.
+const unifiedKey = "unified"
+
+// selfKey is the key of ctrl's hierarchy in parseSelfCgroup's map.
+func selfKey(ctrl string) string {
+	if ctrl == unifiedKey {
+		return ""
+	}
+	return ctrl
+}
+
 // v1Mount is one mounted v1 hierarchy; co-mounted controllers share one.
 type v1Mount struct {
 	Mountpoint  string
@@ -70,10 +84,14 @@ func parseV1MountLine(line string) (v1Mount, bool) {
 	}
 	pf := strings.Fields(pre)
 	qf := strings.Fields(post)
-	if len(pf) < 5 || len(qf) < 3 || qf[0] != "cgroup" {
+	if len(pf) < 5 || len(qf) < 3 || (qf[0] != "cgroup" && qf[0] != "cgroup2") {
 		return v1Mount{}, false
 	}
 	m := v1Mount{Root: mountinfo.Unescape(pf[3]), Mountpoint: mountinfo.Unescape(pf[4])}
+	if qf[0] == "cgroup2" {
+		m.Controllers = []string{unifiedKey}
+		return m, true
+	}
 	for _, opt := range strings.Split(qf[2], ",") {
 		if isV1Controller(opt) {
 			m.Controllers = append(m.Controllers, opt)

@@ -35,7 +35,7 @@ func fakeHost(t *testing.T) (host, string) {
 		t.Fatal(err)
 	}
 	self := filepath.Join(dir, "cgroup")
-	own := "5:memory:/mine\n4:cpu,cpuacct:/cpuown\n3:pids:/outer/p\n2:cpuset:/\n1:name=systemd:/user.slice\n0::/\n"
+	own := "5:memory:/mine\n4:cpu,cpuacct:/cpuown\n3:pids:/outer/p\n2:cpuset:/\n1:name=systemd:/user.slice\n0::/uown\n"
 	if err := os.WriteFile(self, []byte(own), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -54,6 +54,7 @@ func TestParseV1Mounts(t *testing.T) {
 		{mnt + "/memory", "/", []string{"memory"}},
 		{mnt + "/my freezer", "/", []string{"freezer"}},
 		{mnt + "/systemd", "/", []string{"name=systemd"}},
+		{mnt + "/unified", "/", []string{unifiedKey}},
 		{mnt + "/pids", "/outer", []string{"pids"}},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -99,13 +100,13 @@ func TestNewV1Paths(t *testing.T) {
 			"cpu": mnt + "/cpu,cpuacct/outer/box", "cpuacct": mnt + "/cpu,cpuacct/outer/box",
 			"cpuset": mnt + "/cpuset/outer/box", "memory": mnt + "/memory/outer/box",
 			"freezer": mnt + "/my freezer/outer/box", "name=systemd": mnt + "/systemd/outer/box",
-			"pids": mnt + "/pids/box",
+			"pids": mnt + "/pids/box", unifiedKey: mnt + "/unified/outer/box",
 		}},
 		{"relative", "box", map[string]string{
 			"cpu": mnt + "/cpu,cpuacct/cpuown/box", "cpuacct": mnt + "/cpu,cpuacct/cpuown/box",
 			"cpuset": mnt + "/cpuset/box", "memory": mnt + "/memory/mine/box",
 			"freezer": mnt + "/my freezer/box", "name=systemd": mnt + "/systemd/user.slice/box",
-			"pids": mnt + "/pids/p/box",
+			"pids": mnt + "/pids/p/box", unifiedKey: mnt + "/unified/uown/box",
 		}},
 	}
 	for _, tc := range tests {
@@ -117,8 +118,8 @@ func TestNewV1Paths(t *testing.T) {
 			if !reflect.DeepEqual(m.paths, tc.want) {
 				t.Fatalf("paths:\n got %v\nwant %v", m.paths, tc.want)
 			}
-			if n := len(m.ProcsFiles()); n != 6 {
-				t.Fatalf("ProcsFiles has %d entries, want one per hierarchy (6): %v", n, m.ProcsFiles())
+			if n := len(m.ProcsFiles()); n != 7 {
+				t.Fatalf("ProcsFiles has %d entries, want one per hierarchy (6 v1, the unified one): %v", n, m.ProcsFiles())
 			}
 		})
 	}
@@ -163,38 +164,6 @@ func TestNewSystemdNotImplemented(t *testing.T) {
 	}
 }
 
-func TestDeviceWrites(t *testing.T) {
-	n := func(v int64) *int64 { return &v }
-	rules := []specs.LinuxDeviceCgroup{
-		{Allow: false, Access: "rwm"},
-		{Allow: true, Type: "c", Major: n(1), Minor: n(3), Access: "rwm"},
-		{Allow: true, Type: "c", Major: n(136), Access: "rw"},
-		{Allow: false, Type: "b", Major: n(8), Minor: n(-1), Access: "m"},
-		{Allow: true, Type: "a"},
-	}
-	got, err := deviceWrites(rules)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []deviceWrite{
-		{"devices.deny", "a"},
-		{"devices.allow", "c 1:3 rwm"},
-		{"devices.allow", "c 136:* rw"},
-		{"devices.deny", "b 8:* m"},
-		{"devices.allow", "a"},
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("writes:\n got %v\nwant %v", got, want)
-	}
-	for _, bad := range []specs.LinuxDeviceCgroup{
-		{Type: "x"}, {Type: "c", Access: "rwx"}, {Type: "c", Major: n(-2)}, {Type: "c", Access: "rwmr"},
-	} {
-		if _, err := deviceWrites([]specs.LinuxDeviceCgroup{bad}); err == nil || !strings.Contains(err.Error(), "devices[0]") {
-			t.Errorf("rule %+v: err = %v, want one naming devices[0]", bad, err)
-		}
-	}
-}
-
 func TestSwapFirst(t *testing.T) {
 	tests := []struct {
 		cur  uint64
@@ -233,7 +202,7 @@ func TestCheckV1Controllers(t *testing.T) {
 		{"hugetlb", &specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 1}}},
 			"linux.resources.hugepageLimits: hugetlb controller not mounted"},
 		{"unified", &specs.LinuxResources{Unified: map[string]string{"memory.max": "1"}},
-			"linux.resources.unified: needs cgroup v2"},
+			"invalid configuration: linux.resources.unified: cannot use unified on cgroup v1"},
 	}
 	for _, tc := range tests {
 		err := checkV1Controllers(tc.r, paths)
@@ -368,7 +337,7 @@ func TestParseHelpers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if own["cpuacct"] != "/cpuown" || own["name=systemd"] != "/user.slice" || own[""] != "/" {
+	if own["cpuacct"] != "/cpuown" || own["name=systemd"] != "/user.slice" || own[""] != "/uown" {
 		t.Fatalf("parseSelfCgroup = %v", own)
 	}
 	for in, want := range map[string]uint64{"max": ^uint64(0), "-1": 0, "42": 42} {

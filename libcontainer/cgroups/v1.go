@@ -13,8 +13,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// v1Manager drives a cgroup spread over the mounted v1 hierarchies: the same
-// cgroup path exists once per hierarchy.
+// v1Manager drives a cgroup spread over the mounted v1 hierarchies, and the
+// unified one of a hybrid host: the same cgroup path exists once per
+// hierarchy.
 type v1Manager struct {
 	path      string
 	paths     map[string]string // controller -> cgroup directory
@@ -37,7 +38,7 @@ func newV1(h host, c Config) (*v1Manager, error) {
 	}
 	m := &v1Manager{paths: map[string]string{}, resources: c.Resources}
 	for _, mnt := range mounts {
-		p, err := cgroupPath(c.Path, c.ID, own[mnt.Controllers[0]])
+		p, err := cgroupPath(c.Path, c.ID, own[selfKey(mnt.Controllers[0])])
 		if err != nil {
 			return nil, err
 		}

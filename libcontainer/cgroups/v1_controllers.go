@@ -168,16 +168,8 @@ func setCPUV1(dir string, c *specs.LinuxCPU) error {
 	if err := setCFSV1(dir, c); err != nil {
 		return err
 	}
-	// The realtime period goes first: a runtime is checked against it.
-	if nzu(c.RealtimePeriod) {
-		if err := writeFile(dir, "cpu.rt_period_us", strconv.FormatUint(*c.RealtimePeriod, 10)); err != nil {
-			return fieldErr("cpu.realtimePeriod", err)
-		}
-	}
-	if nz(c.RealtimeRuntime) {
-		if err := writeFile(dir, "cpu.rt_runtime_us", i64(*c.RealtimeRuntime)); err != nil {
-			return fieldErr("cpu.realtimeRuntime", err)
-		}
+	if err := setPairV1(dir, "cpu.rt_period_us", "cpu.rt_runtime_us", c.RealtimePeriod, c.RealtimeRuntime); err != nil {
+		return err
 	}
 	if c.Idle != nil {
 		if !fileExists(dir, "cpu.idle") {
@@ -196,38 +188,69 @@ func setCPUV1(dir string, c *specs.LinuxCPU) error {
 // setCFSV1 writes period, quota and burst. The kernel requires burst <=
 // quota, so when a lower quota is refused the burst is written first.
 func setCFSV1(dir string, c *specs.LinuxCPU) error {
-	if nzu(c.Period) {
-		if err := writeFile(dir, "cpu.cfs_period_us", strconv.FormatUint(*c.Period, 10)); err != nil {
-			return fieldErr("cpu.period", err)
+	if nz(c.Quota) {
+		// The pair goes in setPairV1's order; quota is written there.
+		q := *c.Quota
+		if err := setPairV1(dir, "cpu.cfs_period_us", "cpu.cfs_quota_us", c.Period, &q); err == nil {
+			return writeBurst(dir, c)
+		} else if c.Burst == nil || writeBurst(dir, c) != nil {
+			return err
 		}
+		// A quota lower than the current burst is refused: the burst
+		// went first, now the pair again.
+		return setPairV1(dir, "cpu.cfs_period_us", "cpu.cfs_quota_us", c.Period, &q)
 	}
-	writeBurst := func() error {
-		if c.Burst == nil {
-			return nil
+	if err := setPairV1(dir, "cpu.cfs_period_us", "", c.Period, nil); err != nil {
+		return err
+	}
+	return writeBurst(dir, c)
+}
+
+// setPairV1 writes a period and the time allowed in it (CFS quota or
+// realtime runtime), as runc does: the period first, and when the kernel
+// refuses it (EINVAL: with the current time the new ratio would exceed
+// the parent's limit, or a runtime no longer fits), the time first and
+// the period after it.
+func setPairV1(dir, periodFile, timeFile string, period *uint64, t *int64) error {
+	field := map[string]string{
+		"cpu.cfs_period_us": "cpu.period", "cpu.cfs_quota_us": "cpu.quota",
+		"cpu.rt_period_us": "cpu.realtimePeriod", "cpu.rt_runtime_us": "cpu.realtimeRuntime",
+	}
+	var retry bool
+	if nzu(period) {
+		err := writeFile(dir, periodFile, strconv.FormatUint(*period, 10))
+		if err != nil && (!errors.Is(err, unix.EINVAL) || !nz(t)) {
+			return fieldErr(field[periodFile], err)
 		}
-		if !fileExists(dir, "cpu.cfs_burst_us") {
-			if *c.Burst == 0 {
-				return nil
-			}
-			return errors.New("linux.resources.cpu.burst: cpu.cfs_burst_us not supported by this kernel")
-		}
-		if err := writeFile(dir, "cpu.cfs_burst_us", strconv.FormatUint(*c.Burst, 10)); err != nil {
-			return fieldErr("cpu.burst", err)
-		}
+		retry = err != nil
+	}
+	if !nz(t) {
 		return nil
 	}
-	if !nz(c.Quota) {
-		return writeBurst()
+	if err := writeFile(dir, timeFile, i64(*t)); err != nil {
+		return fieldErr(field[timeFile], err)
 	}
-	err := writeFile(dir, "cpu.cfs_quota_us", i64(*c.Quota))
-	if err == nil {
-		return writeBurst()
+	if retry {
+		if err := writeFile(dir, periodFile, strconv.FormatUint(*period, 10)); err != nil {
+			return fieldErr(field[periodFile], err)
+		}
 	}
-	if c.Burst == nil || writeBurst() != nil {
-		return fieldErr("cpu.quota", err)
+	return nil
+}
+
+// writeBurst writes cpu.cfs_burst_us when the spec has a burst.
+func writeBurst(dir string, c *specs.LinuxCPU) error {
+	if c.Burst == nil {
+		return nil
 	}
-	if err := writeFile(dir, "cpu.cfs_quota_us", i64(*c.Quota)); err != nil {
-		return fieldErr("cpu.quota", err)
+	if !fileExists(dir, "cpu.cfs_burst_us") {
+		if *c.Burst == 0 {
+			return nil
+		}
+		return errors.New("linux.resources.cpu.burst: cpu.cfs_burst_us not supported by this kernel")
+	}
+	if err := writeFile(dir, "cpu.cfs_burst_us", strconv.FormatUint(*c.Burst, 10)); err != nil {
+		return fieldErr("cpu.burst", err)
 	}
 	return nil
 }
@@ -374,41 +397,6 @@ func setRdmaV1(dir string, r map[string]specs.LinuxRdma) error {
 		}
 		if err := writeFile(dir, "rdma.max", line); err != nil {
 			return fieldErr(fmt.Sprintf("rdma[%s]", dev), err)
-		}
-	}
-	return nil
-}
-
-// deviceWrite is one line for devices.allow or devices.deny.
-type deviceWrite struct{ file, line string }
-
-// deviceWrites turns the rules into writes, in spec order. When the first
-// rule denies everything (the usual spec) that becomes devices.deny "a",
-// which resets the cgroup to deny-all so only the following allows count.
-func deviceWrites(rules []specs.LinuxDeviceCgroup) ([]deviceWrite, error) {
-	var out []deviceWrite
-	for i, d := range rules {
-		line, err := deviceRule(d)
-		if err != nil {
-			return nil, fmt.Errorf("linux.resources.devices[%d]: %w", i, err)
-		}
-		file := "devices.deny"
-		if d.Allow {
-			file = "devices.allow"
-		}
-		out = append(out, deviceWrite{file, line})
-	}
-	return out, nil
-}
-
-func setDevicesV1(dir string, rules []specs.LinuxDeviceCgroup) error {
-	writes, err := deviceWrites(rules)
-	if err != nil {
-		return err
-	}
-	for i, w := range writes {
-		if err := writeFile(dir, w.file, w.line); err != nil {
-			return fieldErr(fmt.Sprintf("devices[%d]", i), err)
 		}
 	}
 	return nil

@@ -71,7 +71,7 @@ func checkV1Controllers(r *specs.LinuxResources, paths map[string]string) error 
 		}
 	}
 	if r != nil && len(r.Unified) > 0 {
-		errs = append(errs, errors.New("linux.resources.unified: needs cgroup v2, this host runs cgroup v1"))
+		errs = append(errs, errors.New("invalid configuration: linux.resources.unified: cannot use unified on cgroup v1 (this host runs cgroup v1)"))
 	}
 	return errors.Join(errs...)
 }

@@ -205,10 +205,11 @@ func loadDeviceProgram(prog []bpfInsn) (int, error) {
 
 // bpfAttachAttr serves BPF_PROG_ATTACH and BPF_PROG_DETACH.
 type bpfAttachAttr struct {
-	targetFd    uint32
-	attachBpfFd uint32
-	attachType  uint32
-	attachFlags uint32
+	targetFd     uint32
+	attachBpfFd  uint32
+	attachType   uint32
+	attachFlags  uint32
+	replaceBpfFd uint32 // with BPF_F_REPLACE: the program to swap out
 }
 
 type bpfQueryAttr struct {
@@ -257,6 +258,9 @@ func detachProgram(dirFd int, id uint32) error {
 }
 
 // setDevicesV2 replaces the cgroup's device filter with one built from rules.
+// With one filter attached (hull's own, from create or an earlier update)
+// the kernel swaps it for the new one in one step (BPF_F_REPLACE), so no
+// access is ever checked against neither or both.
 func setDevicesV2(dir string, rules []specs.LinuxDeviceCgroup) error {
 	prog, err := deviceProgram(rules)
 	if err != nil {
@@ -276,6 +280,17 @@ func setDevicesV2(dir string, rules []specs.LinuxDeviceCgroup) error {
 	if err != nil {
 		return fmt.Errorf("linux.resources.devices: %s: %w", dir, err)
 	}
+	if len(old) == 1 {
+		err := replaceProgram(dirFd, progFd, old[0])
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("linux.resources.devices: replace the device filter of %s: %w", dir, err)
+		}
+		// Detached meanwhile, or attached without ALLOW_MULTI: attach
+		// next to it and detach it.
+	}
 	attr := bpfAttachAttr{
 		targetFd:    uint32(dirFd),
 		attachBpfFd: uint32(progFd),
@@ -289,6 +304,27 @@ func setDevicesV2(dir string, rules []specs.LinuxDeviceCgroup) error {
 		if err := detachProgram(dirFd, id); err != nil {
 			return fmt.Errorf("linux.resources.devices: replace old filter on %s: %w", dir, err)
 		}
+	}
+	return nil
+}
+
+// replaceProgram attaches progFd in the place of the program with id oldID.
+func replaceProgram(dirFd, progFd int, oldID uint32) error {
+	idAttr := struct{ id, nextID, openFlags uint32 }{id: oldID}
+	oldFd, err := bpf(unix.BPF_PROG_GET_FD_BY_ID, unsafe.Pointer(&idAttr), unsafe.Sizeof(idAttr))
+	if err != nil {
+		return fmt.Errorf("BPF_PROG_GET_FD_BY_ID %d: %w", oldID, err)
+	}
+	defer unix.Close(oldFd)
+	attr := bpfAttachAttr{
+		targetFd:     uint32(dirFd),
+		attachBpfFd:  uint32(progFd),
+		attachType:   unix.BPF_CGROUP_DEVICE,
+		attachFlags:  unix.BPF_F_ALLOW_MULTI | unix.BPF_F_REPLACE,
+		replaceBpfFd: uint32(oldFd),
+	}
+	if _, err := bpf(unix.BPF_PROG_ATTACH, unsafe.Pointer(&attr), unsafe.Sizeof(attr)); err != nil {
+		return fmt.Errorf("BPF_PROG_ATTACH with BPF_F_REPLACE: %w", err)
 	}
 	return nil
 }

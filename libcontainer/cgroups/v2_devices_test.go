@@ -3,6 +3,8 @@ package cgroups
 import (
 	"errors"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -145,5 +147,80 @@ func TestDeviceProgramLoads(t *testing.T) {
 			}
 			unix.Close(fd)
 		})
+	}
+}
+
+// TestReplaceDeviceProgram: an update swaps the cgroup's one device
+// program for the new one in a single BPF_PROG_ATTACH (BPF_F_REPLACE).
+// Device programs attach to any cgroup2 directory, so this also runs on a
+// hybrid host's unified hierarchy.
+func TestReplaceDeviceProgram(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create cgroups and load BPF programs")
+	}
+	var root string
+	for _, p := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified"} {
+		if ok, err := isUnified(p); err == nil && ok {
+			root = p
+			break
+		}
+	}
+	if root == "" {
+		t.Skip("no cgroup2 mount")
+	}
+	dir := filepath.Join(root, strings.TrimPrefix(testPath(t), "/"))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := os.Remove(dir); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	ids := func() []uint32 {
+		fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fd)
+		got, err := attachedDevicePrograms(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	rules := []specs.LinuxDeviceCgroup{devRule(false, "a", -1, -1, "rwm"), devRule(true, "c", 1, 3, "rwm")}
+	if err := setDevicesV2(dir, rules); err != nil {
+		t.Fatal(err)
+	}
+	first := ids()
+	if len(first) != 1 {
+		t.Fatalf("programs after the first set: %v", first)
+	}
+	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	prog, err := deviceProgram(append(rules, devRule(true, "c", 1, 5, "rwm")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	progFd, err := loadDeviceProgram(prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(progFd)
+	if err := replaceProgram(fd, progFd, first[0]); err != nil {
+		t.Fatalf("replace: %v", err)
+	}
+	if now := ids(); len(now) != 1 || now[0] == first[0] {
+		t.Errorf("programs after replace: %v (before %v), want one new", now, first)
+	}
+	if err := setDevicesV2(dir, rules); err != nil {
+		t.Fatal(err)
+	}
+	if now := ids(); len(now) != 1 {
+		t.Errorf("programs after a second set: %v, want one", now)
 	}
 }

@@ -31,6 +31,11 @@ func NewPty(size *specs.Box) (master, slave *os.File, err error) {
 		return nil, nil, fmt.Errorf("open pty slave: %w", errno)
 	}
 	s := os.NewFile(sfd, "pty-slave")
+	if err := checkPtySlave(s); err != nil {
+		m.Close()
+		s.Close()
+		return nil, nil, err
+	}
 	if size != nil {
 		ws := &unix.Winsize{Row: uint16(size.Height), Col: uint16(size.Width)}
 		if err := unix.IoctlSetWinsize(int(m.Fd()), unix.TIOCSWINSZ, ws); err != nil {

@@ -20,6 +20,7 @@
 package exeseal
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -31,7 +32,9 @@ import (
 // which the running hull binary, at path exe, is read-only. start must fork
 // the child on the calling goroutine (os/exec's Cmd.Start does). The thread
 // is discarded afterwards, so no other goroutine ever runs in that namespace.
-func Start(start func(exe string) error) error {
+// private is false when the caller may not make a mount namespace
+// (rootless): start then runs in the caller's own, from a sealed copy.
+func Start(start func(exe string, private bool) error) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find hull binary: %w", err)
@@ -41,11 +44,16 @@ func Start(start func(exe string) error) error {
 		// Never unlocked: the goroutine's exit then ends the thread, and
 		// with it this thread's mount namespace.
 		runtime.LockOSThread()
-		if err := sealOnThisThread(exe); err != nil {
+		err := sealOnThisThread(exe)
+		if errors.Is(err, unix.EPERM) && os.Geteuid() != 0 {
+			errc <- startUnprivileged(exe, start)
+			return
+		}
+		if err != nil {
 			errc <- err
 			return
 		}
-		errc <- start(exe)
+		errc <- start(exe, true)
 	}()
 	return <-errc
 }

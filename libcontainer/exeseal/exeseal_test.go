@@ -28,7 +28,7 @@ func TestChildCannotWriteItsExecutable(t *testing.T) {
 		return
 	}
 	var cmd *exec.Cmd
-	err := Start(func(exe string) error {
+	err := Start(func(exe string, _ bool) error {
 		cmd = exec.Command(exe, "-test.run=^TestChildCannotWriteItsExecutable$")
 		cmd.Env = append(os.Environ(), "EXESEAL_CHILD=1")
 		return cmd.Start()
@@ -58,7 +58,7 @@ func TestChildCannotWriteItsExecutable(t *testing.T) {
 func BenchmarkStart(b *testing.B) {
 	requireRoot(b)
 	for i := 0; i < b.N; i++ {
-		if err := Start(func(string) error { return nil }); err != nil {
+		if err := Start(func(string, bool) error { return nil }); err != nil {
 			b.Fatal(err)
 		}
 	}

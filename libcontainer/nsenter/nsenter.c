@@ -10,11 +10,16 @@
  * It does nothing unless _HULL_NSENTER is set. The parent passes the rest in
  * the environment (small, and readable without parsing a protocol):
  *   _HULL_NSENTER       fd of the sync socket to the parent
+ *   _HULL_MNTNS         mount namespace to enter before anything else
  *   _HULL_JOIN          namespaces to join, "type:path" per line
  *   _HULL_UNSHARE       clone flags of the namespaces to create (decimal)
  *   _HULL_TIMENS        text for /proc/self/timens_offsets
  *
- * Steps, in order: setns into the joined namespaces,
+ * Steps, in order: setns into _HULL_MNTNS (the caller's own mount namespace:
+ * this process was started in exeseal's private one, whose mounts are slaves
+ * of the host's, and a container's new mount namespace copied from it could
+ * never propagate a mount back to the host, as rshared asks); setns into the
+ * joined namespaces,
  * user first and mount last; create a user namespace and wait while the parent
  * writes its id maps; create the other namespaces; then clone the final
  * process with CLONE_PARENT, so it is hull's child (hull run can wait for it),
@@ -162,8 +167,14 @@ static void join_namespaces(char *list)
 /* become_root makes this process root of its new user namespace once the parent mapped it. */
 static void become_root(void)
 {
+	/* Dumpable while the parent writes the maps: an unprivileged parent
+	 * cannot open the /proc files of a non-dumpable process (runc does so). */
+	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+		fail("prctl PR_SET_DUMPABLE 1");
 	send_msg('M', "");
 	wait_for('m');
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fail("prctl PR_SET_DUMPABLE 0");
 	if (setresgid(0, 0, 0) < 0)
 		fail("setresgid 0 in the new user namespace (is uid/gid 0 mapped?)");
 	if (setresuid(0, 0, 0) < 0)
@@ -180,6 +191,14 @@ __attribute__((constructor)) static void hull_nsenter(void)
 	/* Nothing in this process may be read through /proc by the container. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		fail("prctl PR_SET_DUMPABLE");
+
+	const char *home = getenv("_HULL_MNTNS");
+	if (home && *home) {
+		int fd = open(home, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || setns(fd, CLONE_NEWNS) < 0)
+			fail("enter mount namespace %s", home);
+		close(fd);
+	}
 
 	char *joins = getenv("_HULL_JOIN");
 	if (joins && *joins)

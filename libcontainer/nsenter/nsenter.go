@@ -40,9 +40,12 @@ type Join struct {
 	Path string
 }
 
-// Request is what the C stage does, in its order: join namespaces, create
-// namespaces.
+// Request is what the C stage does, in its order: enter HomeMount, join
+// namespaces, create namespaces.
 type Request struct {
+	// HomeMount is the mount namespace the C stage enters first: the
+	// caller's, since the C stage starts in exeseal's private namespace.
+	HomeMount   string
 	Joins       []Join
 	Unshare     uintptr // CLONE_NEW* flags
 	TimeOffsets map[string]specs.LinuxTimeOffset
@@ -85,6 +88,9 @@ func FromSpec(namespaces []specs.LinuxNamespace) (joins []Join, unshare uintptr)
 // sync socket's fd number in the child.
 func (r *Request) Env(syncFD int) []string {
 	env := []string{"_HULL_NSENTER=" + strconv.Itoa(syncFD)}
+	if r.HomeMount != "" {
+		env = append(env, "_HULL_MNTNS="+r.HomeMount)
+	}
 	if len(r.Joins) > 0 {
 		lines := make([]string, len(r.Joins))
 		for i, j := range r.Joins {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,6 +17,12 @@ import (
 // TestMain doubles as the container process: the test re-executes its own
 // binary with a Request, the C constructor (linked into this binary too)
 // does the namespace work, and the clone lands here and reports.
+// The main goroutine keeps the main thread, as hull's main does: a test
+// goroutine that unshares its mount namespace on a locked thread must never
+// be the main thread, whose namespace /proc/PID/ns/mnt shows (TestHomeMount
+// failed now and then under load without this).
+func init() { runtime.LockOSThread() }
+
 func TestMain(m *testing.M) {
 	if fd := os.Getenv("NSENTER_TEST_SYNC"); fd != "" {
 		os.Exit(reportNamespaces(fd))
@@ -27,7 +34,7 @@ func reportNamespaces(fd string) int {
 	n, _ := strconv.Atoi(fd)
 	sock := os.NewFile(uintptr(n), "sync")
 	var report []string
-	for _, ns := range []string{"pid", "uts", "net"} {
+	for _, ns := range []string{"pid", "uts", "net", "mnt"} {
 		link, _ := os.Readlink("/proc/self/ns/" + ns)
 		report = append(report, ns+"="+link)
 	}
@@ -43,6 +50,13 @@ func reportNamespaces(fd string) int {
 // returns the container process's pid and report.
 func startStage(t *testing.T, req *Request, mapIDs func(int) error) (int, map[string]string) {
 	t.Helper()
+	return startStageWith(t, req, mapIDs, func(cmd *exec.Cmd) error { return cmd.Start() })
+}
+
+// startStageWith is startStage with start doing the fork (from a thread of
+// its choosing).
+func startStageWith(t *testing.T, req *Request, mapIDs func(int) error, start func(*exec.Cmd) error) (int, map[string]string) {
+	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +66,7 @@ func startStage(t *testing.T, req *Request, mapIDs func(int) error) (int, map[st
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(req.Env(3), "NSENTER_TEST_SYNC=3")
 	cmd.ExtraFiles = []*os.File{child}
-	if err := cmd.Start(); err != nil {
+	if err := start(cmd); err != nil {
 		t.Fatal(err)
 	}
 	child.Close()
@@ -121,6 +135,37 @@ func TestJoinByPath(t *testing.T) {
 	}
 }
 
+// TestHomeMount starts the C stage from a thread in a private mount
+// namespace, as exeseal does: with HomeMount it returns to the caller's
+// namespace before anything else (so a new mount namespace is a copy of the
+// host's, in its peer groups); without, it stays in the private one.
+func TestHomeMount(t *testing.T) {
+	requireRoot(t)
+	mine, _ := os.Readlink("/proc/self/ns/mnt")
+	fromPrivate := func(cmd *exec.Cmd) error {
+		errc := make(chan error, 1)
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+			if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+				errc <- err
+				return
+			}
+			errc <- cmd.Start()
+		}()
+		return <-errc
+	}
+	home := fmt.Sprintf("/proc/%d/ns/mnt", os.Getpid())
+	for _, tc := range []struct {
+		home     string
+		wantHome bool
+	}{{home, true}, {"", false}} {
+		_, got := startStageWith(t, &Request{HomeMount: tc.home}, nil, fromPrivate)
+		if (got["mnt"] == mine) != tc.wantHome {
+			t.Errorf("HomeMount %q: mount namespace %s, the test's is %s", tc.home, got["mnt"], mine)
+		}
+	}
+}
+
 func TestUserNamespaceMaps(t *testing.T) {
 	requireRoot(t)
 	asked := 0
@@ -165,6 +210,7 @@ func TestErrorsReachTheParent(t *testing.T) {
 
 func TestEnv(t *testing.T) {
 	req := &Request{
+		HomeMount:   "/proc/8/ns/mnt",
 		Joins:       []Join{{Type: specs.NetworkNamespace, Path: "/run/netns/x"}, {Type: specs.UserNamespace, Path: "/proc/9/ns/user"}},
 		Unshare:     unix.CLONE_NEWNS | unix.CLONE_NEWTIME,
 		TimeOffsets: map[string]specs.LinuxTimeOffset{"monotonic": {Secs: 5}, "boottime": {Secs: 1, Nanosecs: 2}},
@@ -172,6 +218,7 @@ func TestEnv(t *testing.T) {
 	got := strings.Join(req.Env(7), "|")
 	for _, want := range []string{
 		"_HULL_NSENTER=7",
+		"_HULL_MNTNS=/proc/8/ns/mnt",
 		"_HULL_JOIN=net:/run/netns/x\nuser:/proc/9/ns/user",
 		"_HULL_UNSHARE=" + strconv.Itoa(unix.CLONE_NEWNS|unix.CLONE_NEWTIME),
 		"_HULL_TIMENS=boottime 1 2\nmonotonic 5 0\n",

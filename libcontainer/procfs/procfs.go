@@ -30,9 +30,28 @@ type Handle struct {
 	mntID uint64 // 0 when the kernel cannot report mount ids
 }
 
-// Open opens and verifies "/proc".
+// Open opens and verifies "/proc". It prefers a private clone of the
+// procfs mount at /proc: the clone holds that mount alone, without what
+// is mounted on top of files inside it, and, detached from every mount
+// namespace, nobody can mount on it later. A file opened through it is
+// the procfs file of that name, not merely some file on a procfs
+// (CVE-2025-52881). Where cloning is refused (no CAP_SYS_ADMIN over the
+// mount namespace; locked mounts on /proc in a user namespace) it falls
+// back to /proc itself, where lookups still refuse to cross any mount.
 func Open() (*Handle, error) {
+	if h, err := openPrivate("/proc"); err == nil {
+		return h, nil
+	}
 	return openRoot("/proc")
+}
+
+// openPrivate opens a detached, non-recursive clone of the mount at dir.
+func openPrivate(dir string) (*Handle, error) {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, dir, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_SYMLINK_NOFOLLOW)
+	if err != nil {
+		return nil, fmt.Errorf("procfs: clone %s: %w", dir, err)
+	}
+	return verifyRoot(fd, dir)
 }
 
 // openRoot opens dir as a procfs root. It is separate from Open only so the
@@ -42,6 +61,11 @@ func openRoot(dir string) (*Handle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("procfs: open %s: %w", dir, err)
 	}
+	return verifyRoot(fd, dir)
+}
+
+// verifyRoot takes fd and makes it a Handle once it is the root of a procfs.
+func verifyRoot(fd int, dir string) (*Handle, error) {
 	f := os.NewFile(uintptr(fd), dir)
 	if err := checkProcfs(fd, dir); err != nil {
 		f.Close()

@@ -19,9 +19,10 @@ import (
 const childEnv = "HULL_PROCFS_TEST_CHILD"
 
 var childCases = map[string]func() error{
-	"tmpfs-over-proc": childTmpfsOverProc,
-	"bind-subdir":     childBindSubdir,
-	"overmount-file":  childOvermountFile,
+	"tmpfs-over-proc":    childTmpfsOverProc,
+	"bind-subdir":        childBindSubdir,
+	"overmount-file":     childOvermountFile,
+	"overmount-procfile": childOvermountProcFile,
 }
 
 func TestMain(m *testing.M) {
@@ -110,6 +111,41 @@ func childOvermountFile() error {
 		return err
 	}
 	defer os.Remove(decoy)
+	if err := writeThroughOvermount(decoy); err != nil {
+		return err
+	}
+	data, _ := os.ReadFile(decoy)
+	if string(data) != "decoy" {
+		return fmt.Errorf("decoy was overwritten: %q", data)
+	}
+	return nil
+}
+
+// childOvermountProcFile: another procfs file bound over the target is
+// still "a procfs file"; the write must reach the intended one.
+func childOvermountProcFile() error {
+	if err := privateMounts(); err != nil {
+		return err
+	}
+	decoy := "/proc/" + strconv.Itoa(os.Getpid()) + "/timerslack_ns"
+	before, err := os.ReadFile(decoy)
+	if err != nil {
+		return err
+	}
+	if err := writeThroughOvermount(decoy); err != nil {
+		return err
+	}
+	after, _ := os.ReadFile(decoy)
+	if string(after) != string(before) {
+		return fmt.Errorf("decoy %s was written: %q, was %q", decoy, after, before)
+	}
+	return nil
+}
+
+// writeThroughOvermount binds decoy over this process's oom_score_adj and
+// writes it through Open: the private clone of /proc must reach the real
+// file (or, without a clone, refuse the crossing with EXDEV).
+func writeThroughOvermount(decoy string) error {
 	target := "/proc/" + strconv.Itoa(os.Getpid()) + "/oom_score_adj"
 	if err := unix.Mount(decoy, target, "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("bind %s on %s: %w", decoy, target, err)
@@ -121,19 +157,22 @@ func childOvermountFile() error {
 	}
 	defer h.Close()
 	err = h.WriteFile("self/oom_score_adj", []byte("100"))
-	if !errors.Is(err, unix.EXDEV) {
-		return fmt.Errorf("write through overmount: got %v, want EXDEV", err)
+	if errors.Is(err, unix.EXDEV) {
+		return nil
 	}
-	data, _ := os.ReadFile(decoy)
-	if string(data) != "decoy" {
-		return fmt.Errorf("decoy was overwritten: %q", data)
+	if err != nil {
+		return fmt.Errorf("write through overmount: %w", err)
+	}
+	got, err := h.ReadFile("self/oom_score_adj")
+	if err != nil || strings.TrimSpace(string(got)) != "100" {
+		return fmt.Errorf("the real oom_score_adj is %q (%v), want 100", got, err)
 	}
 	return nil
 }
 
 func TestOpenRejectsFakes(t *testing.T) {
 	requireRoot(t)
-	for _, name := range []string{"tmpfs-over-proc", "bind-subdir", "overmount-file"} {
+	for _, name := range []string{"tmpfs-over-proc", "bind-subdir", "overmount-file", "overmount-procfile"} {
 		t.Run(name, func(t *testing.T) { runChild(t, name) })
 	}
 }

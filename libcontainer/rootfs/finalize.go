@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -180,4 +181,40 @@ func emptyTmpfs() (int, error) {
 		return -1, fmt.Errorf("fsconfig create tmpfs: %w", err)
 	}
 	return unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
+}
+
+func isDev(dest string) bool { return filepath.Clean(dest) == "/dev" }
+
+// readonlyDev tells whether the container's /dev is a new filesystem (not a
+// bind) asked to be read-only.
+func readonlyDev(mounts []specs.Mount) bool {
+	ro := false
+	for _, m := range mounts {
+		if !isDev(m.Destination) {
+			continue
+		}
+		o, err := parseOptions(m.Options)
+		ro = err == nil && !isBind(m.Type, o) && o.flags&unix.MS_RDONLY != 0
+	}
+	return ro
+}
+
+// ReadonlyDev makes a read-only /dev read-only, once everything that goes
+// into it is there (devices, links, the devpts, shm and mqueue mount points
+// and, after Finalize, /dev/console); its submounts stay as they are. It
+// runs after Pivot. mountFS mounted it writable.
+func ReadonlyDev(c *Config) error {
+	if !readonlyDev(c.Mounts) {
+		return nil
+	}
+	fd, err := unix.Open("/dev", unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("/dev: %w", err)
+	}
+	defer unix.Close(fd)
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+		return fmt.Errorf("remount /dev read-only: %w", err)
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -23,8 +24,18 @@ func (s *setupper) mountOne(m specs.Mount) error {
 	if err != nil {
 		return err
 	}
+	if isDev(m.Destination) && !isBind(m.Type, o) {
+		// Devices, links and mount points are made in it yet: ReadonlyDev
+		// makes it read-only at the end, as runc does.
+		o.flags &^= unix.MS_RDONLY
+	}
 	if m.Type == "rbind" {
 		o.flags |= unix.MS_BIND | unix.MS_REC
+	}
+	if o.copySymlink && isBind(m.Type, o) {
+		if st, err := os.Lstat(m.Source); err == nil && st.Mode()&os.ModeSymlink != 0 {
+			return s.copySymlink(m)
+		}
 	}
 	switch {
 	case isBind(m.Type, o):
@@ -45,24 +56,85 @@ func (s *setupper) mountOne(m specs.Mount) error {
 // /proc would leave it unmasked, so their destinations reject symlinks.
 func (s *setupper) mountFS(m specs.Mount, o mountOptions) error {
 	strict := m.Type == "proc" || m.Type == "sysfs"
+	// runc gives a tmpfs the covered directory's mode only where one was
+	// there: a directory made for the mount keeps the tmpfs's mode= option.
+	existed := false
+	if o.tmpcopyup {
+		if pre, err := s.root.open(m.Destination, 0); err == nil {
+			unix.Close(pre)
+			existed = true
+		}
+	}
 	fd, err := s.root.ensure(m.Destination, true, strict)
 	if err != nil {
 		return fmt.Errorf("mount %s on %s: destination: %w", m.Type, m.Destination, err)
 	}
 	defer unix.Close(fd)
+	if err := s.checkProcDest(fd, m, false); err != nil {
+		return err
+	}
 	if strict {
 		if err := requireDir(fd, m.Destination); err != nil {
 			return fmt.Errorf("mount %s: %w", m.Type, err)
 		}
 	}
+	if o.tmpcopyup {
+		return s.mountTmpfsCopyUp(m, o, fd, existed)
+	}
+	return mountNew(m, o, o.flags, fd)
+}
+
+// mountNew mounts a new instance of m's filesystem on the directory fd.
+func mountNew(m specs.Mount, o mountOptions, flags uintptr, fd int) error {
 	src := m.Source
 	if src == "" {
 		src = m.Type
 	}
-	if err := unix.Mount(src, fdPath(fd), m.Type, o.flags, o.dataString()); err != nil {
-		return fmt.Errorf("mount %s (source %q, options %q) on %s: %w", m.Type, m.Source, o.dataString(), m.Destination, err)
+	if err := unix.Mount(src, fdPath(fd), m.Type, flags, o.dataString()); err != nil {
+		return mountError(m, o, err)
 	}
 	return nil
+}
+
+// mountTmpfsCopyUp is tmpcopyup: the new tmpfs starts with a copy of the
+// directory it covers (podman asks for it on every tmpfs, so that e.g. a
+// tmpfs /etc/ssl keeps the image's certificates). The covered directory
+// stays readable through an fd opened before the mount; the copy is made
+// read-write and the mount turned read-only afterwards if asked.
+func (s *setupper) mountTmpfsCopyUp(m specs.Mount, o mountOptions, fd int, keepMode bool) error {
+	if m.Type != "tmpfs" {
+		return fmt.Errorf("mount %s on %s: option tmpcopyup is only for tmpfs", m.Type, m.Destination)
+	}
+	covered, err := unix.Openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("tmpcopyup %s: open the directory to copy: %w", m.Destination, err)
+	}
+	defer unix.Close(covered)
+	if err := mountNew(m, o, o.flags&^unix.MS_RDONLY, fd); err != nil {
+		return err
+	}
+	// Resolved again: fd still names the covered directory.
+	top, err := s.root.open(m.Destination, 0)
+	if err != nil {
+		return fmt.Errorf("tmpcopyup %s: open the new tmpfs: %w", m.Destination, err)
+	}
+	defer unix.Close(top)
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(top, &fs); err != nil || fs.Type != unix.TMPFS_MAGIC {
+		return fmt.Errorf("tmpcopyup %s: the path no longer leads to the new tmpfs (%v)", m.Destination, err)
+	}
+	dir, err := unix.Openat(top, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("tmpcopyup %s: open the new tmpfs: %w", m.Destination, err)
+	}
+	defer unix.Close(dir)
+	if err := copyUp(covered, dir, keepMode); err != nil {
+		return fmt.Errorf("tmpcopyup %s: %w", m.Destination, err)
+	}
+	if o.flags&unix.MS_RDONLY == 0 {
+		return nil
+	}
+	return s.remountBind(m.Destination, o.flags)
 }
 
 // mountBind bind-mounts a host path. mount(2) ignores every flag but MS_REC
@@ -77,6 +149,9 @@ func (s *setupper) mountBind(m specs.Mount, o mountOptions) error {
 		return fmt.Errorf("bind mount %s on %s: destination: %w", m.Source, m.Destination, err)
 	}
 	defer unix.Close(fd)
+	if err := s.checkProcDest(fd, m, true); err != nil {
+		return err
+	}
 	if o.idmap {
 		return s.mountIdmapped(m, o, fd)
 	}
@@ -173,6 +248,34 @@ func requireDir(fd int, name string) error {
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return fmt.Errorf("destination %s is not a directory", name)
+	}
+	return nil
+}
+
+// copySymlink is crun's copy-symlink: a bind mount whose source is a
+// symlink (e.g. the host's /etc/localtime) makes the same symlink at the
+// destination instead of binding what it points to. An existing symlink
+// with the same target is fine; anything else there is an error.
+func (s *setupper) copySymlink(m specs.Mount) error {
+	target, err := os.Readlink(m.Source)
+	if err != nil {
+		return fmt.Errorf("copy-symlink %s: %w", m.Source, err)
+	}
+	parent, err := s.root.ensure(filepath.Dir(filepath.Clean("/"+m.Destination)), true, false)
+	if err != nil {
+		return fmt.Errorf("copy-symlink %s: destination's directory: %w", m.Destination, err)
+	}
+	defer unix.Close(parent)
+	name := filepath.Base(filepath.Clean("/" + m.Destination))
+	err = unix.Symlinkat(target, parent, name)
+	if errors.Is(err, unix.EEXIST) {
+		if cur, rerr := readlinkat(parent, name); rerr == nil && cur == target {
+			return nil
+		}
+		return fmt.Errorf("copy-symlink %s: %s already exists and is not a symlink to %q", m.Source, m.Destination, target)
+	}
+	if err != nil {
+		return fmt.Errorf("copy-symlink %s: symlink %s -> %q: %w", m.Source, m.Destination, target, err)
 	}
 	return nil
 }

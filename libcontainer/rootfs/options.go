@@ -1,9 +1,11 @@
 package rootfs
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -15,6 +17,8 @@ type mountOptions struct {
 	recursive   bool // attr must be applied with mount_setattr(AT_RECURSIVE)
 	idmap       bool // idmap or ridmap
 	idmapRec    bool // ridmap
+	tmpcopyup   bool // runc's and crun's extension: fill a new tmpfs from what it covers
+	copySymlink bool // crun's extension: a bind of a symlink recreates the symlink
 	data        []string
 }
 
@@ -115,6 +119,12 @@ func parseOptions(opts []string) (mountOptions, error) {
 		case "ridmap":
 			o.idmap, o.idmapRec = true, true
 			continue
+		case "tmpcopyup":
+			o.tmpcopyup = true
+			continue
+		case "copy-symlink":
+			o.copySymlink = true
+			continue
 		case "":
 			return o, fmt.Errorf("empty mount option")
 		}
@@ -128,4 +138,43 @@ func (o mountOptions) dataString() string { return strings.Join(o.data, ",") }
 // isBind reports whether m's type and options ask for a bind mount.
 func isBind(typ string, o mountOptions) bool {
 	return typ == "bind" || typ == "rbind" || o.flags&unix.MS_BIND != 0
+}
+
+// ValidateMounts checks each mount's options before anything is made. An
+// option hull does not know is filesystem data, which a bind mount ignores:
+// key=value data there is accepted as runc does (runtime-tools sends
+// mode=755), but a bare word that is no known option (a misspelt "nosiud",
+// an extension hull lacks) is refused rather than silently dropped. The
+// extensions apply to one kind of mount each. Filesystem data itself is the
+// kernel's to judge, when the mount is made (see mountError).
+func ValidateMounts(mounts []specs.Mount) error {
+	var errs []error
+	for i, m := range mounts {
+		o, err := parseOptions(m.Options)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("mounts[%d].options: %w", i, err))
+			continue
+		}
+		bind := isBind(m.Type, o)
+		switch {
+		case bind && unknownWord(o.data) != "":
+			errs = append(errs, fmt.Errorf("mounts[%d].options %q: unknown mount option (bind mount of %s on %s; `hull features` lists the known ones)",
+				i, unknownWord(o.data), m.Source, m.Destination))
+		case o.tmpcopyup && m.Type != "tmpfs":
+			errs = append(errs, fmt.Errorf("mounts[%d].options \"tmpcopyup\": only for tmpfs mounts, not type %q", i, m.Type))
+		case o.copySymlink && !bind:
+			errs = append(errs, fmt.Errorf("mounts[%d].options \"copy-symlink\": only for bind mounts, not type %q", i, m.Type))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// unknownWord returns the first option of data that is not key=value.
+func unknownWord(data []string) string {
+	for _, d := range data {
+		if !strings.Contains(d, "=") {
+			return d
+		}
+	}
+	return ""
 }

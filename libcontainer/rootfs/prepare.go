@@ -1,6 +1,7 @@
 package rootfs
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -41,6 +42,10 @@ func Prepare(c *Config) error {
 	s := &setupper{c: c, root: r}
 	for i, m := range c.Mounts {
 		if err := s.mountOne(m); err != nil {
+			var oe *OptionError
+			if errors.As(err, &oe) {
+				return fmt.Errorf("mounts[%d].options %q: %w", i, oe.Option, err)
+			}
 			return fmt.Errorf("mounts[%d]: %w", i, err)
 		}
 	}
@@ -119,9 +124,22 @@ func pivotRoot(rootfs string) error {
 }
 
 // moveRoot is --no-pivot: for roots where pivot_root is impossible (e.g. a
-// ramfs initramfs). The old root stays reachable by a process that escapes
-// the chroot, which is why it is not the default.
+// ramfs initramfs). The old root stays in the mount namespace, below the
+// chroot. The kernel lets a user namespace mount a fresh proc or sysfs only
+// if a fully visible one already exists in the mount namespace, and a host
+// /proc kept below the chroot would be one: so, as runc does, every full
+// proc and sysfs mount outside the rootfs is detached (or covered with a
+// tmpfs where it cannot be) before the move.
 func moveRoot(rootfs string) error {
+	mounts, err := readMountinfo("/proc/self/mountinfo")
+	if err != nil {
+		return err
+	}
+	for _, mp := range revealingMounts(mounts, rootfs) {
+		if err := hideMount(mp); err != nil {
+			return err
+		}
+	}
 	if err := unix.Chdir(rootfs); err != nil {
 		return fmt.Errorf("chdir to %s: %w", rootfs, err)
 	}
@@ -133,6 +151,46 @@ func moveRoot(rootfs string) error {
 	}
 	if err := unix.Chdir("/"); err != nil {
 		return fmt.Errorf("chdir /: %w", err)
+	}
+	return nil
+}
+
+// revealingMounts lists the mount points of full (root "/") proc and sysfs
+// mounts outside rootfs: what would let a user namespace in the container
+// mount its own unmasked proc or sysfs.
+func revealingMounts(mounts []mountEntry, rootfs string) []string {
+	rootfs = filepath.Clean(rootfs)
+	var out []string
+	for _, m := range mounts {
+		if m.root != "/" || (m.fstype != "proc" && m.fstype != "sysfs") {
+			continue
+		}
+		if m.mountpoint == rootfs || strings.HasPrefix(m.mountpoint, rootfs+"/") {
+			continue
+		}
+		out = append(out, m.mountpoint)
+	}
+	return out
+}
+
+// hideMount detaches the mount at mp without the detach reaching the host,
+// or covers it with an empty tmpfs where detaching is not permitted.
+func hideMount(mp string) error {
+	if err := unix.Mount("", mp, "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil // under a mount detached before it
+		}
+		return fmt.Errorf("make %s rslave: %w", mp, err)
+	}
+	err := unix.Unmount(mp, unix.MNT_DETACH)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPERM) {
+		return fmt.Errorf("detach %s: %w", mp, err)
+	}
+	if err := unix.Mount("tmpfs", mp, "tmpfs", 0, ""); err != nil {
+		return fmt.Errorf("cover %s with a tmpfs: %w", mp, err)
 	}
 	return nil
 }

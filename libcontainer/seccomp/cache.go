@@ -107,3 +107,10 @@ func (c *Cache) store(path string, data []byte) {
 		os.Rename(tmp.Name(), path)
 	}
 }
+
+// LibraryVersion is the version of the libseccomp hull runs with
+// ("2.5.4").
+func LibraryVersion() string {
+	maj, min, mic := libseccomp.GetLibraryVersion()
+	return fmt.Sprintf("%d.%d.%d", maj, min, mic)
+}

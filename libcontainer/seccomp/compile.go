@@ -28,6 +28,12 @@ func Compile(c *specs.LinuxSeccomp) (*Filter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("linux.seccomp: export BPF: %w", err)
 	}
+	if wantsEnosysStub(c) {
+		prog = append(enosysStub(findLastSyscalls(c)), prog...)
+	}
+	if len(prog) > bpfMaxInsns {
+		return nil, fmt.Errorf("linux.seccomp: %d BPF instructions, more than the kernel's %d", len(prog), bpfMaxInsns)
+	}
 	return &Filter{prog: prog, flags: loadFlags(c.Flags, notify), notify: notify}, nil
 }
 

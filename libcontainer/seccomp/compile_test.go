@@ -71,7 +71,17 @@ func TestValidate(t *testing.T) {
 		{"no names", with(func(c *specs.LinuxSeccomp) { c.Syscalls[2].Names = nil }), `linux.seccomp.syscalls[2].names: must contain at least one entry`},
 		{"empty name", with(func(c *specs.LinuxSeccomp) { c.Syscalls[2].Names = []string{"read", ""} }), `linux.seccomp.syscalls[2].names[1]: empty syscall name`},
 		{"metadata without path", with(func(c *specs.LinuxSeccomp) { c.ListenerMetadata = "x" }), `linux.seccomp.listenerMetadata: set without listenerPath`},
-		{"notify without path", with(func(c *specs.LinuxSeccomp) { c.Syscalls[0].Action = specs.ActNotify }), `linux.seccomp.listenerPath: required when a rule uses SCMP_ACT_NOTIFY`},
+		{"notify without path", with(func(c *specs.LinuxSeccomp) { c.Syscalls[0].Action = specs.ActNotify }), `linux.seccomp.listenerPath is not set`},
+		{"notify on write", with(func(c *specs.LinuxSeccomp) {
+			c.ListenerPath = "/run/agent.sock"
+			c.Syscalls[1].Action = specs.ActNotify
+			c.Syscalls[1].Names = []string{"read", "write"}
+		}), `linux.seccomp.syscalls[1]: SCMP_ACT_NOTIFY cannot be used for the write syscall`},
+		{"notify on writev", with(func(c *specs.LinuxSeccomp) {
+			c.ListenerPath = "/run/agent.sock"
+			c.Syscalls[1].Action = specs.ActNotify
+			c.Syscalls[1].Names = []string{"writev"}
+		}), ``},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package seccomp
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -89,7 +90,7 @@ func Validate(c *specs.LinuxSeccomp) error {
 	if notify && c.ListenerPath == "" {
 		// Without an agent the notifying syscalls would block forever (or
 		// fail with ENOSYS once the listener fd is closed).
-		errs = append(errs, errors.New("linux.seccomp.listenerPath: required when a rule uses SCMP_ACT_NOTIFY"))
+		errs = append(errs, errors.New("linux.seccomp.listenerPath is not set, and a rule uses SCMP_ACT_NOTIFY"))
 	}
 	return errors.Join(errs...)
 }
@@ -109,6 +110,11 @@ func checkSyscall(i int, s *specs.LinuxSyscall) []error {
 		errs = append(errs, fmt.Errorf("%s.action: required", p))
 	} else if err := checkAction(p+".action", s.Action, s.ErrnoRet, p+".errnoRet"); err != nil {
 		errs = append(errs, err)
+	}
+	if s.Action == specs.ActNotify && slices.Contains(s.Names, "write") {
+		// As runc: the init reports to its parent with write(2) once the
+		// filter is loaded, which would then wait on the agent.
+		errs = append(errs, fmt.Errorf("%s: SCMP_ACT_NOTIFY cannot be used for the write syscall", p))
 	}
 	for j, a := range s.Args {
 		ap := fmt.Sprintf("%s.args[%d]", p, j)

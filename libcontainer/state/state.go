@@ -18,8 +18,17 @@ import (
 
 const stateFile = "state.json"
 
+// markerFile tells hull's state directories from other runtimes' in a
+// --root they share (Docker keeps runc's and hull's containers in one):
+// runc's directories hold a state.json and an exec.fifo too.
+const markerFile = ".hull"
+
 // ErrNotExist is returned by Open for a container hull does not know.
 var ErrNotExist = errors.New("does not exist")
+
+// ErrForeign is returned by Open for a state directory another runtime
+// made: hull neither reads nor deletes it.
+var ErrForeign = errors.New("is not a hull container (its state directory belongs to another runtime)")
 
 var validID = regexp.MustCompile(`^[A-Za-z0-9_+\-.]+$`)
 
@@ -59,11 +68,45 @@ func Create(root, id string) (*Dir, error) {
 		return nil, fmt.Errorf("state dir %s: %w", path, err)
 	}
 	d, err := lock(id, path, unix.LOCK_EX)
+	if err == nil {
+		err = writeMarker(path)
+	}
 	if err != nil {
-		os.Remove(path)
+		if d != nil {
+			d.Close()
+		}
+		os.RemoveAll(path)
 		return nil, err
 	}
 	return d, nil
+}
+
+func writeMarker(dir string) error {
+	f, err := os.OpenFile(filepath.Join(dir, markerFile), os.O_CREATE|os.O_EXCL|os.O_WRONLY|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("state dir %s: %w", dir, err)
+	}
+	return f.Close()
+}
+
+// owned reports whether hull made the state directory: it holds the
+// marker, or (made by a hull from before the marker) a state file with
+// hull's own keys, which runc's state.json does not have.
+func owned(dir string) bool {
+	if _, err := os.Lstat(filepath.Join(dir, markerFile)); err == nil {
+		return true
+	}
+	data, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if err != nil {
+		return false
+	}
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(data, &keys) != nil {
+		return false
+	}
+	_, spec := keys["spec"]
+	_, init := keys["init"]
+	return spec && init
 }
 
 // Open locks an existing container's state directory; shared is for
@@ -79,11 +122,19 @@ func Open(root, id string, shared bool) (*Dir, error) {
 	if shared {
 		how = unix.LOCK_SH
 	}
-	d, err := lock(id, filepath.Join(root, id), how)
+	path := filepath.Join(root, id)
+	d, err := lock(id, path, how)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("container %q %w", id, ErrNotExist)
 	}
-	return d, err
+	if err != nil {
+		return nil, err
+	}
+	if !owned(path) {
+		d.Close()
+		return nil, fmt.Errorf("container %q (%s) %w", id, path, ErrForeign)
+	}
+	return d, nil
 }
 
 func lock(id, path string, how int) (*Dir, error) {
@@ -148,11 +199,41 @@ func (d *Dir) Load(v any) error {
 	return nil
 }
 
-// Remove deletes the directory and releases the lock.
+// Remove deletes the directory and releases the lock. It empties the
+// directory through the lock's own descriptor, so that it works when no
+// descriptor is left to open (a create that failed at its fd limit must
+// not leave a phantom container behind).
 func (d *Dir) Remove() error {
-	err := os.RemoveAll(d.path)
+	err := d.empty()
+	if rerr := os.Remove(d.path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		// A subdirectory (never made by hull) needs RemoveAll's fds.
+		if rerr = os.RemoveAll(d.path); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("remove state dir %s: %w", d.path, rerr))
+		}
+	}
 	d.Close()
 	return err
+}
+
+// empty unlinks every file of the directory, relative to the lock's fd.
+func (d *Dir) empty() error {
+	if d.lock == nil {
+		return nil
+	}
+	if _, err := d.lock.Seek(0, 0); err != nil {
+		return fmt.Errorf("read state dir %s: %w", d.path, err)
+	}
+	names, err := d.lock.Readdirnames(-1)
+	if err != nil {
+		return fmt.Errorf("read state dir %s: %w", d.path, err)
+	}
+	for _, n := range names {
+		err := unix.Unlinkat(int(d.lock.Fd()), n, 0)
+		if err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.EISDIR) {
+			return fmt.Errorf("remove %s: %w", d.File(n), err)
+		}
+	}
+	return nil
 }
 
 // Close releases the lock.
@@ -163,7 +244,8 @@ func (d *Dir) Close() {
 	}
 }
 
-// List returns the ids of all containers under root, sorted.
+// List returns the ids of all hull containers under root, sorted; other
+// runtimes' state directories there are left out.
 func List(root string) ([]string, error) {
 	entries, err := os.ReadDir(root)
 	if errors.Is(err, os.ErrNotExist) {
@@ -174,7 +256,7 @@ func List(root string) ([]string, error) {
 	}
 	var ids []string
 	for _, e := range entries {
-		if e.IsDir() && ValidateID(e.Name()) == nil {
+		if e.IsDir() && ValidateID(e.Name()) == nil && owned(filepath.Join(root, e.Name())) {
 			ids = append(ids, e.Name())
 		}
 	}

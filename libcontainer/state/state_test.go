@@ -176,3 +176,54 @@ func TestSharedDoesNotWaitForWriter(t *testing.T) {
 		t.Fatal("a shared Open waited for the writer")
 	}
 }
+
+// TestForeignDirs: in a --root shared with runc, hull lists, opens and
+// deletes only its own state directories.
+func TestForeignDirs(t *testing.T) {
+	root := t.TempDir()
+	write := func(id, name, data string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Join(root, id), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if name != "" {
+			if err := os.WriteFile(filepath.Join(root, id, name), []byte(data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// runc's state.json keys (libcontainer's State), and a runc container
+	// still being created (no state.json yet).
+	write("runc1", "state.json", `{"id":"runc1","init_process_pid":42,"config":{}}`)
+	write("runc2", "exec.fifo", "")
+	write("junk", "state.json", `not json`)
+	// A hull container from before the marker: hull's own keys.
+	write("old", "state.json", `{"id":"old","init":{"pid":0},"spec":null}`)
+	d, err := Create(root, "new")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	ids, err := List(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(ids, ",") != "new,old" {
+		t.Errorf("List = %v, want [new old]", ids)
+	}
+	for _, id := range []string{"runc1", "runc2", "junk"} {
+		for _, shared := range []bool{true, false} {
+			_, err := Open(root, id, shared)
+			if !errors.Is(err, ErrForeign) || !strings.Contains(err.Error(), id) {
+				t.Errorf("Open(%s, shared=%v) = %v, want ErrForeign naming it", id, shared, err)
+			}
+		}
+	}
+	for _, id := range []string{"new", "old"} {
+		d, err := Open(root, id, false)
+		if err != nil {
+			t.Fatalf("Open(%s): %v", id, err)
+		}
+		d.Close()
+	}
+}

@@ -548,3 +548,11 @@ func assertNothingLeft(t *testing.T, c *container) {
 		t.Errorf("processes left in %s: %v", c.Cgroup, pids)
 	}
 }
+
+// must fails the test on a setup error.
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -342,6 +342,10 @@ func TestDeleteForceNoSpec(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "state.json"), []byte(`{"id":"`+c.ID+`"}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The marker hull writes first into each state directory it makes.
+	if err := os.WriteFile(filepath.Join(dir, ".hull"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if s := c.state(); s.Status != "creating" {
 		t.Errorf("status %q, want creating", s.Status)
 	}

@@ -20,14 +20,16 @@ const (
 
 // containerd is a containerd daemon of the test's own: its root, state,
 // sockets and plugin dirs are in the scratch directory, the CRI plugin is
-// off, and ctr asks the runc shim to run hull with its state there too.
+// off, and ctr asks the runc shim to run the runtime (hull, or runc as the
+// control) with its state there too.
 type containerd struct {
-	t        *testing.T
-	hull     string
-	s        *scratch
-	sock     string
-	hullRoot string // the shim passes hull --root hullRoot/<namespace>
-	daemon   *exec.Cmd
+	t      *testing.T
+	hull   string
+	rt     string // runtime binary the shim runs: hull, or runc for the control
+	s      *scratch
+	sock   string
+	rtRoot string // the shim passes the runtime --root rtRoot/<namespace>
+	daemon *exec.Cmd
 }
 
 func newContainerd(t *testing.T) *containerd {
@@ -38,7 +40,7 @@ func newContainerd(t *testing.T) *containerd {
 	// The runc shim puts its sockets in /run/containerd/s whatever the
 	// config says (containerd 1.6).
 	removeIfNew(t, "/run/containerd")
-	c := &containerd{t: t, hull: bin, s: s, sock: filepath.Join(s.Dir, "containerd.sock"), hullRoot: filepath.Join(s.Dir, "hull")}
+	c := &containerd{t: t, hull: bin, rt: bin, s: s, sock: filepath.Join(s.Dir, "containerd.sock"), rtRoot: filepath.Join(s.Dir, "hull")}
 	c.start()
 	t.Cleanup(c.teardown)
 	archive := filepath.Join(s.Dir, "image.tar")
@@ -118,14 +120,28 @@ func (c *containerd) must(args ...string) result {
 // runArgs is `ctr run` with hull as the runc shim's binary, its state root
 // and the container's cgroup under the test's parent, then image, id, args.
 func (c *containerd) runArgs(flags []string, id string, args ...string) []string {
-	out := []string{"run", "--runtime", "io.containerd.runc.v2", "--runc-binary", c.hull,
-		"--runc-root", c.hullRoot, "--fifo-dir", filepath.Join(c.s.Dir, "fifo"),
+	out := []string{"run", "--runtime", "io.containerd.runc.v2", "--runc-binary", c.rt,
+		"--runc-root", c.rtRoot, "--fifo-dir", filepath.Join(c.s.Dir, "fifo"),
 		"--cgroup", c.s.Cgroup + "/" + id}
 	out = append(append(out, flags...), ctrImage, id)
 	return append(out, args...)
 }
 
-func (c *containerd) nsRoot() string { return filepath.Join(c.hullRoot, ctrNamespace) }
+func (c *containerd) nsRoot() string { return filepath.Join(c.rtRoot, ctrNamespace) }
+
+// withRuntime is c with runtime rt ("hull", or "runc" for the control): the
+// shim runs that binary, with its state root beside hull's.
+func (c *containerd) withRuntime(t *testing.T, rt string) *containerd {
+	cc := *c
+	if rt == "runc" {
+		bin, err := exec.LookPath("runc")
+		if err != nil {
+			t.Skip("runc not installed: no control")
+		}
+		cc.rt, cc.rtRoot = bin, filepath.Join(c.s.Dir, "runc")
+	}
+	return &cc
+}
 
 // teardown deletes every task, container and image, stops the daemon by
 // its PID, and checks hull holds nothing.
@@ -146,6 +162,9 @@ func (c *containerd) teardown() {
 	c.ctr("images", "rm", ctrImage)
 	c.stopDaemon()
 	wantNoHullContainers(c.t, c.hull, c.nsRoot())
+	if runc, err := exec.LookPath("runc"); err == nil {
+		wantNoHullContainers(c.t, runc, filepath.Join(c.s.Dir, "runc", ctrNamespace))
+	}
 	if c.t.Failed() {
 		for _, line := range strings.Split(c.log(), "\n") {
 			if strings.Contains(line, "level=warning") || strings.Contains(line, "level=error") {
@@ -196,15 +215,21 @@ func (c *containerd) waitTask(id, status string) {
 }
 
 // TestContainerd drives hull through containerd's runc shim
-// (io.containerd.runc.v2). The subtests share one daemon and image.
+// (io.containerd.runc.v2), each flow also with runc as the control. The
+// subtests share one daemon and image.
 func TestContainerd(t *testing.T) {
 	t.Parallel()
 	c := newContainerd(t)
-	t.Run("run-rm", c.testRunRm)
-	t.Run("task-exec-kill-delete", c.testTask)
-	t.Run("pause-resume", c.testPause)
-	t.Run("exec-missing-binary", c.testExecMissing)
-	t.Run("terminal", c.testTerminal)
+	for _, rt := range []string{"runc", "hull"} {
+		t.Run(rt, func(t *testing.T) {
+			c := c.withRuntime(t, rt)
+			t.Run("run-rm", c.testRunRm)
+			t.Run("task-exec-kill-delete", c.testTask)
+			t.Run("pause-resume", c.testPause)
+			t.Run("exec-missing-binary", c.testExecMissing)
+			t.Run("terminal", c.testTerminal)
+		})
+	}
 }
 
 // testRunRm: output and exit status pass through the shim; the container
@@ -223,7 +248,7 @@ func (c *containerd) testRunRm(t *testing.T) {
 		stdin := newLockedStdin()
 		args := append([]string{"--address", c.sock, "-n", ctrNamespace}, c.runArgs([]string{"--rm"}, id, "sh", "-c", tc.script)...)
 		proc := startCmd(t, nil, stdin, "ctr", args...)
-		st := waitHullContainer(t, c.hull, c.nsRoot(), "running", func(s string) bool { return s == id })
+		st := waitHullContainer(t, c.rt, c.nsRoot(), "running", func(s string) bool { return s == id })
 		if !strings.HasPrefix(st.Bundle, c.s.Dir+"/") {
 			t.Errorf("hull's bundle %s is not in containerd's state %s", st.Bundle, c.s.Dir)
 		}
@@ -235,7 +260,7 @@ func (c *containerd) testRunRm(t *testing.T) {
 	if r := c.must("containers", "ls", "--quiet"); strings.TrimSpace(r.Stdout) != "" {
 		t.Errorf("--rm left containers: %s", r.Stdout)
 	}
-	wantNoHullContainers(t, c.hull, c.nsRoot())
+	wantNoHullContainers(t, c.rt, c.nsRoot())
 }
 
 // testTask: run -d, task exec, task ps, task kill and task delete, each
@@ -243,7 +268,7 @@ func (c *containerd) testRunRm(t *testing.T) {
 func (c *containerd) testTask(t *testing.T) {
 	id := "task-" + randHex(4)
 	c.must(c.runArgs([]string{"-d"}, id, "sleep", "1000")...)
-	st := waitHullContainer(t, c.hull, c.nsRoot(), "running", func(s string) bool { return s == id })
+	st := waitHullContainer(t, c.rt, c.nsRoot(), "running", func(s string) bool { return s == id })
 	if got := c.taskStatus(id); got != "RUNNING" {
 		t.Errorf("ctr task ls says %q", got)
 	}
@@ -256,11 +281,11 @@ func (c *containerd) testTask(t *testing.T) {
 	}
 	c.must("task", "kill", "--signal", "SIGKILL", id)
 	c.waitTask(id, "STOPPED")
-	waitHullContainer(t, c.hull, c.nsRoot(), "stopped", func(s string) bool { return s == id })
+	waitHullContainer(t, c.rt, c.nsRoot(), "stopped", func(s string) bool { return s == id })
 	if r := c.must("task", "delete", id); !strings.Contains(r.Stdout+r.Stderr, "137") {
 		t.Logf("task delete printed no exit status 137: %s", r)
 	}
-	wantNoHullContainers(t, c.hull, c.nsRoot())
+	wantNoHullContainers(t, c.rt, c.nsRoot())
 	c.must("containers", "rm", id)
 }
 
@@ -269,14 +294,14 @@ func (c *containerd) testPause(t *testing.T) {
 	id := "pause-" + randHex(4)
 	c.must(c.runArgs([]string{"-d"}, id, "sleep", "1000")...)
 	defer c.remove(id)
-	waitHullContainer(t, c.hull, c.nsRoot(), "running", func(s string) bool { return s == id })
+	waitHullContainer(t, c.rt, c.nsRoot(), "running", func(s string) bool { return s == id })
 	c.must("task", "pause", id)
-	waitHullContainer(t, c.hull, c.nsRoot(), "paused", func(s string) bool { return s == id })
+	waitHullContainer(t, c.rt, c.nsRoot(), "paused", func(s string) bool { return s == id })
 	if got := c.taskStatus(id); got != "PAUSED" {
 		t.Errorf("ctr task ls says %q after pause", got)
 	}
 	c.must("task", "resume", id)
-	waitHullContainer(t, c.hull, c.nsRoot(), "running", func(s string) bool { return s == id })
+	waitHullContainer(t, c.rt, c.nsRoot(), "running", func(s string) bool { return s == id })
 }
 
 // remove kills and deletes a task and its container.
@@ -292,7 +317,7 @@ func (c *containerd) testExecMissing(t *testing.T) {
 	id := "exec-" + randHex(4)
 	c.must(c.runArgs([]string{"-d"}, id, "sleep", "1000")...)
 	defer c.remove(id)
-	waitHullContainer(t, c.hull, c.nsRoot(), "running", func(s string) bool { return s == id })
+	waitHullContainer(t, c.rt, c.nsRoot(), "running", func(s string) bool { return s == id })
 	r := c.ctr("task", "exec", "--fifo-dir", filepath.Join(c.s.Dir, "fifo"), "--exec-id", "e2", id, "/no/such-program")
 	if r.Code == 0 || !strings.Contains(r.Stderr, "/no/such-program") || strings.Contains(r.Stderr, "unable to retrieve OCI runtime error") {
 		t.Errorf("exec of a missing program: want a failure naming it; got %s", r)
@@ -318,7 +343,7 @@ func (c *containerd) testTerminal(t *testing.T) {
 		ctr := append([]string{"ctr", "--address", c.sock, "-n", ctrNamespace},
 			c.runArgs([]string{"--rm", "-t"}, id, "sh", "-c", "tty; [ -t 0 ] && [ -t 1 ] && echo both-tty; exit 4")...)
 		r := runCmd(t, nil, strings.NewReader(""), "script", "--quiet", "--return", "--command", shellJoin(ctr), "/dev/null")
-		wantNoHullContainers(t, c.hull, c.nsRoot())
+		wantNoHullContainers(t, c.rt, c.nsRoot())
 		if r.Code != 4 {
 			t.Fatalf("ctr run -t: want exit 4; got %s", r)
 		}

@@ -214,7 +214,14 @@ type proc struct {
 
 func startCmd(t *testing.T, env []string, stdin io.Reader, name string, args ...string) *proc {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	return startCmdTimeout(t, cmdTimeout, env, stdin, name, args...)
+}
+
+// startCmdTimeout is startCmd for commands that take longer than
+// cmdTimeout (a whole test suite).
+func startCmdTimeout(t *testing.T, timeout time.Duration, env []string, stdin io.Reader, name string, args ...string) *proc {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = stdin

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -35,8 +36,9 @@ var podmanDefaultCaps = [][]string{
 type podman struct {
 	t        *testing.T
 	hull     string
+	rtBin    string // the runtime of p.global: hull, or runc for the control
+	rtRoot   string // its state root: podman as root passes none, so the default
 	s        *scratch
-	hullRoot string
 	env      []string
 	global   []string
 	runFlags []string // for every run and create: network, cgroup parent, ulimits
@@ -52,7 +54,7 @@ func newPodman(t *testing.T) *podman {
 	// runs (podman container cleanup, which deletes the container from the
 	// runtime) drops --runtime-flag: so hull's state is in its default
 	// root, and the test picks out its own containers there by bundle.
-	p := &podman{t: t, hull: bin, s: s, hullRoot: "/run/hull"}
+	p := &podman{t: t, hull: bin, rtBin: bin, s: s, rtRoot: "/run/hull"}
 	d := s.Dir
 	// Config files of its own, so the host's containers.conf, storage.conf
 	// and registries are never read.
@@ -162,13 +164,18 @@ func (p *podman) teardown() {
 		}
 	}
 	p.wantNoHullContainers(p.t)
+	if runc, err := exec.LookPath("runc"); err == nil {
+		rc := *p
+		rc.rtBin, rc.rtRoot = runc, "/run/runc"
+		rc.wantNoHullContainers(p.t)
+	}
 }
 
-// ours lists the containers in hull's root whose bundle is in this test's
+// ours lists the containers in the runtime's root whose bundle is in this test's
 // podman root.
 func (p *podman) ours(t *testing.T) []hullState {
 	var out []hullState
-	for _, s := range hullList(t, p.hull, p.hullRoot) {
+	for _, s := range hullList(t, p.rtBin, p.rtRoot) {
 		if strings.HasPrefix(s.Bundle, p.s.Dir+"/") {
 			out = append(out, s)
 		}
@@ -181,8 +188,8 @@ func (p *podman) ours(t *testing.T) []hullState {
 func (p *podman) wantNoHullContainers(t *testing.T) {
 	t.Helper()
 	for _, s := range p.ours(t) {
-		t.Errorf("hull --root %s still holds %+v", p.hullRoot, s)
-		if r := runCmd(t, nil, nil, p.hull, "--root", p.hullRoot, "delete", "--force", s.ID); r.Code != 0 {
+		t.Errorf("%s --root %s still holds %+v", p.rtBin, p.rtRoot, s)
+		if r := runCmd(t, nil, nil, p.rtBin, "--root", p.rtRoot, "delete", "--force", s.ID); r.Code != 0 {
 			t.Errorf("%s", r)
 		}
 	}
@@ -194,17 +201,44 @@ func (p *podman) inspect(name, format string) string {
 	return strings.TrimSpace(p.must("inspect", "--format", format, name).Stdout)
 }
 
-// TestPodman drives hull through podman and conmon. The subtests share one
-// podman root and image and run in order.
+// TestPodman drives hull through podman and conmon, each flow also with
+// runc as the control. The subtests share one podman root and image and
+// run in order.
 func TestPodman(t *testing.T) {
 	t.Parallel()
 	p := newPodman(t)
-	t.Run("run-rm", p.testRunRm)
-	t.Run("detached-lifecycle", p.testDetached)
-	t.Run("pause-unpause", p.testPause)
-	t.Run("terminal", p.testTerminal)
-	t.Run("default-caps-seccomp", p.testDefaults)
-	t.Run("exec-missing-binary", p.testExecMissing)
+	for _, rt := range podmanRuntimes {
+		t.Run(rt, func(t *testing.T) {
+			p := p.withRuntime(t, rt)
+			t.Run("run-rm", p.testRunRm)
+			t.Run("detached-lifecycle", p.testDetached)
+			t.Run("pause-unpause", p.testPause)
+			t.Run("terminal", p.testTerminal)
+			t.Run("default-caps-seccomp", p.testDefaults)
+			t.Run("exec-missing-binary", p.testExecMissing)
+		})
+	}
+}
+
+// withRuntime is p with runtime rt for every command ("hull", or "runc"
+// for the control), whose containers it looks for in runc's default root.
+func (p *podman) withRuntime(t *testing.T, rt string) *podman {
+	pc := *p
+	pc.t = t
+	pc.global = p.globalFor(t, rt)
+	if rt == "runc" {
+		pc.rtBin, pc.rtRoot = pc.global[indexOf(pc.global, "--runtime")+1], "/run/runc"
+	}
+	return &pc
+}
+
+func indexOf(list []string, s string) int {
+	for i, x := range list {
+		if x == s {
+			return i
+		}
+	}
+	return -1
 }
 
 // testRunRm: output and exit status pass through conmon; the container
@@ -224,7 +258,7 @@ func (p *podman) testRunRm(t *testing.T) {
 		args := p.runArgs("run", "--rm", "-i", "--name", name, podmanImage, "sh", "-c", tc.script)
 		proc := startCmd(t, p.env, stdin, "podman", append(append([]string{}, p.global...), args...)...)
 		id := p.waitID(t, name)
-		waitHullContainer(t, p.hull, p.hullRoot, "running", func(s string) bool { return s == id })
+		waitHullContainer(t, p.rtBin, p.rtRoot, "running", func(s string) bool { return s == id })
 		stdin.release()
 		r := proc.wait()
 		if r.Code != tc.code || r.Stdout != tc.out {
@@ -253,7 +287,7 @@ func (p *podman) waitID(t *testing.T, name string) string {
 // testDetached: run -d, exec, ps, stop and rm, each seen in hull's state.
 func (p *podman) testDetached(t *testing.T) {
 	id := strings.TrimSpace(p.must(p.runArgs("run", "-d", "--name", "d1", podmanImage, "sleep", "1000")...).Stdout)
-	st := waitHullContainer(t, p.hull, p.hullRoot, "running", func(s string) bool { return s == id })
+	st := waitHullContainer(t, p.rtBin, p.rtRoot, "running", func(s string) bool { return s == id })
 	if !strings.HasPrefix(st.Bundle, p.s.Dir) {
 		t.Errorf("hull's bundle %s is not in podman's root %s", st.Bundle, p.s.Dir)
 	}
@@ -283,11 +317,11 @@ func (p *podman) testDetached(t *testing.T) {
 func (p *podman) testPause(t *testing.T) {
 	id := strings.TrimSpace(p.must(p.runArgs("run", "-d", "--name", "p1", podmanImage, "sleep", "1000")...).Stdout)
 	defer p.run("rm", "--force", "--time", "0", "p1")
-	waitHullContainer(t, p.hull, p.hullRoot, "running", func(s string) bool { return s == id })
+	waitHullContainer(t, p.rtBin, p.rtRoot, "running", func(s string) bool { return s == id })
 	if r := p.run("pause", "p1"); r.Code != 0 {
 		t.Fatalf("pause: %s\nhull log: %s", r, p.hullLog())
 	}
-	waitHullContainer(t, p.hull, p.hullRoot, "paused", func(s string) bool { return s == id })
+	waitHullContainer(t, p.rtBin, p.rtRoot, "paused", func(s string) bool { return s == id })
 	if got := p.inspect("p1", "{{.State.Status}}"); got != "paused" {
 		t.Errorf("podman says %q after pause", got)
 	}
@@ -299,7 +333,7 @@ func (p *podman) testPause(t *testing.T) {
 	if r := p.run("unpause", "p1"); r.Code != 0 {
 		t.Fatalf("unpause: %s\nhull log: %s", r, p.hullLog())
 	}
-	waitHullContainer(t, p.hull, p.hullRoot, "running", func(s string) bool { return s == id })
+	waitHullContainer(t, p.rtBin, p.rtRoot, "running", func(s string) bool { return s == id })
 	if r := p.run("exec", "p1", "echo", "thawed"); r.Code != 0 || r.Stdout != "thawed\n" {
 		t.Errorf("exec after unpause: %s", r)
 	}
@@ -320,7 +354,7 @@ func (p *podman) testTerminal(t *testing.T) {
 	}
 	id := strings.TrimSpace(p.must(p.runArgs("run", "-d", "--name", "t1", podmanImage, "sleep", "1000")...).Stdout)
 	defer p.run("rm", "--force", "--time", "0", "t1")
-	waitHullContainer(t, p.hull, p.hullRoot, "running", func(s string) bool { return s == id })
+	waitHullContainer(t, p.rtBin, p.rtRoot, "running", func(s string) bool { return s == id })
 	r = p.run("exec", "-t", "t1", "sh", "-c", "[ -t 0 ] && tty; exit 6")
 	if r.Code != 6 || !strings.Contains(r.Stdout, "/dev/pts/") || !strings.Contains(r.Stdout, "\r\n") {
 		t.Errorf("exec -t: want exit 6 and a pty; got %s\nhull log: %s", r, p.hullLog())
@@ -334,7 +368,7 @@ func (p *podman) testTerminal(t *testing.T) {
 func (p *podman) testDefaults(t *testing.T) {
 	id := strings.TrimSpace(p.must(p.runArgs("run", "-d", "--name", "caps", podmanImage, "sleep", "1000")...).Stdout)
 	defer p.run("rm", "--force", "--time", "0", "caps")
-	st := waitHullContainer(t, p.hull, p.hullRoot, "running", func(s string) bool { return s == id })
+	st := waitHullContainer(t, p.rtBin, p.rtRoot, "running", func(s string) bool { return s == id })
 	spec := p.ociConfig(t, "caps")
 	c := spec.Process.Capabilities
 	if c == nil {
@@ -411,10 +445,10 @@ func (p *podman) ociConfig(t *testing.T, name string) *specs.Spec {
 func (p *podman) testExecMissing(t *testing.T) {
 	id := strings.TrimSpace(p.must(p.runArgs("run", "-d", "--name", "e1", podmanImage, "sleep", "1000")...).Stdout)
 	defer p.run("rm", "--force", "--time", "0", "e1")
-	waitHullContainer(t, p.hull, p.hullRoot, "running", func(s string) bool { return s == id })
+	waitHullContainer(t, p.rtBin, p.rtRoot, "running", func(s string) bool { return s == id })
 	r := p.run("exec", "e1", "/no/such-program")
 	if r.Code != 127 || !strings.Contains(r.Stderr, "/no/such-program") {
 		t.Errorf("exec of a missing program: want exit 127 naming it; got %s\nhull log: %s", r, p.hullLog())
 	}
-	waitHullContainer(t, p.hull, p.hullRoot, "running", func(s string) bool { return s == id })
+	waitHullContainer(t, p.rtBin, p.rtRoot, "running", func(s string) bool { return s == id })
 }

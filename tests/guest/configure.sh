@@ -20,7 +20,8 @@ install -m 0644 "$files/hull-guest.service" "$r/etc/systemd/system/hull-guest.se
 systemctl --root="$r" enable hull-guest.service >/dev/null 2>&1
 
 # Units that only cost boot time under TCG, or print a login prompt into the
-# test output.
+# test output. apparmor.service would compile the distribution's profiles at
+# every boot; the AppArmor tests load only their own.
 for u in getty.target serial-getty@.service getty@.service \
 	apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer \
 	e2scrub_reap.service fstrim.timer systemd-timesyncd.service \
@@ -28,6 +29,6 @@ for u in getty.target serial-getty@.service getty@.service \
 	systemd-pstore.service man-db.timer dpkg-db-backup.timer \
 	systemd-journal-flush.service systemd-update-utmp.service \
 	systemd-update-utmp-runlevel.service modprobe@drm.service \
-	sys-kernel-debug.mount sys-kernel-tracing.mount; do
+	sys-kernel-debug.mount sys-kernel-tracing.mount apparmor.service; do
 	ln -sf /dev/null "$r/etc/systemd/system/$u"
 done

@@ -20,9 +20,11 @@ rootfs=$tmp/rootfs
 # Packages beyond minbase: systemd as PID 1 with udev, D-Bus for the systemd
 # driver, and what container tests need inside (busybox for a test rootfs,
 # iproute2 for netns checks, libseccomp for hull's seccomp filter), and runc
-# and crun, which tests/validate/guest.sh compares hull with on cgroup v2, and
-# systemd-container (machined, machinectl, systemd-nspawn) for tests/guest/machines.sh.
-include=systemd,systemd-sysv,systemd-container,udev,kmod,dbus,busybox-static,iproute2,libseccomp2,procps,runc,crun
+# and crun, which tests/validate/guest.sh compares hull with on cgroup v2;
+# apparmor for apparmor_parser, which loads the AppArmor tests' profile
+# (Debian's kernel enables AppArmor by default); systemd-container (machined,
+# machinectl, systemd-nspawn) for tests/guest/machines.sh.
+include=systemd,systemd-sysv,systemd-container,udev,kmod,dbus,busybox-static,iproute2,libseccomp2,procps,runc,crun,apparmor
 
 cleanup() { rm -rf "$tmp"; }
 trap cleanup EXIT

@@ -9,6 +9,7 @@
 #        HULL_GUEST_TIMEOUT    seconds before the guest is killed (600)
 #        HULL_GUEST_ACCEL      qemu accelerator (tcg: this machine's KVM
 #                              cannot boot Debian's kernel)
+#        HULL_GUEST_IMAGES     directory of the built images (default _build/guest)
 #        HULL_GUEST_RUN        exchange directory of this run (default
 #                              _build/guest/run); emptied at start
 set -eu
@@ -19,6 +20,9 @@ build=$root/_build/guest
 # Per-run exchange directory; HULL_GUEST_RUN gives a run its own, so that
 # two guests can run at once (each needs its own).
 xchg=${HULL_GUEST_RUN:-$build/run}
+# Where images are kept (qemu reads them on the host, so they may live
+# outside the work tree): CI keeps them across runs of a machine.
+images=${HULL_GUEST_IMAGES:-$build}
 timeout=${HULL_GUEST_TIMEOUT:-600}
 accel=${HULL_GUEST_ACCEL:-tcg}
 hull=${HULL_BINARY:-$root/_build/hull}
@@ -36,13 +40,13 @@ elapsed() { echo $(($(date +%s) - t0)); }
 mirror=$("$here/mirror.sh")
 key=$( (cat "$here/mkimage.sh" "$here/configure.sh" "$here/mkinitrd.sh" \
 	"$here"/files/*; echo "$mirror") | sha256sum | cut -c1-16)
-img=$build/image-$key
+img=$images/image-$key
 if [ ! -f "$img/disk.img" ]; then
 	say "building guest image $key (mirror $mirror)"
-	for old in "$build"/image-*; do
+	for old in "$images"/image-*; do
 		[ -d "$old" ] && rm -rf "$old"
 	done
-	"$here/mkimage.sh" "$img" "$build/debs" "$mirror"
+	"$here/mkimage.sh" "$img" "$images/debs" "$mirror"
 	say "image built in $(elapsed)s"
 fi
 

@@ -1,0 +1,78 @@
+package process
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// maxPasswd bounds how much of the image's passwd file is read: the file
+// is the container's, and could be anything (a huge file, /dev/zero).
+const maxPasswd = 4 << 20
+
+// WithHome returns env with HOME set, as runc does, when env has no HOME or
+// an empty one: the home of uid's entry in passwd (the image's
+// /etc/passwd, read after the container's root became ours, so the path
+// and every symlink in it resolve inside the container), else "/".
+func WithHome(env []string, passwd string, uid uint32) []string {
+	home := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "HOME="); ok {
+			home = v // the last one wins, as in execve's consumers
+		}
+	}
+	if home != "" {
+		return env
+	}
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "HOME=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, "HOME="+lookupHome(passwd, uid))
+}
+
+// lookupHome is uid's home directory in the passwd file at path, or "/"
+// when the file cannot be read, is not a regular file, or has no entry.
+func lookupHome(path string, uid uint32) string {
+	// O_NONBLOCK: a fifo planted at /etc/passwd must not hang the init.
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	if err != nil {
+		return "/"
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return "/"
+	}
+	if home, ok := parsePasswdHome(io.LimitReader(f, maxPasswd), uid); ok {
+		return home
+	}
+	return "/"
+}
+
+// parsePasswdHome finds the first entry "name:pw:uid:gid:gecos:home:shell"
+// whose uid is uid.
+func parsePasswdHome(r io.Reader, uid uint32) (string, bool) {
+	s := bufio.NewScanner(r)
+	s.Buffer(make([]byte, 0, 4096), 1<<20)
+	want := strconv.FormatUint(uint64(uid), 10)
+	for s.Scan() {
+		line := bytes.TrimSpace(s.Bytes())
+		if len(line) == 0 || line[0] == '#' {
+			continue
+		}
+		f := strings.Split(string(line), ":")
+		if len(f) < 6 || f[2] != want {
+			continue
+		}
+		return f[5], true
+	}
+	return "", false
+}

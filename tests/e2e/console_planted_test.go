@@ -1,0 +1,125 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// consoleCheck prints the device of /dev/console and of stdin (the pty),
+// and SAME when they agree.
+const consoleCheck = `a=$(stat -L -c %t:%T /dev/console); b=$(stat -L -c %t:%T /proc/self/fd/0)
+echo "console=$a stdin=$b"; [ -c /dev/console ] && [ "$a" = "$b" ] && echo SAME
+grep ' /dev/console ' /proc/self/mountinfo`
+
+// plant is one thing an image can put where the console goes; it edits
+// the private rootfs and the spec.
+type plant struct {
+	name    string
+	setup   func(t *testing.T, rootfs string, s *specs.Spec)
+	refused string // non-empty: create must fail naming this
+}
+
+var consolePlants = []plant{
+	{name: "symlink-to-file", setup: func(t *testing.T, r string, _ *specs.Spec) {
+		must(t, os.Symlink("/target", filepath.Join(r, "dev/console")))
+	}},
+	{name: "symlink-to-proc", setup: func(t *testing.T, r string, _ *specs.Spec) {
+		must(t, os.Symlink("/proc/sys/kernel/hostname", filepath.Join(r, "dev/console")))
+	}},
+	{name: "dangling-symlink", setup: func(t *testing.T, r string, _ *specs.Spec) {
+		must(t, os.Symlink("/nowhere/console", filepath.Join(r, "dev/console")))
+	}},
+	{name: "regular-file", setup: func(t *testing.T, r string, _ *specs.Spec) {
+		must(t, os.WriteFile(filepath.Join(r, "dev/console"), []byte("image file\n"), 0o644))
+	}},
+	{name: "empty-dir", setup: func(t *testing.T, r string, _ *specs.Spec) {
+		must(t, os.Mkdir(filepath.Join(r, "dev/console"), 0o755))
+	}},
+	{name: "fifo", setup: func(t *testing.T, r string, _ *specs.Spec) {
+		must(t, syscall.Mkfifo(filepath.Join(r, "dev/console"), 0o644))
+	}},
+	{name: "nonempty-dir", refused: "/dev/console", setup: func(t *testing.T, r string, _ *specs.Spec) {
+		must(t, os.MkdirAll(filepath.Join(r, "dev/console/keep"), 0o755))
+	}},
+	// The image's /dev/pts/N are symlinks, its /dev/pts/ptmx leads to a
+	// devpts of its own elsewhere: a console bound by name would be /target.
+	{name: "pts-symlinks", setup: func(t *testing.T, r string, s *specs.Spec) {
+		must(t, os.MkdirAll(filepath.Join(r, "dev/pts"), 0o755))
+		must(t, os.MkdirAll(filepath.Join(r, "ownpts"), 0o755))
+		must(t, os.Symlink("/ownpts/ptmx", filepath.Join(r, "dev/pts/ptmx")))
+		for _, n := range []string{"0", "1", "2", "3"} {
+			must(t, os.Symlink("/target", filepath.Join(r, "dev/pts", n)))
+		}
+		for i := range s.Mounts {
+			if s.Mounts[i].Destination == "/dev/pts" {
+				s.Mounts[i].Destination = "/ownpts"
+			}
+		}
+	}},
+}
+
+// TestConsolePlanted: whatever the image planted at /dev/console or under
+// /dev/pts, the container's /dev/console is its own pty and nothing the
+// image points at is bound or written (CVE-2025-52565 class). runc runs
+// the same flow as the control; its results are logged (the installed
+// runc predates the fix).
+func TestConsolePlanted(t *testing.T) {
+	for _, rt := range runtimes(t) {
+		for _, p := range consolePlants {
+			t.Run(rt+"/"+p.name, func(t *testing.T) { consolePlanted(t, rt, p) })
+		}
+	}
+}
+
+func consolePlanted(t *testing.T, rt string, p plant) {
+	c := newFor(t, rt, func(s *specs.Spec) {
+		s.Process.Terminal = true
+		s.Process.Args = sh(consoleCheck)
+		s.Root.Readonly = false
+		// The image's own /dev, not a tmpfs the runtime makes.
+		var keep []specs.Mount
+		for _, m := range s.Mounts {
+			if m.Destination != "/dev" {
+				keep = append(keep, m)
+			}
+		}
+		s.Mounts = keep
+	})
+	rootfs := c.privateRootfs()
+	const secret = "host secret\n"
+	must(t, os.WriteFile(filepath.Join(rootfs, "target"), []byte(secret), 0o644))
+	p.setup(t, rootfs, c.Spec)
+	c.writeSpec()
+	rcv := newConsoleReceiver(t, c.tmp)
+	// Detached: runc takes --console-socket only with -d.
+	r := c.run("-d", "--console-socket", rcv.path)
+	out := ""
+	if r.Code == 0 {
+		select {
+		case <-rcv.done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no EOF from the pty master")
+		}
+		out = strings.ReplaceAll(rcv.out.String(), "\r", "")
+		c.hull("delete", "--force", c.ID)
+	}
+	data, _ := os.ReadFile(filepath.Join(rootfs, "target"))
+	ok := string(data) == secret && (p.refused == "" && r.Code == 0 && strings.Contains(out, "SAME") ||
+		p.refused != "" && r.Code != 0 && strings.Contains(r.Stderr, p.refused))
+	if rt != "hull" {
+		t.Logf("control %s: ok=%v target %q exit %d: %s %s", rt, ok, data, r.Code, strings.TrimSpace(r.Stderr), out)
+		return
+	}
+	if !ok {
+		t.Errorf("target now %q; %s\nconsole output: %s", data, r, out)
+	}
+	if left := leftovers(c); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}

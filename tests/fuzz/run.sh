@@ -1,0 +1,39 @@
+#!/bin/sh
+# Runs every fuzz target of hull for FUZZTIME each (go test -fuzz) and
+# prints one line per target: time fuzzed, executions, result. A crasher is
+# saved by Go under the package's testdata/fuzz/<Target>/ and becomes a
+# regression test (plain `go test` replays it); commit it with the fix.
+# FUZZPARALLEL workers per target (default 1: the machine is shared).
+set -u
+GO=${GO:-go}
+FUZZTIME=${FUZZTIME:-3m}
+PAR=${FUZZPARALLEL:-1}
+LOGDIR=${FUZZLOGS:-$(mktemp -d /tmp/hull-fuzz.XXXXXX)}
+TARGETS="
+./libcontainer:FuzzConfig
+./libcontainer:FuzzStateJSON
+./libcontainer:FuzzSyncMessages
+./nspawnconv:FuzzParseSettings
+./nspawnconv:FuzzParseCommandLine
+./libcontainer/seccomp:FuzzProfile
+./libcontainer/rootfs:FuzzMountOptions
+./libcontainer/cgroups:FuzzResources
+./cmd/hull:FuzzParseSignal
+"
+fail=0
+printf '%-40s %-8s %-12s %s\n' target time execs result
+for t in $TARGETS; do
+	pkg=${t%%:*} name=${t#*:}
+	log="$LOGDIR/$name.log"
+	start=$(date +%s)
+	if $GO test -run '^$' -fuzz "^$name\$" -fuzztime "$FUZZTIME" -parallel "$PAR" "$pkg" >"$log" 2>&1; then
+		res=ok
+	else
+		res="FAIL (see $log)"
+		fail=1
+	fi
+	secs=$(( $(date +%s) - start ))
+	execs=$(grep -o 'execs: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+	printf '%-40s %-8s %-12s %s\n' "$pkg $name" "${secs}s" "${execs:-?}" "$res"
+done
+exit $fail

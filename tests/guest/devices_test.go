@@ -1,0 +1,167 @@
+package guest
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"unsafe"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// criUpdate is what containerd 1.6's CRI sends the runc shim for `crictl
+// update --memory 32m`: the container's whole linux.resources, whose device
+// rules are containerd's default lone deny-all (no swap controller file in
+// a v2 guest without swap: no "swap").
+const criUpdate = `{"devices":[{"allow":false,"access":"rwm"}],"memory":{"limit":33554432},"cpu":{}}`
+
+// devicesProbe opens each device for writing without writing (opening
+// kmsg for reading would need CAP_SYSLOG, whatever the device rules) and
+// reads /dev/zero.
+const devicesProbe = `for d in null zero urandom ptmx kmsg; do (: >/dev/$d) 2>/dev/null && echo $d-ok || echo $d-denied; done; head -c 2 /dev/zero | wc -c`
+
+// TestUpdateDevicesV2: on cgroup v2 an update carrying containerd's device
+// rules keeps the default devices working (runc as the control), the
+// device filter is swapped, not stacked, a device listed in linux.devices
+// that the rules deny stays denied, an added rule takes effect and a bad
+// rule changes nothing.
+func TestUpdateDevicesV2(t *testing.T) {
+	inGuest(t)
+	for _, tc := range []struct {
+		name, runtime string
+		systemd       bool
+	}{
+		{"hull-cgroupfs", "", false},
+		{"hull-systemd", "", true},
+		{"runc", "runc", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHull(t, tc.systemd)
+			if tc.runtime != "" {
+				bin, err := exec.LookPath(tc.runtime)
+				if err != nil {
+					t.Skipf("no %s in the guest: %v", tc.runtime, err)
+				}
+				h.bin = bin
+			}
+			id := randomName(t, "dev-")
+			path := "/hull-guest/" + id
+			if tc.systemd {
+				path = "system.slice:hull-guest:" + id
+			}
+			bundle := guestBundle(t, path, "sleep", "120")
+			editSpec(t, bundle, func(s *specs.Spec) {
+				s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}
+				s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/kmsg", Type: "c", Major: 1, Minor: 11}}
+			})
+			h.must("create", "--bundle", bundle, id)
+			t.Cleanup(func() { h.run("delete", "--force", id) })
+			h.must("start", id)
+			var st specs.State
+			if err := json.Unmarshal([]byte(h.must("state", id)), &st); err != nil {
+				t.Fatal(err)
+			}
+			cg, err := ownCgroup(st.Pid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := filepath.Join(cgroupRoot, cg)
+			probe := func(when, want string) {
+				t.Helper()
+				out := strings.Join(strings.Fields(h.must("exec", id, "sh", "-c", devicesProbe)), " ")
+				if out != want {
+					t.Errorf("%s: %q, want %q", when, out, want)
+				}
+			}
+			base := "null-ok zero-ok urandom-ok ptmx-ok kmsg-denied 2"
+			probe("after create", base)
+			before := devicePrograms(t, dir)
+			doc := filepath.Join(t.TempDir(), "update.json")
+			update := func(body string) (string, error) {
+				if err := os.WriteFile(doc, []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return h.run("update", "--resources", doc, id)
+			}
+			if out, err := update(criUpdate); err != nil {
+				t.Fatalf("CRI update: %v\n%s", err, out)
+			}
+			probe("after the CRI update", base)
+			expectFile(t, dir, "memory.max", "33554432")
+			after := devicePrograms(t, dir)
+			t.Logf("device programs before %v, after %v", before, after)
+			if len(after) != 1 {
+				t.Errorf("device programs after the update: %v, want exactly one", after)
+			}
+			if tc.runtime != "" {
+				return // runc ignores device rules in an update
+			}
+			if len(before) == 1 && len(after) == 1 && before[0] == after[0] {
+				t.Errorf("device program not replaced: %v", after)
+			}
+			plus := `{"devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":1,"minor":11,"access":"rw"}]}`
+			if out, err := update(plus); err != nil {
+				t.Fatalf("update adding c 1:11: %v\n%s", err, out)
+			}
+			probe("after allowing c 1:11", "null-ok zero-ok urandom-ok ptmx-ok kmsg-ok 2")
+			good := devicePrograms(t, dir)
+			bad := `{"devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"x","access":"rwm"}],"memory":{"limit":16777216}}`
+			if out, err := update(bad); err == nil || !strings.Contains(out, `type "x"`) {
+				t.Errorf("bad rule: %v, want a failure naming type \"x\":\n%s", err, out)
+			}
+			expectFile(t, dir, "memory.max", "33554432")
+			if now := devicePrograms(t, dir); len(now) != 1 || now[0] != good[0] {
+				t.Errorf("device programs after the failed update: %v, want %v", now, good)
+			}
+			probe("after the failed update", "null-ok zero-ok urandom-ok ptmx-ok kmsg-ok 2")
+		})
+	}
+}
+
+func editSpec(t *testing.T, bundle string, edit func(*specs.Spec)) {
+	t.Helper()
+	path := filepath.Join(bundle, "config.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(data, &s); err != nil {
+		t.Fatal(err)
+	}
+	edit(&s)
+	if data, err = json.Marshal(&s); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// devicePrograms lists the ids of the device programs attached to dir
+// (BPF_PROG_QUERY).
+func devicePrograms(t *testing.T, dir string) []uint32 {
+	t.Helper()
+	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	ids := make([]uint32, 16)
+	attr := struct {
+		targetFd, attachType, queryFlags, attachFlags uint32
+		progIDs                                       uint64
+		progCnt, _                                    uint32
+	}{targetFd: uint32(fd), attachType: unix.BPF_CGROUP_DEVICE, progIDs: uint64(uintptr(unsafe.Pointer(&ids[0]))), progCnt: uint32(len(ids))}
+	_, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_QUERY, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+	runtime.KeepAlive(ids)
+	if errno != 0 {
+		t.Fatalf("BPF_PROG_QUERY %s: %v", dir, errno)
+	}
+	return ids[:attr.progCnt]
+}
