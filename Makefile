@@ -99,14 +99,14 @@ install: build
 	install -D -m 0755 $(HULL) $(DESTDIR)$(BINDIR)/hull
 	install -D -m 0755 $(STUBINIT) $(DESTDIR)$(BINDIR)/hull-stubinit
 	mkdir -p $(DESTDIR)$(UNITDIR)
-	sed 's|@bindir@|$(BINDIR)|g' units/hull-nspawn@.service.in >$(DESTDIR)$(UNITDIR)/hull-nspawn@.service
+	sed 's|@bindir@|$(BINDIR)|g' cmd/hull/units/hull-nspawn@.service.in >$(DESTDIR)$(UNITDIR)/hull-nspawn@.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/hull-nspawn@.service
 
 # Makes machinectl start|enable (systemd-nspawn@.service) boot machines with hull.
 SYSCONFUNITDIR ?= /etc/systemd/system
 install-machinectl: install
 	mkdir -p '$(DESTDIR)$(SYSCONFUNITDIR)/systemd-nspawn@.service.d'
-	sed 's|@bindir@|$(BINDIR)|g' 'units/systemd-nspawn@.service.d/hull.conf.in' >'$(DESTDIR)$(SYSCONFUNITDIR)/systemd-nspawn@.service.d/hull.conf'
+	sed 's|@bindir@|$(BINDIR)|g' 'cmd/hull/units/systemd-nspawn@.service.d/hull.conf.in' >'$(DESTDIR)$(SYSCONFUNITDIR)/systemd-nspawn@.service.d/hull.conf'
 
 # Machines booted with hull in the guest: hull nspawn -b, hull-nspawn@.service,
 # machinectl, converted bundles under hull, runc and crun.

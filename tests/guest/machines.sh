@@ -159,7 +159,7 @@ setup() {
 	say "cgroup: $(stat -fc %T /sys/fs/cgroup); systemd $(systemctl --version | head -n 1)"
 	install -m 0755 "$hull_src" /usr/local/bin/hull
 	install -m 0755 "$(dirname "$hull_src")/hull-stubinit" /usr/local/bin/hull-stubinit
-	sed 's|@bindir@|/usr/local/bin|g' "$src/units/hull-nspawn@.service.in" >/etc/systemd/system/hull-nspawn@.service
+	sed 's|@bindir@|/usr/local/bin|g' "$src/cmd/hull/units/hull-nspawn@.service.in" >/etc/systemd/system/hull-nspawn@.service
 	# Test only: a boot under TCG can outlast the default 90 s start timeout.
 	local u
 	for u in hull-nspawn@deb systemd-nspawn@deb; do
@@ -285,7 +285,7 @@ test_unit() {
 test_machinectl_start() {
 	say "=== machinectl start (systemd-nspawn@.service running hull)"
 	mkdir -p '/etc/systemd/system/systemd-nspawn@.service.d'
-	sed 's|@bindir@|/usr/local/bin|g' "$src/units/systemd-nspawn@.service.d/hull.conf.in" >'/etc/systemd/system/systemd-nspawn@.service.d/hull.conf'
+	sed 's|@bindir@|/usr/local/bin|g' "$src/cmd/hull/units/systemd-nspawn@.service.d/hull.conf.in" >'/etc/systemd/system/systemd-nspawn@.service.d/hull.conf'
 	systemctl daemon-reload
 	t0=$(now_ms)
 	run machinectl start deb || run journalctl -u systemd-nspawn@deb -n 30 --no-pager
