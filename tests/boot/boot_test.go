@@ -425,7 +425,7 @@ func findInit(dir string) (int, error) {
 		data, _ := os.ReadFile(p)
 		for _, f := range strings.Fields(string(data)) {
 			comm, _ := os.ReadFile("/proc/" + f + "/comm")
-			if strings.TrimSpace(string(comm)) == "systemd" {
+			if strings.TrimSpace(string(comm)) == "systemd" && isNamespaceInit(f) {
 				found, _ = strconv.Atoi(f)
 				return filepath.SkipAll
 			}
@@ -436,4 +436,21 @@ func findInit(dir string) (int, error) {
 		return 0, fmt.Errorf("no systemd process under %s yet", dir)
 	}
 	return found, nil
+}
+
+// isNamespaceInit reports whether pid is PID 1 of its own pid namespace: a
+// fork of systemd (or a runtime's helper) still named "systemd" is not the
+// machine's init, and nsenter into it sees no system manager ("offline").
+func isNamespaceInit(pid string) bool {
+	status, err := os.ReadFile("/proc/" + pid + "/status")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, "NSpid:"); ok {
+			f := strings.Fields(rest)
+			return len(f) > 1 && f[len(f)-1] == "1"
+		}
+	}
+	return false
 }
