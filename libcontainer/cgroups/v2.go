@@ -172,7 +172,7 @@ func (m *v2Manager) Signal(sig unix.Signal) error {
 		return writeFile(m.dir, "cgroup.kill", "1")
 	}
 	paused, err := m.Frozen()
-	canFreeze := err == nil
+	canFreeze := err == nil && sig != 0 // signal 0 delivers nothing: no fork to race with
 	if canFreeze && !paused {
 		if err := m.Freeze(); err != nil {
 			return err
