@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -289,11 +288,7 @@ func (c *criDaemon) teardown() {
 	c.stopDaemon()
 	wantNoHullContainers(c.t, c.hull, c.criRoot("hull"))
 	if c.t.Failed() {
-		for _, line := range strings.Split(c.log(), "\n") {
-			if strings.Contains(line, "level=error") {
-				c.t.Logf("containerd: %s", line)
-			}
-		}
+		logErrors(c.t, "containerd", c.log())
 	}
 }
 
@@ -303,14 +298,7 @@ func (c *criDaemon) stopDaemon() {
 	if c.daemon == nil {
 		return
 	}
-	c.daemon.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.done:
-	case <-time.After(10 * time.Second):
-		c.t.Errorf("containerd (pid %d) ignored SIGTERM for 10s; killing it", c.daemon.Process.Pid)
-		c.daemon.Process.Kill()
-		<-c.done
-	}
+	stopByPID(c.t, "containerd", c.daemon, c.done, 10*time.Second)
 	c.daemon = nil
 	// A shim outlives containerd until its last container is gone; give
 	// them a moment before the scratch cleanup counts leftovers.

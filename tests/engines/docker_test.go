@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -184,11 +183,7 @@ func (d *dockerd) teardown() {
 	d.stopDaemon()
 	wantNoHullContainers(d.t, d.hull, d.runtimeRoot())
 	if d.t.Failed() {
-		for _, line := range strings.Split(d.log(), "\n") {
-			if strings.Contains(line, "level=error") {
-				d.t.Logf("dockerd: %s", line)
-			}
-		}
+		logErrors(d.t, "dockerd", d.log())
 	}
 }
 
@@ -198,14 +193,7 @@ func (d *dockerd) stopDaemon() {
 	if d.daemon == nil {
 		return
 	}
-	d.daemon.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-d.done:
-	case <-time.After(20 * time.Second):
-		d.t.Errorf("dockerd (pid %d) ignored SIGTERM for 20s; killing it", d.daemon.Process.Pid)
-		d.daemon.Process.Kill()
-		<-d.done
-	}
+	stopByPID(d.t, "dockerd", d.daemon, d.done, 20*time.Second)
 	d.daemon = nil
 	waitGone(d.s.Dir, 10*time.Second)
 }

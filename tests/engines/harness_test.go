@@ -419,3 +419,28 @@ func killLeftovers(t *testing.T, dir string) {
 		unix.Kill(pid, unix.SIGKILL)
 	}
 }
+
+// stopByPID ends a daemon the test started: SIGTERM, then SIGKILL once
+// grace has passed (an error: a daemon should stop when asked). done
+// receives the daemon's Wait.
+func stopByPID(t *testing.T, name string, daemon *exec.Cmd, done <-chan error, grace time.Duration) {
+	t.Helper()
+	daemon.Process.Signal(unix.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(grace):
+		t.Errorf("%s (pid %d) ignored SIGTERM for %s; killing it", name, daemon.Process.Pid, grace)
+		daemon.Process.Kill()
+		<-done
+	}
+}
+
+// logErrors repeats a daemon's error lines in a failed test's output.
+func logErrors(t *testing.T, name, log string) {
+	t.Helper()
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, "level=error") {
+			t.Logf("%s: %s", name, line)
+		}
+	}
+}
