@@ -72,14 +72,28 @@ func TestCritest(t *testing.T) {
 	results := map[string]critestResult{}
 	for _, h := range criHandlers {
 		start := time.Now()
-		results[h] = c.runCritest(t, critest, h)
+		results[h] = c.runCritest(t, critest, h, h, os.Getenv("HULL_CRITEST_FOCUS"))
 		results[h] = results[h].withDuration(time.Since(start))
 	}
 	t.Logf("critest (cri-tools v1.37.0) through containerd's CRI, same skips for both:\n%s", critestTable(results))
 	runc, hull := results["runc"], results["hull"]
+	var missing []string
 	for _, name := range runc.Passed {
 		if !contains(hull.Passed, name) {
-			t.Errorf("runc passes, hull does not: %s", name)
+			missing = append(missing, name)
+		}
+	}
+	// A spec hull fails where runc passes is run once more, alone: one that
+	// passes then is reported as a flake (loudly, never silently), one that
+	// fails again fails the test.
+	if len(missing) > 0 {
+		again := c.runCritest(t, critest, "hull", "hull-rerun", specsFocus(missing))
+		for _, name := range missing {
+			if contains(again.Passed, name) {
+				t.Logf("FLAKE: hull failed this spec in the full run and passed it run alone: %s", name)
+			} else {
+				t.Errorf("runc passes, hull does not (also run alone): %s", name)
+			}
 		}
 	}
 	for _, name := range hull.Passed {
@@ -100,29 +114,31 @@ func (r critestResult) withDuration(d time.Duration) critestResult {
 	return r
 }
 
-func (c *criDaemon) runCritest(t *testing.T, critest, h string) critestResult {
+// runCritest runs critest against handler h; label names its output files,
+// and focus (a regex, if not empty) selects the specs.
+func (c *criDaemon) runCritest(t *testing.T, critest, h, label, focus string) critestResult {
 	t.Helper()
-	report := filepath.Join(c.s.Dir, "critest-"+h+".json")
+	report := filepath.Join(c.s.Dir, "critest-"+label+".json")
 	args := []string{
 		"-runtime-endpoint", "unix://" + c.sock, "-image-endpoint", "unix://" + c.sock,
 		"-config", filepath.Join(c.s.Dir, "crictl.yaml"), "-runtime-handler", h,
 		"-ginkgo.skip", critestSkipRegex(), "-ginkgo.json-report", report, "-ginkgo.no-color",
 	}
-	if focus := os.Getenv("HULL_CRITEST_FOCUS"); focus != "" {
-		args = append(args, "-ginkgo.focus", focus) // to look into a few specs
+	if focus != "" {
+		args = append(args, "-ginkgo.focus", focus)
 	}
 	full := append([]string{"-t", strconv.Itoa(c.daemon.Process.Pid), "-m", "-n", "--", critest}, args...)
 	r := startCmdTimeout(t, 40*time.Minute, nil, nil, "nsenter", full...).wait()
-	out := filepath.Join(os.TempDir(), "hull-critest-"+h+".log")
+	out := filepath.Join(os.TempDir(), "hull-critest-"+label+".log")
 	if err := os.WriteFile(out, []byte(r.Stdout+r.Stderr), 0o644); err == nil {
 		t.Logf("critest with handler %s: exit %d, output in %s, report in %s", h, r.Code, out, strings.TrimSuffix(out, ".log")+".json")
 	}
 	if data, err := os.ReadFile(report); err == nil {
-		os.WriteFile(filepath.Join(os.TempDir(), "hull-critest-"+h+".json"), data, 0o644)
+		os.WriteFile(filepath.Join(os.TempDir(), "hull-critest-"+label+".json"), data, 0o644)
 	}
 	res, err := readGinkgoReport(report)
 	if err != nil {
-		t.Fatalf("critest with handler %s wrote no report (%v): %s", h, err, r)
+		t.Fatalf("critest with handler %s (%s) wrote no report (%v): %s", h, label, err, r)
 	}
 	return res
 }
@@ -188,4 +204,31 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// specsFocus is a ginkgo focus regex matching exactly the named specs.
+func specsFocus(names []string) string {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = regexp.QuoteMeta(n)
+	}
+	return strings.Join(quoted, "|")
+}
+
+func TestSpecsFocus(t *testing.T) {
+	names := []string{
+		"[k8s.io] Container OOM runtime should output OOMKilled reason should terminate with exitCode 137 and reason OOMKilled",
+		"[k8s.io] Security Context NamespaceOption runtime should support HostIpc is true",
+	}
+	re := regexp.MustCompile(specsFocus(names))
+	for _, n := range names {
+		if !re.MatchString(n) {
+			t.Errorf("focus does not match %q", n)
+		}
+	}
+	for _, other := range []string{"[k8s.io] Security Context NamespaceOption runtime should support HostIpc is false", "[k8s.io] Container"} {
+		if re.MatchString(other) {
+			t.Errorf("focus matches %q too", other)
+		}
+	}
 }
