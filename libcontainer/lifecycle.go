@@ -38,13 +38,14 @@ func (c *Container) Start() error {
 	if err := os.Remove(c.dir.File(execFifo)); err != nil {
 		return err
 	}
+	// As runc's start, this returns once the program is executed (engines
+	// and poststart hooks count on it): init's end of the fifo is
+	// close-on-exec, so the fifo losing its last reader means init has
+	// exec'd (or died). Seccomp and startContainer hooks come before that.
+	waitNoReaders(fifo)
 	if c.Spec.Hooks == nil || len(c.Spec.Hooks.Poststart) == 0 {
 		return nil
 	}
-	// Poststart hooks run after the program is executed: init's end of the
-	// fifo is close-on-exec, so the fifo losing its last reader means init
-	// has exec'd (or died).
-	waitNoReaders(fifo)
 	if err := hooks.RunAll("poststart", c.Spec.Hooks.Poststart, c.specState(specs.StateRunning)); err != nil {
 		c.warn("%v", err)
 	}
