@@ -28,6 +28,11 @@ for t in $TARGETS; do
 	start=$(date +%s)
 	if $GO test -run '^$' -fuzz "^$name\$" -fuzztime "$FUZZTIME" -parallel "$PAR" "$pkg" >"$log" 2>&1; then
 		res=ok
+	elif grep -q 'context deadline exceeded' "$log" && ! grep -q 'Failing input written' "$log"; then
+		# Go's fuzz engine itself ran out of -fuzztime while it was still
+		# working on an input (no input failed: a failure is always written
+		# to testdata/fuzz): said, not counted as a finding.
+		res="ok (engine hit its deadline mid-input; see $log)"
 	else
 		res="FAIL (see $log)"
 		fail=1
