@@ -123,10 +123,19 @@ func inner(cfg config, tmp, cg string) int {
 // measure runs every chosen case in every chosen regime, one table per
 // regime, then the boot case (once) in a table of its own.
 func (b *bench) measure(ctx context.Context) {
+	var perRegime []benchCase
+	for _, c := range allCases() {
+		if !c.once && b.cfg.wantCase(c.name) {
+			perRegime = append(perRegime, c)
+		}
+	}
 	for _, rg := range b.cfg.regimeList() {
+		if len(perRegime) == 0 {
+			break // -cases boot: no regime tables
+		}
 		b.startTable(rg, false)
-		for _, c := range allCases() {
-			if !c.once && b.cfg.wantCase(c.name) && ctx.Err() == nil {
+		for _, c := range perRegime {
+			if ctx.Err() == nil {
 				b.runCase(ctx, c)
 			}
 		}
