@@ -163,12 +163,13 @@ func TestLauncherRSS(t *testing.T) {
 	}
 	for _, argv := range [][]string{{"/bin/true"}, {"/bin/dd", "if=/dev/zero", "of=/dev/null", "bs=48M", "count=1", "status=none"}} {
 		u, _, _ := launch(t, bin, 0, "", argv...)
-		out, err := exec.Command(gnuTime, append([]string{"-f", "maxrss=%M"}, argv...)...).CombinedOutput()
+		out, err := exec.Command(gnuTime, append([]string{"-v"}, argv...)...).CombinedOutput()
 		if err != nil {
-			t.Fatalf("%s %v: %v: %s", gnuTime, argv, err, out)
+			t.Fatalf("%s -v %v: %v: %s", gnuTime, argv, err, out)
 		}
-		_, v, _ := strings.Cut(strings.TrimSpace(string(out)), "maxrss=")
-		ref, err := strconv.ParseInt(v, 10, 64)
+		_, v, _ := strings.Cut(string(out), "Maximum resident set size (kbytes):")
+		v, _, _ = strings.Cut(strings.TrimSpace(v), "\n")
+		ref, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 		if err != nil {
 			t.Fatalf("time output %q", out)
 		}
