@@ -125,6 +125,12 @@ func TestParseFlags(t *testing.T) {
 		{"unknown regime", []string{"-rootfs", "/r", "-regimes", "hot"}, `unknown regime "hot"`, nil},
 		{"no regime", []string{"-rootfs", "/r", "-regimes", ","}, "-regimes is empty", nil},
 		{"bad row", []string{"-rootfs", "/r", "-row", "0"}, "bad counts", nil},
+		{"also", []string{"-rootfs", "/r", "-cases", "run", "-also", "hull-b=/b/hull, x=/x"}, "", func(c config) bool {
+			return strings.Join(c.runtimes, ",") == "hull,crun,runc,hull-b,x" && c.paths["hull-b"] == "/b/hull" && c.paths["x"] == "/x"
+		}},
+		{"also not a pair", []string{"-rootfs", "/r", "-also", "hull-b"}, "not NAME=PATH", nil},
+		{"also a known name", []string{"-rootfs", "/r", "-also", "runc=/x"}, "already a column", nil},
+		{"also nspawn", []string{"-rootfs", "/r", "-also", "nspawn=/x"}, "not an OCI runtime", nil},
 		{"bad pause", []string{"-rootfs", "/r", "-warm-pause", "-1ms"}, "bad pauses", nil},
 		{"bad nboot", []string{"-rootfs", "/r", "-nboot", "0"}, "bad counts", nil},
 		{"quick", []string{"-rootfs", "/r", "-quick"}, "", func(c config) bool {

@@ -66,6 +66,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	runc := fs.String("runc", "", "runc binary (default: runc in PATH)")
 	crun := fs.String("crun", "", "crun binary (default: crun in PATH)")
 	nspawn := fs.String("nspawn", "", "systemd-nspawn binary for the boot case (default: in PATH)")
+	also := fs.String("also", "", "more OCI runtime columns, NAME=PATH comma separated (an A/B of two hull builds in one interleaved run: -also hull-b=/path/to/hull)")
 	fs.StringVar(&c.rootfs, "rootfs", "", "busybox rootfs directory (tests/rootfs/busybox.sh)")
 	rts := fs.String("runtimes", "hull,crun,runc,nspawn", "columns, comma separated; the first is compared to the others (nspawn: boot case only)")
 	cases := fs.String("cases", "", "cases to run, comma separated (default all: run,cycle,exec,run100,runlim,boot)")
@@ -95,6 +96,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		c.n, c.warmup, c.n100, c.nboot = 5, 1, 1, 3
 	}
 	c.runtimes = splitList(*rts)
+	if err := c.addAlso(splitList(*also)); err != nil {
+		return c, err
+	}
 	c.cases = splitList(*cases)
 	c.regimes = splitList(*regimes)
 	if !c.wantCase("boot") {
@@ -135,6 +139,25 @@ func (c config) check() error {
 		if !known[name] {
 			return fmt.Errorf("-cases: unknown case %q", name)
 		}
+	}
+	return nil
+}
+
+// addAlso adds -also's NAME=PATH runtimes as columns after the others.
+func (c *config) addAlso(pairs []string) error {
+	for _, p := range pairs {
+		name, path, ok := strings.Cut(p, "=")
+		if !ok || name == "" || path == "" || strings.ContainsAny(name, "/ ") {
+			return fmt.Errorf("-also: %q is not NAME=PATH", p)
+		}
+		if name == "nspawn" {
+			return fmt.Errorf("-also: %q: nspawn is not an OCI runtime", p)
+		}
+		if _, known := c.paths[name]; known {
+			return fmt.Errorf("-also: %q: %s is already a column", p, name)
+		}
+		c.paths[name] = path
+		c.runtimes = append(c.runtimes, name)
 	}
 	return nil
 }
