@@ -29,10 +29,7 @@ type ExecOpts struct {
 // of the container's init and its cgroup, and becomes Process with its
 // capabilities, limits and seccomp filter. The process is hull's child.
 func (c *Container) Exec(o ExecOpts) (state.Process, error) {
-	op := OpExec
-	if o.IgnorePaused {
-		op = OpExecIgnorePaused
-	}
+	op := ExecOp(o.IgnorePaused)
 	st, err := c.require(op)
 	if err != nil {
 		return state.Process{}, err

@@ -159,6 +159,21 @@ func (c *Container) require(op Op) (specs.ContainerState, error) {
 	return st, err
 }
 
+// Require checks that op may run on the container as it is now, for a
+// command that must refuse before it does work of its own.
+func (c *Container) Require(op Op) error {
+	_, err := c.require(op)
+	return err
+}
+
+// ExecOp is the exec op with or without --ignore-paused.
+func ExecOp(ignorePaused bool) Op {
+	if ignorePaused {
+		return OpExecIgnorePaused
+	}
+	return OpExec
+}
+
 // notRunning is the refusal of an op whose init turned out to be gone
 // after the status check passed (it died meanwhile).
 func notRunning(id string, op Op) error {
