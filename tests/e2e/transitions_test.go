@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -203,4 +204,75 @@ func (c *container) killCreateMidway() {
 	if _, err := os.Stat(filepath.Join(c.Root, c.ID)); err != nil {
 		t.Fatalf("no state dir after the killed create: %v", err)
 	}
+}
+
+// TestDeleteUnloadableCgroup: a state whose cgroup record cannot be loaded
+// (a driver this hull does not know). delete fails and keeps the state,
+// the only record of the cgroup; delete --force removes the container,
+// kills its init, and fails naming the cgroup it left.
+func TestDeleteUnloadableCgroup(t *testing.T) {
+	// A running container's delete is refused by its status first.
+	deleteSays := map[string]string{"running": "not stopped: running", "stopped": "the state is kept"}
+	for _, st := range []string{"running", "stopped"} {
+		t.Run(st, func(t *testing.T) {
+			t.Parallel()
+			c := newLifecycleContainer(t, "hull", st)
+			pid := c.state().Pid
+			stateDir := filepath.Join(c.Root, c.ID)
+			breakCgroupRecord(t, filepath.Join(stateDir, "state.json"))
+			t.Cleanup(func() {
+				for _, d := range cgroupDirs(c.Cgroup) {
+					removeCgroupTree(d)
+				}
+			})
+
+			r := c.hull("delete", c.ID)
+			if r.Code == 0 || !strings.Contains(r.Stderr, deleteSays[st]) {
+				t.Errorf("delete: want a failure saying %q:\n%s", deleteSays[st], r)
+			}
+			if st == "stopped" && !strings.Contains(r.Stderr, `unknown driver "nosuch"`) {
+				t.Errorf("delete: the failure does not name the record's fault:\n%s", r)
+			}
+			t.Logf("%s", r)
+			if _, err := os.Stat(stateDir); err != nil {
+				t.Errorf("delete removed the state: %v", err)
+			}
+			if len(cgroupDirs(c.Cgroup)) == 0 {
+				t.Errorf("the cgroup is gone before the test removed it")
+			}
+
+			r = c.hull("delete", "--force", c.ID)
+			if r.Code == 0 || !strings.Contains(r.Stderr, "deleted, but left its cgroup") || !strings.Contains(r.Stderr, c.Cgroup) {
+				t.Errorf("delete --force: want a failure naming the cgroup left (%s):\n%s", c.Cgroup, r)
+			}
+			if _, err := os.Stat(stateDir); !os.IsNotExist(err) {
+				t.Errorf("delete --force kept the state: %v", err)
+			}
+			t.Logf("%s", r)
+			c.reap()
+			if st == "running" && !waitUntil(5*time.Second, func() bool { s, _ := procStat(pid); return s == "" || s == "Z" }) {
+				t.Errorf("delete --force left the init %d running", pid)
+			}
+			if len(cgroupDirs(c.Cgroup)) == 0 {
+				t.Errorf("delete --force removed a cgroup it said it left")
+			}
+		})
+	}
+}
+
+// breakCgroupRecord gives the state's cgroup record a driver no hull has.
+func breakCgroupRecord(t *testing.T, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	must(t, err)
+	var saved map[string]any
+	must(t, json.Unmarshal(data, &saved))
+	cg, ok := saved["cgroup"].(map[string]any)
+	if !ok {
+		t.Fatalf("%s has no cgroup record: %s", path, data)
+	}
+	cg["driver"] = "nosuch"
+	data, err = json.Marshal(saved)
+	must(t, err)
+	must(t, os.WriteFile(path, data, 0o600))
 }
