@@ -12,8 +12,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	nspawnhooks "github.com/hull-runtime/hull/hooks/nspawn"
-	"github.com/hull-runtime/hull/libcontainer"
 	"github.com/hull-runtime/hull/libcontainer/console"
+	"github.com/hull-runtime/hull/nspawnconv/syscontainer"
 	"github.com/hull-runtime/hull/oci"
 )
 
@@ -126,7 +126,7 @@ func runMachine(c *cli.Context, id string, b *oci.Bundle) (int, error) {
 			fmt.Fprintf(os.Stderr, "\r\nhull: escape: killing machine %s\r\n", id)
 			ctr.Signal(unix.SIGKILL, true)
 		}
-		if err := attachConsole(tty, b.Spec.Annotations[libcontainer.AnnotationConsole]); err != nil {
+		if err := attachConsole(tty, b.Spec.Annotations[syscontainer.AnnotationConsole]); err != nil {
 			ctr.Delete(true)
 			return 0, err
 		}
@@ -137,15 +137,15 @@ func runMachine(c *cli.Context, id string, b *oci.Bundle) (int, error) {
 	}
 	// Unlocked while it runs, so that state, exec and kill work meanwhile.
 	ctr.Close()
-	status := libcontainer.SystemExitStatus(b.Spec, waitForwarding(ctr.WaitExit, forwarding{send: func(sig unix.Signal) { ctr.Signal(sig, false) }, orderly: orderlySignal(b.Spec)}, sigs, tty))
+	status := syscontainer.SystemExitStatus(b.Spec, waitForwarding(ctr.WaitExit, forwarding{send: func(sig unix.Signal) { ctr.Signal(sig, false) }, orderly: orderlySignal(b.Spec)}, sigs, tty))
 	if tty != nil {
 		tty.drain()
 	}
 	return status, deleteAfterRun(c.String("root"), id)
 }
 
-// notifyRelay is a *libcontainer.NotifyRelay that may be absent.
-type notifyRelay struct{ r *libcontainer.NotifyRelay }
+// notifyRelay is a *syscontainer.NotifyRelay that may be absent.
+type notifyRelay struct{ r *syscontainer.NotifyRelay }
 
 func (n notifyRelay) Close() {
 	if n.r != nil {
@@ -156,11 +156,11 @@ func (n notifyRelay) Close() {
 // startNotifyRelay listens on a converted machine's /run/host/notify from
 // the host side and passes READY=1 on to hull's own $NOTIFY_SOCKET.
 func startNotifyRelay(b *oci.Bundle) (notifyRelay, error) {
-	p := libcontainer.NotifySocketPath(b.Spec, b.Dir)
+	p := syscontainer.NotifySocketPath(b.Spec, b.Dir)
 	if p == "" {
 		return notifyRelay{}, nil
 	}
-	r, err := libcontainer.NewNotifyRelay(p, os.Getenv("NOTIFY_SOCKET"))
+	r, err := syscontainer.NewNotifyRelay(p, os.Getenv("NOTIFY_SOCKET"))
 	return notifyRelay{r}, err
 }
 
@@ -169,7 +169,7 @@ func startNotifyRelay(b *oci.Bundle) (notifyRelay, error) {
 // systemd), else SIGTERM.
 func killSignal(name string, spec *specs.Spec) (unix.Signal, error) {
 	if name == "" {
-		name = libcontainer.DefaultKillSignal(spec)
+		name = syscontainer.DefaultKillSignal(spec)
 	}
 	if name == "" {
 		return unix.SIGTERM, nil

@@ -15,6 +15,7 @@ import (
 	"github.com/hull-runtime/hull/libcontainer"
 	"github.com/hull-runtime/hull/libcontainer/console"
 	"github.com/hull-runtime/hull/libcontainer/state"
+	"github.com/hull-runtime/hull/nspawnconv/syscontainer"
 	"github.com/hull-runtime/hull/oci"
 )
 
@@ -96,7 +97,7 @@ func run(c *cli.Context) error {
 	}
 	// Unlocked while it runs, so that state, kill and delete work meanwhile.
 	ctr.Close()
-	status := libcontainer.SystemExitStatus(b.Spec, waitForwarding(ctr.WaitExit, forwarding{send: func(sig unix.Signal) { ctr.Signal(sig, false) }, orderly: orderlySignal(b.Spec)}, sigs.ch, tty))
+	status := syscontainer.SystemExitStatus(b.Spec, waitForwarding(ctr.WaitExit, forwarding{send: func(sig unix.Signal) { ctr.Signal(sig, false) }, orderly: orderlySignal(b.Spec)}, sigs.ch, tty))
 	if reaper != nil {
 		reaper.stop() // before delete's poststop hooks, hull's own children
 	}
