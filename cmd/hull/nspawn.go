@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 
 	"github.com/urfave/cli/v2"
 
@@ -93,55 +92,15 @@ func removeNspawnBundle(dir string) {
 	}
 }
 
-// runMachine is `hull run` with nspawn's console modes: create, start,
-// relay notifications, forward signals, wait, delete.
+// runMachine is `hull run` with nspawn's console modes and escape.
 func runMachine(c *cli.Context, id string, b *oci.Bundle) (int, error) {
-	var tty *ttyProxy
-	if b.Spec.Process.Terminal {
-		var err error
-		if tty, err = newTTYProxy(); err != nil {
-			return 0, err
-		}
-		defer tty.Close()
-	}
-	relay, err := startNotifyRelay(b)
-	if err != nil {
-		return 0, err
-	}
-	defer relay.Close()
-	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs)
-	defer signal.Stop(sigs)
-	var sock *os.File
-	if tty != nil {
-		sock = tty.remote
-	}
-	ctr, err := createFromBundle(c, id, b, sock)
-	if err != nil {
-		return 0, err
-	}
-	defer ctr.Close()
-	if tty != nil {
-		tty.escape = func() {
-			fmt.Fprintf(os.Stderr, "\r\nhull: escape: killing machine %s\r\n", id)
-			ctr.Signal(unix.SIGKILL, true)
-		}
-		if err := attachConsole(tty, b.Spec.Annotations[syscontainer.AnnotationConsole]); err != nil {
-			ctr.Delete(true)
-			return 0, err
-		}
-	}
-	if err := ctr.Start(); err != nil {
-		ctr.Delete(true)
-		return 0, err
-	}
-	// Unlocked while it runs, so that state, exec and kill work meanwhile.
-	ctr.Close()
-	status := syscontainer.SystemExitStatus(b.Spec, waitForwarding(ctr.WaitExit, forwarding{send: func(sig unix.Signal) { ctr.Signal(sig, false) }, orderly: orderlySignal(b.Spec)}, sigs, tty))
-	if tty != nil {
-		tty.drain()
-	}
-	return status, deleteAfterRun(c.String("root"), id)
+	return runContainer(c, runPlan{
+		id: id, bundle: b,
+		tty:         b.Spec.Process.Terminal,
+		consoleMode: b.Spec.Annotations[syscontainer.AnnotationConsole],
+		escape:      true,
+		relay:       true,
+	})
 }
 
 // notifyRelay is a *syscontainer.NotifyRelay that may be absent.
