@@ -29,6 +29,7 @@ var lifecycleOps = []lifecycleOp{
 	{"resume", func(id string) []string { return []string{"resume", id} }},
 	{"update", func(id string) []string { return []string{"update", "--pids-limit", "100", id} }},
 	{"exec", func(id string) []string { return []string{"exec", id, "true"} }},
+	{"exec --ignore-paused", func(id string) []string { return []string{"exec", "--ignore-paused", id, "true"} }},
 	{"ps", func(id string) []string { return []string{"ps", id} }},
 	{"events", func(id string) []string { return []string{"events", "--stats", id} }},
 }
@@ -55,8 +56,11 @@ var hullLifecycle = map[string][5]string{
 	"update": {"container not running", "=", "=", "=", "container not running"},
 	"exec": {"container not running", "=", "=", "cannot exec in a paused container (use --ignore-paused to override)",
 		"cannot exec in a stopped container"},
-	"ps":     {"container not running", "=", "=", "=", "="},
-	"events": {"container not running", "=", "=", "=", "container not running"},
+	// In a paused container the process waits frozen until resume: see
+	// TestLifecycleExecIgnorePaused.
+	"exec --ignore-paused": {"container not running", "=", "=", "skip", "cannot exec in a stopped container"},
+	"ps":                   {"container not running", "=", "=", "=", "="},
+	"events":               {"container not running", "=", "=", "=", "container not running"},
 }
 
 // runcLifecycle is runc's answer in the same runs (the control; creating
@@ -64,17 +68,18 @@ var hullLifecycle = map[string][5]string{
 // success or failure is compared, runc's words being logged. Where it
 // differs from hull the cell says so.
 var runcLifecycle = map[string][5]string{
-	"start":          {"", "->running", "fail", "fail", "fail"},
-	"kill":           {"", "=", "=", "=", "fail"},
-	"kill --all":     {"", "=", "=", "->running", "="}, // runc thaws a paused container after signalling it
-	"delete":         {"", "->", "fail", "fail", "->"},
-	"delete --force": {"", "->", "->", "->", "->"},
-	"pause":          {"", "->paused", "->paused", "fail", "fail"}, // runc also pauses a created container
-	"resume":         {"", "fail", "fail", "->running", "fail"},
-	"update":         {"", "=", "=", "=", "fail"},
-	"exec":           {"", "=", "=", "fail", "fail"},
-	"ps":             {"", "=", "=", "=", "="},
-	"events":         {"", "=", "=", "=", "fail"},
+	"start":                {"", "->running", "fail", "fail", "fail"},
+	"kill":                 {"", "=", "=", "=", "fail"},
+	"kill --all":           {"", "=", "=", "->running", "="}, // runc thaws a paused container after signalling it
+	"delete":               {"", "->", "fail", "fail", "->"},
+	"delete --force":       {"", "->", "->", "->", "->"},
+	"pause":                {"", "->paused", "->paused", "fail", "fail"}, // runc also pauses a created container
+	"resume":               {"", "fail", "fail", "->running", "fail"},
+	"update":               {"", "=", "=", "=", "fail"},
+	"exec":                 {"", "=", "=", "fail", "fail"},
+	"exec --ignore-paused": {"", "=", "=", "skip", "fail"},
+	"ps":                   {"", "=", "=", "=", "="},
+	"events":               {"", "=", "=", "=", "fail"},
 }
 
 // TestLifecycleMatrix drives real containers into each state and tries
@@ -100,6 +105,9 @@ func TestLifecycleMatrix(t *testing.T) {
 				probe := newLifecycleContainer(t, rt, st)
 				for _, op := range lifecycleOps {
 					cell := want[op.name][col]
+					if cell == "skip" {
+						continue
+					}
 					c := probe
 					if strings.HasPrefix(cell, "->") {
 						c = newLifecycleContainer(t, rt, st)
@@ -275,4 +283,26 @@ func breakCgroupRecord(t *testing.T, path string) {
 	data, err = json.Marshal(saved)
 	must(t, err)
 	must(t, os.WriteFile(path, data, 0o600))
+}
+
+// TestLifecycleExecIgnorePaused: exec --ignore-paused into a paused
+// container joins it, frozen, and runs once the container is resumed; the
+// container stays paused meanwhile.
+func TestLifecycleExecIgnorePaused(t *testing.T) {
+	for _, rt := range cliRuntimes(t) {
+		t.Run(rt, func(t *testing.T) {
+			t.Parallel()
+			c := newLifecycleContainer(t, rt, "paused")
+			before := len(procsInCgroup(c.Cgroup))
+			p := c.startHull(nil, "exec", "--ignore-paused", c.ID, "true")
+			if !waitUntil(10*time.Second, func() bool { return len(procsInCgroup(c.Cgroup)) > before }) {
+				t.Errorf("no exec'd process joined the paused container's cgroup")
+			}
+			checkStatus(t, c, "exec --ignore-paused", "paused", "paused")
+			c.mustHull("resume", c.ID)
+			if r := p.wait(); r.Code != 0 {
+				t.Errorf("exec --ignore-paused: %s", r)
+			}
+		})
+	}
 }
