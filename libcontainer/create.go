@@ -232,6 +232,10 @@ func (c *Container) startInit(spec *specs.Spec, o CreateOpts, cg cgroups.Manager
 		}
 	}
 	if err := c.configureInit(p.sync, cfg, p.init.Pid); err != nil {
+		var built *builderError
+		if errors.As(err, &built) && !errors.Is(err, unix.ESRCH) {
+			return err // the init is alive, waiting for its rootfs
+		}
 		return fmt.Errorf("%w%s", err, initDeath(p.init, spec))
 	}
 	return nil
@@ -335,7 +339,7 @@ func (c *Container) buildRootfs(sync *os.File, cfg *initConfig, pid int) error {
 	}
 	slave, err := buildRootfs(pid, cfg, cfg.consoleSock, hooksFn)
 	if err != nil {
-		return err
+		return &builderError{err}
 	}
 	fd := -1
 	if slave != nil {
@@ -347,6 +351,11 @@ func (c *Container) buildRootfs(sync *os.File, cfg *initConfig, pid int) error {
 	}
 	return nil
 }
+
+// builderError is a failed step of buildRootfs.
+type builderError struct{ error }
+
+func (e *builderError) Unwrap() error { return e.error }
 
 // forwardListener sends the agent the listener with the container's state:
 // creating during create, the container's own status during exec.
