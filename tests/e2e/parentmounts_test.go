@@ -14,7 +14,8 @@ import (
 )
 
 // TestRootfsBuilder: who builds the rootfs shows in the createContainer
-// hook's parent. hull create builds it from a thread in the init's
+// hook's parent (read by the hook's shell itself from the host's /proc,
+// still mounted before pivot_root). hull create builds it from a thread in the init's
 // namespaces where it can (no user namespace, a kernel whose proc takes
 // "pidns"), so the hook is its child; with a user namespace the init
 // builds it, as runc's init always does (the control), and the hook is the
@@ -46,11 +47,16 @@ func TestRootfsBuilder(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			eachRuntime(t, tc.edit, func(t *testing.T, c *container) {
-				out := filepath.Join(c.tmp, "hook")
-				must(t, os.Chmod(c.tmp, 0o755)) // the user namespace's root writes here
+				// The user namespace's root (host uid 100000) writes here;
+				// t.TempDir's parent is root's, 0700.
+				dir, err := os.MkdirTemp("", "hull-rootfs-builder-")
+				must(t, err)
+				t.Cleanup(func() { os.RemoveAll(dir) })
+				must(t, os.Chmod(dir, 0o777))
+				out := filepath.Join(dir, "hook")
 				c.Spec.Process.Args = sh(`echo pid=$$; tr '\0' ' ' </proc/1/cmdline; echo; ls /proc | grep -c '^[0-9]'`)
 				c.Spec.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{
-					Path: "/bin/sh", Args: []string{"sh", "-c", `grep PPid /proc/self/status > "$1"; readlink /proc/self/ns/mnt /proc/self/ns/pid >> "$1"`, "sh", out},
+					Path: "/bin/sh", Args: []string{"sh", "-c", `while read k v; do [ "$k" = PPid: ] && echo "$k $v"; done </proc/self/status >"$1"; readlink /proc/self/ns/mnt /proc/self/ns/pid >>"$1"`, "sh", out},
 				}}}
 				c.writeSpec()
 				p := c.startHull(nil, "create", "--bundle", c.Bundle, c.ID)
