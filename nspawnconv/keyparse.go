@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 func cliKeys() []KeyDef {
@@ -134,11 +135,13 @@ func parseKillSignal(s *Settings, v string, _ *parseCtx) error {
 	return err
 }
 
-var uuidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$`)
+var uuidRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$`)
+})
 
 // normUUID returns the lower-case dashed form of a 128-bit ID.
 func normUUID(v string) (string, error) {
-	if !uuidRe.MatchString(v) {
+	if !uuidRe().MatchString(v) {
 		return "", fmt.Errorf("invalid machine ID %q", v)
 	}
 	h := strings.ToLower(strings.ReplaceAll(v, "-", ""))
@@ -171,7 +174,7 @@ func parsePrivateUsersField(s *Settings, v string, c *parseCtx) error {
 	return err
 }
 
-var syscallNameRe = regexp.MustCompile(`^@?[a-z0-9_-]+$`)
+var syscallNameRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^@?[a-z0-9_-]+$`) })
 
 func parseSyscallFilter(s *Settings, v string, c *parseCtx) error {
 	if v == "" {
@@ -184,7 +187,7 @@ func parseSyscallFilter(s *Settings, v string, c *parseCtx) error {
 		return err
 	}
 	for _, w := range words {
-		if !syscallNameRe.MatchString(w) {
+		if !syscallNameRe().MatchString(w) {
 			return fmt.Errorf("invalid system call name %q", w)
 		}
 	}
@@ -209,10 +212,12 @@ func parseOOMScore(s *Settings, v string, _ *parseCtx) error {
 	return nil
 }
 
-var hostnameRe = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9][A-Za-z0-9-]{0,62})*$`)
+var hostnameRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9][A-Za-z0-9-]{0,62})*$`)
+})
 
 func parseHostname(s *Settings, v string, _ *parseCtx) error {
-	if v != "" && (len(v) > 64 || !hostnameRe.MatchString(v)) {
+	if v != "" && (len(v) > 64 || !hostnameRe().MatchString(v)) {
 		return fmt.Errorf("invalid hostname %q", v)
 	}
 	s.Hostname = v
