@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"sync"
 	"time"
 
@@ -48,8 +47,7 @@ func run(c *cli.Context) error {
 		}
 		defer tty.Close()
 	}
-	sigs := catchSignals()
-	defer signal.Stop(sigs.ch)
+	sigs := catchSignals() // never stopped: see catchSignals
 
 	if !c.Bool("detach") {
 		relay, err := startNotifyRelay(b)
