@@ -17,7 +17,7 @@ func (c *Container) Pause() error {
 	}
 	cg := c.cgroup()
 	if cg == nil {
-		return fmt.Errorf("container %q: has no cgroup to freeze (rootless without a delegated cgroup)", c.ID)
+		return noCgroup(c.ID, "pause (the freezer)")
 	}
 	return cg.Freeze()
 }
@@ -38,7 +38,7 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 	}
 	cg := c.cgroup()
 	if cg == nil {
-		return fmt.Errorf("container %q: has no cgroup to set limits in (rootless without a delegated cgroup)", c.ID)
+		return noCgroup(c.ID, "update (limits)")
 	}
 	if c.Spec.Linux != nil {
 		r = withCPUPair(c.Spec.Linux.Resources, r)
@@ -149,7 +149,7 @@ func (c *Container) Stats() (*cgroups.Stats, error) {
 	}
 	cg := c.cgroup()
 	if cg == nil {
-		return nil, fmt.Errorf("container %q: has no cgroup", c.ID)
+		return nil, noCgroup(c.ID, "events (stats)")
 	}
 	return cg.Stats()
 }

@@ -31,6 +31,11 @@ type Config struct {
 	Resources *specs.LinuxResources
 	// Systemd selects the systemd driver (--systemd-cgroup).
 	Systemd bool
+	// Rootless leaves out, on a hybrid v1 host, the unified hierarchy:
+	// moving a process there needs write access to the common ancestor of
+	// its old and new cgroup (the kernel's v2 delegation rule), and a
+	// delegated v1 tree does not give that. runc leaves it out too.
+	Rootless bool
 }
 
 // State is what hull persists so that a later command can Load the manager.
