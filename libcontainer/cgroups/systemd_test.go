@@ -62,7 +62,7 @@ func TestExpandSlice(t *testing.T) {
 }
 
 func TestSystemdStateRoundTrip(t *testing.T) {
-	m, err := newSystemdAt("/sys/fs/cgroup", Config{Path: "user-1000.slice:hull:c1"})
+	m, err := newSystemdAt("/sys/fs/cgroup", "", Config{Path: "user-1000.slice:hull:c1"})
 	if err != nil {
 		t.Fatal(err)
 	}
