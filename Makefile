@@ -120,6 +120,8 @@ test-guest-machines: build rootfs
 # --systemd-cgroup through the user's systemd, rootless podman with the
 # systemd cgroup manager; runc (and crun) as the control.
 test-guest-rootless: build rootfs
+	sh tests/rootfs/debian.sh $(BUILD)/debian-rootfs
+	tar --acls --xattrs -C $(BUILD)/debian-rootfs -cf $(BUILD)/debian-rootfs.tar .
 	HULL_GUEST_TIMEOUT=$${HULL_GUEST_TIMEOUT:-1500} sh tests/guest/run.sh bash tests/guest/rootless.sh
 
 # Regenerates nspawnconv/sysfilter's group tables from the installed systemd.

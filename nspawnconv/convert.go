@@ -41,6 +41,17 @@ type Options struct {
 	NewUUID       func() string // default: random v4
 	// LookupUser resolves a BindUser= name on the host (default LookupHostUser).
 	LookupUser func(name string) (HostUser, error)
+	// Rootless is set when an unprivileged user runs the machine: its
+	// ids and subordinate ranges replace what PrivateUsers= would pick.
+	Rootless *RootlessIDs
+}
+
+// RootlessIDs are an unprivileged caller's own uid and gid and the first
+// ids of its /etc/subuid and /etc/subgid ranges, with the ranges' sizes.
+type RootlessIDs struct {
+	UID, GID         uint32
+	SubUID, SubGID   uint32
+	SubUIDN, SubGIDN uint32
 }
 
 // PreStep is host-side work to do, in order, before `create`.

@@ -201,5 +201,52 @@ for r in hull runc crun; do
 	check "podman/$r: rm" run $p rm "$name"
 done
 
+# --- 4. hull nspawn -b -U as the user --------------------------------------
+# The Debian rootfs of the boot tests, unpacked by the user (its files are
+# the user's: the machine's root), booted with -U (root = the user, 1…65535
+# = its /etc/subuid range) in a scope of the user's systemd.
+say "=== 4. hull nspawn -b -U, unprivileged"
+tarball=$src/_build/debian-rootfs.tar
+if [ ! -f "$tarball" ]; then
+	bad "no $tarball (make test-guest-rootless makes it)"
+else
+	as mkdir "$home/deb"
+	as tar -C "$home/deb" -xf "$tarball" 2>/dev/null
+	say "unpacked: $(du -sh "$home/deb" | cut -f1), owner $(stat -c %U "$home/deb/etc/os-release")"
+	(cd "$home" && as hull --systemd-cgroup nspawn -b -U -D "$home/deb" -M rlmach </dev/null >/tmp/rlmach.log 2>&1) &
+	npid=$!
+	leader=
+	wait_for 120 sh -c "runuser -u $user -- env XDG_RUNTIME_DIR=$rt hull state rlmach | grep -q '\"pid\": *[1-9]'" &&
+		leader=$(as hull state rlmach | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+	if [ -z "$leader" ]; then
+		bad "nspawn -b -U: no running container"
+		cat /tmp/rlmach.log
+	else
+		say "machine leader $leader, cgroup $(cat /proc/$leader/cgroup), uid_map $(tr -s ' \n' ' ' </proc/$leader/uid_map)"
+		inm() { nsenter -t "$leader" -U -m -u -i -n -p -C -- "$@"; }
+		state=
+		until=$(($(date +%s) + 300))
+		while :; do
+			state=$(timeout 300 nsenter -t "$leader" -U -m -u -i -n -p -C -- systemctl is-system-running --wait 2>&1)
+			case $state in
+			*"Failed to connect"* | "") [ "$(date +%s)" -ge "$until" ] && break ;;
+			*) break ;;
+			esac
+			sleep 1
+		done
+		say "nspawn -b -U: is-system-running: $state"
+		run inm systemctl --failed --no-legend --plain >/dev/null
+		check "nspawn -b -U: running, 0 failed units" [ "$state" = running ]
+		run inm systemctl poweroff >/dev/null
+	fi
+	rc=0
+	wait_for 120 sh -c "! kill -0 $npid" || kill -KILL "$npid"
+	wait "$npid" || rc=$?
+	say "hull nspawn exited $rc"
+	tail -n 15 /tmp/rlmach.log
+	check "nspawn -b -U: poweroff, exit 0" [ "$rc" = 0 ]
+	check "nspawn -b -U: nothing left" sh -c "[ -z \"\$(ls $rt/hull 2>/dev/null)\" ] && [ -z \"\$(ls $rt/hull-nspawn 2>/dev/null)\" ]"
+fi
+
 say "done: $( [ $fail = 0 ] && echo all ok || echo FAILURES)"
 exit $fail
