@@ -119,7 +119,10 @@ test-guest-machines: build rootfs
 # Rootless hull in the guest: a lingering user's delegated subtree,
 # --systemd-cgroup through the user's systemd, rootless podman with the
 # systemd cgroup manager; runc (and crun) as the control.
+# Needs the guest image (make test-guest builds it): the extra packages are
+# resolved against its dpkg status.
 test-guest-rootless: build rootfs
+	sh tests/guest/rootless-debs.sh "$$(ls -d $(BUILD)/guest/image-*/disk.img | head -n 1)" $(BUILD)/guest/rootless-debs
 	sh tests/rootfs/debian.sh $(BUILD)/debian-rootfs
 	tar --acls --xattrs -C $(BUILD)/debian-rootfs -cf $(BUILD)/debian-rootfs.tar .
 	HULL_GUEST_TIMEOUT=$${HULL_GUEST_TIMEOUT:-1500} sh tests/guest/run.sh bash tests/guest/rootless.sh

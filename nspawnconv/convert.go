@@ -216,6 +216,8 @@ func (s *Settings) checkRefused(o Options) error {
 		{s.NetworkNamespacePath != "" && (s.PrivateNetwork || len(s.Interfaces) > 0 || s.VirtualEthernet || s.Bridge != "" || s.Zone != "" ||
 			len(s.VirtualEthernetExtra)+len(s.MACVLAN)+len(s.IPVLAN) > 0), "--network-namespace-path", "cannot be combined with other network settings (as in nspawn)"},
 		{s.Bridge != "" && s.Zone != "", "Zone=", "cannot be combined with Bridge= (as in nspawn)"},
+		{o.Rootless != nil && (s.VirtualEthernet || s.Bridge != "" || s.Zone != "" || len(s.VirtualEthernetExtra)+len(s.MACVLAN)+len(s.IPVLAN)+len(s.Interfaces)+len(s.Ports) > 0),
+			"--network-veth/--network-bridge/--network-zone/--network-macvlan/--network-ipvlan/--network-interface/--port", "host-side links and port forwarding need CAP_NET_ADMIN on the host; unprivileged, use --private-network (a network namespace of the user's own) or the host's network"},
 		{s.SettingsMode != "" && s.SettingsMode != SettingsNo && s.SettingsMode != SettingsYes &&
 			s.SettingsMode != SettingsOverride && s.SettingsMode != SettingsTrusted, "--settings", "invalid mode"},
 	}

@@ -23,13 +23,8 @@ rootfs=$tmp/rootfs
 # and crun, which tests/validate/guest.sh compares hull with on cgroup v2;
 # apparmor for apparmor_parser, which loads the AppArmor tests' profile
 # (Debian's kernel enables AppArmor by default); systemd-container (machined,
-# machinectl, systemd-nspawn) for tests/guest/machines.sh; for the rootless
-# tests (tests/guest/rootless.sh): uidmap (newuidmap/newgidmap),
-# dbus-user-session (the user bus of a lingering user's systemd) and podman
-# with what its rootless mode recommends (slirp4netns, fuse-overlayfs,
-# catatonit).
+# machinectl, systemd-nspawn) for tests/guest/machines.sh.
 include=systemd,systemd-sysv,systemd-container,udev,kmod,dbus,busybox-static,iproute2,libseccomp2,procps,runc,crun,apparmor
-include=$include,uidmap,dbus-user-session,libpam-systemd,podman,slirp4netns,fuse-overlayfs,catatonit
 
 cleanup() { rm -rf "$tmp"; }
 trap cleanup EXIT

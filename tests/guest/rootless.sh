@@ -46,6 +46,19 @@ wait_for() {
 	done
 }
 
+# --- packages beyond the image (tests/guest/rootless-debs.sh) -------------
+debs=$src/_build/guest/rootless-debs
+if [ -f "$debs/list" ]; then
+	mkdir -p /tmp/rl-debs && cp "$debs"/*.deb /tmp/rl-debs/
+	t=$(date +%s)
+	DEBIAN_FRONTEND=noninteractive dpkg -i /tmp/rl-debs/*.deb >/tmp/rl-dpkg.log 2>&1 ||
+		{ tail -n 20 /tmp/rl-dpkg.log; bad "dpkg -i of the rootless packages"; }
+	say "installed $(wc -w <"$debs/list") packages in $(($(date +%s) - t)) s: $(podman --version 2>&1), $(newuidmap --help 2>&1 | head -n 1 | cut -c1-40)"
+	rm -rf /tmp/rl-debs
+else
+	bad "no $debs/list: run tests/guest/rootless-debs.sh (make test-guest-rootless does)"
+fi
+
 # --- the user, its ranges and its systemd ---------------------------------
 user=hullrl$$
 useradd -m -s /bin/sh "$user" || {
