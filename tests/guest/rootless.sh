@@ -61,6 +61,8 @@ fi
 
 # --- the user, its ranges and its systemd ---------------------------------
 user=hullrl$$
+# useradd gives ranges only when the files exist.
+touch /etc/subuid /etc/subgid
 useradd -m -s /bin/sh "$user" || {
 	say "FAIL useradd"
 	exit 1

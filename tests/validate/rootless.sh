@@ -46,6 +46,17 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# The programs copy runtimetest and untar the rootfs keeping owners: as the
+# user, only its own ids can be kept. So it gets its own copy of the suite
+# and a tarball whose files are its own.
+cp -a "$bin" "$work/suite"
+tarball=$(ls "$work"/suite/rootfs-*.tar.gz)
+mkdir "$work/rootfs" && tar -C "$work/rootfs" -xzf "$tarball" &&
+	tar -C "$work/rootfs" --owner="$(id -u "$user")" --group="$(id -g "$user")" --numeric-owner -czf "$tarball" . &&
+	rm -rf "$work/rootfs"
+chown -R "$user:$user" "$work/suite"
+bin=$work/suite
+
 mkdir -p "$out"
 for rt in hull runc; do
 	case $rt in
