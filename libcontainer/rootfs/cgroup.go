@@ -34,11 +34,14 @@ func (s *setupper) mountCgroup2(m specs.Mount, o mountOptions) error {
 	m2 := m
 	m2.Type, m2.Source = "cgroup2", "cgroup2"
 	err := s.mountFS(m2, o)
-	if err == nil || s.c.CgroupNS || !errors.Is(err, unix.EPERM) {
+	if err == nil || s.c.CgroupNS || !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EBUSY) {
 		return err
 	}
-	// Without a cgroup namespace a user namespace may not mount cgroup2;
-	// bind our own cgroup instead so the container still sees its limits.
+	// Without a cgroup namespace a user namespace may not mount cgroup2
+	// (EPERM), nor mount it again where /sys, bound from the host (a
+	// rootless config), already shows it (EBUSY: same superblock and root
+	// on the same mount point): bind our own cgroup instead, so the
+	// container still sees its limits, as runc does.
 	self, err2 := ownCgroups()
 	if err2 != nil {
 		return fmt.Errorf("%w (fallback: %v)", err, err2)
