@@ -34,14 +34,23 @@ func (s *setupper) mountCgroup2(m specs.Mount, o mountOptions) error {
 	m2 := m
 	m2.Type, m2.Source = "cgroup2", "cgroup2"
 	err := s.mountFS(m2, o)
-	if err == nil || s.c.CgroupNS || !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EBUSY) {
+	if errors.Is(err, unix.EBUSY) {
+		// The destination is the root of a cgroup2 mount already (the
+		// host's, through a rootless config's /sys rbind), and the kernel
+		// refuses the same superblock there again. A tmpfs in between
+		// makes it another mount point; the new mount still shows the
+		// container's own cgroup namespace.
+		tmp := specs.Mount{Destination: m.Destination, Type: "tmpfs", Source: "tmpfs"}
+		if terr := s.mountFS(tmp, mountOptions{flags: unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, data: []string{"mode=755"}}); terr != nil {
+			return fmt.Errorf("%w (a tmpfs under it: %v)", err, terr)
+		}
+		err = s.mountFS(m2, o)
+	}
+	if err == nil || s.c.CgroupNS || !errors.Is(err, unix.EPERM) {
 		return err
 	}
-	// Without a cgroup namespace a user namespace may not mount cgroup2
-	// (EPERM), nor mount it again where /sys, bound from the host (a
-	// rootless config), already shows it (EBUSY: same superblock and root
-	// on the same mount point): bind our own cgroup instead, so the
-	// container still sees its limits, as runc does.
+	// Without a cgroup namespace a user namespace may not mount cgroup2;
+	// bind our own cgroup instead so the container still sees its limits.
 	self, err2 := ownCgroups()
 	if err2 != nil {
 		return fmt.Errorf("%w (fallback: %v)", err, err2)

@@ -165,3 +165,41 @@ func lastLine(s string) string {
 	s = strings.TrimSpace(s)
 	return s[strings.LastIndexByte(s, '\n')+1:]
 }
+
+// A rootless config binds the host's /sys; a cgroup2 mount on the root of
+// the host's cgroup2 mount seen there is refused by the kernel (EBUSY: the
+// same superblock on the same mount point). This is what every rootless
+// container on a cgroup v2 host meets at /sys/fs/cgroup; here the hybrid
+// host's /sys/fs/cgroup/unified stands in for it. hull mounts it fresh (its
+// cgroup namespace's view) over a tmpfs. runc 1.1.5, the control, fails
+// there with the kernel's EBUSY when the config has a cgroup namespace (as
+// hull's rootless default does); its own default has none, and it binds.
+func TestRootlessCgroup2OverHostMount(t *testing.T) {
+	hull, rootfs := testenv.RequireHull(t, "rootless tests")
+	if _, err := os.Stat("/sys/fs/cgroup/unified/cgroup.procs"); err != nil {
+		t.Skipf("no cgroup2 at /sys/fs/cgroup/unified (on a v2 host the guest's rootless.sh covers it): %v", err)
+	}
+	u := newTestUser(t, false)
+	bundle := u.rootlessBundle(t, hull, rootfs, "cg2", func(s *specs.Spec) {
+		var ms []specs.Mount
+		for _, m := range s.Mounts {
+			if m.Destination != "/sys/fs/cgroup" {
+				ms = append(ms, m)
+			}
+		}
+		s.Mounts = append(ms, specs.Mount{Destination: "/sys/fs/cgroup/unified", Type: "cgroup2", Source: "cgroup2", Options: []string{"nosuid", "noexec", "nodev", "ro"}})
+		s.Process.Args = sh("test -f /sys/fs/cgroup/unified/cgroup.procs && grep -c ' /sys/fs/cgroup/unified .* cgroup2 ' /proc/self/mountinfo")
+	})
+	for _, rt := range rootlessRuntimes(t, u, hull) {
+		id := uniqueName(t)
+		r := rt.do(u, bundle, "run", id)
+		rt.do(u, bundle, "delete", "--force", id)
+		ok := r.Code == 0 && strings.TrimSpace(r.Stdout) == "2"
+		switch {
+		case rt.name != "hull":
+			t.Logf("control: %s: mounted %v; exit %d %s", rt.name, ok, r.Code, lastLine(r.Stderr))
+		case !ok:
+			t.Errorf("hull: cgroup2 over the host's cgroup2 mount: %v (want it mounted: 2 cgroup2 mounts there)", r)
+		}
+	}
+}
