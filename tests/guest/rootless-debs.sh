@@ -2,8 +2,8 @@
 # Downloads the Debian packages the rootless guest checks need beyond the
 # guest image (uidmap, the user bus, podman and what it depends on) into
 # DIR, resolved against the image's own dpkg status, so the shared image
-# stays as it is; tests/guest/rootless.sh installs them with dpkg in the
-# guest. Usage: rootless-debs.sh IMAGE-DISK DIR
+# stays as it is; tests/guest/rootless.sh unpacks them in the guest
+# (dpkg -i ran 10 minutes of maintainer scripts there under TCG). Usage: rootless-debs.sh IMAGE-DISK DIR
 set -eu
 disk=$1
 dir=$2
