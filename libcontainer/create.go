@@ -20,15 +20,8 @@ import (
 	"github.com/hull-runtime/hull/libcontainer/nsenter"
 	"github.com/hull-runtime/hull/libcontainer/seccomp"
 	"github.com/hull-runtime/hull/libcontainer/state"
+	"github.com/hull-runtime/hull/libcontainer/wire"
 	"github.com/hull-runtime/hull/oci"
-)
-
-// Messages between hull and its Go init, after the C stage.
-const (
-	msgConfig       = 'C' // parent → init: initConfig JSON
-	msgRuntimeHooks = 'H' // init → parent: namespaces ready, run prestart/createRuntime hooks
-	msgHooksDone    = 'h' // parent → init
-	msgReady        = 'R' // init → parent: created, waiting for start
 )
 
 // CreateOpts are the inputs of `hull create`.
@@ -260,25 +253,25 @@ func (c *Container) configureInit(sync *os.File, cfg *initConfig, pid int) error
 	if err != nil {
 		return err
 	}
-	if err := nsenter.WriteMsg(sync, msgConfig, data); err != nil {
+	if err := wire.Write(sync, wire.MsgConfig, data); err != nil {
 		return fmt.Errorf("send config to init: %w", err)
 	}
 	for {
 		// recvmsg, not read: a seccomp listener fd may ride on a message.
-		typ, payload, fds, err := readMsgFds(sync)
+		typ, payload, fds, err := wire.ReadFds(sync)
 		if err != nil {
-			closeFds(fds)
+			wire.CloseFds(fds)
 			return fmt.Errorf("container init: %w", err)
 		}
-		if typ != msgSeccompFd {
-			closeFds(fds)
+		if typ != wire.MsgSeccompFd {
+			wire.CloseFds(fds)
 		}
 		switch typ {
-		case msgSeccompFd:
+		case wire.MsgSeccompFd:
 			if err := c.forwardListener(cfg, pid, fds); err != nil {
 				return err
 			}
-		case msgRuntimeHooks:
+		case wire.MsgRuntimeHooks:
 			c.Spec = cfg.Spec
 			st := c.specState(specs.StateCreating)
 			//lint:ignore SA1019 deprecated by the spec, still honoured by runtimes
@@ -288,16 +281,16 @@ func (c *Container) configureInit(sync *os.File, cfg *initConfig, pid int) error
 			if err := hooks.Run("createRuntime", cfg.Spec.Hooks.CreateRuntime, st); err != nil {
 				return err
 			}
-			if err := nsenter.WriteMsg(sync, msgHooksDone, nil); err != nil {
+			if err := wire.Write(sync, wire.MsgHooksDone, nil); err != nil {
 				return err
 			}
-		case msgReady:
+		case wire.MsgReady:
 			c.Spec = cfg.Spec
 			if len(payload) > 0 {
 				c.Warnings = append(c.Warnings, strings.Split(string(payload), "\n")...)
 			}
 			return nil
-		case nsenter.MsgError:
+		case wire.MsgError:
 			return errors.New(string(payload))
 		default:
 			return fmt.Errorf("container init: unexpected message %q", typ)

@@ -14,10 +14,10 @@ import (
 	"github.com/hull-runtime/hull/libcontainer/capabilities"
 	"github.com/hull-runtime/hull/libcontainer/console"
 	"github.com/hull-runtime/hull/libcontainer/hooks"
-	"github.com/hull-runtime/hull/libcontainer/nsenter"
 	"github.com/hull-runtime/hull/libcontainer/procfs"
 	"github.com/hull-runtime/hull/libcontainer/rootfs"
 	"github.com/hull-runtime/hull/libcontainer/seccomp"
+	"github.com/hull-runtime/hull/libcontainer/wire"
 )
 
 // initProcess is the container's init between the C stage and execve.
@@ -50,7 +50,7 @@ func Init() {
 	err = p.run()
 	// run returns only on failure: report it where someone will read it.
 	if !p.ready {
-		nsenter.WriteMsg(p.sync, nsenter.MsgError, []byte(err.Error()))
+		wire.Write(p.sync, wire.MsgError, []byte(err.Error()))
 	} else {
 		fmt.Fprintln(os.Stderr, "hull init:", err)
 	}
@@ -146,11 +146,11 @@ func (p *initProcess) execSteps() []step {
 func (p *initProcess) readConfig() error {
 	sources := map[int]int{}
 	for {
-		typ, payload, fds, err := readMsgFds(p.sync)
+		typ, payload, fds, err := wire.ReadFds(p.sync)
 		if err != nil {
 			return err
 		}
-		if typ == msgMountSource && len(fds) == 1 {
+		if typ == wire.MsgMountSource && len(fds) == 1 {
 			i, err := strconv.Atoi(string(payload))
 			if err != nil {
 				return fmt.Errorf("mount source message %q: %w", payload, err)
@@ -158,8 +158,8 @@ func (p *initProcess) readConfig() error {
 			sources[i] = fds[0]
 			continue
 		}
-		closeFds(fds)
-		if typ != msgConfig {
+		wire.CloseFds(fds)
+		if typ != wire.MsgConfig {
 			return fmt.Errorf("unexpected message %q", typ)
 		}
 		if err := json.Unmarshal(payload, &p.cfg); err != nil {
@@ -240,14 +240,14 @@ func (p *initProcess) awaitRuntimeHooks() error {
 	if !p.cfg.RuntimeHooks {
 		return nil
 	}
-	if err := nsenter.WriteMsg(p.sync, msgRuntimeHooks, nil); err != nil {
+	if err := wire.Write(p.sync, wire.MsgRuntimeHooks, nil); err != nil {
 		return err
 	}
-	typ, _, err := nsenter.ReadMsg(p.sync)
+	typ, _, err := wire.Read(p.sync)
 	if err != nil {
 		return err
 	}
-	if typ != msgHooksDone {
+	if typ != wire.MsgHooksDone {
 		return fmt.Errorf("unexpected message %q", typ)
 	}
 	return nil
