@@ -169,7 +169,7 @@ func (p *initProcess) readConfig() error {
 	}
 	p.spec = p.cfg.Spec
 	p.mountSources = sources
-	for _, v := range []string{"_HULL_NSENTER", "_HULL_JOIN", "_HULL_UNSHARE", "_HULL_TIMENS"} {
+	for _, v := range []string{"_HULL_NSENTER", "_HULL_JOIN", "_HULL_UNSHARE", "_HULL_TIMENS", "_HULL_CGROUP"} {
 		os.Unsetenv(v)
 	}
 	return nil

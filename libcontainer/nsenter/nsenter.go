@@ -41,6 +41,14 @@ type Request struct {
 	Joins       []Join
 	Unshare     uintptr // CLONE_NEW* flags
 	TimeOffsets map[string]specs.LinuxTimeOffset
+	// TasksFiles are cgroup v1 tasks files the C stage writes "0" into
+	// before it clones; CgroupDir is a cgroup2 directory the container
+	// process is cloned into (CLONE_INTO_CGROUP).
+	TasksFiles []string
+	CgroupDir  string
+	// Finish makes the container process run the C finisher (finish.c),
+	// which waits for a wire.MsgProcess, instead of the Go init.
+	Finish bool
 }
 
 var cloneFlags = map[specs.LinuxNamespaceType]uintptr{
@@ -96,7 +104,24 @@ func (r *Request) Env(syncFD int) []string {
 	if len(r.TimeOffsets) > 0 {
 		env = append(env, "_HULL_TIMENS="+timensOffsets(r.TimeOffsets))
 	}
+	if cg := r.cgroupEnv(); cg != "" {
+		env = append(env, "_HULL_CGROUP="+cg)
+	}
+	if r.Finish {
+		env = append(env, "_HULL_FINISH=1")
+	}
 	return env
+}
+
+func (r *Request) cgroupEnv() string {
+	lines := make([]string, 0, len(r.TasksFiles)+1)
+	for _, f := range r.TasksFiles {
+		lines = append(lines, "t:"+f)
+	}
+	if r.CgroupDir != "" {
+		lines = append(lines, "c:"+r.CgroupDir)
+	}
+	return strings.Join(lines, "\n")
 }
 
 func timensOffsets(offsets map[string]specs.LinuxTimeOffset) string {
