@@ -65,7 +65,16 @@ func (c *Container) Exec(o ExecOpts) (state.Process, error) {
 		return state.Process{}, err
 	}
 	extra := preservedFiles(o.PreserveFDs)
-	if o.ConsoleSocket != nil {
+	switch {
+	case fin != nil && o.Process.Terminal:
+		slave, err := execPty(c.Init.Pid, o.Process.ConsoleSize, o.ConsoleSocket)
+		if err != nil {
+			return state.Process{}, err
+		}
+		defer slave.Close()
+		fin.ConsoleFD = int32(3 + len(extra))
+		extra = append(extra, slave)
+	case o.ConsoleSocket != nil:
 		cfg.ConsoleFD = 3 + len(extra)
 		extra = append(extra, o.ConsoleSocket)
 	}

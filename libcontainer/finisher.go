@@ -13,6 +13,7 @@ import (
 
 	"github.com/hull-runtime/hull/libcontainer/capabilities"
 	"github.com/hull-runtime/hull/libcontainer/cgroups"
+	"github.com/hull-runtime/hull/libcontainer/console"
 	"github.com/hull-runtime/hull/libcontainer/nsenter"
 	"github.com/hull-runtime/hull/libcontainer/process"
 	"github.com/hull-runtime/hull/libcontainer/seccomp"
@@ -31,8 +32,8 @@ func finisherRefusal(spec *specs.Spec, filter []byte) string {
 	switch {
 	case os.Getenv(goInitEnv) == "1":
 		return goInitEnv + "=1"
-	case p.Terminal:
-		return "process.terminal"
+	case p.Terminal && (hasNamespace(spec, specs.UserNamespace) || runningInUserNS()):
+		return "process.terminal with a user namespace"
 	case p.ApparmorProfile != "":
 		return "process.apparmorProfile"
 	case p.Scheduler != nil:
@@ -150,6 +151,32 @@ func resolveInRoot(pid int, m *wire.Process, proc *specs.Process) error {
 		return fmt.Errorf("find program: %w", err)
 	}
 	return nil
+}
+
+// execPty makes the exec'd process's pty in the container's devpts (its
+// /dev/ptmx, opened through /proc/<init>/root), sends the master over the
+// console socket as the Go init would, and returns the slave, which the
+// finisher makes its stdio and controlling terminal.
+func execPty(rootPid int, size *specs.Box, sock *os.File) (*os.File, error) {
+	root, err := unix.Open("/proc/"+strconv.Itoa(rootPid)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("set up console: open the container's root: %w", err)
+	}
+	defer unix.Close(root)
+	ptmx, err := process.OpenIn(root, "/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY)
+	if err != nil {
+		return nil, fmt.Errorf("set up console: %w", err)
+	}
+	master, slave, err := console.PtyFrom(ptmx, size)
+	if err != nil {
+		return nil, fmt.Errorf("set up console: %w", err)
+	}
+	defer master.Close()
+	if err := console.SendFd(sock, console.PtyName(master), master.Fd()); err != nil {
+		slave.Close()
+		return nil, fmt.Errorf("set up console: %w", err)
+	}
+	return slave, nil
 }
 
 // sendProcess hands the finisher its message.

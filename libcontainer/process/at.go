@@ -12,11 +12,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// openIn opens p inside the directory root as if root were "/": symlinks
+// OpenIn opens p inside the directory root as if root were "/": symlinks
 // and ".." cannot leave it (openat2 RESOLVE_IN_ROOT), and no magic link of
 // /proc is followed. The parent uses it on /proc/PID/root, to look at a
 // running container's files as its processes would.
-func openIn(root int, p string, flags int) (*os.File, error) {
+func OpenIn(root int, p string, flags int) (*os.File, error) {
 	how := unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC), Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
 	for {
 		fd, err := unix.Openat2(root, p, &how)
@@ -55,7 +55,7 @@ func lastHome(env []string) string {
 }
 
 func homeAt(root int, uid uint32) string {
-	f, err := openIn(root, "/etc/passwd", unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY)
+	f, err := OpenIn(root, "/etc/passwd", unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY)
 	if err != nil {
 		return "/"
 	}
@@ -112,7 +112,7 @@ func inDir(cwd, p string) string {
 }
 
 func checkExecutableAt(root int, p string) error {
-	f, err := openIn(root, p, unix.O_PATH)
+	f, err := OpenIn(root, p, unix.O_PATH)
 	if err != nil {
 		return errors.Unwrap(err)
 	}
