@@ -199,13 +199,27 @@ func bornInCgroup(req *nsenter.Request, cg cgroups.Manager) {
 		dir := filepath.Dir(f)
 		var fs unix.Statfs_t
 		if unix.Statfs(dir, &fs) == nil && fs.Type == unix.CGROUP2_SUPER_MAGIC {
-			if req.CgroupDir == "" {
+			// In a new user namespace the clone's creds are its root's,
+			// which may not write there: the parent places that one.
+			if req.CgroupDir == "" && !entersUserNS(req) {
 				req.CgroupDir = dir
 			} // else: one clone3 joins one; the parent places the process in the other
 			continue
 		}
 		req.TasksFiles = append(req.TasksFiles, filepath.Join(dir, "tasks"))
 	}
+}
+
+func entersUserNS(req *nsenter.Request) bool {
+	if req.Unshare&unix.CLONE_NEWUSER != 0 {
+		return true
+	}
+	for _, j := range req.Joins {
+		if j.Type == specs.UserNamespace {
+			return true
+		}
+	}
+	return false
 }
 
 // inCgroup reports whether pid is listed in every cgroup.procs of cg: a

@@ -245,7 +245,11 @@ static pid_t clone_child(int cgroup_fd)
 		long pid = syscall(SYS_clone3, &args, sizeof(args));
 		if (pid >= 0)
 			return (pid_t)pid;
-		if (errno != ENOSYS && errno != E2BIG && errno != EINVAL && errno != EOPNOTSUPP)
+		/* EACCES/EPERM: this process's credentials (a new user
+		 * namespace's root) may not write that cgroup's cgroup.procs;
+		 * the parent, which can, places the process. */
+		if (errno != ENOSYS && errno != E2BIG && errno != EINVAL && errno != EOPNOTSUPP && errno != EACCES &&
+		    errno != EPERM)
 			fail("clone container process into its cgroup");
 	}
 	return (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
