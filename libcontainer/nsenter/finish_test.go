@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -98,6 +99,13 @@ func TestDecodeInC(t *testing.T) {
 // answer ('R' or the 'E' text) and what the exec'd program wrote.
 func finish(t *testing.T, req *Request, p *wire.Process) (byte, string, string) {
 	t.Helper()
+	return finishWith(t, req, p, nil, nil)
+}
+
+// finishWith is finish with extra fds (from 3 on, the sync socket after
+// them) and afterReady run once the finisher reported ready.
+func finishWith(t *testing.T, req *Request, p *wire.Process, extra []*os.File, afterReady func()) (byte, string, string) {
+	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -111,8 +119,8 @@ func finish(t *testing.T, req *Request, p *wire.Process) (byte, string, string) 
 	defer outR.Close()
 	req.Finish = true
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = req.Env(3)
-	cmd.ExtraFiles = []*os.File{child}
+	cmd.Env = req.Env(3 + len(extra))
+	cmd.ExtraFiles = append(extra, child)
 	cmd.Stdout, cmd.Stderr = outW, outW
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -138,6 +146,9 @@ func finish(t *testing.T, req *Request, p *wire.Process) (byte, string, string) 
 	typ, payload, err := wire.Read(parent)
 	if err != nil {
 		t.Fatalf("finisher's answer: %v", err)
+	}
+	if afterReady != nil && typ == wire.MsgReady {
+		afterReady()
 	}
 	out, _ := io.ReadAll(outR)
 	return typ, string(payload), string(out)
@@ -266,5 +277,33 @@ func TestBornInCgroup(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("/proc/self/cgroup lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestFinisherWaitsForStart: with an exec fifo the finisher reports ready,
+// then runs nothing until a byte arrives on it (hull start).
+func TestFinisherWaitsForStart(t *testing.T) {
+	requireRoot(t)
+	fifoR, fifoW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fifoW.Close()
+	stamp := filepath.Join(t.TempDir(), "ran")
+	p := shellProcess("/", "touch "+stamp)
+	p.FifoFD = 3
+	typ, msg, _ := finishWith(t, &Request{}, p, []*os.File{fifoR}, func() {
+		fifoR.Close()
+		time.Sleep(200 * time.Millisecond)
+		if _, err := os.Stat(stamp); err == nil {
+			t.Error("the program ran before start")
+		}
+		fifoW.Write([]byte{0})
+	})
+	if typ != wire.MsgReady {
+		t.Fatalf("finisher answered %q %q", typ, msg)
+	}
+	if _, err := os.Stat(stamp); err != nil {
+		t.Errorf("the program did not run after start: %v", err)
 	}
 }
