@@ -29,6 +29,8 @@ const (
 	MsgHooksDone    = 'h' // parent → init
 	MsgReady        = 'R' // init → parent: created (or exec'd process ready); payload: warnings
 	MsgSeccompFd    = 'S' // init → parent: the seccomp listener fd, empty payload
+	MsgBuildRootfs  = 'B' // init → parent: my namespaces are ready, build my rootfs
+	MsgRootfsBuilt  = 'b' // parent → init: done; the pty slave rides along (SCM_RIGHTS)
 )
 
 // MaxPayload bounds one message; a longer length is a broken peer.
