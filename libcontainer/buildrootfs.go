@@ -2,8 +2,6 @@ package libcontainer
 
 import (
 	"bufio"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -14,12 +12,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hull-runtime/hull/libcontainer/rootfs"
-)
-
-// Messages of the rootfs hand-over (parentBuildsRootfs).
-const (
-	msgBuildRootfs = 'B' // init → parent: my namespaces are ready, build my rootfs
-	msgRootfsBuilt = 'b' // parent → init: done; the pty slave rides along (SCM_RIGHTS)
 )
 
 // parentBuildsRootfs tells whether hull create builds the container's
@@ -172,22 +164,4 @@ func nsPid(pid int) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("no NSpid in /proc/%d/status", pid)
-}
-
-// sendMsgFd writes one framed message with fd (if >= 0) as SCM_RIGHTS.
-func sendMsgFd(sock *os.File, typ byte, payload []byte, fd int) error {
-	frame := make([]byte, 5+len(payload))
-	frame[0] = typ
-	binary.NativeEndian.PutUint32(frame[1:5], uint32(len(payload)))
-	copy(frame[5:], payload)
-	var oob []byte
-	if fd >= 0 {
-		oob = unix.UnixRights(fd)
-	}
-	for {
-		err := unix.Sendmsg(int(sock.Fd()), frame, oob, nil, 0)
-		if !errors.Is(err, unix.EINTR) {
-			return err
-		}
-	}
 }

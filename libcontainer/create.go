@@ -20,15 +20,8 @@ import (
 	"github.com/hull-runtime/hull/libcontainer/nsenter"
 	"github.com/hull-runtime/hull/libcontainer/seccomp"
 	"github.com/hull-runtime/hull/libcontainer/state"
+	"github.com/hull-runtime/hull/libcontainer/wire"
 	"github.com/hull-runtime/hull/oci"
-)
-
-// Messages between hull and its Go init, after the C stage.
-const (
-	msgConfig       = 'C' // parent → init: initConfig JSON
-	msgRuntimeHooks = 'H' // init → parent: namespaces ready, run prestart/createRuntime hooks
-	msgHooksDone    = 'h' // parent → init
-	msgReady        = 'R' // init → parent: created, waiting for start
 )
 
 // CreateOpts are the inputs of `hull create`.
@@ -271,49 +264,54 @@ func initDeath(p state.Process, spec *specs.Spec) string {
 	return msg + ")"
 }
 
-// configureInit sends the init its config and serves it until it is ready;
-// pid is the process it becomes (the container's init, or an exec'd one).
+// configureInit sends the Go init its config and serves it until it is
+// ready; pid is the process it becomes (the container's init, or an exec'd one).
 func (c *Container) configureInit(sync *os.File, cfg *initConfig, pid int) error {
 	data, err := json.Marshal(cfg)
 	if err != nil {
 		return err
 	}
-	if err := nsenter.WriteMsg(sync, msgConfig, data); err != nil {
+	if err := wire.Write(sync, wire.MsgConfig, data); err != nil {
 		return fmt.Errorf("send config to init: %w", err)
 	}
+	return c.serveInit(sync, cfg, pid)
+}
+
+// serveInit answers the Go init or the C finisher until it reports ready.
+func (c *Container) serveInit(sync *os.File, cfg *initConfig, pid int) error {
 	for {
 		// recvmsg, not read: a seccomp listener fd may ride on a message.
-		typ, payload, fds, err := readMsgFds(sync)
+		typ, payload, fds, err := wire.ReadFds(sync)
 		if err != nil {
-			closeFds(fds)
+			wire.CloseFds(fds)
 			return fmt.Errorf("container init: %w", err)
 		}
-		if typ != msgSeccompFd {
-			closeFds(fds)
+		if typ != wire.MsgSeccompFd {
+			wire.CloseFds(fds)
 		}
 		switch typ {
-		case msgSeccompFd:
+		case wire.MsgSeccompFd:
 			if err := c.forwardListener(cfg, pid, fds); err != nil {
 				return err
 			}
-		case msgRuntimeHooks:
+		case wire.MsgRuntimeHooks:
 			if err := c.runtimeHooks(cfg); err != nil {
 				return err
 			}
-			if err := nsenter.WriteMsg(sync, msgHooksDone, nil); err != nil {
+			if err := wire.Write(sync, wire.MsgHooksDone, nil); err != nil {
 				return err
 			}
-		case msgBuildRootfs:
+		case wire.MsgBuildRootfs:
 			if err := c.buildRootfs(sync, cfg, pid); err != nil {
 				return err
 			}
-		case msgReady:
+		case wire.MsgReady:
 			c.Spec = cfg.Spec
 			if len(payload) > 0 {
 				c.Warnings = append(c.Warnings, strings.Split(string(payload), "\n")...)
 			}
 			return nil
-		case nsenter.MsgError:
+		case wire.MsgError:
 			return errors.New(string(payload))
 		default:
 			return fmt.Errorf("container init: unexpected message %q", typ)
@@ -346,12 +344,12 @@ func (c *Container) buildRootfs(sync *os.File, cfg *initConfig, pid int) error {
 	if err != nil {
 		return &builderError{err}
 	}
-	fd := -1
+	var fds []int
 	if slave != nil {
 		defer slave.Close()
-		fd = int(slave.Fd())
+		fds = append(fds, int(slave.Fd()))
 	}
-	if err := sendMsgFd(sync, msgRootfsBuilt, nil, fd); err != nil {
+	if err := wire.WriteFds(sync, wire.MsgRootfsBuilt, nil, fds...); err != nil {
 		return fmt.Errorf("container init: %w", err)
 	}
 	return nil
@@ -404,11 +402,10 @@ const glibcNoRseq = "GLIBC_TUNABLES=glibc.pthread.rseq=0"
 // container process; extra are the fds it gets from 3 on, the sync socket
 // follows them.
 //
-// The first process is also put into cg right away, concurrently: on cgroup
-// v1 the first migration after a quiet spell waits for an RCU grace period
-// (about 10 ms here), and this starts that wait while the process is still
-// being exec'd. Its child, the container process, is then usually born in
-// the cgroup; the caller places it explicitly anyway.
+// With cg, the C stage joins the cgroup before it clones, so the container
+// process is born there (see bornInCgroup): no cgroup.procs write, which on
+// cgroup v1 waits for an RCU grace period (about 10 ms on a quiet host).
+// The caller checks the placement (placeProcess).
 func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error, cg cgroups.Manager) (*started, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -422,6 +419,9 @@ func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error
 	// a new one must be a copy of the caller's, in the host's peer groups,
 	// for rshared mounts to propagate back to the host.
 	req.HomeMount = fmt.Sprintf("/proc/%d/ns/mnt", os.Getpid())
+	if cg != nil {
+		bornInCgroup(req, cg)
+	}
 	cmd := &exec.Cmd{
 		Args:       []string{"hull", "init"},
 		Env:        append(req.Env(childFD), glibcNoRseq),
@@ -445,15 +445,7 @@ func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
 	child.Close()
-	placed := make(chan struct{})
-	go func() {
-		defer close(placed)
-		if cg != nil {
-			cg.Apply(cmd.Process.Pid) //nolint:errcheck // best effort: it may have exited already
-		}
-	}()
 	pid, herr := nsenter.Handshake(parent, cmd.Process.Pid, mapIDs)
-	<-placed
 	if herr != nil {
 		// The C stage may be blocked waiting for us (the id maps): closing
 		// our end and killing it keeps the Wait below from waiting forever.
@@ -515,12 +507,12 @@ func compileSeccomp(root string, spec *specs.Spec) ([]byte, error) {
 }
 
 // placeProcess puts a container process, which waits for its config, in
-// the container's cgroup (if the early placement won the race it was born
-// there and this is a cheap no-op) and sets its oom_score_adj. The parent
+// the container's cgroup (normally it was born there, and this only reads
+// cgroup.procs) and sets its oom_score_adj. The parent
 // writes that file because the process cannot in a new user namespace: it
 // is not dumpable, so its /proc files belong to the host's root.
 func placeProcess(p state.Process, cg cgroups.Manager, proc *specs.Process) error {
-	if cg != nil {
+	if cg != nil && !inCgroup(cg, p.Pid) {
 		if err := cg.Apply(p.Pid); err != nil {
 			return fmt.Errorf("place process %d in the container's cgroup: %w", p.Pid, err)
 		}

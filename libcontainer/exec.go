@@ -8,9 +8,11 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/libcontainer/capabilities"
 	"github.com/hull-runtime/hull/libcontainer/cgroups"
 	"github.com/hull-runtime/hull/libcontainer/nsenter"
 	"github.com/hull-runtime/hull/libcontainer/state"
+	"github.com/hull-runtime/hull/libcontainer/wire"
 	"github.com/hull-runtime/hull/oci"
 )
 
@@ -49,12 +51,25 @@ func (c *Container) Exec(o ExecOpts) (state.Process, error) {
 	if cfg.Seccomp, err = compileSeccomp(filepath.Dir(c.dir.Path()), &spec); err != nil {
 		return state.Process{}, err
 	}
+	fin, err := c.execFinisher(&spec, o, cfg.Seccomp)
+	if err != nil {
+		return state.Process{}, err
+	}
 	extra := preservedFiles(o.PreserveFDs)
-	if o.ConsoleSocket != nil {
+	switch {
+	case fin != nil && o.Process.Terminal:
+		slave, err := execPty(c.Init.Pid, o.Process.ConsoleSize, o.ConsoleSocket)
+		if err != nil {
+			return state.Process{}, err
+		}
+		defer slave.Close()
+		fin.ConsoleFD = int32(3 + len(extra))
+		extra = append(extra, slave)
+	case o.ConsoleSocket != nil:
 		cfg.ConsoleFD = 3 + len(extra)
 		extra = append(extra, o.ConsoleSocket)
 	}
-	req := &nsenter.Request{Joins: c.initNamespaces()}
+	req := &nsenter.Request{Joins: c.initNamespaces(), Finish: fin != nil}
 	cg, err := c.cgroup()
 	if err != nil {
 		return state.Process{}, err
@@ -98,11 +113,34 @@ func (c *Container) Exec(o ExecOpts) (state.Process, error) {
 	c.dir.Close()
 
 	ctr := &Container{Saved: c.Saved, dir: c.dir}
-	if err := ctr.configureInit(p.sync, cfg, p.init.Pid); err != nil {
+	if fin != nil {
+		err = sendProcess(p.sync, fin)
+		if err == nil {
+			err = ctr.serveInit(p.sync, cfg, p.init.Pid)
+		}
+	} else {
+		err = ctr.configureInit(p.sync, cfg, p.init.Pid)
+	}
+	if err != nil {
 		p.init.Signal(unix.SIGKILL)
 		return state.Process{}, err
 	}
 	return p.init, nil
+}
+
+// execFinisher is the C finisher's message for the exec'd process, or nil
+// when the Go init must run it (finisherRefusal).
+func (c *Container) execFinisher(spec *specs.Spec, o ExecOpts, filter []byte) (*wire.Process, error) {
+	if finisherRefusal(spec, filter) != "" {
+		return nil, nil
+	}
+	caps, err := capabilities.New(spec.Process.Capabilities)
+	if err != nil {
+		return nil, fmt.Errorf("set process attributes: %w", err)
+	}
+	return finisherProcess(spec, finisherOpts{
+		rootPid: c.Init.Pid, preserveFDs: o.PreserveFDs, fifoFD: -1, seccomp: filter, capabilities: caps,
+	})
 }
 
 // initNamespaces are the namespaces of the container's init, to join: every

@@ -11,8 +11,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/hull-runtime/hull/libcontainer/nsenter"
 	"github.com/hull-runtime/hull/libcontainer/state"
+	"github.com/hull-runtime/hull/libcontainer/wire"
 	"github.com/hull-runtime/hull/oci"
 )
 
@@ -117,19 +117,19 @@ func FuzzStateJSON(f *testing.F) {
 // limit.
 func FuzzSyncMessages(f *testing.F) {
 	var seed bytes.Buffer
-	nsenter.WriteMsg(&seed, msgReady, []byte("warning one\nwarning two"))
+	wire.Write(&seed, wire.MsgReady, []byte("warning one\nwarning two"))
 	f.Add(seed.Bytes())
-	f.Add([]byte{msgConfig, 0xff, 0xff, 0xff, 0xff})
-	f.Add([]byte{nsenter.MsgError, 3, 0, 0, 0, 'b', 'a', 'd'})
-	f.Add([]byte{msgConfig, 2, 0, 0, 0, '{', '}'})
+	f.Add([]byte{wire.MsgConfig, 0xff, 0xff, 0xff, 0xff})
+	f.Add([]byte{wire.MsgError, 3, 0, 0, 0, 'b', 'a', 'd'})
+	f.Add([]byte{wire.MsgConfig, 2, 0, 0, 0, '{', '}'})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := bytes.NewReader(data)
 		for range 16 {
-			typ, payload, err := nsenter.ReadMsg(r)
+			typ, payload, err := wire.Read(r)
 			if err != nil {
 				return
 			}
-			if typ == msgConfig {
+			if typ == wire.MsgConfig {
 				var cfg initConfig
 				_ = json.Unmarshal(payload, &cfg)
 			}

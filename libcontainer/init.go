@@ -12,9 +12,9 @@ import (
 
 	"github.com/hull-runtime/hull/libcontainer/capabilities"
 	"github.com/hull-runtime/hull/libcontainer/console"
-	"github.com/hull-runtime/hull/libcontainer/nsenter"
 	"github.com/hull-runtime/hull/libcontainer/procfs"
 	"github.com/hull-runtime/hull/libcontainer/seccomp"
+	"github.com/hull-runtime/hull/libcontainer/wire"
 )
 
 // initProcess is the container's init between the C stage and execve.
@@ -47,7 +47,7 @@ func Init() {
 	err = p.run()
 	// run returns only on failure: report it where someone will read it.
 	if !p.ready {
-		nsenter.WriteMsg(p.sync, nsenter.MsgError, []byte(err.Error()))
+		wire.Write(p.sync, wire.MsgError, []byte(err.Error()))
 	} else {
 		fmt.Fprintln(os.Stderr, "hull init:", err)
 	}
@@ -147,11 +147,11 @@ func (p *initProcess) execSteps() []step {
 func (p *initProcess) readConfig() error {
 	sources := map[int]int{}
 	for {
-		typ, payload, fds, err := readMsgFds(p.sync)
+		typ, payload, fds, err := wire.ReadFds(p.sync)
 		if err != nil {
 			return err
 		}
-		if typ == msgMountSource && len(fds) == 1 {
+		if typ == wire.MsgMountSource && len(fds) == 1 {
 			i, err := strconv.Atoi(string(payload))
 			if err != nil {
 				return fmt.Errorf("mount source message %q: %w", payload, err)
@@ -159,8 +159,8 @@ func (p *initProcess) readConfig() error {
 			sources[i] = fds[0]
 			continue
 		}
-		closeFds(fds)
-		if typ != msgConfig {
+		wire.CloseFds(fds)
+		if typ != wire.MsgConfig {
 			return fmt.Errorf("unexpected message %q", typ)
 		}
 		if err := json.Unmarshal(payload, &p.cfg); err != nil {
@@ -170,7 +170,7 @@ func (p *initProcess) readConfig() error {
 	}
 	p.spec = p.cfg.Spec
 	p.mountSources = sources
-	for _, v := range []string{"_HULL_NSENTER", "_HULL_JOIN", "_HULL_UNSHARE", "_HULL_TIMENS"} {
+	for _, v := range []string{"_HULL_NSENTER", "_HULL_JOIN", "_HULL_UNSHARE", "_HULL_TIMENS", "_HULL_CGROUP"} {
 		os.Unsetenv(v)
 	}
 	return nil
@@ -202,14 +202,14 @@ func (p *initProcess) enterCgroupNamespace() error {
 // now that the namespaces exist, and waits for them; a round trip made only
 // when such hooks are configured.
 func (p *initProcess) awaitRuntimeHooks() error {
-	if err := nsenter.WriteMsg(p.sync, msgRuntimeHooks, nil); err != nil {
+	if err := wire.Write(p.sync, wire.MsgRuntimeHooks, nil); err != nil {
 		return err
 	}
-	typ, _, err := nsenter.ReadMsg(p.sync)
+	typ, _, err := wire.Read(p.sync)
 	if err != nil {
 		return err
 	}
-	if typ != msgHooksDone {
+	if typ != wire.MsgHooksDone {
 		return fmt.Errorf("unexpected message %q", typ)
 	}
 	return nil
@@ -271,16 +271,16 @@ func (p *initProcess) builder() *rootfsBuilder {
 // process's namespaces (buildRootfs); its pivot_root made our root the
 // container's. The pty slave, if any, comes with the answer.
 func (p *initProcess) awaitRootfs() error {
-	if err := nsenter.WriteMsg(p.sync, msgBuildRootfs, nil); err != nil {
+	if err := wire.Write(p.sync, wire.MsgBuildRootfs, nil); err != nil {
 		return err
 	}
-	typ, payload, fds, err := readMsgFds(p.sync)
+	typ, payload, fds, err := wire.ReadFds(p.sync)
 	if err != nil {
 		return err
 	}
-	if typ != msgRootfsBuilt {
-		closeFds(fds)
-		if typ == nsenter.MsgError {
+	if typ != wire.MsgRootfsBuilt {
+		wire.CloseFds(fds)
+		if typ == wire.MsgError {
 			return errors.New(string(payload))
 		}
 		return fmt.Errorf("unexpected message %q", typ)

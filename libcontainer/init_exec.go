@@ -11,9 +11,9 @@ import (
 
 	"github.com/hull-runtime/hull/libcontainer/capabilities"
 	"github.com/hull-runtime/hull/libcontainer/hooks"
-	"github.com/hull-runtime/hull/libcontainer/nsenter"
 	"github.com/hull-runtime/hull/libcontainer/process"
 	"github.com/hull-runtime/hull/libcontainer/seccomp"
+	"github.com/hull-runtime/hull/libcontainer/wire"
 )
 
 // setAttributes applies the process attributes that need privileges hull
@@ -110,7 +110,7 @@ func (p *initProcess) installFilter() error {
 		return nil
 	}
 	defer unix.Close(fd)
-	if err := sendFdMsg(p.sync, msgSeccompFd, fd); err != nil {
+	if err := wire.WriteFds(p.sync, wire.MsgSeccompFd, nil, fd); err != nil {
 		return fmt.Errorf("send seccomp listener to hull: %w", err)
 	}
 	return nil
@@ -202,7 +202,7 @@ func (p *initProcess) findProgram() error {
 func (p *initProcess) reportCreated() error {
 	// Warnings travel to the parent, which logs them: the container's
 	// stderr belongs to the container.
-	if err := nsenter.WriteMsg(p.sync, msgReady, []byte(strings.Join(p.warnings, "\n"))); err != nil {
+	if err := wire.Write(p.sync, wire.MsgReady, []byte(strings.Join(p.warnings, "\n"))); err != nil {
 		return err
 	}
 	p.ready = true

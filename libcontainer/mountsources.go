@@ -1,7 +1,6 @@
 package libcontainer
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -11,13 +10,9 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/libcontainer/wire"
 	"github.com/hull-runtime/hull/oci"
 )
-
-// msgMountSource (parent → init, before the config) carries one bind
-// mount's source, opened by the parent, as SCM_RIGHTS; the payload is the
-// mount's index in spec.mounts.
-const msgMountSource = 'F'
 
 // needsMountSources: a container with a user namespace of its own cannot
 // reach every bind source itself (a directory only the host's root may
@@ -91,19 +86,8 @@ func openInNamespace(pid int, mounts []specs.Mount) (map[int]int, error) {
 func sendMountSources(sock *os.File, fds map[int]int) error {
 	var errs []error
 	for i, fd := range fds {
-		payload := []byte(strconv.Itoa(i))
-		frame := make([]byte, 5+len(payload))
-		frame[0] = msgMountSource
-		binary.NativeEndian.PutUint32(frame[1:5], uint32(len(payload)))
-		copy(frame[5:], payload)
-		for {
-			err := unix.Sendmsg(int(sock.Fd()), frame, unix.UnixRights(fd), nil, 0)
-			if !errors.Is(err, unix.EINTR) {
-				if err != nil {
-					errs = append(errs, fmt.Errorf("send the source of mounts[%d]: %w", i, err))
-				}
-				break
-			}
+		if err := wire.WriteFds(sock, wire.MsgMountSource, []byte(strconv.Itoa(i)), fd); err != nil {
+			errs = append(errs, fmt.Errorf("send the source of mounts[%d]: %w", i, err))
 		}
 		unix.Close(fd)
 	}

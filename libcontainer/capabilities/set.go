@@ -182,3 +182,12 @@ func ApplyWithUser(s *Set, setUser func() error) error {
 	}
 	return s.Apply()
 }
+
+// Masks returns the five sets as bit masks (bit n = capability n), for a
+// process that applies them elsewhere (the C finisher).
+func (s *Set) Masks() (bounding, effective, inheritable, permitted, ambient uint64) {
+	return uint64(s.bounding), uint64(s.effective), uint64(s.inheritable), uint64(s.permitted), uint64(s.ambient)
+}
+
+// LastCap is the running kernel's last capability the set was resolved against.
+func (s *Set) LastCap() int { return s.lastCap }

@@ -22,6 +22,13 @@ func NewPty(size *specs.Box) (master, slave *os.File, err error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("open /dev/ptmx: %w", err)
 	}
+	return PtyFrom(m, size)
+}
+
+// PtyFrom is NewPty with the multiplexer m already opened (read-write,
+// O_NOCTTY) by the caller, e.g. a container's from outside it; m is the
+// master, or closed on error.
+func PtyFrom(m *os.File, size *specs.Box) (master, slave *os.File, err error) {
 	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
 		m.Close()
 		return nil, nil, fmt.Errorf("unlock pty: %w", err)

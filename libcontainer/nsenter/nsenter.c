@@ -14,8 +14,13 @@
  *   _HULL_JOIN          namespaces to join, "type:path" per line
  *   _HULL_UNSHARE       clone flags of the namespaces to create (decimal)
  *   _HULL_TIMENS        text for /proc/self/timens_offsets
+ *   _HULL_CGROUP        cgroup to be born in: "t:<v1 tasks file>" and
+ *                       "c:<cgroup2 directory>" lines (join_cgroups)
+ *   _HULL_FINISH        set: the container process runs the C finisher
+ *                       (finish.c) instead of returning into Go
  *
- * Steps, in order: setns into _HULL_MNTNS (the caller's own mount namespace:
+ * Steps, in order: join the container's cgroup (before anything else: the
+ * paths are the host's); setns into _HULL_MNTNS (the caller's own mount namespace:
  * this process was started in exeseal's private one, whose mounts are slaves
  * of the host's, and a container's new mount namespace copied from it could
  * never propagate a mount back to the host, as rshared asks); setns into the
@@ -24,11 +29,11 @@
  * writes its id maps; create the other namespaces; then clone the final
  * process with CLONE_PARENT, so it is hull's child (hull run can wait for it),
  * lands in the new pid and time namespaces, and is PID 1 in a new pid ns.
- * This process reports the final pid and exits. The parent then moves the
- * final process into the container's cgroup (it needs no single thread, and
- * on cgroup v1 the first migration waits for an RCU grace period, which the
- * Go runtime's start overlaps), and a new cgroup namespace is made by the
- * Go init once it is there.
+ * This process reports the final pid and exits. The final process is born
+ * in the container's cgroup (the parent only checks, and places it where
+ * the kernel refused clone3); a new cgroup namespace is made by the Go init
+ * once it is there. With _HULL_FINISH the final process never returns into
+ * Go: finish.c applies the process message and execs.
  *
  * Messages to the parent are framed as: 1 type byte, 4-byte length (host
  * order), payload. 'M': write my id maps (answered by 'm'); 'P': decimal pid
@@ -50,15 +55,21 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "nsenter.h"
+
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
+#endif
+
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
 #endif
 
 #define MAX_JOIN 8
 
 static int sync_fd = -1;
 
-static int write_all(int fd, const void *buf, size_t len)
+int hull_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 	while (len > 0) {
@@ -73,13 +84,19 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-static void send_msg(char type, const char *payload)
+int hull_send_msg(int fd, char type, const void *payload, uint32_t len)
 {
-	uint32_t len = (uint32_t)strlen(payload);
 	char head[5];
 	head[0] = type;
 	memcpy(head + 1, &len, 4);
-	if (write_all(sync_fd, head, 5) < 0 || write_all(sync_fd, payload, len) < 0)
+	if (hull_write_all(fd, head, 5) < 0 || hull_write_all(fd, payload, len) < 0)
+		return -1;
+	return 0;
+}
+
+static void send_msg(char type, const char *payload)
+{
+	if (hull_send_msg(sync_fd, type, payload, (uint32_t)strlen(payload)) < 0)
 		_exit(1);
 }
 
@@ -116,7 +133,7 @@ static void write_file(const char *path, const char *data)
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		fail("open %s", path);
-	if (write_all(fd, data, strlen(data)) < 0)
+	if (hull_write_all(fd, data, strlen(data)) < 0)
 		fail("write %s", path);
 	close(fd);
 }
@@ -181,6 +198,63 @@ static void become_root(void)
 		fail("setresuid 0 in the new user namespace (is uid/gid 0 mapped?)");
 }
 
+/*
+ * join_cgroups puts this single-threaded process into the container's
+ * cgroup before it clones, so the container process is born there: on v1
+ * by writing "0" to each hierarchy's tasks file ("t:" lines; moving one
+ * thread takes no threadgroup lock, so no RCU grace period as a
+ * cgroup.procs write waits for), on the unified hierarchy by returning a
+ * directory fd for clone3's CLONE_INTO_CGROUP ("c:" line).
+ */
+static int join_cgroups(char *list)
+{
+	int dirfd = -1;
+	for (char *line = strtok(list, "\n"); line; line = strtok(NULL, "\n")) {
+		if (strncmp(line, "c:", 2) == 0) {
+			dirfd = open(line + 2, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (dirfd < 0)
+				fail("join cgroup %s", line + 2);
+			continue;
+		}
+		if (strncmp(line, "t:", 2) != 0) {
+			errno = EINVAL;
+			fail("nsenter: bad cgroup entry %s", line);
+		}
+		write_file(line + 2, "0");
+	}
+	return dirfd;
+}
+
+struct clone_args_v2 {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+
+/*
+ * clone_child clones the container process as hull's child (CLONE_PARENT),
+ * into cgroup_fd's cgroup when given. A kernel without clone3 or
+ * CLONE_INTO_CGROUP gets a plain clone; the parent then places the process.
+ */
+static pid_t clone_child(int cgroup_fd)
+{
+	if (cgroup_fd >= 0) {
+		struct clone_args_v2 args = {0};
+		/* exit_signal stays 0: clone3 refuses one with CLONE_PARENT, and
+		 * the child gets this process's (SIGCHLD) as with clone. */
+		args.flags = CLONE_PARENT | CLONE_INTO_CGROUP;
+		args.cgroup = (uint64_t)cgroup_fd;
+		long pid = syscall(SYS_clone3, &args, sizeof(args));
+		if (pid >= 0)
+			return (pid_t)pid;
+		/* EACCES/EPERM: this process's credentials (a new user
+		 * namespace's root) may not write that cgroup's cgroup.procs;
+		 * the parent, which can, places the process. */
+		if (errno != ENOSYS && errno != E2BIG && errno != EINVAL && errno != EOPNOTSUPP && errno != EACCES &&
+		    errno != EPERM)
+			fail("clone container process into its cgroup");
+	}
+	return (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+}
+
 __attribute__((constructor)) static void hull_nsenter(void)
 {
 	const char *fd = getenv("_HULL_NSENTER");
@@ -191,6 +265,11 @@ __attribute__((constructor)) static void hull_nsenter(void)
 	/* Nothing in this process may be read through /proc by the container. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		fail("prctl PR_SET_DUMPABLE");
+
+	int cgroup_fd = -1;
+	char *cgroups = getenv("_HULL_CGROUP");
+	if (cgroups && *cgroups)
+		cgroup_fd = join_cgroups(cgroups);
 
 	const char *home = getenv("_HULL_MNTNS");
 	if (home && *home) {
@@ -217,11 +296,16 @@ __attribute__((constructor)) static void hull_nsenter(void)
 	if ((flags & CLONE_NEWTIME) && offsets && *offsets)
 		write_file("/proc/self/timens_offsets", offsets);
 
-	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+	pid_t pid = clone_child(cgroup_fd);
 	if (pid < 0)
 		fail("clone container process");
-	if (pid == 0)
-		return; /* the container process: the Go runtime starts here */
+	if (pid == 0) {
+		if (cgroup_fd >= 0)
+			close(cgroup_fd);
+		if (getenv("_HULL_FINISH"))
+			hull_finish(sync_fd); /* the C finisher: no Go runtime */
+		return;                       /* the container process: the Go runtime starts here */
+	}
 
 	char buf[32];
 	snprintf(buf, sizeof(buf), "%d", pid);

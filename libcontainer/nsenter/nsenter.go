@@ -1,6 +1,6 @@
 // Package nsenter puts hull's container processes into their namespaces and
 // cgroups before the Go runtime starts (see nsenter.c for why this is C), and
-// defines the framed messages hull's processes exchange on their sync socket.
+// serves its side of the handshake (messages in libcontainer/wire).
 //
 // Any binary that imports this package runs the C constructor at start-up; it
 // returns at once unless the process was started with the environment that
@@ -13,7 +13,6 @@ package nsenter
 import "C"
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -23,15 +22,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
-)
 
-// Message types sent by the C stage.
-const (
-	MsgMapIDs   = 'M' // child: write my uid/gid maps
-	MsgMapped   = 'm' // parent: maps written
-	MsgPid      = 'P' // child: decimal pid of the container process
-	MsgError    = 'E' // either side: error text; the sender exits
-	maxMsgBytes = 64 << 20
+	"github.com/hull-runtime/hull/libcontainer/wire"
 )
 
 // Join is a namespace to enter by path.
@@ -49,6 +41,14 @@ type Request struct {
 	Joins       []Join
 	Unshare     uintptr // CLONE_NEW* flags
 	TimeOffsets map[string]specs.LinuxTimeOffset
+	// TasksFiles are cgroup v1 tasks files the C stage writes "0" into
+	// before it clones; CgroupDir is a cgroup2 directory the container
+	// process is cloned into (CLONE_INTO_CGROUP).
+	TasksFiles []string
+	CgroupDir  string
+	// Finish makes the container process run the C finisher (finish.c),
+	// which waits for a wire.MsgProcess, instead of the Go init.
+	Finish bool
 }
 
 var cloneFlags = map[specs.LinuxNamespaceType]uintptr{
@@ -104,7 +104,24 @@ func (r *Request) Env(syncFD int) []string {
 	if len(r.TimeOffsets) > 0 {
 		env = append(env, "_HULL_TIMENS="+timensOffsets(r.TimeOffsets))
 	}
+	if cg := r.cgroupEnv(); cg != "" {
+		env = append(env, "_HULL_CGROUP="+cg)
+	}
+	if r.Finish {
+		env = append(env, "_HULL_FINISH=1")
+	}
 	return env
+}
+
+func (r *Request) cgroupEnv() string {
+	lines := make([]string, 0, len(r.TasksFiles)+1)
+	for _, f := range r.TasksFiles {
+		lines = append(lines, "t:"+f)
+	}
+	if r.CgroupDir != "" {
+		lines = append(lines, "c:"+r.CgroupDir)
+	}
+	return strings.Join(lines, "\n")
 }
 
 func timensOffsets(offsets map[string]specs.LinuxTimeOffset) string {
@@ -126,61 +143,31 @@ func timensOffsets(offsets map[string]specs.LinuxTimeOffset) string {
 // the container process, or the error the child reported.
 func Handshake(rw io.ReadWriter, childPid int, mapIDs func(pid int) error) (int, error) {
 	for {
-		typ, payload, err := ReadMsg(rw)
+		typ, payload, err := wire.Read(rw)
 		if err != nil {
 			return 0, fmt.Errorf("namespace setup: %w", err)
 		}
 		switch typ {
-		case MsgMapIDs:
+		case wire.MsgMapIDs:
 			if mapIDs == nil {
 				return 0, errors.New("namespace setup: child asked for id maps, none configured")
 			}
 			if err := mapIDs(childPid); err != nil {
 				return 0, err
 			}
-			if err := WriteMsg(rw, MsgMapped, nil); err != nil {
+			if err := wire.Write(rw, wire.MsgMapped, nil); err != nil {
 				return 0, err
 			}
-		case MsgPid:
+		case wire.MsgPid:
 			pid, err := strconv.Atoi(string(payload))
 			if err != nil {
 				return 0, fmt.Errorf("namespace setup: bad pid %q", payload)
 			}
 			return pid, nil
-		case MsgError:
+		case wire.MsgError:
 			return 0, errors.New(string(payload))
 		default:
 			return 0, fmt.Errorf("namespace setup: unexpected message %q", typ)
 		}
 	}
-}
-
-// WriteMsg sends one framed message.
-func WriteMsg(w io.Writer, typ byte, payload []byte) error {
-	buf := make([]byte, 5+len(payload))
-	buf[0] = typ
-	binary.NativeEndian.PutUint32(buf[1:5], uint32(len(payload)))
-	copy(buf[5:], payload)
-	_, err := w.Write(buf)
-	return err
-}
-
-// ReadMsg receives one framed message.
-func ReadMsg(r io.Reader) (byte, []byte, error) {
-	var head [5]byte
-	if _, err := io.ReadFull(r, head[:]); err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return 0, nil, errors.New("peer exited before finishing")
-		}
-		return 0, nil, err
-	}
-	n := binary.NativeEndian.Uint32(head[1:5])
-	if n > maxMsgBytes {
-		return 0, nil, fmt.Errorf("message of %d bytes is too large", n)
-	}
-	payload := make([]byte, n)
-	if _, err := io.ReadFull(r, payload); err != nil {
-		return 0, nil, err
-	}
-	return head[0], payload, nil
 }

@@ -12,6 +12,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libcontainer/wire"
 )
 
 // TestMain doubles as the container process: the test re-executes its own
@@ -40,7 +42,7 @@ func reportNamespaces(fd string) int {
 	}
 	host, _ := os.Hostname()
 	report = append(report, fmt.Sprintf("getpid=%d", os.Getpid()), "hostname="+host)
-	if err := WriteMsg(sock, 'T', []byte(strings.Join(report, "\n"))); err != nil {
+	if err := wire.Write(sock, 'T', []byte(strings.Join(report, "\n"))); err != nil {
 		return 1
 	}
 	return 0
@@ -79,7 +81,7 @@ func startStageWith(t *testing.T, req *Request, mapIDs func(int) error, start fu
 		var ws unix.WaitStatus
 		unix.Wait4(pid, &ws, 0, nil) // it is our child: CLONE_PARENT
 	})
-	typ, payload, err := ReadMsg(parent)
+	typ, payload, err := wire.Read(parent)
 	if err != nil || typ != 'T' {
 		t.Fatalf("report: %q %v", typ, err)
 	}
@@ -244,15 +246,15 @@ func TestFromSpec(t *testing.T) {
 func TestFraming(t *testing.T) {
 	var b bytes.Buffer
 	for _, m := range []string{"", "x", strings.Repeat("y", 70000)} {
-		if err := WriteMsg(&b, 'C', []byte(m)); err != nil {
+		if err := wire.Write(&b, 'C', []byte(m)); err != nil {
 			t.Fatal(err)
 		}
-		typ, got, err := ReadMsg(&b)
+		typ, got, err := wire.Read(&b)
 		if err != nil || typ != 'C' || string(got) != m {
 			t.Fatalf("round trip of %d bytes: %q %d %v", len(m), typ, len(got), err)
 		}
 	}
-	if _, _, err := ReadMsg(&b); err == nil {
+	if _, _, err := wire.Read(&b); err == nil {
 		t.Fatal("read from an empty stream succeeded")
 	}
 }

@@ -184,3 +184,11 @@ func SetCPUAffinity(cpus string) error {
 	}
 	return nil
 }
+
+// PersonalityValue is the personality(2) argument for p.
+func PersonalityValue(p *specs.LinuxPersonality) (uintptr, error) {
+	if err := ValidatePersonality(p); err != nil {
+		return 0, err
+	}
+	return personalityDomains[p.Domain], nil
+}

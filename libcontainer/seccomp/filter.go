@@ -147,3 +147,15 @@ func decodeProg(raw []byte, order binary.ByteOrder) ([]unix.SockFilter, error) {
 	}
 	return prog, nil
 }
+
+// Program returns the seccomp(2) flags and the sock_filter array in host
+// layout, for a process that loads the filter itself (the C finisher).
+func (f *Filter) Program() (flags uint, prog []byte) {
+	prog = make([]byte, 0, insnLen*len(f.prog))
+	for _, in := range f.prog {
+		prog = binary.NativeEndian.AppendUint16(prog, in.Code)
+		prog = append(prog, in.Jt, in.Jf)
+		prog = binary.NativeEndian.AppendUint32(prog, in.K)
+	}
+	return f.flags, prog
+}
