@@ -16,6 +16,7 @@ import (
 
 	"github.com/hull-runtime/hull/libcontainer/cgroups"
 	"github.com/hull-runtime/hull/libcontainer/exeseal"
+	"github.com/hull-runtime/hull/libcontainer/faults"
 	"github.com/hull-runtime/hull/libcontainer/hooks"
 	"github.com/hull-runtime/hull/libcontainer/nsenter"
 	"github.com/hull-runtime/hull/libcontainer/seccomp"
@@ -81,6 +82,7 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
+	faults.Hit("create/state dir made")
 	c := &Container{dir: dir, Saved: Saved{ID: o.ID, Bundle: b.Dir, Rootfs: b.Rootfs, Created: time.Now().UTC()}}
 	if len(b.Spec.Mounts) > 0 && !ownsNamespace(b.Spec, specs.MountNamespace) {
 		c.warn("mounts: not made: without a mount namespace of its own the container runs chrooted in %s, and mounts would land in another namespace", b.Rootfs)
@@ -97,15 +99,19 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
+	faults.Hit("create/cgroup made")
 	if err := unix.Mkfifo(dir.File(execFifo), 0o600); err != nil {
 		return nil, fmt.Errorf("make %s: %w", dir.File(execFifo), err)
 	}
+	faults.Hit("create/exec fifo made")
 	if err := c.startInit(b.Spec, o, cg); err != nil {
 		return nil, err
 	}
+	faults.Hit("create/init ready")
 	if err := dir.Save(c.Saved); err != nil {
 		return nil, fmt.Errorf("save state: %w", err)
 	}
+	faults.Hit("create/state saved")
 	return c, nil
 }
 
@@ -132,6 +138,7 @@ func (c *Container) makeCgroup(spec *specs.Spec, systemd bool) (cgroups.Manager,
 	if err := c.dir.Save(c.Saved); err != nil {
 		return nil, fmt.Errorf("save state: %w", err)
 	}
+	faults.Hit("create/cgroup recorded")
 	if err := cg.Create(); err != nil {
 		return nil, err
 	}
@@ -204,12 +211,14 @@ func (c *Container) startInit(spec *specs.Spec, o CreateOpts, cg cgroups.Manager
 	defer p.sync.Close()
 	c.Init = p.init
 	cfg.SyncFD = p.childSyncFD
+	faults.Hit("create/init started")
 	// The init's Go runtime starts meanwhile; it waits for its config.
 	if err := placeProcess(p.init, cg, spec.Process); err != nil {
 		return err
 	}
 	// Its network namespace exists since the C stage; the init does not
 	// look at its interfaces before it has its config.
+	faults.Hit("create/init placed")
 	if err := moveNetDevices(spec.Linux, p.init.Pid); err != nil {
 		return err
 	}
@@ -221,6 +230,7 @@ func (c *Container) startInit(spec *specs.Spec, o CreateOpts, cg cgroups.Manager
 		if err := sendMountSources(p.sync, fds); err != nil {
 			return err
 		}
+		faults.Hit("create/mount sources sent")
 	}
 	if err := c.configureInit(p.sync, cfg, p.init.Pid); err != nil {
 		return fmt.Errorf("%w%s", err, initDeath(p.init, spec))
@@ -260,9 +270,14 @@ func (c *Container) configureInit(sync *os.File, cfg *initConfig, pid int) error
 	if err != nil {
 		return err
 	}
+	who := "create/"
+	if cfg.Exec {
+		who = "exec/"
+	}
 	if err := nsenter.WriteMsg(sync, msgConfig, data); err != nil {
 		return fmt.Errorf("send config to init: %w", err)
 	}
+	faults.Hit(who + "config sent")
 	for {
 		// recvmsg, not read: a seccomp listener fd may ride on a message.
 		typ, payload, fds, err := readMsgFds(sync)
@@ -288,6 +303,7 @@ func (c *Container) configureInit(sync *os.File, cfg *initConfig, pid int) error
 			if err := hooks.Run("createRuntime", cfg.Spec.Hooks.CreateRuntime, st); err != nil {
 				return err
 			}
+			faults.Hit(who + "runtime hooks run")
 			if err := nsenter.WriteMsg(sync, msgHooksDone, nil); err != nil {
 				return err
 			}
@@ -367,7 +383,7 @@ func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error
 	req.HomeMount = fmt.Sprintf("/proc/%d/ns/mnt", os.Getpid())
 	cmd := &exec.Cmd{
 		Args:       []string{"hull", "init"},
-		Env:        append(req.Env(childFD), glibcNoRseq),
+		Env:        append(append(req.Env(childFD), glibcNoRseq), faults.Env()...),
 		Stdin:      os.Stdin,
 		Stdout:     os.Stdout,
 		Stderr:     os.Stderr,
@@ -379,7 +395,7 @@ func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error
 			// Already in the caller's mount namespace, which an
 			// unprivileged C stage could not setns into.
 			req.HomeMount = ""
-			cmd.Env = append(req.Env(childFD), glibcNoRseq)
+			cmd.Env = append(append(req.Env(childFD), glibcNoRseq), faults.Env()...)
 		}
 		return cmd.Start()
 	})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hull-runtime/hull/libcontainer/capabilities"
 	"github.com/hull-runtime/hull/libcontainer/console"
+	"github.com/hull-runtime/hull/libcontainer/faults"
 	"github.com/hull-runtime/hull/libcontainer/hooks"
 	"github.com/hull-runtime/hull/libcontainer/nsenter"
 	"github.com/hull-runtime/hull/libcontainer/procfs"
@@ -77,11 +78,12 @@ func (p *initProcess) run() error {
 	if err := p.readConfig(); err != nil {
 		return fmt.Errorf("read config: %w", err)
 	}
-	steps := p.containerSteps()
+	steps, who := p.containerSteps(), "init/"
 	if p.cfg.Exec {
-		steps = p.execSteps()
+		steps, who = p.execSteps(), "execinit/"
 	}
 	for _, s := range steps {
+		faults.Hit(who + s.name)
 		if err := s.do(); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}

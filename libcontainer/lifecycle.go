@@ -8,6 +8,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/libcontainer/faults"
 	"github.com/hull-runtime/hull/libcontainer/hooks"
 	"github.com/hull-runtime/hull/libcontainer/state"
 )
@@ -32,17 +33,21 @@ func (c *Container) Start() error {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer fifo.Close()
+	faults.Hit("start/fifo opened")
 	if _, err := fifo.Write([]byte{0}); err != nil {
 		return fmt.Errorf("release container init: %w", err)
 	}
+	faults.Hit("start/init released")
 	if err := os.Remove(c.dir.File(execFifo)); err != nil {
 		return err
 	}
+	faults.Hit("start/fifo removed")
 	// As runc's start, this returns once the program is executed (engines
 	// and poststart hooks count on it): init's end of the fifo is
 	// close-on-exec, so the fifo losing its last reader means init has
 	// exec'd (or died). Seccomp and startContainer hooks come before that.
 	waitNoReaders(fifo)
+	faults.Hit("start/program executed")
 	if c.Spec.Hooks == nil || len(c.Spec.Hooks.Poststart) == 0 {
 		return nil
 	}
@@ -102,6 +107,7 @@ func (c *Container) Delete(force bool) error {
 		}
 		c.killAll()
 	}
+	faults.Hit("delete/processes killed")
 	return c.destroy()
 }
 
@@ -110,6 +116,7 @@ func (c *Container) Delete(force bool) error {
 // cgroup; then it waits for init to be gone.
 func (c *Container) killAll() {
 	c.killLeftovers()
+	faults.Hit("delete/leftovers killed")
 	if c.Init.Signal(unix.SIGKILL) == nil {
 		c.Init.Wait()
 	}
@@ -133,12 +140,14 @@ func (c *Container) destroy() error {
 			// later delete can try again.
 			return fmt.Errorf("container %q: %w", c.ID, err)
 		}
+		faults.Hit("delete/cgroup removed")
 	}
 	var errs []error
 	if c.Spec != nil && c.Spec.Hooks != nil {
 		if err := hooks.RunAll("poststop", c.Spec.Hooks.Poststop, c.specState(specs.StateStopped)); err != nil {
 			c.warn("%v", err)
 		}
+		faults.Hit("delete/poststop hooks run")
 	}
 	if err := c.dir.Remove(); err != nil {
 		errs = append(errs, err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hull-runtime/hull/libcontainer"
 	"github.com/hull-runtime/hull/libcontainer/console"
+	"github.com/hull-runtime/hull/libcontainer/faults"
 	"github.com/hull-runtime/hull/libcontainer/state"
 	"github.com/hull-runtime/hull/oci"
 )
@@ -67,6 +68,7 @@ func run(c *cli.Context) error {
 		return err
 	}
 	defer ctr.Close()
+	faults.Hit("run/created")
 	if tty != nil {
 		if err := tty.attach(); err != nil {
 			ctr.Delete(true)
@@ -87,6 +89,7 @@ func run(c *cli.Context) error {
 		ctr.Delete(true)
 		return err
 	}
+	faults.Hit("run/started")
 	if c.Bool("detach") {
 		return nil
 	}
@@ -97,6 +100,7 @@ func run(c *cli.Context) error {
 	// Unlocked while it runs, so that state, kill and delete work meanwhile.
 	ctr.Close()
 	status := libcontainer.SystemExitStatus(b.Spec, waitForwarding(ctr.WaitExit, forwarding{send: func(sig unix.Signal) { ctr.Signal(sig, false) }, orderly: orderlySignal(b.Spec)}, sigs.ch, tty))
+	faults.Hit("run/exited")
 	if reaper != nil {
 		reaper.stop() // before delete's poststop hooks, hull's own children
 	}

@@ -1,0 +1,13 @@
+//go:build !hullfaults
+
+package faults
+
+// Hit is a fault point; a no-op in the release build.
+func Hit(string) {}
+
+// Env is what a child process needs to keep the fault points armed: nothing
+// in the release build.
+func Env() []string { return nil }
+
+// Enabled says whether this build has fault points.
+const Enabled = false
