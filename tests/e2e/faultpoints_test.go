@@ -43,8 +43,8 @@ func faultFlows() []faultFlow {
 		{"start", sleep, created, func(c *container) []string { return []string{"start", c.ID} }, checkStartable},
 		{"run", []string{"true"}, nil, func(c *container) []string { return []string{"run", "--bundle", c.Bundle, c.ID} }, nil},
 		{"exec", sleep, running, func(c *container) []string { return []string{"exec", c.ID, "true"} }, checkExecWorks},
-		{"delete", []string{"true"}, stopped, func(c *container) []string { return []string{"delete", c.ID} }, nil},
-		{"delete-force", sleep, running, func(c *container) []string { return []string{"delete", "--force", c.ID} }, nil},
+		{"delete", []string{"true"}, stopped, func(c *container) []string { return []string{"delete", c.ID} }, checkRetry("delete")},
+		{"delete-force", sleep, running, func(c *container) []string { return []string{"delete", "--force", c.ID} }, checkRetry("delete", "--force")},
 	}
 }
 
@@ -219,6 +219,17 @@ func checkExecWorks(t *testing.T, c *container) {
 	}
 	if r := c.hull("exec", c.ID, "true"); r.Code != 0 {
 		t.Errorf("exec after a killed exec: %s", r)
+	}
+}
+
+// checkRetry: the command killed midway, run again, succeeds (a killed
+// delete leaves a container that can still be deleted the same way).
+func checkRetry(args ...string) func(t *testing.T, c *container) {
+	return func(t *testing.T, c *container) {
+		t.Helper()
+		if r := c.hull(append(args, c.ID)...); r.Code != 0 {
+			t.Errorf("retry after the kill: %s", r)
+		}
 	}
 }
 
