@@ -411,18 +411,23 @@ func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error
 			cg.Apply(cmd.Process.Pid) //nolint:errcheck // best effort: it may have exited already
 		}
 	}()
+	firstExit := waitFirstProcess(cmd, int(parent.Fd()))
 	pid, herr := nsenter.Handshake(parent, cmd.Process.Pid, mapIDs)
 	<-placed
 	if herr != nil {
-		// The C stage may be blocked waiting for us (the id maps): closing
-		// our end and killing it keeps the Wait below from waiting forever.
-		parent.Close()
+		// The C stage may be blocked waiting for us (the id maps): killing
+		// it keeps the wait for it from waiting forever.
 		cmd.Process.Kill()
-		cmd.Wait()
+		<-firstExit
+		parent.Close()
 		return nil, herr
 	}
-	werr := cmd.Wait() // the C stage's first process exits once it cloned the init
+	werr := <-firstExit // the C stage's first process exits once it cloned the init
 	if werr != nil {
+		// Killed after it reported: the process it cloned is our child
+		// (CLONE_PARENT), so its pid cannot have been reused.
+		unix.Kill(pid, unix.SIGKILL)
+		unix.Wait4(pid, nil, 0, nil)
 		parent.Close()
 		return nil, fmt.Errorf("container init setup: %w", werr)
 	}
@@ -432,6 +437,23 @@ func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error
 		return nil, fmt.Errorf("container init %d: %w", pid, err)
 	}
 	return &started{init: p, sync: parent, childSyncFD: childFD}, nil
+}
+
+// waitFirstProcess waits for the C stage's first process, which reports the
+// pid of the process it cloned and exits. Killed before it reported, it
+// leaves that clone holding the socket's other end while the clone waits
+// for its config, and the handshake would wait forever: its abnormal exit
+// shuts our reading down, after what it sent (still read first).
+func waitFirstProcess(cmd *exec.Cmd, syncFD int) <-chan error {
+	exited := make(chan error, 1)
+	go func() {
+		err := cmd.Wait()
+		if err != nil {
+			unix.Shutdown(syncFD, unix.SHUT_RD)
+		}
+		exited <- err
+	}()
+	return exited
 }
 
 // idMapper writes the user namespace's id maps from linux.uidMappings and

@@ -50,6 +50,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "faults.h"
+
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
 #endif
@@ -203,6 +205,7 @@ __attribute__((constructor)) static void hull_nsenter(void)
 	char *joins = getenv("_HULL_JOIN");
 	if (joins && *joins)
 		join_namespaces(joins);
+	hull_fault_hit("cstage/namespaces joined");
 
 	const char *unshare_env = getenv("_HULL_UNSHARE");
 	unsigned long flags = unshare_env ? strtoul(unshare_env, NULL, 10) : 0;
@@ -216,12 +219,14 @@ __attribute__((constructor)) static void hull_nsenter(void)
 	const char *offsets = getenv("_HULL_TIMENS");
 	if ((flags & CLONE_NEWTIME) && offsets && *offsets)
 		write_file("/proc/self/timens_offsets", offsets);
+	hull_fault_hit("cstage/namespaces made");
 
 	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
 	if (pid < 0)
 		fail("clone container process");
 	if (pid == 0)
 		return; /* the container process: the Go runtime starts here */
+	hull_fault_hit("cstage/process cloned");
 
 	char buf[32];
 	snprintf(buf, sizeof(buf), "%d", pid);
