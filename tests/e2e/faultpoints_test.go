@@ -148,6 +148,7 @@ func killAtPoint(t *testing.T, bin string, f faultFlow, point string) {
 	r := c.hull(f.command(c)...)
 	c.env = env
 	c.recordInit()
+	namespaces := containerNamespaces(c)
 	if f.check != nil {
 		f.check(t, c)
 	}
@@ -169,7 +170,7 @@ func killAtPoint(t *testing.T, bin string, f faultFlow, point string) {
 		}
 	}
 	c.reap()
-	assertNoTrace(t, c)
+	assertNoTrace(t, c, namespaces)
 }
 
 // finishLifecycle takes a container through the rest of its ordinary
@@ -235,8 +236,9 @@ func checkRetry(args ...string) func(t *testing.T, c *container) {
 
 // assertNoTrace checks that nothing of the container is left: state entry,
 // cgroup directory in any hierarchy, process in its cgroup or carrying its
-// tag, its init, or a mount naming its bundle, state root or id.
-func assertNoTrace(t *testing.T, c *container) {
+// tag, its init, a mount naming its bundle, state root or id, or a process
+// or mount holding one of its namespaces.
+func assertNoTrace(t *testing.T, c *container, namespaces []string) {
 	t.Helper()
 	var left []string
 	waitUntil(3*time.Second, func() bool {
@@ -252,11 +254,68 @@ func assertNoTrace(t *testing.T, c *container) {
 		if m := mountsNaming(c.Root, c.Bundle, c.ID); len(m) > 0 {
 			left = append(left, fmt.Sprintf("mounts %v", m))
 		}
+		if m := mountsNaming(namespaces...); len(namespaces) > 0 && len(m) > 0 {
+			left = append(left, fmt.Sprintf("namespace mounts %v", m))
+		}
+		if h := namespaceHolders(namespaces); len(h) > 0 {
+			left = append(left, fmt.Sprintf("namespaces held by %v", h))
+		}
 		return len(left) == 0
 	})
 	if len(left) > 0 {
 		t.Errorf("left behind: %v", left)
 	}
+}
+
+// nsKinds are the namespaces a container's init has of its own.
+var nsKinds = []string{"net", "mnt", "ipc", "uts", "pid_for_children", "cgroup"}
+
+// containerNamespaces are the namespaces ("net:[INODE]") of the container's
+// last recorded init that the host does not share; none when no init was
+// recorded (a create killed before it saved the pid).
+func containerNamespaces(c *container) []string {
+	if len(c.inits) == 0 {
+		return nil
+	}
+	p := c.inits[len(c.inits)-1]
+	var out []string
+	for _, kind := range nsKinds {
+		ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", p.pid, kind))
+		host, _ := os.Readlink("/proc/self/ns/" + kind)
+		if err == nil && ns != host && startTime(p.pid) == p.start {
+			out = append(out, ns)
+		}
+	}
+	return out
+}
+
+// namespaceHolders are the live processes in any of namespaces.
+func namespaceHolders(namespaces []string) []string {
+	if len(namespaces) == 0 {
+		return nil
+	}
+	want := map[string]bool{}
+	for _, ns := range namespaces {
+		want[ns] = true
+	}
+	entries, _ := os.ReadDir("/proc")
+	var out []string
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if st, _ := procStat(pid); st == "Z" || st == "" {
+			continue
+		}
+		for _, kind := range nsKinds {
+			if ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, kind)); err == nil && want[ns] {
+				out = append(out, fmt.Sprintf("%d (%s)", pid, ns))
+				break
+			}
+		}
+	}
+	return out
 }
 
 // taggedProcesses are the live processes whose environment holds tag.
