@@ -148,7 +148,7 @@ func killAtPoint(t *testing.T, bin string, f faultFlow, point string) {
 	r := c.hull(f.command(c)...)
 	c.env = env
 	c.recordInit()
-	namespaces := containerNamespaces(c)
+	holders := namespaceHolders(containerNamespaces(c))
 	if f.check != nil {
 		f.check(t, c)
 	}
@@ -170,7 +170,7 @@ func killAtPoint(t *testing.T, bin string, f faultFlow, point string) {
 		}
 	}
 	c.reap()
-	assertNoTrace(t, c, namespaces)
+	assertNoTrace(t, c, holders)
 }
 
 // finishLifecycle takes a container through the rest of its ordinary
@@ -237,8 +237,8 @@ func checkRetry(args ...string) func(t *testing.T, c *container) {
 // assertNoTrace checks that nothing of the container is left: state entry,
 // cgroup directory in any hierarchy, process in its cgroup or carrying its
 // tag, its init, a mount naming its bundle, state root or id, or a process
-// or mount holding one of its namespaces.
-func assertNoTrace(t *testing.T, c *container, namespaces []string) {
+// that was in one of its namespaces after the killed command (holders).
+func assertNoTrace(t *testing.T, c *container, holders map[procID]string) {
 	t.Helper()
 	var left []string
 	waitUntil(3*time.Second, func() bool {
@@ -254,11 +254,10 @@ func assertNoTrace(t *testing.T, c *container, namespaces []string) {
 		if m := mountsNaming(c.Root, c.Bundle, c.ID); len(m) > 0 {
 			left = append(left, fmt.Sprintf("mounts %v", m))
 		}
-		if m := mountsNaming(namespaces...); len(namespaces) > 0 && len(m) > 0 {
-			left = append(left, fmt.Sprintf("namespace mounts %v", m))
-		}
-		if h := namespaceHolders(namespaces); len(h) > 0 {
-			left = append(left, fmt.Sprintf("namespaces held by %v", h))
+		for p, ns := range holders {
+			if startTime(p.pid) == p.start {
+				left = append(left, fmt.Sprintf("process %d in %s", p.pid, ns))
+			}
 		}
 		return len(left) == 0
 	})
@@ -289,8 +288,11 @@ func containerNamespaces(c *container) []string {
 	return out
 }
 
-// namespaceHolders are the live processes in any of namespaces.
-func namespaceHolders(namespaces []string) []string {
+// namespaceHolders are the live processes in any of namespaces, with the
+// namespace. Namespace inodes are reused once freed, so a later check only
+// looks at these processes: one of them still alive is a leak; a process
+// started since may be in another container's namespace of the same inode.
+func namespaceHolders(namespaces []string) map[procID]string {
 	if len(namespaces) == 0 {
 		return nil
 	}
@@ -299,18 +301,19 @@ func namespaceHolders(namespaces []string) []string {
 		want[ns] = true
 	}
 	entries, _ := os.ReadDir("/proc")
-	var out []string
+	out := map[procID]string{}
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		if st, _ := procStat(pid); st == "Z" || st == "" {
+		st, start := procStat(pid)
+		if st == "Z" || st == "" {
 			continue
 		}
 		for _, kind := range nsKinds {
 			if ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, kind)); err == nil && want[ns] {
-				out = append(out, fmt.Sprintf("%d (%s)", pid, ns))
+				out[procID{pid: pid, start: start}] = ns
 				break
 			}
 		}
