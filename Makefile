@@ -67,9 +67,12 @@ validate: build rootfs
 validate-guest: build rootfs
 	sh tests/validate/guest.sh
 
-# hull against runc and crun: medians and ratios of each lifecycle step.
+# hull against crun and runc, interleaved, in three regimes (back to back, warm,
+# cold): one Markdown table of medians and ratios per regime, every sample in
+# _build/bench.json. A short run: make bench BENCH_N=5 BENCH_FLAGS='-cases run,exec -regimes b2b';
+# an A/B of two builds in one interleaved run: BENCH_FLAGS='-also hull-b=/path/to/hull'.
 bench: build rootfs
-	$(GO) run ./tests/bench -hull $(HULL) -rootfs $(ROOTFS)
+	$(GO) run ./tests/bench -hull $(HULL) -rootfs $(ROOTFS) -json $(BUILD)/bench.json $(BENCH_FLAGS)
 
 # crictl and critest, built from cri-tools (Go module proxy) and cached.
 cri-tools: $(CRITOOLS)/critest

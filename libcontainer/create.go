@@ -160,8 +160,10 @@ func (c *Container) abort() error {
 		var ws unix.WaitStatus
 		unix.Wait4(c.Init.Pid, &ws, unix.WNOHANG, nil)
 	}
-	var err error
-	if cg := c.cgroup(); cg != nil {
+	cg, err := c.cgroup()
+	if err != nil {
+		err = fmt.Errorf("undo create: cgroup left (%s): %w", c.cgroupRecord(), err)
+	} else if cg != nil {
 		if derr := cg.Destroy(); derr != nil {
 			err = fmt.Errorf("undo create: %w", derr)
 		}

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/hull-runtime/hull/nspawnconv/syscontainer"
 )
 
 func cliKeys() []KeyDef {
@@ -28,7 +30,7 @@ func cliKeys() []KeyDef {
 		{Flags: []string{"--verity-data"}, arg: argRequired, Group: GroupCLI, Kind: KindRefused,
 			What: "refused: dm-verity applies to disk images only", parse: str(func(s *Settings) *string { return &s.VerityData })},
 		{Flags: []string{"-M", "--machine"}, arg: argRequired, Group: GroupCLI, Kind: KindMapped,
-			What: "hostname default, .nspawn file name, annotation org.hull.nspawn.machine", parse: parseMachineName},
+			What: "hostname default, .nspawn file name, annotation " + syscontainer.AnnotationMachine, parse: parseMachineName},
 		{Flags: []string{"-S", "--slice"}, arg: argRequired, Group: GroupCLI, Kind: KindMapped,
 			What: "linux.cgroupsPath under the slice's cgroup", parse: parseSlice},
 		{Flags: []string{"--property"}, arg: argRequired, Group: GroupCLI, Kind: KindMapped,
@@ -56,7 +58,7 @@ func cliKeys() []KeyDef {
 		{Flags: []string{"-L", "--selinux-apifs-context"}, arg: argRequired, Group: GroupCLI, Kind: KindMapped,
 			What: "linux.mountLabel", parse: str(func(s *Settings) *string { return &s.SELinuxAPIFSContext })},
 		{Flags: []string{"--console"}, arg: argRequired, Group: GroupCLI, Kind: KindMapped,
-			What:  "process.terminal (false for pipe) + annotation org.hull.nspawn.console",
+			What:  "process.terminal (false for pipe) + annotation " + syscontainer.AnnotationConsole,
 			parse: enumField(func(s *Settings) *string { return &s.Console }, "interactive", "read-only", "passive", "pipe", "autopipe")},
 		{Flags: []string{"-P", "--pipe"}, arg: argNone, Group: GroupCLI, Kind: KindMapped,
 			What: "--console=pipe: process.terminal=false", parse: func(s *Settings, _ string, _ *parseCtx) error { s.Console = "pipe"; return nil }},

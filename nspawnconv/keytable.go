@@ -5,6 +5,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/hull-runtime/hull/nspawnconv/syscontainer"
 )
 
 // Keys is the single table of every .nspawn key and systemd-nspawn flag
@@ -51,7 +53,7 @@ func execKeys() []KeyDef {
 		{Section: "Exec", Key: "NoNewPrivileges", Flags: []string{"--no-new-privileges"}, arg: argRequired, Group: GroupNoNewPrivileges, Kind: KindMapped,
 			What: "process.noNewPrivileges (default false, as nspawn)", parse: boolField(func(s *Settings) *bool { return &s.NoNewPrivileges })},
 		{Section: "Exec", Key: "KillSignal", Flags: []string{"--kill-signal"}, arg: argRequired, Group: GroupKillSignal, Kind: KindHooked,
-			What: "annotation org.hull.nspawn.kill-signal (OCI has no stop signal); default SIGRTMIN+3 with Boot=", parse: parseKillSignal},
+			What: "annotation " + syscontainer.AnnotationKillSignal + " (OCI has no stop signal); default SIGRTMIN+3 with Boot=", parse: parseKillSignal},
 		{Section: "Exec", Key: "Personality", Flags: []string{"--personality"}, arg: argRequired, Group: GroupPersonality, Kind: KindMapped,
 			What: "linux.personality LINUX32 (x86) or LINUX (x86-64)", parse: enumField(func(s *Settings) *string { return &s.Personality }, "x86", "x86-64")},
 		{Section: "Exec", Key: "MachineID", Flags: []string{"--uuid"}, arg: argRequired, Group: GroupMachineID, Privileged: true, Kind: KindMapped,
@@ -59,7 +61,7 @@ func execKeys() []KeyDef {
 		{Section: "Exec", Key: "PrivateUsers", Flags: []string{"--private-users"}, arg: argOptional, noArg: "yes", Group: GroupPrivateUsers, Privileged: true, Kind: KindMapped,
 			What: "user namespace with uidMappings/gidMappings (yes: owner of the root dir; pick: that or a range hashed from the machine name); createRuntime hook chowns the cgroup", parse: parsePrivateUsersField},
 		{Section: "Exec", Key: "NotifyReady", Flags: []string{"--notify-ready"}, arg: argRequired, Group: GroupNotifyReady, Kind: KindHooked,
-			What: "annotation org.hull.nspawn.notify-ready; the engine passes NOTIFY_SOCKET to the runtime", parse: boolField(func(s *Settings) *bool { return &s.NotifyReady })},
+			What: "annotation " + syscontainer.AnnotationNotifyReady + "; the engine passes NOTIFY_SOCKET to the runtime", parse: boolField(func(s *Settings) *bool { return &s.NotifyReady })},
 		{Section: "Exec", Key: "SystemCallFilter", Flags: []string{"--system-call-filter"}, arg: argRequired, Group: GroupSystemCallFilter, Privileged: true, Kind: KindMapped,
 			What: "linux.seccomp: nspawn 252's allow-list filter (sysfilter) plus the allow entries, minus the ~ entries (matched literally, as nspawn does); @groups resolved", parse: parseSyscallFilter},
 		{Section: "Exec", Key: "OOMScoreAdjust", Flags: []string{"--oom-score-adjust"}, arg: argRequired, Group: GroupOOMScoreAdjust, Privileged: true, Kind: KindMapped,

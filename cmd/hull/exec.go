@@ -74,6 +74,12 @@ func execContainer(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// Refused before the process is built from the container's: a status
+	// that allows no exec is the answer, not what building found missing.
+	if err := ctr.Require(libcontainer.ExecOp(c.Bool("ignore-paused"))); err != nil {
+		ctr.Close()
+		return err
+	}
 	proc, err := execProcess(c, ctr.Spec)
 	if err != nil {
 		ctr.Close()
@@ -177,7 +183,7 @@ func execProcess(c *cli.Context, spec *specs.Spec) (*specs.Process, error) {
 		return &p, nil
 	}
 	if spec == nil || spec.Process == nil {
-		return nil, fmt.Errorf("container %q: not created yet", c.Args().First())
+		return nil, fmt.Errorf("container %q: its config has no process to start from (give --process)", c.Args().First())
 	}
 	p := *spec.Process
 	p.Args = c.Args().Tail()

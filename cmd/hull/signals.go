@@ -7,7 +7,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/hull-runtime/hull/libcontainer"
+	"github.com/hull-runtime/hull/nspawnconv/syscontainer"
 )
 
 // caughtSignals is a channel that receives every signal hull gets once
@@ -43,7 +43,7 @@ type forwarding struct {
 // orderlySignal is the signal SIGTERM and SIGINT become for a container:
 // its kill signal when it has one (a booted machine, KillSignal=), else 0.
 func orderlySignal(spec *specs.Spec) unix.Signal {
-	name := libcontainer.DefaultKillSignal(spec)
+	name := syscontainer.DefaultKillSignal(spec)
 	if name == "" {
 		return 0
 	}
