@@ -272,14 +272,14 @@ func (c *Container) configureInit(sync *os.File, cfg *initConfig, pid int) error
 	if err != nil {
 		return err
 	}
-	who := "create/"
+	who := "create"
 	if cfg.Exec {
-		who = "exec/"
+		who = "exec"
 	}
 	if err := nsenter.WriteMsg(sync, msgConfig, data); err != nil {
 		return fmt.Errorf("send config to init: %w", err)
 	}
-	faults.Hit(who + "config sent")
+	faults.HitStep(who, "config sent")
 	for {
 		// recvmsg, not read: a seccomp listener fd may ride on a message.
 		typ, payload, fds, err := readMsgFds(sync)
@@ -305,7 +305,7 @@ func (c *Container) configureInit(sync *os.File, cfg *initConfig, pid int) error
 			if err := hooks.Run("createRuntime", cfg.Spec.Hooks.CreateRuntime, st); err != nil {
 				return err
 			}
-			faults.Hit(who + "runtime hooks run")
+			faults.HitStep(who, "runtime hooks run")
 			if err := nsenter.WriteMsg(sync, msgHooksDone, nil); err != nil {
 				return err
 			}

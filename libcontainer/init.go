@@ -78,12 +78,12 @@ func (p *initProcess) run() error {
 	if err := p.readConfig(); err != nil {
 		return fmt.Errorf("read config: %w", err)
 	}
-	steps, who := p.containerSteps(), "init/"
+	steps, who := p.containerSteps(), "init"
 	if p.cfg.Exec {
-		steps, who = p.execSteps(), "execinit/"
+		steps, who = p.execSteps(), "execinit"
 	}
 	for _, s := range steps {
-		faults.Hit(who + s.name)
+		faults.HitStep(who, s.name)
 		if err := s.do(); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}

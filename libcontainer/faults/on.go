@@ -50,6 +50,9 @@ func Hit(name string) {
 	}
 }
 
+// HitStep is the fault point "command/step".
+func HitStep(command, step string) { Hit(command + "/" + step) }
+
 // Env is the fault variables of this process, for a child started with an
 // environment of its own (the container's init).
 func Env() []string {
