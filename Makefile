@@ -25,9 +25,17 @@ all: build
 
 build: $(HULL) $(STUBINIT)
 
+# hull is linked statically (glibc and libseccomp; STATIC=0 links them
+# dynamically): no dynamic loader at each start, and the pages a start maps
+# are hull's own; measured A/B in docs/design.md ("A slim runtime binary").
+# osusergo and netgo keep user, group and host lookups in Go: a static glibc
+# cannot load the NSS modules they would otherwise go through.
+STATIC    ?= 1
+HULLTAGS  := urfave_cli_no_docs osusergo netgo
+HULLLDFLAGS := $(LDFLAGS) $(if $(filter 1,$(STATIC)),-linkmode external -extldflags -static)
 $(HULL): $(GOFILES) $(CFILES) go.mod go.sum
 	@mkdir -p $(BUILD)
-	CGO_ENABLED=1 $(GO) build -trimpath -tags urfave_cli_no_docs -ldflags '$(LDFLAGS)' -o $@ ./cmd/hull
+	CGO_ENABLED=1 $(GO) build -trimpath -tags '$(HULLTAGS)' -ldflags '$(HULLLDFLAGS)' -o $@ ./cmd/hull
 
 # Static PID 1 of --as-pid2 (ProcessTwo=); hull finds it beside itself.
 # -E main.entry (amd64): forks before Go's threads, so the payload is PID 2.

@@ -433,7 +433,7 @@ func TestKeyTableGolden(t *testing.T) {
 	}
 	counts := KindCounts()
 	t.Logf("key table: %d mapped, %d hooked, %d refused", counts[KindMapped], counts[KindHooked], counts[KindRefused])
-	for _, k := range Keys {
+	for _, k := range Keys() {
 		if k.What == "" || k.parse == nil || (k.Key == "" && len(k.Flags) == 0) {
 			t.Errorf("incomplete key row %+v", k)
 		}

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/hull-runtime/hull/nspawnconv/syscontainer"
 )
@@ -136,11 +137,13 @@ func parseKillSignal(s *Settings, v string, _ *parseCtx) error {
 	return err
 }
 
-var uuidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$`)
+var uuidRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$`)
+})
 
 // normUUID returns the lower-case dashed form of a 128-bit ID.
 func normUUID(v string) (string, error) {
-	if !uuidRe.MatchString(v) {
+	if !uuidRe().MatchString(v) {
 		return "", fmt.Errorf("invalid machine ID %q", v)
 	}
 	h := strings.ToLower(strings.ReplaceAll(v, "-", ""))
@@ -173,7 +176,7 @@ func parsePrivateUsersField(s *Settings, v string, c *parseCtx) error {
 	return err
 }
 
-var syscallNameRe = regexp.MustCompile(`^@?[a-z0-9_-]+$`)
+var syscallNameRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^@?[a-z0-9_-]+$`) })
 
 func parseSyscallFilter(s *Settings, v string, c *parseCtx) error {
 	if v == "" {
@@ -186,7 +189,7 @@ func parseSyscallFilter(s *Settings, v string, c *parseCtx) error {
 		return err
 	}
 	for _, w := range words {
-		if !syscallNameRe.MatchString(w) {
+		if !syscallNameRe().MatchString(w) {
 			return fmt.Errorf("invalid system call name %q", w)
 		}
 	}
@@ -211,10 +214,12 @@ func parseOOMScore(s *Settings, v string, _ *parseCtx) error {
 	return nil
 }
 
-var hostnameRe = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9][A-Za-z0-9-]{0,62})*$`)
+var hostnameRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9][A-Za-z0-9-]{0,62})*$`)
+})
 
 func parseHostname(s *Settings, v string, _ *parseCtx) error {
-	if v != "" && (len(v) > 64 || !hostnameRe.MatchString(v)) {
+	if v != "" && (len(v) > 64 || !hostnameRe().MatchString(v)) {
 		return fmt.Errorf("invalid hostname %q", v)
 	}
 	s.Hostname = v

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 
@@ -99,8 +98,7 @@ func execContainer(c *cli.Context) error {
 		ctr.Close()
 		return err
 	}
-	sigs := catchSignals()
-	defer signal.Stop(sigs.ch)
+	sigs := catchSignals() // never stopped: see catchSignals
 	p, err := ctr.Exec(libcontainer.ExecOpts{Process: proc, ConsoleSocket: consoleSock, PreserveFDs: c.Int("preserve-fds"), IgnorePaused: c.Bool("ignore-paused"), SubCgroups: subCgroups})
 	if consoleSock != nil && tty == nil {
 		consoleSock.Close()

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/signal"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
@@ -44,8 +43,7 @@ func runContainer(c *cli.Context, p runPlan) (int, error) {
 		}
 		defer tty.Close()
 	}
-	sigs := catchSignals()
-	defer signal.Stop(sigs.ch)
+	sigs := catchSignals() // never stopped: see catchSignals
 	if p.relay {
 		relay, err := startNotifyRelay(p.bundle)
 		if err != nil {
