@@ -19,7 +19,7 @@ export HULL_BINARY  := $(HULL)
 export HULL_ROOTFS  := $(ROOTFS)
 export HULL_CRI_TOOLS := $(CRITOOLS)
 
-.PHONY: all build demo test unit e2e validate validate-guest bench test-guest test-guest-machines test-engines test-cri cri-tools lint deps rootfs clean install install-machinectl nspawn-syscalls fuzz fuzz-smoke soak
+.PHONY: all build demo test unit e2e validate validate-guest bench test-guest test-guest-machines test-guest-rootless test-engines test-cri cri-tools lint deps rootfs clean install install-machinectl nspawn-syscalls fuzz fuzz-smoke soak
 
 all: build
 
@@ -126,6 +126,17 @@ test-guest-machines: build rootfs
 	sh tests/rootfs/debian.sh $(BUILD)/debian-rootfs
 	tar --acls --xattrs -C $(BUILD)/debian-rootfs -cf $(BUILD)/debian-rootfs.tar .
 	HULL_GUEST_TIMEOUT=$${HULL_GUEST_TIMEOUT:-2400} sh tests/guest/run.sh bash tests/guest/machines.sh
+
+# Rootless hull in the guest: a lingering user's delegated subtree,
+# --systemd-cgroup through the user's systemd, rootless podman with the
+# systemd cgroup manager; runc (and crun) as the control.
+# Needs the guest image (make test-guest builds it): the extra packages are
+# resolved against its dpkg status.
+test-guest-rootless: build rootfs
+	sh tests/guest/rootless-debs.sh "$$(ls -d $(BUILD)/guest/image-*/disk.img | head -n 1)" $(BUILD)/guest/rootless-debs
+	sh tests/rootfs/debian.sh $(BUILD)/debian-rootfs
+	tar --acls --xattrs -C $(BUILD)/debian-rootfs -cf $(BUILD)/debian-rootfs.tar .
+	HULL_GUEST_TIMEOUT=$${HULL_GUEST_TIMEOUT:-1500} sh tests/guest/run.sh bash tests/guest/rootless.sh
 
 # Regenerates nspawnconv/sysfilter's group tables from the installed systemd.
 nspawn-syscalls:

@@ -98,7 +98,7 @@ func Create(o CreateOpts) (_ *Container, err error) {
 			err = errors.Join(err, c.abort())
 		}
 	}()
-	cg, err := c.makeCgroup(b.Spec, o.SystemdCgroup)
+	cg, err := c.makeCgroup(b.Spec, o.SystemdCgroup, o.Rootless)
 	if err != nil && o.Rootless {
 		cg, err = c.skipCgroup(b.Spec, err)
 	}
@@ -123,11 +123,14 @@ func Create(o CreateOpts) (_ *Container, err error) {
 
 // makeCgroup records where the cgroup will be before making it, so that
 // `delete --force` can clean up after a create that was killed midway.
-func (c *Container) makeCgroup(spec *specs.Spec, systemd bool) (cgroups.Manager, error) {
-	cfg := cgroups.Config{ID: c.ID, Systemd: systemd}
+func (c *Container) makeCgroup(spec *specs.Spec, systemd, rootless bool) (cgroups.Manager, error) {
+	cfg := cgroups.Config{ID: c.ID, Systemd: systemd, Rootless: rootless}
 	if spec.Linux != nil {
 		cfg.Path = spec.Linux.CgroupsPath
 		cfg.Resources = withDeviceRules(spec.Linux.Resources)
+		if rootless {
+			cfg.Resources = withoutDeviceRules(spec.Linux.Resources)
+		}
 	}
 	cg, err := cgroups.New(cfg)
 	if err != nil {

@@ -35,3 +35,17 @@ func withDeviceRules(r *specs.LinuxResources) *specs.LinuxResources {
 	out.Devices = append(rules, defaultDeviceRules...)
 	return &out
 }
+
+// withoutDeviceRules returns r without device rules: rootless, the devices
+// controller (v1's devices.allow needs CAP_SYS_ADMIN on the host, v2's
+// eBPF program too) is out of reach even in a delegated cgroup, so runc
+// skips it and so does hull. The container still sees only the device
+// nodes its rootfs step binds, which the user could open anyway.
+func withoutDeviceRules(r *specs.LinuxResources) *specs.LinuxResources {
+	if r == nil {
+		return nil
+	}
+	out := *r
+	out.Devices = nil
+	return &out
+}

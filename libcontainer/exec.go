@@ -65,7 +65,7 @@ func (c *Container) Exec(o ExecOpts) (state.Process, error) {
 			return state.Process{}, err
 		}
 	} else if len(o.SubCgroups) > 0 {
-		return state.Process{}, fmt.Errorf("container %q: has no cgroup for --cgroup", c.ID)
+		return state.Process{}, noCgroup(c.ID, "exec --cgroup")
 	}
 	// The C stage joins the cgroup as early as it can, but in a frozen one
 	// it would stop before reporting its pid, with the lock held: then only

@@ -19,7 +19,7 @@ func (c *Container) Pause() error {
 		return err
 	}
 	if cg == nil {
-		return fmt.Errorf("container %q: has no cgroup to freeze (rootless without a delegated cgroup)", c.ID)
+		return noCgroup(c.ID, "pause (the freezer)")
 	}
 	return cg.Freeze()
 }
@@ -49,7 +49,7 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 		return err
 	}
 	if cg == nil {
-		return fmt.Errorf("container %q: has no cgroup to set limits in (rootless without a delegated cgroup)", c.ID)
+		return noCgroup(c.ID, "update (limits)")
 	}
 	if c.Spec.Linux != nil {
 		r = withCPUPair(c.Spec.Linux.Resources, r)
@@ -168,7 +168,7 @@ func (c *Container) Stats() (*cgroups.Stats, error) {
 		return nil, err
 	}
 	if cg == nil {
-		return nil, fmt.Errorf("container %q: has no cgroup", c.ID)
+		return nil, noCgroup(c.ID, "events (stats)")
 	}
 	return cg.Stats()
 }

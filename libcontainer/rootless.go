@@ -39,6 +39,13 @@ func (c *Container) skipCgroup(spec *specs.Spec, cause error) (cgroups.Manager, 
 	return nil, nil
 }
 
+// noCgroup is the error of a command that needs the container's cgroup
+// when it has none: it runs rootless in the caller's own cgroup because
+// none could be made. It names what would give it one.
+func noCgroup(id, what string) error {
+	return fmt.Errorf("container %q: %s needs the container's cgroup, and it has none: it runs rootless in the caller's cgroup (no delegated cgroup: on cgroup v1 only root can make one, so give a linux.cgroupsPath under a hierarchy delegated to this user; on cgroup v2 use the user's delegated subtree or --systemd-cgroup)", id, what)
+}
+
 // hasLimits reports whether r asks for anything but device rules, which a
 // rootless container cannot have enforced and gets through bind mounts.
 func hasLimits(r *specs.LinuxResources) bool {

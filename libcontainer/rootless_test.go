@@ -1,6 +1,7 @@
 package libcontainer
 
 import (
+	"reflect"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -37,5 +38,30 @@ func TestRootlessHelpers(t *testing.T) {
 		if got := ownIDOnly(tc.m, 1000); got != tc.want {
 			t.Errorf("ownIDOnly #%d = %v, want %v", i, got, tc.want)
 		}
+	}
+}
+
+// Rootless, the device rules are dropped (the devices controller needs
+// host root) and every other limit stays.
+func TestWithoutDeviceRules(t *testing.T) {
+	limit := int64(1 << 20)
+	deny := []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}
+	tests := []struct {
+		name string
+		in   *specs.LinuxResources
+		want *specs.LinuxResources
+	}{
+		{"nil", nil, nil},
+		{"devices only", &specs.LinuxResources{Devices: deny}, &specs.LinuxResources{}},
+		{"limits kept", &specs.LinuxResources{Devices: deny, Memory: &specs.LinuxMemory{Limit: &limit}},
+			&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}},
+	}
+	for _, tc := range tests {
+		if got := withoutDeviceRules(tc.in); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: got %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+	if in := (&specs.LinuxResources{Devices: deny}); withoutDeviceRules(in) == in || len(in.Devices) != 1 {
+		t.Errorf("the input was changed")
 	}
 }

@@ -38,6 +38,17 @@ type Options struct {
 	NewUUID       func() string // default: random v4
 	// LookupUser resolves a BindUser= name on the host (default LookupHostUser).
 	LookupUser func(name string) (HostUser, error)
+	// Rootless is set when an unprivileged user runs the machine: its
+	// ids and subordinate ranges replace what PrivateUsers= would pick.
+	Rootless *RootlessIDs
+}
+
+// RootlessIDs are an unprivileged caller's own uid and gid and the first
+// ids of its /etc/subuid and /etc/subgid ranges, with the ranges' sizes.
+type RootlessIDs struct {
+	UID, GID         uint32
+	SubUID, SubGID   uint32
+	SubUIDN, SubGIDN uint32
 }
 
 // PreStep is host-side work to do, in order, before `create`.
@@ -202,6 +213,8 @@ func (s *Settings) checkRefused(o Options) error {
 		{s.NetworkNamespacePath != "" && (s.PrivateNetwork || len(s.Interfaces) > 0 || s.VirtualEthernet || s.Bridge != "" || s.Zone != "" ||
 			len(s.VirtualEthernetExtra)+len(s.MACVLAN)+len(s.IPVLAN) > 0), "--network-namespace-path", "cannot be combined with other network settings (as in nspawn)"},
 		{s.Bridge != "" && s.Zone != "", "Zone=", "cannot be combined with Bridge= (as in nspawn)"},
+		{o.Rootless != nil && (s.VirtualEthernet || s.Bridge != "" || s.Zone != "" || len(s.VirtualEthernetExtra)+len(s.MACVLAN)+len(s.IPVLAN)+len(s.Interfaces)+len(s.Ports) > 0),
+			"--network-veth/--network-bridge/--network-zone/--network-macvlan/--network-ipvlan/--network-interface/--port", "host-side links and port forwarding need CAP_NET_ADMIN on the host; unprivileged, use --private-network (a network namespace of the user's own) or the host's network"},
 		{s.SettingsMode != "" && s.SettingsMode != SettingsNo && s.SettingsMode != SettingsYes &&
 			s.SettingsMode != SettingsOverride && s.SettingsMode != SettingsTrusted, "--settings", "invalid mode"},
 	}

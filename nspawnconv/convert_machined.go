@@ -25,6 +25,14 @@ func (cv *converter) setupRegistration() error {
 	if s.Register != nil {
 		mode = RegisterYes
 	}
+	if cv.o.Rootless != nil {
+		// machined registers machines for root only (polkit's
+		// org.freedesktop.machine1.register-machine: auth_admin).
+		if mode == RegisterYes {
+			return &RefusedError{Key: "--register=yes", Reason: "registering with systemd-machined needs root; an unprivileged machine runs unregistered"}
+		}
+		return nil
+	}
 	keep := "no"
 	if s.KeepUnit {
 		keep = "yes"

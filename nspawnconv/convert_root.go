@@ -135,6 +135,9 @@ func (cv *converter) setupIdentity() error {
 func (cv *converter) setupUserNS() error {
 	pu := cv.s.PrivateUsers
 	cv.privNet = cv.s.PrivateNetworkImplied()
+	if cv.o.Rootless != nil {
+		return cv.setupRootlessUserNS()
+	}
 	if pu.Mode == "" || pu.Mode == UserNSOff {
 		return nil
 	}
@@ -169,6 +172,35 @@ func (cv *converter) setupUserNS() error {
 	cv.hook("createRuntime", "chown-cgroup", "PrivateUsers=", strconv.FormatUint(uint64(base), 10))
 	if !cv.privNet && base != 0 {
 		cv.warn("PrivateUsers= without a private network: sysfs is bound from the host and CAP_NET_BIND_SERVICE is dropped (as nspawn)")
+	}
+	return nil
+}
+
+// setupRootlessUserNS maps an unprivileged caller's machine as rootless
+// podman does: the machine's root is the caller (who owns the tree, so no
+// chown), ids 1…65535 are the caller's subordinate ranges (written by
+// newuidmap). Without -U there would be no user namespace, which an
+// unprivileged caller cannot do without.
+func (cv *converter) setupRootlessUserNS() error {
+	pu, r := cv.s.PrivateUsers, cv.o.Rootless
+	switch pu.Mode {
+	case "", UserNSOff:
+		return &RefusedError{Key: "PrivateUsers=no", Reason: "an unprivileged machine needs a user namespace: pass -U (--private-users=pick)"}
+	case UserNSFixed, UserNSIdentity:
+		return &RefusedError{Key: "PrivateUsers=" + string(pu.Mode), Reason: "a fixed id range is not the caller's to map; unprivileged, -U maps root to the caller and 1…65535 to its /etc/subuid range"}
+	}
+	if cv.s.PrivateUsersOwnership == "chown" || cv.s.PrivateUsersOwnership == "map" {
+		return &RefusedError{Key: "PrivateUsersOwnership=" + cv.s.PrivateUsersOwnership, Reason: "an unprivileged caller cannot change the tree's owners; its own files are the machine's root's"}
+	}
+	n := uint32(65535)
+	if r.SubUIDN < n || r.SubGIDN < n {
+		return fmt.Errorf("-U unprivileged: /etc/subuid and /etc/subgid must give this user 65535 ids (have %d and %d)", r.SubUIDN, r.SubGIDN)
+	}
+	cv.userns, cv.uidBase, cv.uidRange = true, r.UID, 65536
+	cv.spec.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: r.UID, Size: 1}, {ContainerID: 1, HostID: r.SubUID, Size: n}}
+	cv.spec.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: r.GID, Size: 1}, {ContainerID: 1, HostID: r.SubGID, Size: n}}
+	if !cv.privNet {
+		cv.warn("unprivileged -U without a private network: sysfs is bound from the host and CAP_NET_BIND_SERVICE is dropped (as nspawn)")
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -454,4 +455,45 @@ func ruleFor(sc *specs.LinuxSeccomp, name string) string {
 		}
 	}
 	return fmt.Sprintf("errno %d", *sc.DefaultErrnoRet)
+}
+
+// An unprivileged caller's machine: -U maps root to the caller and 1…65535
+// to its subordinate range; what needs host root is refused by name.
+func TestRootlessConversion(t *testing.T) {
+	r := &RootlessIDs{UID: 1000, GID: 1001, SubUID: 100000, SubGID: 200000, SubUIDN: 65536, SubGIDN: 65536}
+	dir := t.TempDir()
+	conv := func(s *Settings) (*Conversion, error) {
+		s.Directory = dir
+		s.Parameters = []string{"/bin/true"}
+		return s.ToSpec(Options{BundleDir: t.TempDir(), CgroupV2: true, Rootless: r, NewUUID: func() string { return "5cd5a7b7-6e2f-4c3e-9a1d-1d2c3b4a5f60" }})
+	}
+	cv, err := conv(&Settings{PrivateUsers: PrivateUsers{Mode: UserNSPick, Range: 65536}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := cv.Spec.Linux
+	wantU := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}, {ContainerID: 1, HostID: 100000, Size: 65535}}
+	wantG := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1001, Size: 1}, {ContainerID: 1, HostID: 200000, Size: 65535}}
+	if !reflect.DeepEqual(l.UIDMappings, wantU) || !reflect.DeepEqual(l.GIDMappings, wantG) {
+		t.Errorf("maps %v %v, want %v %v", l.UIDMappings, l.GIDMappings, wantU, wantG)
+	}
+	for _, p := range cv.PreSteps {
+		if p.Action == ActionChownTree {
+			t.Errorf("a chown of the tree unprivileged: %+v", p)
+		}
+	}
+	for _, tc := range []struct {
+		s   Settings
+		key string
+	}{
+		{Settings{}, "PrivateUsers=no"},
+		{Settings{PrivateUsers: PrivateUsers{Mode: UserNSFixed, Base: 65536, Range: 65536}}, "PrivateUsers=fixed"},
+		{Settings{PrivateUsers: PrivateUsers{Mode: UserNSPick, Range: 65536}, VirtualEthernet: true}, "--network-veth"},
+	} {
+		_, err := conv(&tc.s)
+		var re *RefusedError
+		if !errors.As(err, &re) || !strings.Contains(re.Key, tc.key) {
+			t.Errorf("%s: err %v, want refused", tc.key, err)
+		}
+	}
 }

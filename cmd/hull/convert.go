@@ -206,7 +206,12 @@ func conversionOptions(bundle, cgroupsPath string) (nspawnconv.Options, error) {
 	if err := unix.Statfs("/sys/fs/cgroup", &st); err != nil {
 		return nspawnconv.Options{}, fmt.Errorf("statfs /sys/fs/cgroup: %w", err)
 	}
+	rootless, err := rootlessIDs()
+	if err != nil {
+		return nspawnconv.Options{}, err
+	}
 	return nspawnconv.Options{
+		Rootless:    rootless,
 		BundleDir:   bundle,
 		CgroupsPath: cgroupsPath,
 		CgroupV2:    st.Type == unix.CGROUP2_SUPER_MAGIC,

@@ -42,10 +42,14 @@ func nspawnRun(c *cli.Context) error {
 	if a.bundle != "" {
 		return fmt.Errorf("nspawn: --bundle is for `hull convert`")
 	}
-	if err := os.MkdirAll(nspawnBundles, 0o711); err != nil {
+	bundles, err := nspawnBundleDir()
+	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp(nspawnBundles, "machine-")
+	if err := os.MkdirAll(bundles, 0o711); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp(bundles, "machine-")
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,10 @@ import (
 // function undoes the bind.
 func reachableRoot(a *hullArgs) (func(), error) {
 	nothing := func() {}
+	if os.Geteuid() != 0 {
+		// No mount without root: the caller's tree must be reachable.
+		return nothing, nil
+	}
 	s, _, err := loadSettings(*a)
 	if err != nil || s.Help {
 		return nothing, nil // convertMachine reports it

@@ -45,6 +45,11 @@ var updateCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
+		if isRootless(c) && len(r.Devices) > 0 {
+			// As at create: the devices controller needs host root.
+			logWarnings(c, []string{"rootless: linux.resources.devices: ignored (the devices controller needs host root, also in a delegated cgroup)"})
+			r.Devices = nil
+		}
 		return withContainer(c, false, func(ctr *libcontainer.Container) error { return ctr.Update(r) })
 	},
 }

@@ -31,6 +31,13 @@ type Config struct {
 	Resources *specs.LinuxResources
 	// Systemd selects the systemd driver (--systemd-cgroup).
 	Systemd bool
+	// Rootless makes the systemd driver use the caller's own systemd (the
+	// user manager), as runc does; and it leaves out, on a hybrid v1
+	// host, the unified hierarchy:
+	// moving a process there needs write access to the common ancestor of
+	// its old and new cgroup (the kernel's v2 delegation rule), and a
+	// delegated v1 tree does not give that. runc leaves it out too.
+	Rootless bool
 }
 
 // State is what hull persists so that a later command can Load the manager.
@@ -43,6 +50,9 @@ type State struct {
 	Paths map[string]string `json:"paths,omitempty"`
 	// Dir is the directory of the cgroup on the unified (v2) hierarchy.
 	Dir string `json:"dir,omitempty"`
+	// SystemdUser is the host uid whose user manager holds the scope
+	// (rootless --systemd-cgroup); 0 for the system manager.
+	SystemdUser int `json:"systemdUser,omitempty"`
 }
 
 // Manager controls one container's cgroup, whichever driver is behind it.

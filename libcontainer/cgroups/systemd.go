@@ -16,7 +16,10 @@ import (
 type systemdManager struct {
 	unit  string // "hull-<id>.scope"
 	slice string // "system.slice"
-	v2    *v2Manager
+	// user is the host uid whose own systemd (the user manager) holds the
+	// scope, rootless; 0 is the system manager.
+	user int
+	v2   *v2Manager
 }
 
 // systemdUnit is what linux.cgroupsPath names for the systemd driver.
@@ -28,11 +31,17 @@ type systemdUnit struct {
 // "prefix-name.scope" (or "name.scope" without prefix) in slice, by default
 // system.slice. An empty path gives "system.slice:hull:<id>".
 func parseSystemdPath(p, id string) (systemdUnit, error) {
+	return parseSystemdPathIn(p, id, "system.slice")
+}
+
+// parseSystemdPathIn is parseSystemdPath with another default slice: a
+// user manager's containers go to user.slice, as runc and podman put them.
+func parseSystemdPathIn(p, id, defaultSlice string) (systemdUnit, error) {
 	if p == "" {
 		if id == "" {
 			return systemdUnit{}, errors.New("linux.cgroupsPath: empty and no container id for the default")
 		}
-		p = "system.slice:hull:" + id
+		p = defaultSlice + ":hull:" + id
 	}
 	if strings.HasPrefix(p, "/") {
 		return parseSlicePath(p)
@@ -43,7 +52,7 @@ func parseSystemdPath(p, id string) (systemdUnit, error) {
 	}
 	slice, prefix, name := parts[0], parts[1], parts[2]
 	if slice == "" {
-		slice = "system.slice"
+		slice = defaultSlice
 	}
 	if _, err := expandSlice(slice); err != nil {
 		return systemdUnit{}, fmt.Errorf("linux.cgroupsPath %q: %w", p, err)
@@ -137,16 +146,25 @@ func newSystemd(h host, c Config) (*systemdManager, error) {
 	if !unified {
 		return nil, fmt.Errorf("cgroup driver %s: needs a cgroup v2 host (%s is not cgroup2): %w", DriverSystemd, h.root, ErrNotImplemented)
 	}
-	return newSystemdAt(h.root, c)
+	if c.Rootless {
+		return newUserSystemd(h.root, c)
+	}
+	return newSystemdAt(h.root, "", c)
 }
 
-func newSystemdAt(root string, c Config) (*systemdManager, error) {
-	u, err := parseSystemdPath(c.Path, c.ID)
+// newSystemdAt places the scope under base, the cgroup of the manager
+// that holds it ("" for the system manager, whose units start at the root).
+func newSystemdAt(root, base string, c Config) (*systemdManager, error) {
+	def := "system.slice"
+	if base != "" {
+		def = "user.slice"
+	}
+	u, err := parseSystemdPathIn(c.Path, c.ID, def)
 	if err != nil {
 		return nil, err
 	}
 	slicePath, _ := expandSlice(u.slice)
-	p := path.Join(slicePath, u.unit)
+	p := path.Join("/", base, slicePath, u.unit)
 	return &systemdManager{
 		unit:  u.unit,
 		slice: u.slice,
@@ -163,15 +181,14 @@ func loadSystemd(s State) (*systemdManager, error) {
 	if !strings.HasSuffix(unit, ".scope") {
 		return nil, fmt.Errorf("load systemd cgroup state: path %q does not end in a scope", s.Path)
 	}
-	return &systemdManager{unit: unit, slice: path.Base(path.Dir(s.Path)), v2: v2}, nil
+	return &systemdManager{unit: unit, slice: path.Base(path.Dir(s.Path)), user: s.SystemdUser, v2: v2}, nil
 }
 
 func (m *systemdManager) State() State {
-	return State{Driver: DriverSystemd, Path: m.v2.path, Dir: m.v2.dir}
+	return State{Driver: DriverSystemd, Path: m.v2.path, Dir: m.v2.dir, SystemdUser: m.user}
 }
 
 func (m *systemdManager) ProcsFiles() []string          { return m.v2.ProcsFiles() }
-func (m *systemdManager) Apply(pid int) error           { return m.v2.Apply(pid) }
 func (m *systemdManager) Pids() ([]int, error)          { return m.v2.Pids() }
 func (m *systemdManager) Signal(sig unix.Signal) error  { return m.v2.Signal(sig) }
 func (m *systemdManager) Freeze() error                 { return m.v2.Freeze() }

@@ -111,7 +111,7 @@ func (m *systemdManager) Create() error {
 func (m *systemdManager) startUnit(props []sdbus.Property) error {
 	ctx, cancel := context.WithTimeout(context.Background(), dbusTimeout)
 	defer cancel()
-	conn, err := connectSystemd(ctx)
+	conn, err := m.connect(ctx)
 	if err != nil {
 		return err
 	}
@@ -150,7 +150,7 @@ func (m *systemdManager) Set(r *specs.LinuxResources) error {
 	if len(props) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), dbusTimeout)
 		defer cancel()
-		conn, err := connectSystemd(ctx)
+		conn, err := m.connect(ctx)
 		if err != nil {
 			return err
 		}
@@ -168,7 +168,7 @@ func (m *systemdManager) Set(r *specs.LinuxResources) error {
 func (m *systemdManager) Destroy() error {
 	ctx, cancel := context.WithTimeout(context.Background(), dbusTimeout)
 	defer cancel()
-	conn, err := connectSystemd(ctx)
+	conn, err := m.connect(ctx)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package cgroups
 
 import (
 	"math"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -62,7 +63,7 @@ func TestExpandSlice(t *testing.T) {
 }
 
 func TestSystemdStateRoundTrip(t *testing.T) {
-	m, err := newSystemdAt("/sys/fs/cgroup", Config{Path: "user-1000.slice:hull:c1"})
+	m, err := newSystemdAt("/sys/fs/cgroup", "", Config{Path: "user-1000.slice:hull:c1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,5 +150,47 @@ func TestScopeProperties(t *testing.T) {
 		if !reflect.DeepEqual(m[k], v) {
 			t.Errorf("%s = %#v, want %#v", k, m[k], v)
 		}
+	}
+}
+
+// A user manager's scope lives under the manager's own cgroup, in
+// user.slice by default, and Load keeps talking to that manager.
+func TestUserSystemdScope(t *testing.T) {
+	base := "/user.slice/user-1000.slice/user@1000.service"
+	tests := []struct {
+		path, wantPath, wantUnit string
+	}{
+		{"", base + "/user.slice/hull-c1.scope", "hull-c1.scope"},
+		{":libpod:c1", base + "/user.slice/libpod-c1.scope", "libpod-c1.scope"},
+		{"app.slice:x:c1", base + "/app.slice/x-c1.scope", "x-c1.scope"},
+	}
+	for _, tc := range tests {
+		m, err := newSystemdAt("/sys/fs/cgroup", base, Config{Path: tc.path, ID: "c1"})
+		if err != nil {
+			t.Fatalf("%q: %v", tc.path, err)
+		}
+		m.user = 1000
+		st := m.State()
+		if st.Path != tc.wantPath || m.unit != tc.wantUnit || st.SystemdUser != 1000 {
+			t.Errorf("%q: path %s unit %s user %d, want %s %s 1000", tc.path, st.Path, m.unit, st.SystemdUser, tc.wantPath, tc.wantUnit)
+		}
+		l, err := Load(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := l.(*systemdManager); got.user != 1000 || got.unit != tc.wantUnit {
+			t.Errorf("%q: loaded user %d unit %s", tc.path, got.user, got.unit)
+		}
+	}
+}
+
+func TestHostUID(t *testing.T) {
+	uid, err := hostUID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Outside a user namespace the map is the identity.
+	if b, _ := os.ReadFile("/proc/self/uid_map"); strings.Join(strings.Fields(string(b)), " ") == "0 0 4294967295" && uid != os.Geteuid() {
+		t.Errorf("hostUID %d, euid %d", uid, os.Geteuid())
 	}
 }

@@ -123,6 +123,14 @@ func TestNewV1Paths(t *testing.T) {
 			}
 		})
 	}
+	// Rootless, the unified hierarchy is left out: the v1 ones alone.
+	m, err := newV1(h, Config{Path: "/outer/box", ID: "x", Rootless: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := m.paths[unifiedKey]; ok || len(m.ProcsFiles()) != 6 {
+		t.Fatalf("rootless: paths %v, ProcsFiles %v: want the 6 v1 hierarchies without the unified one", m.paths, m.ProcsFiles())
+	}
 	// The pids hierarchy only shows /outer: a cgroup outside it is an error.
 	if _, err := newV1(h, Config{Path: "/elsewhere", ID: "x"}); err == nil || !strings.Contains(err.Error(), "outside /outer") {
 		t.Fatalf("cgroup outside a mount's root: err = %v", err)

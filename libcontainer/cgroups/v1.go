@@ -38,6 +38,9 @@ func newV1(h host, c Config) (*v1Manager, error) {
 	}
 	m := &v1Manager{paths: map[string]string{}, resources: c.Resources}
 	for _, mnt := range mounts {
+		if c.Rootless && mnt.Controllers[0] == unifiedKey {
+			continue
+		}
 		p, err := cgroupPath(c.Path, c.ID, own[selfKey(mnt.Controllers[0])])
 		if err != nil {
 			return nil, err

@@ -34,6 +34,18 @@ func (s *setupper) mountCgroup2(m specs.Mount, o mountOptions) error {
 	m2 := m
 	m2.Type, m2.Source = "cgroup2", "cgroup2"
 	err := s.mountFS(m2, o)
+	if errors.Is(err, unix.EBUSY) {
+		// The destination is the root of a cgroup2 mount already (the
+		// host's, through a rootless config's /sys rbind), and the kernel
+		// refuses the same superblock there again. A tmpfs in between
+		// makes it another mount point; the new mount still shows the
+		// container's own cgroup namespace.
+		tmp := specs.Mount{Destination: m.Destination, Type: "tmpfs", Source: "tmpfs"}
+		if terr := s.mountFS(tmp, mountOptions{flags: unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, data: []string{"mode=755"}}); terr != nil {
+			return fmt.Errorf("%w (a tmpfs under it: %v)", err, terr)
+		}
+		err = s.mountFS(m2, o)
+	}
 	if err == nil || s.c.CgroupNS || !errors.Is(err, unix.EPERM) {
 		return err
 	}
