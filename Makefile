@@ -157,6 +157,7 @@ soak: build rootfs
 
 lint:
 	$(GO) vet ./...
+	$(GO) vet -tags hullfaults ./libcontainer/faults ./libcontainer/nsenter
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))"
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 

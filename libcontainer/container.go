@@ -8,6 +8,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/hull-runtime/hull/libcontainer/cgroups"
 	"github.com/hull-runtime/hull/libcontainer/state"
@@ -69,7 +70,7 @@ func (c *Container) Status() specs.ContainerState {
 	if !c.Init.Alive() {
 		return specs.StateStopped
 	}
-	if _, err := os.Stat(c.dir.File(execFifo)); err == nil {
+	if c.awaitsStart() {
 		return specs.StateCreated
 	}
 	// An unloadable cgroup record cannot say "paused"; the ops that need
@@ -80,6 +81,21 @@ func (c *Container) Status() specs.ContainerState {
 		}
 	}
 	return specs.StateRunning
+}
+
+// awaitsStart says whether the init still holds the exec fifo: it waits for
+// start (or was just released and has not exec'd yet; its end is
+// close-on-exec). A fifo without a reader was left by a start killed after
+// it released the init: that container runs.
+func (c *Container) awaitsStart() bool {
+	f, err := os.OpenFile(c.dir.File(execFifo), os.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err == nil {
+		// The init holds the fifo read-write: our writer going away is
+		// no end of file to it.
+		f.Close()
+		return true
+	}
+	return !errors.Is(err, os.ErrNotExist) && !errors.Is(err, unix.ENXIO)
 }
 
 // State is the container's state as `hull state` prints it.

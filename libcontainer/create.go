@@ -16,6 +16,7 @@ import (
 
 	"github.com/hull-runtime/hull/libcontainer/cgroups"
 	"github.com/hull-runtime/hull/libcontainer/exeseal"
+	"github.com/hull-runtime/hull/libcontainer/faults"
 	"github.com/hull-runtime/hull/libcontainer/hooks"
 	"github.com/hull-runtime/hull/libcontainer/nsenter"
 	"github.com/hull-runtime/hull/libcontainer/seccomp"
@@ -80,6 +81,7 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
+	faults.Hit("create/state dir made")
 	c := &Container{dir: dir, Saved: Saved{ID: o.ID, Bundle: b.Dir, Rootfs: b.Rootfs, Created: time.Now().UTC()}}
 	if len(b.Spec.Mounts) > 0 && !ownsNamespace(b.Spec, specs.MountNamespace) {
 		c.warn("mounts: not made: without a mount namespace of its own the container runs chrooted in %s, and mounts would land in another namespace", b.Rootfs)
@@ -96,15 +98,19 @@ func Create(o CreateOpts) (_ *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
+	faults.Hit("create/cgroup made")
 	if err := unix.Mkfifo(dir.File(execFifo), 0o600); err != nil {
 		return nil, fmt.Errorf("make %s: %w", dir.File(execFifo), err)
 	}
+	faults.Hit("create/exec fifo made")
 	if err := c.startInit(b.Spec, o, cg); err != nil {
 		return nil, err
 	}
+	faults.Hit("create/init ready")
 	if err := dir.Save(c.Saved); err != nil {
 		return nil, fmt.Errorf("save state: %w", err)
 	}
+	faults.Hit("create/state saved")
 	return c, nil
 }
 
@@ -134,6 +140,7 @@ func (c *Container) makeCgroup(spec *specs.Spec, systemd, rootless bool) (cgroup
 	if err := c.dir.Save(c.Saved); err != nil {
 		return nil, fmt.Errorf("save state: %w", err)
 	}
+	faults.Hit("create/cgroup recorded")
 	if err := cg.Create(); err != nil {
 		return nil, err
 	}
@@ -211,12 +218,14 @@ func (c *Container) startInit(spec *specs.Spec, o CreateOpts, cg cgroups.Manager
 	defer p.sync.Close()
 	c.Init = p.init
 	cfg.SyncFD = p.childSyncFD
+	faults.Hit("create/init started")
 	// The init's Go runtime starts meanwhile; it waits for its config.
 	if err := placeProcess(p.init, cg, spec.Process); err != nil {
 		return err
 	}
 	// Its network namespace exists since the C stage; the init does not
 	// look at its interfaces before it has its config.
+	faults.Hit("create/init placed")
 	if err := moveNetDevices(spec.Linux, p.init.Pid); err != nil {
 		return err
 	}
@@ -228,6 +237,7 @@ func (c *Container) startInit(spec *specs.Spec, o CreateOpts, cg cgroups.Manager
 		if err := sendMountSources(p.sync, fds); err != nil {
 			return err
 		}
+		faults.Hit("create/mount sources sent")
 	}
 	if err := c.configureInit(p.sync, cfg, p.init.Pid); err != nil {
 		var built *builderError
@@ -274,11 +284,21 @@ func (c *Container) configureInit(sync *os.File, cfg *initConfig, pid int) error
 	if err := wire.Write(sync, wire.MsgConfig, data); err != nil {
 		return fmt.Errorf("send config to init: %w", err)
 	}
+	faults.HitStep(initRole(cfg), "config sent")
 	return c.serveInit(sync, cfg, pid)
+}
+
+// initRole names the command an init serves, for fault points.
+func initRole(cfg *initConfig) string {
+	if cfg.Exec {
+		return "exec"
+	}
+	return "create"
 }
 
 // serveInit answers the Go init or the C finisher until it reports ready.
 func (c *Container) serveInit(sync *os.File, cfg *initConfig, pid int) error {
+	who := initRole(cfg)
 	for {
 		// recvmsg, not read: a seccomp listener fd may ride on a message.
 		typ, payload, fds, err := wire.ReadFds(sync)
@@ -298,6 +318,7 @@ func (c *Container) serveInit(sync *os.File, cfg *initConfig, pid int) error {
 			if err := c.runtimeHooks(cfg); err != nil {
 				return err
 			}
+			faults.HitStep(who, "runtime hooks run")
 			if err := wire.Write(sync, wire.MsgHooksDone, nil); err != nil {
 				return err
 			}
@@ -424,7 +445,7 @@ func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error
 	}
 	cmd := &exec.Cmd{
 		Args:       []string{"hull", "init"},
-		Env:        append(req.Env(childFD), glibcNoRseq),
+		Env:        append(append(req.Env(childFD), glibcNoRseq), faults.Env()...),
 		Stdin:      os.Stdin,
 		Stdout:     os.Stdout,
 		Stderr:     os.Stderr,
@@ -436,7 +457,7 @@ func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error
 			// Already in the caller's mount namespace, which an
 			// unprivileged C stage could not setns into.
 			req.HomeMount = ""
-			cmd.Env = append(req.Env(childFD), glibcNoRseq)
+			cmd.Env = append(append(req.Env(childFD), glibcNoRseq), faults.Env()...)
 		}
 		return cmd.Start()
 	})
@@ -445,17 +466,22 @@ func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
 	child.Close()
+	firstExit := waitFirstProcess(cmd, int(parent.Fd()))
 	pid, herr := nsenter.Handshake(parent, cmd.Process.Pid, mapIDs)
 	if herr != nil {
-		// The C stage may be blocked waiting for us (the id maps): closing
-		// our end and killing it keeps the Wait below from waiting forever.
-		parent.Close()
+		// The C stage may be blocked waiting for us (the id maps): killing
+		// it keeps the wait for it from waiting forever.
 		cmd.Process.Kill()
-		cmd.Wait()
+		<-firstExit
+		parent.Close()
 		return nil, herr
 	}
-	werr := cmd.Wait() // the C stage's first process exits once it cloned the init
+	werr := <-firstExit // the C stage's first process exits once it cloned the init
 	if werr != nil {
+		// Killed after it reported: the process it cloned is our child
+		// (CLONE_PARENT), so its pid cannot have been reused.
+		unix.Kill(pid, unix.SIGKILL)
+		unix.Wait4(pid, nil, 0, nil)
 		parent.Close()
 		return nil, fmt.Errorf("container init setup: %w", werr)
 	}
@@ -465,6 +491,23 @@ func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error
 		return nil, fmt.Errorf("container init %d: %w", pid, err)
 	}
 	return &started{init: p, sync: parent, childSyncFD: childFD}, nil
+}
+
+// waitFirstProcess waits for the C stage's first process, which reports the
+// pid of the process it cloned and exits. Killed before it reported, it
+// leaves that clone holding the socket's other end while the clone waits
+// for its config, and the handshake would wait forever: its abnormal exit
+// shuts our reading down, after what it sent (still read first).
+func waitFirstProcess(cmd *exec.Cmd, syncFD int) <-chan error {
+	exited := make(chan error, 1)
+	go func() {
+		err := cmd.Wait()
+		if err != nil {
+			unix.Shutdown(syncFD, unix.SHUT_RD)
+		}
+		exited <- err
+	}()
+	return exited
 }
 
 // idMapper writes the user namespace's id maps from linux.uidMappings and

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hull-runtime/hull/libcontainer/capabilities"
 	"github.com/hull-runtime/hull/libcontainer/cgroups"
+	"github.com/hull-runtime/hull/libcontainer/faults"
 	"github.com/hull-runtime/hull/libcontainer/nsenter"
 	"github.com/hull-runtime/hull/libcontainer/state"
 	"github.com/hull-runtime/hull/libcontainer/wire"
@@ -94,6 +95,7 @@ func (c *Container) Exec(o ExecOpts) (state.Process, error) {
 	}
 	defer p.sync.Close()
 	cfg.SyncFD = p.childSyncFD
+	faults.Hit("exec/process started")
 	// Into the cgroup before it runs anything of its own: it waits for its config.
 	if err := placeProcess(p.init, cg, o.Process); err != nil {
 		p.init.Signal(unix.SIGKILL)
@@ -111,6 +113,7 @@ func (c *Container) Exec(o ExecOpts) (state.Process, error) {
 	// stays frozen until resume, and resume, kill or delete must not wait
 	// for this exec.
 	c.dir.Close()
+	faults.Hit("exec/lock released")
 
 	ctr := &Container{Saved: c.Saved, dir: c.dir}
 	if fin != nil {
@@ -125,6 +128,7 @@ func (c *Container) Exec(o ExecOpts) (state.Process, error) {
 		p.init.Signal(unix.SIGKILL)
 		return state.Process{}, err
 	}
+	faults.Hit("exec/process ready")
 	return p.init, nil
 }
 

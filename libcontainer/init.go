@@ -12,6 +12,7 @@ import (
 
 	"github.com/hull-runtime/hull/libcontainer/capabilities"
 	"github.com/hull-runtime/hull/libcontainer/console"
+	"github.com/hull-runtime/hull/libcontainer/faults"
 	"github.com/hull-runtime/hull/libcontainer/procfs"
 	"github.com/hull-runtime/hull/libcontainer/seccomp"
 	"github.com/hull-runtime/hull/libcontainer/wire"
@@ -74,11 +75,12 @@ func (p *initProcess) run() error {
 	if err := p.readConfig(); err != nil {
 		return fmt.Errorf("read config: %w", err)
 	}
-	steps := p.containerSteps()
+	steps, who := p.containerSteps(), "init"
 	if p.cfg.Exec {
-		steps = p.execSteps()
+		steps, who = p.execSteps(), "execinit"
 	}
 	for _, s := range steps {
+		faults.HitStep(who, s.name)
 		if err := s.do(); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hull-runtime/hull/libcontainer/cgroups"
+	"github.com/hull-runtime/hull/libcontainer/faults"
 	"github.com/hull-runtime/hull/libcontainer/hooks"
 	"github.com/hull-runtime/hull/libcontainer/state"
 )
@@ -27,17 +28,21 @@ func (c *Container) Start() error {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer fifo.Close()
+	faults.Hit("start/fifo opened")
 	if _, err := fifo.Write([]byte{0}); err != nil {
 		return fmt.Errorf("release container init: %w", err)
 	}
+	faults.Hit("start/init released")
 	if err := os.Remove(c.dir.File(execFifo)); err != nil {
 		return err
 	}
+	faults.Hit("start/fifo removed")
 	// As runc's start, this returns once the program is executed (engines
 	// and poststart hooks count on it): init's end of the fifo is
 	// close-on-exec, so the fifo losing its last reader means init has
 	// exec'd (or died). Seccomp and startContainer hooks come before that.
 	waitNoReaders(fifo)
+	faults.Hit("start/program executed")
 	if c.Spec.Hooks == nil || len(c.Spec.Hooks.Poststart) == 0 {
 		return nil
 	}
@@ -109,6 +114,7 @@ func (c *Container) Delete(force bool) error {
 	} else {
 		c.killAll(cg)
 	}
+	faults.Hit("delete/processes killed")
 	if err := c.destroy(cg); err != nil {
 		return err
 	}
@@ -123,6 +129,7 @@ func (c *Container) Delete(force bool) error {
 // cgroup cg (nil: none known); then it waits for init to be gone.
 func (c *Container) killAll(cg cgroups.Manager) {
 	c.killLeftovers(cg)
+	faults.Hit("delete/leftovers killed")
 	if c.Init.Signal(unix.SIGKILL) == nil {
 		c.Init.Wait()
 	}
@@ -149,11 +156,13 @@ func (c *Container) destroy(cg cgroups.Manager) error {
 			// later delete can try again.
 			return fmt.Errorf("container %q: %w", c.ID, err)
 		}
+		faults.Hit("delete/cgroup removed")
 	}
 	if c.Spec != nil && c.Spec.Hooks != nil {
 		if err := hooks.RunAll("poststop", c.Spec.Hooks.Poststop, c.specState(specs.StateStopped)); err != nil {
 			c.warn("%v", err)
 		}
+		faults.Hit("delete/poststop hooks run")
 	}
 	return c.dir.Remove()
 }

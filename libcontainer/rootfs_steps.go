@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hull-runtime/hull/libcontainer/console"
+	"github.com/hull-runtime/hull/libcontainer/faults"
 	"github.com/hull-runtime/hull/libcontainer/hooks"
 	"github.com/hull-runtime/hull/libcontainer/procfs"
 	"github.com/hull-runtime/hull/libcontainer/rootfs"
@@ -55,8 +56,11 @@ func (b *rootfsBuilder) steps() []step {
 	}
 }
 
+// runSteps runs the rootfs steps in the parent (hull create, on a thread in
+// the init's namespaces).
 func runSteps(steps []step) error {
 	for _, s := range steps {
+		faults.HitStep("rootfs", s.name)
 		if err := s.do(); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/libcontainer/faults"
 	"github.com/hull-runtime/hull/nspawnconv/syscontainer"
 	"github.com/hull-runtime/hull/oci"
 )
@@ -59,6 +60,7 @@ func runContainer(c *cli.Context, p runPlan) (int, error) {
 		return 0, err
 	}
 	defer ctr.Close()
+	faults.Hit("run/created")
 	if tty != nil {
 		if p.escape {
 			tty.escape = func() {
@@ -83,6 +85,7 @@ func runContainer(c *cli.Context, p runPlan) (int, error) {
 		ctr.Delete(true)
 		return 0, err
 	}
+	faults.Hit("run/started")
 	if p.detach {
 		return 0, nil
 	}
@@ -94,6 +97,7 @@ func runContainer(c *cli.Context, p runPlan) (int, error) {
 	// Unlocked while it runs, so that state, exec, kill and delete work meanwhile.
 	ctr.Close()
 	status := syscontainer.SystemExitStatus(p.bundle.Spec, waitForwarding(ctr.WaitExit, forwarding{send: func(sig unix.Signal) { ctr.Signal(sig, false) }, orderly: orderlySignal(p.bundle.Spec)}, sigs.ch, tty))
+	faults.Hit("run/exited")
 	if reaper != nil {
 		reaper.stop() // before delete's poststop hooks, hull's own children
 	}

@@ -56,6 +56,7 @@
 #include <unistd.h>
 
 #include "nsenter.h"
+#include "faults.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -282,6 +283,7 @@ __attribute__((constructor)) static void hull_nsenter(void)
 	char *joins = getenv("_HULL_JOIN");
 	if (joins && *joins)
 		join_namespaces(joins);
+	hull_fault_hit("cstage/namespaces joined");
 
 	const char *unshare_env = getenv("_HULL_UNSHARE");
 	unsigned long flags = unshare_env ? strtoul(unshare_env, NULL, 10) : 0;
@@ -295,6 +297,7 @@ __attribute__((constructor)) static void hull_nsenter(void)
 	const char *offsets = getenv("_HULL_TIMENS");
 	if ((flags & CLONE_NEWTIME) && offsets && *offsets)
 		write_file("/proc/self/timens_offsets", offsets);
+	hull_fault_hit("cstage/namespaces made");
 
 	pid_t pid = clone_child(cgroup_fd);
 	if (pid < 0)
@@ -306,6 +309,7 @@ __attribute__((constructor)) static void hull_nsenter(void)
 			hull_finish(sync_fd); /* the C finisher: no Go runtime */
 		return;                       /* the container process: the Go runtime starts here */
 	}
+	hull_fault_hit("cstage/process cloned");
 
 	char buf[32];
 	snprintf(buf, sizeof(buf), "%d", pid);

@@ -95,6 +95,7 @@ type container struct {
 	Spec   *specs.Spec
 	tmp    string // hull's output files
 	inits  []procID
+	env    []string // added to hull's environment when set
 }
 
 // procID identifies a process across pid reuse.
@@ -206,6 +207,9 @@ func (c *container) startHull(extra []*os.File, args ...string) *hullProc {
 	full := append([]string{"--root", c.Root}, args...)
 	cmd := exec.CommandContext(ctx, c.bin, full...)
 	cmd.ExtraFiles = extra
+	if c.env != nil {
+		cmd.Env = append(os.Environ(), c.env...)
+	}
 	cmd.WaitDelay = 2 * time.Second
 	p := &hullProc{t: c.t, cmd: cmd, ctx: ctx, cancel: cancel}
 	var err error

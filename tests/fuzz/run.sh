@@ -22,12 +22,25 @@ TARGETS="
 ./cmd/hull:FuzzParseSignal
 "
 fail=0
+# Every fuzz target of the tree must be listed above: a new one is not
+# silently left out of make fuzz.
+for f in $(grep -rl --include='*_test.go' '^func Fuzz' . | grep -v '^./_build/'); do
+	for name in $(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$f"); do
+		pkg=./$(dirname "${f#./}")
+		case "$TARGETS" in
+		*"$pkg:$name"*) ;;
+		*) echo "tests/fuzz/run.sh: $pkg $name is not in TARGETS" >&2; fail=1 ;;
+		esac
+	done
+done
 printf '%-40s %-8s %-12s %s\n' target time execs result
 for t in $TARGETS; do
 	pkg=${t%%:*} name=${t#*:}
 	log="$LOGDIR/$name.log"
 	start=$(date +%s)
-	if $GO test -run '^$' -fuzz "^$name\$" -fuzztime "$FUZZTIME" -parallel "$PAR" "$pkg" >"$log" 2>&1; then
+	# -timeout 0: go test's default 10 minutes would otherwise end any
+	# FUZZTIME from 10m on (the engine bounds each input by itself).
+	if $GO test -run '^$' -fuzz "^$name\$" -fuzztime "$FUZZTIME" -timeout 0 -parallel "$PAR" "$pkg" >"$log" 2>&1; then
 		res=ok
 	elif grep -q 'context deadline exceeded' "$log" && ! grep -q 'Failing input written' "$log"; then
 		# Go's fuzz engine itself ran out of -fuzztime while it was still
