@@ -21,6 +21,12 @@ func TestRegistrationHooks(t *testing.T) {
 		{"yes, keep-unit, slice, veth", []string{"--register=yes", "--keep-unit", "-S", "hull-test.slice", "-n"}, []HookStep{
 			{Stage: "createRuntime", Action: "register", Args: []string{"yes", "m", "ID", "ROOT", "hull-test.slice", "yes", "ve-m"}, Key: "--register=yes"},
 			{Stage: "poststop", Action: "unregister", Args: []string{"m"}, Key: "--register=yes"}}},
+		{"properties for the scope", []string{"--property=MemoryMax=300M", "--property=CPUQuota=50%", "--property=TasksMax=infinity",
+			"--property=CPUWeight=200", "--property=IOWeight=50", "--property=DeviceAllow=/dev/null r"}, []HookStep{
+			{Stage: "createRuntime", Action: "register", Args: []string{"auto", "m", "ID", "ROOT", "", "no",
+				"--property=MemoryMax=314572800", "--property=CPUQuotaPerSecUSec=500000", "--property=TasksMax=18446744073709551615",
+				"--property=CPUWeight=200", "--property=IOWeight=50", "--property=DeviceAllow=/dev/null r"}, Key: "--register=auto"},
+			{Stage: "poststop", Action: "unregister", Args: []string{"m"}, Key: "--register=auto"}}},
 		{"no", []string{"--register=no"}, nil},
 	}
 	for _, tc := range tests {
