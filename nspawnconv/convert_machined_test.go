@@ -110,3 +110,31 @@ func TestLinkJournal(t *testing.T) {
 		})
 	}
 }
+
+// TestLinkJournalGuestGivenPath: the host's link to a guest journal names
+// the directory as given (-D), not the reachable bind hull nspawn runs from
+// (the guest showed a link into /run/hull-nspawn/…/rootfs, dangling after
+// the run).
+func TestLinkJournalGuestGivenPath(t *testing.T) {
+	id := strings.ReplaceAll(testUUID, "-", "")
+	f := newFixture(t, "m")
+	o := f.options()
+	o.HostJournalDir = filepath.Join(f.base, "journal")
+	if err := os.MkdirAll(o.HostJournalDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	o.Rootfs = filepath.Join(f.base, "reachable")
+	if err := os.Symlink(f.root, o.Rootfs); err != nil {
+		t.Fatal(err)
+	}
+	c, err := mustCLI(t, "-D", f.root, "-M", "m", "--link-journal=guest").ToSpec(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(f.root, "var/log/journal", id)
+	for _, p := range c.PreSteps {
+		if p.Action == ActionSymlink && p.Key == "LinkJournal=guest" && p.Source != want {
+			t.Errorf("journal link to %s, want %s", p.Source, want)
+		}
+	}
+}
