@@ -25,9 +25,17 @@ all: build
 
 build: $(HULL) $(STUBINIT)
 
+# hull is linked statically (glibc and libseccomp; STATIC=0 links them
+# dynamically): no dynamic loader at each start, and the pages a start maps
+# are hull's own; measured A/B in docs/design.md ("A slim runtime binary").
+# osusergo and netgo keep user, group and host lookups in Go: a static glibc
+# cannot load the NSS modules they would otherwise go through.
+STATIC    ?= 1
+HULLTAGS  := urfave_cli_no_docs osusergo netgo
+HULLLDFLAGS := $(LDFLAGS) $(if $(filter 1,$(STATIC)),-linkmode external -extldflags -static)
 $(HULL): $(GOFILES) $(CFILES) go.mod go.sum
 	@mkdir -p $(BUILD)
-	CGO_ENABLED=1 $(GO) build -trimpath -tags urfave_cli_no_docs -ldflags '$(LDFLAGS)' -o $@ ./cmd/hull
+	CGO_ENABLED=1 $(GO) build -trimpath -tags '$(HULLTAGS)' -ldflags '$(HULLLDFLAGS)' -o $@ ./cmd/hull
 
 # Static PID 1 of --as-pid2 (ProcessTwo=); hull finds it beside itself.
 # -E main.entry (amd64): forks before Go's threads, so the payload is PID 2.
@@ -67,9 +75,12 @@ validate: build rootfs
 validate-guest: build rootfs
 	sh tests/validate/guest.sh
 
-# hull against runc and crun: medians and ratios of each lifecycle step.
+# hull against crun and runc, interleaved, in three regimes (back to back, warm,
+# cold): one Markdown table of medians and ratios per regime, every sample in
+# _build/bench.json. A short run: make bench BENCH_N=5 BENCH_FLAGS='-cases run,exec -regimes b2b';
+# an A/B of two builds in one interleaved run: BENCH_FLAGS='-also hull-b=/path/to/hull'.
 bench: build rootfs
-	$(GO) run ./tests/bench -hull $(HULL) -rootfs $(ROOTFS)
+	$(GO) run ./tests/bench -hull $(HULL) -rootfs $(ROOTFS) -json $(BUILD)/bench.json $(BENCH_FLAGS)
 
 # crictl and critest, built from cri-tools (Go module proxy) and cached.
 cri-tools: $(CRITOOLS)/critest

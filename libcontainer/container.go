@@ -1,6 +1,7 @@
 package libcontainer
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -71,7 +72,9 @@ func (c *Container) Status() specs.ContainerState {
 	if _, err := os.Stat(c.dir.File(execFifo)); err == nil {
 		return specs.StateCreated
 	}
-	if cg := c.cgroup(); cg != nil {
+	// An unloadable cgroup record cannot say "paused"; the ops that need
+	// the cgroup report it.
+	if cg, _ := c.cgroup(); cg != nil {
 		if frozen, err := cg.Frozen(); err == nil && frozen {
 			return oci.StatusPaused
 		}
@@ -110,15 +113,29 @@ func (c *Container) specState(status specs.ContainerState) *specs.State {
 	return &s
 }
 
-func (c *Container) cgroup() cgroups.Manager {
+// cgroup loads the container's cgroup from its record: nil when it has
+// none (rootless without a delegated cgroup, or a create that stopped
+// before placing it). A record that cannot be loaded is an error, never
+// "no cgroup": delete would then remove the only trace of the cgroup.
+func (c *Container) cgroup() (cgroups.Manager, error) {
 	if c.Cgroup == nil {
-		return nil
+		return nil, nil
 	}
 	m, err := cgroups.Load(*c.Cgroup)
 	if err != nil {
-		return nil
+		return nil, fmt.Errorf("cgroup record in %s: %w", c.dir.File("state.json"), err)
 	}
-	return m
+	return m, nil
+}
+
+// cgroupRecord shows the cgroup record as it stands in the state, for a
+// message about a cgroup hull could not handle.
+func (c *Container) cgroupRecord() string {
+	data, err := json.Marshal(c.Cgroup)
+	if err != nil {
+		return fmt.Sprintf("%+v", c.Cgroup)
+	}
+	return string(data)
 }
 
 // List returns every container under root, with its state.
@@ -138,5 +155,3 @@ func List(root string) ([]oci.State, error) {
 	}
 	return out, nil
 }
-
-func notRunning(id string) error { return fmt.Errorf("container %q: container not running", id) }

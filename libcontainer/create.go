@@ -68,6 +68,12 @@ type initConfig struct {
 	Seccomp []byte `json:"seccomp,omitempty"`
 	// Exec marks a process joining a running container (hull exec).
 	Exec bool `json:"exec,omitempty"`
+	// RootfsBuilt: hull create builds the rootfs (buildRootfs) when the
+	// init asks for it; the init goes on at "take console".
+	RootfsBuilt bool `json:"rootfsBuilt,omitempty"`
+	// consoleSock is where buildRootfs sends the pty master; the init
+	// gets ConsoleFD instead when it makes the pty itself.
+	consoleSock *os.File
 }
 
 // Create makes a container from a bundle and leaves its init waiting for
@@ -153,8 +159,10 @@ func (c *Container) abort() error {
 		var ws unix.WaitStatus
 		unix.Wait4(c.Init.Pid, &ws, unix.WNOHANG, nil)
 	}
-	var err error
-	if cg := c.cgroup(); cg != nil {
+	cg, err := c.cgroup()
+	if err != nil {
+		err = fmt.Errorf("undo create: cgroup left (%s): %w", c.cgroupRecord(), err)
+	} else if cg != nil {
 		if derr := cg.Destroy(); derr != nil {
 			err = fmt.Errorf("undo create: %w", derr)
 		}
@@ -179,6 +187,7 @@ func (c *Container) startInit(spec *specs.Spec, o CreateOpts, cg cgroups.Manager
 		ConsoleFD: -1,
 		//lint:ignore SA1019 deprecated by the spec, still honoured by runtimes
 		RuntimeHooks: spec.Hooks != nil && (len(spec.Hooks.Prestart) > 0 || len(spec.Hooks.CreateRuntime) > 0),
+		RootfsBuilt:  parentBuildsRootfs(spec, o),
 	}
 	if cfg.Seccomp, err = compileSeccomp(o.Root, spec); err != nil {
 		return err
@@ -186,7 +195,9 @@ func (c *Container) startInit(spec *specs.Spec, o CreateOpts, cg cgroups.Manager
 	extra := preservedFiles(o.PreserveFDs)
 	cfg.FifoFD = 3 + len(extra)
 	extra = append(extra, fifo)
-	if o.ConsoleSocket != nil {
+	if cfg.RootfsBuilt {
+		cfg.consoleSock = o.ConsoleSocket
+	} else if o.ConsoleSocket != nil {
 		cfg.ConsoleFD = 3 + len(extra)
 		extra = append(extra, o.ConsoleSocket)
 	}
@@ -223,6 +234,10 @@ func (c *Container) startInit(spec *specs.Spec, o CreateOpts, cg cgroups.Manager
 		}
 	}
 	if err := c.configureInit(p.sync, cfg, p.init.Pid); err != nil {
+		var built *builderError
+		if errors.As(err, &built) && !errors.Is(err, unix.ESRCH) {
+			return err // the init is alive, waiting for its rootfs
+		}
 		return fmt.Errorf("%w%s", err, initDeath(p.init, spec))
 	}
 	return nil
@@ -279,16 +294,14 @@ func (c *Container) configureInit(sync *os.File, cfg *initConfig, pid int) error
 				return err
 			}
 		case msgRuntimeHooks:
-			c.Spec = cfg.Spec
-			st := c.specState(specs.StateCreating)
-			//lint:ignore SA1019 deprecated by the spec, still honoured by runtimes
-			if err := hooks.Run("prestart", cfg.Spec.Hooks.Prestart, st); err != nil {
-				return err
-			}
-			if err := hooks.Run("createRuntime", cfg.Spec.Hooks.CreateRuntime, st); err != nil {
+			if err := c.runtimeHooks(cfg); err != nil {
 				return err
 			}
 			if err := nsenter.WriteMsg(sync, msgHooksDone, nil); err != nil {
+				return err
+			}
+		case msgBuildRootfs:
+			if err := c.buildRootfs(sync, cfg, pid); err != nil {
 				return err
 			}
 		case msgReady:
@@ -304,6 +317,47 @@ func (c *Container) configureInit(sync *os.File, cfg *initConfig, pid int) error
 		}
 	}
 }
+
+// runtimeHooks runs prestart and createRuntime hooks, in hull's namespaces.
+func (c *Container) runtimeHooks(cfg *initConfig) error {
+	c.Spec = cfg.Spec
+	st := c.specState(specs.StateCreating)
+	//lint:ignore SA1019 deprecated by the spec, still honoured by runtimes
+	if err := hooks.Run("prestart", cfg.Spec.Hooks.Prestart, st); err != nil {
+		return err
+	}
+	return hooks.Run("createRuntime", cfg.Spec.Hooks.CreateRuntime, st)
+}
+
+// buildRootfs builds the init's rootfs (parentBuildsRootfs) and hands the
+// init the pty slave, if any.
+func (c *Container) buildRootfs(sync *os.File, cfg *initConfig, pid int) error {
+	if !cfg.RootfsBuilt {
+		return errors.New("container init: asked for a rootfs it was to build itself")
+	}
+	var hooksFn func() error
+	if cfg.RuntimeHooks {
+		hooksFn = func() error { return c.runtimeHooks(cfg) }
+	}
+	slave, err := buildRootfs(pid, cfg, cfg.consoleSock, hooksFn)
+	if err != nil {
+		return &builderError{err}
+	}
+	fd := -1
+	if slave != nil {
+		defer slave.Close()
+		fd = int(slave.Fd())
+	}
+	if err := sendMsgFd(sync, msgRootfsBuilt, nil, fd); err != nil {
+		return fmt.Errorf("container init: %w", err)
+	}
+	return nil
+}
+
+// builderError is a failed step of buildRootfs.
+type builderError struct{ error }
+
+func (e *builderError) Unwrap() error { return e.error }
 
 // forwardListener sends the agent the listener with the container's state:
 // creating during create, the container's own status during exec.

@@ -1,7 +1,6 @@
 package libcontainer
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,17 +29,10 @@ type ExecOpts struct {
 // of the container's init and its cgroup, and becomes Process with its
 // capabilities, limits and seccomp filter. The process is hull's child.
 func (c *Container) Exec(o ExecOpts) (state.Process, error) {
-	st := c.Status()
-	switch st {
-	case specs.StateRunning, specs.StateCreated:
-	case oci.StatusPaused:
-		if !o.IgnorePaused {
-			return state.Process{}, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
-		}
-	case specs.StateStopped:
-		return state.Process{}, errors.New("cannot exec in a stopped container") // runc's words
-	default:
-		return state.Process{}, notRunning(c.ID)
+	op := ExecOp(o.IgnorePaused)
+	st, err := c.require(op)
+	if err != nil {
+		return state.Process{}, err
 	}
 	spec := *c.Spec
 	spec.Process = o.Process
@@ -54,7 +46,6 @@ func (c *Container) Exec(o ExecOpts) (state.Process, error) {
 		ID: c.ID, Bundle: c.Bundle, Rootfs: c.Rootfs, Spec: &spec, Exec: true,
 		NoNewKeyring: true, PreserveFDs: o.PreserveFDs, FifoFD: -1, ConsoleFD: -1,
 	}
-	var err error
 	if cfg.Seccomp, err = compileSeccomp(filepath.Dir(c.dir.Path()), &spec); err != nil {
 		return state.Process{}, err
 	}
@@ -64,7 +55,10 @@ func (c *Container) Exec(o ExecOpts) (state.Process, error) {
 		extra = append(extra, o.ConsoleSocket)
 	}
 	req := &nsenter.Request{Joins: c.initNamespaces()}
-	cg := c.cgroup()
+	cg, err := c.cgroup()
+	if err != nil {
+		return state.Process{}, err
+	}
 	if cg != nil {
 		if cg, err = cgroups.Sub(cg, o.SubCgroups); err != nil {
 			return state.Process{}, err
@@ -94,7 +88,7 @@ func (c *Container) Exec(o ExecOpts) (state.Process, error) {
 	// the container's init, or the process could sit in another's namespaces.
 	if !c.Init.Alive() {
 		p.init.Signal(unix.SIGKILL)
-		return state.Process{}, notRunning(c.ID)
+		return state.Process{}, notRunning(c.ID, op)
 	}
 	// The process is in the container's namespaces and cgroup: the lock,
 	// which kept them from going away meanwhile, is released before the

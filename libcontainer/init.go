@@ -6,17 +6,14 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/hull-runtime/hull/libcontainer/capabilities"
 	"github.com/hull-runtime/hull/libcontainer/console"
-	"github.com/hull-runtime/hull/libcontainer/hooks"
 	"github.com/hull-runtime/hull/libcontainer/nsenter"
 	"github.com/hull-runtime/hull/libcontainer/procfs"
-	"github.com/hull-runtime/hull/libcontainer/rootfs"
 	"github.com/hull-runtime/hull/libcontainer/seccomp"
 )
 
@@ -26,7 +23,7 @@ type initProcess struct {
 	spec      *specs.Spec
 	sync      *os.File
 	proc      *procfs.Handle
-	rootfs    *rootfs.Config
+	b         *rootfsBuilder
 	caps      *capabilities.Set
 	filter    *seccomp.Filter
 	program   string // absolute path of process.args[0] inside the container
@@ -90,19 +87,23 @@ func (p *initProcess) run() error {
 }
 
 func (p *initProcess) containerSteps() []step {
-	return []step{
+	steps := []step{
 		{"close inherited fds", p.closeInheritedFDs},
 		{"enter cgroup namespace", p.enterCgroupNamespace},
-		{"prepare rootfs", p.prepareRootfs},
-		{"set hostname", p.setHostname},
-		{"createRuntime hooks", p.awaitRuntimeHooks},
-		{"createContainer hooks", p.createContainerHooks},
-		{"pivot root", p.pivotRoot},
-		// Before finalize: linux.readonlyPaths usually holds /proc/sys.
-		{"apply sysctls", p.applySysctls},
-		{"finalize rootfs", p.finalizeRootfs},
-		{"set up console", p.setupConsole},
-		{"read-only /dev", p.readonlyDev},
+	}
+	if p.cfg.RootfsBuilt {
+		steps = append(steps, step{"rootfs built by hull", p.awaitRootfs})
+	} else {
+		steps = append(steps, p.builder().steps()...)
+	}
+	return append(steps, p.finishSteps()...)
+}
+
+// finishSteps are the init's last steps, once its root is the container's:
+// what applies to the process itself, and the wait for start.
+func (p *initProcess) finishSteps() []step {
+	return []step{
+		{"take console", p.takeConsole},
 		{"set process attributes", p.setAttributes},
 		{"check working directory", p.checkCwd},
 		{"set HOME", p.setHome},
@@ -197,49 +198,10 @@ func (p *initProcess) enterCgroupNamespace() error {
 	return nil
 }
 
-func (p *initProcess) prepareRootfs() error {
-	l := p.spec.Linux
-	if l == nil {
-		l = &specs.Linux{}
-	}
-	// Also in a user namespace the engine made (rootless podman): mknod
-	// is refused there as well.
-	userNS := hasNamespace(p.spec, specs.UserNamespace) || runningInUserNS()
-	cgroupNS := hasNamespace(p.spec, specs.CgroupNamespace)
-	p.rootfs = &rootfs.Config{
-		Rootfs: p.cfg.Rootfs, Readonly: p.spec.Root.Readonly, Mounts: withMountSources(p.spec.Mounts, p.mountSources),
-		Propagation: l.RootfsPropagation, Devices: l.Devices,
-		MaskedPaths: l.MaskedPaths, ReadonlyPaths: l.ReadonlyPaths,
-		NoPivot: p.cfg.NoPivot, InUserNS: userNS, CgroupNS: cgroupNS,
-		UIDMappings: l.UIDMappings, GIDMappings: l.GIDMappings,
-	}
-	if !ownsNamespace(p.spec, specs.MountNamespace) {
-		return nil
-	}
-	return rootfs.Prepare(p.rootfs)
-}
-
-func (p *initProcess) setHostname() error {
-	if p.spec.Hostname != "" {
-		if err := unix.Sethostname([]byte(p.spec.Hostname)); err != nil {
-			return fmt.Errorf("hostname %q: %w", p.spec.Hostname, err)
-		}
-	}
-	if p.spec.Domainname != "" {
-		if err := unix.Setdomainname([]byte(p.spec.Domainname)); err != nil {
-			return fmt.Errorf("domainname %q: %w", p.spec.Domainname, err)
-		}
-	}
-	return nil
-}
-
 // awaitRuntimeHooks lets the parent run prestart and createRuntime hooks
 // now that the namespaces exist, and waits for them; a round trip made only
 // when such hooks are configured.
 func (p *initProcess) awaitRuntimeHooks() error {
-	if !p.cfg.RuntimeHooks {
-		return nil
-	}
 	if err := nsenter.WriteMsg(p.sync, msgRuntimeHooks, nil); err != nil {
 		return err
 	}
@@ -260,29 +222,6 @@ func (p *initProcess) hookState(status specs.ContainerState) *specs.State {
 	}
 }
 
-// createContainerHooks run in the container's namespaces before pivot_root,
-// in the rootfs directory as under runc (hooks written for runc use relative
-// paths from there).
-func (p *initProcess) createContainerHooks() error {
-	if p.spec.Hooks == nil || len(p.spec.Hooks.CreateContainer) == 0 {
-		return nil
-	}
-	if err := unix.Chdir(p.cfg.Rootfs); err != nil {
-		return fmt.Errorf("chdir %s: %w", p.cfg.Rootfs, err)
-	}
-	return hooks.Run("createContainer", p.spec.Hooks.CreateContainer, p.hookState(specs.StateCreating))
-}
-
-// pivotRoot enters the rootfs. hull makes mounts only in a mount namespace
-// of the container's own; without one (or with one joined by path) they
-// would land in someone else's namespace, so the init only chroots.
-func (p *initProcess) pivotRoot() error {
-	if !ownsNamespace(p.spec, specs.MountNamespace) {
-		return chrootInto(p.cfg.Rootfs)
-	}
-	return rootfs.Pivot(p.rootfs)
-}
-
 // enterRootForExec: joining the container's own mount namespace made its
 // root ours; a container without one lives in a chroot, entered the same way.
 func (p *initProcess) enterRootForExec() error {
@@ -299,41 +238,10 @@ func chrootInto(root string) error {
 	return unix.Chdir("/")
 }
 
-func (p *initProcess) finalizeRootfs() error {
-	if !ownsNamespace(p.spec, specs.MountNamespace) {
-		return nil
-	}
-	return rootfs.Finalize(p.rootfs)
-}
-
-// readonlyDev: after the console, whose /dev/console mount point may
-// still have to be made in /dev.
-func (p *initProcess) readonlyDev() error {
-	if !ownsNamespace(p.spec, specs.MountNamespace) {
-		return nil
-	}
-	return rootfs.ReadonlyDev(p.rootfs)
-}
-
-// applySysctls writes linux.sysctl through a verified procfs handle.
-func (p *initProcess) applySysctls() error {
-	if p.spec.Linux == nil || len(p.spec.Linux.Sysctl) == 0 {
-		return nil
-	}
-	h, err := p.procfs()
-	if err != nil {
-		return err
-	}
-	for key, value := range p.spec.Linux.Sysctl {
-		rel := "sys/" + strings.ReplaceAll(key, ".", "/")
-		if err := h.WriteFile(rel, []byte(value)); err != nil {
-			return fmt.Errorf("linux.sysctl[%q] = %q: %w", key, value, err)
-		}
-	}
-	return nil
-}
-
 func (p *initProcess) procfs() (*procfs.Handle, error) {
+	if p.proc == nil && p.b != nil && p.b.proc != nil {
+		p.proc = p.b.proc
+	}
 	if p.proc == nil {
 		h, err := procfs.Open()
 		if err != nil {
@@ -344,35 +252,74 @@ func (p *initProcess) procfs() (*procfs.Handle, error) {
 	return p.proc, nil
 }
 
-// setupConsole makes the container's pty, hands its master to the console
-// socket, and makes the slave the init's stdio and controlling terminal.
+// builder is the init's own rootfsBuilder, made on first use.
+func (p *initProcess) builder() *rootfsBuilder {
+	if p.b != nil {
+		return p.b
+	}
+	p.b = &rootfsBuilder{cfg: p.cfg, spec: p.spec, hookPid: os.Getpid(), mountSources: p.mountSources}
+	if p.cfg.RuntimeHooks {
+		p.b.runtimeHooks = p.awaitRuntimeHooks
+	}
+	if p.cfg.ConsoleFD >= 0 {
+		p.b.consoleSock = os.NewFile(uintptr(p.cfg.ConsoleFD), "console-socket")
+	}
+	return p.b
+}
+
+// awaitRootfs: hull create builds the rootfs from a thread in this
+// process's namespaces (buildRootfs); its pivot_root made our root the
+// container's. The pty slave, if any, comes with the answer.
+func (p *initProcess) awaitRootfs() error {
+	if err := nsenter.WriteMsg(p.sync, msgBuildRootfs, nil); err != nil {
+		return err
+	}
+	typ, payload, fds, err := readMsgFds(p.sync)
+	if err != nil {
+		return err
+	}
+	if typ != msgRootfsBuilt {
+		closeFds(fds)
+		if typ == nsenter.MsgError {
+			return errors.New(string(payload))
+		}
+		return fmt.Errorf("unexpected message %q", typ)
+	}
+	b := p.builder()
+	for _, fd := range fds {
+		if b.slave == nil {
+			b.slave = os.NewFile(uintptr(fd), "pty-slave")
+		} else {
+			unix.Close(fd)
+		}
+	}
+	return nil
+}
+
+// setupConsole is the console of an exec'd process: made and taken here.
 func (p *initProcess) setupConsole() error {
+	if err := p.builder().makeConsole(); err != nil {
+		return err
+	}
+	return p.takeConsole()
+}
+
+// takeConsole makes the pty slave the init's stdio and controlling
+// terminal, or gives the init a session of its own without a terminal.
+func (p *initProcess) takeConsole() error {
+	b := p.builder()
+	if b.consoleSock != nil {
+		b.consoleSock.Close()
+	}
 	if !p.spec.Process.Terminal {
 		if _, err := unix.Setsid(); err != nil {
 			return fmt.Errorf("setsid: %w", err)
 		}
 		return nil
 	}
-	if p.cfg.ConsoleFD < 0 {
-		return errors.New("process.terminal is true but no console socket was given (--console-socket)")
+	if b.slave == nil {
+		return errors.New("process.terminal is true but no pty was made")
 	}
-	sock := os.NewFile(uintptr(p.cfg.ConsoleFD), "console-socket")
-	defer sock.Close()
-	master, slave, err := console.NewPty(p.spec.Process.ConsoleSize)
-	if err != nil {
-		return err
-	}
-	defer slave.Close()
-	name := console.PtyName(master)
-	err = console.SendFd(sock, name, master.Fd())
-	master.Close()
-	if err != nil {
-		return err
-	}
-	if ownsNamespace(p.spec, specs.MountNamespace) {
-		if err := console.BindDevConsole(slave); err != nil {
-			return err
-		}
-	}
-	return console.SetControllingTerminal(slave)
+	defer b.slave.Close()
+	return console.SetControllingTerminal(b.slave)
 }

@@ -8,6 +8,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/libcontainer/cgroups"
 	"github.com/hull-runtime/hull/libcontainer/hooks"
 	"github.com/hull-runtime/hull/libcontainer/state"
 )
@@ -15,14 +16,8 @@ import (
 // Start releases a created container's init to exec the user's program and
 // runs the poststart hooks.
 func (c *Container) Start() error {
-	switch st := c.Status(); st {
-	case specs.StateCreated:
-	case specs.StateStopped:
-		return fmt.Errorf("container %q: cannot start a container that has stopped", c.ID)
-	case specs.StateRunning: // runc's words, which scripts match
-		return fmt.Errorf("container %q: cannot start an already running container", c.ID)
-	default:
-		return fmt.Errorf("container %q: cannot start a container that is %s", c.ID, st)
+	if _, err := c.require(OpStart); err != nil {
+		return err
 	}
 	fifo, err := os.OpenFile(c.dir.File(execFifo), os.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if errors.Is(err, unix.ENXIO) {
@@ -66,50 +61,68 @@ func waitNoReaders(fifo *os.File) {
 }
 
 // Signal sends sig to the container's init, or with all to every process
-// in its cgroup.
-//
-// With all, a stopped container is no error (runc's contract, which
-// containerd's shim relies on): processes of a container that shares its
-// pid namespace can outlive the init in its cgroup.
+// in its cgroup (also of a stopped container: see OpKillAll).
 func (c *Container) Signal(sig unix.Signal, all bool) error {
 	if all {
-		if cg := c.cgroup(); cg != nil && c.Spec != nil {
+		if _, err := c.require(OpKillAll); err != nil {
+			return err
+		}
+		cg, err := c.cgroup()
+		if err != nil {
+			return err
+		}
+		if cg != nil {
 			return cg.Signal(sig)
 		}
 	}
-	switch c.Status() {
-	case specs.StateStopped, specs.StateCreating:
-		return notRunning(c.ID)
+	if _, err := c.require(OpKill); err != nil {
+		return err
 	}
 	err := c.Init.Signal(sig)
 	if errors.Is(err, state.ErrExited) {
-		return notRunning(c.ID)
+		return notRunning(c.ID, OpKill)
 	}
 	return err
 }
 
 // Delete removes a stopped container (any container with force): its
 // processes, cgroup and state, then runs the poststop hooks.
+//
+// The state is the only record of the cgroup: when that record cannot be
+// loaded, delete keeps it and fails; delete --force removes the container
+// anyway and fails naming the cgroup it had to leave.
 func (c *Container) Delete(force bool) error {
-	switch st := c.Status(); st {
-	case specs.StateStopped, specs.StateCreating:
-		c.killLeftovers()
-	case specs.StateCreated:
-		c.killAll()
-	default:
-		if !force {
-			return fmt.Errorf("container %q: cannot delete a container that is not stopped: %s", c.ID, st)
-		}
-		c.killAll()
+	op := OpDelete
+	if force {
+		op = OpDeleteForce
 	}
-	return c.destroy()
+	st, err := c.require(op)
+	if err != nil {
+		return err
+	}
+	cg, cgErr := c.cgroup()
+	if cgErr != nil && !force {
+		return fmt.Errorf("container %q: %w: nothing deleted, the state is kept (delete --force removes the container and leaves the cgroup)", c.ID, cgErr)
+	}
+	if st == stopped || st == creating {
+		c.killLeftovers(cg)
+	} else {
+		c.killAll(cg)
+	}
+	if err := c.destroy(cg); err != nil {
+		return err
+	}
+	if cgErr != nil {
+		return fmt.Errorf("container %q: deleted, but left its cgroup as it was (%s) and any process in it: %w", c.ID, c.cgroupRecord(), cgErr)
+	}
+	return nil
 }
 
 // killAll kills the init and, when the container shares a pid namespace
 // (so init's death does not take the others with it), every process in its
-// cgroup; then it waits for init to be gone.
-func (c *Container) killAll() {
-	c.killLeftovers()
+// cgroup cg (nil: none known); then it waits for init to be gone.
+func (c *Container) killAll(cg cgroups.Manager) {
+	c.killLeftovers(cg)
 	if c.Init.Signal(unix.SIGKILL) == nil {
 		c.Init.Wait()
 	}
@@ -117,33 +130,32 @@ func (c *Container) killAll() {
 
 // killLeftovers kills what remains in the cgroup of a container without a
 // pid namespace of its own, where the init's death does not end the rest.
-func (c *Container) killLeftovers() {
-	if cg := c.cgroup(); cg != nil {
-		cg.Thaw()
-		if !ownsNamespace(c.Spec, specs.PIDNamespace) {
-			cg.Signal(unix.SIGKILL)
-		}
+func (c *Container) killLeftovers(cg cgroups.Manager) {
+	if cg == nil {
+		return
+	}
+	cg.Thaw()
+	if !ownsNamespace(c.Spec, specs.PIDNamespace) {
+		cg.Signal(unix.SIGKILL)
 	}
 }
 
-func (c *Container) destroy() error {
-	if cg := c.cgroup(); cg != nil {
+// destroy removes the cgroup cg (nil: none known) and the state, and runs
+// the poststop hooks.
+func (c *Container) destroy(cg cgroups.Manager) error {
+	if cg != nil {
 		if err := cg.Destroy(); err != nil {
 			// Keep the state: it is the only record of the cgroup, so a
 			// later delete can try again.
 			return fmt.Errorf("container %q: %w", c.ID, err)
 		}
 	}
-	var errs []error
 	if c.Spec != nil && c.Spec.Hooks != nil {
 		if err := hooks.RunAll("poststop", c.Spec.Hooks.Poststop, c.specState(specs.StateStopped)); err != nil {
 			c.warn("%v", err)
 		}
 	}
-	if err := c.dir.Remove(); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
+	return c.dir.Remove()
 }
 
 // WaitExit waits for the init of a container this process created (hull is

@@ -7,15 +7,17 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hull-runtime/hull/libcontainer/cgroups"
-	"github.com/hull-runtime/hull/oci"
 )
 
 // Pause freezes every process of a running container.
 func (c *Container) Pause() error {
-	if st := c.Status(); st != specs.StateRunning {
-		return fmt.Errorf("container %q: container not running (cannot pause a container that is %s)", c.ID, st)
+	if _, err := c.require(OpPause); err != nil {
+		return err
 	}
-	cg := c.cgroup()
+	cg, err := c.cgroup()
+	if err != nil {
+		return err
+	}
 	if cg == nil {
 		return fmt.Errorf("container %q: has no cgroup to freeze (rootless without a delegated cgroup)", c.ID)
 	}
@@ -24,19 +26,28 @@ func (c *Container) Pause() error {
 
 // Resume thaws a paused container.
 func (c *Container) Resume() error {
-	if st := c.Status(); st != oci.StatusPaused {
-		return fmt.Errorf("container %q: container not paused (it is %s)", c.ID, st)
+	if _, err := c.require(OpResume); err != nil {
+		return err
 	}
-	return c.cgroup().Thaw()
+	cg, err := c.cgroup()
+	if err != nil {
+		return err
+	}
+	if cg == nil { // paused is only ever derived from a cgroup's freezer
+		return fmt.Errorf("container %q: has no cgroup to thaw", c.ID)
+	}
+	return cg.Thaw()
 }
 
 // Update applies new resource limits and records them in the state.
 func (c *Container) Update(r *specs.LinuxResources) error {
-	switch c.Status() {
-	case specs.StateStopped, specs.StateCreating:
-		return notRunning(c.ID)
+	if _, err := c.require(OpUpdate); err != nil {
+		return err
 	}
-	cg := c.cgroup()
+	cg, err := c.cgroup()
+	if err != nil {
+		return err
+	}
 	if cg == nil {
 		return fmt.Errorf("container %q: has no cgroup to set limits in (rootless without a delegated cgroup)", c.ID)
 	}
@@ -128,12 +139,17 @@ func withCPUPair(cur, r *specs.LinuxResources) *specs.LinuxResources {
 	return &out
 }
 
-// Pids lists the host pids of every process in the container.
+// Pids lists the host pids of every process in the container; a stopped
+// one has none.
 func (c *Container) Pids() ([]int, error) {
-	if c.Status() == specs.StateStopped {
-		return nil, notRunning(c.ID)
+	st, err := c.require(OpPs)
+	if err != nil || st == stopped {
+		return nil, err
 	}
-	cg := c.cgroup()
+	cg, err := c.cgroup()
+	if err != nil {
+		return nil, err
+	}
 	if cg == nil {
 		// No cgroup (rootless without delegation): the processes of the
 		// init's pid namespace, when it has one of its own.
@@ -144,15 +160,18 @@ func (c *Container) Pids() ([]int, error) {
 
 // Stats reads the container's resource usage.
 func (c *Container) Stats() (*cgroups.Stats, error) {
-	if c.Status() == specs.StateStopped {
-		return nil, notRunning(c.ID)
+	if _, err := c.require(OpStats); err != nil {
+		return nil, err
 	}
-	cg := c.cgroup()
+	cg, err := c.cgroup()
+	if err != nil {
+		return nil, err
+	}
 	if cg == nil {
 		return nil, fmt.Errorf("container %q: has no cgroup", c.ID)
 	}
 	return cg.Stats()
 }
 
-// CgroupManager gives the container's cgroup, for events.
-func (c *Container) CgroupManager() cgroups.Manager { return c.cgroup() }
+// CgroupManager gives the container's cgroup, for events (nil: none).
+func (c *Container) CgroupManager() (cgroups.Manager, error) { return c.cgroup() }

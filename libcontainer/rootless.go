@@ -27,7 +27,9 @@ func (c *Container) skipCgroup(spec *specs.Spec, cause error) (cgroups.Manager, 
 	if spec.Linux != nil && hasLimits(spec.Linux.Resources) {
 		return nil, fmt.Errorf("rootless: linux.resources: limits need a cgroup this user can write, and there is none (no delegated cgroup; on cgroup v1 only root can make one): remove linux.resources or give a writable linux.cgroupsPath: %w", cause)
 	}
-	if cg := c.cgroup(); cg != nil {
+	if cg, err := c.cgroup(); err != nil {
+		return nil, err
+	} else if cg != nil {
 		cg.Destroy()
 	}
 	c.Cgroup = nil

@@ -9,9 +9,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// AnnotationPrefix prefixes every annotation hull sets where OCI has no field.
-const AnnotationPrefix = "org.hull.nspawn."
-
 // Options are the host facts and choices ToSpec needs; everything that would
 // otherwise be read from the host is injectable so tests are deterministic.
 type Options struct {
@@ -226,7 +223,7 @@ func (cv *converter) hook(stage, action, key string, args ...string) {
 	cv.c.Hooks = append(cv.c.Hooks, HookStep{Stage: stage, Action: action, Args: args, Key: key})
 }
 
-func (cv *converter) annotate(k, v string) { cv.c.Annotations[AnnotationPrefix+k] = v }
+func (cv *converter) annotate(key, v string) { cv.c.Annotations[key] = v }
 
 // bundlePath names a file in the bundle; relative when no BundleDir is given
 // (runtimes resolve relative bind sources against the bundle).

@@ -10,6 +10,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/hull-runtime/hull/nspawnconv/syscontainer"
 	"github.com/hull-runtime/hull/nspawnconv/sysfilter"
 )
 
@@ -320,39 +321,42 @@ func (cv *converter) setupCredentials() error {
 
 func (cv *converter) setupAnnotations() error {
 	s := cv.s
-	cv.annotate("machine", cv.c.MachineName)
+	cv.annotate(syscontainer.AnnotationMachine, cv.c.MachineName)
 	if s.Boot {
-		cv.annotate("boot", "yes")
+		cv.annotate(syscontainer.AnnotationBoot, "yes")
 	}
 	sig := s.KillSignal
 	if sig == "" && s.Boot {
 		sig = "SIGRTMIN+3"
 	}
 	if sig != "" {
-		cv.annotate("kill-signal", sig)
+		cv.annotate(syscontainer.AnnotationKillSignal, sig)
 	}
 	console := s.Console
 	if console == "" {
 		console = map[bool]string{true: "interactive", false: "read-only"}[cv.o.Interactive]
 	}
-	cv.annotate("console", console)
-	opt := map[string]string{"volatile": s.Volatile, "private-users-ownership": s.PrivateUsersOwnership}
+	cv.annotate(syscontainer.AnnotationConsole, console)
+	opt := map[string]string{syscontainer.AnnotationVolatile: s.Volatile, syscontainer.AnnotationPrivateUsersOwnership: s.PrivateUsersOwnership}
 	if s.PrivateUsers.Mode != "" {
-		opt["private-users"] = string(s.PrivateUsers.Mode)
+		opt[syscontainer.AnnotationPrivateUsers] = string(s.PrivateUsers.Mode)
 	}
 	for k, v := range opt {
 		if v != "" {
 			cv.annotate(k, v)
 		}
 	}
-	flags := map[string]bool{"notify-ready": s.NotifyReady, "ephemeral": s.Ephemeral, "as-pid2": s.ProcessTwo, "keep-unit": s.KeepUnit}
+	flags := map[string]bool{
+		syscontainer.AnnotationNotifyReady: s.NotifyReady, syscontainer.AnnotationEphemeral: s.Ephemeral,
+		syscontainer.AnnotationAsPID2: s.ProcessTwo, syscontainer.AnnotationKeepUnit: s.KeepUnit,
+	}
 	for k, v := range flags {
 		if v {
 			cv.annotate(k, "yes")
 		}
 	}
 	if s.Register != nil {
-		cv.annotate("register", strconv.FormatBool(*s.Register))
+		cv.annotate(syscontainer.AnnotationRegister, strconv.FormatBool(*s.Register))
 	}
 	if len(cv.c.Annotations) > 0 {
 		cv.spec.Annotations = cv.c.Annotations

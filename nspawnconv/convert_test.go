@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hull-runtime/hull/nspawnconv/syscontainer"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata")
@@ -206,7 +208,7 @@ func TestBootProfileFields(t *testing.T) {
 	if len(s.Linux.Devices) != 1 || s.Linux.Devices[0].Path != "/dev/net/tun" || len(s.Linux.Resources.Devices) != 11 || s.Linux.Resources.Devices[0].Allow {
 		t.Errorf("devices %+v %+v", s.Linux.Devices, s.Linux.Resources.Devices)
 	}
-	if s.Annotations[AnnotationPrefix+"kill-signal"] != "SIGRTMIN+3" || s.Annotations[AnnotationPrefix+"boot"] != "yes" || s.Annotations[AnnotationPrefix+"machine"] != "boot" {
+	if s.Annotations[syscontainer.AnnotationKillSignal] != "SIGRTMIN+3" || s.Annotations[syscontainer.AnnotationBoot] != "yes" || s.Annotations[syscontainer.AnnotationMachine] != "boot" {
 		t.Errorf("annotations %v", s.Annotations)
 	}
 	// resolv.conf: copied (root writable, host network); timezone: symlink into the image's zoneinfo.
@@ -251,7 +253,7 @@ func TestPrivateNetworkFields(t *testing.T) {
 	if v, _ := envValue(s.Process.Env, "GREETING"); v != "hello world" {
 		t.Errorf("GREETING=%q", v)
 	}
-	if s.Annotations[AnnotationPrefix+"kill-signal"] != "SIGTERM" {
+	if s.Annotations[syscontainer.AnnotationKillSignal] != "SIGTERM" {
 		t.Errorf("kill signal %v", s.Annotations)
 	}
 	for _, p := range c.PreSteps {
@@ -313,7 +315,7 @@ func TestAppProfileFields(t *testing.T) {
 	if m := mountByDest(s, "/etc/resolv.conf"); m == nil || m.Source != filepath.Join(filepath.Dir(filepath.Dir(s.Root.Path)), "hostetc/resolv.conf") {
 		t.Errorf("resolv bind %+v", m)
 	}
-	if _, ok := s.Annotations[AnnotationPrefix+"kill-signal"]; ok {
+	if _, ok := s.Annotations[syscontainer.AnnotationKillSignal]; ok {
 		t.Error("kill signal annotation without Boot=")
 	}
 }
@@ -431,7 +433,7 @@ func TestKeyTableGolden(t *testing.T) {
 	}
 	counts := KindCounts()
 	t.Logf("key table: %d mapped, %d hooked, %d refused", counts[KindMapped], counts[KindHooked], counts[KindRefused])
-	for _, k := range Keys {
+	for _, k := range Keys() {
 		if k.What == "" || k.parse == nil || (k.Key == "" && len(k.Flags) == 0) {
 			t.Errorf("incomplete key row %+v", k)
 		}

@@ -6,6 +6,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+
+	"github.com/hull-runtime/hull/nspawnconv/syscontainer"
 )
 
 func cliKeys() []KeyDef {
@@ -28,7 +31,7 @@ func cliKeys() []KeyDef {
 		{Flags: []string{"--verity-data"}, arg: argRequired, Group: GroupCLI, Kind: KindRefused,
 			What: "refused: dm-verity applies to disk images only", parse: str(func(s *Settings) *string { return &s.VerityData })},
 		{Flags: []string{"-M", "--machine"}, arg: argRequired, Group: GroupCLI, Kind: KindMapped,
-			What: "hostname default, .nspawn file name, annotation org.hull.nspawn.machine", parse: parseMachineName},
+			What: "hostname default, .nspawn file name, annotation " + syscontainer.AnnotationMachine, parse: parseMachineName},
 		{Flags: []string{"-S", "--slice"}, arg: argRequired, Group: GroupCLI, Kind: KindMapped,
 			What: "linux.cgroupsPath under the slice's cgroup", parse: parseSlice},
 		{Flags: []string{"--property"}, arg: argRequired, Group: GroupCLI, Kind: KindMapped,
@@ -56,7 +59,7 @@ func cliKeys() []KeyDef {
 		{Flags: []string{"-L", "--selinux-apifs-context"}, arg: argRequired, Group: GroupCLI, Kind: KindMapped,
 			What: "linux.mountLabel", parse: str(func(s *Settings) *string { return &s.SELinuxAPIFSContext })},
 		{Flags: []string{"--console"}, arg: argRequired, Group: GroupCLI, Kind: KindMapped,
-			What:  "process.terminal (false for pipe) + annotation org.hull.nspawn.console",
+			What:  "process.terminal (false for pipe) + annotation " + syscontainer.AnnotationConsole,
 			parse: enumField(func(s *Settings) *string { return &s.Console }, "interactive", "read-only", "passive", "pipe", "autopipe")},
 		{Flags: []string{"-P", "--pipe"}, arg: argNone, Group: GroupCLI, Kind: KindMapped,
 			What: "--console=pipe: process.terminal=false", parse: func(s *Settings, _ string, _ *parseCtx) error { s.Console = "pipe"; return nil }},
@@ -134,11 +137,13 @@ func parseKillSignal(s *Settings, v string, _ *parseCtx) error {
 	return err
 }
 
-var uuidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$`)
+var uuidRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$`)
+})
 
 // normUUID returns the lower-case dashed form of a 128-bit ID.
 func normUUID(v string) (string, error) {
-	if !uuidRe.MatchString(v) {
+	if !uuidRe().MatchString(v) {
 		return "", fmt.Errorf("invalid machine ID %q", v)
 	}
 	h := strings.ToLower(strings.ReplaceAll(v, "-", ""))
@@ -171,7 +176,7 @@ func parsePrivateUsersField(s *Settings, v string, c *parseCtx) error {
 	return err
 }
 
-var syscallNameRe = regexp.MustCompile(`^@?[a-z0-9_-]+$`)
+var syscallNameRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^@?[a-z0-9_-]+$`) })
 
 func parseSyscallFilter(s *Settings, v string, c *parseCtx) error {
 	if v == "" {
@@ -184,7 +189,7 @@ func parseSyscallFilter(s *Settings, v string, c *parseCtx) error {
 		return err
 	}
 	for _, w := range words {
-		if !syscallNameRe.MatchString(w) {
+		if !syscallNameRe().MatchString(w) {
 			return fmt.Errorf("invalid system call name %q", w)
 		}
 	}
@@ -209,10 +214,12 @@ func parseOOMScore(s *Settings, v string, _ *parseCtx) error {
 	return nil
 }
 
-var hostnameRe = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9][A-Za-z0-9-]{0,62})*$`)
+var hostnameRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9][A-Za-z0-9-]{0,62})*$`)
+})
 
 func parseHostname(s *Settings, v string, _ *parseCtx) error {
-	if v != "" && (len(v) > 64 || !hostnameRe.MatchString(v)) {
+	if v != "" && (len(v) > 64 || !hostnameRe().MatchString(v)) {
 		return fmt.Errorf("invalid hostname %q", v)
 	}
 	s.Hostname = v

@@ -5,12 +5,16 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
+
+	"github.com/hull-runtime/hull/nspawnconv/syscontainer"
 )
 
 // Keys is the single table of every .nspawn key and systemd-nspawn flag
 // (systemd 252): how it is parsed, its precedence group, whether untrusted
-// files may set it, and what hull does with it.
-var Keys = buildKeys()
+// files may set it, and what hull does with it. Built on first use: as a package variable its
+// 2,900 allocations were paid by every hull command at start.
+var Keys = sync.OnceValue(buildKeys)
 
 func buildKeys() []KeyDef {
 	keys := append(execKeys(), filesKeys()...)
@@ -51,7 +55,7 @@ func execKeys() []KeyDef {
 		{Section: "Exec", Key: "NoNewPrivileges", Flags: []string{"--no-new-privileges"}, arg: argRequired, Group: GroupNoNewPrivileges, Kind: KindMapped,
 			What: "process.noNewPrivileges (default false, as nspawn)", parse: boolField(func(s *Settings) *bool { return &s.NoNewPrivileges })},
 		{Section: "Exec", Key: "KillSignal", Flags: []string{"--kill-signal"}, arg: argRequired, Group: GroupKillSignal, Kind: KindHooked,
-			What: "annotation org.hull.nspawn.kill-signal (OCI has no stop signal); default SIGRTMIN+3 with Boot=", parse: parseKillSignal},
+			What: "annotation " + syscontainer.AnnotationKillSignal + " (OCI has no stop signal); default SIGRTMIN+3 with Boot=", parse: parseKillSignal},
 		{Section: "Exec", Key: "Personality", Flags: []string{"--personality"}, arg: argRequired, Group: GroupPersonality, Kind: KindMapped,
 			What: "linux.personality LINUX32 (x86) or LINUX (x86-64)", parse: enumField(func(s *Settings) *string { return &s.Personality }, "x86", "x86-64")},
 		{Section: "Exec", Key: "MachineID", Flags: []string{"--uuid"}, arg: argRequired, Group: GroupMachineID, Privileged: true, Kind: KindMapped,
@@ -59,7 +63,7 @@ func execKeys() []KeyDef {
 		{Section: "Exec", Key: "PrivateUsers", Flags: []string{"--private-users"}, arg: argOptional, noArg: "yes", Group: GroupPrivateUsers, Privileged: true, Kind: KindMapped,
 			What: "user namespace with uidMappings/gidMappings (yes: owner of the root dir; pick: that or a range hashed from the machine name); createRuntime hook chowns the cgroup", parse: parsePrivateUsersField},
 		{Section: "Exec", Key: "NotifyReady", Flags: []string{"--notify-ready"}, arg: argRequired, Group: GroupNotifyReady, Kind: KindHooked,
-			What: "annotation org.hull.nspawn.notify-ready; the engine passes NOTIFY_SOCKET to the runtime", parse: boolField(func(s *Settings) *bool { return &s.NotifyReady })},
+			What: "annotation " + syscontainer.AnnotationNotifyReady + "; the engine passes NOTIFY_SOCKET to the runtime", parse: boolField(func(s *Settings) *bool { return &s.NotifyReady })},
 		{Section: "Exec", Key: "SystemCallFilter", Flags: []string{"--system-call-filter"}, arg: argRequired, Group: GroupSystemCallFilter, Privileged: true, Kind: KindMapped,
 			What: "linux.seccomp: nspawn 252's allow-list filter (sysfilter) plus the allow entries, minus the ~ entries (matched literally, as nspawn does); @groups resolved", parse: parseSyscallFilter},
 		{Section: "Exec", Key: "OOMScoreAdjust", Flags: []string{"--oom-score-adjust"}, arg: argRequired, Group: GroupOOMScoreAdjust, Privileged: true, Kind: KindMapped,
@@ -249,15 +253,15 @@ func overlayField(ro bool) func(*Settings, string, *parseCtx) error {
 func KeyTableMarkdown() string {
 	var b strings.Builder
 	counts := map[Kind]int{}
-	for _, k := range Keys {
+	for _, k := range Keys() {
 		counts[k.Kind]++
 	}
 	b.WriteString("# systemd-nspawn settings in hull\n\n")
 	b.WriteString("Generated from `nspawnconv.Keys` by `KeyTableMarkdown()`; do not edit.\n\n")
 	fmt.Fprintf(&b, "%d keys and flags: %d mapped (config.json fields), %d hooked (pre-step, hook or annotation), %d refused.\n\n",
-		len(Keys), counts[KindMapped], counts[KindHooked], counts[KindRefused])
+		len(Keys()), counts[KindMapped], counts[KindHooked], counts[KindRefused])
 	b.WriteString("| Section | Key | Flags | Privileged | Kind | What hull does |\n|---|---|---|---|---|---|\n")
-	for _, k := range Keys {
+	for _, k := range Keys() {
 		sec, key := k.Section, k.Key
 		if sec == "" {
 			sec = "(command line)"
@@ -284,7 +288,7 @@ func KeyTableMarkdown() string {
 // KindCounts returns how many table rows are mapped, hooked and refused.
 func KindCounts() map[Kind]int {
 	counts := map[Kind]int{}
-	for _, k := range Keys {
+	for _, k := range Keys() {
 		counts[k.Kind]++
 	}
 	return counts

@@ -58,19 +58,21 @@ func ParseSettings(r io.Reader, name string) (*Settings, []string, error) {
 }
 
 func lookupKey(section, key string) *KeyDef {
-	for i := range Keys {
-		if Keys[i].Section == section && Keys[i].Key == key {
-			return &Keys[i]
+	keys := Keys()
+	for i := range keys {
+		if keys[i].Section == section && keys[i].Key == key {
+			return &keys[i]
 		}
 	}
 	return nil
 }
 
 func lookupFlag(flag string) *KeyDef {
-	for i := range Keys {
-		for _, f := range Keys[i].Flags {
+	keys := Keys()
+	for i := range keys {
+		for _, f := range keys[i].Flags {
 			if f == flag {
-				return &Keys[i]
+				return &keys[i]
 			}
 		}
 	}

@@ -104,7 +104,7 @@ func TestEveryFileKey(t *testing.T) {
 			t.Errorf("%s=%s: group %d not marked", tc.key, tc.value, def.Group)
 		}
 	}
-	for _, k := range Keys {
+	for _, k := range Keys() {
 		if k.Key != "" && !covered[k.Section+"."+k.Key] {
 			t.Errorf("key %s=%s has no test case", k.Section, k.Key)
 		}
@@ -256,7 +256,7 @@ func TestParseCommandLine(t *testing.T) {
 			t.Errorf("%q: got %#v, want %#v", tc.args, got, tc.want)
 		}
 	}
-	for _, k := range Keys {
+	for _, k := range Keys() {
 		for _, f := range k.Flags {
 			if !seen[f] {
 				t.Errorf("flag %s has no command-line test", f)

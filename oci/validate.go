@@ -9,19 +9,31 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/opencontainers/runtime-tools/validate"
 )
 
 // Validate checks what every runtime must check before creating anything.
-// It uses runtime-tools' validator for the generic rules, minus its JSON
-// schema check (which downloads the schema) and its bundle-layout advice
-// (rootfs named "rootfs", ociVersion equal to one exact version), which real
-// engines do not follow; hull adds the checks that let it name the field.
+// Each error names the field and value. It covers runtime-tools'
+// validator's Linux rules (validate_rt_test.go runs both side by side),
+// not its JSON schema check (which downloads the schema) nor its
+// bundle-layout advice (rootfs named "rootfs", ociVersion equal to one
+// exact version), which real engines do not follow.
 func Validate(spec *specs.Spec) error {
+	if err := validateCommon(spec); err != nil {
+		return err
+	}
+	// The finer Linux rules (sysctl/namespace pairing, resources, masked
+	// path syntax) run once the common checks found nothing, so each fault
+	// is reported once.
+	return validateLinux(spec.Linux)
+}
+
+// validateCommon checks the fields every config has, and the namespaces,
+// hooks and devices.
+func validateCommon(spec *specs.Spec) error {
 	var errs []error
 	add := func(err error) {
 		if err != nil {
-			errs = append(errs, flatten(err)...)
+			errs = append(errs, err)
 		}
 	}
 	add(SupportedVersion(spec.Version))
@@ -36,33 +48,7 @@ func Validate(spec *specs.Spec) error {
 	if spec.Linux != nil {
 		add(validateDevices(spec.Linux.Devices))
 	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	// runtime-tools' finer Linux rules (device fields, sysctl/namespace
-	// pairing, masked path syntax) run once hull's own checks found nothing,
-	// so each fault is reported once, in hull's words first. Its process
-	// checks are not used: they reject ambient capabilities missing from the
-	// inheritable set, which runc's own default spec has and runc runs.
-	v, err := validate.NewValidator(withoutOwnChecks(spec), ".", false, "linux")
-	if err != nil {
-		return err
-	}
-	add(v.CheckLinux())
 	return errors.Join(errs...)
-}
-
-// flatten splits runtime-tools' multierror into one error per line.
-func flatten(err error) []error {
-	var multi interface{ WrappedErrors() []error }
-	if errors.As(err, &multi) {
-		var out []error
-		for _, e := range multi.WrappedErrors() {
-			out = append(out, flatten(e)...)
-		}
-		return out
-	}
-	return []error{err}
 }
 
 func validateProcess(p *specs.Process) error {
@@ -214,21 +200,6 @@ func validateHooks(h *specs.Hooks) error {
 	check("poststart", h.Poststart)
 	check("poststop", h.Poststop)
 	return errors.Join(errs...)
-}
-
-// withoutOwnChecks hides from runtime-tools what hull judges itself, where
-// runtime-tools is stricter than the spec and than runc: it wants a *new*
-// UTS namespace for a hostname (a joined one serves), and refuses fifo
-// devices with numbers, which its own test suite creates.
-func withoutOwnChecks(spec *specs.Spec) *specs.Spec {
-	c := *spec
-	c.Hostname, c.Domainname = "", ""
-	if spec.Linux != nil {
-		l := *spec.Linux
-		l.Devices = nil
-		c.Linux = &l
-	}
-	return &c
 }
 
 func validateHostname(spec *specs.Spec) error {

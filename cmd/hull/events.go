@@ -50,8 +50,11 @@ var eventsCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
-		cg := ctr.CgroupManager()
+		cg, err := ctr.CgroupManager()
 		ctr.Close()
+		if err != nil {
+			return err
+		}
 		done := make(chan struct{})
 		defer close(done)
 		var ooms <-chan struct{}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 
@@ -74,6 +73,12 @@ func execContainer(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// Refused before the process is built from the container's: a status
+	// that allows no exec is the answer, not what building found missing.
+	if err := ctr.Require(libcontainer.ExecOp(c.Bool("ignore-paused"))); err != nil {
+		ctr.Close()
+		return err
+	}
 	proc, err := execProcess(c, ctr.Spec)
 	if err != nil {
 		ctr.Close()
@@ -93,8 +98,7 @@ func execContainer(c *cli.Context) error {
 		ctr.Close()
 		return err
 	}
-	sigs := catchSignals()
-	defer signal.Stop(sigs.ch)
+	sigs := catchSignals() // never stopped: see catchSignals
 	p, err := ctr.Exec(libcontainer.ExecOpts{Process: proc, ConsoleSocket: consoleSock, PreserveFDs: c.Int("preserve-fds"), IgnorePaused: c.Bool("ignore-paused"), SubCgroups: subCgroups})
 	if consoleSock != nil && tty == nil {
 		consoleSock.Close()
@@ -177,7 +181,7 @@ func execProcess(c *cli.Context, spec *specs.Spec) (*specs.Process, error) {
 		return &p, nil
 	}
 	if spec == nil || spec.Process == nil {
-		return nil, fmt.Errorf("container %q: not created yet", c.Args().First())
+		return nil, fmt.Errorf("container %q: its config has no process to start from (give --process)", c.Args().First())
 	}
 	p := *spec.Process
 	p.Args = c.Args().Tail()

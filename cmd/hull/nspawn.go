@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 
 	"github.com/urfave/cli/v2"
 
@@ -12,8 +11,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	nspawnhooks "github.com/hull-runtime/hull/hooks/nspawn"
-	"github.com/hull-runtime/hull/libcontainer"
 	"github.com/hull-runtime/hull/libcontainer/console"
+	"github.com/hull-runtime/hull/nspawnconv/syscontainer"
 	"github.com/hull-runtime/hull/oci"
 )
 
@@ -93,59 +92,19 @@ func removeNspawnBundle(dir string) {
 	}
 }
 
-// runMachine is `hull run` with nspawn's console modes: create, start,
-// relay notifications, forward signals, wait, delete.
+// runMachine is `hull run` with nspawn's console modes and escape.
 func runMachine(c *cli.Context, id string, b *oci.Bundle) (int, error) {
-	var tty *ttyProxy
-	if b.Spec.Process.Terminal {
-		var err error
-		if tty, err = newTTYProxy(); err != nil {
-			return 0, err
-		}
-		defer tty.Close()
-	}
-	relay, err := startNotifyRelay(b)
-	if err != nil {
-		return 0, err
-	}
-	defer relay.Close()
-	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs)
-	defer signal.Stop(sigs)
-	var sock *os.File
-	if tty != nil {
-		sock = tty.remote
-	}
-	ctr, err := createFromBundle(c, id, b, sock)
-	if err != nil {
-		return 0, err
-	}
-	defer ctr.Close()
-	if tty != nil {
-		tty.escape = func() {
-			fmt.Fprintf(os.Stderr, "\r\nhull: escape: killing machine %s\r\n", id)
-			ctr.Signal(unix.SIGKILL, true)
-		}
-		if err := attachConsole(tty, b.Spec.Annotations[libcontainer.AnnotationConsole]); err != nil {
-			ctr.Delete(true)
-			return 0, err
-		}
-	}
-	if err := ctr.Start(); err != nil {
-		ctr.Delete(true)
-		return 0, err
-	}
-	// Unlocked while it runs, so that state, exec and kill work meanwhile.
-	ctr.Close()
-	status := libcontainer.SystemExitStatus(b.Spec, waitForwarding(ctr.WaitExit, forwarding{send: func(sig unix.Signal) { ctr.Signal(sig, false) }, orderly: orderlySignal(b.Spec)}, sigs, tty))
-	if tty != nil {
-		tty.drain()
-	}
-	return status, deleteAfterRun(c.String("root"), id)
+	return runContainer(c, runPlan{
+		id: id, bundle: b,
+		tty:         b.Spec.Process.Terminal,
+		consoleMode: b.Spec.Annotations[syscontainer.AnnotationConsole],
+		escape:      true,
+		relay:       true,
+	})
 }
 
-// notifyRelay is a *libcontainer.NotifyRelay that may be absent.
-type notifyRelay struct{ r *libcontainer.NotifyRelay }
+// notifyRelay is a *syscontainer.NotifyRelay that may be absent.
+type notifyRelay struct{ r *syscontainer.NotifyRelay }
 
 func (n notifyRelay) Close() {
 	if n.r != nil {
@@ -156,11 +115,11 @@ func (n notifyRelay) Close() {
 // startNotifyRelay listens on a converted machine's /run/host/notify from
 // the host side and passes READY=1 on to hull's own $NOTIFY_SOCKET.
 func startNotifyRelay(b *oci.Bundle) (notifyRelay, error) {
-	p := libcontainer.NotifySocketPath(b.Spec, b.Dir)
+	p := syscontainer.NotifySocketPath(b.Spec, b.Dir)
 	if p == "" {
 		return notifyRelay{}, nil
 	}
-	r, err := libcontainer.NewNotifyRelay(p, os.Getenv("NOTIFY_SOCKET"))
+	r, err := syscontainer.NewNotifyRelay(p, os.Getenv("NOTIFY_SOCKET"))
 	return notifyRelay{r}, err
 }
 
@@ -169,7 +128,7 @@ func startNotifyRelay(b *oci.Bundle) (notifyRelay, error) {
 // systemd), else SIGTERM.
 func killSignal(name string, spec *specs.Spec) (unix.Signal, error) {
 	if name == "" {
-		name = libcontainer.DefaultKillSignal(spec)
+		name = syscontainer.DefaultKillSignal(spec)
 	}
 	if name == "" {
 		return unix.SIGTERM, nil

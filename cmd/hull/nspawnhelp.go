@@ -27,7 +27,7 @@ func printNspawnHelp(w io.Writer, cmd string) {
 	}
 	fmt.Fprint(w, "\nsystemd-nspawn flags hull supports (.nspawn key in brackets):\n")
 	var refused []string
-	for _, k := range nspawnconv.Keys {
+	for _, k := range nspawnconv.Keys() {
 		if len(k.Flags) == 0 {
 			continue
 		}

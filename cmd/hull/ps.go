@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 
 	"github.com/hull-runtime/hull/libcontainer"
@@ -25,9 +24,6 @@ var psCommand = &cli.Command{
 		err := withContainer(c, true, func(ctr *libcontainer.Container) error {
 			// A stopped container has no processes: runc prints an empty
 			// list (the table's header, or JSON null), not an error.
-			if ctr.Status() == specs.StateStopped {
-				return nil
-			}
 			var err error
 			pids, err = ctr.Pids()
 			return err

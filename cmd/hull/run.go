@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"sync"
 	"time"
 
@@ -39,74 +38,19 @@ func run(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	// A terminal with nobody to take the pty: hull takes it and proxies
-	// between the pty and its own stdio.
-	var tty *ttyProxy
-	if b.Spec.Process.Terminal && c.String("console-socket") == "" && !c.Bool("detach") {
-		if tty, err = newTTYProxy(); err != nil {
-			return err
-		}
-		defer tty.Close()
-	}
-	sigs := catchSignals()
-	defer signal.Stop(sigs.ch)
-
-	if !c.Bool("detach") {
-		relay, err := startNotifyRelay(b)
-		if err != nil {
-			return err
-		}
-		defer relay.Close()
-	}
-	var consoleSock *os.File
-	if tty != nil {
-		consoleSock = tty.remote
-	}
-	ctr, err := createFromBundle(c, id, b, consoleSock)
+	detach := c.Bool("detach")
+	status, err := runContainer(c, runPlan{
+		id: id, bundle: b,
+		// A terminal with nobody to take the pty: hull takes it and
+		// proxies between the pty and its own stdio.
+		tty:    b.Spec.Process.Terminal && c.String("console-socket") == "" && !detach,
+		relay:  !detach,
+		detach: detach, keep: c.Bool("keep"),
+		// As runc's run: the container's orphans come to hull.
+		subreaper: !detach && !c.Bool("no-subreaper"),
+	})
 	if err != nil {
 		return err
-	}
-	defer ctr.Close()
-	if tty != nil {
-		if err := tty.attach(); err != nil {
-			ctr.Delete(true)
-			return err
-		}
-	}
-	sigs.wait()
-	// As runc's run: the container's orphans come to hull, which reaps them
-	// (startReaper, once start's hooks are done).
-	subreaper := !c.Bool("detach") && !c.Bool("no-subreaper")
-	if subreaper {
-		if err := becomeSubreaper(); err != nil {
-			logWarnings(c, []string{err.Error()})
-			subreaper = false
-		}
-	}
-	if err := ctr.Start(); err != nil {
-		ctr.Delete(true)
-		return err
-	}
-	if c.Bool("detach") {
-		return nil
-	}
-	var reaper *orphanReaper
-	if subreaper {
-		reaper = startReaper(ctr.Init.Pid)
-	}
-	// Unlocked while it runs, so that state, kill and delete work meanwhile.
-	ctr.Close()
-	status := libcontainer.SystemExitStatus(b.Spec, waitForwarding(ctr.WaitExit, forwarding{send: func(sig unix.Signal) { ctr.Signal(sig, false) }, orderly: orderlySignal(b.Spec)}, sigs.ch, tty))
-	if reaper != nil {
-		reaper.stop() // before delete's poststop hooks, hull's own children
-	}
-	if tty != nil {
-		tty.drain()
-	}
-	if !c.Bool("keep") {
-		if err := deleteAfterRun(c.String("root"), id); err != nil {
-			return err
-		}
 	}
 	if status != 0 {
 		return exitCode(status)

@@ -15,6 +15,9 @@ import (
 // NewPty opens a new pty on the devpts instance mounted at the current
 // /dev/pts (call it after pivot_root) and returns master and slave.
 func NewPty(size *specs.Box) (master, slave *os.File, err error) {
+	if err := checkPtmx("/dev/ptmx"); err != nil {
+		return nil, nil, err
+	}
 	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open /dev/ptmx: %w", err)

@@ -33,6 +33,26 @@ func checkPtySlave(f *os.File) error {
 	return nil
 }
 
+// checkPtmx fails unless path leads to a ptmx (char 5:2: a devpts's own,
+// or the host's /dev/ptmx where /dev is bound from the host), looked at
+// without opening it: opening a device is an action of its own, and the
+// runtime that opens it may not be under the container's device cgroup.
+func checkPtmx(path string) error {
+	fd, err := unix.Open(path, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("%s: stat: %w", path, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(st.Rdev) != 5 || unix.Minor(st.Rdev) != 2 {
+		return fmt.Errorf("%s is no ptmx (mode %#o, dev %d:%d)", path, st.Mode, unix.Major(st.Rdev), unix.Minor(st.Rdev))
+	}
+	return nil
+}
+
 // BindDevConsole makes /dev/console the pty slave, bound through the
 // slave's own fd (open_tree + move_mount): no name under /dev/pts is
 // looked up, so planted /dev/pts/N links cannot redirect it

@@ -39,7 +39,7 @@ func (s *setupper) mountCgroup2(m specs.Mount, o mountOptions) error {
 	}
 	// Without a cgroup namespace a user namespace may not mount cgroup2;
 	// bind our own cgroup instead so the container still sees its limits.
-	self, err2 := ownCgroups()
+	self, err2 := ownCgroups(s.c.procFile("cgroup"))
 	if err2 != nil {
 		return fmt.Errorf("%w (fallback: %v)", err, err2)
 	}
@@ -55,11 +55,11 @@ type v1Hierarchy struct {
 }
 
 func (s *setupper) mountCgroup1(m specs.Mount, o mountOptions) error {
-	hier, err := v1Hierarchies()
+	hier, err := v1Hierarchies(s.c.procFile("mountinfo"))
 	if err != nil {
 		return err
 	}
-	self, err := ownCgroups()
+	self, err := ownCgroups(s.c.procFile("cgroup"))
 	if err != nil {
 		return err
 	}
@@ -101,7 +101,7 @@ func (s *setupper) mountHierarchy(dest string, h v1Hierarchy, self map[string]st
 	} else {
 		path, ok := self[h.subsys]
 		if !ok {
-			return fmt.Errorf("hierarchy %s (%s) missing from /proc/self/cgroup", h.mountpoint, h.subsys)
+			return fmt.Errorf("hierarchy %s (%s) missing from %s", h.mountpoint, h.subsys, s.c.procFile("cgroup"))
 		}
 		relPath, err := filepath.Rel(h.root, path)
 		if err != nil || strings.HasPrefix(relPath, "..") {
@@ -125,8 +125,8 @@ func (s *setupper) mountHierarchy(dest string, h v1Hierarchy, self map[string]st
 
 // v1Hierarchies lists the host's cgroup v1 mounts from mountinfo, one per
 // hierarchy.
-func v1Hierarchies() ([]v1Hierarchy, error) {
-	mounts, err := readMountinfo("/proc/self/mountinfo")
+func v1Hierarchies(mountinfo string) ([]v1Hierarchy, error) {
+	mounts, err := readMountinfo(mountinfo)
 	if err != nil {
 		return nil, err
 	}
@@ -156,10 +156,10 @@ func v1Hierarchies() ([]v1Hierarchy, error) {
 	return out, nil
 }
 
-// ownCgroups maps "cpu,cpuacct" (or "name=systemd", or "" for v2) to this
-// process's cgroup path in that hierarchy.
-func ownCgroups() (map[string]string, error) {
-	f, err := os.Open("/proc/self/cgroup")
+// ownCgroups maps "cpu,cpuacct" (or "name=systemd", or "" for v2) to the
+// init's cgroup path in that hierarchy, read from file (/proc/PID/cgroup).
+func ownCgroups(file string) (map[string]string, error) {
+	f, err := os.Open(file)
 	if err != nil {
 		return nil, err
 	}

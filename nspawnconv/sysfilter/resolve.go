@@ -5,9 +5,14 @@ import (
 	goruntime "runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
+
+// groups is systemd's group table, built on first use (a package-level
+// map literal is built at start by every hull command).
+var groups = sync.OnceValue(groupTable)
 
 // Input is what nspawn's filter depends on.
 type Input struct {
@@ -28,8 +33,8 @@ type Result struct {
 
 // Groups lists the @group names systemd knows.
 func Groups() []string {
-	out := make([]string, 0, len(groups))
-	for g := range groups {
+	out := make([]string, 0, len(groups()))
+	for g := range groups() {
 		out = append(out, g)
 	}
 	slices.Sort(out)
@@ -39,7 +44,7 @@ func Groups() []string {
 // Expand returns the calls of a @group (recursively, sorted), or false if
 // systemd has no such group.
 func Expand(group string) ([]string, bool) {
-	if _, ok := groups[group]; !ok {
+	if _, ok := groups()[group]; !ok {
 		return nil, false
 	}
 	set := map[string]bool{}
@@ -58,7 +63,7 @@ func addItem(item string, exclude []string, set map[string]bool) bool {
 		set[item] = true
 		return true
 	}
-	items, ok := groups[item]
+	items, ok := groups()[item]
 	if !ok {
 		return false
 	}
@@ -181,7 +186,7 @@ func localArchs() []specs.Arch {
 // AllNames lists every call systemd's tables or nspawn's list name.
 func AllNames() []string {
 	set := map[string]bool{}
-	for g := range groups {
+	for g := range groups() {
 		addItem(g, nil, set)
 	}
 	for _, it := range nspawnAllow {

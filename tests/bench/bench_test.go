@@ -60,22 +60,21 @@ func TestTableCells(t *testing.T) {
 	rs.writeTable(&buf, "hull")
 	out := buf.String()
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 3 {
-		t.Fatalf("want header + 2 rows, got:\n%s", out)
+	if len(lines) != 4 {
+		t.Fatalf("want header, separator + 2 rows, got:\n%s", out)
 	}
 	checks := []struct {
 		line int
-		want []string
+		want string
 	}{
-		{0, []string{"case", "hull", "runc", "crun", "hull/runc", "hull/crun"}},
-		{1, []string{"run", "20.0 (28.0)", "40.0 (56.0)", "n/a", "0.50x", "-"}},
-		{2, []string{"rss", "FAIL", "8.0", "n/a", "-", "-"}},
+		{0, "| median (p90) | hull | runc | crun | hull/runc | hull/crun |"},
+		{1, "|---|---|---|---|---|---|"},
+		{2, "| run | 20.0 ms (28.0) | 40.0 ms (56.0) | n/a | 0.50× | - |"},
+		{3, "| rss | FAIL | 8.0 MiB | n/a | - | - |"},
 	}
 	for _, c := range checks {
-		for _, w := range c.want {
-			if !strings.Contains(lines[c.line], w) {
-				t.Errorf("line %d %q lacks %q", c.line, lines[c.line], w)
-			}
+		if lines[c.line] != c.want {
+			t.Errorf("line %d = %q, want %q", c.line, lines[c.line], c.want)
 		}
 	}
 	var notes bytes.Buffer
@@ -110,12 +109,29 @@ func TestParseFlags(t *testing.T) {
 		check   func(config) bool
 	}{
 		{"defaults", []string{"-rootfs", "/r"}, "", func(c config) bool {
-			return c.n == 30 && c.warmup == 3 && c.nboot == 10 && c.wantCase("boot") &&
-				strings.Join(c.runtimes, ",") == "hull,runc,crun,nspawn"
+			return c.n == 30 && c.warmup == 3 && c.nboot == 10 && c.row == 100 && c.wantCase("boot") &&
+				strings.Join(c.runtimes, ",") == "hull,crun,runc,nspawn" &&
+				strings.Join(c.regimes, ",") == "b2b,warm,cold" &&
+				c.warmPause == 20*time.Millisecond && c.coldPause == 100*time.Millisecond
 		}},
 		{"no boot, no nspawn column", []string{"-rootfs", "/r", "-cases", "run"}, "", func(c config) bool {
-			return strings.Join(c.runtimes, ",") == "hull,runc,crun"
+			return strings.Join(c.runtimes, ",") == "hull,crun,runc"
 		}},
+		{"regimes", []string{"-rootfs", "/r", "-regimes", "cold,b2b", "-cold-pause", "50ms"}, "", func(c config) bool {
+			l := c.regimeList()
+			// Print order is fixed, whatever order they were asked in.
+			return len(l) == 2 && l[0].name == "b2b" && l[0].pause == 0 && l[1].name == "cold" && l[1].pause == 50*time.Millisecond
+		}},
+		{"unknown regime", []string{"-rootfs", "/r", "-regimes", "hot"}, `unknown regime "hot"`, nil},
+		{"no regime", []string{"-rootfs", "/r", "-regimes", ","}, "-regimes is empty", nil},
+		{"bad row", []string{"-rootfs", "/r", "-row", "0"}, "bad counts", nil},
+		{"also", []string{"-rootfs", "/r", "-cases", "run", "-also", "hull-b=/b/hull, x=/x"}, "", func(c config) bool {
+			return strings.Join(c.runtimes, ",") == "hull,crun,runc,hull-b,x" && c.paths["hull-b"] == "/b/hull" && c.paths["x"] == "/x"
+		}},
+		{"also not a pair", []string{"-rootfs", "/r", "-also", "hull-b"}, "not NAME=PATH", nil},
+		{"also a known name", []string{"-rootfs", "/r", "-also", "runc=/x"}, "already a column", nil},
+		{"also nspawn", []string{"-rootfs", "/r", "-also", "nspawn=/x"}, "not an OCI runtime", nil},
+		{"bad pause", []string{"-rootfs", "/r", "-warm-pause", "-1ms"}, "bad pauses", nil},
 		{"bad nboot", []string{"-rootfs", "/r", "-nboot", "0"}, "bad counts", nil},
 		{"quick", []string{"-rootfs", "/r", "-quick"}, "", func(c config) bool {
 			return c.n == 5 && c.warmup == 1 && c.n100 == 1 && c.nboot == 3

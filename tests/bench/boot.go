@@ -52,6 +52,7 @@ func bootCase() benchCase {
 		prepare:  prepareBoot,
 		run:      runBoot,
 		machines: true,
+		once:     true,
 	}
 }
 

@@ -40,15 +40,19 @@ type bootRun struct {
 	exitAt  time.Time
 }
 
-// argv is the command that boots the image under rt.
+// argv is the command that boots the image under rt, through the
+// launcher as every runtime command of the bench (crun's cgroup2 fix).
 func (e *bootEnv) argv(rt *runtimeUnderTest, id string) []string {
+	var argv []string
 	if rt.machine {
 		// --keep-unit --register=no: run in the cgroups the bench gives
 		// it, no machined; --notify-ready=yes: relay the payload's READY=1.
-		return []string{rt.path, "--keep-unit", "--register=no", "-q", "--console=pipe", "--notify-ready=yes",
+		argv = []string{rt.path, "--keep-unit", "--register=no", "-q", "--console=pipe", "--notify-ready=yes",
 			"--uuid=" + e.uuid, "-D", e.rootfs, "-M", bootMachine, "-b"}
+	} else {
+		argv = []string{rt.path, "--root", rt.root, "run", "--bundle", e.bun.dir, id}
 	}
-	return []string{rt.path, "--root", rt.root, "run", "--bundle", e.bun.dir, id}
+	return append([]string{rt.launcher}, launchArgs("-", 0, rt.hide, argv)...)
 }
 
 // launch starts the gated runtime command with the bench's NOTIFY_SOCKET;

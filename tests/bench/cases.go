@@ -16,13 +16,24 @@ type bench struct {
 	cfg      config
 	rts      []*runtimeUnderTest
 	bundle   *bundle
-	tmp      string // the run's temp dir, removed at the end
-	cgParent string // absolute cgroup parent of every container, e.g. /hull-bench-123
-	res      *results
+	tmp      string    // the run's temp dir, removed at the end
+	cgParent string    // absolute cgroup parent of every container, e.g. /hull-bench-123
+	res      *results  // of the regime being measured
+	regime   regime    // the one being measured
+	samples  []sample  // every measured iteration, for -json
 	log      io.Writer // progress lines
+	launcher string    // the compiled launcher (launch.c)
+	tables   []table   // one per regime, then the boot case's
+	// loadStart is /proc/loadavg when the run began, for the header.
+	loadStart string
 	// For the header and -json: the host's cgroup layout as found, and
 	// what was done about crun's hybrid-mode refusal.
 	cgroupMode, crunFix string
+}
+
+// timed runs one measured runtime command: after the regime's pause.
+func (b *bench) timed(ctx context.Context, rt *runtimeUnderTest, args ...string) (cmdResult, error) {
+	return rt.exec(ctx, execOpts{pause: b.regime.pause}, args...)
 }
 
 // benchCase is one scenario. run does one iteration for one runtime and
@@ -43,6 +54,9 @@ type benchCase struct {
 	teardown func(b *bench, rt *runtimeUnderTest, st any) error
 	// machines: the case also runs non-OCI machine managers (nspawn).
 	machines bool
+	// once: the case is not measured per regime (the boot case: seconds
+	// per sample, where a pause of 20 or 100 ms changes nothing).
+	once bool
 }
 
 // allCases is the table of scenarios, in print order.
@@ -54,21 +68,15 @@ func allCases() []benchCase {
 			name: "run", desc: "run --bundle B ID of /bin/true; the runtime removes it on exit",
 			metrics: []metric{
 				{Key: "run.wall", Label: "run /bin/true", Unit: "ms"},
-				{Key: "run.cpu", Label: "run CPU user+sys (wait4)", Unit: "ms"},
-				{Key: "run.rss", Label: "run peak RSS (wait4 maxrss)", Unit: "MiB"},
+				{Key: "run.cpu", Label: "CPU per run (user+sys of the runtime and its children)", Unit: "ms"},
+				{Key: "run.rss", Label: "peak RSS of the runtime's processes", Unit: "MiB"},
+				{Key: "run.faults", Label: "page faults per run", Unit: "count"},
+				{Key: "run.csw", Label: "context switches per run", Unit: "count"},
 			},
 			warmup: warm, iters: perIter, run: runTrue,
 		},
 		{
-			name: "runlim", desc: "run of /bin/true with an engine's default seccomp profile (-seccomp-profile) and podman-like limits (memory 512 MiB, swap 1 GiB, pids 2048, cpu shares 1024)",
-			metrics: []metric{
-				{Key: "runlim.wall", Label: "run /bin/true, podman-like seccomp + limits", Unit: "ms"},
-				{Key: "runlim.cpu", Label: "run CPU user+sys, seccomp + limits", Unit: "ms"},
-			},
-			warmup: warm, iters: perIter, setup: setupLimited, run: runLimited,
-		},
-		{
-			name: "cycle", desc: "create, start, wait for the init to exit (pidfd), delete",
+			name: "cycle", desc: "create, state, start, wait for the init to exit (pidfd), delete",
 			metrics: []metric{
 				{Key: "cycle.create", Label: "create", Unit: "ms"},
 				{Key: "cycle.start", Label: "start", Unit: "ms"},
@@ -83,18 +91,28 @@ func allCases() []benchCase {
 			name: "exec", desc: "exec /bin/true into a running /bin/sleep container",
 			metrics: []metric{
 				{Key: "exec.wall", Label: "exec /bin/true", Unit: "ms"},
+				{Key: "exec.cpu", Label: "exec CPU (user+sys)", Unit: "ms"},
+				{Key: "exec.rss", Label: "exec peak RSS", Unit: "MiB"},
 			},
 			warmup: warm, iters: perIter,
 			setup: setupSleeper, run: runExec, teardown: teardownSleeper,
 		},
 		{
-			name: "run100", desc: "100 sequential run of /bin/true, summed wall time",
+			name: "run100", desc: "-row runs of /bin/true in a row (each after the regime's pause), summed wall time",
 			metrics: []metric{
-				{Key: "run100.wall", Label: "100x run /bin/true (sum)", Unit: "ms"},
+				{Key: "run100.wall", Label: "runs in a row", Unit: "s"},
 			},
 			warmup: func(config) int { return 0 },
 			iters:  func(c config) int { return c.n100 },
 			run:    runHundred,
+		},
+		{
+			name: "runlim", desc: "run of /bin/true with an engine's default seccomp profile (-seccomp-profile) and podman-like limits (memory 512 MiB, swap 1 GiB, pids 2048, cpu shares 1024)",
+			metrics: []metric{
+				{Key: "runlim.wall", Label: "run /bin/true, podman-like seccomp + limits", Unit: "ms"},
+				{Key: "runlim.cpu", Label: "CPU per run, seccomp + limits", Unit: "ms"},
+			},
+			warmup: warm, iters: perIter, setup: setupLimited, run: runLimited,
 		},
 		bootCase(),
 	}
@@ -108,7 +126,7 @@ func runOne(ctx context.Context, b *bench, rt *runtimeUnderTest) (cmdResult, str
 	if err := b.bundle.write([]string{"/bin/true"}, cg); err != nil {
 		return cmdResult{}, id, err
 	}
-	res, err := rt.exec(ctx, false, "run", "--bundle", b.bundle.dir, id)
+	res, err := b.timed(ctx, rt, "run", "--bundle", b.bundle.dir, id)
 	if err != nil {
 		b.salvage(rt, id, cg)
 	}
@@ -121,9 +139,11 @@ func runTrue(ctx context.Context, b *bench, rt *runtimeUnderTest, _ any) (map[st
 		return nil, err
 	}
 	return map[string]float64{
-		"run.wall": ms(res.wall),
-		"run.cpu":  ms(res.cpu),
-		"run.rss":  float64(res.maxRSS) / 1024,
+		"run.wall":   ms(res.wall),
+		"run.cpu":    ms(res.cpu),
+		"run.rss":    float64(res.maxRSS) / 1024,
+		"run.faults": float64(res.faults),
+		"run.csw":    float64(res.ctxSwitches),
 	}, nil
 }
 
@@ -166,7 +186,7 @@ func runLimited(ctx context.Context, b *bench, rt *runtimeUnderTest, st any) (ma
 	if err := b.bundle.writeEdited([]string{"/bin/true"}, cg, edit); err != nil {
 		return nil, err
 	}
-	res, err := rt.exec(ctx, false, "run", "--bundle", b.bundle.dir, id)
+	res, err := b.timed(ctx, rt, "run", "--bundle", b.bundle.dir, id)
 	if err != nil {
 		b.salvage(rt, id, cg)
 		return nil, err
@@ -174,16 +194,18 @@ func runLimited(ctx context.Context, b *bench, rt *runtimeUnderTest, st any) (ma
 	return map[string]float64{"runlim.wall": ms(res.wall), "runlim.cpu": ms(res.cpu)}, nil
 }
 
+// runHundred sums the wall time of -row runs (100 by default) in a row;
+// the regime's pauses between them are not counted.
 func runHundred(ctx context.Context, b *bench, rt *runtimeUnderTest, _ any) (map[string]float64, error) {
 	var sum time.Duration
-	for i := 0; i < 100; i++ {
+	for i := 0; i < b.cfg.row; i++ {
 		res, _, err := runOne(ctx, b, rt)
 		if err != nil {
-			return nil, fmt.Errorf("container %d of 100: %w", i+1, err)
+			return nil, fmt.Errorf("container %d of %d: %w", i+1, b.cfg.row, err)
 		}
 		sum += res.wall
 	}
-	return map[string]float64{"run100.wall": ms(sum)}, nil
+	return map[string]float64{"run100.wall": sum.Seconds()}, nil
 }
 
 // runCycle times each lifecycle step separately. The wait for exit goes
@@ -195,7 +217,7 @@ func runCycle(ctx context.Context, b *bench, rt *runtimeUnderTest, _ any) (map[s
 		return nil, err
 	}
 	defer c.w.close()
-	start, err := rt.exec(ctx, false, "start", c.id)
+	start, err := b.timed(ctx, rt, "start", c.id)
 	if err != nil {
 		b.salvage(rt, c.id, c.cg)
 		return nil, err
@@ -206,7 +228,7 @@ func runCycle(ctx context.Context, b *bench, rt *runtimeUnderTest, _ any) (map[s
 		return nil, fmt.Errorf("%s container %s init %d: %w", rt.name, c.id, c.pid, err)
 	}
 	exited := time.Since(t0)
-	del, err := rt.exec(ctx, false, "delete", c.id)
+	del, err := b.timed(ctx, rt, "delete", c.id)
 	if err != nil {
 		b.salvage(rt, c.id, c.cg)
 		return nil, err
@@ -239,11 +261,11 @@ func (b *bench) createWatched(ctx context.Context, rt *runtimeUnderTest, args ..
 		return nil, err
 	}
 	var err error
-	if c.create, err = rt.exec(ctx, false, "create", "--bundle", b.bundle.dir, c.id); err != nil {
+	if c.create, err = b.timed(ctx, rt, "create", "--bundle", b.bundle.dir, c.id); err != nil {
 		b.salvage(rt, c.id, c.cg)
 		return nil, err
 	}
-	if c.pid, c.state, err = rt.statePID(ctx, c.id); err != nil {
+	if c.pid, c.state, err = rt.statePID(ctx, b.regime.pause, c.id); err != nil {
 		b.salvage(rt, c.id, c.cg)
 		return nil, err
 	}
@@ -265,7 +287,7 @@ func setupSleeper(ctx context.Context, b *bench, rt *runtimeUnderTest) (any, err
 	if err != nil {
 		return nil, err
 	}
-	if _, err := rt.exec(ctx, false, "start", c.id); err != nil {
+	if _, err := rt.exec(ctx, execOpts{}, "start", c.id); err != nil {
 		c.w.close()
 		b.salvage(rt, c.id, c.cg)
 		return nil, err
@@ -275,11 +297,15 @@ func setupSleeper(ctx context.Context, b *bench, rt *runtimeUnderTest) (any, err
 
 func runExec(ctx context.Context, b *bench, rt *runtimeUnderTest, st any) (map[string]float64, error) {
 	s := st.(*sleeper)
-	res, err := rt.exec(ctx, false, "exec", s.id, "/bin/true")
+	res, err := b.timed(ctx, rt, "exec", s.id, "/bin/true")
 	if err != nil {
 		return nil, err
 	}
-	return map[string]float64{"exec.wall": ms(res.wall)}, nil
+	return map[string]float64{
+		"exec.wall": ms(res.wall),
+		"exec.cpu":  ms(res.cpu),
+		"exec.rss":  float64(res.maxRSS) / 1024,
+	}, nil
 }
 
 // teardownSleeper stops the container the way a user would (kill, wait,
@@ -289,12 +315,12 @@ func teardownSleeper(b *bench, rt *runtimeUnderTest, st any) error {
 	defer s.w.close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	_, err := rt.exec(ctx, false, "kill", s.id, "KILL")
+	_, err := rt.exec(ctx, execOpts{}, "kill", s.id, "KILL")
 	if err == nil {
 		err = s.w.wait(10 * time.Second)
 	}
 	if err == nil {
-		_, err = rt.exec(ctx, false, "delete", s.id)
+		_, err = rt.exec(ctx, execOpts{}, "delete", s.id)
 	}
 	if err != nil {
 		b.salvage(rt, s.id, s.cg)

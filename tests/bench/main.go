@@ -1,14 +1,19 @@
-// Command bench measures hull against runc and crun on one bundle: run,
-// create/start/delete, exec and 100 sequential containers; and hull, runc,
-// crun and systemd-nspawn booting systemd in a Debian image (boot to
-// running, shutdown). Runtimes are interleaved round-robin; it prints
-// medians and ratios.
+// Command bench measures hull against crun and runc on one bundle: run,
+// create/start/delete, exec, CPU, peak RSS, page faults and context
+// switches per run and 100 runs in a row, in three regimes (back to back,
+// warm, cold); and hull, runc, crun and systemd-nspawn booting systemd in
+// a Debian image (boot to running, shutdown). Runtimes are interleaved
+// round-robin; it prints one Markdown table of medians and ratios per
+// regime and writes every sample with -json.
 //
-// It re-executes itself in a private mount namespace so that a test-only
-// fix for crun (an empty cgroup.controllers over the hybrid-mode cgroup2
-// mount) never touches the host, and every runtime runs in that same
-// namespace. The parent process only waits and, whatever happened to the
-// child, removes the run's cgroups and temp dir.
+// Every runtime command goes through a small static C launcher
+// (launcher/launch.c) that times it and takes its rusage, so RSS is the
+// runtime's and not the bench's. The bench re-executes itself in a private
+// mount namespace, so that the launcher's fix for crun (an empty
+// cgroup.controllers over the hybrid-mode cgroup2 mount, in a namespace of
+// crun's command alone) never reaches the host. The parent process only
+// waits and, whatever happened to the child, removes the run's cgroups and
+// temp dir.
 package main
 
 import (
@@ -19,6 +24,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -36,7 +42,11 @@ type config struct {
 	cases     []string
 	n, warmup int
 	n100      int
+	row       int // runs per sample of the "in a row" case
 	nboot     int
+	regimes   []string
+	warmPause time.Duration
+	coldPause time.Duration
 	quick     bool
 	jsonPath  string
 	timeout   time.Duration
@@ -56,10 +66,15 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	runc := fs.String("runc", "", "runc binary (default: runc in PATH)")
 	crun := fs.String("crun", "", "crun binary (default: crun in PATH)")
 	nspawn := fs.String("nspawn", "", "systemd-nspawn binary for the boot case (default: in PATH)")
+	also := fs.String("also", "", "more OCI runtime columns, NAME=PATH comma separated (an A/B of two hull builds in one interleaved run: -also hull-b=/path/to/hull)")
 	fs.StringVar(&c.rootfs, "rootfs", "", "busybox rootfs directory (tests/rootfs/busybox.sh)")
-	rts := fs.String("runtimes", "hull,runc,crun,nspawn", "columns, comma separated; the first is compared to the others (nspawn: boot case only)")
-	cases := fs.String("cases", "", "cases to run, comma separated (default all: run,runlim,cycle,exec,run100,boot)")
-	fs.IntVar(&c.n, "n", 30, "measured iterations per case and runtime")
+	rts := fs.String("runtimes", "hull,crun,runc,nspawn", "columns, comma separated; the first is compared to the others (nspawn: boot case only)")
+	cases := fs.String("cases", "", "cases to run, comma separated (default all: run,cycle,exec,run100,runlim,boot)")
+	regimes := fs.String("regimes", strings.Join(regimeNames, ","), "regimes, comma separated: b2b (back to back), warm (-warm-pause before each measured command), cold (-cold-pause)")
+	fs.DurationVar(&c.warmPause, "warm-pause", 20*time.Millisecond, "pause before each measured command in the warm regime")
+	fs.DurationVar(&c.coldPause, "cold-pause", 100*time.Millisecond, "quiet time before each measured command in the cold regime")
+	fs.IntVar(&c.row, "row", 100, "runs per sample of the run100 case (runs in a row)")
+	fs.IntVar(&c.n, "n", envInt("BENCH_N", 30), "measured iterations per case and runtime (default: $BENCH_N, else 30)")
 	fs.IntVar(&c.warmup, "warmup", 3, "unmeasured warm-up iterations per case and runtime")
 	fs.IntVar(&c.n100, "n100", 3, "repetitions of the 100-container case")
 	fs.IntVar(&c.nboot, "nboot", 10, "measured boots per runtime in the boot case (after 1 warm-up boot)")
@@ -81,7 +96,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		c.n, c.warmup, c.n100, c.nboot = 5, 1, 1, 3
 	}
 	c.runtimes = splitList(*rts)
+	if err := c.addAlso(splitList(*also)); err != nil {
+		return c, err
+	}
 	c.cases = splitList(*cases)
+	c.regimes = splitList(*regimes)
 	if !c.wantCase("boot") {
 		// nspawn has nothing to measure outside the boot case: no column.
 		c.runtimes = slices.DeleteFunc(c.runtimes, func(r string) bool { return r == "nspawn" })
@@ -93,8 +112,14 @@ func (c config) check() error {
 	if c.rootfs == "" {
 		return errors.New("-rootfs is required")
 	}
-	if c.n < 1 || c.warmup < 0 || c.n100 < 0 || c.nboot < 1 {
-		return fmt.Errorf("bad counts: -n %d -warmup %d -n100 %d -nboot %d", c.n, c.warmup, c.n100, c.nboot)
+	if c.n < 1 || c.warmup < 0 || c.n100 < 0 || c.nboot < 1 || c.row < 1 {
+		return fmt.Errorf("bad counts: -n %d -warmup %d -n100 %d -row %d -nboot %d", c.n, c.warmup, c.n100, c.row, c.nboot)
+	}
+	if c.warmPause < 0 || c.coldPause < 0 {
+		return fmt.Errorf("bad pauses: -warm-pause %s -cold-pause %s", c.warmPause, c.coldPause)
+	}
+	if err := checkRegimes(c.regimes); err != nil {
+		return err
 	}
 	if len(c.runtimes) == 0 {
 		return errors.New("-runtimes is empty")
@@ -118,6 +143,25 @@ func (c config) check() error {
 	return nil
 }
 
+// addAlso adds -also's NAME=PATH runtimes as columns after the others.
+func (c *config) addAlso(pairs []string) error {
+	for _, p := range pairs {
+		name, path, ok := strings.Cut(p, "=")
+		if !ok || name == "" || path == "" || strings.ContainsAny(name, "/ ") {
+			return fmt.Errorf("-also: %q is not NAME=PATH", p)
+		}
+		if name == "nspawn" {
+			return fmt.Errorf("-also: %q: nspawn is not an OCI runtime", p)
+		}
+		if _, known := c.paths[name]; known {
+			return fmt.Errorf("-also: %q: %s is already a column", p, name)
+		}
+		c.paths[name] = path
+		c.runtimes = append(c.runtimes, name)
+	}
+	return nil
+}
+
 func (c config) wantCase(name string) bool {
 	if len(c.cases) == 0 {
 		return true
@@ -128,6 +172,15 @@ func (c config) wantCase(name string) bool {
 		}
 	}
 	return false
+}
+
+// envInt is the integer in the environment variable name, or def when it
+// is unset or not a positive number (make bench BENCH_N=5).
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
 }
 
 func splitList(s string) []string {

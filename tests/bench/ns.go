@@ -96,13 +96,13 @@ func inner(cfg config, tmp, cg string) int {
 		fmt.Fprintln(os.Stderr, "bench: set child subreaper:", err)
 		return 1
 	}
-	mode := cgroupMode() // before the fix hides the cgroup2 controllers
-	fix, err := applyCrunFix(cfg, tmp)
+	mode := cgroupMode()
+	hide, fix, err := crunHideFile(cfg, tmp)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
 	}
-	b, err := prepare(ctx, cfg, tmp, cg)
+	b, err := prepare(ctx, cfg, tmp, cg, hide)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
@@ -110,11 +110,7 @@ func inner(cfg config, tmp, cg string) int {
 	defer b.cleanup()
 	b.cgroupMode, b.crunFix = mode, fix
 	b.writeHeader(os.Stdout)
-	for _, c := range allCases() {
-		if cfg.wantCase(c.name) && ctx.Err() == nil {
-			b.runCase(ctx, c)
-		}
-	}
+	b.measure(ctx)
 	b.reportLeaks(os.Stdout)
 	b.report(os.Stdout)
 	if ctx.Err() != nil {
@@ -124,24 +120,50 @@ func inner(cfg config, tmp, cg string) int {
 	return 0
 }
 
-// applyCrunFix hides the hybrid-mode cgroup2 controllers (hugetlb here)
-// by binding an empty file over cgroup.controllers, only in this mount
-// namespace: crun 1.8 refuses hybrid mode with a non-empty cgroup2.
-func applyCrunFix(cfg config, tmp string) (string, error) {
+// measure runs every chosen case in every chosen regime, one table per
+// regime, then the boot case (once) in a table of its own.
+func (b *bench) measure(ctx context.Context) {
+	var perRegime []benchCase
+	for _, c := range allCases() {
+		if !c.once && b.cfg.wantCase(c.name) {
+			perRegime = append(perRegime, c)
+		}
+	}
+	for _, rg := range b.cfg.regimeList() {
+		if len(perRegime) == 0 {
+			break // -cases boot: no regime tables
+		}
+		b.startTable(rg, false)
+		for _, c := range perRegime {
+			if ctx.Err() == nil {
+				b.runCase(ctx, c)
+			}
+		}
+	}
+	for _, c := range allCases() {
+		if c.once && b.cfg.wantCase(c.name) && ctx.Err() == nil {
+			b.startTable(regime{name: c.name, title: c.name + " (measured once, not per regime)"}, c.machines)
+			b.runCase(ctx, c)
+		}
+	}
+}
+
+// crunHideFile makes the empty file the launcher binds over the hybrid
+// host's cgroup2 controllers for crun's commands alone (see launch.c):
+// crun 1.8 refuses a hybrid host whose cgroup2 has controllers, also with
+// --cgroup-manager=disabled. hull and runc see the host as it is.
+func crunHideFile(cfg config, tmp string) (hide, note string, err error) {
 	ctl, err := os.ReadFile(unifiedControllers)
 	if err != nil || strings.TrimSpace(string(ctl)) == "" {
-		return "none needed (no hybrid cgroup2 controllers)", nil
+		return "", "none needed (no hybrid cgroup2 controllers)", nil
 	}
 	if cfg.noCrunFix {
-		return "off (-no-crun-cgroup-fix): crun will likely fail in hybrid mode", nil
+		return "", "off (-no-crun-cgroup-fix): crun will likely fail in hybrid mode", nil
 	}
 	empty := filepath.Join(tmp, "empty-controllers")
 	if err := os.WriteFile(empty, nil, 0o444); err != nil {
-		return "", fmt.Errorf("crun cgroup fix: %w", err)
+		return "", "", fmt.Errorf("crun cgroup fix: %w", err)
 	}
-	if err := unix.Mount(empty, unifiedControllers, "", unix.MS_BIND, ""); err != nil {
-		return "", fmt.Errorf("crun cgroup fix: bind %s over %s: %w", empty, unifiedControllers, err)
-	}
-	return fmt.Sprintf("empty file bound over %s in the bench's private mount namespace (was %q), for all runtimes",
-		unifiedControllers, strings.TrimSpace(string(ctl))), nil
+	return empty, fmt.Sprintf("crun's commands only: an empty file bound over %s (was %q) in a mount namespace of each crun command, "+
+		"made by the launcher before its clock starts; hull and runc see the host's", unifiedControllers, strings.TrimSpace(string(ctl))), nil
 }

@@ -14,13 +14,23 @@ import (
 	"time"
 )
 
-// prepare resolves the runtimes, their state dirs and the shared bundle.
-func prepare(ctx context.Context, cfg config, tmp, cg string) (*bench, error) {
-	b := &bench{cfg: cfg, tmp: tmp, cgParent: cg, log: os.Stderr, res: newResults(cfg.runtimes)}
+// prepare resolves the runtimes, their state dirs, the launcher and the
+// shared bundle; hide is crun's cgroup2 fix (empty: none).
+func prepare(ctx context.Context, cfg config, tmp, cg, hide string) (*bench, error) {
+	b := &bench{cfg: cfg, tmp: tmp, cgParent: cg, log: os.Stderr}
+	launcher, err := buildLauncher(ctx, tmp)
+	if err != nil {
+		return nil, err
+	}
+	b.launcher = launcher
 	for _, name := range cfg.runtimes {
 		rt := resolveRuntime(name, cfg.paths[name])
 		rt.timeout = cfg.timeout
 		rt.errLog = filepath.Join(tmp, name+".stderr")
+		rt.launcher = launcher
+		if name == "crun" {
+			rt.hide = hide
+		}
 		if !rt.machine {
 			rt.root = filepath.Join(tmp, "state", name)
 		}
@@ -44,12 +54,33 @@ func prepare(ctx context.Context, cfg config, tmp, cg string) (*bench, error) {
 		return nil, err
 	}
 	b.bundle = bun
+	b.loadStart = loadAvg()
 	return b, nil
+}
+
+// table is the results of one regime (or of the boot case).
+type table struct {
+	regime regime
+	res    *results
+}
+
+// startTable makes the results that the next cases fill: the OCI
+// runtimes' columns, and the machine managers' too when machines is set.
+func (b *bench) startTable(rg regime, machines bool) {
+	var cols []string
+	for _, rt := range b.rts {
+		if machines || !rt.machine {
+			cols = append(cols, rt.name)
+		}
+	}
+	b.regime, b.res = rg, newResults(cols)
+	b.tables = append(b.tables, table{rg, b.res})
 }
 
 func (b *bench) writeHeader(w io.Writer) {
 	fmt.Fprintf(w, "hull bench, %s\n", time.Now().Format(time.RFC3339))
 	fmt.Fprintf(w, "machine:   %d CPUs (%s), kernel %s, %s\n", runtime.NumCPU(), cpuModel(), kernelRelease(), runtime.Version())
+	fmt.Fprintf(w, "load:      %s at the start (1, 5, 15 min averages, running/total tasks)\n", b.loadStart)
 	fmt.Fprintf(w, "cgroups:   %s\n", b.cgroupMode)
 	fmt.Fprintf(w, "crun fix:  %s\n", b.crunFix)
 	for _, rt := range b.rts {
@@ -61,35 +92,42 @@ func (b *bench) writeHeader(w io.Writer) {
 	}
 	fmt.Fprintf(w, "bundle:    runc spec default, terminal=false, root %s (readonly=%v), cgroupsPath %s/<runtime>-<n>\n",
 		b.bundle.base.Root.Path, b.bundle.base.Root.Readonly, b.cgParent)
+	fmt.Fprintf(w, "measured:  every command through a static C launcher (tests/bench/launcher/launch.c): wall from spawn to reap, "+
+		"CPU, peak RSS, page faults and context switches from wait4's rusage of the runtime and the children it waited for\n")
 	if b.cfg.wantCase("boot") {
 		fmt.Fprintf(w, "boot:      copy of %s (Debian 12, systemd); hull/runc/crun run one `hull convert -b --console=pipe` bundle, nspawn runs "+
 			"`systemd-nspawn --keep-unit --register=no --console=pipe --notify-ready=yes -b -D` in cgroups %s/nspawn-<n>; "+
 			"ready = gate release -> READY=1 on the bench's NOTIFY_SOCKET (then checked: is-system-running = running), "+
 			"shutdown = SIGRTMIN+3 to the container's PID 1 -> runtime exit\n", b.cfg.debianRootfs, b.cgParent)
 	}
-	fmt.Fprintf(w, "schedule:  %d warm-up + %d measured iterations per case (100-container case: %d; boot: 1 + %d), runtimes round-robin, rotated each iteration\n\n",
-		b.cfg.warmup, b.cfg.n, b.cfg.n100, b.cfg.nboot)
+	fmt.Fprintf(w, "schedule:  regimes %s; per regime %d warm-up + %d measured iterations per case (in a row: %d x %d runs; boot, once: 1 + %d), "+
+		"runtimes round-robin, rotated each iteration\n\n",
+		strings.Join(b.cfg.regimes, ","), b.cfg.warmup, b.cfg.n, b.cfg.n100, b.cfg.row, b.cfg.nboot)
 }
 
-// report prints the table and notes, and writes -json.
+// report prints one Markdown table per regime with its notes, and writes
+// -json.
 func (b *bench) report(w io.Writer) {
-	b.res.finish()
 	subject := ""
 	if len(b.cfg.runtimes) > 1 {
 		subject = b.cfg.runtimes[0]
 	}
-	fmt.Fprintln(w, "\nmedian (p90) per runtime; ratios are of medians")
-	b.res.writeTable(w, subject)
-	var notes strings.Builder
-	b.res.writeNotes(&notes)
-	if notes.Len() > 0 {
-		fmt.Fprint(w, "\nnotes:\n"+notes.String())
+	for _, t := range b.tables {
+		t.res.finish()
+		fmt.Fprintf(w, "\n### %s\n\n", t.regime.title)
+		t.res.writeTable(w, subject)
+		var notes strings.Builder
+		t.res.writeNotes(&notes)
+		if notes.Len() > 0 {
+			fmt.Fprint(w, "\nnotes:\n"+notes.String())
+		}
 	}
+	fmt.Fprintf(w, "\nload: %s at the start, %s at the end\n", b.loadStart, loadAvg())
 	if b.cfg.jsonPath != "" {
 		if err := b.writeJSON(b.cfg.jsonPath); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 		} else {
-			fmt.Fprintf(w, "\nraw numbers: %s\n", b.cfg.jsonPath)
+			fmt.Fprintf(w, "raw samples: %s\n", b.cfg.jsonPath)
 		}
 	}
 }
@@ -107,6 +145,13 @@ type jsonRow struct {
 	Cells  map[string]jsonCell `json:"cells"`
 }
 
+type jsonTable struct {
+	Regime  string    `json:"regime"`
+	Title   string    `json:"title"`
+	PauseMS float64   `json:"pause_ms"`
+	Rows    []jsonRow `json:"rows"`
+}
+
 type jsonRuntime struct {
 	Name    string `json:"name"`
 	Path    string `json:"path,omitempty"`
@@ -119,7 +164,8 @@ type jsonReport struct {
 	Machine  map[string]any `json:"machine"`
 	Config   map[string]any `json:"config"`
 	Runtimes []jsonRuntime  `json:"runtimes"`
-	Rows     []jsonRow      `json:"rows"`
+	Tables   []jsonTable    `json:"tables"`
+	Samples  []sample       `json:"samples"`
 }
 
 func finite(v float64) *float64 {
@@ -132,33 +178,56 @@ func finite(v float64) *float64 {
 func (b *bench) writeJSON(path string) error {
 	rep := jsonReport{
 		Time: time.Now(),
-		Machine: map[string]any{"cpus": runtime.NumCPU(), "cpu": cpuModel(),
-			"kernel": kernelRelease(), "cgroups": b.cgroupMode, "crun_fix": b.crunFix},
-		Config: map[string]any{"n": b.cfg.n, "warmup": b.cfg.warmup, "n100": b.cfg.n100, "nboot": b.cfg.nboot,
-			"rootfs": b.bundle.base.Root.Path, "cgroup_parent": b.cgParent},
+		Machine: map[string]any{"cpus": runtime.NumCPU(), "cpu": cpuModel(), "kernel": kernelRelease(),
+			"cgroups": b.cgroupMode, "crun_fix": b.crunFix, "load_start": b.loadStart, "load_end": loadAvg()},
+		Config: map[string]any{"n": b.cfg.n, "warmup": b.cfg.warmup, "n100": b.cfg.n100, "row": b.cfg.row, "nboot": b.cfg.nboot,
+			"regimes": b.cfg.regimes, "rootfs": b.bundle.base.Root.Path, "cgroup_parent": b.cgParent},
+		Samples: b.samples,
 	}
 	for _, rt := range b.rts {
 		rep.Runtimes = append(rep.Runtimes, jsonRuntime{rt.name, rt.path, rt.version, rt.missing})
 	}
-	for _, r := range b.res.rows {
-		jr := jsonRow{Metric: r.Metric, Cells: map[string]jsonCell{}}
-		for name, c := range r.Cells {
-			samples := c.Samples
-			if samples == nil {
-				samples = []float64{}
+	for _, t := range b.tables {
+		jt := jsonTable{Regime: t.regime.name, Title: t.regime.title, PauseMS: ms(t.regime.pause)}
+		for _, r := range t.res.rows {
+			jr := jsonRow{Metric: r.Metric, Cells: map[string]jsonCell{}}
+			for name, c := range r.Cells {
+				samples := c.Samples
+				if samples == nil {
+					samples = []float64{}
+				}
+				jr.Cells[name] = jsonCell{Samples: samples, Median: finite(c.Median), P90: finite(c.P90), Error: c.Error, NA: c.NA}
 			}
-			jr.Cells[name] = jsonCell{Samples: samples, Median: finite(c.Median), P90: finite(c.P90), Error: c.Error, NA: c.NA}
+			jt.Rows = append(jt.Rows, jr)
 		}
-		rep.Rows = append(rep.Rows, jr)
+		rep.Tables = append(rep.Tables, jt)
 	}
 	raw, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode json: %w", err)
 	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("write -json %s: %w", path, err)
+		}
+	}
 	if err := os.WriteFile(path, append(raw, '\n'), 0o644); err != nil {
 		return fmt.Errorf("write -json %s: %w", path, err)
 	}
 	return nil
+}
+
+// loadAvg is /proc/loadavg's first four fields: how busy the machine was.
+func loadAvg() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(raw))
+	if len(f) < 4 {
+		return strings.TrimSpace(string(raw))
+	}
+	return strings.Join(f[:4], " ")
 }
 
 // reportLeaks names what a runtime left behind after its containers were

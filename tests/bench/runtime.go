@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,18 +28,18 @@ type runtimeUnderTest struct {
 	missing string // why the runtime cannot be measured, shown as n/a
 	version string
 	root    string // --root state directory
-	errLog  string // stderr of the last command, read back on failure
-	timeout time.Duration
-	seq     atomic.Int64 // container counter, for unique IDs and cgroups
+	// launcher is the C program every command goes through (launch.c);
+	// hide, when set, is the empty file it binds over the hybrid host's
+	// cgroup2 controllers for this runtime alone (crun).
+	launcher, hide string
+	errLog         string // stderr of the last command, read back on failure
+	timeout        time.Duration
+	seq            atomic.Int64 // container counter, for unique IDs and cgroups
 }
 
-// cmdResult is what one runtime invocation cost.
+// cmdResult is what one runtime invocation cost, as the launcher saw it.
 type cmdResult struct {
-	wall   time.Duration
-	maxRSS int64 // KiB, from wait4: the runtime and its waited-for children
-	// user+sys CPU of the runtime and its waited-for children (wait4);
-	// less disturbed by other load on the machine than wall time.
-	cpu    time.Duration
+	usage
 	stdout []byte
 }
 
@@ -50,18 +51,29 @@ func (r *runtimeUnderTest) nextID(cgroupParent string) (id, cgroupsPath string) 
 	return "hb-" + id, cgroupParent + "/" + id
 }
 
-// exec runs the runtime with --root and args, timing it from fork to reap.
-// Standard streams are files, never pipes: a container started by create
-// inherits them, and a pipe would make Wait block until the container exits.
-func (r *runtimeUnderTest) exec(ctx context.Context, captureStdout bool, args ...string) (cmdResult, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+// execOpts say how one runtime command runs: pause is the regime's quiet
+// time before the clock starts (slept by the launcher); stdout captures
+// the command's output (state).
+type execOpts struct {
+	pause  time.Duration
+	stdout bool
+}
+
+// exec runs the runtime with --root and args through the launcher, which
+// times it from spawn to reap and reports its rusage. Standard streams are
+// files, never pipes: a container started by create inherits them, and a
+// pipe would make Wait block until the container exits.
+func (r *runtimeUnderTest) exec(ctx context.Context, o execOpts, args ...string) (cmdResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout+o.pause)
 	defer cancel()
-	full := append([]string{"--root", r.root}, args...)
-	cmd := exec.CommandContext(ctx, r.path, full...)
+	argv := append([]string{r.path, "--root", r.root}, args...)
+	cmd := exec.CommandContext(ctx, r.launcher, launchArgs("3", o.pause, r.hide, argv)...)
 	cmd.WaitDelay = 2 * time.Second
-	// Own process group: a terminal's Ctrl-C must stop the bench between
-	// commands (via ctx), not kill a runtime halfway and count a failure.
+	// Own process group, shared by the runtime the launcher spawns: a
+	// terminal's Ctrl-C must stop the bench between commands (via ctx),
+	// not kill a runtime halfway; a timeout kills the whole group.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
 		return cmdResult{}, fmt.Errorf("open %s: %w", os.DevNull, err)
@@ -72,20 +84,32 @@ func (r *runtimeUnderTest) exec(ctx context.Context, captureStdout bool, args ..
 		return cmdResult{}, fmt.Errorf("create stderr log %s: %w", r.errLog, err)
 	}
 	defer errf.Close()
+	// The launcher marks its end close-on-exec: the runtime never holds it.
+	resR, resW, err := os.Pipe()
+	if err != nil {
+		return cmdResult{}, fmt.Errorf("result pipe: %w", err)
+	}
+	defer resR.Close()
 	var out bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, errf
-	if captureStdout {
+	if o.stdout {
 		cmd.Stdout = &out
 	}
-
-	start := time.Now()
-	err = cmd.Run()
-	res := cmdResult{wall: time.Since(start), stdout: out.Bytes()}
-	if cmd.ProcessState != nil {
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			res.maxRSS = ru.Maxrss
-			res.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		}
+	cmd.ExtraFiles = []*os.File{resW}
+	err = cmd.Start()
+	resW.Close()
+	if err == nil {
+		err = cmd.Wait()
+	}
+	res := cmdResult{stdout: out.Bytes()}
+	line, rerr := io.ReadAll(resR)
+	if rerr == nil && len(line) > 0 {
+		res.usage, rerr = parseUsage(line)
+	} else if rerr == nil && err == nil {
+		rerr = errors.New("launcher wrote no result")
+	}
+	if err == nil {
+		err = rerr
 	}
 	if err != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -110,8 +134,8 @@ func (r *runtimeUnderTest) stderrTail() string {
 }
 
 // statePID asks the runtime for the container's init pid.
-func (r *runtimeUnderTest) statePID(ctx context.Context, id string) (int, cmdResult, error) {
-	res, err := r.exec(ctx, true, "state", id)
+func (r *runtimeUnderTest) statePID(ctx context.Context, pause time.Duration, id string) (int, cmdResult, error) {
+	res, err := r.exec(ctx, execOpts{stdout: true, pause: pause}, "state", id)
 	if err != nil {
 		return 0, res, err
 	}
@@ -136,7 +160,7 @@ func (r *runtimeUnderTest) forceDelete(id string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	_, err := r.exec(ctx, false, "delete", "--force", id)
+	_, err := r.exec(ctx, execOpts{}, "delete", "--force", id)
 	return err
 }
 

@@ -6,14 +6,13 @@ import (
 	"math"
 	"sort"
 	"strings"
-	"text/tabwriter"
 )
 
 // metric is one row of the table.
 type metric struct {
 	Key   string `json:"key"`   // stable id, e.g. "cycle.create"
 	Label string `json:"label"` // what the row shows
-	Unit  string `json:"unit"`  // "ms" or "MiB"
+	Unit  string `json:"unit"`  // "ms", "s", "MiB" or "count"
 }
 
 // cell holds one runtime's samples for one metric, or why it has none.
@@ -72,6 +71,9 @@ func (rs *results) add(key, rt string, v float64) {
 func (rs *results) markAll(keys []metric, rt, errMsg, na string) {
 	for _, m := range keys {
 		c := rs.cell(m.Key, rt)
+		if c == nil {
+			continue // not a column of this table
+		}
 		if errMsg != "" && c.Error == "" {
 			c.Error = errMsg
 		}
@@ -113,10 +115,16 @@ func (c *cell) text(unit string) string {
 		return "FAIL"
 	case len(c.Samples) == 0:
 		return "-"
-	case unit == "ms":
-		return fmt.Sprintf("%.1f (%.1f)", c.Median, c.P90)
+	}
+	switch unit {
+	case "ms":
+		return fmt.Sprintf("%.1f ms (%.1f)", c.Median, c.P90)
+	case "s":
+		return fmt.Sprintf("%.2f s (%.2f)", c.Median, c.P90)
+	case "MiB":
+		return fmt.Sprintf("%.1f MiB", c.Median)
 	default:
-		return fmt.Sprintf("%.1f", c.Median)
+		return fmt.Sprintf("%.0f", c.Median)
 	}
 }
 
@@ -124,26 +132,26 @@ func (c *cell) ok() bool {
 	return c.NA == "" && c.Error == "" && len(c.Samples) > 0 && c.Median > 0
 }
 
-// writeTable prints rows x runtimes, then subject/other ratios of medians.
+// writeTable prints rows x runtimes as a Markdown table, then
+// subject/other ratios of medians.
 func (rs *results) writeTable(w io.Writer, subject string) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	others := rs.others(subject)
-	hdr := append([]string{"case", "unit"}, rs.runtimes...)
+	hdr := append([]string{"median (p90)"}, rs.runtimes...)
 	for _, o := range others {
 		hdr = append(hdr, subject+"/"+o)
 	}
-	fmt.Fprintln(tw, strings.Join(hdr, "\t")+"\t")
+	fmt.Fprintln(w, "| "+strings.Join(hdr, " | ")+" |")
+	fmt.Fprintln(w, strings.Repeat("|---", len(hdr))+"|")
 	for _, r := range rs.rows {
-		line := []string{r.Metric.Label, r.Metric.Unit}
+		line := []string{r.Metric.Label}
 		for _, rt := range rs.runtimes {
 			line = append(line, r.Cells[rt].text(r.Metric.Unit))
 		}
 		for _, o := range others {
 			line = append(line, ratio(r.Cells[subject], r.Cells[o]))
 		}
-		fmt.Fprintln(tw, strings.Join(line, "\t")+"\t")
+		fmt.Fprintln(w, "| "+strings.Join(line, " | ")+" |")
 	}
-	tw.Flush()
 }
 
 func (rs *results) others(subject string) []string {
@@ -166,7 +174,7 @@ func ratio(a, b *cell) string {
 	if a == nil || b == nil || !a.ok() || !b.ok() {
 		return "-"
 	}
-	return fmt.Sprintf("%.2fx", a.Median/b.Median)
+	return fmt.Sprintf("%.2f×", a.Median/b.Median)
 }
 
 // writeNotes lists every failure and n/a reason once per runtime and error.

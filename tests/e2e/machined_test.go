@@ -26,7 +26,7 @@ func TestNspawnHelp(t *testing.T) {
 		}
 		help := string(out)
 		supported, refused, _ := strings.Cut(help, "\nRefused")
-		for _, k := range nspawnconv.Keys {
+		for _, k := range nspawnconv.Keys() {
 			for _, f := range k.Flags {
 				in := supported
 				if k.Kind == nspawnconv.KindRefused {

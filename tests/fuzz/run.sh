@@ -11,6 +11,7 @@ PAR=${FUZZPARALLEL:-1}
 LOGDIR=${FUZZLOGS:-$(mktemp -d /tmp/hull-fuzz.XXXXXX)}
 TARGETS="
 ./libcontainer:FuzzConfig
+./oci:FuzzValidateLinux
 ./libcontainer:FuzzStateJSON
 ./libcontainer:FuzzSyncMessages
 ./nspawnconv:FuzzParseSettings

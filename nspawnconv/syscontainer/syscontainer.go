@@ -1,4 +1,9 @@
-package libcontainer
+// Package syscontainer is what hull's command line knows of system
+// containers (a converted nspawn machine, a booted init): the annotations
+// the converter writes, each key defined once here, and what the runtime
+// does with them (exit statuses, kill signal, sd_notify relay). It is
+// small on purpose: the runtime's hot path imports it, not the converter.
+package syscontainer
 
 import (
 	"errors"
@@ -15,13 +20,25 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Annotations of system containers (see docs/system-containers.md). OCI
-// has no field for these; other runtimes ignore them.
+// Prefix prefixes every annotation hull sets where OCI has no field (see
+// docs/system-containers.md); other runtimes ignore them.
+const Prefix = "org.hull.nspawn."
+
+// The annotation keys. Values are "yes" for flags unless said otherwise.
 const (
-	AnnotationBoot       = "org.hull.nspawn.boot"        // "yes": process.args[0] is an init that boots
-	AnnotationKillSignal = "org.hull.nspawn.kill-signal" // default signal of `hull kill ID`
-	AnnotationMachine    = "org.hull.nspawn.machine"     // machine name of a converted bundle
-	AnnotationConsole    = "org.hull.nspawn.console"     // nspawn's --console mode
+	AnnotationBoot       = Prefix + "boot"        // "yes": process.args[0] is an init that boots
+	AnnotationKillSignal = Prefix + "kill-signal" // default signal of `hull kill ID`
+	AnnotationMachine    = Prefix + "machine"     // machine name of a converted bundle
+	AnnotationConsole    = Prefix + "console"     // nspawn's --console mode
+	// nspawn's own settings, recorded for whoever manages the machine.
+	AnnotationVolatile              = Prefix + "volatile"                // --volatile mode
+	AnnotationPrivateUsers          = Prefix + "private-users"           // --private-users mode
+	AnnotationPrivateUsersOwnership = Prefix + "private-users-ownership" // --private-users-ownership mode
+	AnnotationNotifyReady           = Prefix + "notify-ready"
+	AnnotationEphemeral             = Prefix + "ephemeral"
+	AnnotationAsPID2                = Prefix + "as-pid2"
+	AnnotationKeepUnit              = Prefix + "keep-unit"
+	AnnotationRegister              = Prefix + "register" // "true" or "false"
 )
 
 // Exit statuses nspawn uses for a booted machine.

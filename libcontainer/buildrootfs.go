@@ -1,0 +1,193 @@
+package libcontainer
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libcontainer/rootfs"
+)
+
+// Messages of the rootfs hand-over (parentBuildsRootfs).
+const (
+	msgBuildRootfs = 'B' // init → parent: my namespaces are ready, build my rootfs
+	msgRootfsBuilt = 'b' // parent → init: done; the pty slave rides along (SCM_RIGHTS)
+)
+
+// parentBuildsRootfs tells whether hull create builds the container's
+// rootfs itself (buildRootfs) rather than leave it to the init. It needs a
+// mount namespace of the container's own to pivot_root in, and a proc that
+// can be mounted from outside its pid namespace (fsconfig "pidns", Linux
+// 6.15). A user namespace keeps the init's path: setns into one refuses a
+// multi-threaded caller, and mounts made from outside it would belong to the
+// host's. So do --no-pivot (chroot moves one thread's root, not the init's),
+// idmapped mounts (they fork a helper from the builder), a runtime not root
+// or itself in a user namespace.
+func parentBuildsRootfs(spec *specs.Spec, o CreateOpts) bool {
+	if o.NoPivot || os.Geteuid() != 0 || !ownsNamespace(spec, specs.MountNamespace) ||
+		hasNamespace(spec, specs.UserNamespace) || runningInUserNS() {
+		return false
+	}
+	for _, m := range spec.Mounts {
+		if len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 || hasOption(m.Options, "idmap", "ridmap") {
+			return false
+		}
+	}
+	return rootfs.ProcPidNS()
+}
+
+func hasOption(opts []string, names ...string) bool {
+	for _, o := range opts {
+		for _, n := range names {
+			if o == n || strings.HasPrefix(o, n+"=") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// buildRootfs does the init's steps from "prepare rootfs" to "read-only
+// /dev" for the init pid, from a thread of hull create that left hull's
+// filesystem context (CLONE_FS) and entered the init's namespaces but its
+// user namespace (setns, through a pidfd). Its pivot_root also moves the
+// init's root, which is the namespace's root. The thread dies with its
+// goroutine (never unlocked), so no other goroutine runs in the container's
+// namespaces. runtimeHooks, if set, runs on the calling goroutine, in
+// hull's own namespaces. The pty slave is returned for the init.
+func buildRootfs(pid int, cfg *initConfig, consoleSock *os.File, runtimeHooks func() error) (*os.File, error) {
+	b := &rootfsBuilder{cfg: cfg, spec: cfg.Spec, initPid: pid, consoleSock: consoleSock}
+	hooksReq, hooksDone := make(chan struct{}), make(chan error)
+	if runtimeHooks != nil {
+		b.runtimeHooks = func() error {
+			hooksReq <- struct{}{}
+			return <-hooksDone
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
+		done <- b.inNamespaces(pid)
+	}()
+	for {
+		select {
+		case <-hooksReq:
+			hooksDone <- runtimeHooks()
+		case err := <-done:
+			if b.proc != nil {
+				b.proc.Close()
+			}
+			if err != nil && b.slave != nil {
+				b.slave.Close()
+				b.slave = nil
+			}
+			return b.slave, err
+		}
+	}
+}
+
+// inNamespaces runs on the locked thread.
+func (b *rootfsBuilder) inNamespaces(pid int) error {
+	if err := b.enter(pid); err != nil {
+		return fmt.Errorf("prepare rootfs: %w", err)
+	}
+	if b.pidNS > 0 {
+		defer unix.Close(b.pidNS)
+	}
+	return runSteps(b.steps())
+}
+
+// enter joins the init's namespaces; its pid namespace only for the
+// children (the hooks), and as the fd new proc mounts belong to.
+func (b *rootfsBuilder) enter(pid int) error {
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return fmt.Errorf("unshare CLONE_FS: %w", err)
+	}
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return fmt.Errorf("pidfd of the init %d: %w", pid, err)
+	}
+	defer unix.Close(pidfd)
+	if b.pidNS, err = unix.Open(fmt.Sprintf("/proc/%d/ns/pid", pid), unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+		return fmt.Errorf("pid namespace of the init: %w", err)
+	}
+	if b.hookPid, err = nsPid(pid); err != nil {
+		return err
+	}
+	// The pidfd names the process we started even if it died and its pid
+	// was reused: setns then fails (ESRCH) rather than entering another.
+	if err := unix.Setns(pidfd, nsFlags(b.spec)); err != nil {
+		return fmt.Errorf("enter the init's namespaces: %w", err)
+	}
+	return nil
+}
+
+// nsFlags are the namespaces the builder enters: every one the spec names
+// but the user namespace, the mount namespace always (the builder's reason
+// to be there).
+func nsFlags(spec *specs.Spec) int {
+	flags := unix.CLONE_NEWNS
+	if spec.Linux == nil {
+		return flags
+	}
+	for _, ns := range spec.Linux.Namespaces {
+		switch ns.Type {
+		case specs.NetworkNamespace:
+			flags |= unix.CLONE_NEWNET
+		case specs.IPCNamespace:
+			flags |= unix.CLONE_NEWIPC
+		case specs.UTSNamespace:
+			flags |= unix.CLONE_NEWUTS
+		case specs.CgroupNamespace:
+			flags |= unix.CLONE_NEWCGROUP
+		case specs.PIDNamespace:
+			flags |= unix.CLONE_NEWPID
+		}
+	}
+	return flags
+}
+
+// nsPid is pid as its own pid namespace sees it (the last NSpid field).
+func nsPid(pid int) (int, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, fmt.Errorf("status of the init: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "NSpid:"); ok {
+			fields := strings.Fields(rest)
+			if len(fields) > 0 {
+				return strconv.Atoi(fields[len(fields)-1])
+			}
+		}
+	}
+	return 0, fmt.Errorf("no NSpid in /proc/%d/status", pid)
+}
+
+// sendMsgFd writes one framed message with fd (if >= 0) as SCM_RIGHTS.
+func sendMsgFd(sock *os.File, typ byte, payload []byte, fd int) error {
+	frame := make([]byte, 5+len(payload))
+	frame[0] = typ
+	binary.NativeEndian.PutUint32(frame[1:5], uint32(len(payload)))
+	copy(frame[5:], payload)
+	var oob []byte
+	if fd >= 0 {
+		oob = unix.UnixRights(fd)
+	}
+	for {
+		err := unix.Sendmsg(int(sock.Fd()), frame, oob, nil, 0)
+		if !errors.Is(err, unix.EINTR) {
+			return err
+		}
+	}
+}

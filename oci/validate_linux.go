@@ -1,0 +1,129 @@
+package oci
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// validateLinux holds the rules of runtime-tools' CheckLinux that hull's
+// other checks do not cover, in hull's words (field and value named).
+// hull used to call runtime-tools' validator for them; it is kept out of
+// the runtime's binary because its package pulls in gojsonschema, net/http
+// and text/template, whose package inits cost every hull command about
+// 1.5 ms. validate_rt_test.go runs both on the same specs so no rule is
+// lost.
+func validateLinux(l *specs.Linux) error {
+	if l == nil {
+		return nil
+	}
+	fresh := newNamespaces(l.Namespaces)
+	errs := []error{validateMappings(l, fresh), validateSysctlNamespaces(l.Sysctl, fresh)}
+	if l.Resources != nil {
+		errs = append(errs, validateResources(l.Resources))
+	}
+	errs = append(errs, validateAbsolute("linux.maskedPaths", l.MaskedPaths), validateAbsolute("linux.readonlyPaths", l.ReadonlyPaths))
+	if strings.Contains(l.MountLabel, "z") && strings.Contains(l.MountLabel, "Z") {
+		errs = append(errs, fmt.Errorf("linux.mountLabel %q: z (shared) and Z (private) relabelling exclude each other", l.MountLabel))
+	}
+	return errors.Join(errs...)
+}
+
+// newNamespaces is the set of namespace types the container gets new
+// (listed without a path).
+func newNamespaces(nss []specs.LinuxNamespace) map[specs.LinuxNamespaceType]bool {
+	fresh := map[specs.LinuxNamespaceType]bool{}
+	for _, ns := range nss {
+		if ns.Path == "" {
+			fresh[ns.Type] = true
+		}
+	}
+	return fresh
+}
+
+// validateMappings: id mappings are written for a user namespace the
+// runtime creates; a joined one has its mappings already.
+func validateMappings(l *specs.Linux, fresh map[specs.LinuxNamespaceType]bool) error {
+	if fresh[specs.UserNamespace] {
+		return nil
+	}
+	field := "linux.uidMappings"
+	if len(l.UIDMappings) == 0 {
+		if len(l.GIDMappings) == 0 {
+			return nil
+		}
+		field = "linux.gidMappings"
+	}
+	return fmt.Errorf("%s: needs a new user namespace in linux.namespaces (one without a path); a joined one is mapped already", field)
+}
+
+// validateSysctlNamespaces: net.* sysctls need a new network namespace,
+// fs.mqueue.* a new IPC and mount namespace (runtime-tools' rule, stricter
+// than libcontainer's validateSysctls, which also accepts joined ones).
+func validateSysctlNamespaces(sysctl map[string]string, fresh map[specs.LinuxNamespaceType]bool) error {
+	var errs []error
+	for _, key := range sortedKeys(sysctl) {
+		switch {
+		case strings.HasPrefix(key, "net.") && !fresh[specs.NetworkNamespace]:
+			errs = append(errs, fmt.Errorf("linux.sysctl[%q]: needs a new network namespace in linux.namespaces", key))
+		case strings.HasPrefix(key, "fs.mqueue.") && !(fresh[specs.IPCNamespace] && fresh[specs.MountNamespace]):
+			errs = append(errs, fmt.Errorf("linux.sysctl[%q]: needs a new ipc and a new mount namespace in linux.namespaces", key))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func validateResources(r *specs.LinuxResources) error {
+	var errs []error
+	if m := r.Memory; m != nil {
+		// Compared unsigned, as runtime-tools does: -1 (unlimited) is the
+		// largest value.
+		if m.Limit != nil && m.Swap != nil && uint64(*m.Limit) > uint64(*m.Swap) {
+			errs = append(errs, fmt.Errorf("linux.resources.memory.swap %d: must not be below memory.limit %d (swap counts memory plus swap)", *m.Swap, *m.Limit))
+		}
+		if m.Limit != nil && m.Reservation != nil && uint64(*m.Reservation) > uint64(*m.Limit) {
+			errs = append(errs, fmt.Errorf("linux.resources.memory.reservation %d: must not be above memory.limit %d", *m.Reservation, *m.Limit))
+		}
+	}
+	for i, d := range r.Devices {
+		switch d.Type {
+		case "a", "b", "c", "":
+		default:
+			errs = append(errs, fmt.Errorf("linux.resources.devices[%d].type %q: must be a, b or c", i, d.Type))
+		}
+		if strings.Trim(d.Access, "rwm") != "" {
+			errs = append(errs, fmt.Errorf("linux.resources.devices[%d].access %q: only r, w and m", i, d.Access))
+		}
+	}
+	if r.BlockIO != nil {
+		for i, w := range r.BlockIO.WeightDevice {
+			if w.Weight == nil && w.LeafWeight == nil {
+				errs = append(errs, fmt.Errorf("linux.resources.blockIO.weightDevice[%d] (%d:%d): gives neither weight nor leafWeight", i, w.Major, w.Minor))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// validateAbsolute wants every path to start with "/".
+func validateAbsolute(field string, paths []string) error {
+	var errs []error
+	for i, p := range paths {
+		if !strings.HasPrefix(p, "/") {
+			errs = append(errs, fmt.Errorf("%s[%d] %q: must be an absolute path", field, i, p))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// envTestMain makes the test binary act as the bench command, so the smoke
+// test runs the real thing (re-exec into a private mount namespace and all).
+const envTestMain = "HULL_BENCH_TEST_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(envTestMain) == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// TestBenchSmoke runs the bench once per case and regime for hull, crun
+// and runc (the boot case aside: seconds per boot) and checks that every
+// cell has a number, the JSON holds every sample and nothing is left.
+func TestBenchSmoke(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: it creates containers")
+	}
+	hull, rootfs := os.Getenv("HULL_BINARY"), os.Getenv("HULL_ROOTFS")
+	if hull == "" || rootfs == "" {
+		t.Skip("HULL_BINARY and HULL_ROOTFS unset (make test sets them)")
+	}
+	for _, p := range []string{hull, filepath.Join(rootfs, "bin", "true")} {
+		if _, err := os.Stat(p); err != nil {
+			t.Skipf("%v (make build rootfs)", err)
+		}
+	}
+	for _, rt := range []string{"crun", "runc", "cc"} {
+		if _, err := exec.LookPath(rt); err != nil {
+			t.Skipf("%s not installed: %v", rt, err)
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonPath := filepath.Join(t.TempDir(), "bench.json")
+	cases := "run,cycle,exec,run100,runlim"
+	cmd := exec.Command(self, "-hull", hull, "-rootfs", rootfs, "-cases", cases, "-n", "1", "-warmup", "0",
+		"-n100", "1", "-row", "2", "-seccomp-profile", "../../libcontainer/seccomp/testdata/default.json", "-json", jsonPath)
+	cmd.Env = append(os.Environ(), envTestMain+"=1")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("bench: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr.String())
+	}
+	text := string(out)
+	t.Logf("bench output:\n%s", text)
+	if n := strings.Count(text, "\n### "); n != 3 {
+		t.Errorf("%d tables, want one per regime (3)", n)
+	}
+	for _, bad := range []string{"FAIL", "n/a", "leak:"} {
+		if strings.Contains(text, bad) {
+			t.Errorf("output has %q", bad)
+		}
+	}
+	if !strings.Contains(text, "| median (p90) | hull | crun | runc | hull/crun | hull/runc |") {
+		t.Error("no Markdown header with hull, crun, runc and the ratios")
+	}
+	checkSmokeJSON(t, jsonPath, strings.Split(cases, ","))
+}
+
+// checkSmokeJSON checks the raw samples: each regime, case and runtime
+// once, peak RSS in a runtime's range, and the run's cgroups gone.
+func checkSmokeJSON(t *testing.T, path string, cases []string) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Config  map[string]any `json:"config"`
+		Samples []sample       `json:"samples"`
+	}
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, s := range rep.Samples {
+		seen[s.Regime+"/"+s.Case+"/"+s.Runtime]++
+		if rss, ok := s.Values["run.rss"]; ok && (rss < 0.5 || rss > 200) {
+			t.Errorf("%s %s peak RSS %.1f MiB: not a runtime's", s.Regime, s.Runtime, rss)
+		}
+		if s.Case == "run" && (s.Values["run.faults"] <= 0 || s.Values["run.csw"] <= 0 || s.Values["run.cpu"] <= 0) {
+			t.Errorf("%s %s run without faults, switches or CPU: %v", s.Regime, s.Runtime, s.Values)
+		}
+	}
+	for _, rg := range regimeNames {
+		for _, c := range cases {
+			for _, rt := range []string{"hull", "crun", "runc"} {
+				if n := seen[rg+"/"+c+"/"+rt]; n != 1 {
+					t.Errorf("%s/%s/%s: %d samples, want 1", rg, c, rt, n)
+				}
+			}
+		}
+	}
+	cg, _ := rep.Config["cgroup_parent"].(string)
+	if !strings.HasPrefix(cg, "/hull-bench-") {
+		t.Fatalf("cgroup_parent %q", cg)
+	}
+	if dirs := cgroupDirs(cg); len(dirs) > 0 {
+		t.Errorf("cgroups left: %v", dirs)
+	}
+	if _, err := os.Stat(filepath.Join(os.TempDir(), cg)); !os.IsNotExist(err) {
+		t.Errorf("temp dir %s left: %v", filepath.Join(os.TempDir(), cg), err)
+	}
+}
