@@ -278,9 +278,22 @@ func (cv *converter) setupJournal() error {
 		// Owned by the machine's root (under PrivateUsers= the host's root is
 		// nobody inside), or journald in it cannot write there.
 		cv.pre(PreStep{Action: ActionMkdir, Path: guestDir, Mode: 0o2755, Owner: cv.uidBase, Key: "LinkJournal=" + mode})
-		cv.pre(PreStep{Action: ActionSymlink, Path: hostDir, Source: guestDir, Optional: try, Key: "LinkJournal=" + mode})
+		cv.pre(PreStep{Action: ActionSymlink, Path: hostDir, Source: cv.givenPath(guestDir), Optional: try, Key: "LinkJournal=" + mode})
 	}
 	return nil
+}
+
+// givenPath names a path under the image root by the directory as given
+// (-D) rather than where the caller made it reachable (Options.Rootfs, e.g.
+// hull nspawn's bind for a 0700 /var/lib/machines), so that a link to it
+// outlives the run, as nspawn's does. Paths elsewhere (an overlay) stay.
+func (cv *converter) givenPath(p string) string {
+	given, err := filepath.Abs(cv.s.Directory)
+	rel, rerr := filepath.Rel(cv.root, p)
+	if cv.s.Directory == "" || err != nil || rerr != nil || strings.HasPrefix(rel, "..") {
+		return p
+	}
+	return filepath.Join(given, rel)
 }
 
 func (cv *converter) setupCredentials() error {

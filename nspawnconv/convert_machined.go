@@ -15,7 +15,9 @@ const (
 // systemd-machined while it runs, as nspawn registers itself: createRuntime
 // registers it (after the links exist, so their host ends are its network
 // interfaces), poststop unregisters it. As hooks they work under any
-// runtime. Args: MODE NAME UUID ROOT SLICE KEEP-UNIT [HOST-IF…].
+// runtime. Args: MODE NAME UUID ROOT SLICE KEEP-UNIT [HOST-IF…]
+// [--property=NAME=VALUE…]; the properties go on the scope CreateMachine
+// makes, so they are unused when the machine keeps a unit (as in nspawn).
 func (cv *converter) setupRegistration() error {
 	s := cv.s
 	if s.Register != nil && !*s.Register {
@@ -45,6 +47,13 @@ func (cv *converter) setupRegistration() error {
 	}
 	args := []string{mode, cv.c.MachineName, strings.ReplaceAll(cv.c.UUID, "-", ""), root, s.Slice, keep}
 	args = append(args, cv.hostInterfaces()...)
+	for _, p := range cv.s.Properties {
+		sp, err := scopeProperty(p)
+		if err != nil {
+			return err
+		}
+		args = append(args, "--property="+sp)
+	}
 	cv.hook("createRuntime", "register", "--register="+mode, args...)
 	cv.hook("poststop", "unregister", "--register="+mode, cv.c.MachineName)
 	return nil

@@ -21,6 +21,12 @@ func TestRegistrationHooks(t *testing.T) {
 		{"yes, keep-unit, slice, veth", []string{"--register=yes", "--keep-unit", "-S", "hull-test.slice", "-n"}, []HookStep{
 			{Stage: "createRuntime", Action: "register", Args: []string{"yes", "m", "ID", "ROOT", "hull-test.slice", "yes", "ve-m"}, Key: "--register=yes"},
 			{Stage: "poststop", Action: "unregister", Args: []string{"m"}, Key: "--register=yes"}}},
+		{"properties for the scope", []string{"--property=MemoryMax=300M", "--property=CPUQuota=50%", "--property=TasksMax=infinity",
+			"--property=CPUWeight=200", "--property=IOWeight=50", "--property=DeviceAllow=/dev/null r"}, []HookStep{
+			{Stage: "createRuntime", Action: "register", Args: []string{"auto", "m", "ID", "ROOT", "", "no",
+				"--property=MemoryMax=314572800", "--property=CPUQuotaPerSecUSec=500000", "--property=TasksMax=18446744073709551615",
+				"--property=CPUWeight=200", "--property=IOWeight=50", "--property=DeviceAllow=/dev/null r"}, Key: "--register=auto"},
+			{Stage: "poststop", Action: "unregister", Args: []string{"m"}, Key: "--register=auto"}}},
 		{"no", []string{"--register=no"}, nil},
 	}
 	for _, tc := range tests {
@@ -102,5 +108,33 @@ func TestLinkJournal(t *testing.T) {
 				t.Errorf("pre-steps %v, want %v", steps, tc.steps)
 			}
 		})
+	}
+}
+
+// TestLinkJournalGuestGivenPath: the host's link to a guest journal names
+// the directory as given (-D), not the reachable bind hull nspawn runs from
+// (the guest showed a link into /run/hull-nspawn/…/rootfs, dangling after
+// the run).
+func TestLinkJournalGuestGivenPath(t *testing.T) {
+	id := strings.ReplaceAll(testUUID, "-", "")
+	f := newFixture(t, "m")
+	o := f.options()
+	o.HostJournalDir = filepath.Join(f.base, "journal")
+	if err := os.MkdirAll(o.HostJournalDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	o.Rootfs = filepath.Join(f.base, "reachable")
+	if err := os.Symlink(f.root, o.Rootfs); err != nil {
+		t.Fatal(err)
+	}
+	c, err := mustCLI(t, "-D", f.root, "-M", "m", "--link-journal=guest").ToSpec(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(f.root, "var/log/journal", id)
+	for _, p := range c.PreSteps {
+		if p.Action == ActionSymlink && p.Key == "LinkJournal=guest" && p.Source != want {
+			t.Errorf("journal link to %s, want %s", p.Source, want)
+		}
 	}
 }

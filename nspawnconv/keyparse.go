@@ -35,7 +35,7 @@ func cliKeys() []KeyDef {
 		{Flags: []string{"-S", "--slice"}, arg: argRequired, Group: GroupCLI, Kind: KindMapped,
 			What: "linux.cgroupsPath under the slice's cgroup", parse: parseSlice},
 		{Flags: []string{"--property"}, arg: argRequired, Group: GroupCLI, Kind: KindMapped,
-			What:  "linux.resources for MemoryMax, MemoryHigh (v2), CPUQuota, CPUWeight, TasksMax, IOWeight, DeviceAllow; other properties refused (they need systemd)",
+			What:  "linux.resources for MemoryMax, MemoryHigh (v2), CPUQuota, CPUWeight, TasksMax, IOWeight, DeviceAllow, and the same on the machine scope machined makes (register hook); other properties refused",
 			parse: listField(func(s *Settings) *[]string { return &s.Properties }, false, nil)},
 		{Flags: []string{"--register"}, arg: argRequired, Group: GroupCLI, Kind: KindHooked,
 			What: "createRuntime hook registers with systemd-machined (default: when reachable; yes: must), poststop unregisters", parse: func(s *Settings, v string, _ *parseCtx) error {

@@ -161,3 +161,38 @@ func (cv *converter) setupResources() error {
 	}
 	return nil
 }
+
+// scopeProperty is one --property= as the register hook hands it to
+// systemd-machined for the machine's scope (CreateMachine's properties, as
+// nspawn passes them): systemd's D-Bus name and a plain value — bytes,
+// counts and weights as decimal uint64 (infinity as the maximum), CPUQuota
+// as CPUQuotaPerSecUSec, DeviceAllow as "PATH ACCESS". applyProperty has
+// refused every other name already.
+func scopeProperty(prop string) (string, error) {
+	name, val, _ := strings.Cut(prop, "=")
+	u64 := func(n int64) string {
+		if n < 0 {
+			return strconv.FormatUint(math.MaxUint64, 10)
+		}
+		return strconv.FormatInt(n, 10)
+	}
+	switch name {
+	case "MemoryMax", "MemoryHigh", "TasksMax":
+		n, err := parseLimit(val, name != "TasksMax")
+		return name + "=" + u64(n), err
+	case "CPUQuota":
+		f, err := strconv.ParseFloat(strings.TrimSuffix(val, "%"), 64)
+		// systemd: percent × USEC_PER_SEC / 100
+		return "CPUQuotaPerSecUSec=" + u64(int64(math.Round(f*10000))), err
+	case "CPUWeight", "IOWeight":
+		w, err := parseWeight(val)
+		return name + "=" + strconv.FormatUint(w, 10), err
+	case "DeviceAllow":
+		dev, access, _ := strings.Cut(strings.TrimSpace(val), " ")
+		if access = strings.TrimSpace(access); access == "" {
+			access = "rwm"
+		}
+		return name + "=" + dev + " " + access, nil
+	}
+	return "", &RefusedError{Key: "--property=" + prop, Reason: "not a scope property hull passes to systemd-machined"}
+}

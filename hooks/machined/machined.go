@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,6 +39,10 @@ type Machine struct {
 	Slice    string // slice of the scope CreateMachine makes; "" = machine.slice
 	KeepUnit bool   // register the leader's own unit instead of a new scope
 	NetIfs   []string
+	// Properties of the scope CreateMachine makes (nspawn's --property=),
+	// NAME=VALUE as systemd's D-Bus API names them: DeviceAllow=PATH ACCESS,
+	// the others a decimal uint64.
+	Properties []string
 }
 
 // ScopeName is the unit CreateMachine makes for a machine: machine-NAME.scope
@@ -120,12 +125,16 @@ func Register(m Machine) error {
 	obj := conn.Object(busName, busPath)
 	keep := m.KeepUnit || leaderUnit(ctx, conn, m.Leader) == ScopeName(m.Name)
 	var call *godbus.Call
+	props, err := scopeProperties(m)
+	if err != nil {
+		return fmt.Errorf("register machine %s: %w", m.Name, err)
+	}
 	if keep {
 		call = obj.CallWithContext(ctx, manager+".RegisterMachineWithNetwork", 0,
 			m.Name, id, m.Service, "container", uint32(m.Leader), m.Root, ifs)
 	} else {
 		call = obj.CallWithContext(ctx, manager+".CreateMachineWithNetwork", 0,
-			m.Name, id, m.Service, "container", uint32(m.Leader), m.Root, ifs, scopeProperties(m))
+			m.Name, id, m.Service, "container", uint32(m.Leader), m.Root, ifs, props)
 	}
 	if call.Err != nil {
 		return fmt.Errorf("register machine %s with systemd-machined: %w", m.Name, call.Err)
@@ -144,8 +153,9 @@ type deviceRule struct{ Path, Access string }
 
 // scopeProperties are those nspawn gives the scope: delegated (systemd in
 // the machine manages its own sub-cgroups), collected when it ends, and
-// nspawn's device allow-list and task limit.
-func scopeProperties(m Machine) []property {
+// nspawn's device allow-list and task limit; then the caller's, which
+// systemd applies after these (a later TasksMax wins, DeviceAllow adds).
+func scopeProperties(m Machine) ([]property, error) {
 	props := []property{
 		{"Description", godbus.MakeVariant("Container " + m.Name)},
 		{"Delegate", godbus.MakeVariant(true)},
@@ -161,7 +171,34 @@ func scopeProperties(m Machine) []property {
 	if m.Slice != "" {
 		props = append(props, property{"Slice", godbus.MakeVariant(m.Slice)})
 	}
-	return props
+	for _, p := range m.Properties {
+		prop, err := scopeProperty(p)
+		if err != nil {
+			return nil, err
+		}
+		props = append(props, prop)
+	}
+	return props, nil
+}
+
+// scopeProperty types one NAME=VALUE as systemd's D-Bus API takes it.
+func scopeProperty(p string) (property, error) {
+	name, val, _ := strings.Cut(p, "=")
+	switch name {
+	case "DeviceAllow":
+		dev, access, _ := strings.Cut(val, " ")
+		if !strings.HasPrefix(dev, "/dev/") && !strings.HasPrefix(dev, "char-") && !strings.HasPrefix(dev, "block-") {
+			return property{}, fmt.Errorf("scope property %q: want DeviceAllow=PATH ACCESS", p)
+		}
+		return property{name, godbus.MakeVariant([]deviceRule{{dev, access}})}, nil
+	case "MemoryMax", "MemoryHigh", "TasksMax", "CPUQuotaPerSecUSec", "CPUWeight", "IOWeight":
+		n, err := strconv.ParseUint(val, 10, 64)
+		if err != nil {
+			return property{}, fmt.Errorf("scope property %q: want a decimal number", p)
+		}
+		return property{name, godbus.MakeVariant(n)}, nil
+	}
+	return property{}, fmt.Errorf("scope property %q: hull does not pass %s to systemd", p, name)
 }
 
 // leaderUnit names the unit systemd has the process in ("" if unknown).

@@ -2,6 +2,8 @@ package machined
 
 import (
 	"bytes"
+	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -33,6 +35,38 @@ func TestMachineID(t *testing.T) {
 		got, err := machineID(tc.in)
 		if (err != nil) != tc.err || !bytes.Equal(got, tc.want) {
 			t.Errorf("machineID(%q) = %v, %v", tc.in, got, err)
+		}
+	}
+}
+
+func TestScopeProperty(t *testing.T) {
+	tests := []struct {
+		in   string
+		want any // nil: refused
+	}{
+		{"MemoryMax=314572800", uint64(314572800)},
+		{"TasksMax=18446744073709551615", uint64(18446744073709551615)},
+		{"CPUQuotaPerSecUSec=500000", uint64(500000)},
+		{"CPUWeight=200", uint64(200)},
+		{"DeviceAllow=/dev/fuse rw", []deviceRule{{"/dev/fuse", "rw"}}},
+		{"DeviceAllow=char-pts rw", []deviceRule{{"char-pts", "rw"}}},
+		{"DeviceAllow=fuse rw", nil},
+		{"MemoryMax=1G", nil},
+		{"MemoryMax=", nil},
+		{"KillMode=mixed", nil},
+		{"junk", nil},
+	}
+	for _, tc := range tests {
+		got, err := scopeProperty(tc.in)
+		if tc.want == nil {
+			if err == nil {
+				t.Errorf("scopeProperty(%q) = %v, want an error", tc.in, got)
+			}
+			continue
+		}
+		name, _, _ := strings.Cut(tc.in, "=")
+		if err != nil || got.Name != name || !reflect.DeepEqual(got.Value.Value(), tc.want) {
+			t.Errorf("scopeProperty(%q) = %+v, %v; want %v", tc.in, got, err, tc.want)
 		}
 	}
 }

@@ -23,7 +23,7 @@ const (
 	ActionUmount      = "umount"       // poststop: PATH
 	ActionRemoveTree  = "remove-tree"  // poststop: PATH
 	ActionPrepare     = "prepare"      // by hand: BUNDLE (re-apply the recorded pre-steps)
-	ActionRegister    = "register"     // createRuntime: MODE NAME UUID ROOT SLICE KEEP-UNIT [HOST-IF…]
+	ActionRegister    = "register"     // createRuntime: MODE NAME UUID ROOT SLICE KEEP-UNIT [HOST-IF…] [--property=P…]
 	ActionUnregister  = "unregister"   // poststop: NAME
 )
 
@@ -306,7 +306,7 @@ func Prepare(bundle string, warn func(string)) error {
 // the bundle all the same); "yes" fails the container's creation instead.
 func register(args []string, st *specs.State) error {
 	if len(args) < 6 {
-		return fmt.Errorf("nspawn-hook register: want MODE NAME UUID ROOT SLICE KEEP-UNIT [HOST-IF…], got %q", args)
+		return fmt.Errorf("nspawn-hook register: want MODE NAME UUID ROOT SLICE KEEP-UNIT [HOST-IF…] [--property=NAME=VALUE…], got %q", args)
 	}
 	if st == nil || st.Pid <= 0 {
 		return errors.New("nspawn-hook register: the container state on stdin has no pid")
@@ -321,8 +321,17 @@ func register(args []string, st *specs.State) error {
 		}
 		return fmt.Errorf("--register=yes: systemd-machined is not reachable on the system bus (%s)", machined.SystemBusSocket)
 	}
-	return machined.Register(machined.Machine{
+	m := machined.Machine{
 		Name: args[1], ID: args[2], Root: args[3], Slice: args[4], KeepUnit: args[5] == "yes",
-		Service: "hull", Leader: st.Pid, NetIfs: args[6:],
-	})
+		Service: "hull", Leader: st.Pid,
+	}
+	// Host interface names never start with "-".
+	for _, a := range args[6:] {
+		if p, ok := strings.CutPrefix(a, "--property="); ok {
+			m.Properties = append(m.Properties, p)
+		} else {
+			m.NetIfs = append(m.NetIfs, a)
+		}
+	}
+	return machined.Register(m)
 }

@@ -90,12 +90,14 @@ booted() {
 	fi
 	# systemctl cannot connect until PID 1 has its private socket up (the
 	# machine registers before its systemd even starts): retry until then.
+	# "offline" is systemctl finding no /run/systemd/system yet (sd_booted):
+	# nspawn registers its leader before it executes systemd.
 	local until=$(($(date +%s) + 240))
 	while :; do
 		# shellcheck disable=SC2046 # split on purpose
 		state=$(timeout 240 nsenter $(ns_args "$name") -- systemctl is-system-running --wait 2>&1)
 		case $state in
-		*"Failed to connect"* | "") [ "$(date +%s)" -ge "$until" ] && break ;;
+		*"Failed to connect"* | "" | offline) [ "$(date +%s)" -ge "$until" ] && break ;;
 		*) break ;;
 		esac
 		sleep 0.5
@@ -106,6 +108,7 @@ booted() {
 	if [ "$state" = running ]; then ok "$name running, 0 failed units"; else
 		bad "$name: $state"
 		tail -n 25 "$log"
+		return 1
 	fi
 }
 
@@ -206,6 +209,96 @@ test_nspawn() {
 	poweroff_bg deb1 "$pid" 0
 }
 
+# login_prompt NAME: machinectl login through a pty (script), until the
+# machine's getty prints its prompt; the session is then hung up.
+login_prompt() {
+	local name=$1 out=/tmp/login-$1.txt lp
+	rm -f "$out"
+	# Own session and process group, so that the pipe's sleep goes too.
+	setsid sh -c "sleep 90 | script -qfc 'machinectl login $name' $out" >/dev/null 2>&1 &
+	lp=$!
+	wait_for 90 grep -q 'login:' "$out"
+	echo "+ script -qfc 'machinectl login $name'   (a pty; hung up at the prompt)"
+	tr -d '\r' <"$out" | grep -v '^$' | sed 's/^/    /' | head -n 8
+	if grep -q 'login:' "$out"; then ok "$name: machinectl login: the getty's prompt"; else bad "$name: machinectl login: no prompt"; fi
+	kill -- "-$lp" 2>/dev/null
+	wait "$lp" 2>/dev/null
+}
+
+# journal_dir NAME: journalctl --directory /var/log/journal/MACHINE-ID on the
+# host shows the machine's boot.
+journal_dir() {
+	local name=$1 id j
+	id=$(machinectl show "$name" -p Id --value)
+	run ls -ld "/var/log/journal/$id"
+	j=$(timeout 60 journalctl --directory "/var/log/journal/$id" -b --no-pager -q 2>&1 | grep -c 'Startup finished\|Reached target')
+	echo "+ journalctl --directory /var/log/journal/$id -b | grep -c 'Startup finished|Reached target'"
+	echo "    $j"
+	run sh -c "timeout 60 journalctl --directory /var/log/journal/$id -b --no-pager -q | grep 'Startup finished'"
+	if [ "${j:-0}" -gt 0 ]; then ok "$name: journalctl --directory shows the boot"; else bad "$name: journalctl --directory shows no boot"; fi
+}
+
+# 1b. --property= on the machine's scope, --link-journal=guest, machinectl
+# login and terminate.
+test_tools() {
+	say "=== hull nspawn -b --property=MemoryMax=300M --link-journal=guest"
+	t0=$(now_ms)
+	hull nspawn -b -D "$machines/deb" -M deb2 --link-journal=guest --property=MemoryMax=300M </dev/null >/tmp/deb2.log 2>&1 &
+	local pid=$! rc t1 id
+	booted deb2 /tmp/deb2.log
+	id=$(machinectl show deb2 -p Id --value)
+	run systemctl show machine-deb2.scope -p MemoryMax
+	run in_machine deb2 cat /sys/fs/cgroup/memory.max
+	if [ "$(systemctl show machine-deb2.scope -p MemoryMax --value)" = 314572800 ]; then ok "deb2: MemoryMax=300M on machine-deb2.scope"; else bad "deb2: MemoryMax not on the scope"; fi
+	if [ "$(in_machine deb2 cat /sys/fs/cgroup/memory.max)" = 314572800 ]; then ok "deb2: memory.max 314572800 in the machine"; else bad "deb2: memory.max in the machine"; fi
+	journal_dir deb2
+	run sh -c "timeout 60 journalctl -M deb2 -b --no-pager -q | grep 'Startup finished'"
+	login_prompt deb2
+	t1=$(now_ms)
+	run machinectl terminate deb2
+	wait_pid "$pid" 120
+	rc=$?
+	say "deb2: hull nspawn exited $rc, $(($(now_ms) - t1)) ms after terminate"
+	tail -n 3 /tmp/deb2.log | sed 's/^/    /'
+	if [ "$rc" != 255 ]; then ok "deb2: machinectl terminate ended it (exit $rc)"; else bad "deb2: terminate did not end hull nspawn"; fi
+	gone deb2
+	# The host's link to the machine's journal stays, as nspawn's does.
+	[ -n "$id" ] && run rm -f "/var/log/journal/$id"
+}
+
+# 6. --link-journal=host under -U, with systemd-nspawn as the control: the
+# host's /var/log/journal/ID (made by the runtime, owned by the host's root)
+# bound into a machine whose root is another uid. Both must behave alike.
+test_journal_host_userns() {
+	local rt name pid id n
+	declare -A seen up
+	for rt in hull systemd-nspawn; do
+		name=deb3; [ "$rt" = systemd-nspawn ] && name=debn3
+		say "=== $rt -b -U --link-journal=host"
+		t0=$(now_ms)
+		case $rt in
+		hull) hull nspawn -b -U -D "$machines/deb" -M $name --link-journal=host </dev/null >/tmp/$name.log 2>&1 & ;;
+		*) systemd-nspawn -q -b -U -D "$machines/deb" -M $name --link-journal=host </dev/null >/tmp/$name.log 2>&1 & ;;
+		esac
+		pid=$!
+		booted $name /tmp/$name.log && up[$rt]=1
+		id=$(machinectl show $name -p Id --value)
+		run ls -lnd "/var/log/journal/$id"
+		run in_machine $name ls -lnd "/var/log/journal/$id"
+		run in_machine $name sh -c "ls -ln /var/log/journal/$id /run/log/journal 2>&1 | head -n 8"
+		n=$(timeout 60 journalctl --directory "/var/log/journal/$id" -b --no-pager -q 2>/dev/null | grep -c 'Startup finished\|Reached target')
+		echo "+ journalctl --directory /var/log/journal/$id -b | grep -c 'Startup finished|Reached target'"
+		echo "    $n"
+		seen[$rt]=$n
+		run sh -c "timeout 60 journalctl -M $name -b --no-pager -q | grep 'Startup finished'"
+		poweroff_bg $name "$pid" 0
+		[ -n "$id" ] && run rm -rf "/var/log/journal/$id"
+	done
+	say "--link-journal=host -U: boot lines in the host directory: hull ${seen[hull]:-?}, systemd-nspawn ${seen[systemd-nspawn]:-?}"
+	# Alike only counts when both booted (a failed boot also shows 0 lines).
+	if [ -n "${up[hull]:-}" ] && [ -n "${up[systemd-nspawn]:-}" ] && [ "$(( ${seen[hull]:-0} > 0 ))" = "$(( ${seen[systemd-nspawn]:-0} > 0 ))" ]; then ok "--link-journal=host -U: hull as systemd-nspawn"; else bad "--link-journal=host -U: hull differs from systemd-nspawn"; fi
+}
+
 # 2. converted bundle under hull (cgroupfs and systemd drivers), runc, crun.
 test_bundles() {
 	run hull convert -b --console=pipe -D "$machines/deb" -M debc --bundle "$bundles/debc"
@@ -304,7 +397,7 @@ start=$(date +%s)
 setup
 # HULL_MACHINES_TESTS picks some (e.g. "unit machinectl_start"); the order
 # stays: -U (the unit's) shifts the tree's owners, so those come last.
-for t in ${HULL_MACHINES_TESTS:-nspawn bundles systemd_nspawn unit machinectl_start}; do
+for t in ${HULL_MACHINES_TESTS:-nspawn tools bundles systemd_nspawn unit machinectl_start journal_host_userns}; do
 	"test_$t"
 done
 say "boot to running (ms, TCG): hull nspawn ${boot_ms[deb1]:-?}, hull ${boot_ms[hull]:-?}, hull --systemd-cgroup ${boot_ms[hull-systemd]:-?}, runc ${boot_ms[runc]:-?}, crun ${boot_ms[crun]:-?}, systemd-nspawn ${boot_ms[nspawn]:-?}, hull-nspawn@ ${boot_ms[hull-nspawn@]:-?}"

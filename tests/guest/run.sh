@@ -12,6 +12,7 @@
 #        HULL_GUEST_IMAGES     directory of the built images (default _build/guest)
 #        HULL_GUEST_RUN        exchange directory of this run (default
 #                              _build/guest/run); emptied at start
+#        HULL_MACHINES_TESTS   passed into the guest (machines.sh's selection)
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -73,7 +74,9 @@ q() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 	printf 'export HULL_GUEST=1'
 	printf ' HULL_GUEST_SRC=%s' "$(q "$root")"
 	printf ' HULL_BINARY=%s' "$(q "$hull")"
-	printf ' HULL_GUEST_TESTS=%s\n' "$(q "$build/tests")"
+	printf ' HULL_GUEST_TESTS=%s' "$(q "$build/tests")"
+	# The machines suite's selection (tests/guest/machines.sh).
+	printf ' HULL_MACHINES_TESTS=%s\n' "$(q "${HULL_MACHINES_TESTS:-}")"
 } >"$xchg/env"
 [ $# -gt 0 ] || set -- tests/guest/inside.sh
 echo "$*" >"$xchg/cmd.txt"
