@@ -54,7 +54,10 @@ if [ -f "$debs/list" ]; then
 	# (modes, setuid newuidmap included, come with the files).
 	t=$(date +%s)
 	for d in "$debs"/*.deb; do
-		dpkg-deb -x "$d" / || bad "unpack $(basename "$d")"
+		# --keep-directory-symlink: the image has merged /usr (/lib is a
+		# link to usr/lib); a plain extract would replace those links.
+		dpkg-deb --fsys-tarfile "$d" | tar -x --keep-directory-symlink -C / ||
+			bad "unpack $(basename "$d")"
 	done
 	ldconfig
 	say "unpacked $(wc -w <"$debs/list") packages in $(($(date +%s) - t)) s: $(podman --version 2>&1); newuidmap $(stat -c %A /usr/bin/newuidmap 2>&1)"
