@@ -137,7 +137,7 @@ func killSignal(name string, spec *specs.Spec) (unix.Signal, error) {
 	if name == "" {
 		return unix.SIGTERM, nil
 	}
-	return parseSignal(name)
+	return oci.ParseSignal(name)
 }
 
 // attachConsole connects the machine's pty as nspawn's --console mode says:

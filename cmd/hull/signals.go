@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hull-runtime/hull/nspawnconv/syscontainer"
+	"github.com/hull-runtime/hull/oci"
 )
 
 // caughtSignals is a channel that receives every signal hull gets once
@@ -52,7 +53,7 @@ func orderlySignal(spec *specs.Spec) unix.Signal {
 	if name == "" {
 		return 0
 	}
-	sig, err := parseSignal(name)
+	sig, err := oci.ParseSignal(name)
 	if err != nil {
 		return 0
 	}

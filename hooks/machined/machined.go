@@ -43,6 +43,10 @@ type Machine struct {
 	// NAME=VALUE as systemd's D-Bus API names them: DeviceAllow=PATH ACCESS,
 	// the others a decimal uint64.
 	Properties []string
+	// KillSignal is the machine's stop signal (SIGRTMIN+3 for a booted
+	// systemd); nonzero puts it on the scope, so that stopping the scope
+	// (machinectl terminate, systemctl stop) powers the machine off.
+	KillSignal int
 }
 
 // ScopeName is the unit CreateMachine makes for a machine: machine-NAME.scope
@@ -170,6 +174,13 @@ func scopeProperties(m Machine) ([]property, error) {
 	}
 	if m.Slice != "" {
 		props = append(props, property{"Slice", godbus.MakeVariant(m.Slice)})
+	}
+	if m.KillSignal != 0 {
+		// As nspawn: the signal goes to the leader, SIGKILL at the end
+		// to all; systemd as PID 1 takes SIGTERM as "re-execute".
+		props = append(props,
+			property{"KillSignal", godbus.MakeVariant(int32(m.KillSignal))},
+			property{"KillMode", godbus.MakeVariant("mixed")})
 	}
 	for _, p := range m.Properties {
 		prop, err := scopeProperty(p)

@@ -70,3 +70,29 @@ func TestScopeProperty(t *testing.T) {
 		}
 	}
 }
+
+// TestScopeKillSignal: a machine with a kill signal gets it on its scope
+// with KillMode=mixed, as nspawn's scope; without one, neither.
+func TestScopeKillSignal(t *testing.T) {
+	for _, tc := range []struct {
+		sig  int
+		want map[string]any
+	}{
+		{37, map[string]any{"KillSignal": int32(37), "KillMode": "mixed"}},
+		{0, map[string]any{}},
+	} {
+		props, err := scopeProperties(Machine{Name: "m", KillSignal: tc.sig})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]any{}
+		for _, p := range props {
+			if p.Name == "KillSignal" || p.Name == "KillMode" {
+				got[p.Name] = p.Value.Value()
+			}
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("kill signal %d: scope has %v, want %v", tc.sig, got, tc.want)
+		}
+	}
+}

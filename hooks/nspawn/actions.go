@@ -15,6 +15,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hull-runtime/hull/hooks/machined"
+	"github.com/hull-runtime/hull/nspawnconv/syscontainer"
+	"github.com/hull-runtime/hull/oci"
 )
 
 // Hook actions, as nspawnconv names them in HookStep.Action.
@@ -324,6 +326,13 @@ func register(args []string, st *specs.State) error {
 	m := machined.Machine{
 		Name: args[1], ID: args[2], Root: args[3], Slice: args[4], KeepUnit: args[5] == "yes",
 		Service: "hull", Leader: st.Pid,
+	}
+	if name := st.Annotations[syscontainer.AnnotationKillSignal]; name != "" {
+		sig, err := oci.ParseSignal(name)
+		if err != nil {
+			return fmt.Errorf("nspawn-hook register: annotation %s: %w", syscontainer.AnnotationKillSignal, err)
+		}
+		m.KillSignal = int(sig)
 	}
 	// Host interface names never start with "-".
 	for _, a := range args[6:] {

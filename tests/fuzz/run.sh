@@ -19,7 +19,7 @@ TARGETS="
 ./libcontainer/seccomp:FuzzProfile
 ./libcontainer/rootfs:FuzzMountOptions
 ./libcontainer/cgroups:FuzzResources
-./cmd/hull:FuzzParseSignal
+./oci:FuzzParseSignal
 "
 fail=0
 # Every fuzz target of the tree must be listed above: a new one is not

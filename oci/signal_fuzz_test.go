@@ -1,4 +1,4 @@
-package main
+package oci
 
 import (
 	"strconv"
@@ -14,7 +14,7 @@ func FuzzParseSignal(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		sig, err := parseSignal(s)
+		sig, err := ParseSignal(s)
 		if err != nil {
 			if !strings.Contains(err.Error(), "signal") {
 				t.Errorf("error does not say signal: %v", err)
@@ -22,7 +22,7 @@ func FuzzParseSignal(f *testing.F) {
 			return
 		}
 		if sig < 0 || sig > 64 || (sig == 0 && !isZero(s)) {
-			t.Errorf("parseSignal(%q) = %d, outside 1..64 (or 0 from a number)", s, sig)
+			t.Errorf("ParseSignal(%q) = %d, outside 1..64 (or 0 from a number)", s, sig)
 		}
 	})
 }
