@@ -54,6 +54,26 @@ func finisherRefusal(spec *specs.Spec, filter []byte) string {
 	return ""
 }
 
+// initFinisher is the input of the C finisher's message when the finisher
+// can be the container's init, or nil when the Go init must be: it needs
+// hull create to build the rootfs (the finisher makes no mount) and runs no
+// startContainer hook (a hook runs between start and exec, in the init).
+func initFinisher(spec *specs.Spec, cfg *initConfig) (*finisherOpts, error) {
+	if !cfg.RootfsBuilt || finisherRefusal(spec, cfg.Seccomp) != "" ||
+		(spec.Hooks != nil && len(spec.Hooks.StartContainer) > 0) {
+		return nil, nil
+	}
+	caps, err := capabilities.New(spec.Process.Capabilities)
+	if err != nil {
+		return nil, fmt.Errorf("set process attributes: %w", err)
+	}
+	o := &finisherOpts{preserveFDs: cfg.PreserveFDs, fifoFD: cfg.FifoFD, seccomp: cfg.Seccomp, capabilities: caps}
+	if !cfg.NoNewKeyring {
+		o.keyring = "_ses." + cfg.ID
+	}
+	return o, nil
+}
+
 // finisherOpts are the parts of the process message that are not in the spec.
 type finisherOpts struct {
 	rootPid      int // a process whose root is the container's (/proc/PID/root)

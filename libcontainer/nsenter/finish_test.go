@@ -117,7 +117,7 @@ func finishWith(t *testing.T, req *Request, p *wire.Process, extra []*os.File, a
 		t.Fatal(err)
 	}
 	defer outR.Close()
-	req.Finish = true
+	req.Finish = FinishExec
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = req.Env(3 + len(extra))
 	cmd.ExtraFiles = append(extra, child)
