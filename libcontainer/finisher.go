@@ -217,6 +217,9 @@ func sendProcess(sync *os.File, m *wire.Process) error {
 func bornInCgroup(req *nsenter.Request, cg cgroups.Manager) {
 	for _, f := range cg.ProcsFiles() {
 		dir := filepath.Dir(f)
+		if !roomForTwo(dir) {
+			continue // the parent places the process (placeProcess)
+		}
 		var fs unix.Statfs_t
 		if unix.Statfs(dir, &fs) == nil && fs.Type == unix.CGROUP2_SUPER_MAGIC {
 			// In a new user namespace the clone's creds are its root's,
@@ -228,6 +231,18 @@ func bornInCgroup(req *nsenter.Request, cg cgroups.Manager) {
 		}
 		req.TasksFiles = append(req.TasksFiles, filepath.Join(dir, "tasks"))
 	}
+}
+
+// roomForTwo reports whether the C stage and its clone both fit under the
+// cgroup's pids.max: with pids.limit 1 the C stage, once in the cgroup,
+// could not clone (EAGAIN), so the process is moved there after its birth.
+func roomForTwo(dir string) bool {
+	data, err := os.ReadFile(filepath.Join(dir, "pids.max"))
+	if err != nil {
+		return true // not the pids controller
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+	return err != nil || n >= 2 // "max" does not parse
 }
 
 func entersUserNS(req *nsenter.Request) bool {
