@@ -248,9 +248,12 @@ static pid_t clone_child(int cgroup_fd)
 			return (pid_t)pid;
 		/* EACCES/EPERM: this process's credentials (a new user
 		 * namespace's root) may not write that cgroup's cgroup.procs;
-		 * the parent, which can, places the process. */
+		 * ENOENT: cgroup2 mounted with nsdelegate (systemd does) refuses
+		 * a move from outside the cgroup namespace this process joined
+		 * (hull exec into a container with a cgroup namespace).
+		 * The parent, which can, places the process. */
 		if (errno != ENOSYS && errno != E2BIG && errno != EINVAL && errno != EOPNOTSUPP && errno != EACCES &&
-		    errno != EPERM)
+		    errno != EPERM && errno != ENOENT)
 			fail("clone container process into its cgroup");
 	}
 	return (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);

@@ -6,8 +6,6 @@ import (
 	"io"
 	"os"
 	"path"
-	"path/filepath"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -32,26 +30,7 @@ func OpenIn(root int, p string, flags int) (*os.File, error) {
 
 // WithHomeAt is WithHome reading /etc/passwd inside root (a directory fd).
 func WithHomeAt(env []string, root int, uid uint32) []string {
-	if lastHome(env) != "" {
-		return env
-	}
-	out := make([]string, 0, len(env)+1)
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, "HOME=") {
-			out = append(out, kv)
-		}
-	}
-	return append(out, "HOME="+homeAt(root, uid))
-}
-
-func lastHome(env []string) string {
-	home := ""
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "HOME="); ok {
-			home = v
-		}
-	}
-	return home
+	return withHome(env, func() string { return homeAt(root, uid) })
 }
 
 func homeAt(root int, uid uint32) string {
@@ -74,33 +53,11 @@ func homeAt(root int, uid uint32) string {
 // with an execute bit. Whether the process's user may execute it is left
 // to that process (the C finisher checks it after dropping privileges).
 func LookPathAt(root int, arg0 string, env []string, cwd string) (string, error) {
-	if arg0 == "" {
-		return "", errors.New("process.args[0]: empty executable name")
-	}
-	if strings.Contains(arg0, "/") {
-		p := inDir(cwd, arg0)
-		if err := checkExecutableAt(root, p); err != nil {
-			return "", fmt.Errorf("process.args[0] %q: %w", arg0, err)
-		}
-		return p, nil
-	}
-	pathEnv, ok := DefaultPath, false
-	for _, kv := range env {
-		if v, found := strings.CutPrefix(kv, "PATH="); found {
-			pathEnv, ok = v, true
-		}
-	}
-	for _, dir := range filepath.SplitList(pathEnv) {
-		p := inDir(cwd, path.Join(dir, arg0))
-		if checkExecutableAt(root, p) == nil {
-			return p, nil
-		}
-	}
-	src := "PATH"
-	if !ok {
-		src = "default PATH"
-	}
-	return "", fmt.Errorf("process.args[0] %q: executable file not found in %s %q", arg0, src, pathEnv)
+	return pathLookup{
+		direct: func(p string) string { return inDir(cwd, p) },
+		inDir:  func(dir, arg0 string) string { return inDir(cwd, path.Join(dir, arg0)) },
+		check:  func(p string) error { return checkExecutableAt(root, p) },
+	}.find(arg0, env)
 }
 
 // inDir makes p absolute against cwd (an empty PATH element is cwd).

@@ -20,13 +20,13 @@ const maxPasswd = 4 << 20
 // /etc/passwd, read after the container's root became ours, so the path
 // and every symlink in it resolve inside the container), else "/".
 func WithHome(env []string, passwd string, uid uint32) []string {
-	home := ""
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "HOME="); ok {
-			home = v // the last one wins, as in execve's consumers
-		}
-	}
-	if home != "" {
+	return withHome(env, func() string { return lookupHome(passwd, uid) })
+}
+
+// withHome sets HOME from home() unless env has a non-empty one (the last
+// one wins, as in execve's consumers).
+func withHome(env []string, home func() string) []string {
+	if lastHome(env) != "" {
 		return env
 	}
 	out := make([]string, 0, len(env)+1)
@@ -35,7 +35,17 @@ func WithHome(env []string, passwd string, uid uint32) []string {
 			out = append(out, kv)
 		}
 	}
-	return append(out, "HOME="+lookupHome(passwd, uid))
+	return append(out, "HOME="+home())
+}
+
+func lastHome(env []string) string {
+	home := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "HOME="); ok {
+			home = v
+		}
+	}
+	return home
 }
 
 // lookupHome is uid's home directory in the passwd file at path, or "/"

@@ -69,14 +69,41 @@ const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // in os/exec) is searched. Call it after pivot_root, chdir and SetUser so
 // both the root and the permission check are the container's.
 func LookPath(arg0 string, env []string) (string, error) {
+	return pathLookup{
+		direct: func(p string) string { return p },
+		inDir: func(dir, arg0 string) string {
+			if dir == "" {
+				dir = "." // an empty PATH element means the current directory
+			}
+			p := filepath.Join(dir, arg0)
+			if !filepath.IsAbs(p) {
+				p = "./" + p
+			}
+			return p
+		},
+		check: checkExecutable,
+	}.find(arg0, env)
+}
+
+// pathLookup is execvp's search, with the candidate paths and the check
+// given: a name with a slash is taken as it is, else each element of the
+// env's PATH (DefaultPath without one) is tried in order.
+type pathLookup struct {
+	direct func(arg0 string) string
+	inDir  func(dir, arg0 string) string
+	check  func(path string) error
+}
+
+func (l pathLookup) find(arg0 string, env []string) (string, error) {
 	if arg0 == "" {
 		return "", errors.New("process.args[0]: empty executable name")
 	}
 	if strings.Contains(arg0, "/") {
-		if err := checkExecutable(arg0); err != nil {
+		p := l.direct(arg0)
+		if err := l.check(p); err != nil {
 			return "", fmt.Errorf("process.args[0] %q: %w", arg0, err)
 		}
-		return arg0, nil
+		return p, nil
 	}
 	pathEnv, ok := DefaultPath, false
 	for _, kv := range env {
@@ -85,14 +112,7 @@ func LookPath(arg0 string, env []string) (string, error) {
 		}
 	}
 	for _, dir := range filepath.SplitList(pathEnv) {
-		if dir == "" {
-			dir = "." // an empty PATH element means the current directory
-		}
-		p := filepath.Join(dir, arg0)
-		if !filepath.IsAbs(p) {
-			p = "./" + p
-		}
-		if checkExecutable(p) == nil {
+		if p := l.inDir(dir, arg0); l.check(p) == nil {
 			return p, nil
 		}
 	}
