@@ -68,6 +68,9 @@ type initConfig struct {
 	// consoleSock is where buildRootfs sends the pty master; the init
 	// gets ConsoleFD instead when it makes the pty itself.
 	consoleSock *os.File
+	// finisher, set when the C finisher is the init (initFinisher), is
+	// its process message's input; buildRootfs sends the message.
+	finisher *finisherOpts
 }
 
 // Create makes a container from a bundle and leaves its init waiting for
@@ -211,6 +214,15 @@ func (c *Container) startInit(spec *specs.Spec, o CreateOpts, cg cgroups.Manager
 	}
 	cfg.NewCgroupNS = req.Unshare&unix.CLONE_NEWCGROUP != 0
 	req.Unshare &^= unix.CLONE_NEWCGROUP
+	if cfg.finisher, err = initFinisher(spec, cfg); err != nil {
+		return err
+	}
+	if cfg.finisher != nil {
+		req.Finish = nsenter.FinishInit
+		if cfg.NewCgroupNS {
+			req.Finish = nsenter.FinishInitCgroupNS
+		}
+	}
 	p, err := startProcess(req, extra, idMapper(spec), cg)
 	if err != nil {
 		return err
@@ -239,7 +251,15 @@ func (c *Container) startInit(spec *specs.Spec, o CreateOpts, cg cgroups.Manager
 		}
 		faults.Hit("create/mount sources sent")
 	}
-	if err := c.configureInit(p.sync, cfg, p.init.Pid); err != nil {
+	if cfg.finisher != nil {
+		c.Warnings = append(c.Warnings, cfg.finisher.capabilities.Warnings()...)
+		if err = wire.Write(p.sync, wire.MsgPlaced, nil); err == nil {
+			err = c.serveInit(p.sync, cfg, p.init.Pid)
+		}
+	} else {
+		err = c.configureInit(p.sync, cfg, p.init.Pid)
+	}
+	if err != nil {
 		var built *builderError
 		if errors.As(err, &built) && !errors.Is(err, unix.ESRCH) {
 			return err // the init is alive, waiting for its rootfs
@@ -370,8 +390,20 @@ func (c *Container) buildRootfs(sync *os.File, cfg *initConfig, pid int) error {
 		defer slave.Close()
 		fds = append(fds, int(slave.Fd()))
 	}
+	var msg *wire.Process
+	if cfg.finisher != nil {
+		// Resolved now that the init's root is the container's.
+		o := *cfg.finisher
+		o.rootPid = pid
+		if msg, err = finisherProcess(cfg.Spec, o); err != nil {
+			return &builderError{err}
+		}
+	}
 	if err := wire.WriteFds(sync, wire.MsgRootfsBuilt, nil, fds...); err != nil {
 		return fmt.Errorf("container init: %w", err)
+	}
+	if msg != nil {
+		return sendProcess(sync, msg)
 	}
 	return nil
 }

@@ -70,7 +70,10 @@ func (c *Container) Exec(o ExecOpts) (state.Process, error) {
 		cfg.ConsoleFD = 3 + len(extra)
 		extra = append(extra, o.ConsoleSocket)
 	}
-	req := &nsenter.Request{Joins: c.initNamespaces(), Finish: fin != nil}
+	req := &nsenter.Request{Joins: c.initNamespaces()}
+	if fin != nil {
+		req.Finish = nsenter.FinishExec
+	}
 	cg, err := c.cgroup()
 	if err != nil {
 		return state.Process{}, err

@@ -54,6 +54,26 @@ func finisherRefusal(spec *specs.Spec, filter []byte) string {
 	return ""
 }
 
+// initFinisher is the input of the C finisher's message when the finisher
+// can be the container's init, or nil when the Go init must be: it needs
+// hull create to build the rootfs (the finisher makes no mount) and runs no
+// startContainer hook (a hook runs between start and exec, in the init).
+func initFinisher(spec *specs.Spec, cfg *initConfig) (*finisherOpts, error) {
+	if !cfg.RootfsBuilt || finisherRefusal(spec, cfg.Seccomp) != "" ||
+		(spec.Hooks != nil && len(spec.Hooks.StartContainer) > 0) {
+		return nil, nil
+	}
+	caps, err := capabilities.New(spec.Process.Capabilities)
+	if err != nil {
+		return nil, fmt.Errorf("set process attributes: %w", err)
+	}
+	o := &finisherOpts{preserveFDs: cfg.PreserveFDs, fifoFD: cfg.FifoFD, seccomp: cfg.Seccomp, capabilities: caps}
+	if !cfg.NoNewKeyring {
+		o.keyring = "_ses." + cfg.ID
+	}
+	return o, nil
+}
+
 // finisherOpts are the parts of the process message that are not in the spec.
 type finisherOpts struct {
 	rootPid      int // a process whose root is the container's (/proc/PID/root)
@@ -197,6 +217,9 @@ func sendProcess(sync *os.File, m *wire.Process) error {
 func bornInCgroup(req *nsenter.Request, cg cgroups.Manager) {
 	for _, f := range cg.ProcsFiles() {
 		dir := filepath.Dir(f)
+		if !roomForTwo(dir) {
+			continue // the parent places the process (placeProcess)
+		}
 		var fs unix.Statfs_t
 		if unix.Statfs(dir, &fs) == nil && fs.Type == unix.CGROUP2_SUPER_MAGIC {
 			// In a new user namespace the clone's creds are its root's,
@@ -208,6 +231,18 @@ func bornInCgroup(req *nsenter.Request, cg cgroups.Manager) {
 		}
 		req.TasksFiles = append(req.TasksFiles, filepath.Join(dir, "tasks"))
 	}
+}
+
+// roomForTwo reports whether the C stage and its clone both fit under the
+// cgroup's pids.max: with pids.limit 1 the C stage, once in the cgroup,
+// could not clone (EAGAIN), so the process is moved there after its birth.
+func roomForTwo(dir string) bool {
+	data, err := os.ReadFile(filepath.Join(dir, "pids.max"))
+	if err != nil {
+		return true // not the pids controller
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+	return err != nil || n >= 2 // "max" does not parse
 }
 
 func entersUserNS(req *nsenter.Request) bool {

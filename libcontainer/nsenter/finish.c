@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -26,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -33,6 +35,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "faults.h"
 #include "nsenter.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -178,7 +181,20 @@ int hull_decode_process(char *buf, size_t len, struct hull_process *p, const cha
 /* ---- errors ---- */
 
 static int sync_fd = -1;
-static int reported; /* the parent has 'R': errors go to stderr */
+static int reported;              /* the parent has 'R': errors go to stderr */
+static const char *role = "execinit"; /* the Go init's fault point prefix */
+
+/* at_step is a fault point named as the Go init's (faults.HitStep). */
+static void at_step(const char *step)
+{
+#ifdef HULL_FAULTS
+	char name[256];
+	snprintf(name, sizeof(name), "%s/%s", role, step);
+	hull_fault_hit(name);
+#else
+	(void)step;
+#endif
+}
 
 /*
  * fail reports "step: detail: errno text" as the Go init would (Go's errno
@@ -451,29 +467,122 @@ static void wait_for_start(int fifo)
 	close(fifo);
 }
 
-void hull_finish(int fd)
+/* recv_exact reads len bytes; the fd riding on them, if any, goes to *fd_out. */
+static void recv_exact(const char *step, char *buf, size_t len, int *fd_out)
+{
+	size_t got = 0;
+	while (got < len) {
+		union {
+			char raw[CMSG_SPACE(sizeof(int) * 4)];
+			struct cmsghdr align;
+		} ctl;
+		struct iovec iov = {buf + got, len - got};
+		struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.raw,
+				     .msg_controllen = sizeof(ctl.raw)};
+		ssize_t n = recvmsg(sync_fd, &msg, MSG_CMSG_CLOEXEC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			fail(step, n < 0 ? errno : 0, "peer exited before finishing");
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+				continue;
+			size_t nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (size_t i = 0; i < nfd; i++) {
+				int fd;
+				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+				if (*fd_out < 0)
+					*fd_out = fd;
+				else
+					close(fd);
+			}
+		}
+		got += (size_t)n;
+	}
+}
+
+/*
+ * await_rootfs: the init's steps before its process message, as the Go
+ * init's (containerSteps with RootfsBuilt): its cgroup namespace, rooted
+ * where it was born, then hull create builds the rootfs from a thread in
+ * this process's namespaces, and its pivot_root makes our root the
+ * container's. Returns the pty slave that rides on 'b', or -1.
+ */
+static int await_rootfs(int new_cgroupns)
+{
+	/* As the Go init waits for its config: until hull placed it (its
+	 * cgroup, which the cgroup namespace is rooted at; its net devices)
+	 * and read the C stage's 'P', which this message would overtake. */
+	char head[5];
+	int slave = -1;
+	at_step("wait for placement");
+	recv_exact("wait for placement", head, sizeof(head), &slave);
+	if (head[0] != 'G' || memcmp(head + 1, "\0\0\0\0", 4) != 0 || slave >= 0)
+		fail("wait for placement", 0, "unexpected message %c", head[0]);
+	at_step("enter cgroup namespace");
+	if (new_cgroupns && unshare(CLONE_NEWCGROUP) < 0)
+		fail("enter cgroup namespace", errno, "unshare cgroup namespace");
+	const char *step = "rootfs built by hull";
+	at_step(step);
+	if (hull_send_msg(sync_fd, 'B', "", 0) < 0)
+		fail(step, errno, "write to hull");
+	recv_exact(step, head, sizeof(head), &slave);
+	uint32_t len;
+	memcpy(&len, head + 1, 4);
+	if (head[0] == 'E' && len < 4096) {
+		char text[4096];
+		recv_exact(step, text, len, &slave);
+		text[len] = '\0';
+		fail(step, 0, "%s", text);
+	}
+	if (head[0] != 'b' || len != 0)
+		fail(step, 0, "unexpected message %c of %u bytes", head[0], len);
+	return slave;
+}
+
+void hull_finish(int fd, int mode)
 {
 	sync_fd = fd;
+	int slave = -1;
+	if (mode != HULL_FINISH_EXEC) {
+		role = "init";
+		slave = await_rootfs(mode == HULL_FINISH_INIT_CGROUPNS);
+	}
 	size_t len;
 	char *raw = read_message(&len);
 	struct hull_process p;
 	const char *why;
 	if (hull_decode_process(raw, len, &p, &why) < 0)
 		fail("read config", 0, "process message: %s", why);
+	/* The init's pty slave came with 'b' (the message has no fd number for it). */
+	if (slave >= 0)
+		p.console_fd = slave;
+	at_step("close inherited fds");
 	if (syscall(SYS_close_range, 3 + p.preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
 		fail("close inherited fds", errno, "close_range");
+	at_step(mode == HULL_FINISH_EXEC ? "set up console" : "take console");
 	setup_console(&p);
+	at_step("set process attributes");
 	set_attributes(&p);
+	at_step("check working directory");
 	int cwd_as_user = check_cwd(&p);
+	at_step("load seccomp filter (before dropping privileges)");
 	if (p.seccomp_len && (p.flags & HULL_FLAG_SECCOMP_EARLY))
 		load_seccomp(&p, "load seccomp filter (before dropping privileges)");
+	at_step("drop privileges");
 	drop_privileges(&p, cwd_as_user);
+	at_step("find program");
 	find_program(&p);
+	at_step(mode == HULL_FINISH_EXEC ? "report started" : "report created");
 	report_ready();
-	if (p.fifo_fd >= 0)
+	if (p.fifo_fd >= 0) {
+		at_step("wait for start");
 		wait_for_start(p.fifo_fd);
+	}
+	at_step("load seccomp filter");
 	if (p.seccomp_len && !(p.flags & HULL_FLAG_SECCOMP_EARLY))
 		load_seccomp(&p, "load seccomp filter");
+	at_step("exec");
 	if (p.personality >= 0 && syscall(SYS_personality, (unsigned long)p.personality) < 0)
 		fail("exec", errno, "personality %#llx", (unsigned long long)p.personality);
 	execve(p.program, p.argv, p.envp);

@@ -117,7 +117,9 @@ func finishWith(t *testing.T, req *Request, p *wire.Process, extra []*os.File, a
 		t.Fatal(err)
 	}
 	defer outR.Close()
-	req.Finish = true
+	if req.Finish == NoFinish {
+		req.Finish = FinishExec
+	}
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = req.Env(3 + len(extra))
 	cmd.ExtraFiles = append(extra, child)
@@ -136,6 +138,9 @@ func finishWith(t *testing.T, req *Request, p *wire.Process, extra []*os.File, a
 		var ws unix.WaitStatus
 		unix.Wait4(pid, &ws, 0, nil) // our child: CLONE_PARENT
 	}()
+	if req.Finish != FinishExec {
+		initHandshake(t, parent)
+	}
 	msg, err := p.Encode()
 	if err != nil {
 		t.Fatal(err)
@@ -152,6 +157,48 @@ func finishWith(t *testing.T, req *Request, p *wire.Process, extra []*os.File, a
 	}
 	out, _ := io.ReadAll(outR)
 	return typ, string(payload), string(out)
+}
+
+// initHandshake is the parent's side of the finisher as init before its
+// process message: placed ('G'), asked for the rootfs ('B'), built ('b').
+func initHandshake(t *testing.T, parent *os.File) {
+	t.Helper()
+	if err := wire.Write(parent, wire.MsgPlaced, nil); err != nil {
+		t.Fatal(err)
+	}
+	typ, payload, err := wire.Read(parent)
+	if err != nil || typ != wire.MsgBuildRootfs {
+		t.Fatalf("finisher as init sent %q %q (%v), want 'B'", typ, payload, err)
+	}
+	if err := wire.WriteFds(parent, wire.MsgRootfsBuilt, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFinisherAsInit: as a container's init the finisher waits for its
+// placement, makes its cgroup namespace before it asks for its rootfs,
+// then finishes the process as for exec.
+func TestFinisherAsInit(t *testing.T) {
+	requireRoot(t)
+	host, err := os.Readlink("/proc/self/ns/cgroup")
+	if err != nil {
+		t.Skipf("no cgroup namespaces: %v", err)
+	}
+	p := shellProcess("/", "readlink /proc/self/ns/cgroup; cut -d: -f3 /proc/self/cgroup | sort -u")
+	for _, mode := range []Finish{FinishInit, FinishInitCgroupNS} {
+		typ, msg, out := finish(t, &Request{Unshare: unix.CLONE_NEWPID, Finish: mode}, p)
+		if typ != wire.MsgReady {
+			t.Fatalf("finisher (mode %d) answered %q %q", mode, typ, msg)
+		}
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		newNS := lines[0] != host
+		if newNS != (mode == FinishInitCgroupNS) {
+			t.Errorf("mode %d: cgroup namespace %s (host %s)", mode, lines[0], host)
+		}
+		if mode == FinishInitCgroupNS && (len(lines) != 2 || lines[1] != "/") {
+			t.Errorf("in its own cgroup namespace the process's cgroups should read /: %q", lines[1:])
+		}
+	}
 }
 
 // ownCaps is the test's permitted set: root here may lack some.

@@ -308,8 +308,9 @@ __attribute__((constructor)) static void hull_nsenter(void)
 	if (pid == 0) {
 		if (cgroup_fd >= 0)
 			close(cgroup_fd);
-		if (getenv("_HULL_FINISH"))
-			hull_finish(sync_fd); /* the C finisher: no Go runtime */
+		const char *finish = getenv("_HULL_FINISH");
+		if (finish)
+			hull_finish(sync_fd, atoi(finish)); /* the C finisher: no Go runtime */
 		return;                       /* the container process: the Go runtime starts here */
 	}
 	hull_fault_hit("cstage/process cloned");

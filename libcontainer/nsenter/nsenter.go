@@ -46,10 +46,24 @@ type Request struct {
 	// process is cloned into (CLONE_INTO_CGROUP).
 	TasksFiles []string
 	CgroupDir  string
-	// Finish makes the container process run the C finisher (finish.c),
-	// which waits for a wire.MsgProcess, instead of the Go init.
-	Finish bool
+	// Finish, when set, makes the container process run the C finisher
+	// (finish.c), which waits for a wire.MsgProcess, instead of the Go init.
+	Finish Finish
 }
+
+// Finish is what the C finisher finishes (nsenter.h HULL_FINISH_*).
+type Finish int
+
+const (
+	NoFinish Finish = iota
+	// FinishExec: an exec'd process, in namespaces that exist.
+	FinishExec
+	// FinishInit: a container's init whose rootfs the parent builds: it
+	// asks for it (wire.MsgBuildRootfs) before its process message.
+	FinishInit
+	// FinishInitCgroupNS: FinishInit that first unshares its cgroup namespace.
+	FinishInitCgroupNS
+)
 
 var cloneFlags = map[specs.LinuxNamespaceType]uintptr{
 	specs.UserNamespace: unix.CLONE_NEWUSER, specs.MountNamespace: unix.CLONE_NEWNS,
@@ -107,8 +121,8 @@ func (r *Request) Env(syncFD int) []string {
 	if cg := r.cgroupEnv(); cg != "" {
 		env = append(env, "_HULL_CGROUP="+cg)
 	}
-	if r.Finish {
-		env = append(env, "_HULL_FINISH=1")
+	if r.Finish != NoFinish {
+		env = append(env, "_HULL_FINISH="+strconv.Itoa(int(r.Finish)))
 	}
 	return env
 }

@@ -46,7 +46,12 @@ struct hull_process {
  */
 int hull_decode_process(char *buf, size_t len, struct hull_process *p, const char **why);
 
+/* What the C finisher finishes (_HULL_FINISH): an exec'd process, or a
+ * container's init whose rootfs hull create builds (with a new cgroup
+ * namespace to make first, or not). */
+enum { HULL_FINISH_EXEC = 1, HULL_FINISH_INIT = 2, HULL_FINISH_INIT_CGROUPNS = 3 };
+
 /* hull_finish reads the process message from sync_fd, applies it and execs; it never returns. */
-void hull_finish(int sync_fd) __attribute__((noreturn));
+void hull_finish(int sync_fd, int mode) __attribute__((noreturn));
 
 #endif

@@ -31,6 +31,7 @@ const (
 	MsgSeccompFd    = 'S' // init → parent: the seccomp listener fd, empty payload
 	MsgBuildRootfs  = 'B' // init → parent: my namespaces are ready, build my rootfs
 	MsgRootfsBuilt  = 'b' // parent → init: done; the pty slave rides along (SCM_RIGHTS)
+	MsgPlaced       = 'G' // parent → C finisher as init: placed (cgroup, net devices), go on to 'B'
 )
 
 // MaxPayload bounds one message; a longer length is a broken peer.
