@@ -50,6 +50,14 @@ func mountProcOf(pidns int, m specs.Mount, o mountOptions, fd int) error {
 	if err := unix.FsconfigSetFd(fs, "pidns", pidns); err != nil {
 		return fmt.Errorf("mount proc on %s: fsconfig pidns: %w", m.Destination, err)
 	}
+	// mount(2) records its source argument; the new API records none
+	// ("none" in mountinfo) unless told, and engines and runtime-tools
+	// look for the spec's source there.
+	if m.Source != "" {
+		if err := unix.FsconfigSetString(fs, "source", m.Source); err != nil {
+			return fmt.Errorf("mount proc on %s: fsconfig source %q: %w", m.Destination, m.Source, err)
+		}
+	}
 	for _, d := range o.data {
 		k, v, hasValue := strings.Cut(d, "=")
 		if hasValue {
