@@ -64,6 +64,8 @@ type PreStep struct {
 	UIDShift uint32 `json:"uidShift,omitempty"`
 	// Replace: copy-file replaces any inode at Path; false = only a regular
 	// file or nothing (nspawn's copy-* versus replace-*).
+	// mkdir with Replace removes a symlink at Path first (nspawn's
+	// LinkJournal=host replaces a link left by LinkJournal=guest).
 	Replace bool `json:"replace,omitempty"`
 	// Owner: host uid and gid that mkdir, write-file, copy-file and
 	// symlink give the inode at Path (the container's root under PrivateUsers=); 0 leaves it root's.

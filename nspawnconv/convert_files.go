@@ -271,7 +271,7 @@ func (cv *converter) setupJournal() error {
 			cv.spec.Mounts = append(cv.spec.Mounts, bind)
 		}
 	case "host":
-		cv.pre(PreStep{Action: ActionMkdir, Path: hostDir, Mode: 0o2755, Key: "LinkJournal=" + mode})
+		cv.pre(PreStep{Action: ActionMkdir, Path: hostDir, Mode: 0o2755, Replace: true, Key: "LinkJournal=" + mode})
 		cv.spec.Mounts = append(cv.spec.Mounts, bind)
 	case "guest":
 		guestDir := filepath.Join(cv.finalRoot, dst)

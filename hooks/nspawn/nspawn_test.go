@@ -186,3 +186,30 @@ func TestDelegateCgroups(t *testing.T) {
 		}
 	}
 }
+
+// TestMkdirReplacesSymlink: LinkJournal=host's mkdir replaces a link (left by
+// LinkJournal=guest) with a directory of its own, as nspawn does; without
+// Replace a link to a directory is left, and followed.
+func TestMkdirReplacesSymlink(t *testing.T) {
+	for _, replace := range []bool{true, false} {
+		dir := t.TempDir()
+		target := filepath.Join(dir, "guest-journal")
+		link := filepath.Join(dir, "host-journal")
+		if err := os.Mkdir(target, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, link); err != nil {
+			t.Fatal(err)
+		}
+		if err := applyPreStep(nspawnconv.PreStep{Action: nspawnconv.ActionMkdir, Path: link, Mode: 0o2755, Replace: replace}); err != nil {
+			t.Fatalf("replace=%v: %v", replace, err)
+		}
+		fi, err := os.Lstat(link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if isLink := fi.Mode()&os.ModeSymlink != 0; isLink == replace {
+			t.Errorf("replace=%v: %s is a symlink: %v", replace, link, isLink)
+		}
+	}
+}

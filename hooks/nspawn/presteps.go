@@ -55,6 +55,13 @@ func applyPreStep(st nspawnconv.PreStep) error {
 		if mode == 0 {
 			mode = 0o755
 		}
+		if st.Replace {
+			if fi, err := os.Lstat(st.Path); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+				if err := os.Remove(st.Path); err != nil {
+					return err
+				}
+			}
+		}
 		if err := os.MkdirAll(st.Path, mode); err != nil {
 			return err
 		}
