@@ -45,6 +45,7 @@ func (b *rootfsBuilder) steps() []step {
 	return []step{
 		{"prepare rootfs", b.prepareRootfs},
 		{"set hostname", b.setHostname},
+		{"loopback up", b.loopbackUp},
 		{"createRuntime hooks", b.awaitRuntimeHooks},
 		{"createContainer hooks", b.createContainerHooks},
 		{"pivot root", b.pivotRoot},
@@ -101,6 +102,34 @@ func (b *rootfsBuilder) setHostname() error {
 		if err := unix.Setdomainname([]byte(b.spec.Domainname)); err != nil {
 			return fmt.Errorf("domainname %q: %w", b.spec.Domainname, err)
 		}
+	}
+	return nil
+}
+
+// loopbackUp sets lo up in a network namespace the container made, as
+// runc does: a new namespace's lo starts down, and engines count on
+// 127.0.0.1 (the containers of a podman pod made with --network none talk
+// over the loopback of the infra container's namespace). A joined
+// namespace is left as its owner set it.
+func (b *rootfsBuilder) loopbackUp() error {
+	if b.spec.Linux == nil || !newNetNamespace(b.spec.Linux.Namespaces) {
+		return nil
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("loopback: socket: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return fmt.Errorf("loopback: %w", err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("loopback: get lo flags: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("loopback: set lo up: %w", err)
 	}
 	return nil
 }

@@ -36,20 +36,8 @@ func TestPodmanRootless(t *testing.T) {
 	}
 	for _, rt := range []struct{ name, bin string }{{"runc", runc}, {"hull", hull}} {
 		t.Run(rt.name, func(t *testing.T) {
-			podman := func(args ...string) (string, error) {
-				ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
-				defer cancel()
-				base := []string{"--runtime", rt.bin, "--cgroup-manager", "cgroupfs", "--storage-driver", "vfs", "--events-backend", "file"}
-				out, err := u.Command(ctx, u.Dir, "podman", append(base, args...)...).CombinedOutput()
-				// Podman's own warnings (logrus lines) are not the container's output.
-				var lines []string
-				for _, l := range strings.Split(string(out), "\n") {
-					if !strings.HasPrefix(l, "time=") {
-						lines = append(lines, l)
-					}
-				}
-				return strings.Join(lines, "\n"), err
-			}
+			podman := userPodman(u, rt.bin)
+			t.Run("pod", func(t *testing.T) { testRootlessPod(t, u, podman, rootfs) })
 			out, err := podman("run", "--rm", "--network", "none", "--rootfs", root, "sh", "-c", "id -u; head -1 /proc/self/uid_map")
 			if f := strings.Fields(out); err != nil || len(f) < 4 || f[0] != "0" || f[1] != "0" || f[2] != strconv.Itoa(u.UID) {
 				t.Fatalf("run: %v: %s", err, out)
@@ -70,6 +58,25 @@ func TestPodmanRootless(t *testing.T) {
 				t.Errorf("rm: %v: %s", err, out)
 			}
 		})
+	}
+}
+
+// userPodman runs rootless podman as u with bin as its runtime and
+// returns its output without podman's own warnings.
+func userPodman(u *testenv.User, bin string) func(args ...string) (string, error) {
+	return func(args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+		defer cancel()
+		base := []string{"--runtime", bin, "--cgroup-manager", "cgroupfs", "--storage-driver", "vfs", "--events-backend", "file"}
+		out, err := u.Command(ctx, u.Dir, "podman", append(base, args...)...).CombinedOutput()
+		// Podman's own warnings (logrus lines) are not the container's output.
+		var lines []string
+		for _, l := range strings.Split(string(out), "\n") {
+			if !strings.HasPrefix(l, "time=") {
+				lines = append(lines, l)
+			}
+		}
+		return strings.Join(lines, "\n"), err
 	}
 }
 
