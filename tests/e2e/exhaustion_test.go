@@ -10,6 +10,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	hullrootfs "github.com/hull-runtime/hull/libcontainer/rootfs"
 )
 
 // TestFullRootFS: with --root on a full file system, create fails with a
@@ -74,7 +76,7 @@ func TestPidsLimitOne(t *testing.T) {
 			})
 			r := c.run()
 			t.Logf("%s, pids.max 1: exit %d: %s", rt, r.Code, strings.TrimSpace(r.Stderr))
-			if rt == "hull" && procPidNS() && (r.Code != 0 || r.Stderr != "") {
+			if rt == "hull" && hullrootfs.ProcPidNS() && (r.Code != 0 || r.Stderr != "") {
 				t.Errorf("want a clean run with the C finisher as init: %s", r)
 			}
 			if r.Code != 0 && rt == "hull" && !strings.Contains(r.Stderr, "hull: container init") && !strings.Contains(r.Stderr, "hull: clone container process") {

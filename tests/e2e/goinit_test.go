@@ -9,13 +9,15 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	hullrootfs "github.com/hull-runtime/hull/libcontainer/rootfs"
 )
 
 // requireParentBuild skips where hull create cannot build the rootfs
 // itself (no proc "pidns" parameter): the Go init is then the init.
 func requireParentBuild(t *testing.T) {
 	t.Helper()
-	if !procPidNS() {
+	if !hullrootfs.ProcPidNS() {
 		t.Skip("this kernel's proc has no pidns parameter: hull create leaves the rootfs to the Go init")
 	}
 }

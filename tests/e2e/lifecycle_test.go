@@ -299,25 +299,8 @@ func TestErrorMessages(t *testing.T) {
 func TestDeleteForceHalfCreated(t *testing.T) {
 	t.Parallel()
 	c := newContainer(t, nil)
-	hookPid := filepath.Join(c.tmp, "hook.pid")
 	c.Spec.Process.Args = []string{"true"}
-	c.Spec.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{
-		Path: "/bin/sh", Args: []string{"sh", "-c", "echo $$ > " + hookPid + "; exec sleep 1000"},
-	}}}
-	c.writeSpec()
-	p := c.startHull(nil, "create", "--bundle", c.Bundle, c.ID)
-	pid, err := strconv.Atoi(strings.TrimSpace(waitFile(t, hookPid, 10*time.Second)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The hook is a host process, outside the container's cgroup: this test
-	// ends it, as an engine's shim would.
-	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
-	p.cmd.Process.Kill()
-	p.wait()
-	if _, err := os.Stat(filepath.Join(c.Root, c.ID)); err != nil {
-		t.Fatalf("no state dir after killed create (nothing to test): %v", err)
-	}
+	c.killCreateMidway()
 	if len(cgroupDirs(c.Cgroup)) == 0 {
 		t.Errorf("killed create left no cgroup: the test did not interrupt it midway")
 	}

@@ -10,7 +10,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
+
+	hullrootfs "github.com/hull-runtime/hull/libcontainer/rootfs"
 )
 
 // TestRootfsBuilder: who builds the rootfs shows in the createContainer
@@ -41,7 +42,7 @@ func TestRootfsBuilder(t *testing.T) {
 		edit   func(*specs.Spec)
 		parent bool // hull create builds it (hull only)
 	}{
-		{"plain", nil, procPidNS()},
+		{"plain", nil, hullrootfs.ProcPidNS()},
 		{"userns", userns, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -97,19 +98,4 @@ func TestRootfsBuilder(t *testing.T) {
 			})
 		})
 	}
-}
-
-// procPidNS: this kernel's proc takes the "pidns" parameter.
-func procPidNS() bool {
-	fs, err := unix.Fsopen("proc", unix.FSOPEN_CLOEXEC)
-	if err != nil {
-		return false
-	}
-	defer unix.Close(fs)
-	ns, err := unix.Open("/proc/self/ns/pid", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return false
-	}
-	defer unix.Close(ns)
-	return unix.FsconfigSetFd(fs, "pidns", ns) == nil
 }
