@@ -124,10 +124,16 @@ func (c *Container) Delete(force bool) error {
 	return nil
 }
 
-// killAll kills the init and, when the container shares a pid namespace
-// (so init's death does not take the others with it), every process in its
-// cgroup cg (nil: none known); then it waits for init to be gone.
+// killAll kills every process in the container's cgroup cg (nil: none
+// known) and the init, then waits for the init to be gone.
 func (c *Container) killAll(cg cgroups.Manager) {
+	if cg != nil {
+		// Everything in the cgroup first, as runc's destroy does: thawed
+		// before it is killed, a process of a paused container (an exec
+		// waiting there for its program) could run it before the init's
+		// death ends the pid namespace. Killed while frozen, it dies on thaw.
+		cg.Signal(unix.SIGKILL) //nolint:errcheck // best effort: the init's death and destroy follow
+	}
 	c.killLeftovers(cg)
 	faults.Hit("delete/leftovers killed")
 	if c.Init.Signal(unix.SIGKILL) == nil {
