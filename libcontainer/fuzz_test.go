@@ -88,6 +88,7 @@ func FuzzStateJSON(f *testing.F) {
 	f.Add([]byte(`{"spec":{"ociVersion":"1.0.2"},"init":{"pid":-1}}`))
 	f.Add([]byte(`null`))
 	f.Add([]byte(`{"created":"nope"}`))
+	f.Add([]byte(`{"id":"a","init":{"pid":1},"spec":{"annotations":{"a":"b"},"hooks":{"poststop":[{"path":"/x"}]},"linux":{"namespaces":[{"type":"pid"}]},"process":5}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		root := t.TempDir()
 		d, err := state.Create(root, "c")
@@ -107,7 +108,13 @@ func FuzzStateJSON(f *testing.F) {
 				return
 			}
 			defer c.Close()
-			_ = c.Status()
+			_ = c.State()
+			_ = c.ownsPIDNamespace()
+			_ = c.hooks()
+			// The spec's rest, decoded on demand, fails naming the file too.
+			if _, err := c.FullSpec(); err != nil && !strings.Contains(err.Error(), "state.json") {
+				t.Errorf("FullSpec error does not name state.json: %v", err)
+			}
 		})
 	})
 }
