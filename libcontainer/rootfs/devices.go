@@ -89,16 +89,6 @@ func symlinkIn(dir int, target, link string) error {
 	return nil
 }
 
-// symlink creates link -> target inside the root; an existing entry is kept.
-func (s *setupper) symlink(target, link string) error {
-	dir, err := s.root.ensure(filepath.Dir(link), true, false)
-	if err != nil {
-		return fmt.Errorf("symlink %s: %w", link, err)
-	}
-	defer unix.Close(dir)
-	return symlinkIn(dir, target, link)
-}
-
 func deviceMode(d specs.LinuxDevice) (uint32, error) {
 	perm := uint32(0o666)
 	if d.FileMode != nil {
