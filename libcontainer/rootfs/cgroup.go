@@ -214,7 +214,7 @@ func (s *setupper) bindHierarchy(top, fd int, sub string, h v1Hierarchy, self ma
 // v1Hierarchies lists the host's cgroup v1 mounts from mountinfo, one per
 // hierarchy.
 func v1Hierarchies(mountinfo string) ([]v1Hierarchy, error) {
-	mounts, err := readMountinfo(mountinfo)
+	mounts, err := readMountinfoOf(mountinfo, "cgroup")
 	if err != nil {
 		return nil, err
 	}
@@ -267,13 +267,24 @@ type mountEntry struct {
 	mountpoint, root, fstype, superOpts, optional string
 }
 
-func readMountinfo(path string) ([]mountEntry, error) {
+func readMountinfo(path string) ([]mountEntry, error) { return readMountinfoOf(path, "") }
+
+// readMountinfoOf is readMountinfo of the mounts of file system type
+// fstype only ("": all); other lines are skipped before being split.
+func readMountinfoOf(path, fstype string) ([]mountEntry, error) {
 	data, err := readProcFile(path)
 	if err != nil {
 		return nil, err
 	}
 	var out []mountEntry
 	for _, line := range strings.Split(string(data), "\n") {
+		if fstype != "" {
+			// The optional fields end with " - ", the type follows.
+			i := strings.Index(line, " - ")
+			if i < 0 || !strings.HasPrefix(line[i+3:], fstype+" ") {
+				continue
+			}
+		}
 		f := strings.Fields(line)
 		sep := -1
 		for i, x := range f {
@@ -282,7 +293,7 @@ func readMountinfo(path string) ([]mountEntry, error) {
 				break
 			}
 		}
-		if sep < 6 || len(f) < sep+4 {
+		if sep < 6 || len(f) < sep+4 || fstype != "" && f[sep+1] != fstype {
 			continue
 		}
 		out = append(out, mountEntry{

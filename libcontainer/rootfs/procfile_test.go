@@ -32,3 +32,44 @@ func TestReadProcFile(t *testing.T) {
 		t.Errorf("missing file: %v, want not-exist", err)
 	}
 }
+
+// TestV1Hierarchies: the cgroup v1 mounts of a mountinfo, one per set of
+// controllers, the first of each; other types (cgroup2 too) and broken
+// lines are skipped, mount points unescaped.
+func TestV1Hierarchies(t *testing.T) {
+	mi := `22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw
+30 22 0:26 / /sys/fs/cgroup rw,nosuid shared:2 - tmpfs tmpfs ro,mode=755
+31 30 0:27 / /sys/fs/cgroup/unified rw,nosuid shared:3 - cgroup2 cgroup2 rw,nsdelegate
+32 30 0:28 / /sys/fs/cgroup/systemd rw,nosuid shared:4 - cgroup cgroup rw,xattr,name=systemd
+33 30 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid shared:5 - cgroup cgroup rw,cpu,cpuacct
+34 30 0:30 /sub /mnt/a\040b rw,nosuid - cgroup cgroup rw,memory
+35 30 0:29 / /elsewhere/cpu rw,nosuid - cgroup cgroup rw,cpu,cpuacct
+36 22 0:31 / /x\040-\040cgroup rw - tmpfs cgroup rw
+broken line - cgroup
+`
+	p := filepath.Join(t.TempDir(), "mountinfo")
+	if err := os.WriteFile(p, []byte(mi), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := v1Hierarchies(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []v1Hierarchy{
+		{mountpoint: "/sys/fs/cgroup/systemd", root: "/", subsys: "name=systemd"},
+		{mountpoint: "/sys/fs/cgroup/cpu,cpuacct", root: "/", subsys: "cpu,cpuacct"},
+		{mountpoint: "/mnt/a b", root: "/sub", subsys: "memory"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("v1Hierarchies = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("[%d] = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	all, err := readMountinfo(p)
+	if err != nil || len(all) != 8 {
+		t.Errorf("readMountinfo = %d entries, %v; want 8", len(all), err)
+	}
+}
