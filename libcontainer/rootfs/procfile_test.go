@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestReadProcFile: whole files, small or larger than the first buffer,
@@ -71,5 +73,66 @@ broken line - cgroup
 	all, err := readMountinfo(p)
 	if err != nil || len(all) != 8 {
 		t.Errorf("readMountinfo = %d entries, %v; want 8", len(all), err)
+	}
+}
+
+// TestCreateLast: ensure's short way takes only a missing last component
+// below an existing, resolvable parent, and leaves every other case (a
+// dangling symlink, a missing parent, a parent on procfs or below /proc, a
+// symlink under noSymlinks) to the walk by answering false, having made
+// nothing.
+func TestCreateLast(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"a", "proc/sub", "real"} {
+		must(t, os.MkdirAll(filepath.Join(dir, d), 0o755))
+	}
+	must(t, os.Symlink("/real", filepath.Join(dir, "link")))
+	must(t, os.Symlink("../../..", filepath.Join(dir, "up")))
+	must(t, os.Symlink("/nowhere", filepath.Join(dir, "dangling")))
+	r, err := openRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, tc := range []struct {
+		p       string
+		dir     bool
+		extra   uint64
+		ok      bool
+		made    string // path below dir expected to exist afterwards
+		notMade string
+	}{
+		{p: "/a/new", dir: true, ok: true, made: "a/new"},
+		{p: "/a/file", ok: true, made: "a/file"},
+		{p: "/link/x", dir: true, ok: true, made: "real/x"},
+		{p: "/up/y", dir: true, ok: true, made: "y"},
+		{p: "/link/z", dir: true, extra: unix.RESOLVE_NO_SYMLINKS, notMade: "real/z"},
+		{p: "/dangling", dir: true, notMade: "nowhere"},
+		{p: "/missing/x", dir: true, notMade: "missing"},
+		{p: "/proc/sub/x", dir: true, notMade: "proc/sub/x"},
+		{p: "/proc/x", dir: true, notMade: "proc/x"},
+		{p: "/", dir: true},
+	} {
+		fd, ok := r.createLast(tc.p, tc.dir, tc.extra)
+		if ok != tc.ok {
+			t.Errorf("createLast(%q) ok = %v, want %v", tc.p, ok, tc.ok)
+		}
+		if ok {
+			var st unix.Stat_t
+			if err := unix.Fstat(fd, &st); err != nil || (st.Mode&unix.S_IFMT == unix.S_IFDIR) != tc.dir {
+				t.Errorf("createLast(%q): fd mode %#o, %v; want dir=%v", tc.p, st.Mode, err, tc.dir)
+			}
+			unix.Close(fd)
+		}
+		if tc.made != "" {
+			if _, err := os.Lstat(filepath.Join(dir, tc.made)); err != nil {
+				t.Errorf("createLast(%q): %s not made: %v", tc.p, tc.made, err)
+			}
+		}
+		if tc.notMade != "" {
+			if _, err := os.Lstat(filepath.Join(dir, tc.notMade)); err == nil {
+				t.Errorf("createLast(%q) made %s", tc.p, tc.notMade)
+			}
+		}
 	}
 }
