@@ -136,3 +136,16 @@ func TestCreateLast(t *testing.T) {
 		}
 	}
 }
+
+// TestMayLeaveShared: only a recursive slave or private "/" guarantees
+// that no mount of the namespace is shared any more.
+func TestMayLeaveShared(t *testing.T) {
+	for name, want := range map[string]bool{
+		"rslave": false, "rprivate": false,
+		"shared": true, "rshared": true, "slave": true, "private": true,
+	} {
+		if got := mayLeaveShared(propagationFlags[name]); got != want {
+			t.Errorf("mayLeaveShared(%s) = %v, want %v", name, got, want)
+		}
+	}
+}
