@@ -37,7 +37,11 @@ func (c *Container) Exec(o ExecOpts) (state.Process, error) {
 	if err != nil {
 		return state.Process{}, err
 	}
-	spec := *c.Spec
+	full, err := c.FullSpec()
+	if err != nil {
+		return state.Process{}, err
+	}
+	spec := *full
 	spec.Process = o.Process
 	if o.Process.Terminal && o.ConsoleSocket == nil {
 		return state.Process{}, fmt.Errorf("exec: a terminal needs a console socket")
