@@ -223,7 +223,7 @@ func (c *Container) startInit(spec *specs.Spec, o CreateOpts, cg cgroups.Manager
 			req.Finish = nsenter.FinishInitCgroupNS
 		}
 	}
-	p, err := startProcess(req, extra, idMapper(spec), cg)
+	p, err := startProcess(req, extra, idMapper(spec), cg, o.Root)
 	if err != nil {
 		return err
 	}
@@ -451,15 +451,15 @@ type started struct {
 // nothing from rseq; the container's program gets only its spec's env.
 const glibcNoRseq = "GLIBC_TUNABLES=glibc.pthread.rseq=0"
 
-// startProcess re-executes hull (from a read-only bind of itself) as a
-// container process; extra are the fds it gets from 3 on, the sync socket
-// follows them.
+// startProcess re-executes hull (from a copy of itself the container cannot
+// write, see exeseal) as a container process; extra are the fds it gets
+// from 3 on, the sync socket follows them. root is hull's state root.
 //
 // With cg, the C stage joins the cgroup before it clones, so the container
 // process is born there (see bornInCgroup): no cgroup.procs write, which on
 // cgroup v1 waits for an RCU grace period (about 10 ms on a quiet host).
 // The caller checks the placement (placeProcess).
-func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error, cg cgroups.Manager) (*started, error) {
+func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error, cg cgroups.Manager, root string) (*started, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
@@ -467,30 +467,29 @@ func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error
 	parent, child := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync-child")
 	defer child.Close()
 	childFD := 3 + len(extra)
-	// The C stage starts in exeseal's private mount namespace and leaves it
-	// first: a container without a mount namespace shares the caller's, and
-	// a new one must be a copy of the caller's, in the host's peer groups,
-	// for rshared mounts to propagate back to the host.
-	req.HomeMount = fmt.Sprintf("/proc/%d/ns/mnt", os.Getpid())
 	if cg != nil {
 		bornInCgroup(req, cg)
 	}
 	cmd := &exec.Cmd{
-		Args:       []string{"hull", "init"},
-		Env:        append(append(req.Env(childFD), glibcNoRseq), faults.Env()...),
-		Stdin:      os.Stdin,
-		Stdout:     os.Stdout,
-		Stderr:     os.Stderr,
-		ExtraFiles: append(extra, child),
+		Args:   []string{"hull", "init"},
+		Stdin:  os.Stdin,
+		Stdout: os.Stdout,
+		Stderr: os.Stderr,
 	}
-	err = exeseal.Start(func(exe string, private bool) error {
-		cmd.Path = exe
-		if !private {
-			// Already in the caller's mount namespace, which an
-			// unprivileged C stage could not setns into.
-			req.HomeMount = ""
-			cmd.Env = append(append(req.Env(childFD), glibcNoRseq), faults.Env()...)
+	home := fmt.Sprintf("/proc/%d/ns/mnt", os.Getpid())
+	err = exeseal.Start(root, func(bin exeseal.Binary) error {
+		// Started in exeseal's private mount namespace, the C stage leaves
+		// it first: a container without a mount namespace shares the
+		// caller's, and a new one must be a copy of the caller's, in the
+		// host's peer groups, for rshared mounts to propagate back to the
+		// host. Otherwise it already is in the caller's.
+		req.HomeMount = ""
+		if bin.Private {
+			req.HomeMount = home
 		}
+		cmd.Env = append(append(req.Env(childFD), glibcNoRseq), faults.Env()...)
+		cmd.ExtraFiles = append(extra, child)
+		bin.Prepare(cmd)
 		return cmd.Start()
 	})
 	if err != nil {

@@ -92,7 +92,7 @@ func (c *Container) Exec(o ExecOpts) (state.Process, error) {
 	if st == oci.StatusPaused {
 		early = nil
 	}
-	p, err := startProcess(req, extra, nil, early)
+	p, err := startProcess(req, extra, nil, early, filepath.Dir(c.dir.Path()))
 	if err != nil {
 		return state.Process{}, err
 	}
