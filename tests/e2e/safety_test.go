@@ -156,7 +156,10 @@ func TestInitExeNotWritableFromContainer(t *testing.T) {
 	waitFile(t, filepath.Join(out, "held"), 10*time.Second)
 	c.mustHull("start", c.ID)
 	waitFile(t, filepath.Join(out, "done"), 10*time.Second)
-	read := func(name string) string { b, _ := os.ReadFile(filepath.Join(out, name)); return strings.TrimSpace(string(b)) }
+	read := func(name string) string {
+		b, _ := os.ReadFile(filepath.Join(out, name))
+		return strings.TrimSpace(string(b))
+	}
 	t.Logf("init's exe before start %q, after %q; reopen for writing: %q", read("before"), read("after"), read("err"))
 	if read("after") != "/bin/busybox" {
 		t.Fatalf("the init did not exec the container's program in time: exe %q", read("after"))
