@@ -228,11 +228,14 @@ func (c *Container) startInit(spec *specs.Spec, o CreateOpts, cg cgroups.Manager
 		return err
 	}
 	defer p.sync.Close()
+	if err := p.stageDone(); err != nil {
+		return err
+	}
 	c.Init = p.init
 	cfg.SyncFD = p.childSyncFD
 	faults.Hit("create/init started")
 	// The init's Go runtime starts meanwhile; it waits for its config.
-	if err := placeProcess(p.init, cg, spec.Process); err != nil {
+	if err := placeProcess(p.init, cg, spec.Process, req.TasksFiles); err != nil {
 		return err
 	}
 	// Its network namespace exists since the C stage; the init does not
@@ -440,6 +443,23 @@ type started struct {
 	init        state.Process
 	sync        *os.File // parent's end of the sync socket
 	childSyncFD int
+	stageExit   <-chan error // the C stage's first process's exit
+}
+
+// stageDone waits for the C stage's first process, which exits as soon as
+// it reported the pid of the process it cloned. An exec waits only once
+// its own work on the process is done: the goroutine that reaps the stage
+// has reported by then, where a wait right after the handshake would put
+// the main goroutine, locked to its thread, to sleep and wake it again.
+func (p *started) stageDone() error {
+	if err := <-p.stageExit; err != nil {
+		// Killed after it reported: the process it cloned is our child
+		// (CLONE_PARENT), so its pid cannot have been reused.
+		unix.Kill(p.init.Pid, unix.SIGKILL)
+		unix.Wait4(p.init.Pid, nil, 0, nil)
+		return fmt.Errorf("container init setup: %w", err)
+	}
+	return nil
 }
 
 // glibcNoRseq keeps glibc from registering rseq areas in hull's container
@@ -507,21 +527,15 @@ func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error
 		parent.Close()
 		return nil, herr
 	}
-	werr := <-firstExit // the C stage's first process exits once it cloned the init
-	if werr != nil {
-		// Killed after it reported: the process it cloned is our child
-		// (CLONE_PARENT), so its pid cannot have been reused.
-		unix.Kill(pid, unix.SIGKILL)
-		unix.Wait4(pid, nil, 0, nil)
-		parent.Close()
-		return nil, fmt.Errorf("container init setup: %w", werr)
-	}
 	p, err := state.NewProcess(pid)
 	if err != nil {
+		unix.Kill(pid, unix.SIGKILL)
+		unix.Wait4(pid, nil, 0, nil)
+		<-firstExit
 		parent.Close()
 		return nil, fmt.Errorf("container init %d: %w", pid, err)
 	}
-	return &started{init: p, sync: parent, childSyncFD: childFD}, nil
+	return &started{init: p, sync: parent, childSyncFD: childFD, stageExit: firstExit}, nil
 }
 
 // waitFirstProcess waits for the C stage's first process, which reports the
@@ -581,12 +595,14 @@ func compileSeccomp(root string, spec *specs.Spec) ([]byte, error) {
 }
 
 // placeProcess puts a container process, which waits for its config, in
-// the container's cgroup (normally it was born there, and this only reads
-// cgroup.procs) and sets its oom_score_adj. The parent
+// the container's cgroup (normally it was born there: joined are the tasks
+// files the C stage wrote before it cloned the process, which need no
+// check, and the other hierarchies' cgroup.procs are read) and sets its
+// oom_score_adj. The parent
 // writes that file because the process cannot in a new user namespace: it
 // is not dumpable, so its /proc files belong to the host's root.
-func placeProcess(p state.Process, cg cgroups.Manager, proc *specs.Process) error {
-	if cg != nil && !inCgroup(cg, p.Pid) {
+func placeProcess(p state.Process, cg cgroups.Manager, proc *specs.Process, joined []string) error {
+	if cg != nil && !inCgroup(cg, p.Pid, joined) {
 		if err := cg.Apply(p.Pid); err != nil {
 			return fmt.Errorf("place process %d in the container's cgroup: %w", p.Pid, err)
 		}

@@ -100,7 +100,7 @@ func (c *Container) Exec(o ExecOpts) (state.Process, error) {
 	cfg.SyncFD = p.childSyncFD
 	faults.Hit("exec/process started")
 	// Into the cgroup before it runs anything of its own: it waits for its config.
-	if err := placeProcess(p.init, cg, o.Process); err != nil {
+	if err := placeProcess(p.init, cg, o.Process, req.TasksFiles); err != nil {
 		p.init.Signal(unix.SIGKILL)
 		return state.Process{}, err
 	}
@@ -109,6 +109,9 @@ func (c *Container) Exec(o ExecOpts) (state.Process, error) {
 	if !c.Init.Alive() {
 		p.init.Signal(unix.SIGKILL)
 		return state.Process{}, notRunning(c.ID, op)
+	}
+	if err := p.stageDone(); err != nil {
+		return state.Process{}, err
 	}
 	// The process is in the container's namespaces and cgroup: the lock,
 	// which kept them from going away meanwhile, is released before the
