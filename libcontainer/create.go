@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -490,12 +491,7 @@ func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error
 	if cg != nil {
 		bornInCgroup(req, cg)
 	}
-	cmd := &exec.Cmd{
-		Args:   []string{"hull", "init"},
-		Stdin:  os.Stdin,
-		Stdout: os.Stdout,
-		Stderr: os.Stderr,
-	}
+	var stage forked
 	home := fmt.Sprintf("/proc/%d/ns/mnt", os.Getpid())
 	err = exeseal.Start(root, func(bin exeseal.Binary) error {
 		// Started in exeseal's private mount namespace, the C stage leaves
@@ -507,26 +503,27 @@ func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error
 		if bin.Private {
 			req.HomeMount = home
 		}
-		cmd.Env = append(append(req.Env(childFD), glibcNoRseq), faults.Env()...)
-		cmd.ExtraFiles = append(extra, child)
-		bin.Prepare(cmd)
-		return cmd.Start()
+		env := append(append(req.Env(childFD), glibcNoRseq), faults.Env()...)
+		stage, err = forkStage(bin, append(extra, child), env)
+		return err
 	})
 	if err != nil {
 		parent.Close()
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
 	child.Close()
-	firstExit := waitFirstProcess(cmd, int(parent.Fd()))
-	pid, herr := nsenter.Handshake(parent, cmd.Process.Pid, mapIDs)
+	firstExit := waitFirstProcess(stage.pid, int(parent.Fd()))
+	pid, herr := nsenter.Handshake(parent, stage.pid, mapIDs)
 	if herr != nil {
 		// The C stage may be blocked waiting for us (the id maps): killing
 		// it keeps the wait for it from waiting forever.
-		cmd.Process.Kill()
+		stage.kill()
 		<-firstExit
+		stage.close()
 		parent.Close()
 		return nil, herr
 	}
+	stage.close()
 	p, err := state.NewProcess(pid)
 	if err != nil {
 		unix.Kill(pid, unix.SIGKILL)
@@ -538,15 +535,65 @@ func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error
 	return &started{init: p, sync: parent, childSyncFD: childFD, stageExit: firstExit}, nil
 }
 
+// forked is the C stage's first process: its pid, and a pidfd to signal
+// it by while it may have been reaped.
+type forked struct{ pid, pidfd int }
+
+func (f forked) kill() {
+	if f.pidfd < 0 { // a kernel without CLONE_PIDFD
+		unix.Kill(f.pid, unix.SIGKILL)
+		return
+	}
+	unix.PidfdSendSignal(f.pidfd, unix.SIGKILL, nil, 0)
+}
+
+func (f forked) close() {
+	if f.pidfd >= 0 {
+		unix.Close(f.pidfd)
+	}
+}
+
+// forkStage starts `hull init` from bin with hull's stdio and files from fd
+// 3 on. syscall.ForkExec, not os/exec: os.StartProcess first checks, once
+// per process, that pidfds work by cloning and reaping a child of its own.
+func forkStage(bin exeseal.Binary, files []*os.File, env []string) (forked, error) {
+	path, files := bin.Files(files)
+	fds := []uintptr{0, 1, 2}
+	for _, f := range files {
+		fds = append(fds, f.Fd())
+	}
+	st := forked{pidfd: -1}
+	attr := &syscall.ProcAttr{Env: env, Files: fds, Sys: &syscall.SysProcAttr{PidFD: &st.pidfd}}
+	pid, err := syscall.ForkExec(path, []string{"hull", "init"}, attr)
+	runtime.KeepAlive(files)
+	if err != nil {
+		return forked{}, fmt.Errorf("fork/exec %s: %w", path, err)
+	}
+	st.pid = pid
+	return st, nil
+}
+
 // waitFirstProcess waits for the C stage's first process, which reports the
 // pid of the process it cloned and exits. Killed before it reported, it
 // leaves that clone holding the socket's other end while the clone waits
 // for its config, and the handshake would wait forever: its abnormal exit
 // shuts our reading down, after what it sent (still read first).
-func waitFirstProcess(cmd *exec.Cmd, syncFD int) <-chan error {
+func waitFirstProcess(pid, syncFD int) <-chan error {
 	exited := make(chan error, 1)
 	go func() {
-		err := cmd.Wait()
+		var ws unix.WaitStatus
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		for err == unix.EINTR {
+			_, err = unix.Wait4(pid, &ws, 0, nil)
+		}
+		switch {
+		case err != nil:
+			err = fmt.Errorf("wait for %d: %w", pid, err)
+		case ws.Signaled():
+			err = fmt.Errorf("signal: %v", ws.Signal())
+		case ws.ExitStatus() != 0:
+			err = fmt.Errorf("exit status %d", ws.ExitStatus())
+		}
 		if err != nil {
 			unix.Shutdown(syncFD, unix.SHUT_RD)
 		}

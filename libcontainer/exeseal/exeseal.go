@@ -24,7 +24,6 @@ package exeseal
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 )
 
@@ -40,20 +39,19 @@ type Binary struct {
 	Private bool
 }
 
-// Prepare makes cmd execute the binary. The overlay's file is passed as
-// the last of cmd.ExtraFiles and executed through /proc/self/fd: os/exec
-// moves fds about in the child before it execs, so any other fd number
-// might by then name another file (golang/go#61751). The child inherits
-// that fd; hull's init and finisher mark every fd above the preserved ones
-// close-on-exec, so it never reaches the container's program. Call Prepare
-// after the rest of cmd.ExtraFiles is set.
-func (b Binary) Prepare(cmd *exec.Cmd) {
+// Files returns the path to execute the binary by, for a child that gets
+// files from fd 3 on, and the files it must get. The overlay's file is
+// passed as the last of them and executed through /proc/self/fd: Go moves
+// fds about in the child before it execs, so any other fd number might by
+// then name another file (golang/go#61751). The child inherits that fd;
+// hull's init and finisher mark every fd above the preserved ones
+// close-on-exec, so it never reaches the container's program.
+func (b Binary) Files(files []*os.File) (string, []*os.File) {
 	if b.file == nil {
-		cmd.Path = b.path
-		return
+		return b.path, files
 	}
-	cmd.ExtraFiles = append(cmd.ExtraFiles, b.file)
-	cmd.Path = "/proc/self/fd/" + strconv.Itoa(3+len(cmd.ExtraFiles)-1)
+	files = append(files, b.file)
+	return "/proc/self/fd/" + strconv.Itoa(3+len(files)-1), files
 }
 
 // Start calls start with the binary to start a container process from;

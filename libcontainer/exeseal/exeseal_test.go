@@ -45,7 +45,7 @@ func TestChildCannotWriteItsExecutable(t *testing.T) {
 				private = b.Private
 				cmd = exec.Command("/nonexistent", "-test.run=^TestChildCannotWriteItsExecutable$")
 				cmd.Env = append(os.Environ(), "EXESEAL_CHILD=1")
-				b.Prepare(cmd)
+				cmd.Path, cmd.ExtraFiles = b.Files(cmd.ExtraFiles)
 				return cmd.Start()
 			})
 			if err != nil {
@@ -134,7 +134,7 @@ func TestOverlaySuperblockReadOnly(t *testing.T) {
 // the read-only flag of the held path's mount and writes "x" through it.
 func attack(t *testing.T, b Binary) error {
 	cmd := exec.Command("sleep", "10")
-	b.Prepare(cmd)
+	cmd.Path, cmd.ExtraFiles = b.Files(cmd.ExtraFiles)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -58,5 +58,8 @@ func overlayBinary(exe, layer string) (*os.File, error) {
 // escapeLayer escapes what overlayfs' lowerdir option would read as a
 // layer separator (":") or an escape ("\").
 func escapeLayer(path string) string {
-	return strings.NewReplacer(`\`, `\\`, `:`, `\:`).Replace(path)
+	if !strings.ContainsAny(path, `\:`) {
+		return path
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(path, `\`, `\\`), `:`, `\:`)
 }
