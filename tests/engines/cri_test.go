@@ -62,6 +62,7 @@ func newCRIDaemon(t *testing.T) *criDaemon {
 	s := newScratch(t, "cri")
 	removeIfNew(t, "/run/containerd", "/run/netns", "/var/run/netns")
 	removeNewEntries(t, "/run/netns")
+	removeNewCgroups(t, "k8s.io")
 	c := &criDaemon{t: t, hull: bin, s: s, sock: filepath.Join(s.Dir, "containerd.sock")}
 	c.writeConfig(runcBin)
 	c.start()

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -179,6 +180,39 @@ func removeIfNew(t *testing.T, paths ...string) {
 		for _, p := range fresh {
 			if err := os.RemoveAll(p); err != nil {
 				t.Errorf("remove %s: %v", p, err)
+			}
+		}
+	})
+}
+
+// removeNewCgroups removes, on cleanup, the cgroup name (relative to each
+// hierarchy's root) in every hierarchy where it did not exist when called,
+// deepest first. containerd's CRI plugin makes pods' parents under an
+// absolute /k8s.io and leaves the empty directories behind when it stops;
+// only empty ones can go (rmdir), so a cgroup still holding a process is
+// reported, not forced.
+func removeNewCgroups(t *testing.T, name string) {
+	hierarchies, _ := filepath.Glob("/sys/fs/cgroup/*/cgroup.procs")
+	var fresh []string
+	for _, procs := range hierarchies {
+		dir := filepath.Join(filepath.Dir(procs), name)
+		if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
+			fresh = append(fresh, dir)
+		}
+	}
+	t.Cleanup(func() {
+		for _, dir := range fresh {
+			var dirs []string
+			filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+				if err == nil && d.IsDir() {
+					dirs = append(dirs, p)
+				}
+				return nil
+			})
+			for i := len(dirs) - 1; i >= 0; i-- {
+				if err := unix.Rmdir(dirs[i]); err != nil && !errors.Is(err, unix.ENOENT) {
+					t.Errorf("cgroup left behind: %s: %v", dirs[i], err)
+				}
 			}
 		}
 	})
