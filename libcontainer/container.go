@@ -37,6 +37,7 @@ type Container struct {
 	// not fail on (capabilities the kernel lacks, ...), for the caller to log.
 	Warnings []string
 	dir      *state.Dir
+	passed   *passedCheck // see requireOnce
 }
 
 // Load opens and locks a container; shared is for read-only commands.

@@ -33,7 +33,7 @@ type ExecOpts struct {
 // capabilities, limits and seccomp filter. The process is hull's child.
 func (c *Container) Exec(o ExecOpts) (state.Process, error) {
 	op := ExecOp(o.IgnorePaused)
-	st, err := c.require(op)
+	st, err := c.requireOnce(op)
 	if err != nil {
 		return state.Process{}, err
 	}
