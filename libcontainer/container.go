@@ -46,6 +46,7 @@ type Container struct {
 	rawSpec json.RawMessage
 	// view is what the lifecycle reads of the saved spec.
 	view specView
+	passed   *passedCheck // see requireOnce
 }
 
 // specView is the part of a saved spec that state, start, kill and delete
