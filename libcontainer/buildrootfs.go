@@ -111,8 +111,12 @@ func (b *rootfsBuilder) enter(pid int) error {
 	if b.pidNS, err = unix.Open(fmt.Sprintf("/proc/%d/ns/pid", pid), unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
 		return fmt.Errorf("pid namespace of the init: %w", err)
 	}
-	if b.hookPid, err = nsPid(pid); err != nil {
-		return err
+	// Only the createContainer hooks' state needs it (a read of
+	// /proc/PID/status the kernel generates anew).
+	if s := b.spec; s.Hooks != nil && len(s.Hooks.CreateContainer) > 0 {
+		if b.hookPid, err = nsPid(pid); err != nil {
+			return err
+		}
 	}
 	// The pidfd names the process we started even if it died and its pid
 	// was reused: setns then fails (ESRCH) rather than entering another.

@@ -45,7 +45,8 @@ type Container struct {
 	// rawSpec is the saved spec, not yet decoded into Spec.
 	rawSpec json.RawMessage
 	// view is what the lifecycle reads of the saved spec.
-	view specView
+	view   specView
+	passed *passedCheck // see requireOnce
 }
 
 // specView is the part of a saved spec that state, start, kill and delete

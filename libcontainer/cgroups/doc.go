@@ -80,9 +80,12 @@
 // Destroy removes the container's leaf directory in every hierarchy, after
 // any sub-cgroups the container made below it, deepest first; a missing
 // directory is success and EBUSY (tasks still exiting) is retried for about a
-// second. Intermediate directories ("/hull" in "/hull/<id>") are left in
-// place, as runc leaves them: another container may be using them and an
-// empty cgroup directory costs nothing.
+// second. Each directory is first simply removed; it is listed for
+// sub-cgroups only when that fails with EBUSY (one rmdir per hierarchy in
+// the usual case, not a listing of its control files first). Intermediate
+// directories ("/hull" in "/hull/<id>") are left in place, as runc leaves
+// them: another container may be using them and an empty cgroup directory
+// costs nothing.
 //
 // # cgroup v2
 //

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,53 +82,63 @@ func (s *setupper) mountCgroup1(m specs.Mount, o mountOptions) error {
 	if err := s.mountFS(tmpfs, tmpOpts); err != nil {
 		return fmt.Errorf("cgroup %s: %w", m.Destination, err)
 	}
+	// Everything below is made relative to the new tmpfs: empty and
+	// reachable from nowhere else, it holds no symlink to resolve, and its
+	// place was checked when it was mounted.
+	top, err := s.root.open(m.Destination, 0)
+	if err != nil {
+		return fmt.Errorf("cgroup %s: %w", m.Destination, err)
+	}
+	defer unix.Close(top)
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(top, &fs); err != nil || fs.Type != unix.TMPFS_MAGIC {
+		return fmt.Errorf("cgroup %s: the path no longer leads to the new tmpfs (%v)", m.Destination, err)
+	}
 	for _, h := range hier {
-		if err := s.mountHierarchy(m.Destination, h, self, o); err != nil {
+		if err := s.mountHierarchy(top, m.Destination, h, self, o); err != nil {
 			return fmt.Errorf("cgroup %s: %w", m.Destination, err)
 		}
 	}
 	if o.flags&unix.MS_RDONLY == 0 {
 		return nil
 	}
-	fd, err := s.root.open(m.Destination, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
 	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
-	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+	if err := unix.MountSetattr(top, "", unix.AT_EMPTY_PATH, &attr); err != nil {
 		return fmt.Errorf("cgroup %s: make tmpfs read-only: %w", m.Destination, err)
 	}
 	return nil
 }
 
-func (s *setupper) mountHierarchy(dest string, h v1Hierarchy, self map[string]string, o mountOptions) error {
+// mountHierarchy mounts hierarchy h on a new directory of the tmpfs top
+// (at dest): a fresh cgroup mount in a cgroup namespace, else a bind of
+// the init's own cgroup in it.
+func (s *setupper) mountHierarchy(top int, dest string, h v1Hierarchy, self map[string]string, o mountOptions) error {
 	name := filepath.Base(h.mountpoint)
 	sub := filepath.Join(dest, name)
-	if s.c.CgroupNS {
+	fd, err := newDirIn(top, name)
+	switch {
+	case errors.Is(err, unix.EEXIST):
+		// Two hierarchies of one base name, or one named like a link
+		// of a co-mounted one: the path way, as for any mount.
+		err = s.mountHierarchyAt(sub, h, self, o)
+	case err != nil:
+		return fmt.Errorf("%s: %w", sub, err)
+	case s.c.CgroupNS:
 		cg := specs.Mount{Destination: sub, Type: "cgroup", Source: "cgroup"}
-		co := mountOptions{flags: o.flags, data: []string{h.subsys}}
-		if err := s.mountFS(cg, co); err != nil {
-			return err
-		}
-	} else {
-		path, ok := self[h.subsys]
-		if !ok {
-			return fmt.Errorf("hierarchy %s (%s) missing from %s", h.mountpoint, h.subsys, s.c.procFile("cgroup"))
-		}
-		relPath, err := filepath.Rel(h.root, path)
-		if err != nil || strings.HasPrefix(relPath, "..") {
-			return fmt.Errorf("own cgroup %s is outside %s (root %s)", path, h.mountpoint, h.root)
-		}
-		bind := specs.Mount{Destination: sub, Source: filepath.Join(h.mountpoint, relPath)}
-		if err := s.mountBind(bind, mountOptions{flags: o.flags | unix.MS_BIND}); err != nil {
-			return err
-		}
+		err = mountNew(cg, mountOptions{flags: o.flags, data: []string{h.subsys}}, o.flags, fd)
+	default:
+		err = s.bindHierarchy(top, fd, sub, h, self, o.flags)
+	}
+	if fd >= 0 {
+		unix.Close(fd)
+	}
+	if err != nil {
+		return err
 	}
 	// Co-mounted controllers ("cpu,cpuacct") are also reachable by each name.
 	if strings.Contains(name, ",") {
 		for _, c := range strings.Split(name, ",") {
-			if err := s.symlink(name, filepath.Join(dest, c)); err != nil {
+			if err := symlinkIn(top, name, filepath.Join(dest, c)); err != nil {
 				return err
 			}
 		}
@@ -135,10 +146,75 @@ func (s *setupper) mountHierarchy(dest string, h v1Hierarchy, self map[string]st
 	return nil
 }
 
+// newDirIn makes directory name in dir and opens it, following nothing.
+func newDirIn(dir int, name string) (int, error) {
+	if err := unix.Mkdirat(dir, name, 0o755); err != nil {
+		return -1, fmt.Errorf("mkdir: %w", err)
+	}
+	how := stepHow
+	how.Flags |= unix.O_DIRECTORY
+	fd, err := unix.Openat2(dir, name, &how)
+	if err != nil {
+		return -1, fmt.Errorf("open: %w", err)
+	}
+	return fd, nil
+}
+
+// mountHierarchyAt mounts hierarchy h at sub resolved from the root.
+func (s *setupper) mountHierarchyAt(sub string, h v1Hierarchy, self map[string]string, o mountOptions) error {
+	if s.c.CgroupNS {
+		cg := specs.Mount{Destination: sub, Type: "cgroup", Source: "cgroup"}
+		return s.mountFS(cg, mountOptions{flags: o.flags, data: []string{h.subsys}})
+	}
+	src, err := ownHierarchyDir(h, self, s.c.procFile("cgroup"))
+	if err != nil {
+		return err
+	}
+	return s.mountBind(specs.Mount{Destination: sub, Source: src}, mountOptions{flags: o.flags | unix.MS_BIND})
+}
+
+// ownHierarchyDir is the host path of the init's own cgroup in h.
+func ownHierarchyDir(h v1Hierarchy, self map[string]string, file string) (string, error) {
+	path, ok := self[h.subsys]
+	if !ok {
+		return "", fmt.Errorf("hierarchy %s (%s) missing from %s", h.mountpoint, h.subsys, file)
+	}
+	relPath, err := filepath.Rel(h.root, path)
+	if err != nil || strings.HasPrefix(relPath, "..") {
+		return "", fmt.Errorf("own cgroup %s is outside %s (root %s)", path, h.mountpoint, h.root)
+	}
+	return filepath.Join(h.mountpoint, relPath), nil
+}
+
+// bindHierarchy binds the init's own cgroup of hierarchy h on fd, the
+// directory sub in the tmpfs top, with flags (a bind takes them in a
+// second, remounting call).
+func (s *setupper) bindHierarchy(top, fd int, sub string, h v1Hierarchy, self map[string]string, flags uintptr) error {
+	src, err := ownHierarchyDir(h, self, s.c.procFile("cgroup"))
+	if err != nil {
+		return err
+	}
+	if err := unix.Mount(src, fdPath(fd), "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind mount %s on %s: %w", src, sub, err)
+	}
+	if flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) == 0 {
+		return nil
+	}
+	// Opened again: fd names the directory under the new mount.
+	how := stepHow
+	how.Flags |= unix.O_DIRECTORY
+	mnt, err := unix.Openat2(top, filepath.Base(sub), &how)
+	if err != nil {
+		return fmt.Errorf("remount %s: %w", sub, err)
+	}
+	defer unix.Close(mnt)
+	return remountFd(mnt, sub, flags)
+}
+
 // v1Hierarchies lists the host's cgroup v1 mounts from mountinfo, one per
 // hierarchy.
 func v1Hierarchies(mountinfo string) ([]v1Hierarchy, error) {
-	mounts, err := readMountinfo(mountinfo)
+	mounts, err := readMountinfoOf(mountinfo, "cgroup")
 	if err != nil {
 		return nil, err
 	}
@@ -191,13 +267,24 @@ type mountEntry struct {
 	mountpoint, root, fstype, superOpts, optional string
 }
 
-func readMountinfo(path string) ([]mountEntry, error) {
-	data, err := os.ReadFile(path)
+func readMountinfo(path string) ([]mountEntry, error) { return readMountinfoOf(path, "") }
+
+// readMountinfoOf is readMountinfo of the mounts of file system type
+// fstype only ("": all); other lines are skipped before being split.
+func readMountinfoOf(path, fstype string) ([]mountEntry, error) {
+	data, err := readProcFile(path)
 	if err != nil {
 		return nil, err
 	}
 	var out []mountEntry
 	for _, line := range strings.Split(string(data), "\n") {
+		if fstype != "" {
+			// The optional fields end with " - ", the type follows.
+			i := strings.Index(line, " - ")
+			if i < 0 || !strings.HasPrefix(line[i+3:], fstype+" ") {
+				continue
+			}
+		}
 		f := strings.Fields(line)
 		sep := -1
 		for i, x := range f {
@@ -206,7 +293,7 @@ func readMountinfo(path string) ([]mountEntry, error) {
 				break
 			}
 		}
-		if sep < 6 || len(f) < sep+4 {
+		if sep < 6 || len(f) < sep+4 || fstype != "" && f[sep+1] != fstype {
 			continue
 		}
 		out = append(out, mountEntry{
@@ -218,4 +305,30 @@ func readMountinfo(path string) ([]mountEntry, error) {
 		})
 	}
 	return out, nil
+}
+
+// readProcFile reads a /proc file whole. os.ReadFile starts from the
+// size stat gives, 0 there, and grows its buffer from 512 bytes: five
+// reads of a mountinfo the kernel generates anew for each. One buffer
+// that fits a usual mountinfo takes one read and the closing empty one.
+func readProcFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	buf := make([]byte, 0, 16<<10)
+	for {
+		n, err := f.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", path, err)
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+	}
 }

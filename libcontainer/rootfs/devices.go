@@ -43,10 +43,15 @@ func (s *setupper) setupDev() error {
 	if hostDevBound(s.c.Mounts) {
 		return nil
 	}
-	for _, d := range append(defaultDevices(), s.c.Devices...) {
-		if err := s.createDevice(d); err != nil {
-			return fmt.Errorf("device %s: %w", d.Path, err)
-		}
+	// One fd of /dev for every node and link made in it, where each used
+	// to resolve /dev again.
+	dev, err := s.root.ensure("/dev", true, false)
+	if err != nil {
+		return fmt.Errorf("/dev: %w", err)
+	}
+	defer unix.Close(dev)
+	if err := s.makeDevices(append(defaultDevices(), s.c.Devices...), dev); err != nil {
+		return err
 	}
 	links := [][2]string{
 		{"/proc/self/fd", "/dev/fd"}, {"/proc/self/fd/0", "/dev/stdin"},
@@ -56,37 +61,28 @@ func (s *setupper) setupDev() error {
 		links = append(links, [2]string{"/proc/kcore", "/dev/core"})
 	}
 	for _, l := range links {
-		if err := s.symlink(l[0], l[1]); err != nil {
+		if err := symlinkIn(dev, l[0], l[1]); err != nil {
 			return err
 		}
 	}
-	return s.setupPtmx()
+	return setupPtmx(dev)
 }
 
-// setupPtmx points /dev/ptmx at the container's own devpts instance so that
-// ptys are allocated there, not on the host's devpts.
-func (s *setupper) setupPtmx() error {
-	dir, err := s.root.ensure("/dev", true, false)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(dir)
-	if err := unix.Unlinkat(dir, "ptmx", 0); err != nil && !errors.Is(err, unix.ENOENT) {
+// setupPtmx points /dev/ptmx (dev is /dev) at the container's own devpts
+// instance so that ptys are allocated there, not on the host's devpts.
+func setupPtmx(dev int) error {
+	if err := unix.Unlinkat(dev, "ptmx", 0); err != nil && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("remove /dev/ptmx: %w", err)
 	}
-	if err := unix.Symlinkat("pts/ptmx", dir, "ptmx"); err != nil {
+	if err := unix.Symlinkat("pts/ptmx", dev, "ptmx"); err != nil {
 		return fmt.Errorf("symlink /dev/ptmx: %w", err)
 	}
 	return nil
 }
 
-// symlink creates link -> target inside the root; an existing entry is kept.
-func (s *setupper) symlink(target, link string) error {
-	dir, err := s.root.ensure(filepath.Dir(link), true, false)
-	if err != nil {
-		return fmt.Errorf("symlink %s: %w", link, err)
-	}
-	defer unix.Close(dir)
+// symlinkIn creates link -> target in the directory dir; an existing entry
+// is kept.
+func symlinkIn(dir int, target, link string) error {
 	if err := unix.Symlinkat(target, dir, filepath.Base(link)); err != nil && !errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("symlink %s -> %s: %w", link, target, err)
 	}
@@ -109,38 +105,69 @@ func deviceMode(d specs.LinuxDevice) (uint32, error) {
 	return 0, fmt.Errorf("type %q: must be one of c, b, u, p", d.Type)
 }
 
-// createDevice makes d inside the root: mknod in its parent directory fd, or
-// in a user namespace (where mknod is not permitted) a bind mount of the
-// host's node onto an empty file.
-func (s *setupper) createDevice(d specs.LinuxDevice) error {
-	if err := validateDevice(d); err != nil {
-		return err
+// makeDevices makes devs inside the root: mknod in each one's parent
+// directory, or in a user namespace (where mknod is not permitted) a bind
+// mount of the host's node onto an empty file. dev is the fd of /dev. The
+// parents are resolved (and made) first, with the caller's umask; the
+// nodes then with umask 0, cleared once for all of them: so a node gets
+// its mode exactly and no chmod by name follows, which a symlink swapped
+// in meanwhile could redirect.
+func (s *setupper) makeDevices(devs []specs.LinuxDevice, dev int) error {
+	dirs := map[string]int{"/dev": dev}
+	defer func() {
+		for p, fd := range dirs {
+			if p != "/dev" {
+				unix.Close(fd)
+			}
+		}
+	}()
+	for _, d := range devs {
+		if err := validateDevice(d); err != nil {
+			return fmt.Errorf("device %s: %w", d.Path, err)
+		}
+		if s.c.InUserNS {
+			if err := s.bindDevice(d); err != nil {
+				return fmt.Errorf("device %s: %w", d.Path, err)
+			}
+			continue
+		}
+		parent := filepath.Dir(filepath.Clean(d.Path))
+		if _, ok := dirs[parent]; !ok {
+			fd, err := s.root.ensure(parent, true, false)
+			if err != nil {
+				return fmt.Errorf("device %s: %w", d.Path, err)
+			}
+			dirs[parent] = fd
+		}
 	}
 	if s.c.InUserNS {
-		return s.bindDevice(d)
+		return nil
 	}
+	oldMask := unix.Umask(0)
+	defer unix.Umask(oldMask)
+	for _, d := range devs {
+		if err := mknodIn(dirs[filepath.Dir(filepath.Clean(d.Path))], d); err != nil {
+			return fmt.Errorf("device %s: %w", d.Path, err)
+		}
+	}
+	return nil
+}
+
+// mknodIn makes device d in the directory dir.
+func mknodIn(dir int, d specs.LinuxDevice) error {
 	mode, err := deviceMode(d)
 	if err != nil {
 		return err
 	}
-	dir, err := s.root.ensure(filepath.Dir(d.Path), true, false)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(dir)
 	name := filepath.Base(d.Path)
-	dev := int(unix.Mkdev(uint32(d.Major), uint32(d.Minor)))
-	// With umask 0 the node gets its mode exactly, so no chmod by name
-	// follows, which a symlink swapped in meanwhile could redirect.
-	oldMask := unix.Umask(0)
-	err = unix.Mknodat(dir, name, mode, dev)
+	rdev := int(unix.Mkdev(uint32(d.Major), uint32(d.Minor)))
+	err = unix.Mknodat(dir, name, mode, rdev)
 	if errors.Is(err, unix.EEXIST) {
 		// Replace whatever the image had there (never a directory).
 		if err = unix.Unlinkat(dir, name, 0); err == nil {
-			err = unix.Mknodat(dir, name, mode, dev)
+			err = unix.Mknodat(dir, name, mode, rdev)
 		}
 	}
-	unix.Umask(oldMask)
 	if err != nil {
 		return fmt.Errorf("mknod: %w", err)
 	}

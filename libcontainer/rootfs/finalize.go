@@ -20,13 +20,16 @@ func Finalize(c *Config) error {
 		return err
 	}
 	defer r.Close()
+	t := &overlayTargets{r: r, proc: -1}
+	defer t.close()
 	for i, p := range c.ReadonlyPaths {
-		if err := readonlyPath(r, p); err != nil {
+		if err := readonlyPath(t, p); err != nil {
 			return fmt.Errorf("linux.readonlyPaths[%d]: %w", i, err)
 		}
+		t.covered(p)
 	}
 	if len(c.MaskedPaths) > 0 {
-		if err := maskPaths(r, c.MaskedPaths); err != nil {
+		if err := maskPaths(t, c.MaskedPaths); err != nil {
 			return err
 		}
 	}
@@ -47,32 +50,77 @@ func Finalize(c *Config) error {
 	return nil
 }
 
-// openOverlayTarget resolves a path that is about to be covered by a mount.
-// Paths below /proc are resolved from a /proc verified to be procfs, with no
+// overlayTargets resolves the paths Finalize covers with mounts. Paths
+// below /proc are resolved from a /proc verified to be procfs, with no
 // symlinks allowed, so a fake /proc or a symlink cannot send the mask to
-// some other file while the real /proc/kcore stays visible.
-// A missing path returns ENOENT, which callers skip like runc does.
-func openOverlayTarget(r *root, p string) (int, error) {
-	p = filepath.Clean(p)
-	if p != "/proc" && !strings.HasPrefix(p, "/proc/") {
-		return r.open(p, 0)
+// some other file while the real /proc/kcore stays visible. The verified
+// /proc is opened once for all of them, and again only after a mount
+// covered "/" or "/proc" itself (then "/proc" may name another mount).
+type overlayTargets struct {
+	r    *root
+	proc int // verified /proc, or -1
+}
+
+func (t *overlayTargets) close() {
+	if t.proc >= 0 {
+		unix.Close(t.proc)
+		t.proc = -1
 	}
-	fd, err := r.open(p, 0)
+}
+
+// covered is told that a mount now covers p.
+func (t *overlayTargets) covered(p string) {
+	if p = filepath.Clean(p); p == "/" || p == "/proc" {
+		t.close()
+	}
+}
+
+func (t *overlayTargets) verifiedProc() (int, error) {
+	if t.proc >= 0 {
+		return t.proc, nil
+	}
+	proc, err := t.r.open("/proc", unix.RESOLVE_NO_SYMLINKS)
 	if err != nil {
-		return -1, err // missing: nothing to cover
+		return -1, fmt.Errorf("/proc: %w", err)
 	}
-	unix.Close(fd)
-	proc, err := r.open("/proc", unix.RESOLVE_NO_SYMLINKS)
-	if err != nil {
-		return -1, fmt.Errorf("%s: /proc: %w", p, err)
-	}
-	defer unix.Close(proc)
 	var st unix.Statfs_t
 	if err := unix.Fstatfs(proc, &st); err != nil {
-		return -1, fmt.Errorf("%s: statfs /proc: %w", p, err)
+		unix.Close(proc)
+		return -1, fmt.Errorf("statfs /proc: %w", err)
 	}
 	if st.Type != unix.PROC_SUPER_MAGIC {
-		return -1, fmt.Errorf("%s: refusing: /proc is not procfs (fs magic %#x)", p, st.Type)
+		unix.Close(proc)
+		return -1, fmt.Errorf("refusing: /proc is not procfs (fs magic %#x)", st.Type)
+	}
+	t.proc = proc
+	return proc, nil
+}
+
+// open resolves p, a path about to be covered by a mount. A missing path
+// returns ENOENT, which callers skip like runc does: also below /proc,
+// where the strict resolution's error counts only if p exists when
+// symlinks are followed (the answer the path alone would give).
+func (t *overlayTargets) open(p string) (int, error) {
+	p = filepath.Clean(p)
+	if p != "/proc" && !strings.HasPrefix(p, "/proc/") {
+		return t.r.open(p, 0)
+	}
+	fd, err := t.strictProc(p)
+	if err == nil || errors.Is(err, unix.ENOENT) {
+		return fd, err
+	}
+	lfd, lerr := t.r.open(p, 0)
+	if lerr != nil {
+		return -1, lerr // missing: nothing to cover
+	}
+	unix.Close(lfd)
+	return -1, err
+}
+
+func (t *overlayTargets) strictProc(p string) (int, error) {
+	proc, err := t.verifiedProc()
+	if err != nil {
+		return -1, fmt.Errorf("%s: %w", p, err)
 	}
 	rest := strings.TrimPrefix(strings.TrimPrefix(p, "/proc"), "/")
 	if rest == "" {
@@ -82,7 +130,12 @@ func openOverlayTarget(r *root, p string) (int, error) {
 		Flags:   unix.O_PATH | unix.O_CLOEXEC | unix.O_NOFOLLOW,
 		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
 	}
-	fd, err = unix.Openat2(proc, rest, &how)
+	fd, err := unix.Openat2(proc, rest, &how)
+	if errors.Is(err, unix.ENOENT) {
+		// Every component before the missing one was no symlink, so
+		// following symlinks would not find p either.
+		return -1, err
+	}
 	if err != nil {
 		return -1, fmt.Errorf("%s: resolve below procfs: %w", p, err)
 	}
@@ -92,8 +145,8 @@ func openOverlayTarget(r *root, p string) (int, error) {
 // readonlyPath covers p (and everything mounted below it) with a read-only
 // recursive bind of itself. The clone is made read-only while still detached,
 // so there is no moment where the new mount is writable.
-func readonlyPath(r *root, p string) error {
-	fd, err := openOverlayTarget(r, p)
+func readonlyPath(t *overlayTargets, p string) error {
+	fd, err := t.open(p)
 	if errors.Is(err, unix.ENOENT) {
 		return nil
 	}
@@ -120,8 +173,8 @@ func readonlyPath(r *root, p string) error {
 // anything else under a bind of the container's /dev/null, which is first
 // verified to be the real null device (char 1:3) so an image cannot swap in
 // a file of its own.
-func maskPaths(r *root, paths []string) error {
-	null, err := r.open("/dev/null", 0)
+func maskPaths(t *overlayTargets, paths []string) error {
+	null, err := t.r.open("/dev/null", 0)
 	if err != nil {
 		return fmt.Errorf("linux.maskedPaths: /dev/null: %w", err)
 	}
@@ -134,15 +187,16 @@ func maskPaths(r *root, paths []string) error {
 		return fmt.Errorf("linux.maskedPaths: /dev/null is not the null device (mode %#o, dev %d:%d)", st.Mode, unix.Major(st.Rdev), unix.Minor(st.Rdev))
 	}
 	for i, p := range paths {
-		if err := maskPath(r, p, null); err != nil {
+		if err := maskPath(t, p, null); err != nil {
 			return fmt.Errorf("linux.maskedPaths[%d]: %w", i, err)
 		}
+		t.covered(p)
 	}
 	return nil
 }
 
-func maskPath(r *root, p string, null int) error {
-	fd, err := openOverlayTarget(r, p)
+func maskPath(t *overlayTargets, p string, null int) error {
+	fd, err := t.open(p)
 	if errors.Is(err, unix.ENOENT) {
 		return nil
 	}

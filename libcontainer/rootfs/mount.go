@@ -168,8 +168,7 @@ func (s *setupper) mountBind(m specs.Mount, o mountOptions) error {
 // namespace the kernel locks flags such as nosuid/nodev/noexec/ro inherited
 // from the source; dropping them is EPERM, so on EPERM we keep them and retry.
 func (s *setupper) remountBind(dest string, flags uintptr) error {
-	flags &^= unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT
-	if flags == 0 {
+	if flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) == 0 {
 		return nil
 	}
 	fd, err := s.root.open(dest, 0)
@@ -177,7 +176,13 @@ func (s *setupper) remountBind(dest string, flags uintptr) error {
 		return fmt.Errorf("remount %s: %w", dest, err)
 	}
 	defer unix.Close(fd)
-	err = unix.Mount("", fdPath(fd), "", flags|unix.MS_BIND|unix.MS_REMOUNT, "")
+	return remountFd(fd, dest, flags)
+}
+
+// remountFd is remountBind for the mount fd (at dest) leads to.
+func remountFd(fd int, dest string, flags uintptr) error {
+	flags &^= unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT
+	err := unix.Mount("", fdPath(fd), "", flags|unix.MS_BIND|unix.MS_REMOUNT, "")
 	if errors.Is(err, unix.EPERM) {
 		var st unix.Statfs_t
 		if serr := unix.Fstatfs(fd, &st); serr == nil {

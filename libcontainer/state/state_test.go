@@ -227,3 +227,55 @@ func TestForeignDirs(t *testing.T) {
 		d.Close()
 	}
 }
+
+// TestSaveReplaces: a later Save replaces the state whole (by exchange
+// where the file system has it, by rename for the first save), leaves no
+// temp file, and a reader holding the old file keeps reading the old
+// state, never a mix.
+func TestSaveReplaces(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "root")
+	d, err := Create(root, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Remove()
+	type saved struct{ N int }
+	if err := d.Save(saved{N: 1}); err != nil {
+		t.Fatal(err)
+	}
+	old, err := os.Open(d.File(stateFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	for n := 2; n <= 3; n++ {
+		if err := d.Save(saved{N: n}); err != nil {
+			t.Fatal(err)
+		}
+		var got saved
+		if err := d.Load(&got); err != nil || got.N != n {
+			t.Fatalf("Load after Save(%d) = %+v, %v", n, got, err)
+		}
+	}
+	buf := make([]byte, 64)
+	if k, _ := old.Read(buf); string(buf[:k]) != `{"N":1}` {
+		t.Errorf("the old file now reads %q, want the old state whole", buf[:k])
+	}
+	names, _ := os.ReadDir(d.Path())
+	for _, e := range names {
+		if e.Name() != stateFile && e.Name() != markerFile {
+			t.Errorf("left in the state dir: %s", e.Name())
+		}
+	}
+}
+
+func TestReplaceMissing(t *testing.T) {
+	dir := t.TempDir()
+	err := replace(filepath.Join(dir, "nope"), filepath.Join(dir, "dst"))
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("replace of a missing file: %v, want ErrNotExist", err)
+	}
+	if _, serr := os.Stat(filepath.Join(dir, "dst")); !errors.Is(serr, os.ErrNotExist) {
+		t.Fatalf("dst made: %v", serr)
+	}
+}
