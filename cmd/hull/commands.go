@@ -190,7 +190,9 @@ func withContainer(c *cli.Context, shared bool, fn func(*libcontainer.Container)
 	defer ctr.Close()
 	err = fn(ctr)
 	logWarnings(c, ctr.Warnings)
-	if err == nil {
+	// Checked here, not only in debugLog: the status reads /proc, the
+	// exec fifo and the freezer, a second time in every command.
+	if err == nil && c.Bool("debug") {
 		debugLog(c, "%s: container %s (status %s, init pid %d): done", c.Command.Name, id, ctr.Status(), ctr.Init.Pid)
 	}
 	return err
