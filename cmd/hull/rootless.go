@@ -47,9 +47,13 @@ func mapsHostRoot(uidMap string) bool {
 	return false
 }
 
-// isRootless is the resolved --rootless of the running command.
+// isRootless is the resolved --rootless of the running command
+// (setupRootless resolved "auto" already; the map is read only without it).
 func isRootless(c *cli.Context) bool {
-	uidMap, _ := os.ReadFile("/proc/self/uid_map")
+	var uidMap []byte
+	if flag := c.String("rootless"); flag == "auto" || flag == "" {
+		uidMap, _ = os.ReadFile("/proc/self/uid_map")
+	}
 	r, _ := rootlessMode(c.String("rootless"), os.Geteuid(), string(uidMap))
 	return r
 }
@@ -63,8 +67,15 @@ func setupRootless(c *cli.Context) error {
 		return fmt.Errorf("rootless detection: %w", err)
 	}
 	rootless, err := rootlessMode(c.String("rootless"), os.Geteuid(), string(uidMap))
-	if err != nil || !rootless || c.IsSet("root") {
+	if err != nil {
 		return err
+	}
+	// Resolved once: isRootless then reads the flag, not uid_map again.
+	if err := c.Set("rootless", strconv.FormatBool(rootless)); err != nil {
+		return err
+	}
+	if !rootless || c.IsSet("root") {
+		return nil
 	}
 	xdg := os.Getenv("XDG_RUNTIME_DIR")
 	if xdg == "" || !filepath.IsAbs(xdg) {

@@ -233,7 +233,8 @@ func (d *Dir) Load(v any) error {
 // not leave a phantom container behind).
 func (d *Dir) Remove() error {
 	err := d.empty()
-	if rerr := os.Remove(d.path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+	// rmdir, not os.Remove: that tries unlink first, one failed call.
+	if rerr := unix.Rmdir(d.path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 		// A subdirectory (never made by hull) needs RemoveAll's fds.
 		if rerr = os.RemoveAll(d.path); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("remove state dir %s: %w", d.path, rerr))
