@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -223,16 +224,19 @@ func (c *Container) startInit(spec *specs.Spec, o CreateOpts, cg cgroups.Manager
 			req.Finish = nsenter.FinishInitCgroupNS
 		}
 	}
-	p, err := startProcess(req, extra, idMapper(spec), cg)
+	p, err := startProcess(req, extra, idMapper(spec), cg, o.Root)
 	if err != nil {
 		return err
 	}
 	defer p.sync.Close()
+	if err := p.stageDone(); err != nil {
+		return err
+	}
 	c.Init = p.init
 	cfg.SyncFD = p.childSyncFD
 	faults.Hit("create/init started")
 	// The init's Go runtime starts meanwhile; it waits for its config.
-	if err := placeProcess(p.init, cg, spec.Process); err != nil {
+	if err := placeProcess(p.init, cg, spec.Process, req.TasksFiles); err != nil {
 		return err
 	}
 	// Its network namespace exists since the C stage; the init does not
@@ -440,6 +444,23 @@ type started struct {
 	init        state.Process
 	sync        *os.File // parent's end of the sync socket
 	childSyncFD int
+	stageExit   <-chan error // the C stage's first process's exit
+}
+
+// stageDone waits for the C stage's first process, which exits as soon as
+// it reported the pid of the process it cloned. An exec waits only once
+// its own work on the process is done: the goroutine that reaps the stage
+// has reported by then, where a wait right after the handshake would put
+// the main goroutine, locked to its thread, to sleep and wake it again.
+func (p *started) stageDone() error {
+	if err := <-p.stageExit; err != nil {
+		// Killed after it reported: the process it cloned is our child
+		// (CLONE_PARENT), so its pid cannot have been reused.
+		unix.Kill(p.init.Pid, unix.SIGKILL)
+		unix.Wait4(p.init.Pid, nil, 0, nil)
+		return fmt.Errorf("container init setup: %w", err)
+	}
+	return nil
 }
 
 // glibcNoRseq keeps glibc from registering rseq areas in hull's container
@@ -451,15 +472,15 @@ type started struct {
 // nothing from rseq; the container's program gets only its spec's env.
 const glibcNoRseq = "GLIBC_TUNABLES=glibc.pthread.rseq=0"
 
-// startProcess re-executes hull (from a read-only bind of itself) as a
-// container process; extra are the fds it gets from 3 on, the sync socket
-// follows them.
+// startProcess re-executes hull (from a copy of itself the container cannot
+// write, see exeseal) as a container process; extra are the fds it gets
+// from 3 on, the sync socket follows them. root is hull's state root.
 //
 // With cg, the C stage joins the cgroup before it clones, so the container
 // process is born there (see bornInCgroup): no cgroup.procs write, which on
 // cgroup v1 waits for an RCU grace period (about 10 ms on a quiet host).
 // The caller checks the placement (placeProcess).
-func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error, cg cgroups.Manager) (*started, error) {
+func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error, cg cgroups.Manager, root string) (*started, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
@@ -467,62 +488,89 @@ func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error
 	parent, child := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync-child")
 	defer child.Close()
 	childFD := 3 + len(extra)
-	// The C stage starts in exeseal's private mount namespace and leaves it
-	// first: a container without a mount namespace shares the caller's, and
-	// a new one must be a copy of the caller's, in the host's peer groups,
-	// for rshared mounts to propagate back to the host.
-	req.HomeMount = fmt.Sprintf("/proc/%d/ns/mnt", os.Getpid())
 	if cg != nil {
 		bornInCgroup(req, cg)
 	}
-	cmd := &exec.Cmd{
-		Args:       []string{"hull", "init"},
-		Env:        append(append(req.Env(childFD), glibcNoRseq), faults.Env()...),
-		Stdin:      os.Stdin,
-		Stdout:     os.Stdout,
-		Stderr:     os.Stderr,
-		ExtraFiles: append(extra, child),
-	}
-	err = exeseal.Start(func(exe string, private bool) error {
-		cmd.Path = exe
-		if !private {
-			// Already in the caller's mount namespace, which an
-			// unprivileged C stage could not setns into.
-			req.HomeMount = ""
-			cmd.Env = append(append(req.Env(childFD), glibcNoRseq), faults.Env()...)
+	var stage forked
+	home := fmt.Sprintf("/proc/%d/ns/mnt", os.Getpid())
+	err = exeseal.Start(root, func(bin exeseal.Binary) error {
+		// Started in exeseal's private mount namespace, the C stage leaves
+		// it first: a container without a mount namespace shares the
+		// caller's, and a new one must be a copy of the caller's, in the
+		// host's peer groups, for rshared mounts to propagate back to the
+		// host. Otherwise it already is in the caller's.
+		req.HomeMount = ""
+		if bin.Private {
+			req.HomeMount = home
 		}
-		return cmd.Start()
+		env := append(append(req.Env(childFD), glibcNoRseq), faults.Env()...)
+		stage, err = forkStage(bin, append(extra, child), env)
+		return err
 	})
 	if err != nil {
 		parent.Close()
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
 	child.Close()
-	firstExit := waitFirstProcess(cmd, int(parent.Fd()))
-	pid, herr := nsenter.Handshake(parent, cmd.Process.Pid, mapIDs)
+	firstExit := waitFirstProcess(stage.pid, int(parent.Fd()))
+	pid, herr := nsenter.Handshake(parent, stage.pid, mapIDs)
 	if herr != nil {
 		// The C stage may be blocked waiting for us (the id maps): killing
 		// it keeps the wait for it from waiting forever.
-		cmd.Process.Kill()
+		stage.kill()
 		<-firstExit
+		stage.close()
 		parent.Close()
 		return nil, herr
 	}
-	werr := <-firstExit // the C stage's first process exits once it cloned the init
-	if werr != nil {
-		// Killed after it reported: the process it cloned is our child
-		// (CLONE_PARENT), so its pid cannot have been reused.
-		unix.Kill(pid, unix.SIGKILL)
-		unix.Wait4(pid, nil, 0, nil)
-		parent.Close()
-		return nil, fmt.Errorf("container init setup: %w", werr)
-	}
+	stage.close()
 	p, err := state.NewProcess(pid)
 	if err != nil {
+		unix.Kill(pid, unix.SIGKILL)
+		unix.Wait4(pid, nil, 0, nil)
+		<-firstExit
 		parent.Close()
 		return nil, fmt.Errorf("container init %d: %w", pid, err)
 	}
-	return &started{init: p, sync: parent, childSyncFD: childFD}, nil
+	return &started{init: p, sync: parent, childSyncFD: childFD, stageExit: firstExit}, nil
+}
+
+// forked is the C stage's first process: its pid, and a pidfd to signal
+// it by while it may have been reaped.
+type forked struct{ pid, pidfd int }
+
+func (f forked) kill() {
+	if f.pidfd < 0 { // a kernel without CLONE_PIDFD
+		unix.Kill(f.pid, unix.SIGKILL)
+		return
+	}
+	unix.PidfdSendSignal(f.pidfd, unix.SIGKILL, nil, 0)
+}
+
+func (f forked) close() {
+	if f.pidfd >= 0 {
+		unix.Close(f.pidfd)
+	}
+}
+
+// forkStage starts `hull init` from bin with hull's stdio and files from fd
+// 3 on. syscall.ForkExec, not os/exec: os.StartProcess first checks, once
+// per process, that pidfds work by cloning and reaping a child of its own.
+func forkStage(bin exeseal.Binary, files []*os.File, env []string) (forked, error) {
+	path, files := bin.Files(files)
+	fds := []uintptr{0, 1, 2}
+	for _, f := range files {
+		fds = append(fds, f.Fd())
+	}
+	st := forked{pidfd: -1}
+	attr := &syscall.ProcAttr{Env: env, Files: fds, Sys: &syscall.SysProcAttr{PidFD: &st.pidfd}}
+	pid, err := syscall.ForkExec(path, []string{"hull", "init"}, attr)
+	runtime.KeepAlive(files)
+	if err != nil {
+		return forked{}, fmt.Errorf("fork/exec %s: %w", path, err)
+	}
+	st.pid = pid
+	return st, nil
 }
 
 // waitFirstProcess waits for the C stage's first process, which reports the
@@ -530,10 +578,22 @@ func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error
 // leaves that clone holding the socket's other end while the clone waits
 // for its config, and the handshake would wait forever: its abnormal exit
 // shuts our reading down, after what it sent (still read first).
-func waitFirstProcess(cmd *exec.Cmd, syncFD int) <-chan error {
+func waitFirstProcess(pid, syncFD int) <-chan error {
 	exited := make(chan error, 1)
 	go func() {
-		err := cmd.Wait()
+		var ws unix.WaitStatus
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		for err == unix.EINTR {
+			_, err = unix.Wait4(pid, &ws, 0, nil)
+		}
+		switch {
+		case err != nil:
+			err = fmt.Errorf("wait for %d: %w", pid, err)
+		case ws.Signaled():
+			err = fmt.Errorf("signal: %v", ws.Signal())
+		case ws.ExitStatus() != 0:
+			err = fmt.Errorf("exit status %d", ws.ExitStatus())
+		}
 		if err != nil {
 			unix.Shutdown(syncFD, unix.SHUT_RD)
 		}
@@ -582,12 +642,14 @@ func compileSeccomp(root string, spec *specs.Spec) ([]byte, error) {
 }
 
 // placeProcess puts a container process, which waits for its config, in
-// the container's cgroup (normally it was born there, and this only reads
-// cgroup.procs) and sets its oom_score_adj. The parent
+// the container's cgroup (normally it was born there: joined are the tasks
+// files the C stage wrote before it cloned the process, which need no
+// check, and the other hierarchies' cgroup.procs are read) and sets its
+// oom_score_adj. The parent
 // writes that file because the process cannot in a new user namespace: it
 // is not dumpable, so its /proc files belong to the host's root.
-func placeProcess(p state.Process, cg cgroups.Manager, proc *specs.Process) error {
-	if cg != nil && !inCgroup(cg, p.Pid) {
+func placeProcess(p state.Process, cg cgroups.Manager, proc *specs.Process, joined []string) error {
+	if cg != nil && !inCgroup(cg, p.Pid, joined) {
 		if err := cg.Apply(p.Pid); err != nil {
 			return fmt.Errorf("place process %d in the container's cgroup: %w", p.Pid, err)
 		}

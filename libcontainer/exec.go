@@ -33,11 +33,15 @@ type ExecOpts struct {
 // capabilities, limits and seccomp filter. The process is hull's child.
 func (c *Container) Exec(o ExecOpts) (state.Process, error) {
 	op := ExecOp(o.IgnorePaused)
-	st, err := c.require(op)
+	st, err := c.requireOnce(op)
 	if err != nil {
 		return state.Process{}, err
 	}
-	spec := *c.Spec
+	full, err := c.FullSpec()
+	if err != nil {
+		return state.Process{}, err
+	}
+	spec := *full
 	spec.Process = o.Process
 	if o.Process.Terminal && o.ConsoleSocket == nil {
 		return state.Process{}, fmt.Errorf("exec: a terminal needs a console socket")
@@ -92,7 +96,7 @@ func (c *Container) Exec(o ExecOpts) (state.Process, error) {
 	if st == oci.StatusPaused {
 		early = nil
 	}
-	p, err := startProcess(req, extra, nil, early)
+	p, err := startProcess(req, extra, nil, early, filepath.Dir(c.dir.Path()))
 	if err != nil {
 		return state.Process{}, err
 	}
@@ -100,7 +104,7 @@ func (c *Container) Exec(o ExecOpts) (state.Process, error) {
 	cfg.SyncFD = p.childSyncFD
 	faults.Hit("exec/process started")
 	// Into the cgroup before it runs anything of its own: it waits for its config.
-	if err := placeProcess(p.init, cg, o.Process); err != nil {
+	if err := placeProcess(p.init, cg, o.Process, req.TasksFiles); err != nil {
 		p.init.Signal(unix.SIGKILL)
 		return state.Process{}, err
 	}
@@ -109,6 +113,9 @@ func (c *Container) Exec(o ExecOpts) (state.Process, error) {
 	if !c.Init.Alive() {
 		p.init.Signal(unix.SIGKILL)
 		return state.Process{}, notRunning(c.ID, op)
+	}
+	if err := p.stageDone(); err != nil {
+		return state.Process{}, err
 	}
 	// The process is in the container's namespaces and cgroup: the lock,
 	// which kept them from going away meanwhile, is released before the

@@ -259,10 +259,15 @@ func entersUserNS(req *nsenter.Request) bool {
 
 // inCgroup reports whether pid is listed in every cgroup.procs of cg: a
 // read, where a write (cg.Apply) would wait for the kernel's threadgroup
-// lock even for a process already there.
-func inCgroup(cg cgroups.Manager, pid int) bool {
+// lock even for a process already there. Hierarchies whose tasks file is
+// in joined are not read: the C stage wrote there before it cloned pid,
+// and reports no pid when a write fails, so pid was born in them.
+func inCgroup(cg cgroups.Manager, pid int, joined []string) bool {
 	want := strconv.Itoa(pid)
 	for _, f := range cg.ProcsFiles() {
+		if slices.Contains(joined, filepath.Join(filepath.Dir(f), "tasks")) {
+			continue
+		}
 		data, err := os.ReadFile(f)
 		if err != nil || !slices.Contains(strings.Fields(string(data)), want) {
 			return false

@@ -2,12 +2,14 @@ package libcontainer
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hull-runtime/hull/libcontainer/capabilities"
+	"github.com/hull-runtime/hull/libcontainer/cgroups"
 	"github.com/hull-runtime/hull/libcontainer/wire"
 )
 
@@ -84,5 +86,47 @@ func TestFinisherProcess(t *testing.T) {
 	s.Process.Args = []string{"no-such-program-hull"}
 	if _, err := finisherProcess(s, finisherOpts{rootPid: os.Getpid(), capabilities: caps}); err == nil || !strings.HasPrefix(err.Error(), "find program: ") {
 		t.Errorf("missing program: %v", err)
+	}
+}
+
+// procsOnly is a cgroup manager that only lists its cgroup.procs files.
+type procsOnly struct {
+	cgroups.Manager
+	files []string
+}
+
+func (m procsOnly) ProcsFiles() []string { return m.files }
+
+func TestInCgroupSkipsJoined(t *testing.T) {
+	dir := t.TempDir()
+	listing := func(name, content string) string {
+		d := filepath.Join(dir, name)
+		os.MkdirAll(d, 0o755)
+		if content != "" {
+			os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(content), 0o644)
+		}
+		return filepath.Join(d, "cgroup.procs")
+	}
+	cpu := listing("cpu", "1\n42\n")   // lists the pid
+	mem := listing("memory", "1\n7\n") // does not
+	pids := listing("pids", "")        // no file: unreadable
+	tasks := func(f string) string { return filepath.Join(filepath.Dir(f), "tasks") }
+	for _, tc := range []struct {
+		name   string
+		files  []string
+		joined []string
+		want   bool
+	}{
+		{"listed", []string{cpu}, nil, true},
+		{"not listed", []string{cpu, mem}, nil, false},
+		{"unreadable", []string{pids}, nil, false},
+		{"joined ones are not read", []string{cpu, mem, pids}, []string{tasks(mem), tasks(pids)}, true},
+		{"the others still are", []string{cpu, mem, pids}, []string{tasks(pids)}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := inCgroup(procsOnly{files: tc.files}, 42, tc.joined); got != tc.want {
+				t.Errorf("inCgroup = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -43,10 +43,11 @@ func (c *Container) Start() error {
 	// exec'd (or died). Seccomp and startContainer hooks come before that.
 	waitNoReaders(fifo)
 	faults.Hit("start/program executed")
-	if c.Spec.Hooks == nil || len(c.Spec.Hooks.Poststart) == 0 {
+	h := c.hooks()
+	if h == nil || len(h.Poststart) == 0 {
 		return nil
 	}
-	if err := hooks.RunAll("poststart", c.Spec.Hooks.Poststart, c.specState(specs.StateRunning)); err != nil {
+	if err := hooks.RunAll("poststart", h.Poststart, c.specState(specs.StateRunning)); err != nil {
 		c.warn("%v", err)
 	}
 	return nil
@@ -148,7 +149,7 @@ func (c *Container) killLeftovers(cg cgroups.Manager) {
 		return
 	}
 	cg.Thaw()
-	if !ownsNamespace(c.Spec, specs.PIDNamespace) {
+	if !c.ownsPIDNamespace() {
 		cg.Signal(unix.SIGKILL)
 	}
 }
@@ -164,8 +165,8 @@ func (c *Container) destroy(cg cgroups.Manager) error {
 		}
 		faults.Hit("delete/cgroup removed")
 	}
-	if c.Spec != nil && c.Spec.Hooks != nil {
-		if err := hooks.RunAll("poststop", c.Spec.Hooks.Poststop, c.specState(specs.StateStopped)); err != nil {
+	if h := c.hooks(); h != nil {
+		if err := hooks.RunAll("poststop", h.Poststop, c.specState(specs.StateStopped)); err != nil {
 			c.warn("%v", err)
 		}
 		faults.Hit("delete/poststop hooks run")

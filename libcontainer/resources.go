@@ -51,6 +51,9 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 	if cg == nil {
 		return noCgroup(c.ID, "update (limits)")
 	}
+	if _, err := c.FullSpec(); err != nil {
+		return err
+	}
 	if c.Spec.Linux != nil {
 		r = withCPUPair(c.Spec.Linux.Resources, r)
 	}
@@ -68,7 +71,7 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 		c.Spec.Linux = &specs.Linux{}
 	}
 	c.Spec.Linux.Resources = mergeResources(c.Spec.Linux.Resources, r)
-	return c.dir.Save(c.Saved)
+	return c.save()
 }
 
 // mergeResources overlays the set sections of r on old.

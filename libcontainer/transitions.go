@@ -162,8 +162,29 @@ func (c *Container) require(op Op) (specs.ContainerState, error) {
 // Require checks that op may run on the container as it is now, for a
 // command that must refuse before it does work of its own.
 func (c *Container) Require(op Op) error {
-	_, err := c.require(op)
+	st, err := c.require(op)
+	if err == nil {
+		c.passed = &passedCheck{op: op, status: st}
+	}
 	return err
+}
+
+// passedCheck is the status a Require for op found.
+type passedCheck struct {
+	op     Op
+	status specs.ContainerState
+}
+
+// requireOnce is require, answered by the check Require already made for
+// op on this Container, if any. Only for an op that re-checks what may have
+// changed since (exec: that the init still lives): the lock held since Load
+// keeps the state from every other transition but the init's death.
+func (c *Container) requireOnce(op Op) (specs.ContainerState, error) {
+	if p := c.passed; p != nil && p.op == op {
+		c.passed = nil
+		return p.status, nil
+	}
+	return c.require(op)
 }
 
 // ExecOp is the exec op with or without --ignore-paused.

@@ -76,3 +76,31 @@ func TestTransitionUnknown(t *testing.T) {
 		t.Errorf("start in an unknown state: %v", err)
 	}
 }
+
+// TestRequireOnce: exec takes the status the caller's Require found, once
+// and for the same op only; otherwise it checks the container itself (here
+// one without a spec, so "creating", where exec is refused).
+func TestRequireOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		passed  *passedCheck
+		op      Op
+		wantErr bool
+	}{
+		{"no earlier check", nil, OpExec, true},
+		{"earlier check for the op", &passedCheck{op: OpExec, status: specs.StateRunning}, OpExec, false},
+		{"earlier check for another op", &passedCheck{op: OpExecIgnorePaused, status: specs.StateRunning}, OpExec, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &Container{passed: tc.passed}
+			c.ID = "c1"
+			st, err := c.requireOnce(tc.op)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("requireOnce(%s) = %s, %v; want an error: %v", tc.op, st, err, tc.wantErr)
+			}
+			if _, err := c.requireOnce(tc.op); err == nil {
+				t.Errorf("a second requireOnce used the earlier check again")
+			}
+		})
+	}
+}

@@ -47,7 +47,7 @@ var killCommand = &cli.Command{
 	Flags:     []cli.Flag{&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "signal every process of the container"}},
 	Action: func(c *cli.Context) error {
 		return withContainer(c, false, func(ctr *libcontainer.Container) error {
-			sig, err := killSignal(c.Args().Get(1), ctr.Spec)
+			sig, err := killSignal(c.Args().Get(1), ctr.Annotations())
 			if err != nil {
 				return err
 			}

@@ -79,7 +79,12 @@ func execContainer(c *cli.Context) error {
 		ctr.Close()
 		return err
 	}
-	proc, err := execProcess(c, ctr.Spec)
+	spec, err := ctr.FullSpec()
+	if err != nil {
+		ctr.Close()
+		return err
+	}
+	proc, err := execProcess(c, spec)
 	if err != nil {
 		ctr.Close()
 		return err

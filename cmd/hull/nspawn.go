@@ -7,7 +7,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	nspawnhooks "github.com/hull-runtime/hull/hooks/nspawn"
@@ -130,9 +129,9 @@ func startNotifyRelay(b *oci.Bundle) (notifyRelay, error) {
 // killSignal is `hull kill`'s signal: the one given, else a booted
 // machine's own kill signal (nspawn's KillSignal=, SIGRTMIN+3 for
 // systemd), else SIGTERM.
-func killSignal(name string, spec *specs.Spec) (unix.Signal, error) {
+func killSignal(name string, annotations map[string]string) (unix.Signal, error) {
 	if name == "" {
-		name = syscontainer.DefaultKillSignal(spec)
+		name = annotations[syscontainer.AnnotationKillSignal]
 	}
 	if name == "" {
 		return unix.SIGTERM, nil

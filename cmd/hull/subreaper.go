@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
+	"errors"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strconv"
-	"strings"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -58,42 +56,45 @@ func (r *orphanReaper) stop() {
 	r.reap()
 }
 
-// reap waits for each zombie child but keep. Only zombies are waited for,
-// by pid: a running child's pid stays ours, so no other waiter's status is
-// taken.
+// reap waits for each exited child but keep. waitid(WNOWAIT) names an
+// exited child without reaping it, so the init's status stays for
+// WaitExit and no other waiter's child is taken; only that child is then
+// reaped, by pid. No /proc walk: globbing every thread's children file
+// cost `run` 4% of its CPU. When the kernel names the init (a zombie until
+// WaitExit takes it), reap stops: the other exited children wait for the
+// next SIGCHLD or for stop, which comes after WaitExit.
 func (r *orphanReaper) reap() {
-	for _, pid := range childPids() {
-		if pid == r.keep || !isZombie(pid) {
-			continue
+	for {
+		pid, err := exitedChild()
+		if err != nil || pid <= 0 || pid == r.keep {
+			return
 		}
 		var ws unix.WaitStatus
 		unix.Wait4(pid, &ws, unix.WNOHANG, nil) //nolint:errcheck // gone already is fine
 	}
 }
 
-// childPids lists hull's children, from every thread's children file.
-func childPids() []int {
-	files, _ := filepath.Glob("/proc/self/task/*/children")
-	var pids []int
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
+// exitedChild returns the pid of an exited, unreaped child of any of
+// hull's threads, 0 if none has exited, without reaping it.
+func exitedChild() (int, error) {
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+		if errors.Is(err, unix.EINTR) {
 			continue
 		}
-		for _, s := range strings.Fields(string(data)) {
-			if pid, err := strconv.Atoi(s); err == nil {
-				pids = append(pids, pid)
-			}
+		if err != nil {
+			return 0, err // ECHILD: no child at all
 		}
+		return siginfoPid(&info), nil
 	}
-	return pids
 }
 
-func isZombie(pid int) bool {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(data, ')')
-	return i > 0 && i+2 < len(data) && data[i+2] == 'Z'
+// siginfoPid is si_pid: the first member of the union after si_signo,
+// si_errno and si_code, aligned to a pointer. WNOHANG with no exited
+// child leaves it 0.
+func siginfoPid(info *unix.Siginfo) int {
+	const a = unsafe.Alignof(uintptr(0))
+	off := (3*unsafe.Sizeof(int32(0)) + a - 1) &^ (a - 1)
+	return int(*(*int32)(unsafe.Add(unsafe.Pointer(info), off)))
 }

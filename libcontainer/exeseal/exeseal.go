@@ -5,73 +5,70 @@
 // an exec'd process, while hull sets it up) through /proc/PID/exe. Were that
 // the installed hull, it could overwrite it and so run code as root on the
 // host the next time hull runs (CVE-2019-5736). hull therefore starts those
-// processes from a read-only bind mount of its own binary, made in a private
-// mount namespace that only the starting thread and its children share: a
-// write through /proc/PID/exe then fails with EROFS, and the container cannot
-// remount it because the mount is in no namespace the container can enter.
+// processes from the binary as seen through a detached, lower-only overlayfs
+// mount (overlay.go): such an overlay is read-only in its superblock, so no
+// mount flag, remount or mount_setattr can make it writable, and as a
+// detached mount it sits in no mount namespace at all. Where the kernel
+// cannot make one (no fsopen or overlayfs, or no right to mount), the
+// processes start from a read-only bind mount of the binary made in a
+// private mount namespace (private.go), and without the right to make a
+// mount namespace either, from a sealed copy (unprivileged.go).
 //
 // The caller must keep its main goroutine locked to the main thread
-// (runtime.LockOSThread in an init function): a locked goroutine that ends on
-// the main thread wedges it rather than ending it, and would leave the whole
-// process looking, through /proc/self, as if it lived in the private namespace.
-//
-// This costs an unshare and two mounts (about 0.1 ms here), where copying
-// the binary into a sealed memfd, as runc does, costs 3-6 ms per container.
+// (runtime.LockOSThread in an init function): the private namespace's
+// thread is discarded afterwards, and a locked goroutine that ends on the
+// main thread wedges it rather than ending it, leaving the whole process
+// looking, through /proc/self, as if it lived in the private namespace.
 package exeseal
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"runtime"
-
-	"golang.org/x/sys/unix"
+	"strconv"
 )
 
-// Start runs start on a dedicated OS thread in a private mount namespace in
-// which the running hull binary, at path exe, is read-only. start must fork
-// the child on the calling goroutine (os/exec's Cmd.Start does). The thread
-// is discarded afterwards, so no other goroutine ever runs in that namespace.
-// private is false when the caller may not make a mount namespace
-// (rootless): start then runs in the caller's own, from a sealed copy.
-func Start(start func(exe string, private bool) error) error {
+// Binary is the hull binary a container process starts from.
+type Binary struct {
+	// file is the binary through the read-only overlay, or nil: then path
+	// is what to execute.
+	file *os.File
+	path string
+	// Private is set when the process starts in exeseal's private mount
+	// namespace, which it must leave for the caller's (by its path, taken
+	// before Start) before it makes or joins any other.
+	Private bool
+}
+
+// Files returns the path to execute the binary by, for a child that gets
+// files from fd 3 on, and the files it must get. The overlay's file is
+// passed as the last of them and executed through /proc/self/fd: Go moves
+// fds about in the child before it execs, so any other fd number might by
+// then name another file (golang/go#61751). The child inherits that fd;
+// hull's init and finisher mark every fd above the preserved ones
+// close-on-exec, so it never reaches the container's program.
+func (b Binary) Files(files []*os.File) (string, []*os.File) {
+	if b.file == nil {
+		return b.path, files
+	}
+	files = append(files, b.file)
+	return "/proc/self/fd/" + strconv.Itoa(3+len(files)-1), files
+}
+
+// Start calls start with the binary to start a container process from;
+// start must fork that process on the calling goroutine (os/exec's
+// Cmd.Start does). layer is an existing directory outside the binary's
+// own (hull's state root): a lower-only overlay needs two lower layers, and
+// the binary's directory is the upper of them, so nothing in layer can
+// stand in for the binary.
+func Start(layer string, start func(Binary) error) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find hull binary: %w", err)
 	}
-	errc := make(chan error, 1)
-	go func() {
-		// Never unlocked: the goroutine's exit then ends the thread, and
-		// with it this thread's mount namespace.
-		runtime.LockOSThread()
-		err := sealOnThisThread(exe)
-		if errors.Is(err, unix.EPERM) && os.Geteuid() != 0 {
-			errc <- startUnprivileged(exe, start)
-			return
-		}
-		if err != nil {
-			errc <- err
-			return
-		}
-		errc <- start(exe, true)
-	}()
-	return <-errc
-}
-
-func sealOnThisThread(exe string) error {
-	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-		return fmt.Errorf("unshare mount namespace: %w", err)
+	f, err := overlayBinary(exe, layer)
+	if err == nil {
+		defer f.Close()
+		return start(Binary{file: f})
 	}
-	// Slave, so the bind mount below cannot propagate to the host.
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
-		return fmt.Errorf("make / rslave: %w", err)
-	}
-	if err := unix.Mount(exe, exe, "", unix.MS_BIND, ""); err != nil {
-		return fmt.Errorf("bind %s: %w", exe, err)
-	}
-	flags := uintptr(unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY)
-	if err := unix.Mount("", exe, "", flags, ""); err != nil {
-		return fmt.Errorf("remount %s read-only: %w", exe, err)
-	}
-	return nil
+	return startPrivate(exe, start)
 }

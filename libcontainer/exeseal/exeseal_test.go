@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -15,52 +16,172 @@ import (
 
 func requireRoot(t testing.TB) {
 	if os.Getuid() != 0 {
-		t.Skip("needs root: mounts in a private mount namespace")
+		t.Skip("needs root: mounts")
 	}
 }
 
 // TestChildCannotWriteItsExecutable starts a child the way hull starts its
-// init and tries what a container process would: open /proc/PID/exe for writing.
+// init and tries what a container process would: open /proc/PID/exe for
+// writing. With a usable layer the binary comes through the overlay; with
+// none (an overlay cannot be made) from the private namespace's bind.
 func TestChildCannotWriteItsExecutable(t *testing.T) {
 	requireRoot(t)
 	if os.Getenv("EXESEAL_CHILD") == "1" {
 		time.Sleep(10 * time.Second)
 		return
 	}
-	var cmd *exec.Cmd
-	err := Start(func(exe string, _ bool) error {
-		cmd = exec.Command(exe, "-test.run=^TestChildCannotWriteItsExecutable$")
-		cmd.Env = append(os.Environ(), "EXESEAL_CHILD=1")
-		return cmd.Start()
-	})
+	for _, tc := range []struct {
+		name        string
+		layer       string
+		wantPrivate bool
+	}{
+		{"overlay", t.TempDir(), false},
+		{"private namespace", filepath.Join(t.TempDir(), "missing"), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var cmd *exec.Cmd
+			var private bool
+			err := Start(tc.layer, func(b Binary) error {
+				private = b.Private
+				cmd = exec.Command("/nonexistent", "-test.run=^TestChildCannotWriteItsExecutable$")
+				cmd.Env = append(os.Environ(), "EXESEAL_CHILD=1")
+				cmd.Path, cmd.ExtraFiles = b.Files(cmd.ExtraFiles)
+				return cmd.Start()
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { cmd.Process.Kill(); cmd.Wait() }()
+			if private != tc.wantPrivate {
+				t.Fatalf("started in the private namespace: %v, want %v", private, tc.wantPrivate)
+			}
+			wantNotWritable(t, "/proc/"+strconv.Itoa(cmd.Process.Pid)+"/exe")
+			// No mount of the binary in the caller's namespace.
+			mine, _ := os.ReadFile("/proc/self/mountinfo")
+			self, _ := os.Executable()
+			if strings.Contains(string(mine), " "+self+" ") || strings.Contains(string(mine), " - overlay ") && strings.Contains(string(mine), filepath.Dir(self)) {
+				t.Fatalf("a mount of %s leaked into the caller's mount namespace", self)
+			}
+		})
+	}
+}
+
+func wantNotWritable(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err == nil {
+		f.Close()
+		t.Fatalf("opened %s for writing", path)
+	}
+	if !errors.Is(err, unix.EROFS) && !errors.Is(err, unix.ETXTBSY) {
+		t.Fatalf("open %s for writing: %v, want EROFS", path, err)
+	}
+}
+
+// TestOverlaySuperblockReadOnly makes the CVE-2019-5736 attack with the
+// powers of a privileged container (CAP_SYS_ADMIN over the host's user
+// namespace): hold /proc/PID/exe of a process started from the sealed
+// binary, let the process end (no more ETXTBSY), clear the read-only flag
+// of the mount the held path is on, open it for writing. Against a
+// read-only bind (the control) the write lands; against the overlay it
+// fails, its superblock being read-only.
+func TestOverlaySuperblockReadOnly(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	target := filepath.Join(dir, "bin", "sleep")
+	os.MkdirAll(filepath.Dir(target), 0o755)
+	orig, err := os.ReadFile("/bin/sleep")
+	if err != nil {
+		t.Skip(err)
+	}
+	if err := os.WriteFile(target, orig, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	layer := filepath.Join(dir, "layer")
+	os.Mkdir(layer, 0o755)
+
+	sealed, err := overlayBinary(target, layer)
+	if err != nil {
+		t.Skipf("no overlay here: %v", err)
+	}
+	defer sealed.Close()
+	if err := attack(t, Binary{file: sealed}); !errors.Is(err, unix.EROFS) {
+		t.Errorf("write to the overlay's binary after clearing its mount's read-only flag: %v, want EROFS", err)
+	}
+	if data, _ := os.ReadFile(target); string(data) != string(orig) {
+		t.Fatalf("binary changed through the overlay")
+	}
+
+	// Control: the same steps defeat a detached read-only bind.
+	bind, err := unix.OpenTree(unix.AT_FDCWD, target, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		t.Skipf("open_tree: %v", err)
+	}
+	bindFile := os.NewFile(uintptr(bind), "bind")
+	defer bindFile.Close()
+	if err := unix.MountSetattr(bind, "", unix.AT_EMPTY_PATH, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}); err != nil {
+		t.Fatal(err)
+	}
+	if err := attack(t, Binary{file: bindFile}); err != nil {
+		t.Errorf("control: the read-only bind resisted: %v", err)
+	}
+	if data, _ := os.ReadFile(target); string(data) != "x" {
+		t.Errorf("control: the binary is unchanged after the write through the bind")
+	}
+}
+
+// attack starts a process from b, holds its /proc/PID/exe, ends it, clears
+// the read-only flag of the held path's mount and writes "x" through it.
+func attack(t *testing.T, b Binary) error {
+	cmd := exec.Command("sleep", "10")
+	cmd.Path, cmd.ExtraFiles = b.Files(cmd.ExtraFiles)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	held, err := unix.Open("/proc/"+strconv.Itoa(cmd.Process.Pid)+"/exe", unix.O_PATH|unix.O_CLOEXEC, 0)
+	cmd.Process.Kill()
+	cmd.Wait()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	defer unix.Close(held)
+	err = unix.MountSetattr(held, "", unix.AT_EMPTY_PATH, &unix.MountAttr{Attr_clr: unix.MOUNT_ATTR_RDONLY})
+	t.Logf("mount_setattr clearing MOUNT_ATTR_RDONLY: %v", err)
+	w, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(held), os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	_, err = w.WriteString("x")
+	return err
+}
 
-	exe := "/proc/" + strconv.Itoa(cmd.Process.Pid) + "/exe"
-	f, err := os.OpenFile(exe, os.O_WRONLY, 0)
-	if err == nil {
-		f.Close()
-		t.Fatalf("opened %s for writing", exe)
-	}
-	if !errors.Is(err, unix.EROFS) && !errors.Is(err, unix.ETXTBSY) {
-		t.Fatalf("open %s for writing: %v, want EROFS", exe, err)
-	}
-	// The read-only mount exists only in the child's namespace, not ours.
-	mine, _ := os.ReadFile("/proc/self/mountinfo")
-	self, _ := os.Executable()
-	if strings.Contains(string(mine), " "+self+" ") {
-		t.Fatalf("bind mount of %s leaked into the caller's mount namespace", self)
+func TestEscapeLayer(t *testing.T) {
+	for in, want := range map[string]string{
+		"/usr/bin/":   "/usr/bin/",
+		"/a:b/":       `/a\:b/`,
+		`/a\b:c`:      `/a\\b\:c`,
+		"/run/hull-x": "/run/hull-x",
+	} {
+		if got := escapeLayer(in); got != want {
+			t.Errorf("escapeLayer(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
 func BenchmarkStart(b *testing.B) {
 	requireRoot(b)
-	for i := 0; i < b.N; i++ {
-		if err := Start(func(string, bool) error { return nil }); err != nil {
-			b.Fatal(err)
-		}
+	for _, tc := range []struct{ name, layer string }{
+		{"overlay", b.TempDir()},
+		{"private namespace", "/nonexistent"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if err := Start(tc.layer, func(Binary) error { return nil }); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

@@ -12,16 +12,16 @@ import (
 // caller without the right to make a mount namespace: the installed binary
 // itself when the caller cannot write it either (the container is at most
 // the caller), otherwise a sealed memfd copy, as runc does.
-func startUnprivileged(exe string, start func(string, bool) error) error {
+func startUnprivileged(exe string, start func(Binary) error) error {
 	if unix.Access(exe, unix.W_OK) != nil {
-		return start(exe, false)
+		return start(Binary{path: exe})
 	}
 	f, err := sealedCopy(exe)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	return start(fmt.Sprintf("/proc/self/fd/%d", f.Fd()), false)
+	return start(Binary{file: f})
 }
 
 // sealedCopy copies exe into a memfd sealed against writes, growing and

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -125,4 +126,50 @@ func fileHash(t *testing.T, path string) [32]byte {
 		t.Fatal(err)
 	}
 	return sha256.Sum256(data)
+}
+
+// TestInitExeNotWritableFromContainer makes the CVE-2019-5736 attempt from
+// inside: a process exec'd into a created container, with CAP_SYS_PTRACE
+// (to reach the non-dumpable init) and CAP_SYS_ADMIN, opens its init's
+// /proc/1/exe — hull, before start — for reading, waits until the init has
+// exec'd the container's program (no process runs that hull any more, so
+// no ETXTBSY), and reopens the held file for writing through
+// /proc/self/fd. The kernel must refuse with EROFS (the binary came through
+// a read-only overlay or bind); the host binary stays as it was.
+func TestInitExeNotWritableFromContainer(t *testing.T) {
+	t.Parallel()
+	c := newContainer(t, func(s *specs.Spec) {
+		s.Process.Args = []string{"sleep", "30"}
+		caps := s.Process.Capabilities
+		for _, set := range []*[]string{&caps.Bounding, &caps.Effective, &caps.Permitted} {
+			*set = append(*set, "CAP_SYS_PTRACE", "CAP_SYS_ADMIN")
+		}
+	})
+	out := c.outDir()
+	before := fileHash(t, c.bin)
+	c.mustCreate()
+	script := `exec 4</proc/1/exe; readlink /proc/1/exe > /tmp/before; echo held > /tmp/held
+		for i in $(seq 100); do [ "$(readlink /proc/1/exe)" = /bin/busybox ] && break; sleep 0.05; done
+		readlink /proc/1/exe > /tmp/after
+		( exec 5<>/proc/self/fd/4 ) 2> /tmp/err && echo OPENED > /tmp/opened; echo done > /tmp/done`
+	c.mustHull("exec", "-d", c.ID, "sh", "-c", script)
+	waitFile(t, filepath.Join(out, "held"), 10*time.Second)
+	c.mustHull("start", c.ID)
+	waitFile(t, filepath.Join(out, "done"), 10*time.Second)
+	read := func(name string) string {
+		b, _ := os.ReadFile(filepath.Join(out, name))
+		return strings.TrimSpace(string(b))
+	}
+	t.Logf("init's exe before start %q, after %q; reopen for writing: %q", read("before"), read("after"), read("err"))
+	if read("after") != "/bin/busybox" {
+		t.Fatalf("the init did not exec the container's program in time: exe %q", read("after"))
+	}
+	if read("opened") != "" {
+		t.Errorf("the container opened the hull binary its init ran for writing")
+	} else if !strings.Contains(read("err"), "Read-only file system") {
+		t.Errorf("want EROFS, got %q", read("err"))
+	}
+	if after := fileHash(t, c.bin); after != before {
+		t.Errorf("hull binary changed")
+	}
 }
