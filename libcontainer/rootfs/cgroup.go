@@ -234,7 +234,7 @@ func (s *setupper) bindHierarchy(top, fd int, sub string, h v1Hierarchy, self ma
 	if err != nil {
 		return err
 	}
-	if err := unix.Mount(src, fdPath(fd), "", unix.MS_BIND, ""); err != nil {
+	if err := unix.Mount(src, fdPath(fd), "", unix.MS_BIND|flags&unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind mount %s on %s: %w", src, sub, err)
 	}
 	if flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) == 0 {
