@@ -57,6 +57,11 @@ func hasOption(opts []string, names ...string) bool {
 // hull's own namespaces. The pty slave is returned for the init.
 func buildRootfs(pid int, cfg *initConfig, consoleSock *os.File, runtimeHooks func() error) (*os.File, error) {
 	b := &rootfsBuilder{cfg: cfg, spec: cfg.Spec, initPid: pid, consoleSock: consoleSock}
+	if cgroupV1Mount(cfg.Spec) {
+		// Read from this goroutine's thread, in hull's cgroup namespace,
+		// which is the builder's: the container has none of its own.
+		b.cgroupV1 = rootfs.ReadCgroupV1Ahead(pid)
+	}
 	hooksReq, hooksDone := make(chan struct{}), make(chan error)
 	if runtimeHooks != nil {
 		b.runtimeHooks = func() error {
@@ -84,6 +89,22 @@ func buildRootfs(pid int, cfg *initConfig, consoleSock *os.File, runtimeHooks fu
 			return b.slave, err
 		}
 	}
+}
+
+// cgroupV1Mount tells whether the build makes a cgroup mount on a cgroup
+// v1 host in hull's cgroup namespace: then the init's view of the host's
+// hierarchies can be read ahead, overlapping the mounts before it.
+func cgroupV1Mount(spec *specs.Spec) bool {
+	if hasNamespace(spec, specs.CgroupNamespace) {
+		return false
+	}
+	for _, m := range spec.Mounts {
+		if m.Type == "cgroup" {
+			var st unix.Statfs_t
+			return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type != unix.CGROUP2_SUPER_MAGIC
+		}
+	}
+	return false
 }
 
 // inNamespaces runs on the locked thread.

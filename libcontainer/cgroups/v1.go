@@ -311,6 +311,11 @@ func (m *v1Manager) Thaw() error {
 	if err != nil {
 		return err
 	}
+	// Read first: a cgroup never frozen (delete after run) is left alone,
+	// one read where the write and the read-back cost two opens more.
+	if st, err := readFile(d, "freezer.state"); err == nil && strings.TrimSpace(st) == "THAWED" {
+		return nil
+	}
 	for i := 0; i < 1000; i++ {
 		if err := writeFile(d, "freezer.state", "THAWED"); err != nil {
 			return err

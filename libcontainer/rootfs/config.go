@@ -31,6 +31,9 @@ type Config struct {
 	// belong to (fsconfig "pidns"): a builder outside that namespace
 	// would otherwise mount the proc of its own.
 	PidNS int
+	// CgroupV1, when set, is the init's view of a cgroup v1 host read
+	// ahead by the caller; nil: a cgroup mount reads it when made.
+	CgroupV1 *CgroupV1Ahead
 }
 
 // procFile is the /proc file name of the container's init.

@@ -149,3 +149,37 @@ func TestMayLeaveShared(t *testing.T) {
 		}
 	}
 }
+
+// TestReadCgroupV1Ahead: the view read ahead is the one read in place.
+func TestReadCgroupV1Ahead(t *testing.T) {
+	want, err := v1Hierarchies("/proc/self/mountinfo")
+	if err != nil {
+		t.Skipf("no cgroup v1 here: %v", err)
+	}
+	wantSelf, err := ownCgroups("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &setupper{c: &Config{CgroupV1: ReadCgroupV1Ahead(os.Getpid())}}
+	hier, self, err := s.cgroupV1()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hier) != len(want) || len(self) != len(wantSelf) {
+		t.Fatalf("ahead: %d hierarchies, %d cgroups; in place %d, %d", len(hier), len(self), len(want), len(wantSelf))
+	}
+	for i := range want {
+		if hier[i] != want[i] {
+			t.Errorf("[%d] = %+v, want %+v", i, hier[i], want[i])
+		}
+	}
+	for k, v := range wantSelf {
+		if self[k] != v {
+			t.Errorf("own cgroup %q = %q, want %q", k, self[k], v)
+		}
+	}
+	bad := &setupper{c: &Config{CgroupV1: ReadCgroupV1Ahead(-1)}}
+	if _, _, err := bad.cgroupV1(); err == nil {
+		t.Error("view of pid -1: no error")
+	}
+}
