@@ -269,6 +269,12 @@ __attribute__((constructor)) static void hull_nsenter(void)
 	/* Nothing in this process may be read through /proc by the container. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		fail("prctl PR_SET_DUMPABLE");
+	/*
+	 * Started through /proc/self/fd/N (the sealed binary), the kernel named
+	 * this process "N"; ps should show what it is until the container's
+	 * program replaces it (runc shows runc:[2:INIT]). Cosmetic: no failure.
+	 */
+	prctl(PR_SET_NAME, (unsigned long)"hull:[init]", 0, 0, 0);
 
 	int cgroup_fd = -1;
 	char *cgroups = getenv("_HULL_CGROUP");
