@@ -125,15 +125,11 @@ func (s *setupper) mountCgroup1(m specs.Mount, o mountOptions) error {
 	// Everything below is made relative to the new tmpfs: empty and
 	// reachable from nowhere else, it holds no symlink to resolve, and its
 	// place was checked when it was mounted.
-	top, err := s.root.open(m.Destination, 0)
+	top, err := s.openNewTmpfs(m.Destination)
 	if err != nil {
 		return fmt.Errorf("cgroup %s: %w", m.Destination, err)
 	}
 	defer unix.Close(top)
-	var fs unix.Statfs_t
-	if err := unix.Fstatfs(top, &fs); err != nil || fs.Type != unix.TMPFS_MAGIC {
-		return fmt.Errorf("cgroup %s: the path no longer leads to the new tmpfs (%v)", m.Destination, err)
-	}
 	for _, h := range hier {
 		if err := s.mountHierarchy(top, m.Destination, h, self, o); err != nil {
 			return fmt.Errorf("cgroup %s: %w", m.Destination, err)

@@ -117,15 +117,11 @@ func (s *setupper) mountTmpfsCopyUp(m specs.Mount, o mountOptions, fd int, keepM
 		return err
 	}
 	// Resolved again: fd still names the covered directory.
-	top, err := s.root.open(m.Destination, 0)
+	top, err := s.openNewTmpfs(m.Destination)
 	if err != nil {
-		return fmt.Errorf("tmpcopyup %s: open the new tmpfs: %w", m.Destination, err)
+		return fmt.Errorf("tmpcopyup %s: %w", m.Destination, err)
 	}
 	defer unix.Close(top)
-	var fs unix.Statfs_t
-	if err := unix.Fstatfs(top, &fs); err != nil || fs.Type != unix.TMPFS_MAGIC {
-		return fmt.Errorf("tmpcopyup %s: the path no longer leads to the new tmpfs (%v)", m.Destination, err)
-	}
 	dir, err := unix.Openat(top, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("tmpcopyup %s: open the new tmpfs: %w", m.Destination, err)
@@ -286,4 +282,20 @@ func (s *setupper) copySymlink(m specs.Mount) error {
 		return fmt.Errorf("copy-symlink %s: symlink %s -> %q: %w", m.Source, m.Destination, target, err)
 	}
 	return nil
+}
+
+// openNewTmpfs opens dest, where a tmpfs was just mounted, and checks that
+// the path still leads to a tmpfs: what is made below it is then made
+// relative to that fd, in a filesystem that holds nothing else.
+func (s *setupper) openNewTmpfs(dest string) (int, error) {
+	top, err := s.root.open(dest, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open the new tmpfs: %w", err)
+	}
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(top, &fs); err != nil || fs.Type != unix.TMPFS_MAGIC {
+		unix.Close(top)
+		return -1, fmt.Errorf("the path no longer leads to the new tmpfs (%v)", err)
+	}
+	return top, nil
 }
