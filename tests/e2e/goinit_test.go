@@ -142,13 +142,6 @@ func runForParity(t *testing.T, c *container) string {
 	if r := c.run("--console-socket", rcv.path); r.Code != 0 {
 		t.Fatalf("%s", r)
 	}
-	select {
-	case <-rcv.done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no EOF from the pty master")
-	}
-	if rcv.err != nil {
-		t.Fatal(rcv.err)
-	}
+	waitConsole(t, rcv)
 	return strings.ReplaceAll(rcv.out.String(), "\r", "")
 }

@@ -93,14 +93,7 @@ func TestTerminalConsoleSocket(t *testing.T) {
 	if r.Code != 0 {
 		t.Fatalf("%s", r)
 	}
-	select {
-	case <-rcv.done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no EOF from the pty master")
-	}
-	if rcv.err != nil {
-		t.Fatal(rcv.err)
-	}
+	waitConsole(t, rcv)
 	out := strings.ReplaceAll(rcv.out.String(), "\r", "")
 	wantContains(t, out, "tty=/dev/pts/0", "size=30 100", "stdio-is-tty")
 	if strings.Contains(r.Stdout, "tty=") {

@@ -25,25 +25,13 @@ import (
 // its own pid namespace's.
 func TestRootfsBuilder(t *testing.T) {
 	t.Parallel()
-	userns := func(s *specs.Spec) {
-		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
-		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
-		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
-		var mounts []specs.Mount
-		for _, m := range s.Mounts {
-			if m.Destination != "/sys" && m.Destination != "/sys/fs/cgroup" {
-				mounts = append(mounts, m)
-			}
-		}
-		s.Mounts = mounts
-	}
 	for _, tc := range []struct {
 		name   string
 		edit   func(*specs.Spec)
 		parent bool // hull create builds it (hull only)
 	}{
 		{"plain", nil, hullrootfs.ProcPidNS()},
-		{"userns", userns, false},
+		{"userns", withUserNamespace, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -98,4 +86,20 @@ func TestRootfsBuilder(t *testing.T) {
 			})
 		})
 	}
+}
+
+// withUserNamespace gives s a user namespace mapping root to host uid and
+// gid 100000 (65536 ids) and drops the /sys and cgroup mounts, which the
+// mapped root may not make (sysfs belongs to the host's network namespace).
+func withUserNamespace(s *specs.Spec) {
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	var mounts []specs.Mount
+	for _, m := range s.Mounts {
+		if m.Destination != "/sys" && m.Destination != "/sys/fs/cgroup" {
+			mounts = append(mounts, m)
+		}
+	}
+	s.Mounts = mounts
 }

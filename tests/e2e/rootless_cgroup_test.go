@@ -70,21 +70,8 @@ func TestRootlessCgroupV1Delegated(t *testing.T) {
 			})
 			id := uniqueName(t)
 			t.Cleanup(func() { rt.do(u, bundle, "delete", "--force", id) })
-			mustOK := func(args ...string) string {
-				t.Helper()
-				r := rt.do(u, bundle, args...)
-				if r.Code != 0 {
-					t.Fatalf("%s %v as %s: %v", rt.name, args, u.Name, r)
-				}
-				return r.Stdout
-			}
-			status := func() string {
-				var st specs.State
-				if err := json.Unmarshal([]byte(mustOK("state", id)), &st); err != nil {
-					t.Fatalf("state: %v", err)
-				}
-				return string(st.Status)
-			}
+			mustOK := func(args ...string) string { t.Helper(); return rt.mustDo(t, u, bundle, args...) }
+			status := func() string { t.Helper(); return rt.status(t, u, bundle, id) }
 			mustOK("run", "-d", id)
 			v1 := func(ctrl, file string) string { return readTrim(t, filepath.Join("/sys/fs/cgroup", ctrl, cg, file)) }
 			if got := v1("memory", "memory.limit_in_bytes"); got != "67108864" {

@@ -107,6 +107,27 @@ func (rt rootlessRuntime) do(u *testUser, dir string, args ...string) result {
 	return u.run(dir, rt.bin, append(append([]string{}, rt.pre...), args...)...)
 }
 
+// mustDo runs rt's command as u in dir and fails the test unless it
+// exits 0; it returns the command's stdout.
+func (rt rootlessRuntime) mustDo(t *testing.T, u *testUser, dir string, args ...string) string {
+	t.Helper()
+	r := rt.do(u, dir, args...)
+	if r.Code != 0 {
+		t.Fatalf("%s %v as %s: %v", rt.name, args, u.Name, r)
+	}
+	return r.Stdout
+}
+
+// status is the container's status as rt's `state` reports it.
+func (rt rootlessRuntime) status(t *testing.T, u *testUser, dir, id string) string {
+	t.Helper()
+	var st specs.State
+	if err := json.Unmarshal([]byte(rt.mustDo(t, u, dir, "state", id)), &st); err != nil {
+		t.Fatalf("%s state: %v", rt.name, err)
+	}
+	return string(st.Status)
+}
+
 // Lifecycle as an unprivileged user, hull and runc side by side: the
 // container is root of a user namespace mapping only the user's uid.
 func TestRootlessLifecycle(t *testing.T) {
@@ -122,21 +143,8 @@ func TestRootlessLifecycle(t *testing.T) {
 		t.Run(rt.name, func(t *testing.T) {
 			id := uniqueName(t)
 			t.Cleanup(func() { rt.do(u, bundle, "delete", "--force", id) })
-			mustOK := func(args ...string) string {
-				t.Helper()
-				r := rt.do(u, bundle, args...)
-				if r.Code != 0 {
-					t.Fatalf("%s %v as %s: %v", rt.name, args, u.Name, r)
-				}
-				return r.Stdout
-			}
-			status := func() string {
-				var st specs.State
-				if err := json.Unmarshal([]byte(mustOK("state", id)), &st); err != nil {
-					t.Fatalf("state: %v", err)
-				}
-				return string(st.Status)
-			}
+			mustOK := func(args ...string) string { t.Helper(); return rt.mustDo(t, u, bundle, args...) }
+			status := func() string { t.Helper(); return rt.status(t, u, bundle, id) }
 			mustOK("create", id)
 			if s := status(); s != "created" {
 				t.Fatalf("after create: %s", s)

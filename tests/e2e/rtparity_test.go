@@ -339,16 +339,7 @@ func TestCreateContainerHookCwd(t *testing.T) {
 func TestBindSourceHostRootOnly(t *testing.T) {
 	t.Parallel()
 	edit := func(s *specs.Spec) {
-		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
-		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
-		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
-		var mounts []specs.Mount
-		for _, m := range s.Mounts {
-			if m.Destination != "/sys" && m.Destination != "/sys/fs/cgroup" {
-				mounts = append(mounts, m)
-			}
-		}
-		s.Mounts = mounts
+		withUserNamespace(s)
 		s.Process.Args = []string{"cat", "/home/secret"}
 	}
 	eachRuntime(t, edit, func(t *testing.T, c *container) {
