@@ -455,6 +455,12 @@ static void report_ready(void)
 	close(sync_fd);
 }
 
+/*
+ * wait_for_start blocks until `hull start` writes its byte. The fifo stays
+ * open, close-on-exec: `start` returns when it loses its last reader, and
+ * that must be the execve's point of no return (poststart hooks and engines
+ * count on the program being executed), not this function.
+ */
 static void wait_for_start(int fifo)
 {
 	char c;
@@ -464,7 +470,8 @@ static void wait_for_start(int fifo)
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		fail("wait for start", errno, "read exec.fifo");
-	close(fifo);
+	if (fcntl(fifo, F_SETFD, FD_CLOEXEC) < 0)
+		fail("wait for start", errno, "make exec.fifo close-on-exec");
 }
 
 /* recv_exact reads len bytes; the fd riding on them, if any, goes to *fd_out. */

@@ -104,7 +104,7 @@ func finish(t *testing.T, req *Request, p *wire.Process) (byte, string, string) 
 
 // finishWith is finish with extra fds (from 3 on, the sync socket after
 // them) and afterReady run once the finisher reported ready.
-func finishWith(t *testing.T, req *Request, p *wire.Process, extra []*os.File, afterReady func()) (byte, string, string) {
+func finishWith(t *testing.T, req *Request, p *wire.Process, extra []*os.File, afterReady func(pid int)) (byte, string, string) {
 	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -153,7 +153,7 @@ func finishWith(t *testing.T, req *Request, p *wire.Process, extra []*os.File, a
 		t.Fatalf("finisher's answer: %v", err)
 	}
 	if afterReady != nil && typ == wire.MsgReady {
-		afterReady()
+		afterReady(pid)
 	}
 	out, _ := io.ReadAll(outR)
 	return typ, string(payload), string(out)
@@ -339,7 +339,7 @@ func TestFinisherWaitsForStart(t *testing.T) {
 	stamp := filepath.Join(t.TempDir(), "ran")
 	p := shellProcess("/", "touch "+stamp)
 	p.FifoFD = 3
-	typ, msg, _ := finishWith(t, &Request{}, p, []*os.File{fifoR}, func() {
+	typ, msg, _ := finishWith(t, &Request{}, p, []*os.File{fifoR}, func(int) {
 		fifoR.Close()
 		time.Sleep(200 * time.Millisecond)
 		if _, err := os.Stat(stamp); err == nil {
@@ -352,5 +352,48 @@ func TestFinisherWaitsForStart(t *testing.T) {
 	}
 	if _, err := os.Stat(stamp); err != nil {
 		t.Errorf("the program did not run after start: %v", err)
+	}
+}
+
+// TestFinisherHoldsFifoUntilExec: `hull start` returns when the exec fifo
+// loses its last reader, and that must mean the program is executed. So the
+// finisher keeps its end open, close-on-exec, through the seccomp load to the
+// execve: by the time the writer sees no reader, the process's executable is
+// already the program (the kernel switches it before it closes those fds).
+func TestFinisherHoldsFifoUntilExec(t *testing.T) {
+	requireRoot(t)
+	program, err := filepath.EvalSymlinks("/bin/sleep")
+	if err != nil {
+		t.Skipf("no /bin/sleep: %v", err)
+	}
+	for round := 0; round < 5; round++ {
+		fifoR, fifoW, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := shellProcess("/", "")
+		p.Program, p.Args = "/bin/sleep", []string{"sleep", "60"}
+		p.FifoFD = 3
+		p.Seccomp = bytes.Repeat(allowAll, 64)
+		var exe string
+		typ, msg, _ := finishWith(t, &Request{}, p, []*os.File{fifoR}, func(pid int) {
+			fifoR.Close()
+			fifoW.Write([]byte{0})
+			fds := []unix.PollFd{{Fd: int32(fifoW.Fd())}}
+			for {
+				if _, err := unix.Poll(fds, -1); err == nil || err != unix.EINTR {
+					break
+				}
+			}
+			exe, err = os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
+			unix.Kill(pid, unix.SIGKILL)
+		})
+		fifoW.Close()
+		if typ != wire.MsgReady {
+			t.Fatalf("finisher answered %q %q", typ, msg)
+		}
+		if exe != program {
+			t.Errorf("round %d: when the fifo lost its reader the process ran %q (%v), want the program %s", round, exe, err, program)
+		}
 	}
 }

@@ -126,8 +126,8 @@ func TestPassListWellFormed(t *testing.T) {
 }
 
 // TestValidationGate runs the listed programs against hull. A listed program
-// that fails is run once more and counts as regressed only if it fails
-// again; a pass on the retry is logged as flaky. With HULL_VALIDATE_FULL=1
+// that fails is run again, up to gateRetries times, and counts as regressed
+// only if it never passes; a pass on a retry is logged as flaky. With HULL_VALIDATE_FULL=1
 // all programs run and the ones hull passes that the list lacks are named.
 func TestValidationGate(t *testing.T) {
 	if os.Geteuid() != 0 {
@@ -161,20 +161,39 @@ func TestValidationGate(t *testing.T) {
 			failed = append(failed, p)
 		}
 	}
-	if len(failed) > 0 {
-		t.Logf("retrying once: %s", strings.Join(failed, " "))
-		retry, logs := runHull(t, root, hull, failed)
-		for _, p := range failed {
-			if retry[p] == "PASS" {
-				t.Logf("FLAKY: %s failed (%s) then passed against hull", p, results[p])
-				continue
-			}
-			log, _ := os.ReadFile(filepath.Join(logs, p+".log"))
-			t.Errorf("%s no longer passes against hull (status %q twice); its log:\n%s", p, retry[p], log)
-		}
-	}
+	retryFailures(t, root, hull, results, failed)
 	if full {
 		reportNewPasses(t, passes, results)
+	}
+}
+
+// gateRetries is how often a failing program is run again. poststart races
+// two writers by design: the container's program and the poststart hook,
+// which the runtime may start as soon as the program is exec'd, append to
+// the same file and the program must come first. Measured here: hull fails
+// it 1 run in 20, crun 8 in 30.
+const gateRetries = 3
+
+// retryFailures runs the failed programs again until each passes or has
+// failed gateRetries more times, and fails t for those that never passed.
+func retryFailures(t *testing.T, root, hull string, first map[string]string, failed []string) {
+	t.Helper()
+	for try := 1; try <= gateRetries && len(failed) > 0; try++ {
+		t.Logf("retry %d of %d: %s", try, gateRetries, strings.Join(failed, " "))
+		retry, logs := runHull(t, root, hull, failed)
+		var still []string
+		for _, p := range failed {
+			switch {
+			case retry[p] == "PASS":
+				t.Logf("FLAKY: %s failed (%s) then passed against hull on retry %d", p, first[p], try)
+			case try == gateRetries:
+				log, _ := os.ReadFile(filepath.Join(logs, p+".log"))
+				t.Errorf("%s no longer passes against hull (status %q on %d runs); its log:\n%s", p, retry[p], gateRetries+1, log)
+			default:
+				still = append(still, p)
+			}
+		}
+		failed = still
 	}
 }
 
