@@ -1,15 +1,19 @@
 package libcontainer
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hull-runtime/hull/libcontainer/state"
+	"github.com/hull-runtime/hull/oci"
 )
 
 // writeState makes a container's state directory under a temp root with
@@ -119,7 +123,7 @@ func TestSaveKeepsSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Save(Saved{ID: "c", Spec: &spec}); err != nil {
+	if err := (&Container{dir: d, Saved: Saved{ID: "c", Spec: &spec}}).save(); err != nil {
 		t.Fatal(err)
 	}
 	d.Close()
@@ -142,5 +146,98 @@ func TestSaveKeepsSpec(t *testing.T) {
 	}
 	if !reflect.DeepEqual(*got, spec) {
 		t.Fatalf("spec after load and save:\n%+v\nwant\n%+v", *got, spec)
+	}
+}
+
+// stateV5 is state.json as hull wrote it before it kept the spec as
+// bytes: Saved with the spec encoded by encoding/json.
+type stateV5 struct {
+	ID      string        `json:"id"`
+	Bundle  string        `json:"bundle"`
+	Rootfs  string        `json:"rootfs"`
+	Created time.Time     `json:"created"`
+	Init    state.Process `json:"init"`
+	Spec    *specs.Spec   `json:"spec"`
+}
+
+func compatSpec() specs.Spec {
+	return specs.Spec{Version: "1.2.0", Process: &specs.Process{Args: []string{"true"}, Cwd: "/"},
+		Annotations: map[string]string{"k": "v"},
+		Hooks:       &specs.Hooks{Poststop: []specs.Hook{{Path: "/bin/true"}}},
+		Linux:       &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.PIDNamespace}}}}
+}
+
+// A state file written by the previous hull loads: the view, the whole
+// spec, and saved again the same spec.
+func TestLoadPreviousStateFormat(t *testing.T) {
+	spec := compatSpec()
+	data, err := json.Marshal(stateV5{ID: "c", Bundle: "/b", Init: state.Process{Pid: 1, StartTime: 2}, Spec: &spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := writeState(t, "c", string(data))
+	c, err := Load(root, "c", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.Init.Pid != 1 || c.Bundle != "/b" || !reflect.DeepEqual(c.Annotations(), spec.Annotations) || len(c.hooks().Poststop) != 1 || !c.ownsPIDNamespace() {
+		t.Fatalf("loaded %+v, view %+v", c.Saved, c.view)
+	}
+	got, err := c.FullSpec()
+	if err != nil || !reflect.DeepEqual(*got, spec) {
+		t.Fatalf("FullSpec: %v\n%+v\nwant\n%+v", err, got, spec)
+	}
+}
+
+// What create writes (config.json's bytes as the spec) reads as the
+// previous hull reads a state file, and as this one does.
+func TestSaveConfigBytes(t *testing.T) {
+	spec := compatSpec()
+	// config.json as a person writes it: indented, keys in any case, an
+	// unknown field; what hull decodes from it is spec.
+	config := []byte(`{
+	"ociVersion": "1.2.0", "x-unknown": [1, {"a": null}],
+	"Process": {"args": ["true"], "cwd": "/"},
+	"annotations": {"k": "v"},
+	"hooks": {"poststop": [{"path": "/bin/true"}]},
+	"linux": {"namespaces": [{"type": "pid"}]}
+}`)
+	decoded, err := oci.DecodeSpec(config)
+	if err != nil || !reflect.DeepEqual(*decoded, spec) {
+		t.Fatalf("config decodes to %+v (%v), want %+v", decoded, err, spec)
+	}
+	root := t.TempDir()
+	d, err := state.Create(root, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Container{dir: d, Saved: Saved{ID: "c", Init: state.Process{Pid: 1}, Spec: decoded}, rawSpec: config}
+	if err := c.save(); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	data, err := os.ReadFile(filepath.Join(root, "c", "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(data, []byte(`"x-unknown":[1,{"a":null}]`)) {
+		t.Errorf("state.json does not hold config.json's bytes: %s", data)
+	}
+	var old stateV5
+	if err := json.Unmarshal(data, &old); err != nil || old.Init.Pid != 1 || !reflect.DeepEqual(*old.Spec, spec) {
+		t.Fatalf("the previous hull reads %+v (%v), want spec %+v", old, err, spec)
+	}
+	c, err = Load(root, "c", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	got, err := c.FullSpec()
+	if err != nil || !reflect.DeepEqual(*got, spec) {
+		t.Fatalf("FullSpec: %v\n%+v\nwant\n%+v", err, got, spec)
+	}
+	if !reflect.DeepEqual(c.Annotations(), spec.Annotations) || len(c.hooks().Poststop) != 1 || !c.ownsPIDNamespace() {
+		t.Fatalf("view %+v", c.view)
 	}
 }

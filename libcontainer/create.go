@@ -111,7 +111,10 @@ func Create(o CreateOpts) (_ *Container, err error) {
 		return nil, err
 	}
 	faults.Hit("create/init ready")
-	if err := dir.Save(c.Saved); err != nil {
+	if c.Spec == b.Spec {
+		c.rawSpec = b.Config // nil where LoadBundle changed the spec
+	}
+	if err := c.save(); err != nil {
 		return nil, fmt.Errorf("save state: %w", err)
 	}
 	faults.Hit("create/state saved")
@@ -141,7 +144,7 @@ func (c *Container) makeCgroup(spec *specs.Spec, systemd, rootless bool) (cgroup
 	}
 	st := cg.State()
 	c.Cgroup = &st
-	if err := c.dir.Save(c.Saved); err != nil {
+	if err := c.save(); err != nil {
 		return nil, fmt.Errorf("save state: %w", err)
 	}
 	faults.Hit("create/cgroup recorded")

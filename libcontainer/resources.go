@@ -71,6 +71,7 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 		c.Spec.Linux = &specs.Linux{}
 	}
 	c.Spec.Linux.Resources = mergeResources(c.Spec.Linux.Resources, r)
+	c.rawSpec = nil // changed: encoded by save
 	return c.save()
 }
 

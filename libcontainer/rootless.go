@@ -33,7 +33,7 @@ func (c *Container) skipCgroup(spec *specs.Spec, cause error) (cgroups.Manager, 
 		cg.Destroy()
 	}
 	c.Cgroup = nil
-	if err := c.dir.Save(c.Saved); err != nil {
+	if err := c.save(); err != nil {
 		return nil, fmt.Errorf("save state: %w", err)
 	}
 	return nil, nil

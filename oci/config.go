@@ -20,6 +20,10 @@ type Bundle struct {
 	Dir    string // absolute path of the bundle directory
 	Spec   *specs.Spec
 	Rootfs string // absolute path of root.path, symlinks in the bundle path resolved
+	// Config is config.json's bytes, while Spec is what they decode to
+	// (nil where LoadBundle changed Spec: a relative bind source made
+	// absolute): the state file keeps them rather than encode the spec.
+	Config []byte
 }
 
 // ConfigPath is the absolute path of the bundle's config.json, used in error messages.
@@ -32,11 +36,11 @@ func LoadBundle(dir string) (*Bundle, error) {
 		return nil, fmt.Errorf("bundle %q: %w", dir, err)
 	}
 	path := filepath.Join(abs, ConfigFile)
-	spec, err := ReadSpec(path)
+	spec, data, err := readSpec(path)
 	if err != nil {
 		return nil, err
 	}
-	b := &Bundle{Dir: abs, Spec: spec}
+	b := &Bundle{Dir: abs, Spec: spec, Config: data}
 	if err := Validate(spec); err != nil {
 		// runc's words first: scripts and engines match "invalid
 		// configuration".
@@ -45,24 +49,32 @@ func LoadBundle(dir string) (*Bundle, error) {
 	if b.Rootfs, err = resolveRootfs(abs, spec.Root.Path); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	absBindSources(spec.Mounts, abs)
+	if absBindSources(spec.Mounts, abs) {
+		b.Config = nil
+	}
 	return b, nil
 }
 
 // ReadSpec decodes a config.json; unknown fields are allowed, as the spec asks.
 func ReadSpec(path string) (*specs.Spec, error) {
+	spec, _, err := readSpec(path)
+	return spec, err
+}
+
+// readSpec is ReadSpec, also returning the file's bytes.
+func readSpec(path string) (*specs.Spec, []byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%s: no such file: a bundle needs a %s (hull spec writes one)", path, ConfigFile)
+			return nil, nil, fmt.Errorf("%s: no such file: a bundle needs a %s (hull spec writes one)", path, ConfigFile)
 		}
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	var spec specs.Spec
-	if err := json.Unmarshal(data, &spec); err != nil {
-		return nil, fmt.Errorf("%s: invalid JSON: %w", path, describeJSONError(data, err))
+	spec, err := DecodeSpec(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: invalid JSON: %w", path, describeJSONError(data, err))
 	}
-	return &spec, nil
+	return spec, data, nil
 }
 
 func describeJSONError(data []byte, err error) error {
@@ -125,11 +137,15 @@ func parseMajorMinor(v string) (int, int, bool) {
 
 // absBindSources makes relative bind-mount sources absolute: the spec reads
 // them relative to the bundle, and the container's init runs elsewhere.
-func absBindSources(mounts []specs.Mount, bundle string) {
+// It reports whether it changed any.
+func absBindSources(mounts []specs.Mount, bundle string) bool {
+	changed := false
 	for i := range mounts {
 		m := &mounts[i]
 		if IsBind(*m) && m.Source != "" && !filepath.IsAbs(m.Source) {
 			m.Source = filepath.Join(bundle, m.Source)
+			changed = true
 		}
 	}
+	return changed
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -155,5 +156,28 @@ func TestLoadBundleResolvesPaths(t *testing.T) {
 	}
 	if got := b.Spec.Mounts[len(b.Spec.Mounts)-1].Source; got != filepath.Join(dir, "data") {
 		t.Errorf("relative bind source resolved to %s, want it under the bundle", got)
+	}
+	if b.Config != nil {
+		t.Error("Bundle.Config kept config.json's bytes, but the spec was changed")
+	}
+}
+
+// Bundle.Config is config.json's bytes where LoadBundle left the spec as
+// they decode it: create saves them rather than encode the spec.
+func TestLoadBundleKeepsConfig(t *testing.T) {
+	s := DefaultSpec()
+	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Source: "/abs", Type: "bind", Options: []string{"rbind"}})
+	data, _ := json.MarshalIndent(s, "", " ")
+	dir := writeBundle(t, string(data), true)
+	b, err := LoadBundle(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b.Config) != string(data) {
+		t.Fatalf("Bundle.Config = %q, want config.json's bytes", b.Config)
+	}
+	again, err := DecodeSpec(b.Config)
+	if err != nil || !reflect.DeepEqual(again, b.Spec) {
+		t.Fatalf("Bundle.Config decodes to %+v (%v), not to Bundle.Spec %+v", again, err, b.Spec)
 	}
 }

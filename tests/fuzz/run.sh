@@ -20,6 +20,7 @@ TARGETS="
 ./libcontainer/rootfs:FuzzMountOptions
 ./libcontainer/cgroups:FuzzResources
 ./oci:FuzzParseSignal
+./oci:FuzzDecodeSpec
 "
 fail=0
 # Every fuzz target of the tree must be listed above: a new one is not
