@@ -9,406 +9,408 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/valyala/fastjson"
+
+	"github.com/hull-runtime/hull/oci/jsondec"
 )
 
 func decSpec(v *fastjson.Value, out *specs.Spec) bool {
-	return decStruct(v, out, decSpecField)
+	return jsondec.Struct(v, out, decSpecField)
 }
 
 func decSpecField(k []byte, v *fastjson.Value, out *specs.Spec) bool {
 	switch string(k) {
 	case "ociVersion":
-		return decString(v, &out.Version)
+		return jsondec.String(v, &out.Version)
 	case "process":
-		return decPtr(v, &out.Process, decProcess)
+		return jsondec.Ptr(v, &out.Process, decProcess)
 	case "root":
-		return decPtr(v, &out.Root, decRoot)
+		return jsondec.Ptr(v, &out.Root, decRoot)
 	case "hostname":
-		return decString(v, &out.Hostname)
+		return jsondec.String(v, &out.Hostname)
 	case "domainname":
-		return decString(v, &out.Domainname)
+		return jsondec.String(v, &out.Domainname)
 	case "mounts":
-		return decSlice(v, &out.Mounts, decMount)
+		return jsondec.Slice(v, &out.Mounts, decMount)
 	case "hooks":
-		return decPtr(v, &out.Hooks, decHooks)
+		return jsondec.Ptr(v, &out.Hooks, decHooks)
 	case "annotations":
-		return decMap(v, &out.Annotations, decString[string])
+		return jsondec.Map(v, &out.Annotations, jsondec.String[string])
 	case "linux":
-		return decPtr(v, &out.Linux, decLinux)
+		return jsondec.Ptr(v, &out.Linux, decLinux)
 	case "solaris":
-		return decPtr(v, &out.Solaris, decSolaris)
+		return jsondec.Ptr(v, &out.Solaris, decSolaris)
 	case "windows":
-		return decPtr(v, &out.Windows, decWindows)
+		return jsondec.Ptr(v, &out.Windows, decWindows)
 	case "vm":
-		return decPtr(v, &out.VM, decVM)
+		return jsondec.Ptr(v, &out.VM, decVM)
 	case "zos":
-		return decPtr(v, &out.ZOS, decZOS)
+		return jsondec.Ptr(v, &out.ZOS, decZOS)
 	case "freebsd":
-		return decPtr(v, &out.FreeBSD, decFreeBSD)
+		return jsondec.Ptr(v, &out.FreeBSD, decFreeBSD)
 	}
 	switch {
-	case foldEq(k, "ociVersion"):
-		return decString(v, &out.Version)
-	case foldEq(k, "process"):
-		return decPtr(v, &out.Process, decProcess)
-	case foldEq(k, "root"):
-		return decPtr(v, &out.Root, decRoot)
-	case foldEq(k, "hostname"):
-		return decString(v, &out.Hostname)
-	case foldEq(k, "domainname"):
-		return decString(v, &out.Domainname)
-	case foldEq(k, "mounts"):
-		return decSlice(v, &out.Mounts, decMount)
-	case foldEq(k, "hooks"):
-		return decPtr(v, &out.Hooks, decHooks)
-	case foldEq(k, "annotations"):
-		return decMap(v, &out.Annotations, decString[string])
-	case foldEq(k, "linux"):
-		return decPtr(v, &out.Linux, decLinux)
-	case foldEq(k, "solaris"):
-		return decPtr(v, &out.Solaris, decSolaris)
-	case foldEq(k, "windows"):
-		return decPtr(v, &out.Windows, decWindows)
-	case foldEq(k, "vm"):
-		return decPtr(v, &out.VM, decVM)
-	case foldEq(k, "zos"):
-		return decPtr(v, &out.ZOS, decZOS)
-	case foldEq(k, "freebsd"):
-		return decPtr(v, &out.FreeBSD, decFreeBSD)
+	case jsondec.FoldEq(k, "ociVersion"):
+		return jsondec.String(v, &out.Version)
+	case jsondec.FoldEq(k, "process"):
+		return jsondec.Ptr(v, &out.Process, decProcess)
+	case jsondec.FoldEq(k, "root"):
+		return jsondec.Ptr(v, &out.Root, decRoot)
+	case jsondec.FoldEq(k, "hostname"):
+		return jsondec.String(v, &out.Hostname)
+	case jsondec.FoldEq(k, "domainname"):
+		return jsondec.String(v, &out.Domainname)
+	case jsondec.FoldEq(k, "mounts"):
+		return jsondec.Slice(v, &out.Mounts, decMount)
+	case jsondec.FoldEq(k, "hooks"):
+		return jsondec.Ptr(v, &out.Hooks, decHooks)
+	case jsondec.FoldEq(k, "annotations"):
+		return jsondec.Map(v, &out.Annotations, jsondec.String[string])
+	case jsondec.FoldEq(k, "linux"):
+		return jsondec.Ptr(v, &out.Linux, decLinux)
+	case jsondec.FoldEq(k, "solaris"):
+		return jsondec.Ptr(v, &out.Solaris, decSolaris)
+	case jsondec.FoldEq(k, "windows"):
+		return jsondec.Ptr(v, &out.Windows, decWindows)
+	case jsondec.FoldEq(k, "vm"):
+		return jsondec.Ptr(v, &out.VM, decVM)
+	case jsondec.FoldEq(k, "zos"):
+		return jsondec.Ptr(v, &out.ZOS, decZOS)
+	case jsondec.FoldEq(k, "freebsd"):
+		return jsondec.Ptr(v, &out.FreeBSD, decFreeBSD)
 	}
 	return true
 }
 
 func decProcess(v *fastjson.Value, out *specs.Process) bool {
-	return decStruct(v, out, decProcessField)
+	return jsondec.Struct(v, out, decProcessField)
 }
 
 func decProcessField(k []byte, v *fastjson.Value, out *specs.Process) bool {
 	switch string(k) {
 	case "terminal":
-		return decBool(v, &out.Terminal)
+		return jsondec.Bool(v, &out.Terminal)
 	case "consoleSize":
-		return decPtr(v, &out.ConsoleSize, decBox)
+		return jsondec.Ptr(v, &out.ConsoleSize, decBox)
 	case "user":
 		return decUser(v, &out.User)
 	case "args":
-		return decSlice(v, &out.Args, decString[string])
+		return jsondec.Slice(v, &out.Args, jsondec.String[string])
 	case "commandLine":
-		return decString(v, &out.CommandLine)
+		return jsondec.String(v, &out.CommandLine)
 	case "env":
-		return decSlice(v, &out.Env, decString[string])
+		return jsondec.Slice(v, &out.Env, jsondec.String[string])
 	case "cwd":
-		return decString(v, &out.Cwd)
+		return jsondec.String(v, &out.Cwd)
 	case "capabilities":
-		return decPtr(v, &out.Capabilities, decLinuxCapabilities)
+		return jsondec.Ptr(v, &out.Capabilities, decLinuxCapabilities)
 	case "rlimits":
-		return decSlice(v, &out.Rlimits, decPOSIXRlimit)
+		return jsondec.Slice(v, &out.Rlimits, decPOSIXRlimit)
 	case "noNewPrivileges":
-		return decBool(v, &out.NoNewPrivileges)
+		return jsondec.Bool(v, &out.NoNewPrivileges)
 	case "apparmorProfile":
-		return decString(v, &out.ApparmorProfile)
+		return jsondec.String(v, &out.ApparmorProfile)
 	case "oomScoreAdj":
-		return decPtr(v, &out.OOMScoreAdj, decInt[int])
+		return jsondec.Ptr(v, &out.OOMScoreAdj, jsondec.Int[int])
 	case "scheduler":
-		return decPtr(v, &out.Scheduler, decScheduler)
+		return jsondec.Ptr(v, &out.Scheduler, decScheduler)
 	case "selinuxLabel":
-		return decString(v, &out.SelinuxLabel)
+		return jsondec.String(v, &out.SelinuxLabel)
 	case "ioPriority":
-		return decPtr(v, &out.IOPriority, decLinuxIOPriority)
+		return jsondec.Ptr(v, &out.IOPriority, decLinuxIOPriority)
 	case "execCPUAffinity":
-		return decPtr(v, &out.ExecCPUAffinity, decCPUAffinity)
+		return jsondec.Ptr(v, &out.ExecCPUAffinity, decCPUAffinity)
 	}
 	switch {
-	case foldEq(k, "terminal"):
-		return decBool(v, &out.Terminal)
-	case foldEq(k, "consoleSize"):
-		return decPtr(v, &out.ConsoleSize, decBox)
-	case foldEq(k, "user"):
+	case jsondec.FoldEq(k, "terminal"):
+		return jsondec.Bool(v, &out.Terminal)
+	case jsondec.FoldEq(k, "consoleSize"):
+		return jsondec.Ptr(v, &out.ConsoleSize, decBox)
+	case jsondec.FoldEq(k, "user"):
 		return decUser(v, &out.User)
-	case foldEq(k, "args"):
-		return decSlice(v, &out.Args, decString[string])
-	case foldEq(k, "commandLine"):
-		return decString(v, &out.CommandLine)
-	case foldEq(k, "env"):
-		return decSlice(v, &out.Env, decString[string])
-	case foldEq(k, "cwd"):
-		return decString(v, &out.Cwd)
-	case foldEq(k, "capabilities"):
-		return decPtr(v, &out.Capabilities, decLinuxCapabilities)
-	case foldEq(k, "rlimits"):
-		return decSlice(v, &out.Rlimits, decPOSIXRlimit)
-	case foldEq(k, "noNewPrivileges"):
-		return decBool(v, &out.NoNewPrivileges)
-	case foldEq(k, "apparmorProfile"):
-		return decString(v, &out.ApparmorProfile)
-	case foldEq(k, "oomScoreAdj"):
-		return decPtr(v, &out.OOMScoreAdj, decInt[int])
-	case foldEq(k, "scheduler"):
-		return decPtr(v, &out.Scheduler, decScheduler)
-	case foldEq(k, "selinuxLabel"):
-		return decString(v, &out.SelinuxLabel)
-	case foldEq(k, "ioPriority"):
-		return decPtr(v, &out.IOPriority, decLinuxIOPriority)
-	case foldEq(k, "execCPUAffinity"):
-		return decPtr(v, &out.ExecCPUAffinity, decCPUAffinity)
+	case jsondec.FoldEq(k, "args"):
+		return jsondec.Slice(v, &out.Args, jsondec.String[string])
+	case jsondec.FoldEq(k, "commandLine"):
+		return jsondec.String(v, &out.CommandLine)
+	case jsondec.FoldEq(k, "env"):
+		return jsondec.Slice(v, &out.Env, jsondec.String[string])
+	case jsondec.FoldEq(k, "cwd"):
+		return jsondec.String(v, &out.Cwd)
+	case jsondec.FoldEq(k, "capabilities"):
+		return jsondec.Ptr(v, &out.Capabilities, decLinuxCapabilities)
+	case jsondec.FoldEq(k, "rlimits"):
+		return jsondec.Slice(v, &out.Rlimits, decPOSIXRlimit)
+	case jsondec.FoldEq(k, "noNewPrivileges"):
+		return jsondec.Bool(v, &out.NoNewPrivileges)
+	case jsondec.FoldEq(k, "apparmorProfile"):
+		return jsondec.String(v, &out.ApparmorProfile)
+	case jsondec.FoldEq(k, "oomScoreAdj"):
+		return jsondec.Ptr(v, &out.OOMScoreAdj, jsondec.Int[int])
+	case jsondec.FoldEq(k, "scheduler"):
+		return jsondec.Ptr(v, &out.Scheduler, decScheduler)
+	case jsondec.FoldEq(k, "selinuxLabel"):
+		return jsondec.String(v, &out.SelinuxLabel)
+	case jsondec.FoldEq(k, "ioPriority"):
+		return jsondec.Ptr(v, &out.IOPriority, decLinuxIOPriority)
+	case jsondec.FoldEq(k, "execCPUAffinity"):
+		return jsondec.Ptr(v, &out.ExecCPUAffinity, decCPUAffinity)
 	}
 	return true
 }
 
 func decRoot(v *fastjson.Value, out *specs.Root) bool {
-	return decStruct(v, out, decRootField)
+	return jsondec.Struct(v, out, decRootField)
 }
 
 func decRootField(k []byte, v *fastjson.Value, out *specs.Root) bool {
 	switch string(k) {
 	case "path":
-		return decString(v, &out.Path)
+		return jsondec.String(v, &out.Path)
 	case "readonly":
-		return decBool(v, &out.Readonly)
+		return jsondec.Bool(v, &out.Readonly)
 	}
 	switch {
-	case foldEq(k, "path"):
-		return decString(v, &out.Path)
-	case foldEq(k, "readonly"):
-		return decBool(v, &out.Readonly)
+	case jsondec.FoldEq(k, "path"):
+		return jsondec.String(v, &out.Path)
+	case jsondec.FoldEq(k, "readonly"):
+		return jsondec.Bool(v, &out.Readonly)
 	}
 	return true
 }
 
 func decMount(v *fastjson.Value, out *specs.Mount) bool {
-	return decStruct(v, out, decMountField)
+	return jsondec.Struct(v, out, decMountField)
 }
 
 func decMountField(k []byte, v *fastjson.Value, out *specs.Mount) bool {
 	switch string(k) {
 	case "destination":
-		return decString(v, &out.Destination)
+		return jsondec.String(v, &out.Destination)
 	case "type":
-		return decString(v, &out.Type)
+		return jsondec.String(v, &out.Type)
 	case "source":
-		return decString(v, &out.Source)
+		return jsondec.String(v, &out.Source)
 	case "options":
-		return decSlice(v, &out.Options, decString[string])
+		return jsondec.Slice(v, &out.Options, jsondec.String[string])
 	case "uidMappings":
-		return decSlice(v, &out.UIDMappings, decLinuxIDMapping)
+		return jsondec.Slice(v, &out.UIDMappings, decLinuxIDMapping)
 	case "gidMappings":
-		return decSlice(v, &out.GIDMappings, decLinuxIDMapping)
+		return jsondec.Slice(v, &out.GIDMappings, decLinuxIDMapping)
 	}
 	switch {
-	case foldEq(k, "destination"):
-		return decString(v, &out.Destination)
-	case foldEq(k, "type"):
-		return decString(v, &out.Type)
-	case foldEq(k, "source"):
-		return decString(v, &out.Source)
-	case foldEq(k, "options"):
-		return decSlice(v, &out.Options, decString[string])
-	case foldEq(k, "uidMappings"):
-		return decSlice(v, &out.UIDMappings, decLinuxIDMapping)
-	case foldEq(k, "gidMappings"):
-		return decSlice(v, &out.GIDMappings, decLinuxIDMapping)
+	case jsondec.FoldEq(k, "destination"):
+		return jsondec.String(v, &out.Destination)
+	case jsondec.FoldEq(k, "type"):
+		return jsondec.String(v, &out.Type)
+	case jsondec.FoldEq(k, "source"):
+		return jsondec.String(v, &out.Source)
+	case jsondec.FoldEq(k, "options"):
+		return jsondec.Slice(v, &out.Options, jsondec.String[string])
+	case jsondec.FoldEq(k, "uidMappings"):
+		return jsondec.Slice(v, &out.UIDMappings, decLinuxIDMapping)
+	case jsondec.FoldEq(k, "gidMappings"):
+		return jsondec.Slice(v, &out.GIDMappings, decLinuxIDMapping)
 	}
 	return true
 }
 
 func decHooks(v *fastjson.Value, out *specs.Hooks) bool {
-	return decStruct(v, out, decHooksField)
+	return jsondec.Struct(v, out, decHooksField)
 }
 
 func decHooksField(k []byte, v *fastjson.Value, out *specs.Hooks) bool {
 	switch string(k) {
 	case "prestart":
-		return decSlice(v, &out.Prestart, decHook)
+		return jsondec.Slice(v, &out.Prestart, decHook)
 	case "createRuntime":
-		return decSlice(v, &out.CreateRuntime, decHook)
+		return jsondec.Slice(v, &out.CreateRuntime, decHook)
 	case "createContainer":
-		return decSlice(v, &out.CreateContainer, decHook)
+		return jsondec.Slice(v, &out.CreateContainer, decHook)
 	case "startContainer":
-		return decSlice(v, &out.StartContainer, decHook)
+		return jsondec.Slice(v, &out.StartContainer, decHook)
 	case "poststart":
-		return decSlice(v, &out.Poststart, decHook)
+		return jsondec.Slice(v, &out.Poststart, decHook)
 	case "poststop":
-		return decSlice(v, &out.Poststop, decHook)
+		return jsondec.Slice(v, &out.Poststop, decHook)
 	}
 	switch {
-	case foldEq(k, "prestart"):
-		return decSlice(v, &out.Prestart, decHook)
-	case foldEq(k, "createRuntime"):
-		return decSlice(v, &out.CreateRuntime, decHook)
-	case foldEq(k, "createContainer"):
-		return decSlice(v, &out.CreateContainer, decHook)
-	case foldEq(k, "startContainer"):
-		return decSlice(v, &out.StartContainer, decHook)
-	case foldEq(k, "poststart"):
-		return decSlice(v, &out.Poststart, decHook)
-	case foldEq(k, "poststop"):
-		return decSlice(v, &out.Poststop, decHook)
+	case jsondec.FoldEq(k, "prestart"):
+		return jsondec.Slice(v, &out.Prestart, decHook)
+	case jsondec.FoldEq(k, "createRuntime"):
+		return jsondec.Slice(v, &out.CreateRuntime, decHook)
+	case jsondec.FoldEq(k, "createContainer"):
+		return jsondec.Slice(v, &out.CreateContainer, decHook)
+	case jsondec.FoldEq(k, "startContainer"):
+		return jsondec.Slice(v, &out.StartContainer, decHook)
+	case jsondec.FoldEq(k, "poststart"):
+		return jsondec.Slice(v, &out.Poststart, decHook)
+	case jsondec.FoldEq(k, "poststop"):
+		return jsondec.Slice(v, &out.Poststop, decHook)
 	}
 	return true
 }
 
 func decLinux(v *fastjson.Value, out *specs.Linux) bool {
-	return decStruct(v, out, decLinuxField)
+	return jsondec.Struct(v, out, decLinuxField)
 }
 
 func decLinuxField(k []byte, v *fastjson.Value, out *specs.Linux) bool {
 	switch string(k) {
 	case "uidMappings":
-		return decSlice(v, &out.UIDMappings, decLinuxIDMapping)
+		return jsondec.Slice(v, &out.UIDMappings, decLinuxIDMapping)
 	case "gidMappings":
-		return decSlice(v, &out.GIDMappings, decLinuxIDMapping)
+		return jsondec.Slice(v, &out.GIDMappings, decLinuxIDMapping)
 	case "sysctl":
-		return decMap(v, &out.Sysctl, decString[string])
+		return jsondec.Map(v, &out.Sysctl, jsondec.String[string])
 	case "resources":
-		return decPtr(v, &out.Resources, decLinuxResources)
+		return jsondec.Ptr(v, &out.Resources, decLinuxResources)
 	case "cgroupsPath":
-		return decString(v, &out.CgroupsPath)
+		return jsondec.String(v, &out.CgroupsPath)
 	case "namespaces":
-		return decSlice(v, &out.Namespaces, decLinuxNamespace)
+		return jsondec.Slice(v, &out.Namespaces, decLinuxNamespace)
 	case "devices":
-		return decSlice(v, &out.Devices, decLinuxDevice)
+		return jsondec.Slice(v, &out.Devices, decLinuxDevice)
 	case "netDevices":
-		return decMap(v, &out.NetDevices, decLinuxNetDevice)
+		return jsondec.Map(v, &out.NetDevices, decLinuxNetDevice)
 	case "seccomp":
-		return decPtr(v, &out.Seccomp, decLinuxSeccomp)
+		return jsondec.Ptr(v, &out.Seccomp, decLinuxSeccomp)
 	case "rootfsPropagation":
-		return decString(v, &out.RootfsPropagation)
+		return jsondec.String(v, &out.RootfsPropagation)
 	case "maskedPaths":
-		return decSlice(v, &out.MaskedPaths, decString[string])
+		return jsondec.Slice(v, &out.MaskedPaths, jsondec.String[string])
 	case "readonlyPaths":
-		return decSlice(v, &out.ReadonlyPaths, decString[string])
+		return jsondec.Slice(v, &out.ReadonlyPaths, jsondec.String[string])
 	case "mountLabel":
-		return decString(v, &out.MountLabel)
+		return jsondec.String(v, &out.MountLabel)
 	case "intelRdt":
-		return decPtr(v, &out.IntelRdt, decLinuxIntelRdt)
+		return jsondec.Ptr(v, &out.IntelRdt, decLinuxIntelRdt)
 	case "memoryPolicy":
-		return decPtr(v, &out.MemoryPolicy, decLinuxMemoryPolicy)
+		return jsondec.Ptr(v, &out.MemoryPolicy, decLinuxMemoryPolicy)
 	case "personality":
-		return decPtr(v, &out.Personality, decLinuxPersonality)
+		return jsondec.Ptr(v, &out.Personality, decLinuxPersonality)
 	case "timeOffsets":
-		return decMap(v, &out.TimeOffsets, decLinuxTimeOffset)
+		return jsondec.Map(v, &out.TimeOffsets, decLinuxTimeOffset)
 	}
 	switch {
-	case foldEq(k, "uidMappings"):
-		return decSlice(v, &out.UIDMappings, decLinuxIDMapping)
-	case foldEq(k, "gidMappings"):
-		return decSlice(v, &out.GIDMappings, decLinuxIDMapping)
-	case foldEq(k, "sysctl"):
-		return decMap(v, &out.Sysctl, decString[string])
-	case foldEq(k, "resources"):
-		return decPtr(v, &out.Resources, decLinuxResources)
-	case foldEq(k, "cgroupsPath"):
-		return decString(v, &out.CgroupsPath)
-	case foldEq(k, "namespaces"):
-		return decSlice(v, &out.Namespaces, decLinuxNamespace)
-	case foldEq(k, "devices"):
-		return decSlice(v, &out.Devices, decLinuxDevice)
-	case foldEq(k, "netDevices"):
-		return decMap(v, &out.NetDevices, decLinuxNetDevice)
-	case foldEq(k, "seccomp"):
-		return decPtr(v, &out.Seccomp, decLinuxSeccomp)
-	case foldEq(k, "rootfsPropagation"):
-		return decString(v, &out.RootfsPropagation)
-	case foldEq(k, "maskedPaths"):
-		return decSlice(v, &out.MaskedPaths, decString[string])
-	case foldEq(k, "readonlyPaths"):
-		return decSlice(v, &out.ReadonlyPaths, decString[string])
-	case foldEq(k, "mountLabel"):
-		return decString(v, &out.MountLabel)
-	case foldEq(k, "intelRdt"):
-		return decPtr(v, &out.IntelRdt, decLinuxIntelRdt)
-	case foldEq(k, "memoryPolicy"):
-		return decPtr(v, &out.MemoryPolicy, decLinuxMemoryPolicy)
-	case foldEq(k, "personality"):
-		return decPtr(v, &out.Personality, decLinuxPersonality)
-	case foldEq(k, "timeOffsets"):
-		return decMap(v, &out.TimeOffsets, decLinuxTimeOffset)
+	case jsondec.FoldEq(k, "uidMappings"):
+		return jsondec.Slice(v, &out.UIDMappings, decLinuxIDMapping)
+	case jsondec.FoldEq(k, "gidMappings"):
+		return jsondec.Slice(v, &out.GIDMappings, decLinuxIDMapping)
+	case jsondec.FoldEq(k, "sysctl"):
+		return jsondec.Map(v, &out.Sysctl, jsondec.String[string])
+	case jsondec.FoldEq(k, "resources"):
+		return jsondec.Ptr(v, &out.Resources, decLinuxResources)
+	case jsondec.FoldEq(k, "cgroupsPath"):
+		return jsondec.String(v, &out.CgroupsPath)
+	case jsondec.FoldEq(k, "namespaces"):
+		return jsondec.Slice(v, &out.Namespaces, decLinuxNamespace)
+	case jsondec.FoldEq(k, "devices"):
+		return jsondec.Slice(v, &out.Devices, decLinuxDevice)
+	case jsondec.FoldEq(k, "netDevices"):
+		return jsondec.Map(v, &out.NetDevices, decLinuxNetDevice)
+	case jsondec.FoldEq(k, "seccomp"):
+		return jsondec.Ptr(v, &out.Seccomp, decLinuxSeccomp)
+	case jsondec.FoldEq(k, "rootfsPropagation"):
+		return jsondec.String(v, &out.RootfsPropagation)
+	case jsondec.FoldEq(k, "maskedPaths"):
+		return jsondec.Slice(v, &out.MaskedPaths, jsondec.String[string])
+	case jsondec.FoldEq(k, "readonlyPaths"):
+		return jsondec.Slice(v, &out.ReadonlyPaths, jsondec.String[string])
+	case jsondec.FoldEq(k, "mountLabel"):
+		return jsondec.String(v, &out.MountLabel)
+	case jsondec.FoldEq(k, "intelRdt"):
+		return jsondec.Ptr(v, &out.IntelRdt, decLinuxIntelRdt)
+	case jsondec.FoldEq(k, "memoryPolicy"):
+		return jsondec.Ptr(v, &out.MemoryPolicy, decLinuxMemoryPolicy)
+	case jsondec.FoldEq(k, "personality"):
+		return jsondec.Ptr(v, &out.Personality, decLinuxPersonality)
+	case jsondec.FoldEq(k, "timeOffsets"):
+		return jsondec.Map(v, &out.TimeOffsets, decLinuxTimeOffset)
 	}
 	return true
 }
 
 func decSolaris(v *fastjson.Value, out *specs.Solaris) bool {
-	return decStruct(v, out, decSolarisField)
+	return jsondec.Struct(v, out, decSolarisField)
 }
 
 func decSolarisField(k []byte, v *fastjson.Value, out *specs.Solaris) bool {
 	switch string(k) {
 	case "milestone":
-		return decString(v, &out.Milestone)
+		return jsondec.String(v, &out.Milestone)
 	case "limitpriv":
-		return decString(v, &out.LimitPriv)
+		return jsondec.String(v, &out.LimitPriv)
 	case "maxShmMemory":
-		return decString(v, &out.MaxShmMemory)
+		return jsondec.String(v, &out.MaxShmMemory)
 	case "anet":
-		return decSlice(v, &out.Anet, decSolarisAnet)
+		return jsondec.Slice(v, &out.Anet, decSolarisAnet)
 	case "cappedCPU":
-		return decPtr(v, &out.CappedCPU, decSolarisCappedCPU)
+		return jsondec.Ptr(v, &out.CappedCPU, decSolarisCappedCPU)
 	case "cappedMemory":
-		return decPtr(v, &out.CappedMemory, decSolarisCappedMemory)
+		return jsondec.Ptr(v, &out.CappedMemory, decSolarisCappedMemory)
 	}
 	switch {
-	case foldEq(k, "milestone"):
-		return decString(v, &out.Milestone)
-	case foldEq(k, "limitpriv"):
-		return decString(v, &out.LimitPriv)
-	case foldEq(k, "maxShmMemory"):
-		return decString(v, &out.MaxShmMemory)
-	case foldEq(k, "anet"):
-		return decSlice(v, &out.Anet, decSolarisAnet)
-	case foldEq(k, "cappedCPU"):
-		return decPtr(v, &out.CappedCPU, decSolarisCappedCPU)
-	case foldEq(k, "cappedMemory"):
-		return decPtr(v, &out.CappedMemory, decSolarisCappedMemory)
+	case jsondec.FoldEq(k, "milestone"):
+		return jsondec.String(v, &out.Milestone)
+	case jsondec.FoldEq(k, "limitpriv"):
+		return jsondec.String(v, &out.LimitPriv)
+	case jsondec.FoldEq(k, "maxShmMemory"):
+		return jsondec.String(v, &out.MaxShmMemory)
+	case jsondec.FoldEq(k, "anet"):
+		return jsondec.Slice(v, &out.Anet, decSolarisAnet)
+	case jsondec.FoldEq(k, "cappedCPU"):
+		return jsondec.Ptr(v, &out.CappedCPU, decSolarisCappedCPU)
+	case jsondec.FoldEq(k, "cappedMemory"):
+		return jsondec.Ptr(v, &out.CappedMemory, decSolarisCappedMemory)
 	}
 	return true
 }
 
 func decWindows(v *fastjson.Value, out *specs.Windows) bool {
-	return decStruct(v, out, decWindowsField)
+	return jsondec.Struct(v, out, decWindowsField)
 }
 
 func decWindowsField(k []byte, v *fastjson.Value, out *specs.Windows) bool {
 	switch string(k) {
 	case "layerFolders":
-		return decSlice(v, &out.LayerFolders, decString[string])
+		return jsondec.Slice(v, &out.LayerFolders, jsondec.String[string])
 	case "devices":
-		return decSlice(v, &out.Devices, decWindowsDevice)
+		return jsondec.Slice(v, &out.Devices, decWindowsDevice)
 	case "resources":
-		return decPtr(v, &out.Resources, decWindowsResources)
+		return jsondec.Ptr(v, &out.Resources, decWindowsResources)
 	case "credentialSpec":
 		return false
 	case "servicing":
-		return decBool(v, &out.Servicing)
+		return jsondec.Bool(v, &out.Servicing)
 	case "ignoreFlushesDuringBoot":
-		return decBool(v, &out.IgnoreFlushesDuringBoot)
+		return jsondec.Bool(v, &out.IgnoreFlushesDuringBoot)
 	case "hyperv":
-		return decPtr(v, &out.HyperV, decWindowsHyperV)
+		return jsondec.Ptr(v, &out.HyperV, decWindowsHyperV)
 	case "network":
-		return decPtr(v, &out.Network, decWindowsNetwork)
+		return jsondec.Ptr(v, &out.Network, decWindowsNetwork)
 	}
 	switch {
-	case foldEq(k, "layerFolders"):
-		return decSlice(v, &out.LayerFolders, decString[string])
-	case foldEq(k, "devices"):
-		return decSlice(v, &out.Devices, decWindowsDevice)
-	case foldEq(k, "resources"):
-		return decPtr(v, &out.Resources, decWindowsResources)
-	case foldEq(k, "credentialSpec"):
+	case jsondec.FoldEq(k, "layerFolders"):
+		return jsondec.Slice(v, &out.LayerFolders, jsondec.String[string])
+	case jsondec.FoldEq(k, "devices"):
+		return jsondec.Slice(v, &out.Devices, decWindowsDevice)
+	case jsondec.FoldEq(k, "resources"):
+		return jsondec.Ptr(v, &out.Resources, decWindowsResources)
+	case jsondec.FoldEq(k, "credentialSpec"):
 		return false
-	case foldEq(k, "servicing"):
-		return decBool(v, &out.Servicing)
-	case foldEq(k, "ignoreFlushesDuringBoot"):
-		return decBool(v, &out.IgnoreFlushesDuringBoot)
-	case foldEq(k, "hyperv"):
-		return decPtr(v, &out.HyperV, decWindowsHyperV)
-	case foldEq(k, "network"):
-		return decPtr(v, &out.Network, decWindowsNetwork)
+	case jsondec.FoldEq(k, "servicing"):
+		return jsondec.Bool(v, &out.Servicing)
+	case jsondec.FoldEq(k, "ignoreFlushesDuringBoot"):
+		return jsondec.Bool(v, &out.IgnoreFlushesDuringBoot)
+	case jsondec.FoldEq(k, "hyperv"):
+		return jsondec.Ptr(v, &out.HyperV, decWindowsHyperV)
+	case jsondec.FoldEq(k, "network"):
+		return jsondec.Ptr(v, &out.Network, decWindowsNetwork)
 	}
 	return true
 }
 
 func decVM(v *fastjson.Value, out *specs.VM) bool {
-	return decStruct(v, out, decVMField)
+	return jsondec.Struct(v, out, decVMField)
 }
 
 func decVMField(k []byte, v *fastjson.Value, out *specs.VM) bool {
@@ -420,1461 +422,1461 @@ func decVMField(k []byte, v *fastjson.Value, out *specs.VM) bool {
 	case "image":
 		return decVMImage(v, &out.Image)
 	case "hwconfig":
-		return decPtr(v, &out.HwConfig, decHWConfig)
+		return jsondec.Ptr(v, &out.HwConfig, decHWConfig)
 	}
 	switch {
-	case foldEq(k, "hypervisor"):
+	case jsondec.FoldEq(k, "hypervisor"):
 		return decVMHypervisor(v, &out.Hypervisor)
-	case foldEq(k, "kernel"):
+	case jsondec.FoldEq(k, "kernel"):
 		return decVMKernel(v, &out.Kernel)
-	case foldEq(k, "image"):
+	case jsondec.FoldEq(k, "image"):
 		return decVMImage(v, &out.Image)
-	case foldEq(k, "hwconfig"):
-		return decPtr(v, &out.HwConfig, decHWConfig)
+	case jsondec.FoldEq(k, "hwconfig"):
+		return jsondec.Ptr(v, &out.HwConfig, decHWConfig)
 	}
 	return true
 }
 
 func decZOS(v *fastjson.Value, out *specs.ZOS) bool {
-	return decStruct(v, out, decZOSField)
+	return jsondec.Struct(v, out, decZOSField)
 }
 
 func decZOSField(k []byte, v *fastjson.Value, out *specs.ZOS) bool {
 	switch string(k) {
 	case "namespaces":
-		return decSlice(v, &out.Namespaces, decZOSNamespace)
+		return jsondec.Slice(v, &out.Namespaces, decZOSNamespace)
 	}
 	switch {
-	case foldEq(k, "namespaces"):
-		return decSlice(v, &out.Namespaces, decZOSNamespace)
+	case jsondec.FoldEq(k, "namespaces"):
+		return jsondec.Slice(v, &out.Namespaces, decZOSNamespace)
 	}
 	return true
 }
 
 func decFreeBSD(v *fastjson.Value, out *specs.FreeBSD) bool {
-	return decStruct(v, out, decFreeBSDField)
+	return jsondec.Struct(v, out, decFreeBSDField)
 }
 
 func decFreeBSDField(k []byte, v *fastjson.Value, out *specs.FreeBSD) bool {
 	switch string(k) {
 	case "devices":
-		return decSlice(v, &out.Devices, decFreeBSDDevice)
+		return jsondec.Slice(v, &out.Devices, decFreeBSDDevice)
 	case "jail":
-		return decPtr(v, &out.Jail, decFreeBSDJail)
+		return jsondec.Ptr(v, &out.Jail, decFreeBSDJail)
 	}
 	switch {
-	case foldEq(k, "devices"):
-		return decSlice(v, &out.Devices, decFreeBSDDevice)
-	case foldEq(k, "jail"):
-		return decPtr(v, &out.Jail, decFreeBSDJail)
+	case jsondec.FoldEq(k, "devices"):
+		return jsondec.Slice(v, &out.Devices, decFreeBSDDevice)
+	case jsondec.FoldEq(k, "jail"):
+		return jsondec.Ptr(v, &out.Jail, decFreeBSDJail)
 	}
 	return true
 }
 
 func decBox(v *fastjson.Value, out *specs.Box) bool {
-	return decStruct(v, out, decBoxField)
+	return jsondec.Struct(v, out, decBoxField)
 }
 
 func decBoxField(k []byte, v *fastjson.Value, out *specs.Box) bool {
 	switch string(k) {
 	case "height":
-		return decUint(v, &out.Height)
+		return jsondec.Uint(v, &out.Height)
 	case "width":
-		return decUint(v, &out.Width)
+		return jsondec.Uint(v, &out.Width)
 	}
 	switch {
-	case foldEq(k, "height"):
-		return decUint(v, &out.Height)
-	case foldEq(k, "width"):
-		return decUint(v, &out.Width)
+	case jsondec.FoldEq(k, "height"):
+		return jsondec.Uint(v, &out.Height)
+	case jsondec.FoldEq(k, "width"):
+		return jsondec.Uint(v, &out.Width)
 	}
 	return true
 }
 
 func decUser(v *fastjson.Value, out *specs.User) bool {
-	return decStruct(v, out, decUserField)
+	return jsondec.Struct(v, out, decUserField)
 }
 
 func decUserField(k []byte, v *fastjson.Value, out *specs.User) bool {
 	switch string(k) {
 	case "uid":
-		return decUint(v, &out.UID)
+		return jsondec.Uint(v, &out.UID)
 	case "gid":
-		return decUint(v, &out.GID)
+		return jsondec.Uint(v, &out.GID)
 	case "umask":
-		return decPtr(v, &out.Umask, decUint[uint32])
+		return jsondec.Ptr(v, &out.Umask, jsondec.Uint[uint32])
 	case "additionalGids":
-		return decSlice(v, &out.AdditionalGids, decUint[uint32])
+		return jsondec.Slice(v, &out.AdditionalGids, jsondec.Uint[uint32])
 	case "username":
-		return decString(v, &out.Username)
+		return jsondec.String(v, &out.Username)
 	}
 	switch {
-	case foldEq(k, "uid"):
-		return decUint(v, &out.UID)
-	case foldEq(k, "gid"):
-		return decUint(v, &out.GID)
-	case foldEq(k, "umask"):
-		return decPtr(v, &out.Umask, decUint[uint32])
-	case foldEq(k, "additionalGids"):
-		return decSlice(v, &out.AdditionalGids, decUint[uint32])
-	case foldEq(k, "username"):
-		return decString(v, &out.Username)
+	case jsondec.FoldEq(k, "uid"):
+		return jsondec.Uint(v, &out.UID)
+	case jsondec.FoldEq(k, "gid"):
+		return jsondec.Uint(v, &out.GID)
+	case jsondec.FoldEq(k, "umask"):
+		return jsondec.Ptr(v, &out.Umask, jsondec.Uint[uint32])
+	case jsondec.FoldEq(k, "additionalGids"):
+		return jsondec.Slice(v, &out.AdditionalGids, jsondec.Uint[uint32])
+	case jsondec.FoldEq(k, "username"):
+		return jsondec.String(v, &out.Username)
 	}
 	return true
 }
 
 func decLinuxCapabilities(v *fastjson.Value, out *specs.LinuxCapabilities) bool {
-	return decStruct(v, out, decLinuxCapabilitiesField)
+	return jsondec.Struct(v, out, decLinuxCapabilitiesField)
 }
 
 func decLinuxCapabilitiesField(k []byte, v *fastjson.Value, out *specs.LinuxCapabilities) bool {
 	switch string(k) {
 	case "bounding":
-		return decSlice(v, &out.Bounding, decString[string])
+		return jsondec.Slice(v, &out.Bounding, jsondec.String[string])
 	case "effective":
-		return decSlice(v, &out.Effective, decString[string])
+		return jsondec.Slice(v, &out.Effective, jsondec.String[string])
 	case "inheritable":
-		return decSlice(v, &out.Inheritable, decString[string])
+		return jsondec.Slice(v, &out.Inheritable, jsondec.String[string])
 	case "permitted":
-		return decSlice(v, &out.Permitted, decString[string])
+		return jsondec.Slice(v, &out.Permitted, jsondec.String[string])
 	case "ambient":
-		return decSlice(v, &out.Ambient, decString[string])
+		return jsondec.Slice(v, &out.Ambient, jsondec.String[string])
 	}
 	switch {
-	case foldEq(k, "bounding"):
-		return decSlice(v, &out.Bounding, decString[string])
-	case foldEq(k, "effective"):
-		return decSlice(v, &out.Effective, decString[string])
-	case foldEq(k, "inheritable"):
-		return decSlice(v, &out.Inheritable, decString[string])
-	case foldEq(k, "permitted"):
-		return decSlice(v, &out.Permitted, decString[string])
-	case foldEq(k, "ambient"):
-		return decSlice(v, &out.Ambient, decString[string])
+	case jsondec.FoldEq(k, "bounding"):
+		return jsondec.Slice(v, &out.Bounding, jsondec.String[string])
+	case jsondec.FoldEq(k, "effective"):
+		return jsondec.Slice(v, &out.Effective, jsondec.String[string])
+	case jsondec.FoldEq(k, "inheritable"):
+		return jsondec.Slice(v, &out.Inheritable, jsondec.String[string])
+	case jsondec.FoldEq(k, "permitted"):
+		return jsondec.Slice(v, &out.Permitted, jsondec.String[string])
+	case jsondec.FoldEq(k, "ambient"):
+		return jsondec.Slice(v, &out.Ambient, jsondec.String[string])
 	}
 	return true
 }
 
 func decPOSIXRlimit(v *fastjson.Value, out *specs.POSIXRlimit) bool {
-	return decStruct(v, out, decPOSIXRlimitField)
+	return jsondec.Struct(v, out, decPOSIXRlimitField)
 }
 
 func decPOSIXRlimitField(k []byte, v *fastjson.Value, out *specs.POSIXRlimit) bool {
 	switch string(k) {
 	case "type":
-		return decString(v, &out.Type)
+		return jsondec.String(v, &out.Type)
 	case "hard":
-		return decUint(v, &out.Hard)
+		return jsondec.Uint(v, &out.Hard)
 	case "soft":
-		return decUint(v, &out.Soft)
+		return jsondec.Uint(v, &out.Soft)
 	}
 	switch {
-	case foldEq(k, "type"):
-		return decString(v, &out.Type)
-	case foldEq(k, "hard"):
-		return decUint(v, &out.Hard)
-	case foldEq(k, "soft"):
-		return decUint(v, &out.Soft)
+	case jsondec.FoldEq(k, "type"):
+		return jsondec.String(v, &out.Type)
+	case jsondec.FoldEq(k, "hard"):
+		return jsondec.Uint(v, &out.Hard)
+	case jsondec.FoldEq(k, "soft"):
+		return jsondec.Uint(v, &out.Soft)
 	}
 	return true
 }
 
 func decScheduler(v *fastjson.Value, out *specs.Scheduler) bool {
-	return decStruct(v, out, decSchedulerField)
+	return jsondec.Struct(v, out, decSchedulerField)
 }
 
 func decSchedulerField(k []byte, v *fastjson.Value, out *specs.Scheduler) bool {
 	switch string(k) {
 	case "policy":
-		return decString(v, &out.Policy)
+		return jsondec.String(v, &out.Policy)
 	case "nice":
-		return decInt(v, &out.Nice)
+		return jsondec.Int(v, &out.Nice)
 	case "priority":
-		return decInt(v, &out.Priority)
+		return jsondec.Int(v, &out.Priority)
 	case "flags":
-		return decSlice(v, &out.Flags, decString[specs.LinuxSchedulerFlag])
+		return jsondec.Slice(v, &out.Flags, jsondec.String[specs.LinuxSchedulerFlag])
 	case "runtime":
-		return decUint(v, &out.Runtime)
+		return jsondec.Uint(v, &out.Runtime)
 	case "deadline":
-		return decUint(v, &out.Deadline)
+		return jsondec.Uint(v, &out.Deadline)
 	case "period":
-		return decUint(v, &out.Period)
+		return jsondec.Uint(v, &out.Period)
 	}
 	switch {
-	case foldEq(k, "policy"):
-		return decString(v, &out.Policy)
-	case foldEq(k, "nice"):
-		return decInt(v, &out.Nice)
-	case foldEq(k, "priority"):
-		return decInt(v, &out.Priority)
-	case foldEq(k, "flags"):
-		return decSlice(v, &out.Flags, decString[specs.LinuxSchedulerFlag])
-	case foldEq(k, "runtime"):
-		return decUint(v, &out.Runtime)
-	case foldEq(k, "deadline"):
-		return decUint(v, &out.Deadline)
-	case foldEq(k, "period"):
-		return decUint(v, &out.Period)
+	case jsondec.FoldEq(k, "policy"):
+		return jsondec.String(v, &out.Policy)
+	case jsondec.FoldEq(k, "nice"):
+		return jsondec.Int(v, &out.Nice)
+	case jsondec.FoldEq(k, "priority"):
+		return jsondec.Int(v, &out.Priority)
+	case jsondec.FoldEq(k, "flags"):
+		return jsondec.Slice(v, &out.Flags, jsondec.String[specs.LinuxSchedulerFlag])
+	case jsondec.FoldEq(k, "runtime"):
+		return jsondec.Uint(v, &out.Runtime)
+	case jsondec.FoldEq(k, "deadline"):
+		return jsondec.Uint(v, &out.Deadline)
+	case jsondec.FoldEq(k, "period"):
+		return jsondec.Uint(v, &out.Period)
 	}
 	return true
 }
 
 func decLinuxIOPriority(v *fastjson.Value, out *specs.LinuxIOPriority) bool {
-	return decStruct(v, out, decLinuxIOPriorityField)
+	return jsondec.Struct(v, out, decLinuxIOPriorityField)
 }
 
 func decLinuxIOPriorityField(k []byte, v *fastjson.Value, out *specs.LinuxIOPriority) bool {
 	switch string(k) {
 	case "class":
-		return decString(v, &out.Class)
+		return jsondec.String(v, &out.Class)
 	case "priority":
-		return decInt(v, &out.Priority)
+		return jsondec.Int(v, &out.Priority)
 	}
 	switch {
-	case foldEq(k, "class"):
-		return decString(v, &out.Class)
-	case foldEq(k, "priority"):
-		return decInt(v, &out.Priority)
+	case jsondec.FoldEq(k, "class"):
+		return jsondec.String(v, &out.Class)
+	case jsondec.FoldEq(k, "priority"):
+		return jsondec.Int(v, &out.Priority)
 	}
 	return true
 }
 
 func decCPUAffinity(v *fastjson.Value, out *specs.CPUAffinity) bool {
-	return decStruct(v, out, decCPUAffinityField)
+	return jsondec.Struct(v, out, decCPUAffinityField)
 }
 
 func decCPUAffinityField(k []byte, v *fastjson.Value, out *specs.CPUAffinity) bool {
 	switch string(k) {
 	case "initial":
-		return decString(v, &out.Initial)
+		return jsondec.String(v, &out.Initial)
 	case "final":
-		return decString(v, &out.Final)
+		return jsondec.String(v, &out.Final)
 	}
 	switch {
-	case foldEq(k, "initial"):
-		return decString(v, &out.Initial)
-	case foldEq(k, "final"):
-		return decString(v, &out.Final)
+	case jsondec.FoldEq(k, "initial"):
+		return jsondec.String(v, &out.Initial)
+	case jsondec.FoldEq(k, "final"):
+		return jsondec.String(v, &out.Final)
 	}
 	return true
 }
 
 func decLinuxIDMapping(v *fastjson.Value, out *specs.LinuxIDMapping) bool {
-	return decStruct(v, out, decLinuxIDMappingField)
+	return jsondec.Struct(v, out, decLinuxIDMappingField)
 }
 
 func decLinuxIDMappingField(k []byte, v *fastjson.Value, out *specs.LinuxIDMapping) bool {
 	switch string(k) {
 	case "containerID":
-		return decUint(v, &out.ContainerID)
+		return jsondec.Uint(v, &out.ContainerID)
 	case "hostID":
-		return decUint(v, &out.HostID)
+		return jsondec.Uint(v, &out.HostID)
 	case "size":
-		return decUint(v, &out.Size)
+		return jsondec.Uint(v, &out.Size)
 	}
 	switch {
-	case foldEq(k, "containerID"):
-		return decUint(v, &out.ContainerID)
-	case foldEq(k, "hostID"):
-		return decUint(v, &out.HostID)
-	case foldEq(k, "size"):
-		return decUint(v, &out.Size)
+	case jsondec.FoldEq(k, "containerID"):
+		return jsondec.Uint(v, &out.ContainerID)
+	case jsondec.FoldEq(k, "hostID"):
+		return jsondec.Uint(v, &out.HostID)
+	case jsondec.FoldEq(k, "size"):
+		return jsondec.Uint(v, &out.Size)
 	}
 	return true
 }
 
 func decHook(v *fastjson.Value, out *specs.Hook) bool {
-	return decStruct(v, out, decHookField)
+	return jsondec.Struct(v, out, decHookField)
 }
 
 func decHookField(k []byte, v *fastjson.Value, out *specs.Hook) bool {
 	switch string(k) {
 	case "path":
-		return decString(v, &out.Path)
+		return jsondec.String(v, &out.Path)
 	case "args":
-		return decSlice(v, &out.Args, decString[string])
+		return jsondec.Slice(v, &out.Args, jsondec.String[string])
 	case "env":
-		return decSlice(v, &out.Env, decString[string])
+		return jsondec.Slice(v, &out.Env, jsondec.String[string])
 	case "timeout":
-		return decPtr(v, &out.Timeout, decInt[int])
+		return jsondec.Ptr(v, &out.Timeout, jsondec.Int[int])
 	}
 	switch {
-	case foldEq(k, "path"):
-		return decString(v, &out.Path)
-	case foldEq(k, "args"):
-		return decSlice(v, &out.Args, decString[string])
-	case foldEq(k, "env"):
-		return decSlice(v, &out.Env, decString[string])
-	case foldEq(k, "timeout"):
-		return decPtr(v, &out.Timeout, decInt[int])
+	case jsondec.FoldEq(k, "path"):
+		return jsondec.String(v, &out.Path)
+	case jsondec.FoldEq(k, "args"):
+		return jsondec.Slice(v, &out.Args, jsondec.String[string])
+	case jsondec.FoldEq(k, "env"):
+		return jsondec.Slice(v, &out.Env, jsondec.String[string])
+	case jsondec.FoldEq(k, "timeout"):
+		return jsondec.Ptr(v, &out.Timeout, jsondec.Int[int])
 	}
 	return true
 }
 
 func decLinuxResources(v *fastjson.Value, out *specs.LinuxResources) bool {
-	return decStruct(v, out, decLinuxResourcesField)
+	return jsondec.Struct(v, out, decLinuxResourcesField)
 }
 
 func decLinuxResourcesField(k []byte, v *fastjson.Value, out *specs.LinuxResources) bool {
 	switch string(k) {
 	case "devices":
-		return decSlice(v, &out.Devices, decLinuxDeviceCgroup)
+		return jsondec.Slice(v, &out.Devices, decLinuxDeviceCgroup)
 	case "memory":
-		return decPtr(v, &out.Memory, decLinuxMemory)
+		return jsondec.Ptr(v, &out.Memory, decLinuxMemory)
 	case "cpu":
-		return decPtr(v, &out.CPU, decLinuxCPU)
+		return jsondec.Ptr(v, &out.CPU, decLinuxCPU)
 	case "pids":
-		return decPtr(v, &out.Pids, decLinuxPids)
+		return jsondec.Ptr(v, &out.Pids, decLinuxPids)
 	case "blockIO":
-		return decPtr(v, &out.BlockIO, decLinuxBlockIO)
+		return jsondec.Ptr(v, &out.BlockIO, decLinuxBlockIO)
 	case "hugepageLimits":
-		return decSlice(v, &out.HugepageLimits, decLinuxHugepageLimit)
+		return jsondec.Slice(v, &out.HugepageLimits, decLinuxHugepageLimit)
 	case "network":
-		return decPtr(v, &out.Network, decLinuxNetwork)
+		return jsondec.Ptr(v, &out.Network, decLinuxNetwork)
 	case "rdma":
-		return decMap(v, &out.Rdma, decLinuxRdma)
+		return jsondec.Map(v, &out.Rdma, decLinuxRdma)
 	case "unified":
-		return decMap(v, &out.Unified, decString[string])
+		return jsondec.Map(v, &out.Unified, jsondec.String[string])
 	}
 	switch {
-	case foldEq(k, "devices"):
-		return decSlice(v, &out.Devices, decLinuxDeviceCgroup)
-	case foldEq(k, "memory"):
-		return decPtr(v, &out.Memory, decLinuxMemory)
-	case foldEq(k, "cpu"):
-		return decPtr(v, &out.CPU, decLinuxCPU)
-	case foldEq(k, "pids"):
-		return decPtr(v, &out.Pids, decLinuxPids)
-	case foldEq(k, "blockIO"):
-		return decPtr(v, &out.BlockIO, decLinuxBlockIO)
-	case foldEq(k, "hugepageLimits"):
-		return decSlice(v, &out.HugepageLimits, decLinuxHugepageLimit)
-	case foldEq(k, "network"):
-		return decPtr(v, &out.Network, decLinuxNetwork)
-	case foldEq(k, "rdma"):
-		return decMap(v, &out.Rdma, decLinuxRdma)
-	case foldEq(k, "unified"):
-		return decMap(v, &out.Unified, decString[string])
+	case jsondec.FoldEq(k, "devices"):
+		return jsondec.Slice(v, &out.Devices, decLinuxDeviceCgroup)
+	case jsondec.FoldEq(k, "memory"):
+		return jsondec.Ptr(v, &out.Memory, decLinuxMemory)
+	case jsondec.FoldEq(k, "cpu"):
+		return jsondec.Ptr(v, &out.CPU, decLinuxCPU)
+	case jsondec.FoldEq(k, "pids"):
+		return jsondec.Ptr(v, &out.Pids, decLinuxPids)
+	case jsondec.FoldEq(k, "blockIO"):
+		return jsondec.Ptr(v, &out.BlockIO, decLinuxBlockIO)
+	case jsondec.FoldEq(k, "hugepageLimits"):
+		return jsondec.Slice(v, &out.HugepageLimits, decLinuxHugepageLimit)
+	case jsondec.FoldEq(k, "network"):
+		return jsondec.Ptr(v, &out.Network, decLinuxNetwork)
+	case jsondec.FoldEq(k, "rdma"):
+		return jsondec.Map(v, &out.Rdma, decLinuxRdma)
+	case jsondec.FoldEq(k, "unified"):
+		return jsondec.Map(v, &out.Unified, jsondec.String[string])
 	}
 	return true
 }
 
 func decLinuxNamespace(v *fastjson.Value, out *specs.LinuxNamespace) bool {
-	return decStruct(v, out, decLinuxNamespaceField)
+	return jsondec.Struct(v, out, decLinuxNamespaceField)
 }
 
 func decLinuxNamespaceField(k []byte, v *fastjson.Value, out *specs.LinuxNamespace) bool {
 	switch string(k) {
 	case "type":
-		return decString(v, &out.Type)
+		return jsondec.String(v, &out.Type)
 	case "path":
-		return decString(v, &out.Path)
+		return jsondec.String(v, &out.Path)
 	}
 	switch {
-	case foldEq(k, "type"):
-		return decString(v, &out.Type)
-	case foldEq(k, "path"):
-		return decString(v, &out.Path)
+	case jsondec.FoldEq(k, "type"):
+		return jsondec.String(v, &out.Type)
+	case jsondec.FoldEq(k, "path"):
+		return jsondec.String(v, &out.Path)
 	}
 	return true
 }
 
 func decLinuxDevice(v *fastjson.Value, out *specs.LinuxDevice) bool {
-	return decStruct(v, out, decLinuxDeviceField)
+	return jsondec.Struct(v, out, decLinuxDeviceField)
 }
 
 func decLinuxDeviceField(k []byte, v *fastjson.Value, out *specs.LinuxDevice) bool {
 	switch string(k) {
 	case "path":
-		return decString(v, &out.Path)
+		return jsondec.String(v, &out.Path)
 	case "type":
-		return decString(v, &out.Type)
+		return jsondec.String(v, &out.Type)
 	case "major":
-		return decInt(v, &out.Major)
+		return jsondec.Int(v, &out.Major)
 	case "minor":
-		return decInt(v, &out.Minor)
+		return jsondec.Int(v, &out.Minor)
 	case "fileMode":
-		return decPtr(v, &out.FileMode, decUint[fs.FileMode])
+		return jsondec.Ptr(v, &out.FileMode, jsondec.Uint[fs.FileMode])
 	case "uid":
-		return decPtr(v, &out.UID, decUint[uint32])
+		return jsondec.Ptr(v, &out.UID, jsondec.Uint[uint32])
 	case "gid":
-		return decPtr(v, &out.GID, decUint[uint32])
+		return jsondec.Ptr(v, &out.GID, jsondec.Uint[uint32])
 	}
 	switch {
-	case foldEq(k, "path"):
-		return decString(v, &out.Path)
-	case foldEq(k, "type"):
-		return decString(v, &out.Type)
-	case foldEq(k, "major"):
-		return decInt(v, &out.Major)
-	case foldEq(k, "minor"):
-		return decInt(v, &out.Minor)
-	case foldEq(k, "fileMode"):
-		return decPtr(v, &out.FileMode, decUint[fs.FileMode])
-	case foldEq(k, "uid"):
-		return decPtr(v, &out.UID, decUint[uint32])
-	case foldEq(k, "gid"):
-		return decPtr(v, &out.GID, decUint[uint32])
+	case jsondec.FoldEq(k, "path"):
+		return jsondec.String(v, &out.Path)
+	case jsondec.FoldEq(k, "type"):
+		return jsondec.String(v, &out.Type)
+	case jsondec.FoldEq(k, "major"):
+		return jsondec.Int(v, &out.Major)
+	case jsondec.FoldEq(k, "minor"):
+		return jsondec.Int(v, &out.Minor)
+	case jsondec.FoldEq(k, "fileMode"):
+		return jsondec.Ptr(v, &out.FileMode, jsondec.Uint[fs.FileMode])
+	case jsondec.FoldEq(k, "uid"):
+		return jsondec.Ptr(v, &out.UID, jsondec.Uint[uint32])
+	case jsondec.FoldEq(k, "gid"):
+		return jsondec.Ptr(v, &out.GID, jsondec.Uint[uint32])
 	}
 	return true
 }
 
 func decLinuxNetDevice(v *fastjson.Value, out *specs.LinuxNetDevice) bool {
-	return decStruct(v, out, decLinuxNetDeviceField)
+	return jsondec.Struct(v, out, decLinuxNetDeviceField)
 }
 
 func decLinuxNetDeviceField(k []byte, v *fastjson.Value, out *specs.LinuxNetDevice) bool {
 	switch string(k) {
 	case "name":
-		return decString(v, &out.Name)
+		return jsondec.String(v, &out.Name)
 	}
 	switch {
-	case foldEq(k, "name"):
-		return decString(v, &out.Name)
+	case jsondec.FoldEq(k, "name"):
+		return jsondec.String(v, &out.Name)
 	}
 	return true
 }
 
 func decLinuxSeccomp(v *fastjson.Value, out *specs.LinuxSeccomp) bool {
-	return decStruct(v, out, decLinuxSeccompField)
+	return jsondec.Struct(v, out, decLinuxSeccompField)
 }
 
 func decLinuxSeccompField(k []byte, v *fastjson.Value, out *specs.LinuxSeccomp) bool {
 	switch string(k) {
 	case "defaultAction":
-		return decString(v, &out.DefaultAction)
+		return jsondec.String(v, &out.DefaultAction)
 	case "defaultErrnoRet":
-		return decPtr(v, &out.DefaultErrnoRet, decUint[uint])
+		return jsondec.Ptr(v, &out.DefaultErrnoRet, jsondec.Uint[uint])
 	case "architectures":
-		return decSlice(v, &out.Architectures, decString[specs.Arch])
+		return jsondec.Slice(v, &out.Architectures, jsondec.String[specs.Arch])
 	case "flags":
-		return decSlice(v, &out.Flags, decString[specs.LinuxSeccompFlag])
+		return jsondec.Slice(v, &out.Flags, jsondec.String[specs.LinuxSeccompFlag])
 	case "listenerPath":
-		return decString(v, &out.ListenerPath)
+		return jsondec.String(v, &out.ListenerPath)
 	case "listenerMetadata":
-		return decString(v, &out.ListenerMetadata)
+		return jsondec.String(v, &out.ListenerMetadata)
 	case "syscalls":
-		return decSlice(v, &out.Syscalls, decLinuxSyscall)
+		return jsondec.Slice(v, &out.Syscalls, decLinuxSyscall)
 	}
 	switch {
-	case foldEq(k, "defaultAction"):
-		return decString(v, &out.DefaultAction)
-	case foldEq(k, "defaultErrnoRet"):
-		return decPtr(v, &out.DefaultErrnoRet, decUint[uint])
-	case foldEq(k, "architectures"):
-		return decSlice(v, &out.Architectures, decString[specs.Arch])
-	case foldEq(k, "flags"):
-		return decSlice(v, &out.Flags, decString[specs.LinuxSeccompFlag])
-	case foldEq(k, "listenerPath"):
-		return decString(v, &out.ListenerPath)
-	case foldEq(k, "listenerMetadata"):
-		return decString(v, &out.ListenerMetadata)
-	case foldEq(k, "syscalls"):
-		return decSlice(v, &out.Syscalls, decLinuxSyscall)
+	case jsondec.FoldEq(k, "defaultAction"):
+		return jsondec.String(v, &out.DefaultAction)
+	case jsondec.FoldEq(k, "defaultErrnoRet"):
+		return jsondec.Ptr(v, &out.DefaultErrnoRet, jsondec.Uint[uint])
+	case jsondec.FoldEq(k, "architectures"):
+		return jsondec.Slice(v, &out.Architectures, jsondec.String[specs.Arch])
+	case jsondec.FoldEq(k, "flags"):
+		return jsondec.Slice(v, &out.Flags, jsondec.String[specs.LinuxSeccompFlag])
+	case jsondec.FoldEq(k, "listenerPath"):
+		return jsondec.String(v, &out.ListenerPath)
+	case jsondec.FoldEq(k, "listenerMetadata"):
+		return jsondec.String(v, &out.ListenerMetadata)
+	case jsondec.FoldEq(k, "syscalls"):
+		return jsondec.Slice(v, &out.Syscalls, decLinuxSyscall)
 	}
 	return true
 }
 
 func decLinuxIntelRdt(v *fastjson.Value, out *specs.LinuxIntelRdt) bool {
-	return decStruct(v, out, decLinuxIntelRdtField)
+	return jsondec.Struct(v, out, decLinuxIntelRdtField)
 }
 
 func decLinuxIntelRdtField(k []byte, v *fastjson.Value, out *specs.LinuxIntelRdt) bool {
 	switch string(k) {
 	case "closID":
-		return decString(v, &out.ClosID)
+		return jsondec.String(v, &out.ClosID)
 	case "schemata":
-		return decSlice(v, &out.Schemata, decString[string])
+		return jsondec.Slice(v, &out.Schemata, jsondec.String[string])
 	case "l3CacheSchema":
-		return decString(v, &out.L3CacheSchema)
+		return jsondec.String(v, &out.L3CacheSchema)
 	case "memBwSchema":
-		return decString(v, &out.MemBwSchema)
+		return jsondec.String(v, &out.MemBwSchema)
 	case "enableMonitoring":
-		return decBool(v, &out.EnableMonitoring)
+		return jsondec.Bool(v, &out.EnableMonitoring)
 	}
 	switch {
-	case foldEq(k, "closID"):
-		return decString(v, &out.ClosID)
-	case foldEq(k, "schemata"):
-		return decSlice(v, &out.Schemata, decString[string])
-	case foldEq(k, "l3CacheSchema"):
-		return decString(v, &out.L3CacheSchema)
-	case foldEq(k, "memBwSchema"):
-		return decString(v, &out.MemBwSchema)
-	case foldEq(k, "enableMonitoring"):
-		return decBool(v, &out.EnableMonitoring)
+	case jsondec.FoldEq(k, "closID"):
+		return jsondec.String(v, &out.ClosID)
+	case jsondec.FoldEq(k, "schemata"):
+		return jsondec.Slice(v, &out.Schemata, jsondec.String[string])
+	case jsondec.FoldEq(k, "l3CacheSchema"):
+		return jsondec.String(v, &out.L3CacheSchema)
+	case jsondec.FoldEq(k, "memBwSchema"):
+		return jsondec.String(v, &out.MemBwSchema)
+	case jsondec.FoldEq(k, "enableMonitoring"):
+		return jsondec.Bool(v, &out.EnableMonitoring)
 	}
 	return true
 }
 
 func decLinuxMemoryPolicy(v *fastjson.Value, out *specs.LinuxMemoryPolicy) bool {
-	return decStruct(v, out, decLinuxMemoryPolicyField)
+	return jsondec.Struct(v, out, decLinuxMemoryPolicyField)
 }
 
 func decLinuxMemoryPolicyField(k []byte, v *fastjson.Value, out *specs.LinuxMemoryPolicy) bool {
 	switch string(k) {
 	case "mode":
-		return decString(v, &out.Mode)
+		return jsondec.String(v, &out.Mode)
 	case "nodes":
-		return decString(v, &out.Nodes)
+		return jsondec.String(v, &out.Nodes)
 	case "flags":
-		return decSlice(v, &out.Flags, decString[specs.MemoryPolicyFlagType])
+		return jsondec.Slice(v, &out.Flags, jsondec.String[specs.MemoryPolicyFlagType])
 	}
 	switch {
-	case foldEq(k, "mode"):
-		return decString(v, &out.Mode)
-	case foldEq(k, "nodes"):
-		return decString(v, &out.Nodes)
-	case foldEq(k, "flags"):
-		return decSlice(v, &out.Flags, decString[specs.MemoryPolicyFlagType])
+	case jsondec.FoldEq(k, "mode"):
+		return jsondec.String(v, &out.Mode)
+	case jsondec.FoldEq(k, "nodes"):
+		return jsondec.String(v, &out.Nodes)
+	case jsondec.FoldEq(k, "flags"):
+		return jsondec.Slice(v, &out.Flags, jsondec.String[specs.MemoryPolicyFlagType])
 	}
 	return true
 }
 
 func decLinuxPersonality(v *fastjson.Value, out *specs.LinuxPersonality) bool {
-	return decStruct(v, out, decLinuxPersonalityField)
+	return jsondec.Struct(v, out, decLinuxPersonalityField)
 }
 
 func decLinuxPersonalityField(k []byte, v *fastjson.Value, out *specs.LinuxPersonality) bool {
 	switch string(k) {
 	case "domain":
-		return decString(v, &out.Domain)
+		return jsondec.String(v, &out.Domain)
 	case "flags":
-		return decSlice(v, &out.Flags, decString[specs.LinuxPersonalityFlag])
+		return jsondec.Slice(v, &out.Flags, jsondec.String[specs.LinuxPersonalityFlag])
 	}
 	switch {
-	case foldEq(k, "domain"):
-		return decString(v, &out.Domain)
-	case foldEq(k, "flags"):
-		return decSlice(v, &out.Flags, decString[specs.LinuxPersonalityFlag])
+	case jsondec.FoldEq(k, "domain"):
+		return jsondec.String(v, &out.Domain)
+	case jsondec.FoldEq(k, "flags"):
+		return jsondec.Slice(v, &out.Flags, jsondec.String[specs.LinuxPersonalityFlag])
 	}
 	return true
 }
 
 func decLinuxTimeOffset(v *fastjson.Value, out *specs.LinuxTimeOffset) bool {
-	return decStruct(v, out, decLinuxTimeOffsetField)
+	return jsondec.Struct(v, out, decLinuxTimeOffsetField)
 }
 
 func decLinuxTimeOffsetField(k []byte, v *fastjson.Value, out *specs.LinuxTimeOffset) bool {
 	switch string(k) {
 	case "secs":
-		return decInt(v, &out.Secs)
+		return jsondec.Int(v, &out.Secs)
 	case "nanosecs":
-		return decUint(v, &out.Nanosecs)
+		return jsondec.Uint(v, &out.Nanosecs)
 	}
 	switch {
-	case foldEq(k, "secs"):
-		return decInt(v, &out.Secs)
-	case foldEq(k, "nanosecs"):
-		return decUint(v, &out.Nanosecs)
+	case jsondec.FoldEq(k, "secs"):
+		return jsondec.Int(v, &out.Secs)
+	case jsondec.FoldEq(k, "nanosecs"):
+		return jsondec.Uint(v, &out.Nanosecs)
 	}
 	return true
 }
 
 func decSolarisAnet(v *fastjson.Value, out *specs.SolarisAnet) bool {
-	return decStruct(v, out, decSolarisAnetField)
+	return jsondec.Struct(v, out, decSolarisAnetField)
 }
 
 func decSolarisAnetField(k []byte, v *fastjson.Value, out *specs.SolarisAnet) bool {
 	switch string(k) {
 	case "linkname":
-		return decString(v, &out.Linkname)
+		return jsondec.String(v, &out.Linkname)
 	case "lowerLink":
-		return decString(v, &out.Lowerlink)
+		return jsondec.String(v, &out.Lowerlink)
 	case "allowedAddress":
-		return decString(v, &out.Allowedaddr)
+		return jsondec.String(v, &out.Allowedaddr)
 	case "configureAllowedAddress":
-		return decString(v, &out.Configallowedaddr)
+		return jsondec.String(v, &out.Configallowedaddr)
 	case "defrouter":
-		return decString(v, &out.Defrouter)
+		return jsondec.String(v, &out.Defrouter)
 	case "linkProtection":
-		return decString(v, &out.Linkprotection)
+		return jsondec.String(v, &out.Linkprotection)
 	case "macAddress":
-		return decString(v, &out.Macaddress)
+		return jsondec.String(v, &out.Macaddress)
 	}
 	switch {
-	case foldEq(k, "linkname"):
-		return decString(v, &out.Linkname)
-	case foldEq(k, "lowerLink"):
-		return decString(v, &out.Lowerlink)
-	case foldEq(k, "allowedAddress"):
-		return decString(v, &out.Allowedaddr)
-	case foldEq(k, "configureAllowedAddress"):
-		return decString(v, &out.Configallowedaddr)
-	case foldEq(k, "defrouter"):
-		return decString(v, &out.Defrouter)
-	case foldEq(k, "linkProtection"):
-		return decString(v, &out.Linkprotection)
-	case foldEq(k, "macAddress"):
-		return decString(v, &out.Macaddress)
+	case jsondec.FoldEq(k, "linkname"):
+		return jsondec.String(v, &out.Linkname)
+	case jsondec.FoldEq(k, "lowerLink"):
+		return jsondec.String(v, &out.Lowerlink)
+	case jsondec.FoldEq(k, "allowedAddress"):
+		return jsondec.String(v, &out.Allowedaddr)
+	case jsondec.FoldEq(k, "configureAllowedAddress"):
+		return jsondec.String(v, &out.Configallowedaddr)
+	case jsondec.FoldEq(k, "defrouter"):
+		return jsondec.String(v, &out.Defrouter)
+	case jsondec.FoldEq(k, "linkProtection"):
+		return jsondec.String(v, &out.Linkprotection)
+	case jsondec.FoldEq(k, "macAddress"):
+		return jsondec.String(v, &out.Macaddress)
 	}
 	return true
 }
 
 func decSolarisCappedCPU(v *fastjson.Value, out *specs.SolarisCappedCPU) bool {
-	return decStruct(v, out, decSolarisCappedCPUField)
+	return jsondec.Struct(v, out, decSolarisCappedCPUField)
 }
 
 func decSolarisCappedCPUField(k []byte, v *fastjson.Value, out *specs.SolarisCappedCPU) bool {
 	switch string(k) {
 	case "ncpus":
-		return decString(v, &out.Ncpus)
+		return jsondec.String(v, &out.Ncpus)
 	}
 	switch {
-	case foldEq(k, "ncpus"):
-		return decString(v, &out.Ncpus)
+	case jsondec.FoldEq(k, "ncpus"):
+		return jsondec.String(v, &out.Ncpus)
 	}
 	return true
 }
 
 func decSolarisCappedMemory(v *fastjson.Value, out *specs.SolarisCappedMemory) bool {
-	return decStruct(v, out, decSolarisCappedMemoryField)
+	return jsondec.Struct(v, out, decSolarisCappedMemoryField)
 }
 
 func decSolarisCappedMemoryField(k []byte, v *fastjson.Value, out *specs.SolarisCappedMemory) bool {
 	switch string(k) {
 	case "physical":
-		return decString(v, &out.Physical)
+		return jsondec.String(v, &out.Physical)
 	case "swap":
-		return decString(v, &out.Swap)
+		return jsondec.String(v, &out.Swap)
 	}
 	switch {
-	case foldEq(k, "physical"):
-		return decString(v, &out.Physical)
-	case foldEq(k, "swap"):
-		return decString(v, &out.Swap)
+	case jsondec.FoldEq(k, "physical"):
+		return jsondec.String(v, &out.Physical)
+	case jsondec.FoldEq(k, "swap"):
+		return jsondec.String(v, &out.Swap)
 	}
 	return true
 }
 
 func decWindowsDevice(v *fastjson.Value, out *specs.WindowsDevice) bool {
-	return decStruct(v, out, decWindowsDeviceField)
+	return jsondec.Struct(v, out, decWindowsDeviceField)
 }
 
 func decWindowsDeviceField(k []byte, v *fastjson.Value, out *specs.WindowsDevice) bool {
 	switch string(k) {
 	case "id":
-		return decString(v, &out.ID)
+		return jsondec.String(v, &out.ID)
 	case "idType":
-		return decString(v, &out.IDType)
+		return jsondec.String(v, &out.IDType)
 	}
 	switch {
-	case foldEq(k, "id"):
-		return decString(v, &out.ID)
-	case foldEq(k, "idType"):
-		return decString(v, &out.IDType)
+	case jsondec.FoldEq(k, "id"):
+		return jsondec.String(v, &out.ID)
+	case jsondec.FoldEq(k, "idType"):
+		return jsondec.String(v, &out.IDType)
 	}
 	return true
 }
 
 func decWindowsResources(v *fastjson.Value, out *specs.WindowsResources) bool {
-	return decStruct(v, out, decWindowsResourcesField)
+	return jsondec.Struct(v, out, decWindowsResourcesField)
 }
 
 func decWindowsResourcesField(k []byte, v *fastjson.Value, out *specs.WindowsResources) bool {
 	switch string(k) {
 	case "memory":
-		return decPtr(v, &out.Memory, decWindowsMemoryResources)
+		return jsondec.Ptr(v, &out.Memory, decWindowsMemoryResources)
 	case "cpu":
-		return decPtr(v, &out.CPU, decWindowsCPUResources)
+		return jsondec.Ptr(v, &out.CPU, decWindowsCPUResources)
 	case "storage":
-		return decPtr(v, &out.Storage, decWindowsStorageResources)
+		return jsondec.Ptr(v, &out.Storage, decWindowsStorageResources)
 	}
 	switch {
-	case foldEq(k, "memory"):
-		return decPtr(v, &out.Memory, decWindowsMemoryResources)
-	case foldEq(k, "cpu"):
-		return decPtr(v, &out.CPU, decWindowsCPUResources)
-	case foldEq(k, "storage"):
-		return decPtr(v, &out.Storage, decWindowsStorageResources)
+	case jsondec.FoldEq(k, "memory"):
+		return jsondec.Ptr(v, &out.Memory, decWindowsMemoryResources)
+	case jsondec.FoldEq(k, "cpu"):
+		return jsondec.Ptr(v, &out.CPU, decWindowsCPUResources)
+	case jsondec.FoldEq(k, "storage"):
+		return jsondec.Ptr(v, &out.Storage, decWindowsStorageResources)
 	}
 	return true
 }
 
 func decWindowsHyperV(v *fastjson.Value, out *specs.WindowsHyperV) bool {
-	return decStruct(v, out, decWindowsHyperVField)
+	return jsondec.Struct(v, out, decWindowsHyperVField)
 }
 
 func decWindowsHyperVField(k []byte, v *fastjson.Value, out *specs.WindowsHyperV) bool {
 	switch string(k) {
 	case "utilityVMPath":
-		return decString(v, &out.UtilityVMPath)
+		return jsondec.String(v, &out.UtilityVMPath)
 	}
 	switch {
-	case foldEq(k, "utilityVMPath"):
-		return decString(v, &out.UtilityVMPath)
+	case jsondec.FoldEq(k, "utilityVMPath"):
+		return jsondec.String(v, &out.UtilityVMPath)
 	}
 	return true
 }
 
 func decWindowsNetwork(v *fastjson.Value, out *specs.WindowsNetwork) bool {
-	return decStruct(v, out, decWindowsNetworkField)
+	return jsondec.Struct(v, out, decWindowsNetworkField)
 }
 
 func decWindowsNetworkField(k []byte, v *fastjson.Value, out *specs.WindowsNetwork) bool {
 	switch string(k) {
 	case "endpointList":
-		return decSlice(v, &out.EndpointList, decString[string])
+		return jsondec.Slice(v, &out.EndpointList, jsondec.String[string])
 	case "allowUnqualifiedDNSQuery":
-		return decBool(v, &out.AllowUnqualifiedDNSQuery)
+		return jsondec.Bool(v, &out.AllowUnqualifiedDNSQuery)
 	case "DNSSearchList":
-		return decSlice(v, &out.DNSSearchList, decString[string])
+		return jsondec.Slice(v, &out.DNSSearchList, jsondec.String[string])
 	case "networkSharedContainerName":
-		return decString(v, &out.NetworkSharedContainerName)
+		return jsondec.String(v, &out.NetworkSharedContainerName)
 	case "networkNamespace":
-		return decString(v, &out.NetworkNamespace)
+		return jsondec.String(v, &out.NetworkNamespace)
 	}
 	switch {
-	case foldEq(k, "endpointList"):
-		return decSlice(v, &out.EndpointList, decString[string])
-	case foldEq(k, "allowUnqualifiedDNSQuery"):
-		return decBool(v, &out.AllowUnqualifiedDNSQuery)
-	case foldEq(k, "DNSSearchList"):
-		return decSlice(v, &out.DNSSearchList, decString[string])
-	case foldEq(k, "networkSharedContainerName"):
-		return decString(v, &out.NetworkSharedContainerName)
-	case foldEq(k, "networkNamespace"):
-		return decString(v, &out.NetworkNamespace)
+	case jsondec.FoldEq(k, "endpointList"):
+		return jsondec.Slice(v, &out.EndpointList, jsondec.String[string])
+	case jsondec.FoldEq(k, "allowUnqualifiedDNSQuery"):
+		return jsondec.Bool(v, &out.AllowUnqualifiedDNSQuery)
+	case jsondec.FoldEq(k, "DNSSearchList"):
+		return jsondec.Slice(v, &out.DNSSearchList, jsondec.String[string])
+	case jsondec.FoldEq(k, "networkSharedContainerName"):
+		return jsondec.String(v, &out.NetworkSharedContainerName)
+	case jsondec.FoldEq(k, "networkNamespace"):
+		return jsondec.String(v, &out.NetworkNamespace)
 	}
 	return true
 }
 
 func decVMHypervisor(v *fastjson.Value, out *specs.VMHypervisor) bool {
-	return decStruct(v, out, decVMHypervisorField)
+	return jsondec.Struct(v, out, decVMHypervisorField)
 }
 
 func decVMHypervisorField(k []byte, v *fastjson.Value, out *specs.VMHypervisor) bool {
 	switch string(k) {
 	case "path":
-		return decString(v, &out.Path)
+		return jsondec.String(v, &out.Path)
 	case "parameters":
-		return decSlice(v, &out.Parameters, decString[string])
+		return jsondec.Slice(v, &out.Parameters, jsondec.String[string])
 	}
 	switch {
-	case foldEq(k, "path"):
-		return decString(v, &out.Path)
-	case foldEq(k, "parameters"):
-		return decSlice(v, &out.Parameters, decString[string])
+	case jsondec.FoldEq(k, "path"):
+		return jsondec.String(v, &out.Path)
+	case jsondec.FoldEq(k, "parameters"):
+		return jsondec.Slice(v, &out.Parameters, jsondec.String[string])
 	}
 	return true
 }
 
 func decVMKernel(v *fastjson.Value, out *specs.VMKernel) bool {
-	return decStruct(v, out, decVMKernelField)
+	return jsondec.Struct(v, out, decVMKernelField)
 }
 
 func decVMKernelField(k []byte, v *fastjson.Value, out *specs.VMKernel) bool {
 	switch string(k) {
 	case "path":
-		return decString(v, &out.Path)
+		return jsondec.String(v, &out.Path)
 	case "parameters":
-		return decSlice(v, &out.Parameters, decString[string])
+		return jsondec.Slice(v, &out.Parameters, jsondec.String[string])
 	case "initrd":
-		return decString(v, &out.InitRD)
+		return jsondec.String(v, &out.InitRD)
 	}
 	switch {
-	case foldEq(k, "path"):
-		return decString(v, &out.Path)
-	case foldEq(k, "parameters"):
-		return decSlice(v, &out.Parameters, decString[string])
-	case foldEq(k, "initrd"):
-		return decString(v, &out.InitRD)
+	case jsondec.FoldEq(k, "path"):
+		return jsondec.String(v, &out.Path)
+	case jsondec.FoldEq(k, "parameters"):
+		return jsondec.Slice(v, &out.Parameters, jsondec.String[string])
+	case jsondec.FoldEq(k, "initrd"):
+		return jsondec.String(v, &out.InitRD)
 	}
 	return true
 }
 
 func decVMImage(v *fastjson.Value, out *specs.VMImage) bool {
-	return decStruct(v, out, decVMImageField)
+	return jsondec.Struct(v, out, decVMImageField)
 }
 
 func decVMImageField(k []byte, v *fastjson.Value, out *specs.VMImage) bool {
 	switch string(k) {
 	case "path":
-		return decString(v, &out.Path)
+		return jsondec.String(v, &out.Path)
 	case "format":
-		return decString(v, &out.Format)
+		return jsondec.String(v, &out.Format)
 	}
 	switch {
-	case foldEq(k, "path"):
-		return decString(v, &out.Path)
-	case foldEq(k, "format"):
-		return decString(v, &out.Format)
+	case jsondec.FoldEq(k, "path"):
+		return jsondec.String(v, &out.Path)
+	case jsondec.FoldEq(k, "format"):
+		return jsondec.String(v, &out.Format)
 	}
 	return true
 }
 
 func decHWConfig(v *fastjson.Value, out *specs.HWConfig) bool {
-	return decStruct(v, out, decHWConfigField)
+	return jsondec.Struct(v, out, decHWConfigField)
 }
 
 func decHWConfigField(k []byte, v *fastjson.Value, out *specs.HWConfig) bool {
 	switch string(k) {
 	case "deviceTree":
-		return decString(v, &out.DeviceTree)
+		return jsondec.String(v, &out.DeviceTree)
 	case "vcpus":
-		return decPtr(v, &out.VCPUs, decUint[uint32])
+		return jsondec.Ptr(v, &out.VCPUs, jsondec.Uint[uint32])
 	case "memory":
-		return decPtr(v, &out.Memory, decUint[uint64])
+		return jsondec.Ptr(v, &out.Memory, jsondec.Uint[uint64])
 	case "dtdevs":
-		return decSlice(v, &out.DtDevs, decString[string])
+		return jsondec.Slice(v, &out.DtDevs, jsondec.String[string])
 	case "iomems":
-		return decSlice(v, &out.IOMems, decIOMems)
+		return jsondec.Slice(v, &out.IOMems, decIOMems)
 	case "irqs":
-		return decSlice(v, &out.Irqs, decUint[uint32])
+		return jsondec.Slice(v, &out.Irqs, jsondec.Uint[uint32])
 	}
 	switch {
-	case foldEq(k, "deviceTree"):
-		return decString(v, &out.DeviceTree)
-	case foldEq(k, "vcpus"):
-		return decPtr(v, &out.VCPUs, decUint[uint32])
-	case foldEq(k, "memory"):
-		return decPtr(v, &out.Memory, decUint[uint64])
-	case foldEq(k, "dtdevs"):
-		return decSlice(v, &out.DtDevs, decString[string])
-	case foldEq(k, "iomems"):
-		return decSlice(v, &out.IOMems, decIOMems)
-	case foldEq(k, "irqs"):
-		return decSlice(v, &out.Irqs, decUint[uint32])
+	case jsondec.FoldEq(k, "deviceTree"):
+		return jsondec.String(v, &out.DeviceTree)
+	case jsondec.FoldEq(k, "vcpus"):
+		return jsondec.Ptr(v, &out.VCPUs, jsondec.Uint[uint32])
+	case jsondec.FoldEq(k, "memory"):
+		return jsondec.Ptr(v, &out.Memory, jsondec.Uint[uint64])
+	case jsondec.FoldEq(k, "dtdevs"):
+		return jsondec.Slice(v, &out.DtDevs, jsondec.String[string])
+	case jsondec.FoldEq(k, "iomems"):
+		return jsondec.Slice(v, &out.IOMems, decIOMems)
+	case jsondec.FoldEq(k, "irqs"):
+		return jsondec.Slice(v, &out.Irqs, jsondec.Uint[uint32])
 	}
 	return true
 }
 
 func decZOSNamespace(v *fastjson.Value, out *specs.ZOSNamespace) bool {
-	return decStruct(v, out, decZOSNamespaceField)
+	return jsondec.Struct(v, out, decZOSNamespaceField)
 }
 
 func decZOSNamespaceField(k []byte, v *fastjson.Value, out *specs.ZOSNamespace) bool {
 	switch string(k) {
 	case "type":
-		return decString(v, &out.Type)
+		return jsondec.String(v, &out.Type)
 	case "path":
-		return decString(v, &out.Path)
+		return jsondec.String(v, &out.Path)
 	}
 	switch {
-	case foldEq(k, "type"):
-		return decString(v, &out.Type)
-	case foldEq(k, "path"):
-		return decString(v, &out.Path)
+	case jsondec.FoldEq(k, "type"):
+		return jsondec.String(v, &out.Type)
+	case jsondec.FoldEq(k, "path"):
+		return jsondec.String(v, &out.Path)
 	}
 	return true
 }
 
 func decFreeBSDDevice(v *fastjson.Value, out *specs.FreeBSDDevice) bool {
-	return decStruct(v, out, decFreeBSDDeviceField)
+	return jsondec.Struct(v, out, decFreeBSDDeviceField)
 }
 
 func decFreeBSDDeviceField(k []byte, v *fastjson.Value, out *specs.FreeBSDDevice) bool {
 	switch string(k) {
 	case "path":
-		return decString(v, &out.Path)
+		return jsondec.String(v, &out.Path)
 	case "mode":
-		return decPtr(v, &out.Mode, decUint[fs.FileMode])
+		return jsondec.Ptr(v, &out.Mode, jsondec.Uint[fs.FileMode])
 	}
 	switch {
-	case foldEq(k, "path"):
-		return decString(v, &out.Path)
-	case foldEq(k, "mode"):
-		return decPtr(v, &out.Mode, decUint[fs.FileMode])
+	case jsondec.FoldEq(k, "path"):
+		return jsondec.String(v, &out.Path)
+	case jsondec.FoldEq(k, "mode"):
+		return jsondec.Ptr(v, &out.Mode, jsondec.Uint[fs.FileMode])
 	}
 	return true
 }
 
 func decFreeBSDJail(v *fastjson.Value, out *specs.FreeBSDJail) bool {
-	return decStruct(v, out, decFreeBSDJailField)
+	return jsondec.Struct(v, out, decFreeBSDJailField)
 }
 
 func decFreeBSDJailField(k []byte, v *fastjson.Value, out *specs.FreeBSDJail) bool {
 	switch string(k) {
 	case "parent":
-		return decString(v, &out.Parent)
+		return jsondec.String(v, &out.Parent)
 	case "host":
-		return decString(v, &out.Host)
+		return jsondec.String(v, &out.Host)
 	case "ip4":
-		return decString(v, &out.Ip4)
+		return jsondec.String(v, &out.Ip4)
 	case "ip4Addr":
-		return decSlice(v, &out.Ip4Addr, decString[string])
+		return jsondec.Slice(v, &out.Ip4Addr, jsondec.String[string])
 	case "ip6":
-		return decString(v, &out.Ip6)
+		return jsondec.String(v, &out.Ip6)
 	case "ip6Addr":
-		return decSlice(v, &out.Ip6Addr, decString[string])
+		return jsondec.Slice(v, &out.Ip6Addr, jsondec.String[string])
 	case "vnet":
-		return decString(v, &out.Vnet)
+		return jsondec.String(v, &out.Vnet)
 	case "interface":
-		return decString(v, &out.Interface)
+		return jsondec.String(v, &out.Interface)
 	case "vnetInterfaces":
-		return decSlice(v, &out.VnetInterfaces, decString[string])
+		return jsondec.Slice(v, &out.VnetInterfaces, jsondec.String[string])
 	case "sysvmsg":
-		return decString(v, &out.SysVMsg)
+		return jsondec.String(v, &out.SysVMsg)
 	case "sysvsem":
-		return decString(v, &out.SysVSem)
+		return jsondec.String(v, &out.SysVSem)
 	case "sysvshm":
-		return decString(v, &out.SysVShm)
+		return jsondec.String(v, &out.SysVShm)
 	case "enforceStatfs":
-		return decPtr(v, &out.EnforceStatfs, decInt[int])
+		return jsondec.Ptr(v, &out.EnforceStatfs, jsondec.Int[int])
 	case "allow":
-		return decPtr(v, &out.Allow, decFreeBSDJailAllow)
+		return jsondec.Ptr(v, &out.Allow, decFreeBSDJailAllow)
 	}
 	switch {
-	case foldEq(k, "parent"):
-		return decString(v, &out.Parent)
-	case foldEq(k, "host"):
-		return decString(v, &out.Host)
-	case foldEq(k, "ip4"):
-		return decString(v, &out.Ip4)
-	case foldEq(k, "ip4Addr"):
-		return decSlice(v, &out.Ip4Addr, decString[string])
-	case foldEq(k, "ip6"):
-		return decString(v, &out.Ip6)
-	case foldEq(k, "ip6Addr"):
-		return decSlice(v, &out.Ip6Addr, decString[string])
-	case foldEq(k, "vnet"):
-		return decString(v, &out.Vnet)
-	case foldEq(k, "interface"):
-		return decString(v, &out.Interface)
-	case foldEq(k, "vnetInterfaces"):
-		return decSlice(v, &out.VnetInterfaces, decString[string])
-	case foldEq(k, "sysvmsg"):
-		return decString(v, &out.SysVMsg)
-	case foldEq(k, "sysvsem"):
-		return decString(v, &out.SysVSem)
-	case foldEq(k, "sysvshm"):
-		return decString(v, &out.SysVShm)
-	case foldEq(k, "enforceStatfs"):
-		return decPtr(v, &out.EnforceStatfs, decInt[int])
-	case foldEq(k, "allow"):
-		return decPtr(v, &out.Allow, decFreeBSDJailAllow)
+	case jsondec.FoldEq(k, "parent"):
+		return jsondec.String(v, &out.Parent)
+	case jsondec.FoldEq(k, "host"):
+		return jsondec.String(v, &out.Host)
+	case jsondec.FoldEq(k, "ip4"):
+		return jsondec.String(v, &out.Ip4)
+	case jsondec.FoldEq(k, "ip4Addr"):
+		return jsondec.Slice(v, &out.Ip4Addr, jsondec.String[string])
+	case jsondec.FoldEq(k, "ip6"):
+		return jsondec.String(v, &out.Ip6)
+	case jsondec.FoldEq(k, "ip6Addr"):
+		return jsondec.Slice(v, &out.Ip6Addr, jsondec.String[string])
+	case jsondec.FoldEq(k, "vnet"):
+		return jsondec.String(v, &out.Vnet)
+	case jsondec.FoldEq(k, "interface"):
+		return jsondec.String(v, &out.Interface)
+	case jsondec.FoldEq(k, "vnetInterfaces"):
+		return jsondec.Slice(v, &out.VnetInterfaces, jsondec.String[string])
+	case jsondec.FoldEq(k, "sysvmsg"):
+		return jsondec.String(v, &out.SysVMsg)
+	case jsondec.FoldEq(k, "sysvsem"):
+		return jsondec.String(v, &out.SysVSem)
+	case jsondec.FoldEq(k, "sysvshm"):
+		return jsondec.String(v, &out.SysVShm)
+	case jsondec.FoldEq(k, "enforceStatfs"):
+		return jsondec.Ptr(v, &out.EnforceStatfs, jsondec.Int[int])
+	case jsondec.FoldEq(k, "allow"):
+		return jsondec.Ptr(v, &out.Allow, decFreeBSDJailAllow)
 	}
 	return true
 }
 
 func decLinuxDeviceCgroup(v *fastjson.Value, out *specs.LinuxDeviceCgroup) bool {
-	return decStruct(v, out, decLinuxDeviceCgroupField)
+	return jsondec.Struct(v, out, decLinuxDeviceCgroupField)
 }
 
 func decLinuxDeviceCgroupField(k []byte, v *fastjson.Value, out *specs.LinuxDeviceCgroup) bool {
 	switch string(k) {
 	case "allow":
-		return decBool(v, &out.Allow)
+		return jsondec.Bool(v, &out.Allow)
 	case "type":
-		return decString(v, &out.Type)
+		return jsondec.String(v, &out.Type)
 	case "major":
-		return decPtr(v, &out.Major, decInt[int64])
+		return jsondec.Ptr(v, &out.Major, jsondec.Int[int64])
 	case "minor":
-		return decPtr(v, &out.Minor, decInt[int64])
+		return jsondec.Ptr(v, &out.Minor, jsondec.Int[int64])
 	case "access":
-		return decString(v, &out.Access)
+		return jsondec.String(v, &out.Access)
 	}
 	switch {
-	case foldEq(k, "allow"):
-		return decBool(v, &out.Allow)
-	case foldEq(k, "type"):
-		return decString(v, &out.Type)
-	case foldEq(k, "major"):
-		return decPtr(v, &out.Major, decInt[int64])
-	case foldEq(k, "minor"):
-		return decPtr(v, &out.Minor, decInt[int64])
-	case foldEq(k, "access"):
-		return decString(v, &out.Access)
+	case jsondec.FoldEq(k, "allow"):
+		return jsondec.Bool(v, &out.Allow)
+	case jsondec.FoldEq(k, "type"):
+		return jsondec.String(v, &out.Type)
+	case jsondec.FoldEq(k, "major"):
+		return jsondec.Ptr(v, &out.Major, jsondec.Int[int64])
+	case jsondec.FoldEq(k, "minor"):
+		return jsondec.Ptr(v, &out.Minor, jsondec.Int[int64])
+	case jsondec.FoldEq(k, "access"):
+		return jsondec.String(v, &out.Access)
 	}
 	return true
 }
 
 func decLinuxMemory(v *fastjson.Value, out *specs.LinuxMemory) bool {
-	return decStruct(v, out, decLinuxMemoryField)
+	return jsondec.Struct(v, out, decLinuxMemoryField)
 }
 
 func decLinuxMemoryField(k []byte, v *fastjson.Value, out *specs.LinuxMemory) bool {
 	switch string(k) {
 	case "limit":
-		return decPtr(v, &out.Limit, decInt[int64])
+		return jsondec.Ptr(v, &out.Limit, jsondec.Int[int64])
 	case "reservation":
-		return decPtr(v, &out.Reservation, decInt[int64])
+		return jsondec.Ptr(v, &out.Reservation, jsondec.Int[int64])
 	case "swap":
-		return decPtr(v, &out.Swap, decInt[int64])
+		return jsondec.Ptr(v, &out.Swap, jsondec.Int[int64])
 	case "kernel":
-		return decPtr(v, &out.Kernel, decInt[int64])
+		return jsondec.Ptr(v, &out.Kernel, jsondec.Int[int64])
 	case "kernelTCP":
-		return decPtr(v, &out.KernelTCP, decInt[int64])
+		return jsondec.Ptr(v, &out.KernelTCP, jsondec.Int[int64])
 	case "swappiness":
-		return decPtr(v, &out.Swappiness, decUint[uint64])
+		return jsondec.Ptr(v, &out.Swappiness, jsondec.Uint[uint64])
 	case "disableOOMKiller":
-		return decPtr(v, &out.DisableOOMKiller, decBool[bool])
+		return jsondec.Ptr(v, &out.DisableOOMKiller, jsondec.Bool[bool])
 	case "useHierarchy":
-		return decPtr(v, &out.UseHierarchy, decBool[bool])
+		return jsondec.Ptr(v, &out.UseHierarchy, jsondec.Bool[bool])
 	case "checkBeforeUpdate":
-		return decPtr(v, &out.CheckBeforeUpdate, decBool[bool])
+		return jsondec.Ptr(v, &out.CheckBeforeUpdate, jsondec.Bool[bool])
 	}
 	switch {
-	case foldEq(k, "limit"):
-		return decPtr(v, &out.Limit, decInt[int64])
-	case foldEq(k, "reservation"):
-		return decPtr(v, &out.Reservation, decInt[int64])
-	case foldEq(k, "swap"):
-		return decPtr(v, &out.Swap, decInt[int64])
-	case foldEq(k, "kernel"):
-		return decPtr(v, &out.Kernel, decInt[int64])
-	case foldEq(k, "kernelTCP"):
-		return decPtr(v, &out.KernelTCP, decInt[int64])
-	case foldEq(k, "swappiness"):
-		return decPtr(v, &out.Swappiness, decUint[uint64])
-	case foldEq(k, "disableOOMKiller"):
-		return decPtr(v, &out.DisableOOMKiller, decBool[bool])
-	case foldEq(k, "useHierarchy"):
-		return decPtr(v, &out.UseHierarchy, decBool[bool])
-	case foldEq(k, "checkBeforeUpdate"):
-		return decPtr(v, &out.CheckBeforeUpdate, decBool[bool])
+	case jsondec.FoldEq(k, "limit"):
+		return jsondec.Ptr(v, &out.Limit, jsondec.Int[int64])
+	case jsondec.FoldEq(k, "reservation"):
+		return jsondec.Ptr(v, &out.Reservation, jsondec.Int[int64])
+	case jsondec.FoldEq(k, "swap"):
+		return jsondec.Ptr(v, &out.Swap, jsondec.Int[int64])
+	case jsondec.FoldEq(k, "kernel"):
+		return jsondec.Ptr(v, &out.Kernel, jsondec.Int[int64])
+	case jsondec.FoldEq(k, "kernelTCP"):
+		return jsondec.Ptr(v, &out.KernelTCP, jsondec.Int[int64])
+	case jsondec.FoldEq(k, "swappiness"):
+		return jsondec.Ptr(v, &out.Swappiness, jsondec.Uint[uint64])
+	case jsondec.FoldEq(k, "disableOOMKiller"):
+		return jsondec.Ptr(v, &out.DisableOOMKiller, jsondec.Bool[bool])
+	case jsondec.FoldEq(k, "useHierarchy"):
+		return jsondec.Ptr(v, &out.UseHierarchy, jsondec.Bool[bool])
+	case jsondec.FoldEq(k, "checkBeforeUpdate"):
+		return jsondec.Ptr(v, &out.CheckBeforeUpdate, jsondec.Bool[bool])
 	}
 	return true
 }
 
 func decLinuxCPU(v *fastjson.Value, out *specs.LinuxCPU) bool {
-	return decStruct(v, out, decLinuxCPUField)
+	return jsondec.Struct(v, out, decLinuxCPUField)
 }
 
 func decLinuxCPUField(k []byte, v *fastjson.Value, out *specs.LinuxCPU) bool {
 	switch string(k) {
 	case "shares":
-		return decPtr(v, &out.Shares, decUint[uint64])
+		return jsondec.Ptr(v, &out.Shares, jsondec.Uint[uint64])
 	case "quota":
-		return decPtr(v, &out.Quota, decInt[int64])
+		return jsondec.Ptr(v, &out.Quota, jsondec.Int[int64])
 	case "burst":
-		return decPtr(v, &out.Burst, decUint[uint64])
+		return jsondec.Ptr(v, &out.Burst, jsondec.Uint[uint64])
 	case "period":
-		return decPtr(v, &out.Period, decUint[uint64])
+		return jsondec.Ptr(v, &out.Period, jsondec.Uint[uint64])
 	case "realtimeRuntime":
-		return decPtr(v, &out.RealtimeRuntime, decInt[int64])
+		return jsondec.Ptr(v, &out.RealtimeRuntime, jsondec.Int[int64])
 	case "realtimePeriod":
-		return decPtr(v, &out.RealtimePeriod, decUint[uint64])
+		return jsondec.Ptr(v, &out.RealtimePeriod, jsondec.Uint[uint64])
 	case "cpus":
-		return decString(v, &out.Cpus)
+		return jsondec.String(v, &out.Cpus)
 	case "mems":
-		return decString(v, &out.Mems)
+		return jsondec.String(v, &out.Mems)
 	case "idle":
-		return decPtr(v, &out.Idle, decInt[int64])
+		return jsondec.Ptr(v, &out.Idle, jsondec.Int[int64])
 	}
 	switch {
-	case foldEq(k, "shares"):
-		return decPtr(v, &out.Shares, decUint[uint64])
-	case foldEq(k, "quota"):
-		return decPtr(v, &out.Quota, decInt[int64])
-	case foldEq(k, "burst"):
-		return decPtr(v, &out.Burst, decUint[uint64])
-	case foldEq(k, "period"):
-		return decPtr(v, &out.Period, decUint[uint64])
-	case foldEq(k, "realtimeRuntime"):
-		return decPtr(v, &out.RealtimeRuntime, decInt[int64])
-	case foldEq(k, "realtimePeriod"):
-		return decPtr(v, &out.RealtimePeriod, decUint[uint64])
-	case foldEq(k, "cpus"):
-		return decString(v, &out.Cpus)
-	case foldEq(k, "mems"):
-		return decString(v, &out.Mems)
-	case foldEq(k, "idle"):
-		return decPtr(v, &out.Idle, decInt[int64])
+	case jsondec.FoldEq(k, "shares"):
+		return jsondec.Ptr(v, &out.Shares, jsondec.Uint[uint64])
+	case jsondec.FoldEq(k, "quota"):
+		return jsondec.Ptr(v, &out.Quota, jsondec.Int[int64])
+	case jsondec.FoldEq(k, "burst"):
+		return jsondec.Ptr(v, &out.Burst, jsondec.Uint[uint64])
+	case jsondec.FoldEq(k, "period"):
+		return jsondec.Ptr(v, &out.Period, jsondec.Uint[uint64])
+	case jsondec.FoldEq(k, "realtimeRuntime"):
+		return jsondec.Ptr(v, &out.RealtimeRuntime, jsondec.Int[int64])
+	case jsondec.FoldEq(k, "realtimePeriod"):
+		return jsondec.Ptr(v, &out.RealtimePeriod, jsondec.Uint[uint64])
+	case jsondec.FoldEq(k, "cpus"):
+		return jsondec.String(v, &out.Cpus)
+	case jsondec.FoldEq(k, "mems"):
+		return jsondec.String(v, &out.Mems)
+	case jsondec.FoldEq(k, "idle"):
+		return jsondec.Ptr(v, &out.Idle, jsondec.Int[int64])
 	}
 	return true
 }
 
 func decLinuxPids(v *fastjson.Value, out *specs.LinuxPids) bool {
-	return decStruct(v, out, decLinuxPidsField)
+	return jsondec.Struct(v, out, decLinuxPidsField)
 }
 
 func decLinuxPidsField(k []byte, v *fastjson.Value, out *specs.LinuxPids) bool {
 	switch string(k) {
 	case "limit":
-		return decPtr(v, &out.Limit, decInt[int64])
+		return jsondec.Ptr(v, &out.Limit, jsondec.Int[int64])
 	}
 	switch {
-	case foldEq(k, "limit"):
-		return decPtr(v, &out.Limit, decInt[int64])
+	case jsondec.FoldEq(k, "limit"):
+		return jsondec.Ptr(v, &out.Limit, jsondec.Int[int64])
 	}
 	return true
 }
 
 func decLinuxBlockIO(v *fastjson.Value, out *specs.LinuxBlockIO) bool {
-	return decStruct(v, out, decLinuxBlockIOField)
+	return jsondec.Struct(v, out, decLinuxBlockIOField)
 }
 
 func decLinuxBlockIOField(k []byte, v *fastjson.Value, out *specs.LinuxBlockIO) bool {
 	switch string(k) {
 	case "weight":
-		return decPtr(v, &out.Weight, decUint[uint16])
+		return jsondec.Ptr(v, &out.Weight, jsondec.Uint[uint16])
 	case "leafWeight":
-		return decPtr(v, &out.LeafWeight, decUint[uint16])
+		return jsondec.Ptr(v, &out.LeafWeight, jsondec.Uint[uint16])
 	case "weightDevice":
-		return decSlice(v, &out.WeightDevice, decLinuxWeightDevice)
+		return jsondec.Slice(v, &out.WeightDevice, decLinuxWeightDevice)
 	case "throttleReadBpsDevice":
-		return decSlice(v, &out.ThrottleReadBpsDevice, decLinuxThrottleDevice)
+		return jsondec.Slice(v, &out.ThrottleReadBpsDevice, decLinuxThrottleDevice)
 	case "throttleWriteBpsDevice":
-		return decSlice(v, &out.ThrottleWriteBpsDevice, decLinuxThrottleDevice)
+		return jsondec.Slice(v, &out.ThrottleWriteBpsDevice, decLinuxThrottleDevice)
 	case "throttleReadIOPSDevice":
-		return decSlice(v, &out.ThrottleReadIOPSDevice, decLinuxThrottleDevice)
+		return jsondec.Slice(v, &out.ThrottleReadIOPSDevice, decLinuxThrottleDevice)
 	case "throttleWriteIOPSDevice":
-		return decSlice(v, &out.ThrottleWriteIOPSDevice, decLinuxThrottleDevice)
+		return jsondec.Slice(v, &out.ThrottleWriteIOPSDevice, decLinuxThrottleDevice)
 	}
 	switch {
-	case foldEq(k, "weight"):
-		return decPtr(v, &out.Weight, decUint[uint16])
-	case foldEq(k, "leafWeight"):
-		return decPtr(v, &out.LeafWeight, decUint[uint16])
-	case foldEq(k, "weightDevice"):
-		return decSlice(v, &out.WeightDevice, decLinuxWeightDevice)
-	case foldEq(k, "throttleReadBpsDevice"):
-		return decSlice(v, &out.ThrottleReadBpsDevice, decLinuxThrottleDevice)
-	case foldEq(k, "throttleWriteBpsDevice"):
-		return decSlice(v, &out.ThrottleWriteBpsDevice, decLinuxThrottleDevice)
-	case foldEq(k, "throttleReadIOPSDevice"):
-		return decSlice(v, &out.ThrottleReadIOPSDevice, decLinuxThrottleDevice)
-	case foldEq(k, "throttleWriteIOPSDevice"):
-		return decSlice(v, &out.ThrottleWriteIOPSDevice, decLinuxThrottleDevice)
+	case jsondec.FoldEq(k, "weight"):
+		return jsondec.Ptr(v, &out.Weight, jsondec.Uint[uint16])
+	case jsondec.FoldEq(k, "leafWeight"):
+		return jsondec.Ptr(v, &out.LeafWeight, jsondec.Uint[uint16])
+	case jsondec.FoldEq(k, "weightDevice"):
+		return jsondec.Slice(v, &out.WeightDevice, decLinuxWeightDevice)
+	case jsondec.FoldEq(k, "throttleReadBpsDevice"):
+		return jsondec.Slice(v, &out.ThrottleReadBpsDevice, decLinuxThrottleDevice)
+	case jsondec.FoldEq(k, "throttleWriteBpsDevice"):
+		return jsondec.Slice(v, &out.ThrottleWriteBpsDevice, decLinuxThrottleDevice)
+	case jsondec.FoldEq(k, "throttleReadIOPSDevice"):
+		return jsondec.Slice(v, &out.ThrottleReadIOPSDevice, decLinuxThrottleDevice)
+	case jsondec.FoldEq(k, "throttleWriteIOPSDevice"):
+		return jsondec.Slice(v, &out.ThrottleWriteIOPSDevice, decLinuxThrottleDevice)
 	}
 	return true
 }
 
 func decLinuxHugepageLimit(v *fastjson.Value, out *specs.LinuxHugepageLimit) bool {
-	return decStruct(v, out, decLinuxHugepageLimitField)
+	return jsondec.Struct(v, out, decLinuxHugepageLimitField)
 }
 
 func decLinuxHugepageLimitField(k []byte, v *fastjson.Value, out *specs.LinuxHugepageLimit) bool {
 	switch string(k) {
 	case "pageSize":
-		return decString(v, &out.Pagesize)
+		return jsondec.String(v, &out.Pagesize)
 	case "limit":
-		return decUint(v, &out.Limit)
+		return jsondec.Uint(v, &out.Limit)
 	}
 	switch {
-	case foldEq(k, "pageSize"):
-		return decString(v, &out.Pagesize)
-	case foldEq(k, "limit"):
-		return decUint(v, &out.Limit)
+	case jsondec.FoldEq(k, "pageSize"):
+		return jsondec.String(v, &out.Pagesize)
+	case jsondec.FoldEq(k, "limit"):
+		return jsondec.Uint(v, &out.Limit)
 	}
 	return true
 }
 
 func decLinuxNetwork(v *fastjson.Value, out *specs.LinuxNetwork) bool {
-	return decStruct(v, out, decLinuxNetworkField)
+	return jsondec.Struct(v, out, decLinuxNetworkField)
 }
 
 func decLinuxNetworkField(k []byte, v *fastjson.Value, out *specs.LinuxNetwork) bool {
 	switch string(k) {
 	case "classID":
-		return decPtr(v, &out.ClassID, decUint[uint32])
+		return jsondec.Ptr(v, &out.ClassID, jsondec.Uint[uint32])
 	case "priorities":
-		return decSlice(v, &out.Priorities, decLinuxInterfacePriority)
+		return jsondec.Slice(v, &out.Priorities, decLinuxInterfacePriority)
 	}
 	switch {
-	case foldEq(k, "classID"):
-		return decPtr(v, &out.ClassID, decUint[uint32])
-	case foldEq(k, "priorities"):
-		return decSlice(v, &out.Priorities, decLinuxInterfacePriority)
+	case jsondec.FoldEq(k, "classID"):
+		return jsondec.Ptr(v, &out.ClassID, jsondec.Uint[uint32])
+	case jsondec.FoldEq(k, "priorities"):
+		return jsondec.Slice(v, &out.Priorities, decLinuxInterfacePriority)
 	}
 	return true
 }
 
 func decLinuxRdma(v *fastjson.Value, out *specs.LinuxRdma) bool {
-	return decStruct(v, out, decLinuxRdmaField)
+	return jsondec.Struct(v, out, decLinuxRdmaField)
 }
 
 func decLinuxRdmaField(k []byte, v *fastjson.Value, out *specs.LinuxRdma) bool {
 	switch string(k) {
 	case "hcaHandles":
-		return decPtr(v, &out.HcaHandles, decUint[uint32])
+		return jsondec.Ptr(v, &out.HcaHandles, jsondec.Uint[uint32])
 	case "hcaObjects":
-		return decPtr(v, &out.HcaObjects, decUint[uint32])
+		return jsondec.Ptr(v, &out.HcaObjects, jsondec.Uint[uint32])
 	}
 	switch {
-	case foldEq(k, "hcaHandles"):
-		return decPtr(v, &out.HcaHandles, decUint[uint32])
-	case foldEq(k, "hcaObjects"):
-		return decPtr(v, &out.HcaObjects, decUint[uint32])
+	case jsondec.FoldEq(k, "hcaHandles"):
+		return jsondec.Ptr(v, &out.HcaHandles, jsondec.Uint[uint32])
+	case jsondec.FoldEq(k, "hcaObjects"):
+		return jsondec.Ptr(v, &out.HcaObjects, jsondec.Uint[uint32])
 	}
 	return true
 }
 
 func decLinuxSyscall(v *fastjson.Value, out *specs.LinuxSyscall) bool {
-	return decStruct(v, out, decLinuxSyscallField)
+	return jsondec.Struct(v, out, decLinuxSyscallField)
 }
 
 func decLinuxSyscallField(k []byte, v *fastjson.Value, out *specs.LinuxSyscall) bool {
 	switch string(k) {
 	case "names":
-		return decSlice(v, &out.Names, decString[string])
+		return jsondec.Slice(v, &out.Names, jsondec.String[string])
 	case "action":
-		return decString(v, &out.Action)
+		return jsondec.String(v, &out.Action)
 	case "errnoRet":
-		return decPtr(v, &out.ErrnoRet, decUint[uint])
+		return jsondec.Ptr(v, &out.ErrnoRet, jsondec.Uint[uint])
 	case "args":
-		return decSlice(v, &out.Args, decLinuxSeccompArg)
+		return jsondec.Slice(v, &out.Args, decLinuxSeccompArg)
 	}
 	switch {
-	case foldEq(k, "names"):
-		return decSlice(v, &out.Names, decString[string])
-	case foldEq(k, "action"):
-		return decString(v, &out.Action)
-	case foldEq(k, "errnoRet"):
-		return decPtr(v, &out.ErrnoRet, decUint[uint])
-	case foldEq(k, "args"):
-		return decSlice(v, &out.Args, decLinuxSeccompArg)
+	case jsondec.FoldEq(k, "names"):
+		return jsondec.Slice(v, &out.Names, jsondec.String[string])
+	case jsondec.FoldEq(k, "action"):
+		return jsondec.String(v, &out.Action)
+	case jsondec.FoldEq(k, "errnoRet"):
+		return jsondec.Ptr(v, &out.ErrnoRet, jsondec.Uint[uint])
+	case jsondec.FoldEq(k, "args"):
+		return jsondec.Slice(v, &out.Args, decLinuxSeccompArg)
 	}
 	return true
 }
 
 func decWindowsMemoryResources(v *fastjson.Value, out *specs.WindowsMemoryResources) bool {
-	return decStruct(v, out, decWindowsMemoryResourcesField)
+	return jsondec.Struct(v, out, decWindowsMemoryResourcesField)
 }
 
 func decWindowsMemoryResourcesField(k []byte, v *fastjson.Value, out *specs.WindowsMemoryResources) bool {
 	switch string(k) {
 	case "limit":
-		return decPtr(v, &out.Limit, decUint[uint64])
+		return jsondec.Ptr(v, &out.Limit, jsondec.Uint[uint64])
 	}
 	switch {
-	case foldEq(k, "limit"):
-		return decPtr(v, &out.Limit, decUint[uint64])
+	case jsondec.FoldEq(k, "limit"):
+		return jsondec.Ptr(v, &out.Limit, jsondec.Uint[uint64])
 	}
 	return true
 }
 
 func decWindowsCPUResources(v *fastjson.Value, out *specs.WindowsCPUResources) bool {
-	return decStruct(v, out, decWindowsCPUResourcesField)
+	return jsondec.Struct(v, out, decWindowsCPUResourcesField)
 }
 
 func decWindowsCPUResourcesField(k []byte, v *fastjson.Value, out *specs.WindowsCPUResources) bool {
 	switch string(k) {
 	case "count":
-		return decPtr(v, &out.Count, decUint[uint64])
+		return jsondec.Ptr(v, &out.Count, jsondec.Uint[uint64])
 	case "shares":
-		return decPtr(v, &out.Shares, decUint[uint16])
+		return jsondec.Ptr(v, &out.Shares, jsondec.Uint[uint16])
 	case "maximum":
-		return decPtr(v, &out.Maximum, decUint[uint16])
+		return jsondec.Ptr(v, &out.Maximum, jsondec.Uint[uint16])
 	case "affinity":
-		return decSlice(v, &out.Affinity, decWindowsCPUGroupAffinity)
+		return jsondec.Slice(v, &out.Affinity, decWindowsCPUGroupAffinity)
 	}
 	switch {
-	case foldEq(k, "count"):
-		return decPtr(v, &out.Count, decUint[uint64])
-	case foldEq(k, "shares"):
-		return decPtr(v, &out.Shares, decUint[uint16])
-	case foldEq(k, "maximum"):
-		return decPtr(v, &out.Maximum, decUint[uint16])
-	case foldEq(k, "affinity"):
-		return decSlice(v, &out.Affinity, decWindowsCPUGroupAffinity)
+	case jsondec.FoldEq(k, "count"):
+		return jsondec.Ptr(v, &out.Count, jsondec.Uint[uint64])
+	case jsondec.FoldEq(k, "shares"):
+		return jsondec.Ptr(v, &out.Shares, jsondec.Uint[uint16])
+	case jsondec.FoldEq(k, "maximum"):
+		return jsondec.Ptr(v, &out.Maximum, jsondec.Uint[uint16])
+	case jsondec.FoldEq(k, "affinity"):
+		return jsondec.Slice(v, &out.Affinity, decWindowsCPUGroupAffinity)
 	}
 	return true
 }
 
 func decWindowsStorageResources(v *fastjson.Value, out *specs.WindowsStorageResources) bool {
-	return decStruct(v, out, decWindowsStorageResourcesField)
+	return jsondec.Struct(v, out, decWindowsStorageResourcesField)
 }
 
 func decWindowsStorageResourcesField(k []byte, v *fastjson.Value, out *specs.WindowsStorageResources) bool {
 	switch string(k) {
 	case "iops":
-		return decPtr(v, &out.Iops, decUint[uint64])
+		return jsondec.Ptr(v, &out.Iops, jsondec.Uint[uint64])
 	case "bps":
-		return decPtr(v, &out.Bps, decUint[uint64])
+		return jsondec.Ptr(v, &out.Bps, jsondec.Uint[uint64])
 	case "sandboxSize":
-		return decPtr(v, &out.SandboxSize, decUint[uint64])
+		return jsondec.Ptr(v, &out.SandboxSize, jsondec.Uint[uint64])
 	}
 	switch {
-	case foldEq(k, "iops"):
-		return decPtr(v, &out.Iops, decUint[uint64])
-	case foldEq(k, "bps"):
-		return decPtr(v, &out.Bps, decUint[uint64])
-	case foldEq(k, "sandboxSize"):
-		return decPtr(v, &out.SandboxSize, decUint[uint64])
+	case jsondec.FoldEq(k, "iops"):
+		return jsondec.Ptr(v, &out.Iops, jsondec.Uint[uint64])
+	case jsondec.FoldEq(k, "bps"):
+		return jsondec.Ptr(v, &out.Bps, jsondec.Uint[uint64])
+	case jsondec.FoldEq(k, "sandboxSize"):
+		return jsondec.Ptr(v, &out.SandboxSize, jsondec.Uint[uint64])
 	}
 	return true
 }
 
 func decIOMems(v *fastjson.Value, out *specs.IOMems) bool {
-	return decStruct(v, out, decIOMemsField)
+	return jsondec.Struct(v, out, decIOMemsField)
 }
 
 func decIOMemsField(k []byte, v *fastjson.Value, out *specs.IOMems) bool {
 	switch string(k) {
 	case "firstGFN":
-		return decPtr(v, &out.FirstGFN, decUint[uint64])
+		return jsondec.Ptr(v, &out.FirstGFN, jsondec.Uint[uint64])
 	case "firstMFN":
-		return decPtr(v, &out.FirstMFN, decUint[uint64])
+		return jsondec.Ptr(v, &out.FirstMFN, jsondec.Uint[uint64])
 	case "nrMFNs":
-		return decPtr(v, &out.NrMFNs, decUint[uint64])
+		return jsondec.Ptr(v, &out.NrMFNs, jsondec.Uint[uint64])
 	}
 	switch {
-	case foldEq(k, "firstGFN"):
-		return decPtr(v, &out.FirstGFN, decUint[uint64])
-	case foldEq(k, "firstMFN"):
-		return decPtr(v, &out.FirstMFN, decUint[uint64])
-	case foldEq(k, "nrMFNs"):
-		return decPtr(v, &out.NrMFNs, decUint[uint64])
+	case jsondec.FoldEq(k, "firstGFN"):
+		return jsondec.Ptr(v, &out.FirstGFN, jsondec.Uint[uint64])
+	case jsondec.FoldEq(k, "firstMFN"):
+		return jsondec.Ptr(v, &out.FirstMFN, jsondec.Uint[uint64])
+	case jsondec.FoldEq(k, "nrMFNs"):
+		return jsondec.Ptr(v, &out.NrMFNs, jsondec.Uint[uint64])
 	}
 	return true
 }
 
 func decFreeBSDJailAllow(v *fastjson.Value, out *specs.FreeBSDJailAllow) bool {
-	return decStruct(v, out, decFreeBSDJailAllowField)
+	return jsondec.Struct(v, out, decFreeBSDJailAllowField)
 }
 
 func decFreeBSDJailAllowField(k []byte, v *fastjson.Value, out *specs.FreeBSDJailAllow) bool {
 	switch string(k) {
 	case "setHostname":
-		return decBool(v, &out.SetHostname)
+		return jsondec.Bool(v, &out.SetHostname)
 	case "rawSockets":
-		return decBool(v, &out.RawSockets)
+		return jsondec.Bool(v, &out.RawSockets)
 	case "chflags":
-		return decBool(v, &out.Chflags)
+		return jsondec.Bool(v, &out.Chflags)
 	case "mount":
-		return decSlice(v, &out.Mount, decString[string])
+		return jsondec.Slice(v, &out.Mount, jsondec.String[string])
 	case "quotas":
-		return decBool(v, &out.Quotas)
+		return jsondec.Bool(v, &out.Quotas)
 	case "socketAf":
-		return decBool(v, &out.SocketAf)
+		return jsondec.Bool(v, &out.SocketAf)
 	case "mlock":
-		return decBool(v, &out.Mlock)
+		return jsondec.Bool(v, &out.Mlock)
 	case "reservedPorts":
-		return decBool(v, &out.ReservedPorts)
+		return jsondec.Bool(v, &out.ReservedPorts)
 	case "suser":
-		return decBool(v, &out.Suser)
+		return jsondec.Bool(v, &out.Suser)
 	}
 	switch {
-	case foldEq(k, "setHostname"):
-		return decBool(v, &out.SetHostname)
-	case foldEq(k, "rawSockets"):
-		return decBool(v, &out.RawSockets)
-	case foldEq(k, "chflags"):
-		return decBool(v, &out.Chflags)
-	case foldEq(k, "mount"):
-		return decSlice(v, &out.Mount, decString[string])
-	case foldEq(k, "quotas"):
-		return decBool(v, &out.Quotas)
-	case foldEq(k, "socketAf"):
-		return decBool(v, &out.SocketAf)
-	case foldEq(k, "mlock"):
-		return decBool(v, &out.Mlock)
-	case foldEq(k, "reservedPorts"):
-		return decBool(v, &out.ReservedPorts)
-	case foldEq(k, "suser"):
-		return decBool(v, &out.Suser)
+	case jsondec.FoldEq(k, "setHostname"):
+		return jsondec.Bool(v, &out.SetHostname)
+	case jsondec.FoldEq(k, "rawSockets"):
+		return jsondec.Bool(v, &out.RawSockets)
+	case jsondec.FoldEq(k, "chflags"):
+		return jsondec.Bool(v, &out.Chflags)
+	case jsondec.FoldEq(k, "mount"):
+		return jsondec.Slice(v, &out.Mount, jsondec.String[string])
+	case jsondec.FoldEq(k, "quotas"):
+		return jsondec.Bool(v, &out.Quotas)
+	case jsondec.FoldEq(k, "socketAf"):
+		return jsondec.Bool(v, &out.SocketAf)
+	case jsondec.FoldEq(k, "mlock"):
+		return jsondec.Bool(v, &out.Mlock)
+	case jsondec.FoldEq(k, "reservedPorts"):
+		return jsondec.Bool(v, &out.ReservedPorts)
+	case jsondec.FoldEq(k, "suser"):
+		return jsondec.Bool(v, &out.Suser)
 	}
 	return true
 }
 
 func decLinuxWeightDevice(v *fastjson.Value, out *specs.LinuxWeightDevice) bool {
-	return decStruct(v, out, decLinuxWeightDeviceField)
+	return jsondec.Struct(v, out, decLinuxWeightDeviceField)
 }
 
 func decLinuxWeightDeviceField(k []byte, v *fastjson.Value, out *specs.LinuxWeightDevice) bool {
 	switch string(k) {
 	case "major":
-		return decInt(v, &out.Major)
+		return jsondec.Int(v, &out.Major)
 	case "minor":
-		return decInt(v, &out.Minor)
+		return jsondec.Int(v, &out.Minor)
 	case "weight":
-		return decPtr(v, &out.Weight, decUint[uint16])
+		return jsondec.Ptr(v, &out.Weight, jsondec.Uint[uint16])
 	case "leafWeight":
-		return decPtr(v, &out.LeafWeight, decUint[uint16])
+		return jsondec.Ptr(v, &out.LeafWeight, jsondec.Uint[uint16])
 	}
 	switch {
-	case foldEq(k, "major"):
-		return decInt(v, &out.Major)
-	case foldEq(k, "minor"):
-		return decInt(v, &out.Minor)
-	case foldEq(k, "weight"):
-		return decPtr(v, &out.Weight, decUint[uint16])
-	case foldEq(k, "leafWeight"):
-		return decPtr(v, &out.LeafWeight, decUint[uint16])
+	case jsondec.FoldEq(k, "major"):
+		return jsondec.Int(v, &out.Major)
+	case jsondec.FoldEq(k, "minor"):
+		return jsondec.Int(v, &out.Minor)
+	case jsondec.FoldEq(k, "weight"):
+		return jsondec.Ptr(v, &out.Weight, jsondec.Uint[uint16])
+	case jsondec.FoldEq(k, "leafWeight"):
+		return jsondec.Ptr(v, &out.LeafWeight, jsondec.Uint[uint16])
 	}
 	return true
 }
 
 func decLinuxThrottleDevice(v *fastjson.Value, out *specs.LinuxThrottleDevice) bool {
-	return decStruct(v, out, decLinuxThrottleDeviceField)
+	return jsondec.Struct(v, out, decLinuxThrottleDeviceField)
 }
 
 func decLinuxThrottleDeviceField(k []byte, v *fastjson.Value, out *specs.LinuxThrottleDevice) bool {
 	switch string(k) {
 	case "major":
-		return decInt(v, &out.Major)
+		return jsondec.Int(v, &out.Major)
 	case "minor":
-		return decInt(v, &out.Minor)
+		return jsondec.Int(v, &out.Minor)
 	case "rate":
-		return decUint(v, &out.Rate)
+		return jsondec.Uint(v, &out.Rate)
 	}
 	switch {
-	case foldEq(k, "major"):
-		return decInt(v, &out.Major)
-	case foldEq(k, "minor"):
-		return decInt(v, &out.Minor)
-	case foldEq(k, "rate"):
-		return decUint(v, &out.Rate)
+	case jsondec.FoldEq(k, "major"):
+		return jsondec.Int(v, &out.Major)
+	case jsondec.FoldEq(k, "minor"):
+		return jsondec.Int(v, &out.Minor)
+	case jsondec.FoldEq(k, "rate"):
+		return jsondec.Uint(v, &out.Rate)
 	}
 	return true
 }
 
 func decLinuxInterfacePriority(v *fastjson.Value, out *specs.LinuxInterfacePriority) bool {
-	return decStruct(v, out, decLinuxInterfacePriorityField)
+	return jsondec.Struct(v, out, decLinuxInterfacePriorityField)
 }
 
 func decLinuxInterfacePriorityField(k []byte, v *fastjson.Value, out *specs.LinuxInterfacePriority) bool {
 	switch string(k) {
 	case "name":
-		return decString(v, &out.Name)
+		return jsondec.String(v, &out.Name)
 	case "priority":
-		return decUint(v, &out.Priority)
+		return jsondec.Uint(v, &out.Priority)
 	}
 	switch {
-	case foldEq(k, "name"):
-		return decString(v, &out.Name)
-	case foldEq(k, "priority"):
-		return decUint(v, &out.Priority)
+	case jsondec.FoldEq(k, "name"):
+		return jsondec.String(v, &out.Name)
+	case jsondec.FoldEq(k, "priority"):
+		return jsondec.Uint(v, &out.Priority)
 	}
 	return true
 }
 
 func decLinuxSeccompArg(v *fastjson.Value, out *specs.LinuxSeccompArg) bool {
-	return decStruct(v, out, decLinuxSeccompArgField)
+	return jsondec.Struct(v, out, decLinuxSeccompArgField)
 }
 
 func decLinuxSeccompArgField(k []byte, v *fastjson.Value, out *specs.LinuxSeccompArg) bool {
 	switch string(k) {
 	case "index":
-		return decUint(v, &out.Index)
+		return jsondec.Uint(v, &out.Index)
 	case "value":
-		return decUint(v, &out.Value)
+		return jsondec.Uint(v, &out.Value)
 	case "valueTwo":
-		return decUint(v, &out.ValueTwo)
+		return jsondec.Uint(v, &out.ValueTwo)
 	case "op":
-		return decString(v, &out.Op)
+		return jsondec.String(v, &out.Op)
 	}
 	switch {
-	case foldEq(k, "index"):
-		return decUint(v, &out.Index)
-	case foldEq(k, "value"):
-		return decUint(v, &out.Value)
-	case foldEq(k, "valueTwo"):
-		return decUint(v, &out.ValueTwo)
-	case foldEq(k, "op"):
-		return decString(v, &out.Op)
+	case jsondec.FoldEq(k, "index"):
+		return jsondec.Uint(v, &out.Index)
+	case jsondec.FoldEq(k, "value"):
+		return jsondec.Uint(v, &out.Value)
+	case jsondec.FoldEq(k, "valueTwo"):
+		return jsondec.Uint(v, &out.ValueTwo)
+	case jsondec.FoldEq(k, "op"):
+		return jsondec.String(v, &out.Op)
 	}
 	return true
 }
 
 func decWindowsCPUGroupAffinity(v *fastjson.Value, out *specs.WindowsCPUGroupAffinity) bool {
-	return decStruct(v, out, decWindowsCPUGroupAffinityField)
+	return jsondec.Struct(v, out, decWindowsCPUGroupAffinityField)
 }
 
 func decWindowsCPUGroupAffinityField(k []byte, v *fastjson.Value, out *specs.WindowsCPUGroupAffinity) bool {
 	switch string(k) {
 	case "mask":
-		return decUint(v, &out.Mask)
+		return jsondec.Uint(v, &out.Mask)
 	case "group":
-		return decUint(v, &out.Group)
+		return jsondec.Uint(v, &out.Group)
 	}
 	switch {
-	case foldEq(k, "mask"):
-		return decUint(v, &out.Mask)
-	case foldEq(k, "group"):
-		return decUint(v, &out.Group)
+	case jsondec.FoldEq(k, "mask"):
+		return jsondec.Uint(v, &out.Mask)
+	case jsondec.FoldEq(k, "group"):
+		return jsondec.Uint(v, &out.Group)
 	}
 	return true
 }

@@ -1,6 +1,6 @@
 // Command specdecgen writes oci/specdecode_gen.go: for every type reachable
 // from specs.Spec, a function that decodes a fastjson value into it with
-// encoding/json's rules (see oci/specdecode.go for the helpers and the
+// encoding/json's rules (package oci/jsondec has the helpers and the
 // rules). It reads the types by reflection at generation time, so the
 // generated code needs none; rerun it (go generate ./oci) when the
 // runtime-spec module is updated. It refuses types whose decoding the
@@ -74,7 +74,7 @@ func main() {
 			fmt.Fprintf(&g.out, "\t%s %q\n", g.imports[p], p)
 		}
 	}
-	fmt.Fprintf(&g.out, ")\n\n")
+	fmt.Fprintf(&g.out, "\n\t\"github.com/hull-runtime/hull/oci/jsondec\"\n)\n\n")
 	g.out.Write(body.Bytes())
 	src, err := format.Source(g.out.Bytes())
 	if err != nil {
@@ -128,23 +128,23 @@ func (g *gen) call(t reflect.Type, v, p string) string {
 	check(t)
 	switch t.Kind() {
 	case reflect.String:
-		return fmt.Sprintf("decString(%s, %s)", v, p)
+		return fmt.Sprintf("jsondec.String(%s, %s)", v, p)
 	case reflect.Bool:
-		return fmt.Sprintf("decBool(%s, %s)", v, p)
+		return fmt.Sprintf("jsondec.Bool(%s, %s)", v, p)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return fmt.Sprintf("decInt(%s, %s)", v, p)
+		return fmt.Sprintf("jsondec.Int(%s, %s)", v, p)
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return fmt.Sprintf("decUint(%s, %s)", v, p)
+		return fmt.Sprintf("jsondec.Uint(%s, %s)", v, p)
 	case reflect.Struct:
 		g.enqueue(t)
 		return fmt.Sprintf("%s(%s, %s)", funcName(t), v, p)
 	case reflect.Pointer:
-		return fmt.Sprintf("decPtr(%s, %s, %s)", v, p, g.elemFunc(t.Elem()))
+		return fmt.Sprintf("jsondec.Ptr(%s, %s, %s)", v, p, g.elemFunc(t.Elem()))
 	case reflect.Slice:
 		if t.Elem().Kind() == reflect.Uint8 {
 			log.Fatalf("%v: []byte decodes from base64", t)
 		}
-		return fmt.Sprintf("decSlice(%s, %s, %s)", v, p, g.elemFunc(t.Elem()))
+		return fmt.Sprintf("jsondec.Slice(%s, %s, %s)", v, p, g.elemFunc(t.Elem()))
 	case reflect.Interface:
 		// encoding/json's generic values (Windows' credentialSpec only):
 		// left to encoding/json, the fast path gives up on the key.
@@ -154,7 +154,7 @@ func (g *gen) call(t reflect.Type, v, p string) string {
 			log.Fatalf("%v: map keys other than strings", t)
 		}
 		check(t.Key())
-		return fmt.Sprintf("decMap(%s, %s, %s)", v, p, g.elemFunc(t.Elem()))
+		return fmt.Sprintf("jsondec.Map(%s, %s, %s)", v, p, g.elemFunc(t.Elem()))
 	}
 	log.Fatalf("%v: kind %v not supported", t, t.Kind())
 	return ""
@@ -164,13 +164,13 @@ func (g *gen) call(t reflect.Type, v, p string) string {
 func (g *gen) elemFunc(t reflect.Type) string {
 	switch t.Kind() {
 	case reflect.String:
-		return "decString[" + g.typeName(t) + "]"
+		return "jsondec.String[" + g.typeName(t) + "]"
 	case reflect.Bool:
-		return "decBool[" + g.typeName(t) + "]"
+		return "jsondec.Bool[" + g.typeName(t) + "]"
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return "decInt[" + g.typeName(t) + "]"
+		return "jsondec.Int[" + g.typeName(t) + "]"
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "decUint[" + g.typeName(t) + "]"
+		return "jsondec.Uint[" + g.typeName(t) + "]"
 	case reflect.Struct:
 		check(t)
 		g.enqueue(t)
@@ -221,14 +221,14 @@ func (g *gen) structFunc(w *bytes.Buffer, t reflect.Type) {
 		seen[f.name] = true
 	}
 	tn := g.typeName(t)
-	fmt.Fprintf(w, "func %s(v *fastjson.Value, out *%s) bool {\n\treturn decStruct(v, out, %sField)\n}\n\n", funcName(t), tn, funcName(t))
+	fmt.Fprintf(w, "func %s(v *fastjson.Value, out *%s) bool {\n\treturn jsondec.Struct(v, out, %sField)\n}\n\n", funcName(t), tn, funcName(t))
 	fmt.Fprintf(w, "func %sField(k []byte, v *fastjson.Value, out *%s) bool {\n\tswitch string(k) {\n", funcName(t), tn)
 	for _, f := range fs {
 		fmt.Fprintf(w, "\tcase %q:\n\t\treturn %s\n", f.name, g.call(f.typ, "v", "&out."+f.path))
 	}
 	fmt.Fprintf(w, "\t}\n\tswitch {\n")
 	for _, f := range fs {
-		fmt.Fprintf(w, "\tcase foldEq(k, %q):\n\t\treturn %s\n", f.name, g.call(f.typ, "v", "&out."+f.path))
+		fmt.Fprintf(w, "\tcase jsondec.FoldEq(k, %q):\n\t\treturn %s\n", f.name, g.call(f.typ, "v", "&out."+f.path))
 	}
 	fmt.Fprintf(w, "\t}\n\treturn true\n}\n\n")
 }
