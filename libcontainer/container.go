@@ -133,19 +133,22 @@ func (c *Container) FullSpec() (*specs.Spec, error) {
 }
 
 // save writes the state file: the spec as the bytes it was read from
-// where this command has them (config.json's at create, the state file's
-// after Load), encoded only where hull changed it (update, a relative
-// bind source made absolute at create).
+// where this command has them and has not changed it (config.json's at
+// create), else encoded (update; a relative bind source made absolute at
+// create).
 func (c *Container) save() error {
-	f := savedFile{Saved: c.Saved, Spec: c.rawSpec}
-	if f.Spec == nil && c.Spec != nil {
-		data, err := json.Marshal(c.Spec)
-		if err != nil {
+	spec := c.rawSpec
+	if spec == nil && c.Spec != nil {
+		var err error
+		if spec, err = json.Marshal(c.Spec); err != nil {
 			return fmt.Errorf("encode spec: %w", err)
 		}
-		f.Spec = data
 	}
-	return c.dir.Save(f)
+	data, err := encodeState(&c.Saved, spec)
+	if err != nil {
+		return err
+	}
+	return c.dir.Write(data)
 }
 
 // hasSpec says whether the container's spec is known: saved, or set by

@@ -180,6 +180,11 @@ func (d *Dir) Save(v any) error {
 	if err != nil {
 		return err
 	}
+	return d.Write(data)
+}
+
+// Write is Save of a state already encoded.
+func (d *Dir) Write(data []byte) error {
 	tmp, err := os.CreateTemp(d.path, ".state-*")
 	if err != nil {
 		return err
