@@ -62,6 +62,8 @@ func TestDecodeSpecTable(t *testing.T) {
 		{"null in a map is the zero value", `{"annotations":{"a":null}}`, true},
 		{"null in arrays", `{"process":{"args":[null,"a"]},"mounts":[null]}`, true},
 		{"empty array is not nil", `{"process":{"args":[]},"mounts":[]}`, true},
+		{"escaped key", `{"\u0070rocess":{"cwd":"/"},"annotations":{"\u0041\n":"\/"}}`, true},
+		{"empty key", `{"":1,"process":{"":null}}`, true},
 		{"escapes", `{"hostname":"a\"b\\c\/d\b\f\n\r\t\u00e9\u0000\u2028"}`, true},
 		{"utf-8", `{"hostname":"héllo, 世界 🙂"}`, true},
 		{"int64 limits", `{"linux":{"resources":{"memory":{"limit":9223372036854775807,"reservation":-9223372036854775808}}}}`, true},
