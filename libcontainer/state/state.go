@@ -173,17 +173,9 @@ func (d *Dir) Path() string { return d.path }
 // File is the path of a file in the directory.
 func (d *Dir) File(name string) string { return filepath.Join(d.path, name) }
 
-// Save writes v as the state file, atomically: readers see the old or the
-// new state, never a part.
-func (d *Dir) Save(v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return d.Write(data)
-}
-
-// Write is Save of a state already encoded.
+// Write writes data as the state file, atomically: readers see the old
+// or the new state, never a part. The caller encodes it (the container's
+// state is encoded without reflection, libcontainer.encodeState).
 func (d *Dir) Write(data []byte) error {
 	tmp, err := os.CreateTemp(d.path, ".state-*")
 	if err != nil {

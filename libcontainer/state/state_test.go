@@ -1,6 +1,7 @@
 package state
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -48,7 +49,7 @@ func TestCreateOpenSaveLoad(t *testing.T) {
 	if err := d.Load(&saved{}); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("Load before Save: %v, want ErrNotExist (creating)", err)
 	}
-	if err := d.Save(saved{N: 7}); err != nil {
+	if err := d.Write(mustJSON(t, saved{N: 7})); err != nil {
 		t.Fatal(err)
 	}
 	d.Close()
@@ -240,7 +241,7 @@ func TestSaveReplaces(t *testing.T) {
 	}
 	defer d.Remove()
 	type saved struct{ N int }
-	if err := d.Save(saved{N: 1}); err != nil {
+	if err := d.Write(mustJSON(t, saved{N: 1})); err != nil {
 		t.Fatal(err)
 	}
 	old, err := os.Open(d.File(stateFile))
@@ -249,7 +250,7 @@ func TestSaveReplaces(t *testing.T) {
 	}
 	defer old.Close()
 	for n := 2; n <= 3; n++ {
-		if err := d.Save(saved{N: n}); err != nil {
+		if err := d.Write(mustJSON(t, saved{N: n})); err != nil {
 			t.Fatal(err)
 		}
 		var got saved
@@ -278,4 +279,13 @@ func TestReplaceMissing(t *testing.T) {
 	if _, serr := os.Stat(filepath.Join(dir, "dst")); !errors.Is(serr, os.ErrNotExist) {
 		t.Fatalf("dst made: %v", serr)
 	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
