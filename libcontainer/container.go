@@ -79,43 +79,25 @@ func Load(root, id string, shared bool) (*Container, error) {
 		return nil, err
 	}
 	c := &Container{dir: dir}
-	data, err := dir.Read()
-	if errors.Is(err, os.ErrNotExist) {
-		// Creation was interrupted before the state was first written.
-		c.ID = id
-		return c, nil
-	}
-	if err == nil {
-		err = c.decodeState(data)
-	}
-	if err != nil {
+	var f savedFile
+	if err := dir.Load(&f); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			// Creation was interrupted before the state was first written.
+			c.ID = id
+			return c, nil
+		}
 		dir.Close()
 		return nil, err
-	}
-	return c, nil
-}
-
-// decodeState sets c from the state file's bytes: by decodeStateFast,
-// the whole spec included, where it decides; else by encoding/json,
-// the spec's view only (the rest is decoded by FullSpec on demand, so a
-// type error there fails only exec and update).
-func (c *Container) decodeState(data []byte) error {
-	if f, ok := decodeStateFast(data); ok {
-		c.Saved, c.Spec = f.Saved, f.spec
-		return nil
-	}
-	var f savedFile
-	if err := c.dir.Decode(data, &f); err != nil {
-		return err
 	}
 	c.Saved = f.Saved
 	if len(f.Spec) > 0 && string(f.Spec) != "null" {
 		c.rawSpec = f.Spec
 		if err := json.Unmarshal(f.Spec, &c.view); err != nil {
-			return fmt.Errorf("%s: spec: %w", c.dir.File("state.json"), err)
+			dir.Close()
+			return nil, fmt.Errorf("%s: spec: %w", dir.File("state.json"), err)
 		}
 	}
-	return nil
+	return c, nil
 }
 
 // FullSpec returns the container's whole spec, decoding the saved one on

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/valyala/fastjson"
 
 	"github.com/hull-runtime/hull/oci/jsondec"
 )
@@ -36,12 +35,6 @@ func decodeSpecFast(data []byte) (*specs.Spec, bool) {
 	if !ok {
 		return nil, false
 	}
-	return DecodeSpecValue(v)
-}
-
-// DecodeSpecValue decodes a parsed spec (jsondec.Parse) as DecodeSpec
-// does; ok is false where encoding/json must decide.
-func DecodeSpecValue(v *fastjson.Value) (*specs.Spec, bool) {
 	spec := new(specs.Spec)
 	if !decSpec(v, spec) {
 		return nil, false

@@ -214,22 +214,10 @@ func replace(tmp, dst string) error {
 // Load reads the state file into v; os.ErrNotExist means the container is
 // still being created (or its creation was interrupted).
 func (d *Dir) Load(v any) error {
-	data, err := d.Read()
+	data, err := os.ReadFile(d.File(stateFile))
 	if err != nil {
 		return err
 	}
-	return d.Decode(data, v)
-}
-
-// Read returns the state file's bytes, for a caller that decodes them
-// itself; os.ErrNotExist as Load.
-func (d *Dir) Read() ([]byte, error) {
-	return os.ReadFile(d.File(stateFile))
-}
-
-// Decode decodes the state file's bytes into v as Load does, its errors
-// naming the file.
-func (d *Dir) Decode(data []byte, v any) error {
 	if err := json.Unmarshal(data, v); err != nil {
 		return fmt.Errorf("%s: %w", d.File(stateFile), err)
 	}

@@ -3,15 +3,15 @@
 // for every type a value reaches the first time a process decodes one,
 // which for a specs.Spec is 2-3 ms of CPU and ~70 first-touched heap
 // pages. fastjson parses; mapping functions (generated for the specs
-// types, see oci/internal/specdecgen, or written by hand) call the
-// helpers here for each key, which follow encoding/json's rules: keys
-// matched exactly, then case-insensitively, in field order; unknown keys
-// skipped; a duplicate key decoded again into the same value; null leaves
-// scalars and structs alone and clears pointers, slices and maps; integers
-// parsed by strconv as encoding/json parses them, overflow and fractions
-// refused. A helper returns false for anything it does not reproduce
-// (any type mismatch among them): the caller then decodes with
-// encoding/json, whose verdict and error are the ones given.
+// types, see oci/internal/specdecgen) call the helpers here for each
+// key, which follow encoding/json's rules: keys matched exactly, then
+// case-insensitively, in field order; unknown keys skipped; a duplicate
+// key decoded again into the same value; null leaves scalars and structs
+// alone and clears pointers, slices and maps; integers parsed by strconv
+// as encoding/json parses them, overflow and fractions refused. A helper
+// returns false for anything it does not reproduce (any type mismatch
+// among them): the caller then decodes with encoding/json, whose verdict
+// and error are the ones given.
 package jsondec
 
 import (
