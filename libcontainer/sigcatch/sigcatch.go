@@ -74,14 +74,16 @@ var router struct {
 // for: every signal os/signal's Notify catches when given none, but
 // SIGPIPE (a write to a closed pipe is hull's own business: see Catch),
 // SIGCHLD, SIGURG (the Go scheduler's preemption) and SIGPROF. glibc's
-// own signals (32 and 33) and the synchronous ones stay untouched.
+// own signals (32 and 33), 34 (musl's, which the Go runtime keeps for
+// itself everywhere, so runc passes it on no more than hull did) and the
+// synchronous ones stay untouched.
 func Forwardable() []unix.Signal {
 	sigs := []unix.Signal{
 		unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGABRT, unix.SIGUSR1, unix.SIGUSR2,
 		unix.SIGALRM, unix.SIGTERM, unix.SIGCONT, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU,
 		unix.SIGXCPU, unix.SIGXFSZ, unix.SIGVTALRM, unix.SIGWINCH, unix.SIGIO, unix.SIGPWR,
 	}
-	for s := unix.Signal(34); s <= 64; s++ { // SIGRTMIN as glibc sets it .. SIGRTMAX
+	for s := unix.Signal(35); s <= 64; s++ { // SIGRTMIN+1 as glibc counts .. SIGRTMAX
 		sigs = append(sigs, s)
 	}
 	return sigs
