@@ -59,6 +59,7 @@ func orderlySignal(spec *specs.Spec) unix.Signal {
 // waitForwarding waits for a process hull started (wait), forwarding every
 // signal hull receives to it (f); window size changes go to the pty.
 func waitForwarding(wait func() (int, error), f forwarding, sigs <-chan unix.Signal, tty *ttyProxy) int {
+	sigcatch.Listen() // what came since catchSignals first
 	done := make(chan int, 1)
 	go func() {
 		status, err := wait()

@@ -38,6 +38,7 @@ func startReaper(keep int) (*orphanReaper, error) {
 	if err := sigcatch.Catch(r.ch, unix.SIGCHLD); err != nil {
 		return nil, err
 	}
+	sigcatch.Listen()
 	r.reap()
 	go func() {
 		for {

@@ -6,8 +6,9 @@
 // thread and back per signal, about 60 signals for "all of them", which
 // cost `hull run` some 130 context switches, two threads and 1.5-3 ms of
 // CPU. Here one C handler, installed with a single sigaction per signal,
-// writes the signal's number to a pipe; a goroutine reads the pipe and
-// hands each number to the channel that asked for it.
+// writes the signal's number to a pipe; once the caller is ready for them
+// (Listen), a goroutine reads the pipe and hands each number to the
+// channel that asked for it. Until then the pipe holds them.
 //
 // Signal dispositions belong to the process, so the package keeps the one
 // pipe and the table of channels as process-wide state.
@@ -63,11 +64,13 @@ const numSig = 65
 
 // router is the process's one pipe and where each signal goes.
 var router struct {
-	once  sync.Once
-	err   error
-	wfd   int
-	mu    sync.Mutex
-	route [numSig]chan<- unix.Signal
+	once   sync.Once
+	err    error
+	wfd    int
+	rfd    int
+	listen sync.Once
+	mu     sync.Mutex
+	route  [numSig]chan<- unix.Signal
 }
 
 // Forwardable are the signals a runtime passes on to the process it waits
@@ -89,8 +92,8 @@ func Forwardable() []unix.Signal {
 	return sigs
 }
 
-// Catch makes each of sigs arrive on ch instead of taking its default
-// action, from now until hull exits; a signal caught earlier for another
+// Catch makes each of sigs arrive on ch (once Listen was called) instead
+// of taking its default action, from now until hull exits; a signal caught earlier for another
 // channel goes to ch from now on. Sends never block: a signal that finds
 // ch full is dropped. SIGPIPE is refused: the Go runtime kills a program
 // whose write to stdout or stderr fails with EPIPE unless os/signal
@@ -134,7 +137,20 @@ func Release(ch chan<- unix.Signal) {
 	}
 }
 
-// start makes the pipe and its reader, once per process.
+// Listen starts handing caught signals to their channels, those caught
+// since Catch first. Reading only from here on keeps a goroutine from
+// sitting in a read(2) meanwhile: after 10 ms in a system call the
+// runtime's monitor takes its processor back and goes back to waking every
+// 20 µs, some 60 context switches of hull run's create.
+func Listen() {
+	router.listen.Do(func() {
+		if router.err == nil && router.rfd > 0 {
+			go deliver(router.rfd)
+		}
+	})
+}
+
+// start makes the pipe, once per process.
 func start() {
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
@@ -147,8 +163,7 @@ func start() {
 		router.err = fmt.Errorf("sigcatch: pipe: %w", err)
 		return
 	}
-	router.wfd = p[1]
-	go deliver(p[0])
+	router.rfd, router.wfd = p[0], p[1]
 }
 
 // deliver reads signal numbers off the pipe for good: a blocking read, no

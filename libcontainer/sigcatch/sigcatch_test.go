@@ -55,6 +55,17 @@ func TestCatchDelivers(t *testing.T) {
 	if err := Catch(a, unix.SIGTERM, unix.SIGUSR2, unix.Signal(40)); err != nil {
 		t.Fatal(err)
 	}
+	// Caught before Listen: held, then delivered.
+	unix.Kill(os.Getpid(), unix.SIGUSR2)
+	select {
+	case s := <-a:
+		t.Fatalf("%v delivered before Listen", s)
+	case <-time.After(50 * time.Millisecond):
+	}
+	Listen()
+	if got, ok := recv(t, a); !ok || got != unix.SIGUSR2 {
+		t.Fatalf("held SIGUSR2: got %v (received: %v)", got, ok)
+	}
 	for _, sig := range []unix.Signal{unix.SIGTERM, unix.SIGUSR2, unix.Signal(40)} {
 		if err := unix.Kill(os.Getpid(), sig); err != nil {
 			t.Fatal(err)
