@@ -193,11 +193,14 @@ func (c *Container) Status() specs.ContainerState {
 // close-on-exec). A fifo without a reader was left by a start killed after
 // it released the init: that container runs.
 func (c *Container) awaitsStart() bool {
-	f, err := os.OpenFile(c.dir.File(execFifo), os.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	// A plain fd: os.OpenFile would register the fifo with the runtime's
+	// poller (setting the poller up first, in most commands) to close it
+	// right away.
+	fd, err := unix.Open(c.dir.File(execFifo), unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err == nil {
 		// The init holds the fifo read-write: our writer going away is
 		// no end of file to it.
-		f.Close()
+		unix.Close(fd)
 		return true
 	}
 	return !errors.Is(err, os.ErrNotExist) && !errors.Is(err, unix.ENXIO)

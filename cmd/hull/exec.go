@@ -103,7 +103,13 @@ func execContainer(c *cli.Context) error {
 		ctr.Close()
 		return err
 	}
-	sigs := catchSignals() // never stopped: see catchSignals
+	var sigs <-chan unix.Signal
+	if !c.Bool("detach") {
+		if sigs, err = catchSignals(tty != nil); err != nil {
+			ctr.Close()
+			return err
+		}
+	}
 	p, err := ctr.Exec(libcontainer.ExecOpts{Process: proc, ConsoleSocket: consoleSock, PreserveFDs: c.Int("preserve-fds"), IgnorePaused: c.Bool("ignore-paused"), SubCgroups: subCgroups})
 	if consoleSock != nil && tty == nil {
 		consoleSock.Close()
@@ -139,8 +145,7 @@ func execContainer(c *cli.Context) error {
 	if c.Bool("detach") {
 		return nil
 	}
-	sigs.wait()
-	status := waitForwarding(p.WaitChild, forwarding{send: func(sig unix.Signal) { p.Signal(sig) }}, sigs.ch, tty)
+	status := waitForwarding(p.WaitChild, forwarding{send: func(sig unix.Signal) { p.Signal(sig) }}, sigs, tty)
 	if tty != nil {
 		tty.drain()
 	}

@@ -47,12 +47,40 @@ func mapsHostRoot(uidMap string) bool {
 	return false
 }
 
+// readUIDMap reads /proc/self/uid_map with plain syscalls. Every command
+// reads it; os.ReadFile would first set up the runtime's poller for it
+// (epoll_create1, an eventfd, two epoll_ctl and four fcntl: the file is
+// not pollable), which most commands need for nothing else.
+func readUIDMap() ([]byte, error) {
+	const path = "/proc/self/uid_map"
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	var data []byte
+	buf := make([]byte, 4096)
+	for {
+		n, err := unix.Read(fd, buf)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, &os.PathError{Op: "read", Path: path, Err: err}
+		}
+		if n == 0 {
+			return data, nil
+		}
+		data = append(data, buf[:n]...)
+	}
+}
+
 // isRootless is the resolved --rootless of the running command
 // (setupRootless resolved "auto" already; the map is read only without it).
 func isRootless(c *cli.Context) bool {
 	var uidMap []byte
 	if flag := c.String("rootless"); flag == "auto" || flag == "" {
-		uidMap, _ = os.ReadFile("/proc/self/uid_map")
+		uidMap, _ = readUIDMap()
 	}
 	r, _ := rootlessMode(c.String("rootless"), os.Geteuid(), string(uidMap))
 	return r
@@ -62,7 +90,7 @@ func isRootless(c *cli.Context) bool {
 // --root, moves the state root to $XDG_RUNTIME_DIR/hull: the user's own,
 // never shared with root's /run/hull (which the user cannot write anyway).
 func setupRootless(c *cli.Context) error {
-	uidMap, err := os.ReadFile("/proc/self/uid_map")
+	uidMap, err := readUIDMap()
 	if err != nil {
 		return fmt.Errorf("rootless detection: %w", err)
 	}

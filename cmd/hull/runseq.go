@@ -43,7 +43,10 @@ func runContainer(c *cli.Context, p runPlan) (int, error) {
 		}
 		defer tty.Close()
 	}
-	sigs := catchSignals() // never stopped: see catchSignals
+	sigs, err := catchSignals(tty != nil)
+	if err != nil {
+		return 0, err
+	}
 	if p.relay {
 		relay, err := startNotifyRelay(p.bundle)
 		if err != nil {
@@ -73,7 +76,6 @@ func runContainer(c *cli.Context, p runPlan) (int, error) {
 			return 0, err
 		}
 	}
-	sigs.wait()
 	subreaper := p.subreaper
 	if subreaper {
 		if err := becomeSubreaper(); err != nil {
@@ -92,11 +94,14 @@ func runContainer(c *cli.Context, p runPlan) (int, error) {
 	var reaper *orphanReaper
 	if subreaper {
 		// Once start's hooks are done: they are hull's own children.
-		reaper = startReaper(ctr.Init.Pid)
+		var err error
+		if reaper, err = startReaper(ctr.Init.Pid); err != nil {
+			logWarnings(c, []string{err.Error()})
+		}
 	}
 	// Unlocked while it runs, so that state, exec, kill and delete work meanwhile.
 	ctr.Close()
-	status := syscontainer.SystemExitStatus(p.bundle.Spec, waitForwarding(ctr.WaitExit, forwarding{send: func(sig unix.Signal) { ctr.Signal(sig, false) }, orderly: orderlySignal(p.bundle.Spec)}, sigs.ch, tty))
+	status := syscontainer.SystemExitStatus(p.bundle.Spec, waitForwarding(ctr.WaitExit, forwarding{send: func(sig unix.Signal) { ctr.Signal(sig, false) }, orderly: orderlySignal(p.bundle.Spec)}, sigs, tty))
 	faults.Hit("run/exited")
 	if reaper != nil {
 		reaper.stop() // before delete's poststop hooks, hull's own children

@@ -7,34 +7,30 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/libcontainer/sigcatch"
 	"github.com/hull-runtime/hull/nspawnconv/syscontainer"
 	"github.com/hull-runtime/hull/oci"
 )
 
-// caughtSignals is a channel that receives every signal hull gets once
-// wait returns. Installing the handlers costs 1.5-3 ms, so it overlaps
-// creating the container; it must be done before the container starts, so
-// that no signal meant for the container kills hull instead.
-//
-// Nothing stops the catching: hull exits soon after the container does,
-// and signal.Stop disables each of the ~65 signals in turn, one handoff to
-// the runtime's signal-mask thread each (1.4 ms per run). A signal that
-// comes after the wait is left in the channel and dropped with hull.
-type caughtSignals struct {
-	ch    chan os.Signal
-	ready chan struct{}
+// catchSignals makes every signal hull forwards arrive on the returned
+// channel (libcontainer/sigcatch: one sigaction each, where os/signal's
+// Notify of all signals cost two handoffs to its signal-mask thread per
+// signal). It must be called before the container's process starts, so
+// that no signal meant for it kills hull instead. Nothing stops the
+// catching: hull exits soon after the process does. With tty, hull
+// copies the pty to its stdout, and a reader gone away must end that copy
+// (EPIPE), not hull: os/signal then catches SIGPIPE, as the Go runtime
+// kills a program whose write to stdout fails with EPIPE otherwise.
+func catchSignals(tty bool) (<-chan unix.Signal, error) {
+	ch := make(chan unix.Signal, 32)
+	if err := sigcatch.Catch(ch, sigcatch.Forwardable()...); err != nil {
+		return nil, err
+	}
+	if tty {
+		signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
+	}
+	return ch, nil
 }
-
-func catchSignals() *caughtSignals {
-	s := &caughtSignals{ch: make(chan os.Signal, 32), ready: make(chan struct{})}
-	go func() {
-		signal.Notify(s.ch)
-		close(s.ready)
-	}()
-	return s
-}
-
-func (s *caughtSignals) wait() { <-s.ready }
 
 // forwarding says how waitForwarding relays signals: send delivers one to
 // the container; orderly, when not 0, replaces SIGTERM and SIGINT, as
@@ -62,7 +58,8 @@ func orderlySignal(spec *specs.Spec) unix.Signal {
 
 // waitForwarding waits for a process hull started (wait), forwarding every
 // signal hull receives to it (f); window size changes go to the pty.
-func waitForwarding(wait func() (int, error), f forwarding, sigs chan os.Signal, tty *ttyProxy) int {
+func waitForwarding(wait func() (int, error), f forwarding, sigs <-chan unix.Signal, tty *ttyProxy) int {
+	sigcatch.Listen() // what came since catchSignals first
 	done := make(chan int, 1)
 	go func() {
 		status, err := wait()
@@ -75,8 +72,8 @@ func waitForwarding(wait func() (int, error), f forwarding, sigs chan os.Signal,
 		select {
 		case status := <-done:
 			return status
-		case s := <-sigs:
-			switch sig := s.(unix.Signal); sig {
+		case sig := <-sigs:
+			switch sig {
 			case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
 			case unix.SIGWINCH:
 				if tty != nil {

@@ -3,10 +3,11 @@ package main
 import (
 	"errors"
 	"os"
-	"os/signal"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libcontainer/sigcatch"
 )
 
 // orphanReaper makes `hull run` the child subreaper of the container's
@@ -16,7 +17,7 @@ import (
 // it exits. The init is left to its own waiter.
 type orphanReaper struct {
 	keep int // the container's init: WaitExit reaps it
-	ch   chan os.Signal
+	ch   chan unix.Signal
 	done chan struct{}
 }
 
@@ -32,9 +33,12 @@ func becomeSubreaper() error {
 // every SIGCHLD, until stop. It must run only while hull has no child of
 // its own to wait for besides keep (hooks run before and after, not
 // during).
-func startReaper(keep int) *orphanReaper {
-	r := &orphanReaper{keep: keep, ch: make(chan os.Signal, 8), done: make(chan struct{})}
-	signal.Notify(r.ch, unix.SIGCHLD)
+func startReaper(keep int) (*orphanReaper, error) {
+	r := &orphanReaper{keep: keep, ch: make(chan unix.Signal, 8), done: make(chan struct{})}
+	if err := sigcatch.Catch(r.ch, unix.SIGCHLD); err != nil {
+		return nil, err
+	}
+	sigcatch.Listen()
 	r.reap()
 	go func() {
 		for {
@@ -46,12 +50,12 @@ func startReaper(keep int) *orphanReaper {
 			}
 		}
 	}()
-	return r
+	return r, nil
 }
 
 // stop ends the reaping and reaps what exited meanwhile.
 func (r *orphanReaper) stop() {
-	signal.Stop(r.ch)
+	sigcatch.Release(r.ch)
 	close(r.done)
 	r.reap()
 }
