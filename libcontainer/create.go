@@ -183,10 +183,14 @@ func (c *Container) abort() error {
 // startInit starts the container's init and takes it to the point where it
 // waits for start.
 func (c *Container) startInit(spec *specs.Spec, o CreateOpts, cg cgroups.Manager) error {
-	fifo, err := os.OpenFile(c.dir.File(execFifo), os.O_RDWR|unix.O_CLOEXEC, 0)
+	// A plain fd, not os.OpenFile: a FIFO is pollable, and the runtime's
+	// poller would take four syscalls to register it and one to let it go,
+	// for a file only handed to the init.
+	fd, err := unix.Open(c.dir.File(execFifo), unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("open exec fifo: %w", err)
+		return fmt.Errorf("open exec fifo: %w", &os.PathError{Op: "open", Path: c.dir.File(execFifo), Err: err})
 	}
+	fifo := os.NewFile(uintptr(fd), c.dir.File(execFifo))
 	defer fifo.Close()
 	cfg := &initConfig{
 		ID: c.ID, Bundle: c.Bundle, Rootfs: c.Rootfs, Spec: spec,
