@@ -150,6 +150,9 @@ func (c *Container) makeCgroup(spec *specs.Spec, systemd, rootless bool) (cgroup
 	}
 	// A cgroup made by someone else may already hold processes: they share
 	// the container's limits and die with it. runc warns, in these words.
+	if cgroups.Made(cg) {
+		return cg, nil
+	}
 	if pids, err := cg.Pids(); err == nil && len(pids) > 0 {
 		c.warn("container's cgroup is not empty: %d process(es) found", len(pids))
 	}

@@ -60,3 +60,17 @@ func PidsMax(dir string) (n int64, ok bool) {
 // ReadControl reads a whole cgroup control file by its path, as a plain
 // fd without the runtime's poller (see openControl).
 func ReadControl(path string) ([]byte, error) { return readControl(path) }
+
+// Made reports whether m's Create made the cgroup's directory in every
+// hierarchy: a cgroup that did not exist holds no process, so whoever
+// would list its processes to warn about strangers sharing it need not.
+// False when unknown (the systemd driver, whose unit may exist).
+func Made(m Manager) bool {
+	switch t := m.(type) {
+	case *v1Manager:
+		return t.made
+	case *v2Manager:
+		return t.made
+	}
+	return false
+}

@@ -19,6 +19,7 @@ type v1Manager struct {
 	path      string
 	paths     map[string]string // controller -> cgroup directory
 	resources *specs.LinuxResources
+	made      bool // Create made the cgroup's directory in every hierarchy
 }
 
 func newV1(h host, c Config) (*v1Manager, error) {
@@ -104,6 +105,7 @@ func (m *v1Manager) Create() error {
 		return err
 	}
 	var made []string
+	fresh := true
 	for _, dir := range m.dirs() {
 		created, err := mkdirCgroup(dir, dir == m.paths["cpuset"])
 		made = append(made, created...)
@@ -111,7 +113,9 @@ func (m *v1Manager) Create() error {
 			removeMade(made)
 			return err
 		}
+		fresh = fresh && len(created) > 0 && created[len(created)-1] == dir
 	}
+	m.made = fresh
 	if err := m.set(m.resources, false); err != nil {
 		removeMade(made)
 		return fmt.Errorf("create cgroup %s: %w", m.path, err)
