@@ -153,6 +153,9 @@ func (c *Container) makeCgroup(spec *specs.Spec, systemd, rootless bool) (cgroup
 	}
 	// A cgroup made by someone else may already hold processes: they share
 	// the container's limits and die with it. runc warns, in these words.
+	if cgroups.Made(cg) {
+		return cg, nil
+	}
 	if pids, err := cg.Pids(); err == nil && len(pids) > 0 {
 		c.warn("container's cgroup is not empty: %d process(es) found", len(pids))
 	}
@@ -186,10 +189,14 @@ func (c *Container) abort() error {
 // startInit starts the container's init and takes it to the point where it
 // waits for start.
 func (c *Container) startInit(spec *specs.Spec, o CreateOpts, cg cgroups.Manager) error {
-	fifo, err := os.OpenFile(c.dir.File(execFifo), os.O_RDWR|unix.O_CLOEXEC, 0)
+	// A plain fd, not os.OpenFile: a FIFO is pollable, and the runtime's
+	// poller would take four syscalls to register it and one to let it go,
+	// for a file only handed to the init.
+	fd, err := unix.Open(c.dir.File(execFifo), unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("open exec fifo: %w", err)
+		return fmt.Errorf("open exec fifo: %w", &os.PathError{Op: "open", Path: c.dir.File(execFifo), Err: err})
 	}
+	fifo := os.NewFile(uintptr(fd), c.dir.File(execFifo))
 	defer fifo.Close()
 	cfg := &initConfig{
 		ID: c.ID, Bundle: c.Bundle, Rootfs: c.Rootfs, Spec: spec,
@@ -232,12 +239,24 @@ func (c *Container) startInit(spec *specs.Spec, o CreateOpts, cg cgroups.Manager
 		return err
 	}
 	defer p.sync.Close()
-	if err := p.stageDone(); err != nil {
-		return err
-	}
 	c.Init = p.init
 	cfg.SyncFD = p.childSyncFD
 	faults.Hit("create/init started")
+	// The C stage's first process exits meanwhile (it reported the pid):
+	// its exit, some 0.6 ms of tearing down the hull binary's mappings, and
+	// the wake-up of the goroutine that reaps it, are waited for once the
+	// init is ready rather than before it is placed. Killed after it
+	// reported, it fails the create all the same (abort kills the init).
+	err = c.setUpInit(p, spec, cfg, cg, req)
+	if serr := p.stageErr(); serr != nil {
+		return serr
+	}
+	return err
+}
+
+// setUpInit places the init the C stage cloned and serves it until it
+// waits for start.
+func (c *Container) setUpInit(p *started, spec *specs.Spec, cfg *initConfig, cg cgroups.Manager, req *nsenter.Request) (err error) {
 	// The init's Go runtime starts meanwhile; it waits for its config.
 	if err := placeProcess(p.init, cg, spec.Process, req.TasksFiles); err != nil {
 		return err
@@ -456,11 +475,20 @@ type started struct {
 // has reported by then, where a wait right after the handshake would put
 // the main goroutine, locked to its thread, to sleep and wake it again.
 func (p *started) stageDone() error {
-	if err := <-p.stageExit; err != nil {
+	if err := p.stageErr(); err != nil {
 		// Killed after it reported: the process it cloned is our child
 		// (CLONE_PARENT), so its pid cannot have been reused.
 		unix.Kill(p.init.Pid, unix.SIGKILL)
 		unix.Wait4(p.init.Pid, nil, 0, nil)
+		return err
+	}
+	return nil
+}
+
+// stageErr waits for the C stage's first process and says how it failed,
+// if it did; the caller deals with the process it cloned.
+func (p *started) stageErr() error {
+	if err := <-p.stageExit; err != nil {
 		return fmt.Errorf("container init setup: %w", err)
 	}
 	return nil

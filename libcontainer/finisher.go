@@ -215,21 +215,19 @@ func sendProcess(sync *os.File, m *wire.Process) error {
 // hierarchy by its tasks file, the cgroup2 one (a hybrid host's unified,
 // or v2) by CLONE_INTO_CGROUP.
 func bornInCgroup(req *nsenter.Request, cg cgroups.Manager) {
-	for _, f := range cg.ProcsFiles() {
-		dir := filepath.Dir(f)
-		if !roomForTwo(dir) {
+	for _, j := range cgroups.JoinDirs(cg) {
+		if j.Pids && !roomForTwo(j.Dir) {
 			continue // the parent places the process (placeProcess)
 		}
-		var fs unix.Statfs_t
-		if unix.Statfs(dir, &fs) == nil && fs.Type == unix.CGROUP2_SUPER_MAGIC {
+		if j.Cgroup2 {
 			// In a new user namespace the clone's creds are its root's,
 			// which may not write there: the parent places that one.
 			if req.CgroupDir == "" && !entersUserNS(req) {
-				req.CgroupDir = dir
+				req.CgroupDir = j.Dir
 			} // else: one clone3 joins one; the parent places the process in the other
 			continue
 		}
-		req.TasksFiles = append(req.TasksFiles, filepath.Join(dir, "tasks"))
+		req.TasksFiles = append(req.TasksFiles, filepath.Join(j.Dir, "tasks"))
 	}
 }
 
@@ -237,12 +235,8 @@ func bornInCgroup(req *nsenter.Request, cg cgroups.Manager) {
 // cgroup's pids.max: with pids.limit 1 the C stage, once in the cgroup,
 // could not clone (EAGAIN), so the process is moved there after its birth.
 func roomForTwo(dir string) bool {
-	data, err := os.ReadFile(filepath.Join(dir, "pids.max"))
-	if err != nil {
-		return true // not the pids controller
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
-	return err != nil || n >= 2 // "max" does not parse
+	n, limited := cgroups.PidsMax(dir)
+	return !limited || n >= 2
 }
 
 func entersUserNS(req *nsenter.Request) bool {
@@ -268,7 +262,7 @@ func inCgroup(cg cgroups.Manager, pid int, joined []string) bool {
 		if slices.Contains(joined, filepath.Join(filepath.Dir(f), "tasks")) {
 			continue
 		}
-		data, err := os.ReadFile(f)
+		data, err := cgroups.ReadControl(f)
 		if err != nil || !slices.Contains(strings.Fields(string(data)), want) {
 			return false
 		}

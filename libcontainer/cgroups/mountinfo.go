@@ -7,6 +7,8 @@ import (
 	"path"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/hull-runtime/hull/libcontainer/mountinfo"
 )
 
@@ -52,10 +54,13 @@ type v1Mount struct {
 // v1 hierarchy. cgroup2 mounts (the "unified" mount of a hybrid host) are
 // ignored: on v1 hull only drives v1 controllers.
 func parseV1Mounts(mountinfo string) ([]v1Mount, error) {
-	f, err := os.Open(mountinfo)
+	// A plain fd made an *os.File: mountinfo is pollable, and os.Open
+	// would register it with the runtime's poller (see openControl).
+	fd, err := openControl(mountinfo, unix.O_RDONLY)
 	if err != nil {
-		return nil, fmt.Errorf("read mounts: %w", err)
+		return nil, fmt.Errorf("read mounts: %w", &os.PathError{Op: "open", Path: mountinfo, Err: err})
 	}
+	f := os.NewFile(uintptr(fd), mountinfo)
 	defer f.Close()
 	seen := map[string]bool{}
 	var out []v1Mount

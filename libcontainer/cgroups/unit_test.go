@@ -324,7 +324,7 @@ func TestCopyCpuset(t *testing.T) {
 	// A new cpuset cgroup lists the files, empty; one already set keeps its value.
 	child := filepath.Join(root, "a")
 	writeTree(t, child, map[string]string{"cpuset.cpus": "\n", "cpuset.mems": "0\n"})
-	if err := copyCpuset(child); err != nil {
+	if err := copyCpuset(child, false); err != nil {
 		t.Fatal(err)
 	}
 	for f, want := range map[string]string{"cpuset.cpus": "0-1", "cpuset.mems": "0\n"} {
@@ -332,10 +332,41 @@ func TestCopyCpuset(t *testing.T) {
 			t.Errorf("%s = %q, want %q", f, got, want)
 		}
 	}
-	// Outside cpuset, missing levels are created and reported shallowest first.
-	made, err := mkdirCgroup(filepath.Join(root, "x", "y"), false)
-	if err != nil || !reflect.DeepEqual(made, []string{filepath.Join(root, "x"), filepath.Join(root, "x", "y")}) {
-		t.Fatalf("mkdirCgroup made %v, %v", made, err)
+	// One just made takes the parent's values without reading its own.
+	fresh := filepath.Join(root, "b")
+	writeTree(t, fresh, map[string]string{"cpuset.cpus": "7\n", "cpuset.mems": "7\n"})
+	if err := copyCpuset(fresh, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+		parent, _ := readFile(root, f)
+		if got, _ := readFile(fresh, f); strings.TrimSpace(got) != strings.TrimSpace(parent) {
+			t.Errorf("made cgroup's %s = %q, want the parent's %q", f, got, parent)
+		}
+	}
+	// Outside cpuset, missing levels are created and reported shallowest
+	// first; existing ones are not reported.
+	for _, tc := range []struct {
+		dir  string
+		made []string
+	}{
+		{filepath.Join(root, "x", "y"), []string{filepath.Join(root, "x"), filepath.Join(root, "x", "y")}},
+		{filepath.Join(root, "x", "y"), nil},
+		{filepath.Join(root, "x", "z"), []string{filepath.Join(root, "x", "z")}},
+		{filepath.Join(root, "p", "q", "r"), []string{filepath.Join(root, "p"), filepath.Join(root, "p", "q"), filepath.Join(root, "p", "q", "r")}},
+	} {
+		made, err := mkdirCgroup(tc.dir, false)
+		if err != nil || !reflect.DeepEqual(made, tc.made) {
+			t.Errorf("mkdirCgroup(%s) made %v, %v; want %v", tc.dir, made, err, tc.made)
+		}
+	}
+	// A level that cannot be made is an error naming it, after the levels
+	// made before it were reported.
+	if err := os.WriteFile(filepath.Join(root, "file"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if made, err := mkdirCgroup(filepath.Join(root, "file", "c"), false); err == nil || len(made) != 0 {
+		t.Errorf("mkdirCgroup under a file: made %v, %v; want an error", made, err)
 	}
 }
 

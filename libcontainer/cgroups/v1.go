@@ -3,7 +3,6 @@ package cgroups
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -20,6 +19,7 @@ type v1Manager struct {
 	path      string
 	paths     map[string]string // controller -> cgroup directory
 	resources *specs.LinuxResources
+	made      bool // Create made the cgroup's directory in every hierarchy
 }
 
 func newV1(h host, c Config) (*v1Manager, error) {
@@ -105,6 +105,7 @@ func (m *v1Manager) Create() error {
 		return err
 	}
 	var made []string
+	fresh := true
 	for _, dir := range m.dirs() {
 		created, err := mkdirCgroup(dir, dir == m.paths["cpuset"])
 		made = append(made, created...)
@@ -112,7 +113,9 @@ func (m *v1Manager) Create() error {
 			removeMade(made)
 			return err
 		}
+		fresh = fresh && len(created) > 0 && created[len(created)-1] == dir
 	}
+	m.made = fresh
 	if err := m.set(m.resources, false); err != nil {
 		removeMade(made)
 		return fmt.Errorf("create cgroup %s: %w", m.path, err)
@@ -131,58 +134,70 @@ func removeMade(made []string) {
 // shallowest first. In the cpuset hierarchy a new cgroup starts with empty
 // cpuset.cpus/mems, which would forbid joining it, so each new level copies
 // its parent's values.
+//
+// The mkdir comes first and the parents are looked at only when it fails
+// with ENOENT: a container's cgroup is usually one new level under an
+// existing one, made in one syscall per hierarchy instead of three.
 func mkdirCgroup(dir string, cpuset bool) ([]string, error) {
-	var missing []string
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(d); err == nil {
-			break
-		} else if !errors.Is(err, os.ErrNotExist) || d == "/" {
-			return nil, fmt.Errorf("create cgroup %s: %w", dir, err)
+	err := unix.Mkdir(dir, 0o755)
+	if errors.Is(err, unix.ENOENT) && dir != "/" {
+		made, perr := mkdirCgroup(filepath.Dir(dir), cpuset)
+		if perr != nil {
+			return made, perr
 		}
-		missing = append([]string{d}, missing...)
+		err = unix.Mkdir(dir, 0o755)
+		return mkdirDone(dir, cpuset, made, err)
 	}
-	var made []string
-	for _, d := range missing {
-		err := os.Mkdir(d, 0o755)
-		switch {
-		case err == nil:
-			made = append(made, d)
-		case !errors.Is(err, os.ErrExist):
-			return made, fmt.Errorf("create cgroup %s: %w", d, err)
-		}
-		// A level another create made meanwhile is not ours to remove.
-		if cpuset {
-			if err := copyCpuset(d); err != nil {
-				return made, err
-			}
-		}
-	}
-	if cpuset && len(missing) == 0 {
+	if errors.Is(err, unix.EEXIST) {
 		// An existing but never-initialised cpuset cgroup is as unusable.
-		return nil, copyCpuset(dir)
+		if cpuset {
+			return nil, copyCpuset(dir, false)
+		}
+		return nil, nil
+	}
+	return mkdirDone(dir, cpuset, nil, err)
+}
+
+// mkdirDone finishes a level mkdirCgroup made (or another create made
+// meanwhile: not ours to remove, but filled all the same).
+func mkdirDone(dir string, cpuset bool, made []string, err error) ([]string, error) {
+	switch {
+	case err == nil:
+		made = append(made, dir)
+	case !errors.Is(err, unix.EEXIST):
+		return made, fmt.Errorf("create cgroup %s: %w", dir, err)
+	}
+	if cpuset {
+		if err := copyCpuset(dir, err == nil); err != nil {
+			return made, err
+		}
 	}
 	return made, nil
 }
 
 // A concurrent create may have made the parent and not filled it yet, so an
 // empty parent is filled first, up to a level that has values (the root
-// always has).
-func copyCpuset(dir string) error {
+// always has). made: dir was just made by us, so its values are empty, or
+// the parent's (cgroup.clone_children), and need not be read before the
+// parent's are written.
+func copyCpuset(dir string, made bool) error {
 	parent := filepath.Dir(dir)
 	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
-		cur, err := readFile(dir, f)
-		if err != nil {
-			return err
-		}
-		if strings.TrimSpace(cur) != "" {
-			continue
+		if !made {
+			cur, err := readFile(dir, f)
+			if err != nil {
+				return err
+			}
+			if strings.TrimSpace(cur) != "" {
+				continue
+			}
 		}
 		v, err := readFile(parent, f)
 		if err != nil {
 			return err
 		}
 		if strings.TrimSpace(v) == "" && parent != dir {
-			if err := copyCpuset(parent); err != nil {
+			if err := copyCpuset(parent, false); err != nil {
 				return err
 			}
 			if v, err = readFile(parent, f); err != nil {

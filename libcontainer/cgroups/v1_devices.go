@@ -2,11 +2,13 @@ package cgroups
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // v1's devices controller keeps a default (allow or deny everything) and a
@@ -224,9 +226,35 @@ func setDevicesV1(dir string, rules []specs.LinuxDeviceCgroup) error {
 	if err != nil {
 		return fieldErr("devices", err)
 	}
-	for _, w := range deviceTransition(cur, want) {
-		if err := writeFile(dir, w.file, w.line); err != nil {
-			return fieldErr(fmt.Sprintf("devices (%s %q)", w.file, w.line), err)
+	return writeDeviceRules(dir, deviceTransition(cur, want))
+}
+
+// writeDeviceRules writes each rule in order, one write(2) each (the
+// kernel takes a write as one rule), through one open fd per run of rules
+// for the same file: a container's default rules are a dozen writes to
+// devices.allow, where an open and a close per rule cost more than the rule.
+func writeDeviceRules(dir string, writes []deviceWrite) error {
+	fd, open := -1, ""
+	defer func() {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}()
+	for _, w := range writes {
+		var err error
+		if w.file != open {
+			if fd >= 0 {
+				unix.Close(fd)
+			}
+			fd, err = openControl(filepath.Join(dir, w.file), unix.O_WRONLY)
+			open = w.file
+		}
+		if err == nil {
+			err = writeControl(fd, w.line)
+		}
+		if err != nil {
+			return fieldErr(fmt.Sprintf("devices (%s %q)", w.file, w.line),
+				fmt.Errorf("write %q to %s: %w", w.line, filepath.Join(dir, w.file), err))
 		}
 	}
 	return nil

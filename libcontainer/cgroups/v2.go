@@ -18,6 +18,7 @@ type v2Manager struct {
 	path      string // cgroup path, "/"-rooted
 	dir       string // root + path
 	resources *specs.LinuxResources
+	made      bool // Create made the cgroup's directory
 }
 
 func newV2(h host, c Config) (*v2Manager, error) {
@@ -72,6 +73,7 @@ func (m *v2Manager) Create() error {
 		removeMade(made)
 		return fmt.Errorf("create cgroup %s: %w", m.path, err)
 	}
+	m.made = len(made) > 0 && made[len(made)-1] == m.dir
 	return nil
 }
 

@@ -25,6 +25,8 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+
+	"golang.org/x/sys/unix"
 )
 
 // Binary is the hull binary a container process starts from.
@@ -65,9 +67,10 @@ func Start(layer string, start func(Binary) error) error {
 	if err != nil {
 		return fmt.Errorf("find hull binary: %w", err)
 	}
-	f, err := overlayBinary(exe, layer)
+	f, mnt, err := overlayBinary(exe, layer)
 	if err == nil {
 		defer f.Close()
+		defer unix.Close(mnt)
 		return start(Binary{file: f})
 	}
 	return startPrivate(exe, start)

@@ -123,11 +123,12 @@ func TestOverlaySuperblockReadOnly(t *testing.T) {
 	layer := filepath.Join(dir, "layer")
 	os.Mkdir(layer, 0o755)
 
-	sealed, err := overlayBinary(target, layer)
+	sealed, mnt, err := overlayBinary(target, layer)
 	if err != nil {
 		t.Skipf("no overlay here: %v", err)
 	}
 	defer sealed.Close()
+	unix.Close(mnt)
 	// 6.1 (the guest) answers ETXTBSY, still seconds after the reaping
 	// (the bind's denial there ends after a moment): a refusal too.
 	if _, err := attack(t, Binary{file: sealed}); !errors.Is(err, unix.EROFS) && !errors.Is(err, unix.ETXTBSY) {

@@ -23,36 +23,40 @@ import (
 // with EROFS, and it refuses a read-write remount (TestOverlaySuperblockReadOnly).
 //
 // The mount goes away with the last file opened from it: the returned one
-// and the processes executing it.
-func overlayBinary(exe, layer string) (*os.File, error) {
+// and the processes executing it. The mount's own fd is returned too, for
+// the caller to close once the process is started: closing the last fd of
+// a detached mount dissolves it, and the kernel waits for an RCU grace
+// period there (25-40 µs here), which the parent then spends while the
+// child runs rather than before the fork.
+func overlayBinary(exe, layer string) (*os.File, int, error) {
 	dir, name := filepath.Split(exe)
 	ctx, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
-		return nil, fmt.Errorf("fsopen overlay: %w", err)
+		return nil, -1, fmt.Errorf("fsopen overlay: %w", err)
 	}
 	defer unix.Close(ctx)
 	// The first lower layer is the top one: exe's name resolves there.
 	lower := escapeLayer(dir) + ":" + escapeLayer(layer)
 	if err := unix.FsconfigSetString(ctx, "lowerdir", lower); err != nil {
-		return nil, fmt.Errorf("overlay lowerdir=%s: %w", lower, err)
+		return nil, -1, fmt.Errorf("overlay lowerdir=%s: %w", lower, err)
 	}
 	// xino would be enabled when the layers are on different filesystems
 	// and only logs to dmesg here: no error if the kernel lacks the option.
 	_ = unix.FsconfigSetString(ctx, "xino", "off")
 	if err := unix.FsconfigCreate(ctx); err != nil {
-		return nil, fmt.Errorf("create overlay of %s: %w", lower, err)
+		return nil, -1, fmt.Errorf("create overlay of %s: %w", lower, err)
 	}
 	attrs := unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOSUID
 	mnt, err := unix.Fsmount(ctx, unix.FSMOUNT_CLOEXEC, attrs)
 	if err != nil {
-		return nil, fmt.Errorf("fsmount overlay of %s: %w", lower, err)
+		return nil, -1, fmt.Errorf("fsmount overlay of %s: %w", lower, err)
 	}
-	defer unix.Close(mnt)
 	fd, err := unix.Openat(mnt, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("open %s in overlay of %s: %w", name, lower, err)
+		unix.Close(mnt)
+		return nil, -1, fmt.Errorf("open %s in overlay of %s: %w", name, lower, err)
 	}
-	return os.NewFile(uintptr(fd), exe), nil
+	return os.NewFile(uintptr(fd), exe), mnt, nil
 }
 
 // escapeLayer escapes what overlayfs' lowerdir option would read as a

@@ -85,12 +85,23 @@ int hull_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/*
+ * hull_send_msg writes a frame in one write(2) when it is small (every
+ * message but a long error): written as header then payload, the parent
+ * woke for the header and blocked again for the payload, two wake-ups of
+ * its reading thread instead of one.
+ */
 int hull_send_msg(int fd, char type, const void *payload, uint32_t len)
 {
-	char head[5];
-	head[0] = type;
-	memcpy(head + 1, &len, 4);
-	if (hull_write_all(fd, head, 5) < 0 || hull_write_all(fd, payload, len) < 0)
+	char frame[2048];
+	frame[0] = type;
+	memcpy(frame + 1, &len, 4);
+	if (len <= sizeof(frame) - 5) {
+		if (len > 0)
+			memcpy(frame + 5, payload, len);
+		return hull_write_all(fd, frame, 5 + (size_t)len);
+	}
+	if (hull_write_all(fd, frame, 5) < 0 || hull_write_all(fd, payload, len) < 0)
 		return -1;
 	return 0;
 }

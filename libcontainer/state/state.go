@@ -91,11 +91,12 @@ func Create(root, id string) (*Dir, error) {
 }
 
 func writeMarker(dir string) error {
-	f, err := os.OpenFile(filepath.Join(dir, markerFile), os.O_CREATE|os.O_EXCL|os.O_WRONLY|unix.O_CLOEXEC, 0o600)
+	p := filepath.Join(dir, markerFile)
+	fd, err := unix.Open(p, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		return fmt.Errorf("state dir %s: %w", dir, err)
+		return fmt.Errorf("state dir %s: %w", dir, &os.PathError{Op: "open", Path: p, Err: err})
 	}
-	return f.Close()
+	return unix.Close(fd)
 }
 
 // owned reports whether hull made the state directory: it holds the
@@ -146,11 +147,15 @@ func Open(root, id string, shared bool) (*Dir, error) {
 	return d, nil
 }
 
+// lock opens the directory as a plain fd made an *os.File: os.OpenFile
+// would first try to register it with the runtime's poller (four fcntl
+// and epoll_ctl calls) for a file nobody waits on.
 func lock(id, path string, how int) (*Dir, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, err
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
+	f := os.NewFile(uintptr(fd), path)
 	if how == unix.LOCK_SH {
 		how |= unix.LOCK_NB
 	}
