@@ -61,3 +61,29 @@ type procsOnly struct {
 }
 
 func (p procsOnly) ProcsFiles() []string { return p.files }
+
+// On v2, Made and JoinDirs as on v1: one cgroup2 directory, which holds
+// pids.max when the pids controller reached it.
+func TestMadeAndJoinDirsV2(t *testing.T) {
+	m := newTestV2(t, "/c", nil)
+	if !Made(m) {
+		t.Errorf("Made = false for a cgroup Create just made")
+	}
+	again, err := newV2(realHost(), Config{Path: m.path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := again.Create(); err != nil {
+		t.Fatal(err)
+	}
+	if Made(again) {
+		t.Errorf("Made = true for a cgroup that existed")
+	}
+	joins := JoinDirs(m)
+	if len(joins) != 1 || joins[0].Dir != m.dir || !joins[0].Cgroup2 || !joins[0].Pids {
+		t.Fatalf("JoinDirs = %+v, want the one cgroup2 directory %s", joins, m.dir)
+	}
+	if probed := JoinDirs(procsOnly{files: m.ProcsFiles()}); len(probed) != 1 || !probed[0].Cgroup2 {
+		t.Errorf("statfs of %s: %+v, want cgroup2", m.dir, probed)
+	}
+}
