@@ -2,6 +2,7 @@ package libcontainer
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"os"
 	"runtime"
@@ -11,6 +12,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/internal/rawfile"
 	"github.com/hull-runtime/hull/libcontainer/rootfs"
 )
 
@@ -174,12 +176,11 @@ func nsFlags(spec *specs.Spec) int {
 
 // nsPid is pid as its own pid namespace sees it (the last NSpid field).
 func nsPid(pid int) (int, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	data, err := rawfile.ReadSmall(fmt.Sprintf("/proc/%d/status", pid), 2048)
 	if err != nil {
 		return 0, fmt.Errorf("status of the init: %w", err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
 		if rest, ok := strings.CutPrefix(sc.Text(), "NSpid:"); ok {
 			fields := strings.Fields(rest)

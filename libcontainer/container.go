@@ -166,6 +166,18 @@ func (c *Container) ownsPIDNamespace() bool {
 // Close releases the container's lock.
 func (c *Container) Close() { c.dir.Close() }
 
+// Unlock releases the container's lock while this process goes on holding
+// it (run, while the container runs); Relock takes it back.
+func (c *Container) Unlock() { c.dir.Unlock() }
+
+// Relock locks the container again after Unlock, without reading its state
+// file: what this process holds is still the container's state, because
+// the state file is written only by create and by update, and update
+// changes only linux.resources of the spec, which no other operation reads
+// (the cgroup is found by its record, the status from the live init).
+// A state.ErrNotExist: the container was deleted meanwhile.
+func (c *Container) Relock() error { return c.dir.Relock() }
+
 // Status derives the container's status from the live init process and the
 // create/start barrier, never from a stored string.
 func (c *Container) Status() specs.ContainerState {

@@ -20,17 +20,19 @@ func (c *Container) Start() error {
 	if _, err := c.require(OpStart); err != nil {
 		return err
 	}
-	fifo, err := os.OpenFile(c.dir.File(execFifo), os.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	// A plain fd: os.OpenFile would register the fifo with the runtime's
+	// poller, setting the poller up for this one write.
+	fifo, err := unix.Open(c.dir.File(execFifo), unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if errors.Is(err, unix.ENXIO) {
 		return fmt.Errorf("container %q: init exited before start", c.ID)
 	}
 	if err != nil {
-		return fmt.Errorf("open exec fifo: %w", err)
+		return fmt.Errorf("open exec fifo: %w", &os.PathError{Op: "open", Path: c.dir.File(execFifo), Err: err})
 	}
-	defer fifo.Close()
+	defer unix.Close(fifo)
 	faults.Hit("start/fifo opened")
-	if _, err := fifo.Write([]byte{0}); err != nil {
-		return fmt.Errorf("release container init: %w", err)
+	if err := writeByte(fifo); err != nil {
+		return fmt.Errorf("release container init: %w", &os.PathError{Op: "write", Path: c.dir.File(execFifo), Err: err})
 	}
 	faults.Hit("start/init released")
 	if err := os.Remove(c.dir.File(execFifo)); err != nil {
@@ -53,8 +55,19 @@ func (c *Container) Start() error {
 	return nil
 }
 
-func waitNoReaders(fifo *os.File) {
-	fds := []unix.PollFd{{Fd: int32(fifo.Fd()), Events: 0}}
+// writeByte writes the one byte that releases the init (the fifo is
+// empty, so it never finds the pipe full).
+func writeByte(fd int) error {
+	for {
+		_, err := unix.Write(fd, []byte{0})
+		if !errors.Is(err, unix.EINTR) {
+			return err
+		}
+	}
+}
+
+func waitNoReaders(fifo int) {
+	fds := []unix.PollFd{{Fd: int32(fifo), Events: 0}}
 	for {
 		_, err := unix.Poll(fds, -1)
 		if err == nil && fds[0].Revents&(unix.POLLERR|unix.POLLHUP) != 0 {

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hull-runtime/hull/internal/rawfile"
 )
 
 // ConfigFile is the name of a bundle's configuration, per runtime-spec bundle.md.
@@ -63,7 +65,7 @@ func ReadSpec(path string) (*specs.Spec, error) {
 
 // readSpec is ReadSpec, also returning the file's bytes.
 func readSpec(path string) (*specs.Spec, []byte, error) {
-	data, err := os.ReadFile(path)
+	data, err := rawfile.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, nil, fmt.Errorf("%s: no such file: a bundle needs a %s (hull spec writes one)", path, ConfigFile)

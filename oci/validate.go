@@ -2,6 +2,7 @@ package oci
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hull-runtime/hull/internal/rawfile"
 )
 
 // Validate checks what every runtime must check before creating anything.
@@ -115,12 +118,11 @@ func IsBind(m specs.Mount) bool {
 // kernelFilesystems lists the filesystem types the running kernel knows.
 func kernelFilesystems() map[string]bool {
 	known := map[string]bool{}
-	f, err := os.Open("/proc/filesystems")
+	data, err := rawfile.ReadSmall("/proc/filesystems", 1024)
 	if err != nil {
 		return known
 	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
+	s := bufio.NewScanner(bytes.NewReader(data))
 	for s.Scan() {
 		fields := strings.Fields(s.Text())
 		if len(fields) > 0 {

@@ -59,16 +59,17 @@ func run(c *cli.Context) error {
 }
 
 // deleteAfterRun deletes the container run started, unless someone else
-// (`hull delete`) already did.
-func deleteAfterRun(root, id string) error {
-	ctr, err := libcontainer.Load(root, id, false)
+// (`hull delete`) already did. It goes on with the container run holds
+// rather than load the state file again (see Relock for why that is the
+// container's state): a reload cost a state.json read and decode.
+func deleteAfterRun(ctr *libcontainer.Container) error {
+	err := ctr.Relock()
 	if errors.Is(err, state.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	defer ctr.Close()
 	return ctr.Delete(true)
 }
 

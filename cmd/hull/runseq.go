@@ -100,7 +100,7 @@ func runContainer(c *cli.Context, p runPlan) (int, error) {
 		}
 	}
 	// Unlocked while it runs, so that state, exec, kill and delete work meanwhile.
-	ctr.Close()
+	ctr.Unlock()
 	status := syscontainer.SystemExitStatus(p.bundle.Spec, waitForwarding(ctr.WaitExit, forwarding{send: func(sig unix.Signal) { ctr.Signal(sig, false) }, orderly: orderlySignal(p.bundle.Spec)}, sigs, tty))
 	faults.Hit("run/exited")
 	if reaper != nil {
@@ -112,5 +112,5 @@ func runContainer(c *cli.Context, p runPlan) (int, error) {
 	if p.keep {
 		return status, nil
 	}
-	return status, deleteAfterRun(c.String("root"), p.id)
+	return status, deleteAfterRun(ctr)
 }

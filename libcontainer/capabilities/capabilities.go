@@ -17,12 +17,12 @@ package capabilities
 import (
 	"fmt"
 	"math/bits"
-	"os"
 	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/internal/rawfile"
 	"github.com/hull-runtime/hull/oci"
 )
 
@@ -63,7 +63,7 @@ func Known() []string {
 // not yet mounted), probes the bounding set with PR_CAPBSET_READ, which fails
 // with EINVAL above the last capability.
 func LastCap() (int, error) {
-	data, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	data, err := rawfile.ReadSmall("/proc/sys/kernel/cap_last_cap", 16)
 	if err == nil {
 		n, perr := strconv.Atoi(strings.TrimSpace(string(data)))
 		if perr == nil && n >= 0 && n <= maxCap {

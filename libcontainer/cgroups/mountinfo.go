@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/internal/rawfile"
 	"github.com/hull-runtime/hull/libcontainer/mountinfo"
 )
 
@@ -108,7 +109,7 @@ func parseV1MountLine(line string) (v1Mount, bool) {
 // parseSelfCgroup reads /proc/<pid>/cgroup into controller -> cgroup path;
 // the v2 entry ("0::/x") is stored under "".
 func parseSelfCgroup(file string) (map[string]string, error) {
-	b, err := os.ReadFile(file)
+	b, err := rawfile.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("read own cgroup: %w", err)
 	}

@@ -3,7 +3,6 @@ package process
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 
@@ -15,6 +14,15 @@ import (
 // /proc is followed. The parent uses it on /proc/PID/root, to look at a
 // running container's files as its processes would.
 func OpenIn(root int, p string, flags int) (*os.File, error) {
+	fd, err := openInFd(root, p, flags)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), p), nil
+}
+
+// openInFd is OpenIn's plain fd.
+func openInFd(root int, p string, flags int) (int, error) {
 	how := unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC), Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
 	for {
 		fd, err := unix.Openat2(root, p, &how)
@@ -22,9 +30,9 @@ func OpenIn(root int, p string, flags int) (*os.File, error) {
 			continue
 		}
 		if err != nil {
-			return nil, &os.PathError{Op: "open", Path: p, Err: err}
+			return -1, &os.PathError{Op: "open", Path: p, Err: err}
 		}
-		return os.NewFile(uintptr(fd), p), nil
+		return fd, nil
 	}
 }
 
@@ -34,18 +42,11 @@ func WithHomeAt(env []string, root int, uid uint32) []string {
 }
 
 func homeAt(root int, uid uint32) string {
-	f, err := OpenIn(root, "/etc/passwd", unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY)
+	fd, err := openInFd(root, "/etc/passwd", unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY)
 	if err != nil {
 		return "/"
 	}
-	defer f.Close()
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		return "/"
-	}
-	if home, ok := parsePasswdHome(io.LimitReader(f, maxPasswd), uid); ok {
-		return home
-	}
-	return "/"
+	return passwdHome(fd, uid)
 }
 
 // LookPathAt is LookPath inside root (a directory fd), for a process

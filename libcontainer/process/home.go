@@ -3,8 +3,8 @@ package process
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 
@@ -56,15 +56,40 @@ func lookupHome(path string, uid uint32) string {
 	if err != nil {
 		return "/"
 	}
-	f := os.NewFile(uintptr(fd), path)
-	defer f.Close()
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+	return passwdHome(fd, uid)
+}
+
+// passwdHome is lookupHome on an open passwd file, which it closes. The
+// fd stays a plain one: an *os.File of a non-blocking fd would register
+// it with the runtime's poller (setting the poller up, in create).
+func passwdHome(fd int, uid uint32) string {
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return "/"
 	}
-	if home, ok := parsePasswdHome(io.LimitReader(f, maxPasswd), uid); ok {
+	if home, ok := parsePasswdHome(io.LimitReader(fdReader(fd), maxPasswd), uid); ok {
 		return home
 	}
 	return "/"
+}
+
+// fdReader reads a plain fd.
+type fdReader int
+
+func (r fdReader) Read(p []byte) (int, error) {
+	for {
+		n, err := unix.Read(int(r), p)
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case err != nil:
+			return 0, err
+		case n == 0 && len(p) > 0:
+			return 0, io.EOF
+		}
+		return n, nil
+	}
 }
 
 // parsePasswdHome finds the first entry "name:pw:uid:gid:gecos:home:shell"

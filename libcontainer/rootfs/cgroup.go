@@ -2,16 +2,16 @@ package rootfs
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/internal/rawfile"
 	"github.com/hull-runtime/hull/libcontainer/mountinfo"
 )
 
@@ -283,13 +283,12 @@ func v1Hierarchies(mountinfo string) ([]v1Hierarchy, error) {
 // ownCgroups maps "cpu,cpuacct" (or "name=systemd", or "" for v2) to the
 // init's cgroup path in that hierarchy, read from file (/proc/PID/cgroup).
 func ownCgroups(file string) (map[string]string, error) {
-	f, err := os.Open(file)
+	data, err := rawfile.ReadSmall(file, 4096)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	out := map[string]string{}
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
 		parts := strings.SplitN(sc.Text(), ":", 3)
 		if len(parts) == 3 {
@@ -346,25 +345,8 @@ func readMountinfoOf(path, fstype string) ([]mountEntry, error) {
 // readProcFile reads a /proc file whole. os.ReadFile starts from the
 // size stat gives, 0 there, and grows its buffer from 512 bytes: five
 // reads of a mountinfo the kernel generates anew for each. One buffer
-// that fits a usual mountinfo takes one read and the closing empty one.
+// that fits a usual mountinfo takes one read and the closing empty one;
+// a plain fd, not os.Open, which would register it with the poller.
 func readProcFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	buf := make([]byte, 0, 16<<10)
-	for {
-		n, err := f.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", path, err)
-		}
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-	}
+	return rawfile.ReadSmall(path, 16<<10)
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/rawfile"
 )
 
 // Process identifies a process across PID reuse: a pid alone may name a
@@ -24,7 +26,8 @@ func NewProcess(pid int) (Process, error) {
 }
 
 func startTime(pid int) (uint64, error) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	// One read: a stat line is ~300 bytes (rawfile: no poller).
+	data, err := rawfile.ReadSmall("/proc/"+strconv.Itoa(pid)+"/stat", 1024)
 	if err != nil {
 		return 0, err
 	}

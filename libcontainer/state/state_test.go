@@ -272,12 +272,39 @@ func TestSaveReplaces(t *testing.T) {
 
 func TestReplaceMissing(t *testing.T) {
 	dir := t.TempDir()
-	err := replace(filepath.Join(dir, "nope"), filepath.Join(dir, "dst"))
-	if !errors.Is(err, os.ErrNotExist) {
+	exchanged, err := replace(filepath.Join(dir, "nope"), filepath.Join(dir, "dst"))
+	if !errors.Is(err, os.ErrNotExist) || exchanged {
 		t.Fatalf("replace of a missing file: %v, want ErrNotExist", err)
 	}
 	if _, serr := os.Stat(filepath.Join(dir, "dst")); !errors.Is(serr, os.ErrNotExist) {
 		t.Fatalf("dst made: %v", serr)
+	}
+}
+
+// TestWriteFails: a Write that cannot make its file fails naming it and
+// leaves nothing; the state before it stays.
+func TestWriteFails(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "root")
+	d, err := Create(root, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Remove()
+	if err := d.Write([]byte(`{"N":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	gone := *d
+	gone.path = filepath.Join(root, "missing")
+	err = gone.Write([]byte(`{"N":2}`))
+	var pe *os.PathError
+	if !errors.As(err, &pe) || !errors.Is(err, os.ErrNotExist) || !strings.HasPrefix(pe.Path, gone.path+"/.state-") {
+		t.Fatalf("Write into a missing dir: %v, want an open error naming the temp file", err)
+	}
+	if _, err := os.Stat(gone.path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Write made %s: %v", gone.path, err)
+	}
+	if data, err := os.ReadFile(d.File(stateFile)); err != nil || string(data) != `{"N":1}` {
+		t.Errorf("state after the failed write: %q, %v", data, err)
 	}
 }
 
