@@ -308,6 +308,56 @@ func TestWriteFails(t *testing.T) {
 	}
 }
 
+// TestRelock: Relock takes the lock again on the directory Unlock kept
+// open; while unlocked, other commands can lock it; deleted meanwhile, it
+// is ErrNotExist, also when a new container took the same id since.
+func TestRelock(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "root")
+	d, err := Create(root, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	d.Unlock()
+	other, err := Open(root, "c1", false)
+	if err != nil {
+		t.Fatalf("Open while unlocked: %v", err)
+	}
+	other.Close()
+	if err := d.Relock(); err != nil {
+		t.Fatalf("Relock: %v", err)
+	}
+	if fd, err := unix.Open(d.Path(), unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+		t.Fatal(err)
+	} else {
+		err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+		unix.Close(fd)
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			t.Fatalf("lock after Relock: %v, want EWOULDBLOCK (held)", err)
+		}
+	}
+	d.Unlock()
+	gone, err := Open(root, "c1", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gone.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Create(root, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Remove()
+	again.Close()
+	if err := d.Relock(); !errors.Is(err, ErrNotExist) {
+		t.Fatalf("Relock of a deleted container whose id was taken again: %v, want ErrNotExist", err)
+	}
+	if _, err := os.Stat(again.Path()); err != nil {
+		t.Fatalf("the new container's directory: %v", err)
+	}
+}
+
 func mustJSON(t *testing.T, v any) []byte {
 	t.Helper()
 	data, err := json.Marshal(v)
