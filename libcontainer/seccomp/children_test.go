@@ -197,7 +197,12 @@ func childNotifySelf() (childResult, error) {
 		ok, err := answerOne(fd, notifyAnswer)
 		done <- answer{ok, err}
 	}()
-	got := unix.Getppid()
+	// Not unix.Getppid: that is a raw system call, which keeps its P while
+	// it blocks in the notification, so the goroutine answering it may
+	// never run (one P, or a stop-the-world waiting for this one): the
+	// test hung once in make test.
+	ppid, _, _ := unix.Syscall(unix.SYS_GETPPID, 0, 0, 0)
+	got := int(ppid)
 	a := <-done
 	if a.err != nil {
 		return nil, a.err

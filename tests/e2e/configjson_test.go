@@ -71,6 +71,7 @@ func TestConfigJSONRelativeBind(t *testing.T) {
 		s.Process.Args = []string{"sleep", "100"}
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Source: "data", Type: "bind", Options: []string{"rbind", "ro"}})
 	})
+	c.privateRootfs() // the mountpoint /data is made in it
 	if err := os.Mkdir(filepath.Join(c.Bundle, "data"), 0o755); err != nil {
 		t.Fatal(err)
 	}

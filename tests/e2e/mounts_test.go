@@ -112,6 +112,7 @@ func TestBadMountOptions(t *testing.T) {
 				s.Process.Args = []string{"true"}
 				s.Mounts = append(s.Mounts, tc.mount)
 			})
+			c.privateRootfs() // a mountpoint may be made before the options are refused
 			for _, cmd := range []string{"create", "run"} {
 				r := c.hull(cmd, "--bundle", c.Bundle, c.ID)
 				if r.Code == 0 || strings.Contains(r.Stderr, "panic") {

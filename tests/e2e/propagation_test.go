@@ -33,6 +33,7 @@ func TestBindPropagationBidirectional(t *testing.T) {
 			for i in $(seq 100); do [ -e /vol/out/made-on-host ] && { echo saw-host-mount; exit 0; }; sleep 0.1; done
 			exit 2`)
 	})
+	c.privateRootfs() // the mountpoint /vol is made in it
 	p := c.startHull(nil, "run", "--bundle", c.Bundle, c.ID)
 	hostSaw := waitUntil(10*time.Second, func() bool {
 		_, err := os.Stat(filepath.Join(vol, "in", "made-in-container"))
