@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -105,9 +106,15 @@ func writeMarker(dir string) error {
 
 // owned reports whether hull made the state directory: it holds the
 // marker, or (made by a hull from before the marker) a state file with
-// hull's own keys, which runc's state.json does not have.
+// hull's own keys, which runc's state.json does not have, or nothing at
+// all.
 func owned(dir string) bool {
 	if _, err := os.Lstat(filepath.Join(dir, markerFile)); err == nil {
+		return true
+	}
+	if isEmptyDir(dir) {
+		// A create killed between its mkdir and the marker: nothing in it
+		// is anybody's, and delete must be able to remove it.
 		return true
 	}
 	data, err := rawfile.ReadFile(filepath.Join(dir, stateFile))
@@ -121,6 +128,17 @@ func owned(dir string) bool {
 	_, spec := keys["spec"]
 	_, init := keys["init"]
 	return spec && init
+}
+
+// isEmptyDir reports whether dir holds no entry at all.
+func isEmptyDir(dir string) bool {
+	f, err := os.Open(dir)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	return len(names) == 0 && err == io.EOF
 }
 
 // Open locks an existing container's state directory; shared is for

@@ -200,6 +200,8 @@ func TestForeignDirs(t *testing.T) {
 	write("junk", "state.json", `not json`)
 	// A hull container from before the marker: hull's own keys.
 	write("old", "state.json", `{"id":"old","init":{"pid":0},"spec":null}`)
+	// A hull create killed between its mkdir and the marker.
+	write("killed", "", "")
 	d, err := Create(root, "new")
 	if err != nil {
 		t.Fatal(err)
@@ -209,8 +211,8 @@ func TestForeignDirs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(ids, ",") != "new,old" {
-		t.Errorf("List = %v, want [new old]", ids)
+	if strings.Join(ids, ",") != "killed,new,old" {
+		t.Errorf("List = %v, want [killed new old]", ids)
 	}
 	for _, id := range []string{"runc1", "runc2", "junk"} {
 		for _, shared := range []bool{true, false} {
@@ -220,7 +222,7 @@ func TestForeignDirs(t *testing.T) {
 			}
 		}
 	}
-	for _, id := range []string{"new", "old"} {
+	for _, id := range []string{"killed", "new", "old"} {
 		d, err := Open(root, id, false)
 		if err != nil {
 			t.Fatalf("Open(%s): %v", id, err)
