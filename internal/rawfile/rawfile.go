@@ -46,6 +46,13 @@ func ReadSmall(path string, n int) ([]byte, error) {
 	return readAll(fd, path, make([]byte, 0, n))
 }
 
+// ReadFD reads what is left of an open fd, named path in errors, until
+// read(2) returns 0 (a short read does not end a seq_file), for callers
+// that open the file their own way.
+func ReadFD(fd int, path string) ([]byte, error) {
+	return readAll(fd, path, make([]byte, 0, 512))
+}
+
 func open(path string) (int, error) {
 	for {
 		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)

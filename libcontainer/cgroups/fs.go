@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/rawfile"
 )
 
 // writeFile writes value into an existing cgroup control file. Control files
@@ -69,30 +71,14 @@ func readFile(dir, name string) (string, error) {
 	return string(b), nil
 }
 
-// readControl reads a whole cgroup control file (see openControl), until
-// read(2) returns 0: a short read does not mean the end of a seq_file.
+// readControl reads a whole cgroup control file (see openControl).
 func readControl(p string) ([]byte, error) {
 	fd, err := openControl(p, unix.O_RDONLY)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: p, Err: err}
 	}
 	defer unix.Close(fd)
-	buf := make([]byte, 0, 512)
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err != nil:
-			return nil, &os.PathError{Op: "read", Path: p, Err: err}
-		case n == 0:
-			return buf, nil
-		}
-		buf = buf[:len(buf)+n]
-	}
+	return rawfile.ReadFD(fd, p)
 }
 
 func fileExists(dir, name string) bool {
