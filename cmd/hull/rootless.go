@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/internal/rawfile"
 	"github.com/hull-runtime/hull/nspawnconv"
 )
 
@@ -47,32 +48,11 @@ func mapsHostRoot(uidMap string) bool {
 	return false
 }
 
-// readUIDMap reads /proc/self/uid_map with plain syscalls. Every command
-// reads it; os.ReadFile would first set up the runtime's poller for it
-// (epoll_create1, an eventfd, two epoll_ctl and four fcntl: the file is
-// not pollable), which most commands need for nothing else.
+// readUIDMap reads /proc/self/uid_map with plain syscalls (rawfile): every
+// command reads it, and os.ReadFile would first set up the runtime's poller
+// for it, which most commands need for nothing else.
 func readUIDMap() ([]byte, error) {
-	const path = "/proc/self/uid_map"
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: path, Err: err}
-	}
-	defer unix.Close(fd)
-	var data []byte
-	buf := make([]byte, 4096)
-	for {
-		n, err := unix.Read(fd, buf)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return nil, &os.PathError{Op: "read", Path: path, Err: err}
-		}
-		if n == 0 {
-			return data, nil
-		}
-		data = append(data, buf[:n]...)
-	}
+	return rawfile.ReadSmall("/proc/self/uid_map", 4096)
 }
 
 // isRootless is the resolved --rootless of the running command
