@@ -10,9 +10,10 @@ import (
 )
 
 // startPrivate runs start on a dedicated OS thread in a private mount
-// namespace in which exe (hull, or hull-stage: isStage) is read-only: the fallback where no overlay can be
-// made. The thread is discarded afterwards, so no other goroutine ever runs
-// in that namespace. A caller that may not make a mount namespace
+// namespace in which exe is read-only: the fallback where no overlay can be
+// made. exe is hull or, with isStage, hull-stage: only the one started is
+// bound. The thread is discarded afterwards, so no other goroutine ever
+// runs in that namespace. A caller that may not make a mount namespace
 // (rootless) starts in its own, from a binary it cannot write.
 func startPrivate(exe string, isStage bool, start func(Binary) error) error {
 	errc := make(chan error, 1)

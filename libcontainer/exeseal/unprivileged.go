@@ -10,9 +10,9 @@ import (
 
 // startUnprivileged starts from a binary the container cannot write, for a
 // caller without the right to make a mount namespace: the installed binary
-// (hull, or hull-stage: isStage; a copy of the stage is 0.7 MB, not 9)
 // itself when the caller cannot write it either (the container is at most
-// the caller), otherwise a sealed memfd copy, as runc does.
+// the caller), otherwise a sealed memfd copy, as runc does. exe is hull or,
+// with isStage, hull-stage (whose copy is 0.7 MB, not 9).
 func startUnprivileged(exe string, isStage bool, start func(Binary) error) error {
 	if unix.Access(exe, unix.W_OK) != nil {
 		return start(Binary{path: exe, Stage: isStage})
