@@ -12,7 +12,9 @@
 // cannot make one (no fsopen or overlayfs, or no right to mount), the
 // processes start from a read-only bind mount of the binary made in a
 // private mount namespace (private.go), and without the right to make a
-// mount namespace either, from a sealed copy (unprivileged.go).
+// mount namespace either, from a sealed copy (unprivileged.go). hull-stage,
+// the C stage as a program of its own beside hull, is started through each
+// of these the same way.
 //
 // The caller must keep its main goroutine locked to the main thread
 // (runtime.LockOSThread in an init function): the private namespace's
