@@ -5,6 +5,7 @@ GO        ?= go
 BUILD     := $(CURDIR)/_build
 HULL      := $(BUILD)/hull
 STUBINIT  := $(BUILD)/hull-stubinit
+STAGE     := $(BUILD)/hull-stage
 ROOTFS    := $(BUILD)/rootfs/busybox
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
@@ -23,7 +24,7 @@ export HULL_CRI_TOOLS := $(CRITOOLS)
 
 all: build
 
-build: $(HULL) $(STUBINIT)
+build: $(HULL) $(STUBINIT) $(STAGE)
 
 # hull is linked statically (glibc and libseccomp; STATIC=0 links them
 # dynamically): no dynamic loader at each start, and the pages a start maps
@@ -43,6 +44,19 @@ STUBLDFLAGS := -s -w $(if $(filter amd64,$(shell $(GO) env GOARCH)),-E main.entr
 $(STUBINIT): $(wildcard cmd/hull-stubinit/*.go cmd/hull-stubinit/*.s) go.mod go.sum
 	@mkdir -p $(BUILD)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(STUBLDFLAGS)' -o $@ ./cmd/hull-stubinit
+
+# The C stage and finisher as a small static program (libcontainer/nsenter,
+# the same sources as hull's constructor); hull starts it from beside itself
+# for the processes the finisher finishes (docs/design.md, "Why a C stage").
+# STAGE_CFLAGS=-DHULL_FAULTS builds its fault points in (TestFaultsEveryPoint
+# builds that variant beside its hullfaults hull: make STAGE=dir/hull-stage ...).
+CC        ?= cc
+STAGE_CFLAGS ?=
+STAGESRC  := $(addprefix libcontainer/nsenter/,stage_main.c nsenter.c finish.c nsenter.h faults.h)
+$(STAGE): $(STAGESRC)
+	@mkdir -p $(dir $@)
+	$(CC) -static -O2 -Wall -Wextra -std=gnu11 -ffunction-sections -fdata-sections -Wl,--gc-sections -s \
+		$(STAGE_CFLAGS) -o $@ $(filter %.c,$^)
 
 rootfs: $(ROOTFS)/.hull-rootfs
 
@@ -101,7 +115,7 @@ test-cri: build rootfs cri-tools
 test-guest: build rootfs
 	HULL_GUEST_TIMEOUT=$${HULL_GUEST_TIMEOUT:-1500} sh tests/guest/run.sh
 
-# Installs hull, its stub init and the hull-nspawn@.service template.
+# Installs hull, its C stage, its stub init and the hull-nspawn@.service template.
 PREFIX    ?= /usr/local
 DESTDIR   ?=
 BINDIR    := $(PREFIX)/bin
@@ -109,6 +123,7 @@ UNITDIR   ?= $(PREFIX)/lib/systemd/system
 install: build
 	install -D -m 0755 $(HULL) $(DESTDIR)$(BINDIR)/hull
 	install -D -m 0755 $(STUBINIT) $(DESTDIR)$(BINDIR)/hull-stubinit
+	install -D -m 0755 $(STAGE) $(DESTDIR)$(BINDIR)/hull-stage
 	mkdir -p $(DESTDIR)$(UNITDIR)
 	sed 's|@bindir@|$(BINDIR)|g' cmd/hull/units/hull-nspawn@.service.in >$(DESTDIR)$(UNITDIR)/hull-nspawn@.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/hull-nspawn@.service

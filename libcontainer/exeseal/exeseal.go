@@ -12,7 +12,9 @@
 // cannot make one (no fsopen or overlayfs, or no right to mount), the
 // processes start from a read-only bind mount of the binary made in a
 // private mount namespace (private.go), and without the right to make a
-// mount namespace either, from a sealed copy (unprivileged.go).
+// mount namespace either, from a sealed copy (unprivileged.go). hull-stage,
+// the C stage as a program of its own beside hull, is started through each
+// of these the same way.
 //
 // The caller must keep its main goroutine locked to the main thread
 // (runtime.LockOSThread in an init function): the private namespace's
@@ -24,6 +26,7 @@ package exeseal
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -39,6 +42,9 @@ type Binary struct {
 	// namespace, which it must leave for the caller's (by its path, taken
 	// before Start) before it makes or joins any other.
 	Private bool
+	// Stage is set when the binary is the program Start was asked to
+	// prefer (hull-stage), not hull's own.
+	Stage bool
 }
 
 // Files returns the path to execute the binary by, for a child that gets
@@ -62,16 +68,31 @@ func (b Binary) Files(files []*os.File) (string, []*os.File) {
 // own (hull's state root): a lower-only overlay needs two lower layers, and
 // the binary's directory is the upper of them, so nothing in layer can
 // stand in for the binary.
-func Start(layer string, start func(Binary) error) error {
+//
+// stage, when not empty, names a program beside hull's binary (hull-stage)
+// to start instead, sealed the same way; where it is not there as an
+// executable file, the binary is hull's own (Binary.Stage says which).
+func Start(layer, stage string, start func(Binary) error) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find hull binary: %w", err)
 	}
-	f, mnt, err := overlayBinary(exe, layer)
+	f, mnt, isStage, err := overlayBinary(exe, stage, layer)
 	if err == nil {
 		defer f.Close()
 		defer unix.Close(mnt)
-		return start(Binary{file: f})
+		return start(Binary{file: f, Stage: isStage})
 	}
-	return startPrivate(exe, start)
+	path, isStage := exe, false
+	if p := filepath.Join(filepath.Dir(exe), stage); stage != "" && isExecutable(p) {
+		path, isStage = p, true
+	}
+	return startPrivate(path, isStage, start)
+}
+
+// isExecutable: a regular file with an execute bit, not followed through
+// a symlink (as the overlay's O_NOFOLLOW open would not).
+func isExecutable(path string) bool {
+	var st unix.Stat_t
+	return unix.Lstat(path, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && st.Mode&0o111 != 0
 }

@@ -41,7 +41,7 @@ func TestChildCannotWriteItsExecutable(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var cmd *exec.Cmd
 			var private bool
-			err := Start(tc.layer, func(b Binary) error {
+			err := Start(tc.layer, "", func(b Binary) error {
 				private = b.Private
 				cmd = exec.Command("/nonexistent", "-test.run=^TestChildCannotWriteItsExecutable$")
 				cmd.Env = append(os.Environ(), "EXESEAL_CHILD=1")
@@ -123,7 +123,7 @@ func TestOverlaySuperblockReadOnly(t *testing.T) {
 	layer := filepath.Join(dir, "layer")
 	os.Mkdir(layer, 0o755)
 
-	sealed, mnt, err := overlayBinary(target, layer)
+	sealed, mnt, _, err := overlayBinary(target, "", layer)
 	if err != nil {
 		t.Skipf("no overlay here: %v", err)
 	}
@@ -198,6 +198,128 @@ func attack(t *testing.T, b Binary) (cleared bool, err error) {
 	return cleared, err
 }
 
+// TestStageSealed: a stage program beside the binary (hull-stage beside
+// hull) is started instead of it, through the same seal, in each of its
+// forms: the process's /proc/PID/exe, held past the process's end (no
+// ETXTBSY left), cannot be written, and the file is unchanged. A stage
+// that is not there leaves the binary itself (the fallback).
+func TestStageSealed(t *testing.T) {
+	requireRoot(t)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig, err := os.ReadFile("/bin/sleep")
+	if err != nil {
+		t.Skip(err)
+	}
+	name := "exeseal-stage-" + strconv.Itoa(os.Getpid())
+	stage := filepath.Join(filepath.Dir(self), name)
+	if err := os.WriteFile(stage, orig, 0o755); err != nil {
+		t.Skipf("cannot write beside the test binary: %v", err)
+	}
+	defer os.Remove(stage)
+	start := func(b Binary) (*exec.Cmd, error) {
+		cmd := exec.Command("/nonexistent", "10")
+		cmd.Path, cmd.ExtraFiles = b.Files(cmd.ExtraFiles)
+		return cmd, cmd.Start()
+	}
+	for _, tc := range []struct {
+		name, layer string
+		start       func(string, func(Binary) error) error
+	}{
+		{"overlay", layerOutside(t), nil},
+		{"private namespace", filepath.Join(t.TempDir(), "missing"), nil},
+		{"sealed copy", "", func(_ string, f func(Binary) error) error { return startUnprivileged(stage, true, f) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			startFn := tc.start
+			if startFn == nil {
+				startFn = func(layer string, f func(Binary) error) error { return Start(layer, name, f) }
+			}
+			var cmd *exec.Cmd
+			var isStage bool
+			err := startFn(tc.layer, func(b Binary) (err error) {
+				isStage = b.Stage
+				cmd, err = start(b)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !isStage {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("started hull's binary, not the stage beside it")
+			}
+			exe := "/proc/" + strconv.Itoa(cmd.Process.Pid) + "/exe"
+			held, err := unix.Open(exe, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			cmd.Process.Kill()
+			cmd.Wait()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Close(held)
+			if err := writeHeld(held); err == nil {
+				t.Errorf("wrote the stage through %s of a process started from it", exe)
+			} else {
+				t.Logf("write through the held exe: %v", err)
+			}
+			if data, _ := os.ReadFile(stage); string(data) != string(orig) {
+				t.Fatalf("the stage binary changed")
+			}
+		})
+	}
+	// Control: the same steps write a stage started from its own path.
+	t.Run("control unsealed", func(t *testing.T) {
+		cmd, err := start(Binary{path: stage})
+		if err != nil {
+			t.Fatal(err)
+		}
+		held, err := unix.Open("/proc/"+strconv.Itoa(cmd.Process.Pid)+"/exe", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		cmd.Process.Kill()
+		cmd.Wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(held)
+		if err := writeHeld(held); err != nil {
+			t.Errorf("control: write through the held exe of an unsealed start: %v", err)
+		}
+	})
+	t.Run("missing", func(t *testing.T) {
+		err := Start(layerOutside(t), name+"-missing", func(b Binary) error {
+			if b.Stage {
+				t.Errorf("Stage set for a stage that is not there")
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// writeHeld reopens a held exe for writing and writes to it; ETXTBSY is
+// waited out (the exe's write denial ends with the process's mm).
+func writeHeld(held int) error {
+	var w *os.File
+	var err error
+	for i := 0; ; i++ {
+		w, err = os.OpenFile("/proc/self/fd/"+strconv.Itoa(held), os.O_WRONLY, 0)
+		if !errors.Is(err, unix.ETXTBSY) || i == 100 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	_, err = w.WriteAt([]byte("x"), 0)
+	return err
+}
+
 func TestEscapeLayer(t *testing.T) {
 	for in, want := range map[string]string{
 		"/usr/bin/":   "/usr/bin/",
@@ -219,7 +341,7 @@ func BenchmarkStart(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				if err := Start(tc.layer, func(Binary) error { return nil }); err != nil {
+				if err := Start(tc.layer, "", func(Binary) error { return nil }); err != nil {
 					b.Fatal(err)
 				}
 			}

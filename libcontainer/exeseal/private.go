@@ -11,10 +11,11 @@ import (
 
 // startPrivate runs start on a dedicated OS thread in a private mount
 // namespace in which exe is read-only: the fallback where no overlay can be
-// made. The thread is discarded afterwards, so no other goroutine ever runs
-// in that namespace. A caller that may not make a mount namespace
+// made. exe is hull or, with isStage, hull-stage: only the one started is
+// bound. The thread is discarded afterwards, so no other goroutine ever
+// runs in that namespace. A caller that may not make a mount namespace
 // (rootless) starts in its own, from a binary it cannot write.
-func startPrivate(exe string, start func(Binary) error) error {
+func startPrivate(exe string, isStage bool, start func(Binary) error) error {
 	errc := make(chan error, 1)
 	go func() {
 		// Never unlocked: the goroutine's exit then ends the thread, and
@@ -22,14 +23,14 @@ func startPrivate(exe string, start func(Binary) error) error {
 		runtime.LockOSThread()
 		err := sealOnThisThread(exe)
 		if errors.Is(err, unix.EPERM) && os.Geteuid() != 0 {
-			errc <- startUnprivileged(exe, start)
+			errc <- startUnprivileged(exe, isStage, start)
 			return
 		}
 		if err != nil {
 			errc <- err
 			return
 		}
-		errc <- start(Binary{path: exe, Private: true})
+		errc <- start(Binary{path: exe, Private: true, Stage: isStage})
 	}()
 	return <-errc
 }

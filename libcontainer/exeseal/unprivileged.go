@@ -11,17 +11,18 @@ import (
 // startUnprivileged starts from a binary the container cannot write, for a
 // caller without the right to make a mount namespace: the installed binary
 // itself when the caller cannot write it either (the container is at most
-// the caller), otherwise a sealed memfd copy, as runc does.
-func startUnprivileged(exe string, start func(Binary) error) error {
+// the caller), otherwise a sealed memfd copy, as runc does. exe is hull or,
+// with isStage, hull-stage (whose copy is 0.7 MB, not 9).
+func startUnprivileged(exe string, isStage bool, start func(Binary) error) error {
 	if unix.Access(exe, unix.W_OK) != nil {
-		return start(Binary{path: exe})
+		return start(Binary{path: exe, Stage: isStage})
 	}
 	f, err := sealedCopy(exe)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	return start(Binary{file: f})
+	return start(Binary{file: f, Stage: isStage})
 }
 
 // sealedCopy copies exe into a memfd sealed against writes, growing and

@@ -106,6 +106,13 @@ func finish(t *testing.T, req *Request, p *wire.Process) (byte, string, string) 
 // them) and afterReady run once the finisher reported ready.
 func finishWith(t *testing.T, req *Request, p *wire.Process, extra []*os.File, afterReady func(pid int)) (byte, string, string) {
 	t.Helper()
+	return finishFrom(t, os.Args[0], req, p, extra, afterReady)
+}
+
+// finishFrom is finishWith with the C stage started from bin: this test
+// binary (its constructor) or hull-stage.
+func finishFrom(t *testing.T, bin string, req *Request, p *wire.Process, extra []*os.File, afterReady func(pid int)) (byte, string, string) {
+	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +127,7 @@ func finishWith(t *testing.T, req *Request, p *wire.Process, extra []*os.File, a
 	if req.Finish == NoFinish {
 		req.Finish = FinishExec
 	}
-	cmd := exec.Command(os.Args[0])
+	cmd := exec.Command(bin)
 	cmd.Env = req.Env(3 + len(extra))
 	cmd.ExtraFiles = append(extra, child)
 	cmd.Stdout, cmd.Stderr = outW, outW

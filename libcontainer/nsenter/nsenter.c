@@ -7,7 +7,10 @@
  * constructor does the namespace work first, while the process is still
  * single-threaded, then lets the Go runtime start in the final process.
  *
- * It does nothing unless _HULL_NSENTER is set. The parent passes the rest in
+ * hull_stage does it: called by a constructor in hull's own binary (nsenter.go),
+ * and by main() in hull-stage (stage_main.c), a small static program built
+ * from these same sources that runs only the finisher's paths. It does
+ * nothing unless _HULL_NSENTER is set. The parent passes the rest in
  * the environment (small, and readable without parsing a protocol):
  *   _HULL_NSENTER       fd of the sync socket to the parent
  *   _HULL_MNTNS         mount namespace to enter before anything else
@@ -270,7 +273,7 @@ static pid_t clone_child(int cgroup_fd)
 	return (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
 }
 
-__attribute__((constructor)) static void hull_nsenter(void)
+void hull_stage(void)
 {
 	const char *fd = getenv("_HULL_NSENTER");
 	if (!fd)

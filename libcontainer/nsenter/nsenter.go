@@ -9,6 +9,14 @@ package nsenter
 
 /*
 #cgo CFLAGS: -Wall -Wextra -std=gnu11
+#include "nsenter.h"
+
+// In hull's own binary the C stage runs before the Go runtime starts; in
+// hull-stage (stage_main.c) main() calls it instead.
+__attribute__((constructor)) static void hull_nsenter(void)
+{
+	hull_stage();
+}
 */
 import "C"
 
@@ -25,6 +33,10 @@ import (
 
 	"github.com/hull-runtime/hull/libcontainer/wire"
 )
+
+// StageName is the C stage as a program of its own (stage_main.c), which
+// hull starts from beside its binary for a Request with Finish set.
+const StageName = "hull-stage"
 
 // Join is a namespace to enter by path.
 type Join struct {

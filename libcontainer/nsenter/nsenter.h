@@ -51,6 +51,13 @@ int hull_decode_process(char *buf, size_t len, struct hull_process *p, const cha
  * namespace to make first, or not). */
 enum { HULL_FINISH_EXEC = 1, HULL_FINISH_INIT = 2, HULL_FINISH_INIT_CGROUPNS = 3 };
 
+/*
+ * hull_stage is the C stage (nsenter.c): it returns at once without
+ * _HULL_NSENTER; otherwise only in the cloned container process, and only
+ * when that process has no _HULL_FINISH (then the Go init runs in it).
+ */
+void hull_stage(void);
+
 /* hull_finish reads the process message from sync_fd, applies it and execs; it never returns. */
 void hull_finish(int sync_fd, int mode) __attribute__((noreturn));
 

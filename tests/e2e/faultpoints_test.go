@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -65,6 +66,13 @@ func TestFaultsEveryPoint(t *testing.T) {
 		t.Run(f.name, func(t *testing.T) {
 			points := tracePoints(t, bin, f)
 			t.Logf("%s: %d fault points: %s", f.name, len(points), strings.Join(points, ", "))
+			// The C stage and finisher run in hull-stage: its points are
+			// there only if it was built with them.
+			for _, want := range stagePoints[f.name] {
+				if !slices.Contains(points, want) {
+					t.Errorf("%s: no fault point %q traced (hull-stage built without its fault points?)", f.name, want)
+				}
+			}
 			for _, p := range points {
 				t.Run(strings.NewReplacer("/", "_", " ", "_").Replace(p), func(t *testing.T) {
 					t.Parallel()
@@ -75,7 +83,16 @@ func TestFaultsEveryPoint(t *testing.T) {
 	}
 }
 
-// buildFaultHull builds hull with its fault points into a temporary directory.
+// stagePoints are fault points of the C stage and the finisher that each
+// flow must reach.
+var stagePoints = map[string][]string{
+	"create": {"cstage/namespaces made", "cstage/process cloned", "init/wait for placement", "init/exec"},
+	"run":    {"cstage/namespaces made", "cstage/process cloned", "init/wait for placement", "init/exec"},
+	"exec":   {"cstage/namespaces joined", "cstage/process cloned", "execinit/close inherited fds", "execinit/exec"},
+}
+
+// buildFaultHull builds hull and hull-stage with their fault points into a
+// temporary directory.
 func buildFaultHull(t *testing.T) string {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
@@ -90,6 +107,13 @@ func buildFaultHull(t *testing.T) string {
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build hull with the hullfaults tag: %v\n%s", err, b)
+	}
+	// hull starts the finisher's C stage from hull-stage beside it: built
+	// with its fault points too, by the Makefile's own rule.
+	stage := filepath.Join(filepath.Dir(out), "hull-stage")
+	cmd = exec.Command("make", "-s", "-C", "../..", "STAGE="+stage, "STAGE_CFLAGS=-DHULL_FAULTS", stage)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build hull-stage with its fault points: %v\n%s", err, b)
 	}
 	return out
 }

@@ -96,28 +96,56 @@ func TestSymlinkCwd(t *testing.T) {
 	}
 }
 
-// TestInitExeNotWritable: the hull binary a created container's init runs
-// cannot be opened for writing through /proc/PID/exe (the runc
-// CVE-2019-5736 class of attack).
+// TestInitExeNotWritable: the binary a created container's init runs
+// (hull-stage beside hull, or hull alone) cannot be opened for writing
+// through /proc/PID/exe (the runc CVE-2019-5736 class of attack).
 func TestInitExeNotWritable(t *testing.T) {
 	t.Parallel()
-	c := newContainer(t, func(s *specs.Spec) { s.Process.Args = []string{"true"} })
-	before := fileHash(t, c.bin)
-	c.mustCreate()
-	pid := c.state().Pid
-	exe := "/proc/" + strconv.Itoa(pid) + "/exe"
-	f, err := os.OpenFile(exe, os.O_WRONLY, 0)
-	if err == nil {
-		f.Close()
-		t.Fatalf("opened %s for writing", exe)
+	for _, alone := range []bool{false, true} {
+		t.Run(exeCase(alone), func(t *testing.T) {
+			t.Parallel()
+			c := newContainer(t, func(s *specs.Spec) { s.Process.Args = []string{"true"} })
+			exeFile := initExeFile(t, c, alone)
+			before := fileHash(t, exeFile)
+			c.mustCreate()
+			pid := c.state().Pid
+			exe := "/proc/" + strconv.Itoa(pid) + "/exe"
+			// "/NAME" through the overlay, the path through the private bind.
+			if link, _ := os.Readlink(exe); filepath.Base(link) != filepath.Base(exeFile) {
+				t.Errorf("%s -> %q, want the sealed %s", exe, link, exeFile)
+			}
+			f, err := os.OpenFile(exe, os.O_WRONLY, 0)
+			if err == nil {
+				f.Close()
+				t.Fatalf("opened %s for writing", exe)
+			}
+			if !errors.Is(err, unix.EROFS) && !errors.Is(err, unix.ETXTBSY) && !errors.Is(err, unix.EACCES) && !errors.Is(err, unix.EPERM) {
+				t.Errorf("open %s O_WRONLY: %v, want EROFS, ETXTBSY or EACCES", exe, err)
+			}
+			t.Logf("open %s O_WRONLY: %v", exe, err)
+			if after := fileHash(t, exeFile); after != before {
+				t.Errorf("%s changed", exeFile)
+			}
+		})
 	}
-	if !errors.Is(err, unix.EROFS) && !errors.Is(err, unix.ETXTBSY) && !errors.Is(err, unix.EACCES) && !errors.Is(err, unix.EPERM) {
-		t.Errorf("open %s O_WRONLY: %v, want EROFS, ETXTBSY or EACCES", exe, err)
+}
+
+func exeCase(alone bool) string {
+	if alone {
+		return "hull alone"
 	}
-	t.Logf("open %s O_WRONLY: %v", exe, err)
-	if after := fileHash(t, c.bin); after != before {
-		t.Errorf("hull binary changed")
+	return "hull-stage"
+}
+
+// initExeFile is the binary c's init starts from: hull-stage beside hull,
+// or, alone, hull copied where no hull-stage is (c.bin is set to it).
+func initExeFile(t *testing.T, c *container, alone bool) string {
+	if alone {
+		c.bin = hullAlone(t, c.bin)
+		return c.bin
 	}
+	requireParentBuild(t) // else the Go init, from hull
+	return stageOf(t, c.bin)
 }
 
 func fileHash(t *testing.T, path string) [32]byte {
@@ -131,13 +159,23 @@ func fileHash(t *testing.T, path string) [32]byte {
 // TestInitExeNotWritableFromContainer makes the CVE-2019-5736 attempt from
 // inside: a process exec'd into a created container, with CAP_SYS_PTRACE
 // (to reach the non-dumpable init) and CAP_SYS_ADMIN, opens its init's
-// /proc/1/exe — hull, before start — for reading, waits until the init has
-// exec'd the container's program (no process runs that hull any more, so
-// no ETXTBSY), and reopens the held file for writing through
-// /proc/self/fd. The kernel must refuse with EROFS (the binary came through
-// a read-only overlay or bind); the host binary stays as it was.
+// /proc/1/exe — hull-stage (or hull, alone), before start — for reading,
+// waits until the init has exec'd the container's program (no process runs
+// that binary any more, so no ETXTBSY), and reopens the held file for
+// writing through /proc/self/fd. The kernel must refuse with EROFS (the
+// binary came through a read-only overlay or bind); the host binary stays
+// as it was.
 func TestInitExeNotWritableFromContainer(t *testing.T) {
 	t.Parallel()
+	for _, alone := range []bool{false, true} {
+		t.Run(exeCase(alone), func(t *testing.T) {
+			t.Parallel()
+			initExeAttack(t, alone)
+		})
+	}
+}
+
+func initExeAttack(t *testing.T, alone bool) {
 	c := newContainer(t, func(s *specs.Spec) {
 		s.Process.Args = []string{"sleep", "30"}
 		caps := s.Process.Capabilities
@@ -145,8 +183,9 @@ func TestInitExeNotWritableFromContainer(t *testing.T) {
 			*set = append(*set, "CAP_SYS_PTRACE", "CAP_SYS_ADMIN")
 		}
 	})
+	exeFile := initExeFile(t, c, alone)
 	out := c.outDir()
-	before := fileHash(t, c.bin)
+	before := fileHash(t, exeFile)
 	c.mustCreate()
 	script := `exec 4</proc/1/exe; readlink /proc/1/exe > /tmp/before; echo held > /tmp/held
 		for i in $(seq 100); do [ "$(readlink /proc/1/exe)" = /bin/busybox ] && break; sleep 0.05; done
@@ -161,15 +200,18 @@ func TestInitExeNotWritableFromContainer(t *testing.T) {
 		return strings.TrimSpace(string(b))
 	}
 	t.Logf("init's exe before start %q, after %q; reopen for writing: %q", read("before"), read("after"), read("err"))
+	if filepath.Base(read("before")) != filepath.Base(exeFile) {
+		t.Errorf("the init ran %q before start, want the sealed %s", read("before"), exeFile)
+	}
 	if read("after") != "/bin/busybox" {
 		t.Fatalf("the init did not exec the container's program in time: exe %q", read("after"))
 	}
 	if read("opened") != "" {
-		t.Errorf("the container opened the hull binary its init ran for writing")
+		t.Errorf("the container opened the binary its init ran (%s) for writing", exeFile)
 	} else if !strings.Contains(read("err"), "Read-only file system") {
 		t.Errorf("want EROFS, got %q", read("err"))
 	}
-	if after := fileHash(t, c.bin); after != before {
-		t.Errorf("hull binary changed")
+	if after := fileHash(t, exeFile); after != before {
+		t.Errorf("%s changed", exeFile)
 	}
 }

@@ -44,16 +44,17 @@ func TestMakeInstall(t *testing.T) {
 		t.Skip("HULL_BINARY not set (make test sets it)")
 	}
 	dest := t.TempDir()
-	// HULL= and STUBINIT= point make at the built binaries, so the test
-	// does not rebuild what other tests are running.
-	cmd := exec.Command("make", "-s", "-o", hull, "-o", filepath.Join(filepath.Dir(hull), "hull-stubinit"),
+	// HULL=, STUBINIT= and STAGE= point make at the built binaries, so the
+	// test does not rebuild what other tests are running.
+	stubinit, stage := filepath.Join(filepath.Dir(hull), "hull-stubinit"), filepath.Join(filepath.Dir(hull), "hull-stage")
+	cmd := exec.Command("make", "-s", "-o", hull, "-o", stubinit, "-o", stage,
 		"install", "install-machinectl", "DESTDIR="+dest, "PREFIX=/usr", "SYSCONFUNITDIR=/etc/systemd/system",
-		"HULL="+hull, "STUBINIT="+filepath.Join(filepath.Dir(hull), "hull-stubinit"))
+		"HULL="+hull, "STUBINIT="+stubinit, "STAGE="+stage)
 	cmd.Dir = repoRoot()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("make install: %v\n%s", err, out)
 	}
-	for _, f := range []string{"usr/bin/hull", "usr/bin/hull-stubinit"} {
+	for _, f := range []string{"usr/bin/hull", "usr/bin/hull-stubinit", "usr/bin/hull-stage"} {
 		if st, err := os.Stat(filepath.Join(dest, f)); err != nil || st.Mode().Perm() != 0o755 {
 			t.Errorf("%s: %v %v", f, st, err)
 		}
