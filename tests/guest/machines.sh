@@ -162,6 +162,7 @@ setup() {
 	say "cgroup: $(stat -fc %T /sys/fs/cgroup); systemd $(systemctl --version | head -n 1)"
 	install -m 0755 "$hull_src" /usr/local/bin/hull
 	install -m 0755 "$(dirname "$hull_src")/hull-stubinit" /usr/local/bin/hull-stubinit
+	install -m 0755 "$(dirname "$hull_src")/hull-nspawn" /usr/local/bin/hull-nspawn
 	sed 's|@bindir@|/usr/local/bin|g' "$src/cmd/hull/units/hull-nspawn@.service.in" >/etc/systemd/system/hull-nspawn@.service
 	# Test only: a boot under TCG can outlast the default 90 s start timeout.
 	local u

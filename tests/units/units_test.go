@@ -44,16 +44,17 @@ func TestMakeInstall(t *testing.T) {
 		t.Skip("HULL_BINARY not set (make test sets it)")
 	}
 	dest := t.TempDir()
-	// HULL= and STUBINIT= point make at the built binaries, so the test
+	// HULL=, STUBINIT= and NSPAWN= point make at the built binaries, so the test
 	// does not rebuild what other tests are running.
-	cmd := exec.Command("make", "-s", "-o", hull, "-o", filepath.Join(filepath.Dir(hull), "hull-stubinit"),
+	stub, nspawn := filepath.Join(filepath.Dir(hull), "hull-stubinit"), filepath.Join(filepath.Dir(hull), "hull-nspawn")
+	cmd := exec.Command("make", "-s", "-o", hull, "-o", stub, "-o", nspawn,
 		"install", "install-machinectl", "DESTDIR="+dest, "PREFIX=/usr", "SYSCONFUNITDIR=/etc/systemd/system",
-		"HULL="+hull, "STUBINIT="+filepath.Join(filepath.Dir(hull), "hull-stubinit"))
+		"HULL="+hull, "STUBINIT="+stub, "NSPAWN="+nspawn)
 	cmd.Dir = repoRoot()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("make install: %v\n%s", err, out)
 	}
-	for _, f := range []string{"usr/bin/hull", "usr/bin/hull-stubinit"} {
+	for _, f := range []string{"usr/bin/hull", "usr/bin/hull-nspawn", "usr/bin/hull-stubinit"} {
 		if st, err := os.Stat(filepath.Join(dest, f)); err != nil || st.Mode().Perm() != 0o755 {
 			t.Errorf("%s: %v %v", f, st, err)
 		}
