@@ -6,12 +6,13 @@ BUILD     := $(CURDIR)/_build
 HULL      := $(BUILD)/hull
 STUBINIT  := $(BUILD)/hull-stubinit
 STAGE     := $(BUILD)/hull-stage
+NSPAWN    := $(BUILD)/hull-nspawn
 ROOTFS    := $(BUILD)/rootfs/busybox
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 GOFILES   := $(shell find . -name '*.go' -not -path './_build/*')
-CFILES    := $(shell find libcontainer -name '*.c' -o -name '*.h')
+CFILES    := $(shell find libcontainer internal -name '*.c' -o -name '*.h')
 
 CRITOOLS_VERSION := v1.37.0
 CRITOOLS  := $(BUILD)/cri-tools-$(CRITOOLS_VERSION)
@@ -24,7 +25,7 @@ export HULL_CRI_TOOLS := $(CRITOOLS)
 
 all: build
 
-build: $(HULL) $(STUBINIT) $(STAGE)
+build: $(HULL) $(NSPAWN) $(STUBINIT) $(STAGE)
 
 # hull is linked statically (glibc and libseccomp; STATIC=0 links them
 # dynamically): no dynamic loader at each start, and the pages a start maps
@@ -37,6 +38,12 @@ HULLLDFLAGS := $(LDFLAGS) $(if $(filter 1,$(STATIC)),-linkmode external -extldfl
 $(HULL): $(GOFILES) $(CFILES) go.mod go.sum
 	@mkdir -p $(BUILD)
 	CGO_ENABLED=1 $(GO) build -trimpath -tags '$(HULLTAGS)' -ldflags '$(HULLLDFLAGS)' -o $@ ./cmd/hull
+
+# hull nspawn, convert and nspawn-hook: hull execs it from beside itself, so
+# that the runtime's commands start without the converter's packages.
+$(NSPAWN): $(GOFILES) $(CFILES) go.mod go.sum
+	@mkdir -p $(BUILD)
+	CGO_ENABLED=1 $(GO) build -trimpath -tags '$(HULLTAGS)' -ldflags '$(HULLLDFLAGS)' -o $@ ./cmd/hull-nspawn
 
 # Static PID 1 of --as-pid2 (ProcessTwo=); hull finds it beside itself.
 # -E main.entry (amd64): forks before Go's threads, so the payload is PID 2.
@@ -115,13 +122,14 @@ test-cri: build rootfs cri-tools
 test-guest: build rootfs
 	HULL_GUEST_TIMEOUT=$${HULL_GUEST_TIMEOUT:-1500} sh tests/guest/run.sh
 
-# Installs hull, its C stage, its stub init and the hull-nspawn@.service template.
+# Installs hull, hull-nspawn, the C stage, the stub init and the hull-nspawn@.service template.
 PREFIX    ?= /usr/local
 DESTDIR   ?=
 BINDIR    := $(PREFIX)/bin
 UNITDIR   ?= $(PREFIX)/lib/systemd/system
 install: build
 	install -D -m 0755 $(HULL) $(DESTDIR)$(BINDIR)/hull
+	install -D -m 0755 $(NSPAWN) $(DESTDIR)$(BINDIR)/hull-nspawn
 	install -D -m 0755 $(STUBINIT) $(DESTDIR)$(BINDIR)/hull-stubinit
 	install -D -m 0755 $(STAGE) $(DESTDIR)$(BINDIR)/hull-stage
 	mkdir -p $(DESTDIR)$(UNITDIR)

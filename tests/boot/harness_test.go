@@ -71,10 +71,13 @@ func newSuite() suite {
 	s.hull = os.Getenv("HULL_BINARY")
 	if s.hull == "" {
 		s.hull = filepath.Join(tmp, "hull")
-		b := exec.Command("go", "build", "-o", s.hull, "./cmd/hull")
-		b.Dir = root
-		if out, err := b.CombinedOutput(); err != nil {
-			return suite{skip: fmt.Sprintf("build hull: %v: %s", err, out)}
+		// hull execs hull-nspawn from beside itself for nspawn and convert.
+		for _, cmd := range []string{"hull", "hull-nspawn"} {
+			b := exec.Command("go", "build", "-o", filepath.Join(tmp, cmd), "./cmd/"+cmd)
+			b.Dir = root
+			if out, err := b.CombinedOutput(); err != nil {
+				return suite{skip: fmt.Sprintf("build %s: %v: %s", cmd, err, out)}
+			}
 		}
 		if err := buildStubInit(root, filepath.Join(tmp, "hull-stubinit")); err != nil {
 			return suite{skip: err.Error()}

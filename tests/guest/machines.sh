@@ -163,6 +163,7 @@ setup() {
 	install -m 0755 "$hull_src" /usr/local/bin/hull
 	install -m 0755 "$(dirname "$hull_src")/hull-stubinit" /usr/local/bin/hull-stubinit
 	install -m 0755 "$(dirname "$hull_src")/hull-stage" /usr/local/bin/hull-stage
+	install -m 0755 "$(dirname "$hull_src")/hull-nspawn" /usr/local/bin/hull-nspawn
 	sed 's|@bindir@|/usr/local/bin|g' "$src/cmd/hull/units/hull-nspawn@.service.in" >/etc/systemd/system/hull-nspawn@.service
 	# Test only: a boot under TCG can outlast the default 90 s start timeout.
 	local u

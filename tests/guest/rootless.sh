@@ -87,6 +87,8 @@ say "user $user uid $uid; subuid $(grep "^$user:" /etc/subuid); subgid $(grep "^
 install -m 0755 "${HULL_BINARY:-$src/_build/hull}" /usr/local/bin/hull
 # The C stage of the finisher's processes, which hull starts from beside itself.
 install -m 0755 "$(dirname "${HULL_BINARY:-$src/_build/hull}")/hull-stage" /usr/local/bin/hull-stage
+# hull execs hull-nspawn from beside itself for nspawn (section 4).
+install -m 0755 "$(dirname "${HULL_BINARY:-$src/_build/hull}")/hull-nspawn" /usr/local/bin/hull-nspawn
 run loginctl enable-linger "$user" >/dev/null
 check "user manager up (lingering)" wait_for 120 test -S "$rt/bus" -a -S "$rt/systemd/private"
 ucg=/user.slice/user-$uid.slice/user@$uid.service

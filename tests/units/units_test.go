@@ -44,17 +44,18 @@ func TestMakeInstall(t *testing.T) {
 		t.Skip("HULL_BINARY not set (make test sets it)")
 	}
 	dest := t.TempDir()
-	// HULL=, STUBINIT= and STAGE= point make at the built binaries, so the
-	// test does not rebuild what other tests are running.
-	stubinit, stage := filepath.Join(filepath.Dir(hull), "hull-stubinit"), filepath.Join(filepath.Dir(hull), "hull-stage")
-	cmd := exec.Command("make", "-s", "-o", hull, "-o", stubinit, "-o", stage,
+	// HULL=, STUBINIT=, STAGE= and NSPAWN= point make at the built binaries,
+	// so the test does not rebuild what other tests are running.
+	dir := filepath.Dir(hull)
+	stub, stage, nspawn := filepath.Join(dir, "hull-stubinit"), filepath.Join(dir, "hull-stage"), filepath.Join(dir, "hull-nspawn")
+	cmd := exec.Command("make", "-s", "-o", hull, "-o", stub, "-o", stage, "-o", nspawn,
 		"install", "install-machinectl", "DESTDIR="+dest, "PREFIX=/usr", "SYSCONFUNITDIR=/etc/systemd/system",
-		"HULL="+hull, "STUBINIT="+stubinit, "STAGE="+stage)
+		"HULL="+hull, "STUBINIT="+stub, "STAGE="+stage, "NSPAWN="+nspawn)
 	cmd.Dir = repoRoot()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("make install: %v\n%s", err, out)
 	}
-	for _, f := range []string{"usr/bin/hull", "usr/bin/hull-stubinit", "usr/bin/hull-stage"} {
+	for _, f := range []string{"usr/bin/hull", "usr/bin/hull-nspawn", "usr/bin/hull-stubinit", "usr/bin/hull-stage"} {
 		if st, err := os.Stat(filepath.Join(dest, f)); err != nil || st.Mode().Perm() != 0o755 {
 			t.Errorf("%s: %v %v", f, st, err)
 		}

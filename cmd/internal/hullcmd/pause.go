@@ -1,4 +1,4 @@
-package main
+package hullcmd
 
 import (
 	"fmt"
@@ -34,8 +34,9 @@ var featuresCommand = &cli.Command{
 			return fmt.Errorf("features: takes no arguments, got %q", c.Args().Slice())
 		}
 		f := libcontainer.Features()
-		f.Annotations[annotationVersion] = version
-		f.Annotations[annotationCommit] = commit
+		b := buildOf(c)
+		f.Annotations[annotationVersion] = b.Version
+		f.Annotations[annotationCommit] = b.Commit
 		return printJSON(f)
 	},
 }

@@ -18,31 +18,25 @@ import (
 	"github.com/hull-runtime/hull/oci"
 )
 
-var convertCommand = &cli.Command{
-	Name:      "convert",
-	Usage:     "write an OCI bundle from systemd-nspawn flags and .nspawn settings",
-	ArgsUsage: "[systemd-nspawn flags] [--nspawn-file FILE] [--cgroups-path PATH] --bundle OUT [-- args]",
-	// nspawn's flags (-b, -D, -M, …) are not hull's: parse them ourselves.
-	SkipFlagParsing: true,
-	Action: func(c *cli.Context) error {
-		a, err := splitHullArgs(c.Args().Slice())
-		if err != nil {
-			return err
-		}
-		if hasFlag(a.nspawn, "-h", "--help") {
-			printNspawnHelp(os.Stdout, "convert")
-			return nil
-		}
-		if a.bundle == "" {
-			return errors.New("convert: --bundle OUT is required")
-		}
-		cv, err := convertMachine(a)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(os.Stderr, "hull: machine %s converted into %s\n", cv.MachineName, a.bundle)
+// convert writes a machine's OCI bundle (`hull convert`).
+func convert(c *cli.Context) error {
+	a, err := splitHullArgs(c.Args().Slice())
+	if err != nil {
+		return err
+	}
+	if hasFlag(a.nspawn, "-h", "--help") {
+		printNspawnHelp(os.Stdout, "convert")
 		return nil
-	},
+	}
+	if a.bundle == "" {
+		return errors.New("convert: --bundle OUT is required")
+	}
+	cv, err := convertMachine(a)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "hull: machine %s converted into %s\n", cv.MachineName, a.bundle)
+	return nil
 }
 
 // hullArgs are the few options hull adds to nspawn's command line.

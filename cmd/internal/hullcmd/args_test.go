@@ -1,4 +1,4 @@
-package main
+package hullcmd
 
 import (
 	"reflect"
@@ -10,7 +10,7 @@ import (
 // commands runc reorders, with values kept next to their flags; exec's and
 // ps's arguments after the id are left alone, and so is what follows "--".
 func TestInterspersedArgs(t *testing.T) {
-	app := newApp(&logTarget{})
+	app := newApp(&logTarget{}, Build{}, append(RuntimeCommands(), NspawnSide()...))
 	for _, tc := range []struct{ in, want string }{
 		{"hull update ID --cpuset-cpus 1", "hull update --cpuset-cpus 1 ID"},
 		{"hull --root /r update ID --memory 1m --cpu-share=512", "hull --root /r update --memory 1m --cpu-share=512 ID"},
@@ -28,6 +28,7 @@ func TestInterspersedArgs(t *testing.T) {
 		{"hull update -- ID --memory 1m", "hull update -- ID --memory 1m"},
 		{"hull update ID --unknown x", "hull update ID --unknown x"},
 		{"hull nspawn -D /m -b --machine x", "hull nspawn -D /m -b --machine x"},
+		{"hull nspawn-hook umount /x --y", "hull nspawn-hook umount /x --y"},
 		{"hull", "hull"},
 		{"hull --debug", "hull --debug"},
 		{"hull nosuch ID --x", "hull nosuch ID --x"},

@@ -1,0 +1,134 @@
+package e2e
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	nspawnhooks "github.com/hull-runtime/hull/hooks/nspawn"
+	"github.com/hull-runtime/hull/tests/testenv"
+)
+
+// TestNspawnSideThroughHull: hull nspawn, convert and nspawn-hook are
+// hull-nspawn's (beside hull), reached through hull's exec of it: the help
+// lists the nspawn flags from the converter's key table, which hull does
+// not link; a hook blocked on its stdin is the process hull was started
+// as, now running hull-nspawn (an exec, not a child).
+func TestNspawnSideThroughHull(t *testing.T) {
+	bin, _ := testenv.RequireHull(t, "end-to-end tests")
+	side := filepath.Join(filepath.Dir(bin), "hull-nspawn")
+	if _, err := os.Stat(side); err != nil {
+		t.Fatalf("hull-nspawn not beside %s (make build makes both): %v", bin, err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"nspawn", "--help"}, "systemd-nspawn flags hull supports"},
+		{[]string{"convert", "-h"}, "--bundle OUT         directory to write the OCI bundle into"},
+		{[]string{"--debug", "nspawn", "--help"}, "--boot"},
+	} {
+		out, err := exec.Command(bin, tc.args...).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), tc.want) {
+			t.Errorf("hull %q: %v, want %q in:\n%s", tc.args, err, tc.want, out)
+		}
+	}
+	out, err := exec.Command(bin, "nspawn-hook").CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "nspawn-hook: missing action") {
+		t.Errorf("hull nspawn-hook without an action: %v, want exit 2 and its message:\n%s", err, out)
+	}
+
+	cmd := exec.Command(bin, "nspawn-hook", nspawnhooks.ActionRemovePorts)
+	stdin, err := cmd.StdinPipe()
+	must(t, err)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	must(t, cmd.Start())
+	exe := ""
+	waitUntil(5*time.Second, func() bool {
+		exe, _ = os.Readlink("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/exe")
+		return exe == side
+	})
+	stdin.Close()
+	err = cmd.Wait()
+	if exe != side {
+		t.Errorf("hull nspawn-hook's process runs %q, want %s", exe, side)
+	}
+	if err == nil || !strings.Contains(stderr.String(), "read container state from stdin") {
+		t.Errorf("hook with an empty state: %v, want it refused: %s", err, stderr.String())
+	}
+}
+
+// TestNspawnSideMissing: without hull-nspawn beside it, hull's nspawn,
+// convert and nspawn-hook fail naming the path they looked for, before
+// doing anything; the runtime's commands work as ever.
+func TestNspawnSideMissing(t *testing.T) {
+	bin, rootfs := testenv.RequireHull(t, "end-to-end tests")
+	dir := t.TempDir()
+	lone := filepath.Join(dir, "hull")
+	copyExecutable(t, bin, lone)
+	want := filepath.Join(dir, "hull-nspawn")
+	bundle := filepath.Join(dir, "bundle")
+	for _, args := range [][]string{
+		{"nspawn", "--help"},
+		{"convert", "--bundle", bundle, "-D", rootfs, "--", "/bin/true"},
+		{"nspawn-hook", "umount", "/nonexistent"},
+	} {
+		out, err := exec.Command(lone, args...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), want) || !strings.Contains(string(out), args[0]+": needs ") {
+			t.Errorf("hull %q without hull-nspawn: %v, want a failure naming %s:\n%s", args, err, want, out)
+		}
+	}
+	if _, err := os.Lstat(bundle); !os.IsNotExist(err) {
+		t.Errorf("convert without hull-nspawn left %s (%v)", bundle, err)
+	}
+	if out, err := exec.Command(lone, "--version").CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "hull version ") {
+		t.Errorf("hull --version alone: %v:\n%s", err, out)
+	}
+}
+
+// TestHullBinaryWithoutNspawnSide: the built hull carries none of the
+// modules only the nspawn side uses (its build information lists every
+// module linked), and hull-nspawn beside it does, so the check sees them.
+func TestHullBinaryWithoutNspawnSide(t *testing.T) {
+	bin, _ := testenv.RequireHull(t, "end-to-end tests")
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("no go command to read the binaries' build information: %v", err)
+	}
+	only := []string{"github.com/google/nftables", "github.com/mdlayher/netlink"}
+	for _, tc := range []struct {
+		path string
+		has  bool
+	}{{bin, false}, {filepath.Join(filepath.Dir(bin), "hull-nspawn"), true}} {
+		out, err := exec.Command(goBin, "version", "-m", tc.path).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go version -m %s: %v\n%s", tc.path, err, out)
+		}
+		for _, mod := range only {
+			if got := bytes.Contains(out, []byte("\tdep\t"+mod+"\t")); got != tc.has {
+				t.Errorf("%s links %s: %v, want %v", tc.path, mod, got, tc.has)
+			}
+		}
+	}
+}
+
+func copyExecutable(t *testing.T, from, to string) {
+	t.Helper()
+	src, err := os.Open(from)
+	must(t, err)
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
+	must(t, err)
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		t.Fatal(err)
+	}
+	must(t, dst.Close())
+}
