@@ -595,8 +595,9 @@ func (f forked) close() {
 }
 
 // forkStage starts `hull init` (or hull-stage) from bin with hull's stdio
-// and files from fd 3 on. syscall.ForkExec, not os/exec: os.StartProcess first checks, once
-// per process, that pidfds work by cloning and reaping a child of its own.
+// and files from fd 3 on. syscall.ForkExec, not os/exec: os.StartProcess
+// first checks, once per process, that pidfds work by cloning and reaping a
+// child of its own.
 func forkStage(bin exeseal.Binary, files []*os.File, env []string) (forked, error) {
 	path, files := bin.Files(files)
 	fds := []uintptr{0, 1, 2}
