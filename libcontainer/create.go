@@ -504,8 +504,9 @@ func (p *started) stageErr() error {
 const glibcNoRseq = "GLIBC_TUNABLES=glibc.pthread.rseq=0"
 
 // startProcess re-executes hull, or hull-stage for a finisher (from a copy
-// the container cannot write, see exeseal), as a container process; extra are the fds it gets
-// from 3 on, the sync socket follows them. root is hull's state root.
+// the container cannot write, see exeseal), as a container process; extra
+// are the fds it gets from 3 on, the sync socket follows them. root is
+// hull's state root.
 //
 // With cg, the C stage joins the cgroup before it clones, so the container
 // process is born there (see bornInCgroup): no cgroup.procs write, which on
@@ -526,7 +527,8 @@ func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error
 	home := fmt.Sprintf("/proc/%d/ns/mnt", os.Getpid())
 	// A clone that runs the C finisher never returns into Go: its stage
 	// can be hull-stage, the same C without the 9 MB binary around it
-	// (about 2 ms less per run: its exec, start and exits), where it is
+	// (glibc's static start without hull's pages: 0.7 ms less from the
+	// fork to the clone, 1.5 ms of CPU per run or exec), where it is
 	// installed beside hull.
 	stageName := ""
 	if req.Finish != nsenter.NoFinish {
@@ -592,9 +594,10 @@ func (f forked) close() {
 	}
 }
 
-// forkStage starts `hull init` (or hull-stage) from bin with hull's stdio and files from fd
-// 3 on. syscall.ForkExec, not os/exec: os.StartProcess first checks, once
-// per process, that pidfds work by cloning and reaping a child of its own.
+// forkStage starts `hull init` (or hull-stage) from bin with hull's stdio
+// and files from fd 3 on. syscall.ForkExec, not os/exec: os.StartProcess
+// first checks, once per process, that pidfds work by cloning and reaping a
+// child of its own.
 func forkStage(bin exeseal.Binary, files []*os.File, env []string) (forked, error) {
 	path, files := bin.Files(files)
 	fds := []uintptr{0, 1, 2}
