@@ -19,10 +19,15 @@ var (
 )
 
 func main() {
+	hullcmd.Main(hullcmd.Build{Version: version, Commit: commit}, commands())
+}
+
+// commands are hull's nspawn side, as hull lists them, with their actions.
+func commands() []*cli.Command {
 	actions := map[string]cli.ActionFunc{"nspawn": nspawnRun, "convert": convert, "nspawn-hook": nspawnHook}
 	cmds := hullcmd.NspawnSide()
 	for _, c := range cmds {
 		c.Action = actions[c.Name]
 	}
-	hullcmd.Main(hullcmd.Build{Version: version, Commit: commit}, cmds)
+	return cmds
 }
