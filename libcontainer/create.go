@@ -527,9 +527,9 @@ func startProcess(req *nsenter.Request, extra []*os.File, mapIDs func(int) error
 	home := fmt.Sprintf("/proc/%d/ns/mnt", os.Getpid())
 	// A clone that runs the C finisher never returns into Go: its stage
 	// can be hull-stage, the same C without the 9 MB binary around it
-	// (glibc's static start without hull's pages: 0.7 ms less from the
-	// fork to the clone, 1.5 ms of CPU per run or exec), where it is
-	// installed beside hull.
+	// (glibc's static start without hull's pages: about 0.6 ms less from
+	// the fork to the clone, 0.6-1.8 ms of CPU per run or exec), where it
+	// is installed beside hull.
 	stageName := ""
 	if req.Finish != nsenter.NoFinish {
 		stageName = nsenter.StageName
