@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/cmd/internal/hullcmd"
 	nspawnhooks "github.com/hull-runtime/hull/hooks/nspawn"
 	"github.com/hull-runtime/hull/nspawnconv"
 	"github.com/hull-runtime/hull/oci"
@@ -227,13 +228,9 @@ func stubInitPath() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("ProcessTwo=/--as-pid2: locate %s: %w", stubInitName, err)
 	}
-	p := filepath.Join(filepath.Dir(self), stubInitName)
-	st, err := os.Stat(p)
+	p, err := hullcmd.Beside(self, stubInitName)
 	if err != nil {
-		return "", fmt.Errorf("ProcessTwo=/--as-pid2 needs the stub init %s (built by `make build` beside hull): %w", p, err)
-	}
-	if !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
-		return "", fmt.Errorf("ProcessTwo=/--as-pid2: stub init %s is not an executable file (%v)", p, st.Mode())
+		return "", fmt.Errorf("ProcessTwo=/--as-pid2: stub init: %w", err)
 	}
 	return p, nil
 }

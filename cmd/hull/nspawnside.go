@@ -3,10 +3,11 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/cmd/internal/hullcmd"
 )
 
 // nspawnSideName is the program of `hull nspawn`, `hull convert` and
@@ -23,24 +24,10 @@ func toNspawnSide(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("%s: locate %s: %w", c.Command.Name, nspawnSideName, err)
 	}
-	path, err := nspawnSidePath(self)
+	path, err := hullcmd.Beside(self, nspawnSideName)
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.Command.Name, err)
 	}
 	err = unix.Exec(path, os.Args, os.Environ())
 	return fmt.Errorf("%s: exec %s: %w", c.Command.Name, path, err)
-}
-
-// nspawnSidePath is hull-nspawn beside the hull binary self, checked to be
-// an executable file so that a missing one is named as such.
-func nspawnSidePath(self string) (string, error) {
-	p := filepath.Join(filepath.Dir(self), nspawnSideName)
-	st, err := os.Stat(p)
-	if err != nil {
-		return "", fmt.Errorf("needs %s beside hull (make build and make install put it there): %w", p, err)
-	}
-	if !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
-		return "", fmt.Errorf("%s is not an executable file (%v)", p, st.Mode())
-	}
-	return p, nil
 }
