@@ -57,7 +57,6 @@ $(STUBINIT): $(wildcard cmd/hull-stubinit/*.go cmd/hull-stubinit/*.s) go.mod go.
 # for the processes the finisher finishes (docs/design.md, "Why a C stage").
 # STAGE_CFLAGS=-DHULL_FAULTS builds its fault points in (TestFaultsEveryPoint
 # builds that variant beside its hullfaults hull: make STAGE=dir/hull-stage ...).
-CC        ?= cc
 STAGE_CFLAGS ?=
 STAGESRC  := $(addprefix libcontainer/nsenter/,stage_main.c nsenter.c finish.c nsenter.h faults.h)
 $(STAGE): $(STAGESRC)

@@ -84,14 +84,17 @@ func Start(layer, stage string, start func(Binary) error) error {
 		return start(Binary{file: f, Stage: isStage})
 	}
 	path, isStage := exe, false
-	if p := filepath.Join(filepath.Dir(exe), stage); stage != "" && isExecutable(p) {
-		path, isStage = p, true
+	if stage != "" {
+		if p := filepath.Join(filepath.Dir(exe), stage); isExecutable(p) {
+			path, isStage = p, true
+		}
 	}
 	return startPrivate(path, isStage, start)
 }
 
 // isExecutable: a regular file with an execute bit, not followed through
-// a symlink (as the overlay's O_NOFOLLOW open would not).
+// a symlink (as the overlay's O_NOFOLLOW open would not): a hull-stage
+// installed as a symlink is not used, and hull starts itself.
 func isExecutable(path string) bool {
 	var st unix.Stat_t
 	return unix.Lstat(path, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && st.Mode&0o111 != 0

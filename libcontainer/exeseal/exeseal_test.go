@@ -353,3 +353,24 @@ func BenchmarkStart(b *testing.B) {
 // that exits on the main thread wedges it instead of ending it, and the main
 // thread's namespace is what /proc/self shows. hull's main does the same.
 func init() { runtime.LockOSThread() }
+
+// TestStageOnlyBesideHull: a stage is looked up beside hull only. The
+// overlay's lower layer (hull's state root) holding an executable of the
+// stage's name must not stand in for it: hull then starts itself.
+func TestStageOnlyBesideHull(t *testing.T) {
+	requireRoot(t)
+	layer := layerOutside(t)
+	name := "exeseal-stage-" + strconv.Itoa(os.Getpid())
+	planted := filepath.Join(layer, name)
+	if err := os.WriteFile(planted, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(planted)
+	var isStage, called bool
+	if err := Start(layer, name, func(b Binary) error { called, isStage = true, b.Stage; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !called || isStage {
+		t.Errorf("Start ran %v with the stage %v: want hull's own binary, not %s", called, isStage, planted)
+	}
+}

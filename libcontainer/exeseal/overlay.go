@@ -53,7 +53,9 @@ func overlayBinary(exe, stage, layer string) (*os.File, int, bool, error) {
 	if err != nil {
 		return nil, -1, false, fmt.Errorf("fsmount overlay of %s: %w", lower, err)
 	}
-	if stage != "" {
+	// Only a stage beside hull: looked up in the overlay, a name missing
+	// from hull's directory would fall through to layer.
+	if stage != "" && isExecutable(filepath.Join(dir, stage)) {
 		if fd, err := unix.Openat(mnt, stage, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0); err == nil {
 			var st unix.Stat_t
 			if unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && st.Mode&0o111 != 0 {

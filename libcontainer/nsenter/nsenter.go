@@ -38,6 +38,9 @@ import (
 // hull starts from beside its binary for a Request with Finish set.
 const StageName = "hull-stage"
 
+// StageABI is HULL_STAGE_ABI (nsenter.h), sent to a finisher's C stage.
+const StageABI = C.HULL_STAGE_ABI
+
 // Join is a namespace to enter by path.
 type Join struct {
 	Type specs.LinuxNamespaceType
@@ -134,7 +137,7 @@ func (r *Request) Env(syncFD int) []string {
 		env = append(env, "_HULL_CGROUP="+cg)
 	}
 	if r.Finish != NoFinish {
-		env = append(env, "_HULL_FINISH="+strconv.Itoa(int(r.Finish)))
+		env = append(env, "_HULL_FINISH="+strconv.Itoa(int(r.Finish)), "_HULL_STAGE_ABI="+strconv.Itoa(StageABI))
 	}
 	return env
 }

@@ -46,6 +46,15 @@ struct hull_process {
  */
 int hull_decode_process(char *buf, size_t len, struct hull_process *p, const char **why);
 
+/*
+ * The version of what hull and hull-stage say to each other: the _HULL_*
+ * environment, the sync messages and the process message. hull sends it as
+ * _HULL_STAGE_ABI to a finisher's C stage, and hull-stage refuses another
+ * number, so a hull-stage left from another build never runs half a
+ * protocol. Raise it with any change to one of them.
+ */
+#define HULL_STAGE_ABI 1
+
 /* What the C finisher finishes (_HULL_FINISH): an exec'd process, or a
  * container's init whose rootfs hull create builds (with a new cgroup
  * namespace to make first, or not). */

@@ -28,6 +28,13 @@ int main(void)
 			finish ? finish : "(unset)");
 		return 2;
 	}
+	const char *abi = getenv("_HULL_STAGE_ABI");
+	if (!abi || atoi(abi) != HULL_STAGE_ABI) {
+		fprintf(stderr, "hull-stage: built for stage ABI %d, hull sent %s: install hull and hull-stage "
+				"from the same build\n",
+			HULL_STAGE_ABI, abi ? abi : "none");
+		return 2;
+	}
 	/* Returns only where a clone would go on into a Go init: not here. */
 	hull_stage();
 	fprintf(stderr, "hull-stage: the C stage returned\n");

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -49,6 +50,16 @@ func TestStageRefuses(t *testing.T) {
 		}
 		if !strings.Contains(string(out), "hull-stage: not a command") {
 			t.Errorf("env %q: output %q, want it to say it is not a command", env, out)
+		}
+	}
+	// A hull of another build: its stage ABI is refused before anything is done.
+	for _, abi := range []string{"", "_HULL_STAGE_ABI=0", "_HULL_STAGE_ABI=" + strconv.Itoa(StageABI+1)} {
+		cmd := exec.Command(bin)
+		cmd.Env = []string{"_HULL_NSENTER=3", "_HULL_FINISH=1", abi}
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(string(out), "install hull and hull-stage from the same build") {
+			t.Errorf("%q: %v %q, want exit status 2 naming the mismatch", abi, err, out)
 		}
 	}
 }

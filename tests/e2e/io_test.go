@@ -171,13 +171,13 @@ func TestJoinNetworkNamespace(t *testing.T) {
 	}
 }
 
+// caretEcho matches a terminal's echo of a control character (^@ … ^_).
+var caretEcho = regexp.MustCompile(`\^[@-_]`)
+
 // TestRunTerminalProxy: `hull run` of a terminal container with no console
 // socket takes the pty itself and proxies it to the caller's terminal (here
 // a pty that script(1) provides); /dev/console is the container's pty, and
 // the exit status passes through.
-// caretEcho matches a terminal's echo of a control character (^@ … ^_).
-var caretEcho = regexp.MustCompile(`\^[@-_]`)
-
 func TestRunTerminalProxy(t *testing.T) {
 	t.Parallel()
 	script, err := exec.LookPath("script")
