@@ -613,7 +613,7 @@ func forkStage(bin exeseal.Binary, files []*os.File, env []string) (forked, erro
 	pid, err := syscall.ForkExec(path, argv, attr)
 	runtime.KeepAlive(files)
 	if err != nil {
-		return forked{}, fmt.Errorf("fork/exec %s: %w", path, err)
+		return forked{}, fmt.Errorf("fork/exec %s: %w", bin.Name(), err)
 	}
 	st.pid = pid
 	return st, nil

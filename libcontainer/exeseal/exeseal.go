@@ -47,6 +47,15 @@ type Binary struct {
 	Stage bool
 }
 
+// Name is the binary's path on the host, for messages: the path Files
+// returns may be /proc/self/fd/N.
+func (b Binary) Name() string {
+	if b.file != nil {
+		return b.file.Name()
+	}
+	return b.path
+}
+
 // Files returns the path to execute the binary by, for a child that gets
 // files from fd 3 on, and the files it must get. The overlay's file is
 // passed as the last of them and executed through /proc/self/fd: Go moves

@@ -374,3 +374,24 @@ func TestStageOnlyBesideHull(t *testing.T) {
 		t.Errorf("Start ran %v with the stage %v: want hull's own binary, not %s", called, isStage, planted)
 	}
 }
+
+// TestBinaryName: a binary started through the overlay is named by its
+// host path, not the /proc/self/fd path it is executed by.
+func TestBinaryName(t *testing.T) {
+	f, err := os.Open("/bin/sh")
+	if err != nil {
+		t.Skip(err)
+	}
+	defer f.Close()
+	for _, tc := range []struct {
+		b    Binary
+		want string
+	}{
+		{Binary{file: f}, "/bin/sh"},
+		{Binary{path: "/usr/bin/hull"}, "/usr/bin/hull"},
+	} {
+		if got := tc.b.Name(); got != tc.want {
+			t.Errorf("Name() = %q, want %q", got, tc.want)
+		}
+	}
+}
