@@ -15,6 +15,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/internal/threadslack"
 	"github.com/hull-runtime/hull/libcontainer/cgroups"
 	"github.com/hull-runtime/hull/libcontainer/exeseal"
 	"github.com/hull-runtime/hull/libcontainer/faults"
@@ -609,6 +610,13 @@ func forkStage(bin exeseal.Binary, files []*os.File, env []string) (forked, erro
 	argv := []string{"hull", "init"}
 	if bin.Stage {
 		argv = []string{nsenter.StageName}
+	}
+	// The container's processes inherit the timer slack of the thread
+	// that forks them: give this one the caller's back (threadslack).
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := threadslack.RestoreCallerSlack(); err != nil {
+		return forked{}, err
 	}
 	pid, err := syscall.ForkExec(path, argv, attr)
 	runtime.KeepAlive(files)

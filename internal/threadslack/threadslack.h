@@ -1,0 +1,16 @@
+#ifndef HULL_THREADSLACK_H
+#define HULL_THREADSLACK_H
+
+/* The timer slack of the threads pthread_create starts: 1 ms. */
+#define HULL_THREAD_SLACK_NS 1000000UL
+
+/* hull_caller_slack is the timer slack the program started with (its main
+ * thread's, inherited from the caller), in ns. */
+unsigned long hull_caller_slack(void);
+/* hull_thread_slack is the calling thread's timer slack, in ns. */
+unsigned long hull_thread_slack(void);
+/* hull_thread_slack_restore gives the calling thread the caller's slack
+ * back. Returns 0, or -1 with errno set. */
+int hull_thread_slack_restore(void);
+
+#endif

@@ -1,0 +1,94 @@
+package threadslack
+
+import (
+	"os"
+	osexec "os/exec"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// threadReport is what a goroutine locked to its thread saw there.
+type threadReport struct {
+	mainThread bool
+	slack      uint64
+	err        error
+}
+
+// onThreads runs f on n goroutines at once, each locked to its own thread
+// until all have run it (so at most one of them is the main thread), and
+// reports each thread's timer slack after f.
+func onThreads(n int, f func() error) []threadReport {
+	reports := make([]threadReport, n)
+	var ran, done sync.WaitGroup
+	ran.Add(n)
+	done.Add(n)
+	release := make(chan struct{})
+	for i := range reports {
+		go func() {
+			defer done.Done()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			if f != nil {
+				reports[i].err = f()
+			}
+			reports[i].mainThread, reports[i].slack = unix.Gettid() == unix.Getpid(), threadSlack()
+			ran.Done()
+			<-release
+		}()
+	}
+	ran.Wait()
+	close(release)
+	done.Wait()
+	return reports
+}
+
+// The threads the runtime starts sleep with a slack of 1 ms; the main
+// thread keeps the caller's. The test runs itself again with a caller's
+// slack it chose (a child inherits its forking thread's), so that it knows
+// what the caller's is.
+func TestThreadSlack(t *testing.T) {
+	const callers = 77000 // ns: neither the kernel's default nor threadSlackNs
+	if os.Getenv("THREADSLACK_CHILD") == "" {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		old := threadSlack()
+		if err := unix.Prctl(unix.PR_SET_TIMERSLACK, callers, 0, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+		cmd := osexec.Command(os.Args[0], "-test.run=^TestThreadSlack$", "-test.v")
+		cmd.Env = append(os.Environ(), "THREADSLACK_CHILD="+strconv.Itoa(callers))
+		out, err := cmd.CombinedOutput()
+		unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(old), 0, 0, 0)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		return
+	}
+	if got := callerSlack(); got != callers {
+		t.Fatalf("caller's slack recorded as %d ns, want %d", got, callers)
+	}
+	others := 0
+	for _, r := range onThreads(4, nil) {
+		want := uint64(threadSlackNs)
+		if r.mainThread {
+			want = callers
+		} else {
+			others++
+		}
+		if r.slack != want {
+			t.Errorf("thread (main: %v) has a timer slack of %d ns, want %d", r.mainThread, r.slack, want)
+		}
+	}
+	if others == 0 {
+		t.Fatal("no goroutine ran on a thread the runtime started")
+	}
+	for _, r := range onThreads(4, RestoreCallerSlack) {
+		if r.err != nil || r.slack != callers {
+			t.Errorf("after RestoreCallerSlack (main thread: %v): slack %d ns, error %v; want %d ns", r.mainThread, r.slack, r.err, callers)
+		}
+	}
+}

@@ -1,0 +1,89 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// hull's own threads sleep with a timer slack of 1 ms (internal/threadslack),
+// but the container's processes keep the caller's: a container started by
+// `run` and a process added by `exec` see the timer slack of the thread
+// that started hull, not hull's. Twice: hull forks the C stage from its
+// main thread when it seals its binary with an overlay, and from a thread
+// of its own when it seals it in a private mount namespace (the fallback,
+// taken here by installing hull inside its state root: overlayfs refuses a
+// layer below another).
+func TestTimerSlackIsTheCallers(t *testing.T) {
+	t.Run("overlay", func(t *testing.T) { testTimerSlack(t, false) })
+	t.Run("private namespace", func(t *testing.T) { testTimerSlack(t, true) })
+}
+
+func testTimerSlack(t *testing.T, hullInRoot bool) {
+	const callers = 123000 // ns: neither the kernel's default nor hull's
+	// hull inherits the slack of the thread that forks it: this one.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	old, err := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Prctl(unix.PR_SET_TIMERSLACK, callers, 0, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(old), 0, 0, 0)
+
+	c := newContainer(t, func(s *specs.Spec) {
+		s.Process.Args = sh("cat /proc/self/timerslack_ns; exec sleep 30")
+	})
+	if hullInRoot {
+		c.bin = installBeside(t, c.bin, filepath.Join(c.Root, "bin"))
+	}
+	p := c.startHull(nil, "run", "--bundle", c.Bundle, c.ID)
+	defer p.wait()
+	defer c.hull("kill", c.ID, "KILL")
+	if !waitUntil(hullTimeout, func() bool {
+		r := c.hull("state", c.ID)
+		return r.Code == 0 && strings.Contains(r.Stdout, `"running"`)
+	}) {
+		t.Fatal("the container never ran")
+	}
+	exec := c.mustHull("exec", c.ID, "cat", "/proc/self/timerslack_ns")
+	want := strconv.Itoa(callers)
+	if got := strings.TrimSpace(exec.Stdout); got != want {
+		t.Errorf("exec'd process: timer slack %q ns, want the caller's %s", got, want)
+	}
+	c.hull("kill", c.ID, "KILL")
+	run := p.wait()
+	if got := strings.TrimSpace(run.Stdout); got != want {
+		t.Errorf("container's init: timer slack %q ns, want the caller's %s", got, want)
+	}
+}
+
+// installBeside copies hull and the programs installed beside it into dir,
+// and returns the copy of hull.
+func installBeside(t *testing.T, hull, dir string) string {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{filepath.Base(hull), "hull-stage", "hull-stubinit"} {
+		b, err := os.ReadFile(filepath.Join(filepath.Dir(hull), name))
+		if err != nil {
+			if os.IsNotExist(err) && name != filepath.Base(hull) {
+				continue
+			}
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return filepath.Join(dir, filepath.Base(hull))
+}
