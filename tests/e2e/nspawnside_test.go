@@ -93,32 +93,6 @@ func TestNspawnSideMissing(t *testing.T) {
 	}
 }
 
-// TestHullBinaryWithoutNspawnSide: the built hull carries none of the
-// modules only the nspawn side uses (its build information lists every
-// module linked), and hull-nspawn beside it does, so the check sees them.
-func TestHullBinaryWithoutNspawnSide(t *testing.T) {
-	bin, _ := testenv.RequireHull(t, "end-to-end tests")
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skipf("no go command to read the binaries' build information: %v", err)
-	}
-	only := []string{"github.com/google/nftables", "github.com/mdlayher/netlink"}
-	for _, tc := range []struct {
-		path string
-		has  bool
-	}{{bin, false}, {filepath.Join(filepath.Dir(bin), "hull-nspawn"), true}} {
-		out, err := exec.Command(goBin, "version", "-m", tc.path).CombinedOutput()
-		if err != nil {
-			t.Fatalf("go version -m %s: %v\n%s", tc.path, err, out)
-		}
-		for _, mod := range only {
-			if got := bytes.Contains(out, []byte("\tdep\t"+mod+"\t")); got != tc.has {
-				t.Errorf("%s links %s: %v, want %v", tc.path, mod, got, tc.has)
-			}
-		}
-	}
-}
-
 func copyExecutable(t *testing.T, from, to string) {
 	t.Helper()
 	src, err := os.Open(from)
