@@ -4,6 +4,7 @@
 package testenv
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,25 +36,36 @@ func RequireHull(t testing.TB, suite string) (bin, rootfs string) {
 	return bin, rootfs
 }
 
-// MakeVar is variable name as the Makefile in dir expands it (make's own
-// reading, with any overrides the calling make passes down), so that a
-// test checks what the build does instead of a copy of it.
+// MakeVar is variable name as the Makefile in dir expands it, or skips
+// the test without make; a failure to read it fails the test.
 func MakeVar(t testing.TB, dir, name string) string {
 	t.Helper()
 	if _, err := exec.LookPath("make"); err != nil {
 		t.Skipf("no make to read %s from the Makefile: %v", name, err)
 	}
+	v, err := ReadMakeVar(dir, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// ReadMakeVar is variable name as the Makefile in dir expands it (make's
+// own reading, with any overrides the calling make passes down), so that a
+// test checks what the build does instead of a copy of it; an error when
+// make fails or the variable is empty.
+func ReadMakeVar(dir, name string) (string, error) {
 	rule := "hull-print-var: ; @echo '$(" + name + ")'"
 	cmd := exec.Command("make", "-s", "--no-print-directory", "-C", dir, "--eval", rule, "hull-print-var")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("make: read %s from %s/Makefile: %v\n%s", name, dir, err, stderr.String())
+		return "", fmt.Errorf("make: read %s from %s/Makefile: %w\n%s", name, dir, err, stderr.String())
 	}
 	v := strings.TrimSpace(string(out))
 	if v == "" {
-		t.Fatalf("%s/Makefile sets no %s", dir, name)
+		return "", fmt.Errorf("%s/Makefile sets no %s", dir, name)
 	}
-	return v
+	return v, nil
 }
