@@ -11,12 +11,13 @@ var (
 	commit  = "unknown"
 )
 
+// nspawnSide is the program of `hull nspawn`, `hull convert` and `hull
+// nspawn-hook` (cmd/hull-nspawn), installed beside hull: the converter
+// and what only it needs stay out of every runtime command's start
+// (docs/design.md, "A slim runtime binary").
+const nspawnSide = "hull-nspawn"
+
 func main() {
-	cmds := hullcmd.RuntimeCommands()
-	for _, c := range hullcmd.NspawnSide() {
-		c.SkipFlagParsing = true // hull-nspawn parses them
-		c.Action = toNspawnSide
-		cmds = append(cmds, c)
-	}
-	hullcmd.Main(hullcmd.Build{Version: version, Commit: commit}, cmds)
+	hullcmd.Main(hullcmd.Build{Version: version, Commit: commit}, hullcmd.RuntimeCommands(),
+		hullcmd.Handover{Program: nspawnSide, Commands: hullcmd.NspawnSide()})
 }

@@ -1,25 +1,38 @@
 package nsenter
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/hull-runtime/hull/libcontainer/wire"
+	"github.com/hull-runtime/hull/tests/testenv"
 )
 
 // buildStage builds hull-stage from this package's C sources with the
-// Makefile's own rule, into a temporary directory.
+// Makefile's own rule, into a temporary directory. hull-stage is linked
+// statically: where the C compiler cannot link even a trivial static
+// program (no static libc), the test skips saying so; any other build
+// error fails it.
 func buildStage(t *testing.T) string {
 	t.Helper()
 	if _, err := exec.LookPath("make"); err != nil {
 		t.Skipf("no make to build hull-stage: %v", err)
+	}
+	switch why, err := staticLinkProbe(); {
+	case err != nil:
+		t.Fatalf("probe for a static link: %v", err)
+	case why != "":
+		t.Skip(why)
 	}
 	out := filepath.Join(t.TempDir(), StageName)
 	cmd := exec.Command("make", "-s", "-C", "../..", "STAGE="+out, out)
@@ -28,6 +41,32 @@ func buildStage(t *testing.T) string {
 	}
 	return out
 }
+
+// staticLinkProbe links a trivial program with -static and the C compiler
+// make builds hull-stage with, once per test binary: "" when that works,
+// else why hull-stage cannot be built here.
+var staticLinkProbe = sync.OnceValues(func() (string, error) {
+	cc, err := testenv.ReadMakeVar("../..", "CC")
+	if err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp("", "hull-static-probe-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	src := filepath.Join(dir, "probe.c")
+	if err := os.WriteFile(src, []byte("int main(void) { return 0; }\n"), 0o644); err != nil {
+		return "", err
+	}
+	argv := strings.Fields(cc)
+	out, err := exec.Command(argv[0], append(argv[1:], "-static", "-o", filepath.Join(dir, "probe"), src)...).CombinedOutput()
+	if err != nil {
+		return fmt.Sprintf("hull-stage is linked statically, and `%s -static` cannot link a trivial program here "+
+			"(no static libc: libc6-dev on Debian, glibc-static on Fedora; tests/deps.sh installs it): %v\n%s", cc, err, bytes.TrimSpace(out)), nil
+	}
+	return "", nil
+})
 
 // TestStageRefuses: hull-stage is no user command; without the C stage's
 // environment, or with a process the finisher does not finish (the Go
@@ -89,5 +128,54 @@ func TestStageFinishes(t *testing.T) {
 				t.Errorf("mode %d: the exec'd program's view lacks %q:\n%s", mode, want, out)
 			}
 		}
+	}
+}
+
+// TestStageBuildWithoutStaticLibc: the stage tests skip, naming the
+// cause, where static linking cannot work (here: in a mount namespace of
+// their own, an empty archive over glibc's libc.a), and fail on another
+// build error (a missing header) as before.
+func TestStageBuildWithoutStaticLibc(t *testing.T) {
+	requireRoot(t)
+	cc := testenv.MakeVar(t, "../..", "CC")
+	argv := strings.Fields(cc)
+	out, err := exec.Command(argv[0], append(argv[1:], "-print-file-name=libc.a")...).Output()
+	libc := strings.TrimSpace(string(out))
+	if err != nil || !filepath.IsAbs(libc) {
+		t.Skipf("%s finds no libc.a to hide (%v %q): the stage tests skip here anyway", cc, err, out)
+	}
+	empty := filepath.Join(t.TempDir(), "libc.a")
+	if err := os.WriteFile(empty, []byte("!<arch>\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		hideLibc  bool
+		env       string
+		want      []string
+		wantError bool
+	}{
+		{"no static libc", true, "", []string{"--- SKIP: TestStageRefuses", "cannot link a trivial program"}, false},
+		{"another build error", false, "STAGE_CFLAGS=-include /nonexistent/hull-test.h", []string{"--- FAIL: TestStageRefuses", "build hull-stage"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			script := `exec "$@"`
+			if tc.hideLibc {
+				script = `mount --bind "$HULL_TEST_EMPTY" "$HULL_TEST_LIBC" && exec "$@"`
+			}
+			cmd := exec.Command("sh", "-c", script, "sh", os.Args[0], "-test.run", "^TestStageRefuses$", "-test.v", "-test.count=1")
+			cmd.Env = append(os.Environ(), "HULL_TEST_EMPTY="+empty, "HULL_TEST_LIBC="+libc, tc.env)
+			// Its own mount namespace (private: os/exec makes / so), gone with it.
+			cmd.SysProcAttr = &unix.SysProcAttr{Unshareflags: unix.CLONE_NEWNS}
+			out, err := cmd.CombinedOutput()
+			if (err != nil) != tc.wantError {
+				t.Errorf("exit: %v, want an error %v", err, tc.wantError)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("no %q in:\n%s", w, out)
+				}
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // BenchmarkCompileDefault is the parent-side cost: libseccomp builds the
@@ -68,4 +69,46 @@ func benchChildren(b *testing.B, name, profile string) {
 	for k, v := range sums {
 		b.ReportMetric(float64(v)/float64(n), k[:len(k)-3]+"-ns/op")
 	}
+}
+
+// BenchmarkCacheHit is what a container start with a cached engine profile
+// pays for its program: the key (the profile's JSON, SHA-256) and the
+// entry's read. "marked-long-ago" is a hit on an entry last used over
+// refreshAfter ago, which marks it used (the first start each minute).
+// Run it with TMPDIR on a tmpfs, as /run is.
+func BenchmarkCacheHit(b *testing.B) {
+	profile := loadDefaultProfile(b)
+	c, err := NewCache(filepath.Join(b.TempDir(), "cache"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	data, err := c.Compile(profile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("recent", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := c.Compile(profile); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(data)), "entry-bytes")
+	})
+	b.Run("marked-long-ago", func(b *testing.B) {
+		names, err := filepath.Glob(filepath.Join(c.dir, "[0-9a-f]*"))
+		if err != nil || len(names) != 1 {
+			b.Fatalf("cache entries %q: %v", names, err)
+		}
+		old := time.Now().Add(-time.Hour)
+		for b.Loop() {
+			b.StopTimer()
+			if err := os.Chtimes(names[0], old, old); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			if _, err := c.Compile(profile); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -46,6 +46,7 @@ func runChild(name string) int {
 		"trap": childTrap, "args": childArgs, "log": childLog, "notify-self": childNotifySelf,
 		"notify-agent": childNotifyAgent, "default-profile": childDefaultProfile,
 		"bench-load-bpf": childBenchBPF, "bench-load-libseccomp": childBenchLibseccomp,
+		"cache-worker": childCacheWorker,
 	}
 	fn, ok := cases[name]
 	if !ok {

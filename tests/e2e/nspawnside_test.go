@@ -93,32 +93,6 @@ func TestNspawnSideMissing(t *testing.T) {
 	}
 }
 
-// TestHullBinaryWithoutNspawnSide: the built hull carries none of the
-// modules only the nspawn side uses (its build information lists every
-// module linked), and hull-nspawn beside it does, so the check sees them.
-func TestHullBinaryWithoutNspawnSide(t *testing.T) {
-	bin, _ := testenv.RequireHull(t, "end-to-end tests")
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skipf("no go command to read the binaries' build information: %v", err)
-	}
-	only := []string{"github.com/google/nftables", "github.com/mdlayher/netlink"}
-	for _, tc := range []struct {
-		path string
-		has  bool
-	}{{bin, false}, {filepath.Join(filepath.Dir(bin), "hull-nspawn"), true}} {
-		out, err := exec.Command(goBin, "version", "-m", tc.path).CombinedOutput()
-		if err != nil {
-			t.Fatalf("go version -m %s: %v\n%s", tc.path, err, out)
-		}
-		for _, mod := range only {
-			if got := bytes.Contains(out, []byte("\tdep\t"+mod+"\t")); got != tc.has {
-				t.Errorf("%s links %s: %v, want %v", tc.path, mod, got, tc.has)
-			}
-		}
-	}
-}
-
 func copyExecutable(t *testing.T, from, to string) {
 	t.Helper()
 	src, err := os.Open(from)
@@ -131,4 +105,41 @@ func copyExecutable(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 	must(t, dst.Close())
+}
+
+// TestDebugVersionOnce: --debug logs the version line once per command,
+// also when hull hands the command over to hull-nspawn (which logs it,
+// hull does not), on stderr or in the --log file.
+func TestDebugVersionOnce(t *testing.T) {
+	bin, _ := testenv.RequireHull(t, "end-to-end tests")
+	side := filepath.Join(filepath.Dir(bin), "hull-nspawn")
+	dir := t.TempDir()
+	root := filepath.Join(dir, "state")
+	for _, tc := range []struct {
+		bin  string
+		args []string
+	}{
+		{bin, []string{"nspawn", "--help"}},
+		{bin, []string{"convert", "-h"}},
+		{bin, []string{"nspawn-hook"}}, // fails: no action
+		{side, []string{"nspawn", "--help"}},
+		{bin, []string{"list"}},
+		{bin, []string{"state", "no-such-container"}}, // fails
+	} {
+		name := filepath.Base(tc.bin) + " " + strings.Join(tc.args, " ")
+		var stderr bytes.Buffer
+		cmd := exec.Command(tc.bin, append([]string{"--root", root, "--debug"}, tc.args...)...)
+		cmd.Stderr = &stderr
+		cmd.Run()
+		if n := strings.Count(stderr.String(), `level=debug msg="hull version `); n != 1 {
+			t.Errorf("%s: %d version lines on stderr, want 1:\n%s", name, n, stderr.String())
+		}
+		log := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".log")
+		args := append([]string{"--root", root, "--debug", "--log", log, "--log-format", "json"}, tc.args...)
+		exec.Command(tc.bin, args...).Run()
+		data, err := os.ReadFile(log)
+		if n := strings.Count(string(data), `"msg":"hull version `); err != nil || n != 1 {
+			t.Errorf("%s --log: %d version lines (%v), want 1:\n%s", name, n, err, data)
+		}
+	}
 }

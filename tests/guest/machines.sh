@@ -392,7 +392,7 @@ test_machinectl_start() {
 	run machinectl start deb || run journalctl -u systemd-nspawn@deb -n 30 --no-pager
 	booted deb
 	run systemctl show -p ExecStart systemd-nspawn@deb
-	systemctl show -p ExecStart --value systemd-nspawn@deb | grep -q 'hull nspawn' && ok "machinectl start ran hull" || bad "machinectl start did not run hull"
+	systemctl show -p ExecStart --value systemd-nspawn@deb | grep -q 'hull-nspawn nspawn' && ok "machinectl start ran hull-nspawn" || bad "machinectl start did not run hull-nspawn"
 	run machinectl poweroff deb
 	wait_for 120 sh -c "! systemctl -q is-active systemd-nspawn@deb"
 	run systemctl show -p ActiveState -p Result systemd-nspawn@deb

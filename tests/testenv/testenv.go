@@ -1,11 +1,14 @@
-// Package testenv is what hull's end-to-end suites share: finding the hull
-// binary and the busybox rootfs the Makefile built, or skipping with the
-// reason when a test cannot run here.
+// Package testenv is what hull's tests share: finding the hull binary and
+// the busybox rootfs the Makefile built, reading the Makefile's variables,
+// or skipping with the reason when a test cannot run here.
 package testenv
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -31,4 +34,38 @@ func RequireHull(t testing.TB, suite string) (bin, rootfs string) {
 		t.Skipf("%s need root", suite)
 	}
 	return bin, rootfs
+}
+
+// MakeVar is variable name as the Makefile in dir expands it, or skips
+// the test without make; a failure to read it fails the test.
+func MakeVar(t testing.TB, dir, name string) string {
+	t.Helper()
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skipf("no make to read %s from the Makefile: %v", name, err)
+	}
+	v, err := ReadMakeVar(dir, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// ReadMakeVar is variable name as the Makefile in dir expands it (make's
+// own reading, with any overrides the calling make passes down), so that a
+// test checks what the build does instead of a copy of it; an error when
+// make fails or the variable is empty.
+func ReadMakeVar(dir, name string) (string, error) {
+	rule := "hull-print-var: ; @echo '$(" + name + ")'"
+	cmd := exec.Command("make", "-s", "--no-print-directory", "-C", dir, "--eval", rule, "hull-print-var")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("make: read %s from %s/Makefile: %w\n%s", name, dir, err, stderr.String())
+	}
+	v := strings.TrimSpace(string(out))
+	if v == "" {
+		return "", fmt.Errorf("%s/Makefile sets no %s", dir, name)
+	}
+	return v, nil
 }

@@ -62,7 +62,7 @@ func TestMakeInstall(t *testing.T) {
 	}
 	unit := settings(t, filepath.Join(dest, "usr/lib/systemd/system/hull-nspawn@.service"))
 	want := map[string]string{
-		"ExecStart":              "/usr/bin/hull nspawn --quiet --keep-unit --boot --link-journal=try-guest --network-veth -U --settings=override --machine=%i",
+		"ExecStart":              "/usr/bin/hull-nspawn nspawn --quiet --keep-unit --boot --link-journal=try-guest --network-veth -U --settings=override --machine=%i",
 		"Type":                   "notify",
 		"KillMode":               "mixed",
 		"Delegate":               "yes",
@@ -85,6 +85,27 @@ func TestMakeInstall(t *testing.T) {
 	}
 	dropin := settings(t, filepath.Join(dest, "etc/systemd/system/systemd-nspawn@.service.d/hull.conf"))
 	if !slices.Equal(dropin["ExecStart"], []string{"", want["ExecStart"]}) {
-		t.Errorf("drop-in ExecStart= %q: want it reset, then hull", dropin["ExecStart"])
+		t.Errorf("drop-in ExecStart= %q: want it reset, then hull-nspawn", dropin["ExecStart"])
+	}
+	for _, line := range append(unit["ExecStart"], dropin["ExecStart"]...) {
+		if line != "" {
+			checkExecStart(t, dest, line)
+		}
+	}
+}
+
+// checkExecStart: the program the units start is the one make install put
+// there, and it runs their command itself (hull-nspawn's nspawn, not
+// hull's hand-over to it: one program start, not two).
+func checkExecStart(t *testing.T, dest, line string) {
+	t.Helper()
+	args := strings.Fields(line)
+	prog := filepath.Join(dest, args[0])
+	if filepath.Base(prog) != "hull-nspawn" {
+		t.Errorf("ExecStart=%s: starts %s, want hull-nspawn (hull would only exec it)", line, args[0])
+	}
+	out, err := exec.Command(prog, args[1], "--help").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "systemd-nspawn flags hull supports") {
+		t.Errorf("%s %s --help: %v\n%s", prog, args[1], err, out)
 	}
 }

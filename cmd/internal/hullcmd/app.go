@@ -37,15 +37,16 @@ type Build struct{ Version, Commit string }
 // on no other goroutine ever running there.
 func init() { runtime.LockOSThread() }
 
-// Main runs the command line with commands; it never returns. A
-// container's init (the "init" argument) is started from the running
-// binary, whichever of the two it is.
-func Main(build Build, commands []*cli.Command) {
+// Main runs the command line with commands, and those of handovers,
+// which other programs run; it never returns. A container's init (the
+// "init" argument) is started from the running binary, whichever of the
+// two it is.
+func Main(build Build, commands []*cli.Command, handovers ...Handover) {
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		libcontainer.Init() // never returns
 	}
 	var log logTarget
-	app := newApp(&log, build, commands)
+	app := newApp(&log, build, commands, handovers...)
 	if err := app.Run(interspersedArgs(app, os.Args)); err != nil {
 		var code exitCode
 		if errors.As(err, &code) {
@@ -73,8 +74,15 @@ func ExitStatus(status int) error {
 }
 
 // newApp builds the command line; log receives the --log flags once parsed.
-func newApp(log *logTarget, build Build, commands []*cli.Command) *cli.App {
+func newApp(log *logTarget, build Build, commands []*cli.Command, handovers ...Handover) *cli.App {
 	version, commit := build.Version, build.Commit
+	handed := map[string]bool{}
+	for _, h := range handovers {
+		for _, c := range h.commands() {
+			handed[c.Name] = true
+			commands = append(commands, c)
+		}
+	}
 	// runc's shape: scripts read "<name> version X" and the "key: value"
 	// lines (spec, go, libseccomp).
 	cli.VersionPrinter = func(c *cli.Context) {
@@ -102,11 +110,13 @@ func newApp(log *logTarget, build Build, commands []*cli.Command) *cli.App {
 			if err := checkGlobalFlags(c); err != nil {
 				return err
 			}
-			debugLog(c, "hull version %s (commit %s): %q", version, commit, os.Args[1:])
+			if !handedOver(c) {
+				debugLog(c, "hull version %s (commit %s): %q", version, commit, os.Args[1:])
+			}
 			return nil
 		},
 		Commands: commands,
-		Metadata: map[string]any{buildKey: build},
+		Metadata: map[string]any{buildKey: build, handedOverKey: handed},
 	}
 }
 
