@@ -19,13 +19,26 @@ import (
 // main thread when it seals its binary with an overlay, and from a thread
 // of its own when it seals it in a private mount namespace (the fallback,
 // taken here by installing hull inside its state root: overlayfs refuses a
-// layer below another).
+// layer below another); with the Go init (HULL_GO_INIT=1), which starts a
+// Go runtime, and with it threads, in the init before it execs the
+// container's program; and with a user namespace.
 func TestTimerSlackIsTheCallers(t *testing.T) {
-	t.Run("overlay", func(t *testing.T) { testTimerSlack(t, false) })
-	t.Run("private namespace", func(t *testing.T) { testTimerSlack(t, true) })
+	for _, tc := range []struct {
+		name       string
+		hullInRoot bool
+		env        []string
+		edit       func(*specs.Spec)
+	}{
+		{"overlay", false, nil, nil},
+		{"private namespace", true, nil, nil},
+		{"Go init", false, []string{"HULL_GO_INIT=1"}, nil},
+		{"user namespace", false, nil, withUserNamespace},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testTimerSlack(t, tc.hullInRoot, tc.env, tc.edit) })
+	}
 }
 
-func testTimerSlack(t *testing.T, hullInRoot bool) {
+func testTimerSlack(t *testing.T, hullInRoot bool, env []string, edit func(*specs.Spec)) {
 	const callers = 123000 // ns: neither the kernel's default nor hull's
 	// hull inherits the slack of the thread that forks it: this one.
 	runtime.LockOSThread()
@@ -41,7 +54,11 @@ func testTimerSlack(t *testing.T, hullInRoot bool) {
 
 	c := newContainer(t, func(s *specs.Spec) {
 		s.Process.Args = sh("cat /proc/self/timerslack_ns; exec sleep 30")
+		if edit != nil {
+			edit(s)
+		}
 	})
+	c.env = env
 	if hullInRoot {
 		c.bin = installBeside(t, c.bin, filepath.Join(c.Root, "bin"))
 	}
