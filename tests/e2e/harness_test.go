@@ -227,6 +227,22 @@ func (c *container) startHull(extra []*os.File, args ...string) *hullProc {
 	return p
 }
 
+// runUntilRunning starts `hull run` of c's bundle in the foreground and
+// waits until the container is running. The caller kills the container
+// (`hull kill ID KILL`) and then waits for the returned process.
+func (c *container) runUntilRunning() *hullProc {
+	c.t.Helper()
+	p := c.startHull(nil, "run", "--bundle", c.Bundle, c.ID)
+	if !waitUntil(hullTimeout, func() bool {
+		r := c.hull("state", c.ID)
+		return r.Code == 0 && strings.Contains(r.Stdout, `"running"`)
+	}) {
+		c.hull("kill", c.ID, "KILL")
+		c.t.Fatalf("the container never ran: %s", p.wait())
+	}
+	return p
+}
+
 // wait waits for hull and collects what it printed.
 func (p *hullProc) wait() result {
 	err := p.cmd.Wait()

@@ -5,7 +5,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -21,15 +20,9 @@ func TestHullHeapHugePages(t *testing.T) {
 		t.Run("GODEBUG="+godebug, func(t *testing.T) {
 			c := newContainer(t, func(s *specs.Spec) { s.Process.Args = sh("sleep 30") })
 			c.env = []string{"GODEBUG=" + godebug}
-			p := c.startHull(nil, "run", "--bundle", c.Bundle, c.ID)
+			p := c.runUntilRunning()
 			defer p.wait()
 			defer c.hull("kill", c.ID, "KILL")
-			if !waitUntil(10*time.Second, func() bool {
-				r := c.hull("state", c.ID)
-				return r.Code == 0 && strings.Contains(r.Stdout, `"running"`)
-			}) {
-				t.Fatal("the container never ran")
-			}
 			advised, err := hugeAdvisedMappings(p.cmd.Process.Pid)
 			if err != nil {
 				t.Fatal(err)

@@ -5,9 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
-	"strings"
 	"testing"
-	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -18,15 +16,9 @@ import (
 // read-only data (without the prefault, about a fifth of it is missing).
 func TestHullImagePrefaulted(t *testing.T) {
 	c := newContainer(t, func(s *specs.Spec) { s.Process.Args = sh("sleep 30") })
-	p := c.startHull(nil, "run", "--bundle", c.Bundle, c.ID)
+	p := c.runUntilRunning()
 	defer p.wait()
 	defer c.hull("kill", c.ID, "KILL")
-	if !waitUntil(10*time.Second, func() bool {
-		r := c.hull("state", c.ID)
-		return r.Code == 0 && strings.Contains(r.Stdout, `"running"`)
-	}) {
-		t.Fatal("the container never ran")
-	}
 	pid := p.cmd.Process.Pid
 	ranges, err := readOnlySegments(pid)
 	if err != nil {

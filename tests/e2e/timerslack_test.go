@@ -62,15 +62,9 @@ func testTimerSlack(t *testing.T, hullInRoot bool, env []string, edit func(*spec
 	if hullInRoot {
 		c.bin = installBeside(t, c.bin, filepath.Join(c.Root, "bin"))
 	}
-	p := c.startHull(nil, "run", "--bundle", c.Bundle, c.ID)
+	p := c.runUntilRunning()
 	defer p.wait()
 	defer c.hull("kill", c.ID, "KILL")
-	if !waitUntil(hullTimeout, func() bool {
-		r := c.hull("state", c.ID)
-		return r.Code == 0 && strings.Contains(r.Stdout, `"running"`)
-	}) {
-		t.Fatal("the container never ran")
-	}
 	exec := c.mustHull("exec", c.ID, "cat", "/proc/self/timerslack_ns")
 	want := strconv.Itoa(callers)
 	if got := strings.TrimSpace(exec.Stdout); got != want {
