@@ -612,13 +612,12 @@ func forkStage(bin exeseal.Binary, files []*os.File, env []string) (forked, erro
 		argv = []string{nsenter.StageName}
 	}
 	// The container's processes inherit the timer slack of the thread
-	// that forks them: give this one the caller's back (threadslack).
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if err := threadslack.RestoreCallerSlack(); err != nil {
-		return forked{}, err
-	}
-	pid, err := syscall.ForkExec(path, argv, attr)
+	// that forks them: the caller's, not hull's (threadslack).
+	var pid int
+	err := threadslack.WithCallerSlack(func() (err error) {
+		pid, err = syscall.ForkExec(path, argv, attr)
+		return err
+	})
 	runtime.KeepAlive(files)
 	if err != nil {
 		return forked{}, fmt.Errorf("fork/exec %s: %w", bin.Name(), err)

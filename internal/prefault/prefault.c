@@ -7,8 +7,8 @@
  * virtual machine a fault from user space is costly (11-20 us on this
  * project's machine: a guest fault and a hypervisor exit).
  *
- * So the binary's read-only segments are mapped in one madvise
- * (MADV_POPULATE_READ) before anything else runs: the kernel maps the page
+ * So the binary's read-only segments are mapped with one madvise each
+ * (MADV_POPULATE_READ; three for hull) before anything else runs: the kernel maps the page
  * cache's pages itself, without a trip out of user space per 64 KiB. The
  * pages are the page cache's, shared by every hull process; what grows is
  * the resident set counted for the process (the few hundred KiB of the
@@ -56,9 +56,13 @@ long hull_prefault_image(void)
 	return mapped;
 }
 
-/* Priority 101: before the other constructors (nsenter's C stage), so that
- * everything the process runs finds the binary mapped. */
-__attribute__((constructor(101))) static void hull_prefault(void)
+/* Priority 102: right after nsenter's C stage (101). A stage process execs
+ * or exits inside that constructor, and the process it clones gets none of
+ * its parent's page tables for the binary (fork copies no page table of a
+ * file mapping without private pages), so only a process that goes on into
+ * Go maps the binary: the hull command, or the Go init. Then before
+ * anything else, so that the rest of the start finds it mapped. */
+__attribute__((constructor(102))) static void hull_prefault(void)
 {
 	hull_prefault_image();
 }

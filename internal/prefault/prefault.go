@@ -1,5 +1,5 @@
 // Package prefault maps the read-only part of the binary that imports it
-// (its code and read-only data) with one system call before the program
+// (its code and read-only data) with one system call per segment before the program
 // starts, instead of one page fault per 64 KiB as the program first touches
 // it (prefault.c says why this pays). Importing the package is all it takes;
 // it needs cgo.

@@ -10,27 +10,36 @@
  * with other timers. Every thread the runtime creates (through
  * pthread_create: -Wl,--wrap=pthread_create) starts with a slack of 1 ms,
  * unless the caller's is already larger. The main thread keeps the
- * caller's: hull forks the container's processes from it, and a child
- * inherits the slack of the thread that forked it. A goroutine that forks
- * from a thread of its own restores the caller's slack on that thread first
- * (hull_thread_slack_restore).
+ * caller's. A child inherits the slack of the thread that forks it (and
+ * makes it its default), so whatever forks a container's process or a hook
+ * from a thread the runtime started sets the caller's slack on that thread
+ * first (threadslack.go: WithCallerSlack, RestoreCallerSlack).
  */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "threadslack.h"
 
 int __real_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *), void *arg);
+
+/* The raw system call: glibc's prctl() returns an int, and a slack of more
+ * than 2^31 ns would not fit. */
+static unsigned long get_slack(void)
+{
+	long slack = syscall(SYS_prctl, PR_GET_TIMERSLACK, 0, 0, 0, 0);
+	return slack > 0 ? (unsigned long)slack : 0;
+}
 
 /* Written once, by the constructor, before any other thread exists. */
 static unsigned long caller_slack_ns;
 
 __attribute__((constructor)) static void record_caller_slack(void)
 {
-	int slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
-	caller_slack_ns = slack > 0 ? (unsigned long)slack : 0;
+	caller_slack_ns = get_slack();
 }
 
 unsigned long hull_caller_slack(void)
@@ -40,13 +49,17 @@ unsigned long hull_caller_slack(void)
 
 unsigned long hull_thread_slack(void)
 {
-	int slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
-	return slack > 0 ? (unsigned long)slack : 0;
+	return get_slack();
 }
 
-int hull_thread_slack_restore(void)
+int hull_thread_slack_set(unsigned long ns)
 {
-	return caller_slack_ns ? prctl(PR_SET_TIMERSLACK, caller_slack_ns, 0, 0, 0) : 0;
+	/* 0 would mean "back to this thread's default", which is not ns. And a
+	 * thread that has ns already needs no call: where prctl is refused
+	 * (a sandbox's seccomp filter), no thread ever changed its slack. */
+	if (ns == 0 || get_slack() == ns)
+		return 0;
+	return prctl(PR_SET_TIMERSLACK, ns, 0, 0, 0);
 }
 
 struct thread_start {

@@ -1,23 +1,42 @@
 // Package threadslack gives the threads the Go runtime starts a timer slack
 // of 1 ms (threadslack.c says why), so that its helper threads wake less
 // often. Importing the package does it; it needs cgo. The main thread keeps
-// the caller's slack, and with it every process hull forks from there.
+// the caller's slack.
 //
-// A goroutine that starts a container's process from a thread other than
-// the main one calls RestoreCallerSlack first, with the goroutine locked to
-// its thread, so that the process inherits the caller's slack, not hull's.
+// A process inherits the timer slack of the thread that forks it. Code that
+// starts a container's process or a user's program (a hook) from a thread
+// the runtime started runs the fork in WithCallerSlack, or calls
+// RestoreCallerSlack on a thread of its own that is never unlocked, so that
+// the process gets the caller's slack, not hull's.
 package threadslack
 
 // #cgo LDFLAGS: -Wl,--wrap=pthread_create
 // #include "threadslack.h"
 import "C"
 
-import "fmt"
+import (
+	"fmt"
+	"runtime"
+)
+
+// WithCallerSlack runs start with its goroutine locked to its thread and
+// that thread's timer slack set to the caller's, and sets the thread's
+// slack back afterwards.
+func WithCallerSlack(start func() error) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	prev := C.hull_thread_slack()
+	if err := RestoreCallerSlack(); err != nil {
+		return err
+	}
+	defer C.hull_thread_slack_set(prev) // a refusal leaves the finer slack: harmless
+	return start()
+}
 
 // RestoreCallerSlack sets the calling thread's timer slack back to the one
 // the program started with. The caller must hold runtime.LockOSThread.
 func RestoreCallerSlack() error {
-	if rc, err := C.hull_thread_slack_restore(); rc != 0 {
+	if rc, err := C.hull_thread_slack_set(C.hull_caller_slack()); rc != 0 {
 		return fmt.Errorf("restore this thread's timer slack to %d ns: %w", callerSlack(), err)
 	}
 	return nil

@@ -9,8 +9,9 @@
 unsigned long hull_caller_slack(void);
 /* hull_thread_slack is the calling thread's timer slack, in ns. */
 unsigned long hull_thread_slack(void);
-/* hull_thread_slack_restore gives the calling thread the caller's slack
- * back. Returns 0, or -1 with errno set. */
-int hull_thread_slack_restore(void);
+/* hull_thread_slack_set sets the calling thread's timer slack to ns (no
+ * call when it has it already; nothing for 0). Returns 0, or -1 with errno
+ * set. */
+int hull_thread_slack_set(unsigned long ns);
 
 #endif

@@ -86,6 +86,28 @@ func TestThreadSlack(t *testing.T) {
 	if others == 0 {
 		t.Fatal("no goroutine ran on a thread the runtime started")
 	}
+	// WithCallerSlack: the caller's inside, the thread's own after.
+	var inside sync.Map
+	for _, r := range onThreads(4, func() error {
+		return WithCallerSlack(func() error {
+			inside.Store(unix.Gettid(), threadSlack())
+			return nil
+		})
+	}) {
+		want := uint64(threadSlackNs)
+		if r.mainThread {
+			want = callers
+		}
+		if r.err != nil || r.slack != want {
+			t.Errorf("after WithCallerSlack (main thread: %v): slack %d ns, error %v; want %d ns", r.mainThread, r.slack, r.err, want)
+		}
+	}
+	inside.Range(func(tid, slack any) bool {
+		if slack.(uint64) != callers {
+			t.Errorf("thread %d in WithCallerSlack: slack %d ns, want the caller's %d", tid, slack, callers)
+		}
+		return true
+	})
 	for _, r := range onThreads(4, RestoreCallerSlack) {
 		if r.err != nil || r.slack != callers {
 			t.Errorf("after RestoreCallerSlack (main thread: %v): slack %d ns, error %v; want %d ns", r.mainThread, r.slack, r.err, callers)

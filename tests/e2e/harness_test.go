@@ -233,14 +233,24 @@ func (c *container) startHull(extra []*os.File, args ...string) *hullProc {
 func (c *container) runUntilRunning() *hullProc {
 	c.t.Helper()
 	p := c.startHull(nil, "run", "--bundle", c.Bundle, c.ID)
-	if !waitUntil(hullTimeout, func() bool {
+	running := false
+	waitUntil(hullTimeout, func() bool {
 		r := c.hull("state", c.ID)
-		return r.Code == 0 && strings.Contains(r.Stdout, `"running"`)
-	}) {
+		running = r.Code == 0 && strings.Contains(r.Stdout, `"running"`)
+		return running || p.exited()
+	})
+	if !running {
 		c.hull("kill", c.ID, "KILL")
 		c.t.Fatalf("the container never ran: %s", p.wait())
 	}
 	return p
+}
+
+// exited reports whether hull has exited, without reaping it (wait does).
+func (p *hullProc) exited() bool {
+	var info unix.Siginfo
+	err := unix.Waitid(unix.P_PID, p.cmd.Process.Pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+	return err == nil && info.Signo != 0
 }
 
 // wait waits for hull and collects what it printed.

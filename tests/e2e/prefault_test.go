@@ -35,6 +35,31 @@ func TestHullImagePrefaulted(t *testing.T) {
 	}
 }
 
+// The Go init maps its binary at start too: the C stage's process, which
+// execs or exits inside nsenter's constructor, leaves the populate to the
+// process that goes on into Go (constructor priorities 101 and 102), and
+// the process it clones inherits none of its page tables for the binary.
+func TestGoInitImagePrefaulted(t *testing.T) {
+	c := newContainer(t, func(s *specs.Spec) { s.Process.Args = []string{"true"} })
+	c.env = []string{"HULL_GO_INIT=1"}
+	c.mustCreate()
+	defer c.hull("delete", "--force", c.ID)
+	pid := c.state().Pid // the Go init, waiting for start
+	ranges, err := readOnlySegments(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range ranges {
+		missing, err := pagesMissing(pid, r[0], r[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if missing > 0 {
+			t.Errorf("Go init (pid %d): %d of %d pages of %#x-%#x not mapped", pid, missing, (r[1]-r[0])/4096, r[0], r[1])
+		}
+	}
+}
+
 // readOnlySegments returns the address ranges of the hull binary's
 // loadable segments that are not writable, as mapped in pid (hull is
 // linked at fixed addresses: its program headers give them).

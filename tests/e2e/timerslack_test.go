@@ -13,9 +13,9 @@ import (
 )
 
 // hull's own threads sleep with a timer slack of 1 ms (internal/threadslack),
-// but the container's processes keep the caller's: a container started by
-// `run` and a process added by `exec` see the timer slack of the thread
-// that started hull, not hull's. Twice: hull forks the C stage from its
+// but the container's processes and the hooks keep the caller's: a
+// container started by `run`, a process added by `exec` and every hook hull
+// runs see the timer slack of the thread that started hull, not hull's. Twice: hull forks the C stage from its
 // main thread when it seals its binary with an overlay, and from a thread
 // of its own when it seals it in a private mount namespace (the fallback,
 // taken here by installing hull inside its state root: overlayfs refuses a
@@ -32,6 +32,7 @@ func TestTimerSlackIsTheCallers(t *testing.T) {
 		{"overlay", false, nil, nil},
 		{"private namespace", true, nil, nil},
 		{"Go init", false, []string{"HULL_GO_INIT=1"}, nil},
+		// No hooks here: the mapped root may not write to the test's directory.
 		{"user namespace", false, nil, withUserNamespace},
 	} {
 		t.Run(tc.name, func(t *testing.T) { testTimerSlack(t, tc.hullInRoot, tc.env, tc.edit) })
@@ -62,6 +63,28 @@ func testTimerSlack(t *testing.T, hullInRoot bool, env []string, edit func(*spec
 	if hullInRoot {
 		c.bin = installBeside(t, c.bin, filepath.Join(c.Root, "bin"))
 	}
+	// Hooks are forked from hull's main thread and, createContainer's,
+	// from its rootfs thread: each writes its timer slack to out/<kind>.
+	var hookKinds []string
+	if edit == nil {
+		hookKinds = []string{"prestart", "createRuntime", "createContainer", "poststart", "poststop"}
+	}
+	out := c.outDir()
+	slackHook := func(kind string) []specs.Hook {
+		script := `cat /proc/self/timerslack_ns > "$1"`
+		return []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", script, "sh", filepath.Join(out, kind)}}}
+	}
+	if hookKinds != nil {
+		c.Spec.Hooks = &specs.Hooks{
+			//lint:ignore SA1019 deprecated by the spec, still honoured by runtimes
+			Prestart:        slackHook("prestart"), //nolint:staticcheck // deprecated, still in the spec
+			CreateRuntime:   slackHook("createRuntime"),
+			CreateContainer: slackHook("createContainer"),
+			Poststart:       slackHook("poststart"),
+			Poststop:        slackHook("poststop"),
+		}
+		c.writeSpec()
+	}
 	p := c.runUntilRunning()
 	defer p.wait()
 	defer c.hull("kill", c.ID, "KILL")
@@ -74,6 +97,14 @@ func testTimerSlack(t *testing.T, hullInRoot bool, env []string, edit func(*spec
 	run := p.wait()
 	if got := strings.TrimSpace(run.Stdout); got != want {
 		t.Errorf("container's init: timer slack %q ns, want the caller's %s", got, want)
+	}
+	for _, kind := range hookKinds {
+		got, err := os.ReadFile(filepath.Join(out, kind))
+		if err != nil {
+			t.Errorf("%s hook: %v", kind, err)
+		} else if strings.TrimSpace(string(got)) != want {
+			t.Errorf("%s hook: timer slack %q ns, want the caller's %s", kind, strings.TrimSpace(string(got)), want)
+		}
 	}
 }
 

@@ -18,7 +18,7 @@ import (
 	// Both programs' Go heap on huge pages: a few hundred fewer page
 	// faults per command (docs/design.md, "The Go heap on huge pages").
 	_ "github.com/hull-runtime/hull/internal/hugeheap"
-	// Both binaries mapped whole at start, in one system call: 90 fewer
+	// Both binaries mapped whole at start, a system call per segment: 90 fewer
 	// page faults per command (docs/design.md, "The binary mapped at start").
 	_ "github.com/hull-runtime/hull/internal/prefault"
 	// The Go runtime's own threads sleep with a timer slack of 1 ms: 120

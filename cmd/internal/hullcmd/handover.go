@@ -19,9 +19,9 @@ type Handover struct {
 
 // commands are h's commands, each execing h.Program.
 func (h Handover) commands() []*cli.Command {
-	for _, c := range h.Commands {
-		c.SkipFlagParsing = true
-		c.Action = func(c *cli.Context) error { return execBeside(c, h.Program) }
+	for _, cmd := range h.Commands {
+		cmd.SkipFlagParsing = true
+		cmd.Action = func(c *cli.Context) error { return execBeside(c, h.Program) }
 	}
 	return h.Commands
 }
