@@ -164,7 +164,11 @@ func (c *Container) makeCgroup(spec *specs.Spec, systemd, rootless bool) (cgroup
 }
 
 // abort undoes a failed create: kills the init if it started, removes the
-// cgroup and the state directory. Its errors say what was left behind.
+// cgroup, runs the poststop hooks once the create's hooks have begun (the
+// runtime-spec's lifecycle goes on at "destroy" and "poststop" after a
+// failed hook; runc runs them too: they undo what createRuntime hooks made,
+// such as a converted machine's veth) and removes the state directory. Its
+// errors say what was left behind.
 func (c *Container) abort() error {
 	if c.Init.Pid > 0 {
 		if c.Init.Signal(unix.SIGKILL) == nil {
@@ -179,6 +183,11 @@ func (c *Container) abort() error {
 	} else if cg != nil {
 		if derr := cg.Destroy(); derr != nil {
 			err = fmt.Errorf("undo create: %w", derr)
+		}
+	}
+	if c.Spec != nil && c.Spec.Hooks != nil { // set when the create's hooks begin
+		if herr := hooks.RunAll("poststop", c.Spec.Hooks.Poststop, c.specState(specs.StateStopped)); herr != nil {
+			err = errors.Join(err, fmt.Errorf("undo create: %w", herr))
 		}
 	}
 	if rerr := c.dir.Remove(); rerr != nil {
@@ -408,6 +417,7 @@ func (c *Container) buildRootfs(sync *os.File, cfg *initConfig, pid int) error {
 	if cfg.RuntimeHooks {
 		hooksFn = func() error { return c.runtimeHooks(cfg) }
 	}
+	c.Spec = cfg.Spec // createContainer hooks run in the build: a failure then runs poststop (abort)
 	slave, err := buildRootfs(pid, cfg, cfg.consoleSock, hooksFn)
 	if err != nil {
 		return &builderError{err}

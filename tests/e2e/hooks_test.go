@@ -103,7 +103,9 @@ func checkHooks(t *testing.T, c *container, dir string, pid int, want map[string
 }
 
 // TestHookFailureFailsCreate: a failing prestart, createRuntime or
-// createContainer hook fails create, which leaves nothing behind.
+// createContainer hook fails create, which runs the poststop hooks (the
+// runtime-spec's lifecycle goes on at destroy and poststop, as under runc)
+// and leaves nothing behind.
 func TestHookFailureFailsCreate(t *testing.T) {
 	t.Parallel()
 	failing := specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "echo hook-says-no >&2; exit 7"}}
@@ -119,9 +121,10 @@ func TestHookFailureFailsCreate(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.kind, func(t *testing.T) {
 			t.Parallel()
+			out := t.TempDir()
 			c := newContainer(t, func(s *specs.Spec) {
 				s.Process.Args = []string{"true"}
-				s.Hooks = &specs.Hooks{}
+				s.Hooks = &specs.Hooks{Poststop: []specs.Hook{markerHook("/bin/sh", out, "poststop")}}
 				tc.set(s.Hooks)
 			})
 			r := c.create()
@@ -130,6 +133,14 @@ func TestHookFailureFailsCreate(t *testing.T) {
 			}
 			wantContains(t, r.Stderr, tc.kind, "hook-says-no")
 			assertNothingLeft(t, c)
+			data, err := os.ReadFile(filepath.Join(out, "poststop.json"))
+			if err != nil {
+				t.Fatalf("poststop hook did not run after the failed create: %v", err)
+			}
+			var st hookState
+			if err := json.Unmarshal(data, &st); err != nil || st.Status != "stopped" || st.ID != c.ID {
+				t.Errorf("poststop hook got state %q (%v): want status stopped, id %s", data, err, c.ID)
+			}
 		})
 	}
 }
