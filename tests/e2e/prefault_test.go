@@ -19,20 +19,7 @@ func TestHullImagePrefaulted(t *testing.T) {
 	p := c.runUntilRunning()
 	defer p.wait()
 	defer c.hull("kill", c.ID, "KILL")
-	pid := p.cmd.Process.Pid
-	ranges, err := readOnlySegments(pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range ranges {
-		missing, err := pagesMissing(pid, r[0], r[1])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if missing > 0 {
-			t.Errorf("hull run (pid %d): %d of %d pages of %#x-%#x not mapped", pid, missing, (r[1]-r[0])/4096, r[0], r[1])
-		}
-	}
+	assertImageMapped(t, "hull run", p.cmd.Process.Pid)
 }
 
 // The Go init maps its binary at start too: the C stage's process, which
@@ -44,7 +31,13 @@ func TestGoInitImagePrefaulted(t *testing.T) {
 	c.env = []string{"HULL_GO_INIT=1"}
 	c.mustCreate()
 	defer c.hull("delete", "--force", c.ID)
-	pid := c.state().Pid // the Go init, waiting for start
+	assertImageMapped(t, "Go init", c.state().Pid) // waiting for start
+}
+
+// assertImageMapped fails the test unless process pid (what) has every page
+// of hull's read-only segments mapped.
+func assertImageMapped(t *testing.T, what string, pid int) {
+	t.Helper()
 	ranges, err := readOnlySegments(pid)
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +48,7 @@ func TestGoInitImagePrefaulted(t *testing.T) {
 			t.Fatal(err)
 		}
 		if missing > 0 {
-			t.Errorf("Go init (pid %d): %d of %d pages of %#x-%#x not mapped", pid, missing, (r[1]-r[0])/4096, r[0], r[1])
+			t.Errorf("%s (pid %d): %d of %d pages of %#x-%#x not mapped", what, pid, missing, (r[1]-r[0])/4096, r[0], r[1])
 		}
 	}
 }
