@@ -498,7 +498,11 @@ func TestExecPausedKill(t *testing.T) {
 		p := c.startHull(nil, "exec", "--ignore-paused", c.ID, "echo", "hi")
 		done := make(chan result, 1)
 		go func() { done <- p.wait() }()
-		time.Sleep(500 * time.Millisecond)
+		// Kill only once the exec's process is in the frozen cgroup (a
+		// fixed wait was too short for runc under load).
+		if !waitUntil(10*time.Second, func() bool { return cgroupProcCount(c.Cgroup) >= 2 }) {
+			t.Fatalf("the exec's process never joined the paused container's cgroup %s", c.Cgroup)
+		}
 		start := time.Now()
 		c.mustHull("kill", c.ID, "KILL")
 		c.mustHull("delete", "--force", c.ID)
@@ -514,4 +518,17 @@ func TestExecPausedKill(t *testing.T) {
 			t.Fatal("exec --ignore-paused still waits 10s after delete --force")
 		}
 	})
+}
+
+// cgroupProcCount is the most processes any hierarchy's cgroup of path
+// holds (0 when none can be read).
+func cgroupProcCount(path string) int {
+	most := 0
+	for _, d := range cgroupDirs(path) {
+		data, err := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+		if err == nil {
+			most = max(most, len(strings.Fields(string(data))))
+		}
+	}
+	return most
 }
