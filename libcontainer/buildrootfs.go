@@ -13,7 +13,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hull-runtime/hull/internal/rawfile"
-	"github.com/hull-runtime/hull/internal/threadslack"
 	"github.com/hull-runtime/hull/libcontainer/rootfs"
 )
 
@@ -75,12 +74,6 @@ func buildRootfs(pid int, cfg *initConfig, consoleSock *os.File, runtimeHooks fu
 	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
-		// createContainer hooks are forked from this thread: they get the
-		// caller's timer slack, not the runtime's threads' (threadslack).
-		if err := threadslack.RestoreCallerSlack(); err != nil {
-			done <- err
-			return
-		}
 		done <- b.inNamespaces(pid)
 	}()
 	for {

@@ -13,7 +13,7 @@
  * caller's. A child inherits the slack of the thread that forks it (and
  * makes it its default), so whatever forks a container's process or a hook
  * from a thread the runtime started sets the caller's slack on that thread
- * first (threadslack.go: WithCallerSlack, RestoreCallerSlack).
+ * first (threadslack.go: WithCallerSlack).
  */
 #define _GNU_SOURCE
 #include <pthread.h>

@@ -4,10 +4,9 @@
 // the caller's slack.
 //
 // A process inherits the timer slack of the thread that forks it. Code that
-// starts a container's process or a user's program (a hook) from a thread
-// the runtime started runs the fork in WithCallerSlack, or calls
-// RestoreCallerSlack on a thread of its own that is never unlocked, so that
-// the process gets the caller's slack, not hull's.
+// starts a container's process or a user's program (a hook) runs the fork in
+// WithCallerSlack, so that the process gets the caller's slack, not hull's,
+// whichever thread the goroutine is on.
 package threadslack
 
 // #cgo LDFLAGS: -Wl,--wrap=pthread_create
@@ -26,16 +25,19 @@ func WithCallerSlack(start func() error) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	prev := C.hull_thread_slack()
-	if err := RestoreCallerSlack(); err != nil {
+	if prev == C.hull_caller_slack() { // the main thread: one prctl, nothing to change
+		return start()
+	}
+	if err := restoreCallerSlack(); err != nil {
 		return err
 	}
 	defer C.hull_thread_slack_set(prev) // a refusal leaves the finer slack: harmless
 	return start()
 }
 
-// RestoreCallerSlack sets the calling thread's timer slack back to the one
+// restoreCallerSlack sets the calling thread's timer slack back to the one
 // the program started with. The caller must hold runtime.LockOSThread.
-func RestoreCallerSlack() error {
+func restoreCallerSlack() error {
 	if rc, err := C.hull_thread_slack_set(C.hull_caller_slack()); rc != 0 {
 		return fmt.Errorf("restore this thread's timer slack to %d ns: %w", callerSlack(), err)
 	}

@@ -108,9 +108,9 @@ func TestThreadSlack(t *testing.T) {
 		}
 		return true
 	})
-	for _, r := range onThreads(4, RestoreCallerSlack) {
+	for _, r := range onThreads(4, restoreCallerSlack) {
 		if r.err != nil || r.slack != callers {
-			t.Errorf("after RestoreCallerSlack (main thread: %v): slack %d ns, error %v; want %d ns", r.mainThread, r.slack, r.err, callers)
+			t.Errorf("after restoreCallerSlack (main thread: %v): slack %d ns, error %v; want %d ns", r.mainThread, r.slack, r.err, callers)
 		}
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hull-runtime/hull/internal/threadslack"
 )
 
 // Run runs hooks in order and stops at the first that fails; kind names
@@ -71,7 +73,12 @@ func runOne(h specs.Hook, input []byte) error {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	// A hook that forks a daemon holding our pipes open must not hang us.
 	cmd.WaitDelay = time.Second
-	err := cmd.Run()
+	// Forked with the caller's timer slack, whichever thread runs it: not
+	// the 1 ms of the Go runtime's threads (internal/threadslack).
+	err := threadslack.WithCallerSlack(cmd.Start)
+	if err == nil {
+		err = cmd.Wait()
+	}
 	if ctx.Err() == context.DeadlineExceeded {
 		return fmt.Errorf("timed out after %ds", *h.Timeout)
 	}

@@ -500,7 +500,7 @@ func TestExecPausedKill(t *testing.T) {
 		go func() { done <- p.wait() }()
 		// Kill only once the exec's process is in the frozen cgroup (a
 		// fixed wait was too short for runc under load).
-		if !waitUntil(10*time.Second, func() bool { return cgroupProcCount(c.Cgroup) >= 2 }) {
+		if !waitUntil(10*time.Second, func() bool { return len(procsInCgroup(c.Cgroup)) >= 2 }) {
 			t.Fatalf("the exec's process never joined the paused container's cgroup %s", c.Cgroup)
 		}
 		start := time.Now()
@@ -518,17 +518,4 @@ func TestExecPausedKill(t *testing.T) {
 			t.Fatal("exec --ignore-paused still waits 10s after delete --force")
 		}
 	})
-}
-
-// cgroupProcCount is the most processes any hierarchy's cgroup of path
-// holds (0 when none can be read).
-func cgroupProcCount(path string) int {
-	most := 0
-	for _, d := range cgroupDirs(path) {
-		data, err := os.ReadFile(filepath.Join(d, "cgroup.procs"))
-		if err == nil {
-			most = max(most, len(strings.Fields(string(data))))
-		}
-	}
-	return most
 }
