@@ -17,6 +17,9 @@ import (
 
 const bootTimeout = 60 * time.Second
 
+// stopTimeout bounds a machine's shutdown after its kill signal.
+const stopTimeout = 30 * time.Second
+
 // execFunc runs a command inside a machine.
 type execFunc func(args ...string) (string, error)
 
@@ -24,6 +27,7 @@ type execFunc func(args ...string) (string, error)
 // boot to finish; it fails unless the state is "running" (0 failed units).
 func waitRunning(t *testing.T, m *machine, ex execFunc) time.Duration {
 	t.Helper()
+	m.ex = ex
 	err := untilOK(bootTimeout, func() error {
 		select {
 		case <-m.done:
@@ -88,7 +92,7 @@ func powerOff(t *testing.T, rt runtime, m *machine, id string) {
 	if out, err := rt.output(t, kill...); err != nil {
 		t.Fatalf("%s kill: %v: %s", rt.name, err, out)
 	}
-	if st := m.wait(t, 30*time.Second); st != rt.poweroff {
+	if st := m.wait(t, stopTimeout); st != rt.poweroff {
 		t.Errorf("%s: exit status %d after SIGRTMIN+3, want %d\n%s", rt.name, st, rt.poweroff, m.out)
 	}
 }
@@ -170,7 +174,7 @@ func TestNspawnBoot(t *testing.T) {
 	if out, err := exec.Command(s.hull, "kill", name).CombinedOutput(); err != nil { // default: SIGRTMIN+3
 		t.Fatalf("hull kill: %v: %s", err, out)
 	}
-	if st := m.wait(t, 30*time.Second); st != 0 {
+	if st := m.wait(t, stopTimeout); st != 0 {
 		t.Errorf("hull nspawn exit status %d after poweroff, want 0\n%s", st, m.out)
 	}
 	// The read-only console reaches hull's stdout (a pipe here) for the
@@ -195,7 +199,7 @@ func TestAppContainer(t *testing.T) {
 	cmd := exec.Command(s.hull, "nspawn", "-D", s.work, "-M", name, "--console=pipe", "--cgroups-path", cg,
 		"--setenv=GREETING=hello", "--", "/bin/sh", "-c", `echo "$GREETING $container $(hostname)"; exit 7`)
 	m := startCmd(t, cmd, name, cg)
-	if st := m.wait(t, 30*time.Second); st != 7 {
+	if st := m.wait(t, stopTimeout); st != 7 {
 		t.Errorf("exit status %d, want 7\n%s", st, m.out)
 	}
 	if want := "hello hull " + name; !strings.Contains(m.out.String(), want) {
@@ -215,7 +219,7 @@ func TestConsoleReopened(t *testing.T) {
 	cmd := exec.Command(s.hull, "nspawn", "-D", s.work, "-M", name, "--cgroups-path", cg, "--",
 		"/bin/sh", "-c", `echo before; exec </dev/null >/dev/null 2>&1; sleep 0.5; echo after >/dev/console; exit 5`)
 	m := startCmd(t, cmd, name, cg)
-	if st := m.wait(t, 30*time.Second); st != 5 {
+	if st := m.wait(t, stopTimeout); st != 5 {
 		t.Errorf("exit status %d, want 5\n%s", st, m.out)
 	}
 	for _, want := range []string{"before", "after"} {
@@ -249,7 +253,7 @@ func TestProcessTwo(t *testing.T) {
 	t.Run("status", func(t *testing.T) {
 		m, _ := run(t, `echo "pid=$$ ppid=$PPID init=$(tr '\0' ' ' </proc/1/cmdline)"
 echo "stub=$(stat -c %d:%i /run/host/init)"; exit 7`)
-		if st := m.wait(t, 30*time.Second); st != 7 {
+		if st := m.wait(t, stopTimeout); st != 7 {
 			t.Errorf("exit status %d, want 7\n%s", st, m.out)
 		}
 		if want := "pid=2 ppid=1 init=/run/host/init -- /bin/sh -c"; !strings.Contains(m.out.String(), want) {
@@ -275,7 +279,7 @@ echo "stub=$(stat -c %d:%i /run/host/init)"; exit 7`)
 		if out, err := exec.Command(s.hull, "kill", name).CombinedOutput(); err != nil {
 			t.Fatalf("hull kill: %v: %s", err, out)
 		}
-		if st := m.wait(t, 30*time.Second); st != 3 {
+		if st := m.wait(t, stopTimeout); st != 3 {
 			t.Errorf("exit status %d after SIGTERM, want 3 (the payload's trap)\n%s", st, m.out)
 		}
 		assertNothingLeft(t, m, s.work, "/run/hull-nspawn")
@@ -302,8 +306,7 @@ func TestVolatileOverlay(t *testing.T) {
 	if out, err := ex("sh", "-c", "echo x > /etc/hull-volatile && rm /etc/os-release && findmnt -no FSTYPE /"); err != nil || out != "overlay" {
 		t.Errorf("write inside / (want an overlay root): %q %v", out, err)
 	}
-	exec.Command(s.hull, "kill", name).Run()
-	if st := m.wait(t, 30*time.Second); st != 0 {
+	if st := m.halt(t, s.hull); st != 0 {
 		t.Errorf("exit status %d, want 0\n%s", st, m.out)
 	}
 	if _, err := os.Stat(filepath.Join(s.pristine, "etc/hull-volatile")); err == nil {
@@ -355,8 +358,7 @@ func TestPrivateUsers(t *testing.T) {
 	if err := unix.Stat(filepath.Join(img, "etc/passwd"), &st); err != nil || st.Uid != base {
 		t.Errorf("image not chowned: /etc/passwd owner %d (%v)", st.Uid, err)
 	}
-	exec.Command(s.hull, "kill", name).Run()
-	if code := m.wait(t, 30*time.Second); code != 0 {
+	if code := m.halt(t, s.hull); code != 0 {
 		t.Errorf("exit status %d, want 0\n%s", code, m.out)
 	}
 	assertNothingLeft(t, m, img, "/run/hull-nspawn")
@@ -401,7 +403,7 @@ exec "$@"`, strings.TrimPrefix(cg, "/"))
 	}
 	stop := time.Now()
 	unix.Kill(pid, unix.Signal(37)) // SIGRTMIN+3 to the container's systemd
-	if st := m.wait(t, 30*time.Second); st != 0 {
+	if st := m.wait(t, stopTimeout); st != 0 {
 		t.Errorf("systemd-nspawn exit status %d, want 0\n%s", st, m.out)
 	}
 	timings.add("%-6s boot-to-running %6.2fs  shutdown %5.2fs", "systemd-nspawn", booted.Seconds(), time.Since(stop).Seconds())

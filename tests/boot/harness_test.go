@@ -184,6 +184,7 @@ type machine struct {
 	done    chan struct{}
 	started time.Time
 	status  int
+	ex      execFunc // set once the machine runs commands (waitRunning)
 }
 
 func startCmd(t *testing.T, cmd *exec.Cmd, name, cgroup string) *machine {
@@ -211,16 +212,102 @@ func startCmd(t *testing.T, cmd *exec.Cmd, name, cgroup string) *machine {
 	return m
 }
 
-// wait waits for the runtime process to end and returns its status.
+// wait waits for the runtime process to end and returns its status. A
+// machine still running after d is described in the log and given
+// systemd's own stop timeout (DefaultTimeoutStopSec=90s) more before the
+// test fails: a loaded host can slow a unit's stop; a lost signal or a hung
+// runtime does not end at all.
 func (m *machine) wait(t *testing.T, d time.Duration) int {
 	t.Helper()
 	select {
 	case <-m.done:
 		return m.status
 	case <-time.After(d):
-		t.Fatalf("%s did not stop within %v; output:\n%s", m.name, d, m.out)
+	}
+	waited := time.Now()
+	t.Logf("%s still running %v after its stop began:\n%s", m.name, d, m.diagnose())
+	select {
+	case <-m.done:
+		t.Logf("%s stopped %v after that", m.name, time.Since(waited))
+		return m.status
+	case <-time.After(systemdStopTimeout):
+		t.Fatalf("%s did not stop within %v; output:\n%s\n%s", m.name, d+systemdStopTimeout, m.out, m.diagnose())
 		return -1
 	}
+}
+
+// systemdStopTimeout is systemd's DefaultTimeoutStopSec: how long a
+// shutdown may wait for one unit before systemd kills it.
+const systemdStopTimeout = 90 * time.Second
+
+// diagnose says where a machine that does not stop is: the runtime's and
+// the machine's processes with their kernel wait channels, and the jobs
+// systemd inside still runs.
+func (m *machine) diagnose() string {
+	var b strings.Builder
+	b.WriteString("processes (pid ppid state wchan comm):\n")
+	for _, pid := range m.processes() {
+		stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		wchan, _ := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", pid))
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if len(f) >= 2 {
+			fmt.Fprintf(&b, "  %d %s %s %s %s\n", pid, f[1], f[0], wchan, strings.TrimSpace(string(comm)))
+		}
+	}
+	if m.ex != nil {
+		jobs, err := m.ex("timeout", "10", "systemctl", "list-jobs", "--no-pager")
+		fmt.Fprintf(&b, "systemctl list-jobs (%v):\n%s\n", err, jobs)
+	}
+	return b.String()
+}
+
+// processes lists the runtime's process group and the machine's cgroup
+// tree (the name=systemd hierarchy).
+func (m *machine) processes() []int {
+	seen := map[int]bool{}
+	var out []int
+	add := func(pid int) {
+		if !seen[pid] {
+			seen[pid] = true
+			out = append(out, pid)
+		}
+	}
+	if m.proc.Process != nil {
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			if pgid, err := unix.Getpgid(pid); err == nil && pgid == m.proc.Process.Pid {
+				add(pid)
+			}
+		}
+	}
+	filepath.WalkDir(filepath.Join("/sys/fs/cgroup/systemd", m.cgroup), func(p string, e os.DirEntry, err error) error {
+		if err == nil && e.Name() == "cgroup.procs" {
+			data, _ := os.ReadFile(p)
+			for _, f := range strings.Fields(string(data)) {
+				if pid, err := strconv.Atoi(f); err == nil {
+					add(pid)
+				}
+			}
+		}
+		return nil
+	})
+	return out
+}
+
+// halt sends the machine `hull kill` (a booted machine's kill signal,
+// SIGRTMIN+3 unless KillSignal= says otherwise) and returns the runtime's
+// exit status.
+func (m *machine) halt(t *testing.T, hull string) int {
+	t.Helper()
+	if out, err := exec.Command(hull, "kill", m.name).CombinedOutput(); err != nil {
+		t.Errorf("hull kill %s: %v: %s", m.name, err, out)
+	}
+	return m.wait(t, stopTimeout)
 }
 
 // untilOK retries fn until it succeeds or the deadline passes.

@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestServiceDefaults boots with the flags systemd-nspawn@.service (and so
@@ -44,8 +43,7 @@ func TestServiceDefaults(t *testing.T) {
 	if out, err := exec.Command("ip", "-n", ns, "-o", "link", "show", "ve-"+name).CombinedOutput(); err != nil || !strings.Contains(string(out), ",UP") {
 		t.Errorf("host end ve-%s missing or down: %v %s", name, err, out)
 	}
-	exec.Command(s.hull, "kill", name).Run()
-	if code := m.wait(t, 30*time.Second); code != 0 {
+	if code := m.halt(t, s.hull); code != 0 {
 		t.Errorf("exit status %d, want 0\n%s", code, m.out)
 	}
 	if out, err := exec.Command("ip", "-n", ns, "link", "show", "ve-"+name).CombinedOutput(); err == nil {
@@ -73,8 +71,7 @@ func TestUserNSImageInPrivateDir(t *testing.T) {
 		return strings.TrimSpace(string(out)), err
 	}
 	waitRunning(t, m, ex)
-	exec.Command(s.hull, "kill", name).Run()
-	if code := m.wait(t, 30*time.Second); code != 0 {
+	if code := m.halt(t, s.hull); code != 0 {
 		t.Errorf("exit status %d, want 0\n%s", code, m.out)
 	}
 	assertNothingLeft(t, m, img, "/run/hull-nspawn")

@@ -46,7 +46,7 @@ func TestSignalsPowerOff(t *testing.T) {
 			if err := m.proc.Process.Signal(tc.sig); err != nil {
 				t.Fatal(err)
 			}
-			if st := m.wait(t, 30*time.Second); st != 0 {
+			if st := m.wait(t, stopTimeout); st != 0 {
 				t.Errorf("exit status %d after %s, want 0 (powered off)\n%s", st, unix.SignalName(tc.sig), m.out)
 			}
 			timings.add("%-6s %s to exit %5.2fs", "hull "+tc.name, unix.SignalName(tc.sig), time.Since(stop).Seconds())
