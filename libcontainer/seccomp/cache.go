@@ -135,7 +135,9 @@ func readEntry(path string) ([]byte, error) {
 	if err != nil {
 		return nil, &os.PathError{Op: "read", Path: path, Err: err}
 	}
-	if time.Since(time.Unix(st.Mtim.Unix())) > refreshAfter {
+	// A mark in the future (the clock was set back) is refreshed too:
+	// else the entry would sort as the newest until the clock caught up.
+	if age := time.Since(time.Unix(st.Mtim.Unix())); age > refreshAfter || age < -refreshAfter {
 		// futimens(fd, NULL): now. Failing only ages the entry.
 		unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, 0, 0, 0, 0)
 	}

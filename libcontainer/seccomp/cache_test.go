@@ -187,6 +187,15 @@ func TestCacheLRU(t *testing.T) {
 	if since := time.Since(mtime(ps[0])); since > time.Minute {
 		t.Fatalf("a hit left its entry marked %v ago", since)
 	}
+	// A mark in the future (the clock set back since) is put right.
+	future := time.Now().Add(time.Hour)
+	os.Chtimes(path(ps[0]), future, future)
+	if _, hit, err := c.compile(ps[0]); err != nil || !hit {
+		t.Fatalf("profile 0 marked in the future: hit %v, %v", hit, err)
+	}
+	if since := time.Since(mtime(ps[0])); since < -time.Minute || since > time.Minute {
+		t.Fatalf("a hit left its entry marked %v ahead", -since)
+	}
 	// A hit within refreshAfter of the mark writes nothing.
 	recent := time.Now().Add(-refreshAfter / 2).Truncate(time.Second)
 	os.Chtimes(path(ps[0]), recent, recent)

@@ -103,7 +103,10 @@ func buildFaultHull(t *testing.T) string {
 		}
 	}
 	out := filepath.Join(t.TempDir(), "hull")
-	cmd := exec.Command(goBin, "build", "-trimpath", "-tags", "urfave_cli_no_docs hullfaults", "-o", out, "../../cmd/hull")
+	// The Makefile's tags, so that this hull differs from the tested one
+	// only by its fault points.
+	tags := testenv.MakeVar(t, "../..", "HULLTAGS") + " hullfaults"
+	cmd := exec.Command(goBin, "build", "-trimpath", "-tags", tags, "-o", out, "../../cmd/hull")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build hull with the hullfaults tag: %v\n%s", err, b)
