@@ -40,6 +40,7 @@ func waitRunning(t *testing.T, m *machine, ex execFunc) time.Duration {
 	if err != nil {
 		t.Fatalf("%s: exec never worked: %v\noutput:\n%s", m.name, err, m.out)
 	}
+	m.recordBundle(shared.hull)
 	// systemctl fails to connect until PID 1 has its private socket up.
 	var state string
 	err = untilOK(bootTimeout, func() error {
@@ -185,7 +186,7 @@ func TestNspawnBoot(t *testing.T) {
 		}
 	}
 	timings.add("%-6s boot-to-running %6.2fs  shutdown %5.2fs  (READY=1 relayed after %.2fs)", "hull nspawn", booted.Seconds(), time.Since(stop).Seconds(), ready.Seconds())
-	assertNothingLeft(t, m, s.work, "/run/hull-nspawn")
+	assertNothingLeft(t, m, s.work, nspawnRuns)
 	if left, _ := filepath.Glob("/run/hull-nspawn/machine-*"); len(left) > 0 {
 		t.Errorf("temporary bundles left: %v", left)
 	}
@@ -217,8 +218,12 @@ func TestConsoleReopened(t *testing.T) {
 	name := randomName("console-")
 	cg := machineCgroup(t, s, name)
 	cmd := exec.Command(s.hull, "nspawn", "-D", s.work, "-M", name, "--cgroups-path", cg, "--",
-		"/bin/sh", "-c", `echo before; exec </dev/null >/dev/null 2>&1; sleep 0.5; echo after >/dev/console; exit 5`)
+		"/bin/sh", "-c", `echo before; exec </dev/null >/dev/null 2>&1; sleep 0.5
+until [ -e /run/go ]; do sleep 0.05; done; echo after >/dev/console; exit 5`)
 	m := startCmd(t, cmd, name, cg)
+	// /run/go lets the app end once the test has its bundle directory.
+	m.awaitBundle(t, s.hull)
+	m.release(t, s.hull)
 	if st := m.wait(t, stopTimeout); st != 5 {
 		t.Errorf("exit status %d, want 5\n%s", st, m.out)
 	}
@@ -227,7 +232,7 @@ func TestConsoleReopened(t *testing.T) {
 			t.Errorf("console output %q lacks %q", m.out, want)
 		}
 	}
-	assertNothingLeft(t, m, s.work, "/run/hull-nspawn")
+	assertNothingLeft(t, m, s.work, nspawnRuns)
 }
 
 // TestProcessTwo runs an app with --as-pid2: the stub init is PID 1, the
@@ -251,8 +256,13 @@ func TestProcessTwo(t *testing.T) {
 		return startCmd(t, cmd, name, cg), name
 	}
 	t.Run("status", func(t *testing.T) {
-		m, _ := run(t, `echo "pid=$$ ppid=$PPID init=$(tr '\0' ' ' </proc/1/cmdline)"
+		// The payload waits for /run/go so that the test reads the
+		// machine's bundle directory (hull state) while it runs.
+		m, _ := run(t, `until [ -e /run/go ]; do sleep 0.05; done
+echo "pid=$$ ppid=$PPID init=$(tr '\0' ' ' </proc/1/cmdline)"
 echo "stub=$(stat -c %d:%i /run/host/init)"; exit 7`)
+		m.awaitBundle(t, s.hull)
+		m.release(t, s.hull)
 		if st := m.wait(t, stopTimeout); st != 7 {
 			t.Errorf("exit status %d, want 7\n%s", st, m.out)
 		}
@@ -266,7 +276,7 @@ echo "stub=$(stat -c %d:%i /run/host/init)"; exit 7`)
 		if host := fmt.Sprintf("stub=%d:%d", st.Dev, st.Ino); strings.Contains(m.out.String(), host) || !strings.Contains(m.out.String(), "stub=") {
 			t.Errorf("/run/host/init is not a copy of the host's stub (%s):\n%s", host, m.out)
 		}
-		assertNothingLeft(t, m, s.work, "/run/hull-nspawn")
+		assertNothingLeft(t, m, s.work, nspawnRuns)
 	})
 	t.Run("kill", func(t *testing.T) {
 		m, name := run(t, `trap 'exit 3' TERM; touch /tmp/pid2-ready; while :; do sleep 0.1; done`)
@@ -276,13 +286,14 @@ echo "stub=$(stat -c %d:%i /run/host/init)"; exit 7`)
 		if err != nil {
 			t.Fatalf("payload never ready: %v\n%s", err, m.out)
 		}
+		m.awaitBundle(t, s.hull)
 		if out, err := exec.Command(s.hull, "kill", name).CombinedOutput(); err != nil {
 			t.Fatalf("hull kill: %v: %s", err, out)
 		}
 		if st := m.wait(t, stopTimeout); st != 3 {
 			t.Errorf("exit status %d after SIGTERM, want 3 (the payload's trap)\n%s", st, m.out)
 		}
-		assertNothingLeft(t, m, s.work, "/run/hull-nspawn")
+		assertNothingLeft(t, m, s.work, nspawnRuns)
 	})
 	if now, err := os.ReadFile(s.stubinit); err != nil || !bytes.Equal(now, hostStub) {
 		t.Errorf("the host's %s changed (%v)", s.stubinit, err)
@@ -315,7 +326,7 @@ func TestVolatileOverlay(t *testing.T) {
 	if after := treeStamp(t, s.pristine); after != before {
 		t.Errorf("image changed: %s -> %s", before, after)
 	}
-	assertNothingLeft(t, m, s.pristine, "/run/hull-nspawn")
+	assertNothingLeft(t, m, s.pristine, nspawnRuns)
 }
 
 // treeStamp summarises the image's top directories and key files.
@@ -361,7 +372,7 @@ func TestPrivateUsers(t *testing.T) {
 	if code := m.halt(t, s.hull); code != 0 {
 		t.Errorf("exit status %d, want 0\n%s", code, m.out)
 	}
-	assertNothingLeft(t, m, img, "/run/hull-nspawn")
+	assertNothingLeft(t, m, img, nspawnRuns)
 }
 
 // TestNspawnItself boots the same image with systemd-nspawn, for the

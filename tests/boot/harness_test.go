@@ -7,12 +7,14 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -185,6 +187,7 @@ type machine struct {
 	started time.Time
 	status  int
 	ex      execFunc // set once the machine runs commands (waitRunning)
+	bundle  string   // hull's bundle directory of the machine (waitRunning)
 }
 
 func startCmd(t *testing.T, cmd *exec.Cmd, name, cgroup string) *machine {
@@ -392,11 +395,32 @@ func mountsUnder(paths ...string) []string {
 	return out
 }
 
+// nspawnRuns holds the bundle directories of every `hull nspawn` on the
+// host: this package's machines and, at the same time, other packages'
+// (tests/e2e boots some while `go test ./...` runs this package).
+const nspawnRuns = "/run/hull-nspawn"
+
 // assertNothingLeft checks the machine left no cgroup, mount or process.
+// For nspawnRuns it checks the machine's own bundle directory there: it
+// and every mount below it must be gone.
 func assertNothingLeft(t *testing.T, m *machine, paths ...string) {
 	t.Helper()
 	if dirs := cgroupDirs(m.cgroup); len(dirs) > 0 {
 		t.Errorf("%s: cgroups left behind: %v", m.name, dirs)
+	}
+	paths = slices.Clone(paths)
+	for i, p := range paths {
+		if p != nspawnRuns {
+			continue
+		}
+		if !strings.HasPrefix(m.bundle, nspawnRuns+"/") {
+			t.Errorf("%s: its bundle directory under %s is unknown (hull state said %q)", m.name, nspawnRuns, m.bundle)
+			continue
+		}
+		paths[i] = m.bundle
+		if _, err := os.Lstat(m.bundle); err == nil {
+			t.Errorf("%s: bundle directory %s left behind", m.name, m.bundle)
+		}
 	}
 	if ms := mountsUnder(paths...); len(ms) > 0 {
 		t.Errorf("%s: mounts left behind: %v", m.name, ms)
@@ -405,6 +429,57 @@ func assertNothingLeft(t *testing.T, m *machine, paths ...string) {
 		if err := unix.Kill(-m.proc.Process.Pid, 0); err == nil {
 			t.Errorf("%s: processes of group %d still alive", m.name, m.proc.Process.Pid)
 		}
+	}
+}
+
+// awaitBundle waits for `hull state` to give the machine's bundle
+// directory: `hull nspawn` has started the container.
+func (m *machine) awaitBundle(t *testing.T, hull string) {
+	t.Helper()
+	err := untilOK(bootTimeout, func() error {
+		select {
+		case <-m.done:
+			return fmt.Errorf("exited with %d before it ran:\n%s", m.status, m.out)
+		default:
+		}
+		if m.recordBundle(hull); m.bundle == "" {
+			return fmt.Errorf("hull state %s gives no bundle", m.name)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%s: %v", m.name, err)
+	}
+}
+
+// release creates /run/go in the machine (with `hull exec`, once it
+// runs): the payloads that wait for it go on.
+func (m *machine) release(t *testing.T, hull string) {
+	t.Helper()
+	err := untilOK(bootTimeout, func() error {
+		out, err := exec.Command(hull, "exec", m.name, "touch", "/run/go").CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("hull exec %s touch /run/go: %v: %s", m.name, err, out)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, m.out)
+	}
+}
+
+// recordBundle notes the bundle directory `hull state` gives for the
+// machine; a machine of another runtime has none.
+func (m *machine) recordBundle(hull string) {
+	out, err := exec.Command(hull, "state", m.name).Output()
+	if err != nil {
+		return
+	}
+	var st struct {
+		Bundle string `json:"bundle"`
+	}
+	if json.Unmarshal(out, &st) == nil {
+		m.bundle = st.Bundle
 	}
 }
 

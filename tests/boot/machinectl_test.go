@@ -49,7 +49,7 @@ func TestServiceDefaults(t *testing.T) {
 	if out, err := exec.Command("ip", "-n", ns, "link", "show", "ve-"+name).CombinedOutput(); err == nil {
 		t.Errorf("ve-%s left after poweroff: %s", name, out)
 	}
-	assertNothingLeft(t, m, img, "/run/hull-nspawn")
+	assertNothingLeft(t, m, img, nspawnRuns)
 }
 
 // TestUserNSImageInPrivateDir: with -U, an image whose parent others cannot
@@ -74,5 +74,5 @@ func TestUserNSImageInPrivateDir(t *testing.T) {
 	if code := m.halt(t, s.hull); code != 0 {
 		t.Errorf("exit status %d, want 0\n%s", code, m.out)
 	}
-	assertNothingLeft(t, m, img, "/run/hull-nspawn")
+	assertNothingLeft(t, m, img, nspawnRuns)
 }

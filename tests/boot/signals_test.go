@@ -29,10 +29,11 @@ func TestSignalsPowerOff(t *testing.T) {
 			name := randomName("sig-")
 			cg := machineCgroup(t, s, name)
 			var cmd *exec.Cmd
+			bundle := nspawnRuns
 			if tc.name == "nspawn" {
 				cmd = exec.Command(s.hull, "nspawn", "-b", "-D", s.work, "-M", name, "--console=pipe", "--cgroups-path", cg)
 			} else {
-				bundle := t.TempDir()
+				bundle = t.TempDir()
 				convert(t, s, bundle, "-D", s.work, "-M", name, "-b", "--console=pipe", "--cgroups-path", cg)
 				cmd = exec.Command(s.hull, "run", "--bundle", bundle, name)
 			}
@@ -50,7 +51,7 @@ func TestSignalsPowerOff(t *testing.T) {
 				t.Errorf("exit status %d after %s, want 0 (powered off)\n%s", st, unix.SignalName(tc.sig), m.out)
 			}
 			timings.add("%-6s %s to exit %5.2fs", "hull "+tc.name, unix.SignalName(tc.sig), time.Since(stop).Seconds())
-			assertNothingLeft(t, m, s.work, "/run/hull-nspawn")
+			assertNothingLeft(t, m, s.work, bundle)
 		})
 	}
 }
