@@ -101,10 +101,33 @@ func TestEscapeSequence(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("machine never ran:\n%s", out.String())
 	}
-	// Not an escape: another key between, then too few.
-	master.Write([]byte("\x1d\x1dx\x1d"))
+	// Not an escape: another key between, then too few. The escape window
+	// is timed at hull's reads, which a loaded host can delay past a fixed
+	// pause (both bursts then read at once hold three escapes in a row):
+	// each burst is typed once hull has passed the one before to the
+	// machine's terminal, which echoes it ("^]" for Ctrl-]).
+	echoed := ""
+	typed := func(keys string) {
+		t.Helper()
+		master.Write([]byte(keys))
+		echoed += strings.ReplaceAll(keys, "\x1d", "^]")
+		if err := untilOK(bootTimeout, func() error {
+			select {
+			case <-exited: // the check below says the machine ended
+				return nil
+			default:
+			}
+			if !strings.Contains(out.String(), echoed) {
+				return fmt.Errorf("the machine's terminal has not echoed %q", echoed)
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("%v:\n%q", err, out.String())
+		}
+	}
+	typed("\x1d\x1dx\x1d")
 	time.Sleep(1500 * time.Millisecond)
-	master.Write([]byte("\x1d\x1d"))
+	typed("\x1d\x1d")
 	time.Sleep(1500 * time.Millisecond)
 	if !running() {
 		t.Fatalf("machine ended without a complete escape:\n%s", out.String())
