@@ -96,7 +96,7 @@ func (d *dockerd) start() {
 	}
 	d.done = make(chan error, 1)
 	go func() { d.done <- d.daemon.Wait() }()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(cmdTimeout) // a loaded host slows the daemon's start
 	for {
 		r := d.docker(d.t, "version")
 		if r.Code == 0 {
@@ -110,7 +110,7 @@ func (d *dockerd) start() {
 		}
 		if time.Now().After(deadline) {
 			d.stopDaemon()
-			d.t.Fatalf("dockerd did not come up in 60s: %s\nlog: %s", r, d.log())
+			d.t.Fatalf("dockerd did not come up in %v: %s\nlog: %s", cmdTimeout, r, d.log())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
