@@ -60,7 +60,6 @@ func newCRIDaemon(t *testing.T) *criDaemon {
 		t.Skip("CNI plugins not installed (Debian: apt-get install containernetworking-plugins)")
 	}
 	s := newScratch(t, "cri")
-	removeIfNew(t, "/run/containerd", "/run/netns", "/var/run/netns")
 	removeNewEntries(t, "/run/netns")
 	removeNewCgroups(t, "k8s.io")
 	c := &criDaemon{t: t, hull: bin, s: s, sock: filepath.Join(s.Dir, "containerd.sock")}

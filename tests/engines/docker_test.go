@@ -51,8 +51,8 @@ func newDockerd(t *testing.T) *dockerd {
 	requireTools(t, "runc", "runc")
 	s := newScratch(t, "docker")
 	// dockerd keeps its trust key in /etc/docker whatever its roots; its
-	// containerd's shims put their sockets in /run/containerd/s.
-	removeIfNew(t, "/etc/docker/key.json", "/run/docker", "/var/lib/docker", "/run/containerd")
+	// containerd's shims put their sockets in /run/containerd/s: TestMain
+	// removes them after the package's last test (sharedHostPaths).
 	d := &dockerd{t: t, hull: bin, s: s, sock: filepath.Join(s.Dir, "docker.sock"),
 		env: []string{"DOCKER_CONFIG=" + filepath.Join(s.Dir, "client")}}
 	d.start()
