@@ -71,7 +71,13 @@ func TestEscapeSequence(t *testing.T) {
 	}
 	slave.Close()
 	var out lockedBuffer
-	go func() { _, _ = out.ReadFrom(master) }()
+	// The reader ends when the terminal's last slave closes (EIO), with
+	// hull's exit: only then has it read all hull wrote.
+	readAll := make(chan struct{})
+	go func() {
+		_, _ = out.ReadFrom(master)
+		close(readAll)
+	}()
 	done := make(chan error, 1)
 	exited := make(chan struct{})
 	go func() {
@@ -141,6 +147,11 @@ func TestEscapeSequence(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatalf("escape did not end the machine:\n%s", out.String())
+	}
+	select {
+	case <-readAll:
+	case <-time.After(bootTimeout):
+		t.Errorf("the terminal stays open %v after hull's exit", bootTimeout)
 	}
 	if !strings.Contains(out.String(), "escape") {
 		t.Errorf("no escape message on the terminal:\n%q", out.String())
