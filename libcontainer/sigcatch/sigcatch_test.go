@@ -41,7 +41,7 @@ func recv(t *testing.T, ch <-chan unix.Signal) (unix.Signal, bool) {
 	select {
 	case s := <-ch:
 		return s, true
-	case <-time.After(2 * time.Second):
+	case <-time.After(10 * time.Second): // a loaded host may hold the signal goroutine back
 		return 0, false
 	}
 }

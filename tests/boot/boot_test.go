@@ -280,7 +280,7 @@ echo "stub=$(stat -c %d:%i /run/host/init)"; exit 7`)
 	})
 	t.Run("kill", func(t *testing.T) {
 		m, name := run(t, `trap 'exit 3' TERM; touch /tmp/pid2-ready; while :; do sleep 0.1; done`)
-		err := untilOK(10*time.Second, func() error {
+		err := untilOK(bootTimeout, func() error {
 			return exec.Command(s.hull, "exec", name, "test", "-e", "/tmp/pid2-ready").Run()
 		})
 		if err != nil {

@@ -72,7 +72,13 @@ func TestEscapeSequence(t *testing.T) {
 	}
 	slave.Close()
 	var out lockedBuffer
-	go func() { _, _ = out.ReadFrom(master) }()
+	// The reader ends when the terminal's last slave closes (EIO), with
+	// hull's exit: only then has it read all hull wrote.
+	readAll := make(chan struct{})
+	go func() {
+		_, _ = out.ReadFrom(master)
+		close(readAll)
+	}()
 	done := make(chan error, 1)
 	exited := make(chan struct{})
 	go func() {
@@ -102,10 +108,33 @@ func TestEscapeSequence(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("machine never ran:\n%s", out.String())
 	}
-	// Not an escape: another key between, then too few.
-	master.Write([]byte("\x1d\x1dx\x1d"))
+	// Not an escape: another key between, then too few. The escape window
+	// is timed at hull's reads, which a loaded host can delay past a fixed
+	// pause (both bursts then read at once hold three escapes in a row):
+	// each burst is typed once hull has passed the one before to the
+	// machine's terminal, which echoes it ("^]" for Ctrl-]).
+	echoed := ""
+	typed := func(keys string) {
+		t.Helper()
+		master.Write([]byte(keys))
+		echoed += strings.ReplaceAll(keys, "\x1d", "^]")
+		if err := untilOK(bootTimeout, func() error {
+			select {
+			case <-exited: // the check below says the machine ended
+				return nil
+			default:
+			}
+			if !strings.Contains(out.String(), echoed) {
+				return fmt.Errorf("the machine's terminal has not echoed %q", echoed)
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("%v:\n%q", err, out.String())
+		}
+	}
+	typed("\x1d\x1dx\x1d")
 	time.Sleep(1500 * time.Millisecond)
-	master.Write([]byte("\x1d\x1d"))
+	typed("\x1d\x1d")
 	time.Sleep(1500 * time.Millisecond)
 	if !running() {
 		t.Fatalf("machine ended without a complete escape:\n%s", out.String())
@@ -119,6 +148,11 @@ func TestEscapeSequence(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatalf("escape did not end the machine:\n%s", out.String())
+	}
+	select {
+	case <-readAll:
+	case <-time.After(bootTimeout):
+		t.Errorf("the terminal stays open %v after hull's exit", bootTimeout)
 	}
 	if !strings.Contains(out.String(), "escape") {
 		t.Errorf("no escape message on the terminal:\n%q", out.String())

@@ -485,15 +485,26 @@ func TestCLIExecCgroup(t *testing.T) {
 // whose parent exits is re-parented to `run` (a child subreaper, as runc's
 // run) and reaped by it when it exits; with --no-subreaper it goes to
 // another ancestor. The container's own exit status is passed through either way.
+//
+// The orphan (cat on a fifo) lives until the script writes to the fifo, and
+// the script then waits for the orphan to be reaped (or, without run as
+// subreaper, to be a zombie), bounded at 10 s: fixed sleeps (an orphan of
+// 0.5 s read 0.2 s later) lost the race under CI load.
 func TestCLIRunSubreaper(t *testing.T) {
-	script := `sh -c 'sleep 0.5 & echo $! > /tmp/pid'; pid=$(cat /tmp/pid); sleep 0.2
-cut -d' ' -f4 /proc/$pid/stat; sleep 1
-if [ -e /proc/$pid ]; then echo left; else echo reaped; fi; exit 3`
+	const script = `mkfifo /tmp/go
+sh -c 'cat /tmp/go >/dev/null & echo $! > /tmp/pid'; pid=$(cat /tmp/pid)
+cut -d' ' -f4 /proc/$pid/stat; echo > /tmp/go
+i=0; while [ -e /proc/$pid ] && [ $i -lt 200 ]; do
+	[ "$NOSUB" = true ] && [ "$(cut -d' ' -f3 /proc/$pid/stat)" = Z ] && break
+	sleep 0.05; i=$((i+1))
+done
+if [ -e /proc/$pid ]; then echo "left:$(cut -d' ' -f3 /proc/$pid/stat)"; else echo reaped; fi; exit 3`
 	for _, rt := range cliRuntimes(t) {
 		for _, noSub := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/no-subreaper=%v", rt, noSub), func(t *testing.T) {
 				c := newRuntimeContainer(t, rt, func(s *specs.Spec) {
 					s.Process.Args = sh(script)
+					s.Process.Env = append(s.Process.Env, fmt.Sprintf("NOSUB=%v", noSub))
 					var ns []specs.LinuxNamespace
 					for _, n := range s.Linux.Namespaces {
 						if n.Type != specs.PIDNamespace {

@@ -66,6 +66,12 @@ func TestExecPaused(t *testing.T) {
 		p := c.startHull(nil, "exec", "--ignore-paused", c.ID, "echo", "hi")
 		done := make(chan result, 1)
 		go func() { done <- p.wait() }()
+		// Resume only once the exec's process is frozen in the cgroup: an
+		// earlier resume (a loaded host's exec is slow to get there) proves
+		// nothing of resume not waiting for it.
+		if !waitUntil(10*time.Second, func() bool { return len(procsInCgroup(c.Cgroup)) >= 2 }) {
+			t.Fatalf("the exec's process never joined the paused container's cgroup %s", c.Cgroup)
+		}
 		select {
 		case r := <-done:
 			t.Fatalf("exec --ignore-paused finished while the container was paused: %s", r)

@@ -51,8 +51,8 @@ func newDockerd(t *testing.T) *dockerd {
 	requireTools(t, "runc", "runc")
 	s := newScratch(t, "docker")
 	// dockerd keeps its trust key in /etc/docker whatever its roots; its
-	// containerd's shims put their sockets in /run/containerd/s.
-	removeIfNew(t, "/etc/docker/key.json", "/run/docker", "/var/lib/docker", "/run/containerd")
+	// containerd's shims put their sockets in /run/containerd/s: TestMain
+	// removes them after the package's last test (sharedHostPaths).
 	d := &dockerd{t: t, hull: bin, s: s, sock: filepath.Join(s.Dir, "docker.sock"),
 		env: []string{"DOCKER_CONFIG=" + filepath.Join(s.Dir, "client")}}
 	d.start()
@@ -96,7 +96,7 @@ func (d *dockerd) start() {
 	}
 	d.done = make(chan error, 1)
 	go func() { d.done <- d.daemon.Wait() }()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(cmdTimeout) // a loaded host slows the daemon's start
 	for {
 		r := d.docker(d.t, "version")
 		if r.Code == 0 {
@@ -110,7 +110,7 @@ func (d *dockerd) start() {
 		}
 		if time.Now().After(deadline) {
 			d.stopDaemon()
-			d.t.Fatalf("dockerd did not come up in 60s: %s\nlog: %s", r, d.log())
+			d.t.Fatalf("dockerd did not come up in %v: %s\nlog: %s", cmdTimeout, r, d.log())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -313,23 +313,30 @@ func cgroupFile(pid int, file string) (string, error) {
 }
 
 // testStopTiming: a container that exits on SIGTERM stops at once, one
-// that ignores it (sleep as PID 1) is killed when the timeout ends.
+// that ignores it (sleep as PID 1) is killed when the timeout ends. The
+// stop begins once the trap is set (the script says so in its log: a
+// fixed 300 ms lost to a loaded host, and PID 1 drops a TERM it has no
+// handler for, so the stop then waited its whole timeout and killed it).
 func (d *dockerd) testStopTiming(t *testing.T, rt string) {
 	for _, tc := range []struct {
 		script   string
+		ready    string // a log line the script writes once it can take the stop
 		timeout  int
 		min, max time.Duration
 		status   string
 	}{
-		{"trap 'exit 0' TERM; while :; do sleep 0.1; done", 10, 0, 3 * time.Second, "exited 0"},
-		{"exec sleep 1000", 2, 2 * time.Second, 6 * time.Second, "exited 137"},
+		{"trap 'exit 0' TERM; echo trapped; while :; do sleep 0.1; done", "trapped", 10, 0, 3 * time.Second, "exited 0"},
+		{"exec sleep 1000", "", 2, 2 * time.Second, 6 * time.Second, "exited 137"},
 	} {
 		name := "stop-" + rt + "-" + randHex(4)
 		d.must(t, runArgs(rt, "-d", "--name", name, dockerImage, "sh", "-c", tc.script)...)
-		time.Sleep(300 * time.Millisecond) // the trap is set
+		if tc.ready != "" {
+			d.waitLog(t, name, tc.ready)
+		}
 		start := time.Now()
 		d.must(t, "stop", "--time", strconv.Itoa(tc.timeout), name)
 		took := time.Since(start)
+		t.Logf("%s: stop --time %d took %v", tc.script, tc.timeout, took.Round(time.Millisecond))
 		if took < tc.min || took > tc.max {
 			t.Errorf("%s: stop --time %d took %v, want %v..%v", tc.script, tc.timeout, took.Round(time.Millisecond), tc.min, tc.max)
 		}
@@ -337,6 +344,23 @@ func (d *dockerd) testStopTiming(t *testing.T, rt string) {
 			t.Errorf("%s: after stop %q, want %q", tc.script, got, tc.status)
 		}
 		d.must(t, "rm", name)
+	}
+}
+
+// waitLog waits until the container's log holds line, and fails the test
+// with the log seen if it does not within cmdTimeout.
+func (d *dockerd) waitLog(t *testing.T, name, line string) {
+	t.Helper()
+	deadline := time.Now().Add(cmdTimeout)
+	for {
+		r := d.docker(t, "logs", name)
+		if r.Code == 0 && strings.Contains(r.Stdout, line) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never logged %q in %v: %s", name, line, cmdTimeout, r)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

@@ -165,24 +165,50 @@ func rmdirTree(dir string) error {
 	return unix.Rmdir(dir)
 }
 
-// removeIfNew removes, on cleanup, each path that did not exist when it was
-// called: engines make a few host directories of their own no flag moves
-// (podman's blob cache and netavark's run dir, the runc shim's socket dir).
-// A path that existed before belongs to someone else and is left alone.
-func removeIfNew(t *testing.T, paths ...string) {
-	var fresh []string
+// sharedHostPaths are host paths engines make whatever their roots:
+// dockerd's trust key and run and data dirs, podman's blob cache and
+// netavark's run dir, the runc shim's socket dir (/run/containerd/s, used
+// by the shims of dockerd, containerd and its CRI alike). Tests running at
+// once share them, so they are judged for the whole package: those absent
+// before its first test are removed after its last. (Judged per test, the
+// first test to end removed them under the shims and podmans of the tests
+// still running.) One that existed before belongs to someone else.
+var sharedHostPaths = []string{
+	"/etc/docker/key.json", "/run/docker", "/var/lib/docker",
+	"/var/lib/containers", "/run/containers", "/run/containerd",
+}
+
+// sharedHostDirs are host directories where other test packages, running
+// beside this one, make entries of their own: containerd's CRI names pods'
+// network namespaces in /run/netns, as `ip netns add` in tests/e2e does
+// (which also makes the directory a mount point). One absent before is
+// removed only if empty and unmounted.
+var sharedHostDirs = []string{"/run/netns"}
+
+// absentPaths returns the paths that do not exist now.
+func absentPaths(paths []string) []string {
+	var out []string
 	for _, p := range paths {
 		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
-			fresh = append(fresh, p)
+			out = append(out, p)
 		}
 	}
-	t.Cleanup(func() {
-		for _, p := range fresh {
-			if err := os.RemoveAll(p); err != nil {
-				t.Errorf("remove %s: %v", p, err)
-			}
+	return out
+}
+
+// removeFresh removes the paths whole and the directories only when
+// empty (rmdir fails on entries and mount points: those are left).
+func removeFresh(paths, dirs []string) error {
+	var errs []error
+	for _, p := range paths {
+		if err := os.RemoveAll(p); err != nil {
+			errs = append(errs, fmt.Errorf("remove %s: %w", p, err))
 		}
-	})
+	}
+	for _, d := range dirs {
+		unix.Rmdir(d) //nolint:errcheck // in use by another package's tests: theirs to remove
+	}
+	return errors.Join(errs...)
 }
 
 // removeNewCgroups removes, on cleanup, the cgroup name (relative to each

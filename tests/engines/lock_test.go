@@ -30,7 +30,15 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 	}
+	fresh := absentPaths(sharedHostPaths)
+	freshDirs := absentPaths(sharedHostDirs)
 	code := m.Run()
+	if err := removeFresh(fresh, freshDirs); err != nil {
+		fmt.Fprintf(os.Stderr, "engines: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
 	f.Close()
 	os.Exit(code)
 }

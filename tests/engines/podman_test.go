@@ -49,7 +49,7 @@ func newPodman(t *testing.T) *podman {
 	bin, rootfs := testenv.RequireHull(t, "engine tests")
 	requireTools(t, "podman conmon", "podman", "conmon")
 	s := newScratch(t, "podman")
-	removeIfNew(t, "/var/lib/containers", "/run/containers")
+	// podman's blob cache and netavark's run dir: see sharedHostPaths.
 	// podman as root passes hull no --root, and the exit command conmon
 	// runs (podman container cleanup, which deletes the container from the
 	// runtime) drops --runtime-flag: so hull's state is in its default

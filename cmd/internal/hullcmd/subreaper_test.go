@@ -26,6 +26,21 @@ func waitExited(t *testing.T, pid int) {
 	t.Fatalf("pid %d never showed as exited", pid)
 }
 
+// waitPidExited blocks until the child pid has exited, leaving it unreaped.
+func waitPidExited(t *testing.T, pid int) {
+	t.Helper()
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, unix.EINTR) {
+			t.Fatalf("waitid for pid %d: %v", pid, err)
+		}
+	}
+}
+
 func TestExitedChildDoesNotReap(t *testing.T) {
 	cmd := exec.Command("sh", "-c", "exit 7")
 	if err := cmd.Start(); err != nil {
@@ -89,8 +104,10 @@ func TestReapLeavesKeep(t *testing.T) {
 			if tt.keepDone {
 				// When waitid names the kept zombie, reap stops there; the
 				// rest is reaped once the kept child's waiter took it, as
-				// run's stop does after WaitExit.
-				time.Sleep(50 * time.Millisecond)
+				// run's stop does after WaitExit. The other child must have
+				// exited first (a fixed 50 ms was not always enough for it
+				// to run on a loaded host).
+				waitPidExited(t, pid)
 				(&orphanReaper{keep: keep.Process.Pid}).reap()
 				if reaped(keep.Process.Pid) {
 					t.Fatal("kept child reaped")
