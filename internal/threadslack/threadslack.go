@@ -1,6 +1,6 @@
 // Package threadslack gives the threads the Go runtime starts a timer slack
-// of 1 ms (threadslack.c says why), so that its helper threads wake less
-// often. Importing the package does it; it needs cgo. The main thread keeps
+// of 1 ms, and its monitor thread (sysmon) one of 10 ms (threadslack.c says
+// why), so that its helper threads wake less often. Importing the package does it; it needs cgo. The main thread keeps
 // the caller's slack.
 //
 // A process inherits the timer slack of the thread that forks it. Code that
@@ -48,4 +48,9 @@ func restoreCallerSlack() error {
 func callerSlack() uint64 { return uint64(C.hull_caller_slack()) }
 func threadSlack() uint64 { return uint64(C.hull_thread_slack()) }
 
-const threadSlackNs = C.HULL_THREAD_SLACK_NS
+func sysmonTid() int { return int(C.hull_sysmon_tid()) }
+
+const (
+	threadSlackNs = C.HULL_THREAD_SLACK_NS
+	sysmonSlackNs = C.HULL_SYSMON_SLACK_NS
+)

@@ -3,6 +3,13 @@
 
 /* The timer slack of the threads pthread_create starts: 1 ms. */
 #define HULL_THREAD_SLACK_NS 1000000UL
+/* The first of them, the Go runtime's sysmon: 10 ms, the longest sleep
+ * sysmon takes by itself (threadslack.c says why). */
+#define HULL_SYSMON_SLACK_NS 10000000UL
+
+/* hull_sysmon_tid is the thread id of the first thread pthread_create
+ * started (0 before it runs), for the tests. */
+int hull_sysmon_tid(void);
 
 /* hull_caller_slack is the timer slack the program started with (its main
  * thread's, inherited from the caller), in ns. */

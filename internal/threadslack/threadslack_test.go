@@ -1,12 +1,15 @@
 package threadslack
 
 import (
+	"fmt"
 	"os"
 	osexec "os/exec"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -86,6 +89,7 @@ func TestThreadSlack(t *testing.T) {
 	if others == 0 {
 		t.Fatal("no goroutine ran on a thread the runtime started")
 	}
+	checkSysmon(t)
 	// WithCallerSlack: the caller's inside, the thread's own after.
 	var inside sync.Map
 	for _, r := range onThreads(4, func() error {
@@ -112,5 +116,51 @@ func TestThreadSlack(t *testing.T) {
 		if r.err != nil || r.slack != callers {
 			t.Errorf("after restoreCallerSlack (main thread: %v): slack %d ns, error %v; want %d ns", r.mainThread, r.slack, r.err, callers)
 		}
+	}
+}
+
+// checkSysmon: the first thread the runtime started has sysmon's slack,
+// and it is sysmon: while a goroutine runs (so that sysmon does not park,
+// as it does for an idle program), it is found in nanosleep, the system
+// call of sysmon's usleep, where every other thread of the runtime parks
+// in futex.
+func checkSysmon(t *testing.T) {
+	t.Helper()
+	tid := sysmonTid()
+	if tid == 0 {
+		t.Fatal("no thread recorded as the runtime's first")
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/timerslack_ns", tid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(data)); got != strconv.Itoa(sysmonSlackNs) {
+		t.Errorf("first thread %d: timer slack %s ns, want %d", tid, got, sysmonSlackNs)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+		}
+	}()
+	const samples = 40
+	sleeping := 0
+	for range samples {
+		time.Sleep(5 * time.Millisecond)
+		call, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/syscall", tid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(string(call), strconv.Itoa(unix.SYS_NANOSLEEP)+" ") {
+			sleeping++
+		}
+	}
+	if sleeping < samples/2 {
+		t.Errorf("first thread %d was in nanosleep in %d of %d samples: not sysmon", tid, sleeping, samples)
 	}
 }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -12,7 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// hull's own threads sleep with a timer slack of 1 ms (internal/threadslack),
+// hull's own threads sleep with a timer slack of 1 ms, its sysmon 10 ms
+// (internal/threadslack),
 // but the container's processes and the hooks keep the caller's: a
 // container started by `run`, a process added by `exec` and every hook hull
 // runs see the timer slack of the thread that started hull, not hull's. Twice: hull forks the C stage from its
@@ -88,6 +90,7 @@ func testTimerSlack(t *testing.T, hullInRoot bool, env []string, edit func(*spec
 	p := c.runUntilRunning()
 	defer p.wait()
 	defer c.hull("kill", c.ID, "KILL")
+	checkHullThreads(t, p.cmd.Process.Pid, callers)
 	exec := c.mustHull("exec", c.ID, "cat", "/proc/self/timerslack_ns")
 	want := strconv.Itoa(callers)
 	if got := strings.TrimSpace(exec.Stdout); got != want {
@@ -105,6 +108,38 @@ func testTimerSlack(t *testing.T, hullInRoot bool, env []string, edit func(*spec
 		} else if strings.TrimSpace(string(got)) != want {
 			t.Errorf("%s hook: timer slack %q ns, want the caller's %s", kind, strings.TrimSpace(string(got)), want)
 		}
+	}
+}
+
+// checkHullThreads: hull's main thread keeps the caller's timer slack, the
+// first thread the runtime started (sysmon) has 10 ms, every other 1 ms.
+func checkHullThreads(t *testing.T, pid, callers int) {
+	t.Helper()
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var slacks []string
+	sysmons := 0
+	for _, task := range tasks {
+		tid, _ := strconv.Atoi(task.Name())
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/timerslack_ns", tid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		slack, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		slacks = append(slacks, fmt.Sprintf("%d:%d", tid, slack))
+		switch {
+		case tid == pid && slack == callers:
+		case tid != pid && slack == 1000000:
+		case tid != pid && slack == 10000000:
+			sysmons++
+		default:
+			t.Errorf("hull's thread %d (main: %v): timer slack %d ns", tid, tid == pid, slack)
+		}
+	}
+	if sysmons != 1 {
+		t.Errorf("hull has %d threads with sysmon's 10 ms timer slack, want 1 (tid:slack %v)", sysmons, slacks)
 	}
 }
 
