@@ -20,7 +20,7 @@
  * runs no goroutine, only its own loop. It sleeps 20 us at a time while it
  * finds work and backs off to 10 ms sleeps once idle. With a 1 ms slack its
  * wake-ups were still 48 of a `hull run`'s ~90 context switches, so it gets
- * a 10 ms slack, its own idle period: `run` 81 -> 58 switches and 1.6 ms
+ * a 10 ms slack, its own idle period: `run` 80 -> 57 switches and 1.2 ms
  * less CPU, `exec` 51 -> 36 and 0.6 ms less. What waits on its rounds gets
  * them later: taking back a processor from a thread blocked in a system
  * call (for a third goroutine while both are held), preempting a goroutine
