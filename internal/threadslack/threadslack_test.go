@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -137,15 +138,10 @@ func checkSysmon(t *testing.T) {
 	if got := strings.TrimSpace(string(data)); got != strconv.Itoa(sysmonSlackNs) {
 		t.Errorf("first thread %d: timer slack %s ns, want %d", tid, got, sysmonSlackNs)
 	}
-	stop := make(chan struct{})
-	defer close(stop)
+	var stop atomic.Bool
+	defer stop.Store(true)
 	go func() {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
+		for spins := 0; !stop.Load(); spins++ {
 		}
 	}()
 	const samples = 40
