@@ -23,8 +23,11 @@
  * a 10 ms slack, its own idle period: `run` 80 -> 57 switches and 1.2 ms
  * less CPU, `exec` 51 -> 36 and 0.6 ms less. What waits on its rounds gets
  * them later: taking back a processor from a thread blocked in a system
- * call (for a third goroutine while both are held), preempting a goroutine
- * that runs for over 10 ms; no hull command waits on either.
+ * call (for a goroutine that is ready while every processor is held: with
+ * GOMAXPROCS=1 a single blocked read holds them all), preempting a
+ * goroutine that runs for over 10 ms. So a goroutine that readies another
+ * and then blocks in a system call keeps the other waiting for sysmon:
+ * sigcatch's deliver yields before it reads again.
  */
 #define _GNU_SOURCE
 #include <pthread.h>

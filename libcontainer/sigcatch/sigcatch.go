@@ -53,6 +53,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"unsafe"
 
@@ -178,6 +179,7 @@ func deliver(rfd int) {
 		if err != nil || n <= 0 {
 			return
 		}
+		handed := false
 		for _, b := range buf[:n] {
 			router.mu.Lock()
 			ch := router.route[b]
@@ -187,8 +189,17 @@ func deliver(rfd int) {
 			}
 			select {
 			case ch <- unix.Signal(b):
+				handed = true
 			default:
 			}
+		}
+		if handed {
+			// Let the receiver run before this goroutine blocks in
+			// read(2) again: blocked there it keeps its processor, and
+			// with GOMAXPROCS=1 the receiver, readied onto that
+			// processor, would wait for the runtime's monitor (sysmon)
+			// to take it back, some 10 ms at sysmon's timer slack.
+			runtime.Gosched()
 		}
 	}
 }
