@@ -82,7 +82,10 @@ struct thread_start {
 	int sysmon;
 };
 
-static int threads_started;
+/* Set once the first thread is asked for: a failed create gives the mark
+ * back (glibc's pthread_create retried on EAGAIN comes through here again),
+ * a wrapper that cannot allocate keeps it (no later thread is sysmon). */
+static int sysmon_taken;
 static int sysmon_tid;
 
 int hull_sysmon_tid(void)
@@ -105,13 +108,18 @@ static void *coarse_thread(void *p)
 int __wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
 {
 	struct thread_start *start = malloc(sizeof *start);
-	if (!start)
+	if (!start) {
+		__atomic_store_n(&sysmon_taken, 1, __ATOMIC_RELAXED);
 		return __real_pthread_create(thread, attr, fn, arg);
+	}
 	start->fn = fn;
 	start->arg = arg;
-	start->sysmon = __atomic_fetch_add(&threads_started, 1, __ATOMIC_RELAXED) == 0;
+	start->sysmon = !__atomic_exchange_n(&sysmon_taken, 1, __ATOMIC_RELAXED);
 	int err = __real_pthread_create(thread, attr, coarse_thread, start);
-	if (err)
+	if (err) {
+		if (start->sysmon)
+			__atomic_store_n(&sysmon_taken, 0, __ATOMIC_RELAXED);
 		free(start);
+	}
 	return err;
 }

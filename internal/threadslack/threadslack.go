@@ -1,7 +1,7 @@
 // Package threadslack gives the threads the Go runtime starts a timer slack
 // of 1 ms, and its monitor thread (sysmon) one of 10 ms (threadslack.c says
-// why), so that its helper threads wake less often. Importing the package does it; it needs cgo. The main thread keeps
-// the caller's slack.
+// why), so that its helper threads wake less often. Importing the package
+// does it; it needs cgo. The main thread keeps the caller's slack.
 //
 // A process inherits the timer slack of the thread that forks it. Code that
 // starts a container's process or a user's program (a hook) runs the fork in

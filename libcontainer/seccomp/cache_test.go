@@ -189,7 +189,9 @@ func TestCacheLRU(t *testing.T) {
 	}
 	// A mark in the future (the clock set back since) is put right.
 	future := time.Now().Add(time.Hour)
-	os.Chtimes(path(ps[0]), future, future)
+	if err := os.Chtimes(path(ps[0]), future, future); err != nil {
+		t.Fatal(err)
+	}
 	if _, hit, err := c.compile(ps[0]); err != nil || !hit {
 		t.Fatalf("profile 0 marked in the future: hit %v, %v", hit, err)
 	}

@@ -27,7 +27,6 @@ type execFunc func(args ...string) (string, error)
 // boot to finish; it fails unless the state is "running" (0 failed units).
 func waitRunning(t *testing.T, m *machine, ex execFunc) time.Duration {
 	t.Helper()
-	m.ex = ex
 	err := untilOK(bootTimeout, func() error {
 		select {
 		case <-m.done:

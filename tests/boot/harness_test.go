@@ -5,6 +5,7 @@ package boot
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -186,8 +187,8 @@ type machine struct {
 	done    chan struct{}
 	started time.Time
 	status  int
-	ex      execFunc // set once the machine runs commands (waitRunning)
-	bundle  string   // hull's bundle directory of the machine (waitRunning)
+	hull    string // the hull binary of a hull machine (recordBundle)
+	bundle  string // hull's bundle directory of the machine (recordBundle)
 }
 
 func startCmd(t *testing.T, cmd *exec.Cmd, name, cgroup string) *machine {
@@ -244,8 +245,10 @@ func (m *machine) wait(t *testing.T, d time.Duration) int {
 const systemdStopTimeout = 90 * time.Second
 
 // diagnose says where a machine that does not stop is: the runtime's and
-// the machine's processes with their kernel wait channels, and the jobs
-// systemd inside still runs.
+// the machine's processes with their kernel wait channels (and kernel
+// stacks where one is stuck in D), and, for a hull machine, the jobs systemd
+// inside still runs; `hull exec` gets a deadline of its own, as hull itself
+// may be what hangs.
 func (m *machine) diagnose() string {
 	var b strings.Builder
 	b.WriteString("processes (pid ppid state wchan comm):\n")
@@ -254,12 +257,19 @@ func (m *machine) diagnose() string {
 		wchan, _ := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", pid))
 		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
 		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-		if len(f) >= 2 {
-			fmt.Fprintf(&b, "  %d %s %s %s %s\n", pid, f[1], f[0], wchan, strings.TrimSpace(string(comm)))
+		if len(f) < 2 {
+			continue
+		}
+		fmt.Fprintf(&b, "  %d %s %s %s %s\n", pid, f[1], f[0], wchan, strings.TrimSpace(string(comm)))
+		if f[0] == "D" {
+			stack, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stack", pid))
+			fmt.Fprintf(&b, "%s", stack)
 		}
 	}
-	if m.ex != nil {
-		jobs, err := m.ex("timeout", "10", "systemctl", "list-jobs", "--no-pager")
+	if m.hull != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		jobs, err := exec.CommandContext(ctx, m.hull, "exec", m.name, "timeout", "10", "systemctl", "list-jobs", "--no-pager").CombinedOutput()
 		fmt.Fprintf(&b, "systemctl list-jobs (%v):\n%s\n", err, jobs)
 	}
 	return b.String()
@@ -479,7 +489,7 @@ func (m *machine) recordBundle(hull string) {
 		Bundle string `json:"bundle"`
 	}
 	if json.Unmarshal(out, &st) == nil {
-		m.bundle = st.Bundle
+		m.hull, m.bundle = hull, st.Bundle
 	}
 }
 

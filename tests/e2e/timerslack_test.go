@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,10 +15,10 @@ import (
 )
 
 // hull's own threads sleep with a timer slack of 1 ms, its sysmon 10 ms
-// (internal/threadslack),
-// but the container's processes and the hooks keep the caller's: a
-// container started by `run`, a process added by `exec` and every hook hull
-// runs see the timer slack of the thread that started hull, not hull's. Twice: hull forks the C stage from its
+// (internal/threadslack), but the container's processes and the hooks keep
+// the caller's: a container started by `run`, a process added by `exec` and
+// every hook hull runs see the timer slack of the thread that started hull,
+// not hull's. Twice: hull forks the C stage from its
 // main thread when it seals its binary with an overlay, and from a thread
 // of its own when it seals it in a private mount namespace (the fallback,
 // taken here by installing hull inside its state root: overlayfs refuses a
@@ -124,6 +125,9 @@ func checkHullThreads(t *testing.T, pid, callers int) {
 	for _, task := range tasks {
 		tid, _ := strconv.Atoi(task.Name())
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/timerslack_ns", tid))
+		if errors.Is(err, os.ErrNotExist) { // the thread ended since ReadDir
+			continue
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
