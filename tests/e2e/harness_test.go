@@ -450,6 +450,25 @@ func cgroupDirs(cgroup string) []string {
 	return dirs
 }
 
+// joinedLikeInit lists the container's other processes that are in every
+// cgroup its init is in. A runtime joins an exec'd process to the
+// hierarchies one at a time (runc in a map's order), so procsInCgroup, which
+// takes any, may list one that pause does not hold yet, or that a delete
+// --force, which reads one hierarchy, misses.
+func joinedLikeInit(c *container, init int) []int {
+	want, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", init))
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, pid := range procsInCgroup(c.Cgroup) {
+		if got, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid)); err == nil && pid != init && bytes.Equal(got, want) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
 // procsInCgroup finds, from /proc, every process in cgroup or below it,
 // in any hierarchy.
 func procsInCgroup(cgroup string) []int {

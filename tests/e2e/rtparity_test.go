@@ -69,8 +69,9 @@ func TestExecPaused(t *testing.T) {
 		// Resume only once the exec's process is frozen in the cgroup: an
 		// earlier resume (a loaded host's exec is slow to get there) proves
 		// nothing of resume not waiting for it.
-		if !waitUntil(10*time.Second, func() bool { return len(procsInCgroup(c.Cgroup)) >= 2 }) {
-			t.Fatalf("the exec's process never joined the paused container's cgroup %s", c.Cgroup)
+		init := c.state().Pid
+		if !waitUntil(10*time.Second, func() bool { return len(joinedLikeInit(c, init)) > 0 }) {
+			t.Fatalf("the exec's process never joined every cgroup of the paused container's init (%s)", c.Cgroup)
 		}
 		select {
 		case r := <-done:
@@ -504,10 +505,13 @@ func TestExecPausedKill(t *testing.T) {
 		p := c.startHull(nil, "exec", "--ignore-paused", c.ID, "echo", "hi")
 		done := make(chan result, 1)
 		go func() { done <- p.wait() }()
-		// Kill only once the exec's process is in the frozen cgroup (a
-		// fixed wait was too short for runc under load).
-		if !waitUntil(10*time.Second, func() bool { return len(procsInCgroup(c.Cgroup)) >= 2 }) {
-			t.Fatalf("the exec's process never joined the paused container's cgroup %s", c.Cgroup)
+		// Kill only once the exec's process is in every cgroup of the
+		// init: a fixed wait was too short for runc under load, and so was
+		// seeing it in any one hierarchy (runc joins them one at a time, and
+		// a delete --force in between missed it: runc's exec printed "hi").
+		init := c.state().Pid
+		if !waitUntil(10*time.Second, func() bool { return len(joinedLikeInit(c, init)) > 0 }) {
+			t.Fatalf("the exec's process never joined every cgroup of the paused container's init (%s)", c.Cgroup)
 		}
 		start := time.Now()
 		c.mustHull("kill", c.ID, "KILL")

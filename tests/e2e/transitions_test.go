@@ -293,9 +293,10 @@ func TestLifecycleExecIgnorePaused(t *testing.T) {
 		t.Run(rt, func(t *testing.T) {
 			t.Parallel()
 			c := newLifecycleContainer(t, rt, "paused")
-			before := len(procsInCgroup(c.Cgroup))
+			init := c.state().Pid
+			before := len(joinedLikeInit(c, init))
 			p := c.startHull(nil, "exec", "--ignore-paused", c.ID, "true")
-			if !waitUntil(10*time.Second, func() bool { return len(procsInCgroup(c.Cgroup)) > before }) {
+			if !waitUntil(10*time.Second, func() bool { return len(joinedLikeInit(c, init)) > before }) {
 				t.Errorf("no exec'd process joined the paused container's cgroup")
 			}
 			checkStatus(t, c, "exec --ignore-paused", "paused", "paused")
