@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -93,18 +92,17 @@ func TestNspawnSideMissing(t *testing.T) {
 	}
 }
 
+// copyExecutable copies the program from to the new file to through a
+// child process (install), so that no write descriptor of the copy is ever
+// open in this test process. With the tests running in parallel, another
+// test's fork could inherit such a descriptor and hold it until its child
+// execs; an exec of the copy meanwhile fails with ETXTBSY ("text file
+// busy", seen in CI: golang/go#22315).
 func copyExecutable(t *testing.T, from, to string) {
 	t.Helper()
-	src, err := os.Open(from)
-	must(t, err)
-	defer src.Close()
-	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
-	must(t, err)
-	if _, err := io.Copy(dst, src); err != nil {
-		dst.Close()
-		t.Fatal(err)
+	if out, err := exec.Command("install", "-m", "0755", "-T", from, to).CombinedOutput(); err != nil {
+		t.Fatalf("install %s %s: %v: %s", from, to, err, out)
 	}
-	must(t, dst.Close())
 }
 
 // TestDebugVersionOnce: --debug logs the version line once per command,

@@ -372,9 +372,9 @@ func TestRootlessUserOwnedBinary(t *testing.T) {
 	hull, rootfs := testenv.RequireHull(t, "rootless tests")
 	u := newTestUser(t, false)
 	own := filepath.Join(u.Dir, "hull")
-	data, err := os.ReadFile(hull)
+	copyExecutable(t, hull, own)
+	data, err := os.ReadFile(own)
 	must(t, err)
-	must(t, os.WriteFile(own, data, 0o755))
 	must(t, os.Chown(own, u.UID, u.GID))
 	bundle := u.rootlessBundle(t, hull, rootfs, "own", func(s *specs.Spec) {
 		s.Process.Args = sh("echo ran-from-copy")

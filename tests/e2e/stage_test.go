@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -31,21 +30,7 @@ func stageOf(t *testing.T, bin string) string {
 func hullAlone(t *testing.T, bin string) string {
 	t.Helper()
 	alone := filepath.Join(t.TempDir(), "hull")
-	src, err := os.Open(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(alone, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
-	}
+	copyExecutable(t, bin, alone)
 	return alone
 }
 

@@ -155,16 +155,14 @@ func installBeside(t *testing.T, hull, dir string) string {
 		t.Fatal(err)
 	}
 	for _, name := range []string{filepath.Base(hull), "hull-stage", "hull-stubinit"} {
-		b, err := os.ReadFile(filepath.Join(filepath.Dir(hull), name))
-		if err != nil {
+		from := filepath.Join(filepath.Dir(hull), name)
+		if _, err := os.Stat(from); err != nil {
 			if os.IsNotExist(err) && name != filepath.Base(hull) {
 				continue
 			}
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o755); err != nil {
-			t.Fatal(err)
-		}
+		copyExecutable(t, from, filepath.Join(dir, name))
 	}
 	return filepath.Join(dir, filepath.Base(hull))
 }
