@@ -40,7 +40,11 @@ func prepare(ctx context.Context, cfg config, tmp, cg, hide string) (*bench, err
 			}
 		}
 		if rt.missing == "" {
+			if err := rt.readFromDisk(); err != nil {
+				return nil, err
+			}
 			rt.probeVersion()
+			rt.noteMapFaults()
 		}
 		b.rts = append(b.rts, rt)
 	}
@@ -90,6 +94,8 @@ func (b *bench) writeHeader(w io.Writer) {
 		}
 		fmt.Fprintf(w, "%-10s %s (%s)\n", rt.name+":", rt.version, rt.path)
 	}
+	fmt.Fprintf(w, "page cache: each runtime's binary and the helpers beside it (NAME-*) dropped from the page cache before the run, "+
+		"so each is read from disk by its first command, as after a boot; then, page faults to map each binary whole: %s\n", b.mapFaultsLine())
 	fmt.Fprintf(w, "bundle:    runc spec default, terminal=false, root %s (readonly=%v), cgroupsPath %s/<runtime>-<n>\n",
 		b.bundle.base.Root.Path, b.bundle.base.Root.Readonly, b.cgParent)
 	fmt.Fprintf(w, "measured:  every command through a static C launcher (tests/bench/launcher/launch.c): wall from spawn to reap, "+
@@ -157,6 +163,8 @@ type jsonRuntime struct {
 	Path    string `json:"path,omitempty"`
 	Version string `json:"version,omitempty"`
 	Missing string `json:"missing,omitempty"`
+	// MapFaults: page faults to map the binary whole (0: not measured).
+	MapFaults int64 `json:"map_faults,omitempty"`
 }
 
 type jsonReport struct {
@@ -185,7 +193,7 @@ func (b *bench) writeJSON(path string) error {
 		Samples: b.samples,
 	}
 	for _, rt := range b.rts {
-		rep.Runtimes = append(rep.Runtimes, jsonRuntime{rt.name, rt.path, rt.version, rt.missing})
+		rep.Runtimes = append(rep.Runtimes, jsonRuntime{rt.name, rt.path, rt.version, rt.missing, rt.mapFaults})
 	}
 	for _, t := range b.tables {
 		jt := jsonTable{Regime: t.regime.name, Title: t.regime.title, PauseMS: ms(t.regime.pause)}
@@ -290,4 +298,19 @@ func (b *bench) cleanup() {
 			_ = os.RemoveAll(rt.root)
 		}
 	}
+}
+
+// mapFaultsLine is "hull 126, crun 11, ..." for the header.
+func (b *bench) mapFaultsLine() string {
+	var parts []string
+	for _, rt := range b.rts {
+		switch {
+		case rt.missing != "":
+		case rt.mapErr != nil:
+			parts = append(parts, fmt.Sprintf("%s n/a (%v)", rt.name, rt.mapErr))
+		default:
+			parts = append(parts, fmt.Sprintf("%s %d", rt.name, rt.mapFaults))
+		}
+	}
+	return strings.Join(parts, ", ")
 }

@@ -33,8 +33,12 @@ type runtimeUnderTest struct {
 	// cgroup2 controllers for this runtime alone (crun).
 	launcher, hide string
 	errLog         string // stderr of the last command, read back on failure
-	timeout        time.Duration
-	seq            atomic.Int64 // container counter, for unique IDs and cgroups
+	// mapFaults: page faults to map the binary whole once its first
+	// command read it from disk (pagecache.go); mapErr why not measured.
+	mapFaults int64
+	mapErr    error
+	timeout   time.Duration
+	seq       atomic.Int64 // container counter, for unique IDs and cgroups
 }
 
 // cmdResult is what one runtime invocation cost, as the launcher saw it.
@@ -200,6 +204,23 @@ func (r *runtimeUnderTest) probeVersion() {
 	default:
 		r.version = first
 	}
+}
+
+// readFromDisk drops the runtime's files from the page cache, so that
+// its first command reads them from disk (pagecache.go).
+func (r *runtimeUnderTest) readFromDisk() error {
+	for _, f := range runtimeFiles(r.path) {
+		if err := dropFromPageCache(f); err != nil {
+			return fmt.Errorf("%s: %w", r.name, err)
+		}
+	}
+	return nil
+}
+
+// noteMapFaults measures, for the header, how the page cache holds the
+// binary now.
+func (r *runtimeUnderTest) noteMapFaults() {
+	r.mapFaults, r.mapErr = mapFaults(r.path)
 }
 
 // resolveRuntime finds the binary for name; a missing one is not an error,
