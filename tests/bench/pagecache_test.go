@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -90,5 +91,18 @@ func TestRuntimeFiles(t *testing.T) {
 	}
 	if got := runtimeFiles(filepath.Join(dir, "crun")); !slices.Equal(got, []string{filepath.Join(dir, "crun")}) {
 		t.Errorf("runtimeFiles(crun) = %q", got)
+	}
+}
+
+func TestMapFaultsLine(t *testing.T) {
+	b := &bench{rts: []*runtimeUnderTest{
+		{name: "hull", mapFaults: 126},
+		{name: "crun", missing: "crun not found"},
+		{name: "runc", mapErr: errors.New("mmap: EACCES"), dropErr: errors.New("fadvise: EINVAL")},
+		{name: "nspawn", mapFaults: 6, dropErr: errors.New("EIO")},
+	}}
+	want := "hull 126, runc n/a (mmap: EACCES) (not dropped: fadvise: EINVAL), nspawn 6 (not dropped: EIO)"
+	if got := b.mapFaultsLine(); got != want {
+		t.Errorf("mapFaultsLine = %q, want %q", got, want)
 	}
 }

@@ -40,9 +40,7 @@ func prepare(ctx context.Context, cfg config, tmp, cg, hide string) (*bench, err
 			}
 		}
 		if rt.missing == "" {
-			if err := rt.readFromDisk(); err != nil {
-				return nil, err
-			}
+			rt.dropErr = rt.readFromDisk()
 			rt.probeVersion()
 			rt.noteMapFaults()
 		}
@@ -304,13 +302,17 @@ func (b *bench) cleanup() {
 func (b *bench) mapFaultsLine() string {
 	var parts []string
 	for _, rt := range b.rts {
-		switch {
-		case rt.missing != "":
-		case rt.mapErr != nil:
-			parts = append(parts, fmt.Sprintf("%s n/a (%v)", rt.name, rt.mapErr))
-		default:
-			parts = append(parts, fmt.Sprintf("%s %d", rt.name, rt.mapFaults))
+		if rt.missing != "" {
+			continue
 		}
+		part := fmt.Sprintf("%s %d", rt.name, rt.mapFaults)
+		if rt.mapErr != nil {
+			part = fmt.Sprintf("%s n/a (%v)", rt.name, rt.mapErr)
+		}
+		if rt.dropErr != nil {
+			part += fmt.Sprintf(" (not dropped: %v)", rt.dropErr)
+		}
+		parts = append(parts, part)
 	}
 	return strings.Join(parts, ", ")
 }

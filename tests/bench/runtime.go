@@ -37,6 +37,7 @@ type runtimeUnderTest struct {
 	// command read it from disk (pagecache.go); mapErr why not measured.
 	mapFaults int64
 	mapErr    error
+	dropErr   error // why its files stayed in the page cache
 	timeout   time.Duration
 	seq       atomic.Int64 // container counter, for unique IDs and cgroups
 }
