@@ -46,8 +46,9 @@ func dropFromPageCache(path string) error {
 
 // mapFaults maps path whole, has the kernel map every page of it
 // (MADV_POPULATE_READ, as hull's start does for its read-only segments)
-// and returns the page faults that took: about one per 64 KiB (the
-// kernel's fault-around) in small folios, one per folio in large ones.
+// and returns the page faults that took, minor and major: about one per
+// 64 KiB (the kernel's fault-around) in small folios, one per folio in
+// large ones.
 func mapFaults(path string) (int64, error) {
 	data, done, err := mapFile(path)
 	if err != nil {
@@ -67,7 +68,8 @@ func mapFaults(path string) (int64, error) {
 	if err := unix.Getrusage(unix.RUSAGE_THREAD, &after); err != nil {
 		return 0, err
 	}
-	return after.Minflt - before.Minflt, nil
+	// Pages not yet in the page cache are read from disk: major faults.
+	return after.Minflt - before.Minflt + after.Majflt - before.Majflt, nil
 }
 
 func mapFile(path string) (data []byte, done func(), err error) {
