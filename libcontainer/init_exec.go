@@ -9,6 +9,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/internal/sigreset"
 	"github.com/hull-runtime/hull/libcontainer/capabilities"
 	"github.com/hull-runtime/hull/libcontainer/hooks"
 	"github.com/hull-runtime/hull/libcontainer/process"
@@ -19,9 +20,14 @@ import (
 // setAttributes applies the process attributes that need privileges hull
 // is about to drop: rlimits (raising), oom_score_adj (lowering), the
 // scheduler, I/O priority, memory policy, CPU affinity and the session
-// keyring.
+// keyring; and the signal state of a fresh process.
 func (p *initProcess) setAttributes() error {
 	proc := p.spec.Process
+	// The signals hull was started with ignored or blocked would reach the
+	// program through execve (internal/sigreset). This thread execs.
+	if err := sigreset.ToDefault(); err != nil {
+		return err
+	}
 	if err := process.SetRlimits(proc.Rlimits); err != nil {
 		return err
 	}

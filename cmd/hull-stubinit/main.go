@@ -27,10 +27,13 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/sigreset"
 )
 
 // shutdownTimeout is how long PID 2 has to exit after a shutdown request
@@ -127,6 +130,12 @@ func becomePayload(argv []string) int {
 		takeTerminal(sidErr == nil)
 	}
 	path, err := exec.LookPath(argv[0])
+	if err == nil {
+		// As nspawn's stub: the payload starts with no signal ignored or
+		// blocked, whatever the stub inherited. This thread execs.
+		runtime.LockOSThread()
+		err = sigreset.ToDefault()
+	}
 	if err == nil {
 		err = syscall.Exec(path, argv, os.Environ())
 	}

@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <sched.h>
+#include <signal.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -280,9 +281,36 @@ static const char *rlimit_name(uint32_t r)
 	return r < sizeof(names) / sizeof(names[0]) ? names[r] : "RLIMIT_?";
 }
 
+/*
+ * reset_signals gives the program the signal state of a fresh process.
+ * execve(2) keeps ignored signals ignored and the mask as it is, and this
+ * process has both from whatever started hull: under nohup, or a daemon
+ * that ignores SIGHUP, SIGINT or SIGPIPE, the container's program could
+ * neither trap those signals (a shell may not trap what was ignored on
+ * entry) nor die of them, and `kill` with them would not stop it. runc and
+ * crun reset the dispositions too; crun also clears the mask. Nothing here
+ * has a handler, so every signal goes to SIG_DFL (glibc refuses its own 32
+ * and 33: skipped).
+ */
+static void reset_signals(const char *step)
+{
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP || (sig >= 32 && sig < SIGRTMIN))
+			continue;
+		if (sigaction(sig, &dfl, NULL) < 0)
+			fail(step, errno, "reset the disposition of signal %d", sig);
+	}
+	sigset_t none;
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		fail(step, errno, "unblock signals");
+}
+
 static void set_attributes(const struct hull_process *p)
 {
 	const char *step = "set process attributes";
+	reset_signals(step);
 	for (uint32_t i = 0; i < p->nrlimits; i++) {
 		const struct hull_rlimit *r = &p->rlimits[i];
 		struct rlimit lim = {r->soft, r->hard};
