@@ -1,0 +1,80 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// profilerTable is the length of the Go runtime's heap-profile bucket
+// table (runtime.buckHashSize pointers), mapped when it records its first
+// heap profile sample.
+const profilerTable = "1439992"
+
+// straceRun runs `hull run` of c's bundle under strace -f, with env added
+// to hull's environment, and returns the mmap calls it saw.
+func straceRun(t *testing.T, c *container, env ...string) []string {
+	t.Helper()
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		t.Skipf("needs strace to see the command's mappings: %v", err)
+	}
+	log := filepath.Join(t.TempDir(), "strace")
+	cmd := exec.Command(strace, "-f", "-qq", "-e", "trace=mmap", "-o", log,
+		c.bin, "--root", c.Root, "run", "--bundle", c.Bundle, c.ID)
+	cmd.Env = append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("hull run under strace: %v: %s", err, out)
+	}
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, "mmap(") {
+			calls = append(calls, line)
+		}
+	}
+	return calls
+}
+
+// mapsProfilerTable reports whether a call maps the bucket table.
+func mapsProfilerTable(calls []string) bool {
+	for _, c := range calls {
+		if strings.Contains(c, ", "+profilerTable+", ") {
+			return true
+		}
+	}
+	return false
+}
+
+// TestCommandStartMappings: a `hull run` (the command, its C stage and the
+// container) makes no malloc arena beyond the main one (internal/onearena:
+// glibc reserves each with PROT_NONE and MAP_NORESERVE, which the Go
+// runtime never passes) and records no heap profile sample (the Makefile's
+// memprofilerate=0). The control: with memprofilerate set in GODEBUG, the
+// same run maps the profiler's table, so the probe would see it.
+func TestCommandStartMappings(t *testing.T) {
+	t.Parallel()
+	c := newContainer(t, nil)
+	c.Spec.Process.Args = []string{"/bin/true"}
+	c.writeSpec()
+	calls := straceRun(t, c)
+	if len(calls) == 0 {
+		t.Fatal("strace saw no mmap at all")
+	}
+	for _, call := range calls {
+		if strings.Contains(call, "PROT_NONE") && strings.Contains(call, "MAP_NORESERVE") {
+			t.Errorf("a malloc arena was reserved: %s", call)
+		}
+	}
+	if mapsProfilerTable(calls) {
+		t.Errorf("the heap profiler's table was mapped (a profile sample was taken)")
+	}
+	if !mapsProfilerTable(straceRun(t, c, "GODEBUG=memprofilerate=524288")) {
+		t.Errorf("control: with GODEBUG=memprofilerate=524288 no mmap of %s bytes was seen; the probe no longer sees the profiler's table", profilerTable)
+	}
+}
