@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -51,12 +52,28 @@ func mapsProfilerTable(calls []string) bool {
 	return false
 }
 
+// mmapLength is the length argument of an strace'd mmap call.
+func mmapLength(call string) (int64, bool) {
+	_, args, ok := strings.Cut(call, "mmap(")
+	if !ok {
+		return 0, false
+	}
+	f := strings.Split(args, ", ")
+	if len(f) < 2 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(f[1], 10, 64)
+	return n, err == nil
+}
+
 // TestCommandStartMappings: a `hull run` (the command, its C stage and the
-// container) makes no malloc arena beyond the main one (internal/onearena:
+// container) makes no malloc arena beyond the main one (internal/threadmem:
 // glibc reserves each with PROT_NONE and MAP_NORESERVE, which the Go
-// runtime never passes) and records no heap profile sample (the Makefile's
-// memprofilerate=0). The control: with memprofilerate set in GODEBUG, the
-// same run maps the profiler's table, so the probe would see it.
+// runtime never passes), gives its threads small stacks (MAP_STACK
+// mappings of 256 KiB and a guard page, not RLIMIT_STACK's 8 MiB), and
+// records no heap profile sample (the Makefile's memprofilerate=0). The
+// control: with memprofilerate set in GODEBUG, the same run maps the
+// profiler's table, so the probe would see it.
 func TestCommandStartMappings(t *testing.T) {
 	t.Parallel()
 	c := newContainer(t, nil)
@@ -66,10 +83,20 @@ func TestCommandStartMappings(t *testing.T) {
 	if len(calls) == 0 {
 		t.Fatal("strace saw no mmap at all")
 	}
+	stacks := 0
 	for _, call := range calls {
 		if strings.Contains(call, "PROT_NONE") && strings.Contains(call, "MAP_NORESERVE") {
 			t.Errorf("a malloc arena was reserved: %s", call)
 		}
+		if strings.Contains(call, "MAP_STACK") {
+			stacks++
+			if n, ok := mmapLength(call); !ok || n > 1<<20 {
+				t.Errorf("a thread stack of more than 1 MiB: %s", call)
+			}
+		}
+	}
+	if stacks == 0 {
+		t.Errorf("strace saw no thread stack mapped (MAP_STACK); the probe no longer sees them")
 	}
 	if mapsProfilerTable(calls) {
 		t.Errorf("the heap profiler's table was mapped (a profile sample was taken)")
