@@ -92,7 +92,7 @@ func newApp(log *logTarget, build Build, commands []*cli.Command, handovers ...H
 	cli.VersionPrinter = func(c *cli.Context) {
 		fmt.Printf("hull version %s\ncommit: %s\nspec: %s\ngo: %s\nlibseccomp: %s\n", version, commit, specs.Version, runtime.Version(), seccomp.LibraryVersion())
 	}
-	return &cli.App{
+	app := &cli.App{
 		Name:                   "hull",
 		Usage:                  "an OCI container runtime",
 		Version:                version,
@@ -122,6 +122,9 @@ func newApp(log *logTarget, build Build, commands []*cli.Command, handovers ...H
 		Commands: commands,
 		Metadata: map[string]any{buildKey: build, handedOverKey: handed},
 	}
+	flagsWithNamesOnce(app.Flags)
+	commandsWithNamesOnce(app.Commands)
+	return app
 }
 
 const buildKey = "build"

@@ -111,8 +111,8 @@ func lookupFlag(flags []cli.Flag, arg string) (cli.Flag, bool) {
 // takesValue is false for boolean flags, which never consume the next
 // argument.
 func takesValue(f cli.Flag) bool {
-	_, isBool := f.(*cli.BoolFlag)
-	return !isBool
+	v, ok := f.(interface{ TakesValue() bool })
+	return !ok || v.TakesValue()
 }
 
 func findCommand(cmds []*cli.Command, name string) *cli.Command {
