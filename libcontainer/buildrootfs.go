@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hull-runtime/hull/internal/rawfile"
+	"github.com/hull-runtime/hull/internal/stackgrow"
 	"github.com/hull-runtime/hull/libcontainer/rootfs"
 )
 
@@ -74,6 +75,7 @@ func buildRootfs(pid int, cfg *initConfig, consoleSock *os.File, runtimeHooks fu
 	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
+		stackgrow.Grow()       // once, here: the mount code runs a dozen frames deep
 		done <- b.inNamespaces(pid)
 	}()
 	for {

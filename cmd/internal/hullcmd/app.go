@@ -24,6 +24,9 @@ import (
 	// Both binaries mapped whole at start, a system call per segment: 90 fewer
 	// page faults per command (docs/design.md, "The binary mapped at start").
 	_ "github.com/hull-runtime/hull/internal/prefault"
+	// The main goroutine's stack grown once, in the first package init,
+	// not copied twice later (docs/design.md, "Stacks grown once").
+	_ "github.com/hull-runtime/hull/internal/stackgrow"
 	// The Go runtime's own threads sleep with a timer slack of 1 ms, its
 	// sysmon 10 ms: ~140 fewer wake-ups per run (docs/design.md, "The
 	// runtime's threads sleep coarsely"); the container's processes keep
