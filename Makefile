@@ -63,12 +63,25 @@ $(STUBINIT): $(wildcard cmd/hull-stubinit/*.go cmd/hull-stubinit/*.s) go.mod go.
 # for the processes the finisher finishes (docs/design.md, "Why a C stage").
 # STAGE_CFLAGS=-DHULL_FAULTS builds its fault points in (TestFaultsEveryPoint
 # builds that variant beside its hullfaults hull: make STAGE=dir/hull-stage ...).
+#
+# It is linked against musl where musl-gcc is installed (tests/deps.sh
+# installs it), else against glibc: musl's static start has none of glibc's
+# CPU feature probing (each CPUID an exit to the hypervisor here), IFUNC
+# relocations or tunables, and the program is 55 KB instead of 700: 21
+# fewer page faults and about 0.6 ms less CPU per run (docs/design.md,
+# "The C stage on musl"). musl ships no kernel headers; the build points
+# it at the system's (linux-libc-dev) through a directory of links.
 STAGE_CFLAGS ?=
+STAGE_CC  ?= $(shell command -v musl-gcc 2>/dev/null || echo $(CC))
+STAGE_MUSL := $(filter musl-gcc,$(notdir $(STAGE_CC)))
+MUSL_INC  := $(BUILD)/musl-include
 STAGESRC  := $(addprefix libcontainer/nsenter/,stage_main.c nsenter.c finish.c nsenter.h faults.h)
 $(STAGE): $(STAGESRC)
 	@mkdir -p $(dir $@)
-	$(CC) -static -O2 -Wall -Wextra -std=gnu11 -ffunction-sections -fdata-sections -Wl,--gc-sections -s \
-		$(STAGE_CFLAGS) -o $@ $(filter %.c,$^)
+	$(if $(STAGE_MUSL),@mkdir -p $(MUSL_INC) && for d in linux asm-generic $$($(CC) -print-multiarch)/asm; do \
+		ln -sfn /usr/include/$$d $(MUSL_INC)/$$(basename $$d); done)
+	$(STAGE_CC) $(if $(STAGE_MUSL),-isystem $(MUSL_INC)) -static -O2 -Wall -Wextra -std=gnu11 \
+		-ffunction-sections -fdata-sections -Wl,--gc-sections -s $(STAGE_CFLAGS) -o $@ $(filter %.c,$^)
 
 rootfs: $(ROOTFS)/.hull-rootfs
 

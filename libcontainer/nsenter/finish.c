@@ -289,21 +289,28 @@ static const char *rlimit_name(uint32_t r)
  * neither trap those signals (a shell may not trap what was ignored on
  * entry) nor die of them, and `kill` with them would not stop it. runc and
  * crun reset the dispositions too; crun also clears the mask. Nothing here
- * has a handler, so every signal goes to SIG_DFL (glibc refuses its own 32
- * and 33: skipped).
+ * has a handler, so every signal goes to SIG_DFL. The raw system calls:
+ * the C libraries refuse the signals they keep for themselves (glibc 32
+ * and 33, musl 32 to 34), which a parent may still have ignored.
  */
+struct kernel_sigaction {
+	void (*handler)(int);
+	unsigned long flags;
+	void (*restorer)(void);
+	uint64_t mask;
+};
+
 static void reset_signals(const char *step)
 {
-	struct sigaction dfl = {.sa_handler = SIG_DFL};
-	for (int sig = 1; sig < NSIG; sig++) {
-		if (sig == SIGKILL || sig == SIGSTOP || (sig >= 32 && sig < SIGRTMIN))
+	struct kernel_sigaction dfl = {.handler = SIG_DFL};
+	for (int sig = 1; sig <= 64; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP)
 			continue;
-		if (sigaction(sig, &dfl, NULL) < 0)
+		if (syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(dfl.mask)) < 0)
 			fail(step, errno, "reset the disposition of signal %d", sig);
 	}
-	sigset_t none;
-	sigemptyset(&none);
-	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+	uint64_t none = 0;
+	if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(none)) < 0)
 		fail(step, errno, "unblock signals");
 }
 
