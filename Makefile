@@ -39,8 +39,12 @@ HULLTAGS  := urfave_cli_no_docs osusergo netgo
 # sampled its first allocations, which maps the profiler's 1.4 MB table);
 # GODEBUG in the environment still overrides it. docs/design.md, "No heap
 # profile sample".
-HULLGODEBUG := memprofilerate=0
-HULLLDFLAGS := $(LDFLAGS) -X runtime.godebugDefault=$(HULLGODEBUG) $(if $(filter 1,$(STATIC)),-linkmode external -extldflags -static)
+# The go command passes the module's own compatibility settings the same
+# way (go list's DefaultGODEBUG) and the last -X wins, so they go first.
+comma     := ,
+MODGODEBUG = $(shell $(GO) list -tags '$(HULLTAGS)' -f '{{.DefaultGODEBUG}}' ./cmd/hull)
+HULLGODEBUG = $(if $(MODGODEBUG),$(MODGODEBUG)$(comma))memprofilerate=0
+HULLLDFLAGS = $(LDFLAGS) -X runtime.godebugDefault=$(HULLGODEBUG) $(if $(filter 1,$(STATIC)),-linkmode external -extldflags -static)
 $(HULL): $(GOFILES) $(CFILES) go.mod go.sum
 	@mkdir -p $(BUILD)
 	CGO_ENABLED=1 $(GO) build -trimpath -tags '$(HULLTAGS)' -ldflags '$(HULLLDFLAGS)' -o $@ ./cmd/hull
@@ -71,14 +75,18 @@ $(STUBINIT): $(wildcard cmd/hull-stubinit/*.go cmd/hull-stubinit/*.s) go.mod go.
 # fewer page faults and about 0.6 ms less CPU per run (docs/design.md,
 # "The C stage on musl"). musl ships no kernel headers; the build points
 # it at the system's (linux-libc-dev) through a directory of links.
+# (A musl cross compiler under another name brings its own kernel headers.)
 STAGE_CFLAGS ?=
-STAGE_CC  ?= $(shell command -v musl-gcc 2>/dev/null || echo $(CC))
+ifeq ($(origin STAGE_CC),undefined)
+STAGE_CC  := $(shell command -v musl-gcc 2>/dev/null || echo $(CC))
+endif
 STAGE_MUSL := $(filter musl-gcc,$(notdir $(STAGE_CC)))
 MUSL_INC  := $(BUILD)/musl-include
-STAGESRC  := $(addprefix libcontainer/nsenter/,stage_main.c nsenter.c finish.c nsenter.h faults.h)
+STAGESRC  := $(addprefix libcontainer/nsenter/,stage_main.c nsenter.c finish.c nsenter.h faults.h errtext.h)
 $(STAGE): $(STAGESRC)
 	@mkdir -p $(dir $@)
-	$(if $(STAGE_MUSL),@mkdir -p $(MUSL_INC) && for d in linux asm-generic $$($(CC) -print-multiarch)/asm; do \
+	$(if $(STAGE_MUSL),@mkdir -p $(MUSL_INC) && for d in linux asm-generic $$($(STAGE_CC) -print-multiarch)/asm; do \
+		test -d /usr/include/$$d || { echo "no kernel headers at /usr/include/$$d (linux-libc-dev)" >&2; exit 1; }; \
 		ln -sfn /usr/include/$$d $(MUSL_INC)/$$(basename $$d); done)
 	$(STAGE_CC) $(if $(STAGE_MUSL),-isystem $(MUSL_INC)) -static -O2 -Wall -Wextra -std=gnu11 \
 		-ffunction-sections -fdata-sections -Wl,--gc-sections -s $(STAGE_CFLAGS) -o $@ $(filter %.c,$^)

@@ -686,7 +686,10 @@ func writeIDMap(rel string, m []specs.LinuxIDMapping) error {
 
 // compileSeccomp compiles linux.seccomp to BPF; nil when there is none.
 // Compiled programs are cached beside the state root (root + ".cache":
-// inside it, they would look like a container).
+// inside it, they would look like a container). It runs on the main
+// goroutine, on the main thread's stack: libseccomp's compiler is C, and
+// on a goroutine of its own it would get a thread's 256 KiB
+// (internal/threadmem).
 func compileSeccomp(root string, spec *specs.Spec) ([]byte, error) {
 	if spec.Linux == nil || spec.Linux.Seccomp == nil {
 		return nil, nil

@@ -132,7 +132,9 @@ func becomePayload(argv []string) int {
 	path, err := exec.LookPath(argv[0])
 	if err == nil {
 		// As nspawn's stub: the payload starts with no signal ignored or
-		// blocked, whatever the stub inherited. This thread execs.
+		// blocked, whatever the stub inherited. This thread execs. (The
+		// fallback without the early fork, startPayload, passes on what the
+		// stub was started with: under hull, nothing.)
 		runtime.LockOSThread()
 		err = sigreset.ToDefault()
 	}

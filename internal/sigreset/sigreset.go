@@ -20,10 +20,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sigaction is the kernel's struct sigaction (amd64, arm64).
+// sigaction is the kernel's struct sigaction on the architectures whose
+// kernel has SA_RESTORER (x86, arm, arm64: those hull is built for).
 type sigaction struct {
 	handler  uintptr
-	flags    uint64
+	flags    uintptr
 	restorer uintptr
 	mask     uint64
 }

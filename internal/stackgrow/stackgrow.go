@@ -11,10 +11,12 @@
 // while it holds two frames is one copy apiece and 0.2 ms for both.
 //
 // Importing the package grows the main goroutine's stack in its package
-// init, which runs before any package of the standard library that grows
-// it (the package imports nothing, and inits run in import path order
-// among the packages ready for it). Grow does it for a goroutine hull
-// starts.
+// init, which runs before the standard-library inits that grew it
+// (internal/godebug's, urfave/cli's): the package imports nothing, and
+// inits run in import path order among the packages ready for it. Grow
+// does it for a goroutine hull starts. (After a garbage collection, which
+// a hull command seldom reaches, the runtime starts goroutines at the
+// average stack size and may shrink grown ones.)
 package stackgrow
 
 // frame is what Grow's frame asks for: with the runtime's guard and the

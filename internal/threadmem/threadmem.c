@@ -20,9 +20,12 @@
  *   the runtime's threads are 8 MiB apart, each touched at its top in a
  *   region of its own. The Go runtime records the size pthread reports as
  *   the thread's system stack (runtime/cgo's _cgo_sys_thread_start), so
- *   its stack checks stay right; what runs there is the scheduler, and C
- *   code hull calls (libseccomp, glibc), none of which needs more than a
- *   few tens of KiB. musl's default is 128 KiB.
+ *   its stack checks stay right; what runs there is the scheduler, cgo's
+ *   helpers and hull's wrappers (hugeheap, threadslack), a few KiB. The
+ *   C code that needs more, libseccomp's filter compiler, runs on the main
+ *   goroutine, which hull locks to the main thread and its 8 MiB stack
+ *   (cmd/internal/hullcmd's init); moved to another goroutine it would
+ *   get 256 KiB, about twice what it uses. musl's default is 128 KiB.
  *
  * Both are set by a constructor, before the Go runtime starts any thread:
  * glibc fixes its arena limit with the first arena it makes, and a default

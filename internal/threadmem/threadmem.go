@@ -6,8 +6,8 @@
 //
 // The trade: about 2 ms less CPU per hull command on this project's
 // machine; threads that call malloc at the same moment wait on one lock
-// (hull's few C calls never do), and C code hull calls has 256 KiB of
-// stack on any thread but the main one.
+// (hull's few C calls never do), and C code has 256 KiB of stack on any
+// thread but the main one (libseccomp's compiler runs on the main one).
 package threadmem
 
 // #include "threadmem.h"

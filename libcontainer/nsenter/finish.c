@@ -14,7 +14,6 @@
  * parent decides before it starts the process (libcontainer/finisher.go).
  */
 #define _GNU_SOURCE
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -199,8 +198,8 @@ static void at_step(const char *step)
 
 /*
  * fail reports "step: detail: errno text" as the Go init would (Go's errno
- * texts are the C library's with a lower-case first letter), then exits
- * 127. With err 0 no errno text is appended.
+ * texts: hull_errtext), then exits 127. With err 0 no errno text is
+ * appended.
  */
 __attribute__((noreturn, format(printf, 3, 4))) static void fail(const char *step, int err, const char *fmt, ...)
 {
@@ -212,10 +211,8 @@ __attribute__((noreturn, format(printf, 3, 4))) static void fail(const char *ste
 		n += vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
 	va_end(ap);
 	if (err && n > 0 && (size_t)n < sizeof(msg)) {
-		char text[256];
-		snprintf(text, sizeof(text), "%s", strerror(err));
-		text[0] = (char)tolower((unsigned char)text[0]);
-		snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s", text);
+		char text[32];
+		snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s", hull_errtext(err, text, sizeof(text)));
 	}
 	if (!reported)
 		hull_send_msg(sync_fd, 'E', msg, (uint32_t)strlen(msg));
@@ -339,11 +336,11 @@ static void set_attributes(const struct hull_process *p)
  */
 static void verify_cwd(const char *step, const char *cwd)
 {
-	char wd[4096];
+	char wd[4096], text[32];
 	long n = syscall(SYS_getcwd, wd, sizeof(wd));
 	if (n < 0 || wd[0] != '/')
 		fail(step, 0, "process.cwd \"%s\": resolves outside the container (\"%s\", %s)", cwd,
-		     n < 0 ? "" : wd, n < 0 ? strerror(errno) : "<nil>");
+		     n < 0 ? "" : wd, n < 0 ? hull_errtext(errno, text, sizeof(text)) : "<nil>");
 }
 
 /* check_cwd returns 1 when the cwd must be entered as the user (root may not). */

@@ -58,6 +58,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "errtext.h"
 #include "nsenter.h"
 #include "faults.h"
 
@@ -115,6 +116,22 @@ static void send_msg(char type, const char *payload)
 		_exit(1);
 }
 
+/*
+ * hull_errtext is Go's text of errno err (syscall.Errno's Error(), from
+ * errtext.h), so that the stage's and the finisher's errors read as the Go
+ * init's whichever C library they are linked against: glibc and musl word
+ * 73 errnos differently ("too many levels of symbolic links", "symbolic
+ * link loop"). buf holds the text of an errno Go does not name.
+ */
+const char *hull_errtext(int err, char *buf, size_t len)
+{
+	if (err > 0 && (size_t)err < sizeof(hull_errno_texts) / sizeof(hull_errno_texts[0]) &&
+	    hull_errno_texts[err] != NULL)
+		return hull_errno_texts[err];
+	snprintf(buf, len, "errno %d", err);
+	return buf;
+}
+
 /* fail reports the failed step and its errno to the parent, then exits. */
 static void fail(const char *fmt, ...)
 {
@@ -124,8 +141,9 @@ static void fail(const char *fmt, ...)
 	va_start(ap, fmt);
 	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	char text[32];
 	if (n >= 0 && (size_t)n < sizeof(msg))
-		snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s", strerror(saved));
+		snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s", hull_errtext(saved, text, sizeof(text)));
 	send_msg('E', msg);
 	_exit(1);
 }

@@ -7,6 +7,8 @@
 // Request.Env builds.
 package nsenter
 
+//go:generate go run ./internal/errtextgen errtext.h
+
 /*
 #cgo CFLAGS: -Wall -Wextra -std=gnu11
 #include "nsenter.h"

@@ -9,6 +9,8 @@
 int hull_write_all(int fd, const void *buf, size_t len);
 /* hull_send_msg writes one frame of libcontainer/wire: type, u32 length, payload. */
 int hull_send_msg(int fd, char type, const void *payload, uint32_t len);
+/* hull_errtext is Go's text of errno err; buf holds one Go does not name. */
+const char *hull_errtext(int err, char *buf, size_t len);
 
 /* The compact process message (wire.Process), decoded in place. */
 struct hull_rlimit {

@@ -43,10 +43,10 @@ func buildStage(t *testing.T) string {
 }
 
 // staticLinkProbe links a trivial program with -static and the C compiler
-// make builds hull-stage with, once per test binary: "" when that works,
+// make builds hull-stage with (STAGE_CC), once per test binary: "" when that works,
 // else why hull-stage cannot be built here.
 var staticLinkProbe = sync.OnceValues(func() (string, error) {
-	cc, err := testenv.ReadMakeVar("../..", "CC")
+	cc, err := testenv.ReadMakeVar("../..", "STAGE_CC")
 	if err != nil {
 		return "", err
 	}
@@ -133,7 +133,7 @@ func TestStageFinishes(t *testing.T) {
 
 // TestStageBuildWithoutStaticLibc: the stage tests skip, naming the
 // cause, where static linking cannot work (here: in a mount namespace of
-// their own, an empty archive over glibc's libc.a), and fail on another
+// their own, an empty archive over the stage's C library's libc.a), and fail on another
 // build error (a missing header) as before.
 func TestStageBuildWithoutStaticLibc(t *testing.T) {
 	requireRoot(t)
@@ -143,10 +143,8 @@ func TestStageBuildWithoutStaticLibc(t *testing.T) {
 	case why != "":
 		t.Skip(why) // the "another build error" case would skip, not fail
 	}
-	cc := testenv.MakeVar(t, "../..", "CC")
-	argv := strings.Fields(cc)
-	out, err := exec.Command(argv[0], append(argv[1:], "-print-file-name=libc.a")...).Output()
-	libc := strings.TrimSpace(string(out))
+	cc := testenv.MakeVar(t, "../..", "STAGE_CC")
+	libc, out, err := staticLibc(t, cc)
 	if err != nil || !filepath.IsAbs(libc) {
 		t.Skipf("%s finds no libc.a to hide (%v %q): the stage tests skip here anyway", cc, err, out)
 	}
@@ -184,4 +182,27 @@ func TestStageBuildWithoutStaticLibc(t *testing.T) {
 			}
 		})
 	}
+}
+
+// staticLibc is the libc.a cc links a static program with, from the
+// linker's trace (musl-gcc's -print-file-name names glibc's, not the one
+// its specs link).
+func staticLibc(t *testing.T, cc string) (libc string, out []byte, err error) {
+	t.Helper()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "probe.c")
+	if err := os.WriteFile(src, []byte("int main(void) { return 0; }\n"), 0o644); err != nil {
+		return "", nil, err
+	}
+	argv := strings.Fields(cc)
+	out, err = exec.Command(argv[0], append(argv[1:], "-static", "-Wl,--trace", "-o", filepath.Join(dir, "probe"), src)...).CombinedOutput()
+	if err != nil {
+		return "", out, err
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if line = strings.TrimSpace(line); filepath.Base(line) == "libc.a" {
+			return filepath.Clean(line), out, nil
+		}
+	}
+	return "", out, nil
 }

@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -34,5 +37,43 @@ func TestExecFinisherParity(t *testing.T) {
 		if !strings.Contains(fin, "HOME=") || !strings.Contains(fin, "Seccomp:") {
 			t.Errorf("%v: incomplete report:\n%s", args, fin)
 		}
+	}
+}
+
+// TestFinisherErrnoText: a cwd that is a symbolic link loop fails `run`
+// with the errno in Go's words through the C finisher as through the Go
+// init, whichever C library hull-stage is linked against (musl's own text
+// is "symbolic link loop"). runc, the control, fails too, on its mkdir of
+// the cwd, which exists.
+func TestFinisherErrnoText(t *testing.T) {
+	const want = "too many levels of symbolic links"
+	for _, v := range []string{"hull", "hull-goinit", "runc"} {
+		t.Run(v, func(t *testing.T) {
+			c := newContainer(t, func(s *specs.Spec) {
+				s.Process.Args = []string{"/bin/true"}
+				s.Process.Cwd = "/loop"
+			})
+			switch v {
+			case "hull-goinit":
+				c.env = []string{"HULL_GO_INIT=1"}
+			case "runc":
+				bin, err := exec.LookPath("runc")
+				if err != nil {
+					t.Skipf("runc, the control, is not installed: %v", err)
+				}
+				c.bin = bin
+			}
+			rootfs := c.privateRootfs()
+			if err := os.Symlink("loop", filepath.Join(rootfs, "loop")); err != nil {
+				t.Fatal(err)
+			}
+			r := c.run()
+			if r.Code == 0 {
+				t.Fatalf("want a failure: %s", r)
+			}
+			if v != "runc" && !strings.Contains(r.Stderr, want) {
+				t.Errorf("want a failure saying %q: %s", want, r)
+			}
+		})
 	}
 }

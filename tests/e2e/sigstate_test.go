@@ -144,6 +144,18 @@ func eachSigVariant(t *testing.T, sigwrap string, edit func(*specs.Spec), flow f
 func TestSignalStateNotInherited(t *testing.T) {
 	t.Parallel()
 	sigwrap := buildSigwrap(t)
+	// The wrapper's own control: what it starts has every signal it was
+	// asked to ignore ignored and to block blocked.
+	ctl := exec.Command(sigwrap, statusSigs[1:]...)
+	ctl.Env = append(os.Environ(), "SIGWRAP_EXEC="+statusSigs[0],
+		fmt.Sprintf("SIGWRAP_IGNORE=%x", wrapIgnored), fmt.Sprintf("SIGWRAP_BLOCK=%x", wrapBlocked))
+	out, err := ctl.Output()
+	if err != nil {
+		t.Fatalf("sigwrap grep: %v", err)
+	}
+	if ign, blk := sigMasks(t, string(out)); ign&wrapIgnored != wrapIgnored || blk&wrapBlocked != wrapBlocked {
+		t.Fatalf("control: sigwrap started grep with SigIgn %x SigBlk %x; want %x and %x among them", ign, blk, wrapIgnored, wrapBlocked)
+	}
 	check := func(t *testing.T, rt, how, out string) {
 		t.Helper()
 		ign, blk := sigMasks(t, out)

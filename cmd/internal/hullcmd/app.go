@@ -24,7 +24,7 @@ import (
 	// Both binaries mapped whole at start, a system call per segment: 90 fewer
 	// page faults per command (docs/design.md, "The binary mapped at start").
 	_ "github.com/hull-runtime/hull/internal/prefault"
-	// The main goroutine's stack grown once, in the first package init,
+	// The main goroutine's stack grown once, in an early package init,
 	// not copied twice later (docs/design.md, "Stacks grown once").
 	_ "github.com/hull-runtime/hull/internal/stackgrow"
 	// The Go runtime's own threads sleep with a timer slack of 1 ms, its

@@ -8,7 +8,9 @@ import "github.com/urfave/cli/v2"
 // runFlagActions calls IsSet for every flag of the command, so a `hull
 // run` ran that expression about 500 times, 1% of its CPU and a third of
 // the bytes it allocated. The flags below answer Names() with a slice
-// made once; every other method is the wrapped flag's.
+// made once; every other method is the wrapped flag's. They are pointers,
+// so that urfave/cli may compare flags (hasFlag) as it does its own. The
+// help and version flags urfave/cli adds itself stay as they are.
 
 type (
 	boolNames struct {
@@ -41,32 +43,32 @@ type (
 	}
 )
 
-func (f boolNames) Names() []string        { return f.names }
-func (f stringNames) Names() []string      { return f.names }
-func (f intNames) Names() []string         { return f.names }
-func (f int64Names) Names() []string       { return f.names }
-func (f uint64Names) Names() []string      { return f.names }
-func (f stringSliceNames) Names() []string { return f.names }
-func (f durationNames) Names() []string    { return f.names }
+func (f *boolNames) Names() []string        { return f.names }
+func (f *stringNames) Names() []string      { return f.names }
+func (f *intNames) Names() []string         { return f.names }
+func (f *int64Names) Names() []string       { return f.names }
+func (f *uint64Names) Names() []string      { return f.names }
+func (f *stringSliceNames) Names() []string { return f.names }
+func (f *durationNames) Names() []string    { return f.names }
 
 // namesOnce returns f as a flag whose names are computed once; a flag of
 // another type, or already wrapped, is returned as it is.
 func namesOnce(f cli.Flag) cli.Flag {
 	switch f := f.(type) {
 	case *cli.BoolFlag:
-		return boolNames{f, f.Names()}
+		return &boolNames{f, f.Names()}
 	case *cli.StringFlag:
-		return stringNames{f, f.Names()}
+		return &stringNames{f, f.Names()}
 	case *cli.IntFlag:
-		return intNames{f, f.Names()}
+		return &intNames{f, f.Names()}
 	case *cli.Int64Flag:
-		return int64Names{f, f.Names()}
+		return &int64Names{f, f.Names()}
 	case *cli.Uint64Flag:
-		return uint64Names{f, f.Names()}
+		return &uint64Names{f, f.Names()}
 	case *cli.StringSliceFlag:
-		return stringSliceNames{f, f.Names()}
+		return &stringSliceNames{f, f.Names()}
 	case *cli.DurationFlag:
-		return durationNames{f, f.Names()}
+		return &durationNames{f, f.Names()}
 	}
 	return f
 }
