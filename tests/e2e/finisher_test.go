@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -47,33 +46,21 @@ func TestExecFinisherParity(t *testing.T) {
 // the cwd, which exists.
 func TestFinisherErrnoText(t *testing.T) {
 	const want = "too many levels of symbolic links"
-	for _, v := range []string{"hull", "hull-goinit", "runc"} {
-		t.Run(v, func(t *testing.T) {
-			c := newContainer(t, func(s *specs.Spec) {
-				s.Process.Args = []string{"/bin/true"}
-				s.Process.Cwd = "/loop"
-			})
-			switch v {
-			case "hull-goinit":
-				c.env = []string{"HULL_GO_INIT=1"}
-			case "runc":
-				bin, err := exec.LookPath("runc")
-				if err != nil {
-					t.Skipf("runc, the control, is not installed: %v", err)
-				}
-				c.bin = bin
-			}
-			rootfs := c.privateRootfs()
-			if err := os.Symlink("loop", filepath.Join(rootfs, "loop")); err != nil {
-				t.Fatal(err)
-			}
-			r := c.run()
-			if r.Code == 0 {
-				t.Fatalf("want a failure: %s", r)
-			}
-			if v != "runc" && !strings.Contains(r.Stderr, want) {
-				t.Errorf("want a failure saying %q: %s", want, r)
-			}
-		})
+	edit := func(s *specs.Spec) {
+		s.Process.Args = []string{"/bin/true"}
+		s.Process.Cwd = "/loop"
 	}
+	eachInitVariant(t, edit, func(t *testing.T, rt string, c *container) {
+		rootfs := c.privateRootfs()
+		if err := os.Symlink("loop", filepath.Join(rootfs, "loop")); err != nil {
+			t.Fatal(err)
+		}
+		r := c.run()
+		if r.Code == 0 {
+			t.Fatalf("want a failure: %s", r)
+		}
+		if rt != "runc" && !strings.Contains(r.Stderr, want) {
+			t.Errorf("want a failure saying %q: %s", want, r)
+		}
+	})
 }

@@ -28,3 +28,26 @@ func eachRuntime(t *testing.T, edit func(*specs.Spec), flow func(t *testing.T, c
 		})
 	}
 }
+
+// eachInitVariant runs flow as eachRuntime does, for three variants named
+// by rt: "hull" (its C finisher), "hull-goinit" (HULL_GO_INIT=1, the Go
+// init) and "runc", the control.
+func eachInitVariant(t *testing.T, edit func(*specs.Spec), flow func(t *testing.T, rt string, c *container)) {
+	t.Helper()
+	for _, v := range []string{"hull", "hull-goinit", "runc"} {
+		t.Run(v, func(t *testing.T) {
+			c := newContainer(t, edit)
+			switch v {
+			case "hull-goinit":
+				c.env = []string{"HULL_GO_INIT=1"}
+			case "runc":
+				bin, err := exec.LookPath("runc")
+				if err != nil {
+					t.Skipf("runc, the control, is not installed: %v", err)
+				}
+				c.bin = bin
+			}
+			flow(t, v, c)
+		})
+	}
+}

@@ -110,29 +110,6 @@ func sigMasks(t *testing.T, out string) (ign, blk uint64) {
 	return ign, blk
 }
 
-// eachSigVariant runs flow for hull with the C finisher, hull with the Go
-// init (HULL_GO_INIT=1) and runc, the control; the container's runtime
-// starts through sigwrap.
-func eachSigVariant(t *testing.T, sigwrap string, edit func(*specs.Spec), flow func(t *testing.T, rt string, c *container)) {
-	t.Helper()
-	for _, v := range []string{"hull", "hull-goinit", "runc"} {
-		t.Run(v, func(t *testing.T) {
-			c := newContainer(t, edit)
-			switch v {
-			case "hull-goinit":
-				c.env = []string{"HULL_GO_INIT=1"}
-			case "runc":
-				bin, err := exec.LookPath("runc")
-				if err != nil {
-					t.Skipf("runc, the control, is not installed: %v", err)
-				}
-				c.bin = bin
-			}
-			flow(t, v, c)
-		})
-	}
-}
-
 // TestSignalStateNotInherited: a runtime started with signals ignored and
 // blocked (nohup, a daemon) does not pass them on to the container's
 // process, whether it is started by run, by create and start, or by exec:
@@ -174,7 +151,7 @@ func TestSignalStateNotInherited(t *testing.T) {
 		}
 	}
 	t.Run("run", func(t *testing.T) {
-		eachSigVariant(t, sigwrap, func(s *specs.Spec) { s.Process.Args = statusSigs }, func(t *testing.T, rt string, c *container) {
+		eachInitVariant(t, func(s *specs.Spec) { s.Process.Args = statusSigs }, func(t *testing.T, rt string, c *container) {
 			wrapSignals(c, sigwrap)
 			r := c.run()
 			if r.Code != 0 {
@@ -184,7 +161,7 @@ func TestSignalStateNotInherited(t *testing.T) {
 		})
 	})
 	t.Run("create-start", func(t *testing.T) {
-		eachSigVariant(t, sigwrap, func(s *specs.Spec) { s.Process.Args = statusSigs }, func(t *testing.T, rt string, c *container) {
+		eachInitVariant(t, func(s *specs.Spec) { s.Process.Args = statusSigs }, func(t *testing.T, rt string, c *container) {
 			wrapSignals(c, sigwrap)
 			// The init writes into create's stdout, a file that outlives it.
 			p := c.startHull(nil, "create", "--bundle", c.Bundle, c.ID)
@@ -207,7 +184,7 @@ func TestSignalStateNotInherited(t *testing.T) {
 		})
 	})
 	t.Run("exec", func(t *testing.T) {
-		eachSigVariant(t, sigwrap, func(s *specs.Spec) { s.Process.Args = sh("sleep 30") }, func(t *testing.T, rt string, c *container) {
+		eachInitVariant(t, func(s *specs.Spec) { s.Process.Args = sh("sleep 30") }, func(t *testing.T, rt string, c *container) {
 			c.mustCreate()
 			c.mustHull("start", c.ID)
 			wrapSignals(c, sigwrap)
