@@ -1,6 +1,10 @@
 package hullcmd
 
-import "github.com/urfave/cli/v2"
+import (
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
 
 // urfave/cli computes a flag's names anew each time it asks for them, by
 // running a regular expression over each name (FlagNames), and it asks
@@ -8,9 +12,10 @@ import "github.com/urfave/cli/v2"
 // runFlagActions calls IsSet for every flag of the command, so a `hull
 // run` ran that expression about 500 times, 1% of its CPU and a third of
 // the bytes it allocated. The flags below answer Names() with a slice
-// made once; every other method is the wrapped flag's. They are pointers,
-// so that urfave/cli may compare flags (hasFlag) as it does its own. The
-// help and version flags urfave/cli adds itself stay as they are.
+// made once (flagNames); every other method is the wrapped flag's. They
+// are pointers, so that urfave/cli may compare flags (hasFlag) as it does
+// its own. The help and version flags urfave/cli adds itself stay as they
+// are.
 
 type (
 	boolNames struct {
@@ -56,19 +61,19 @@ func (f *durationNames) Names() []string    { return f.names }
 func namesOnce(f cli.Flag) cli.Flag {
 	switch f := f.(type) {
 	case *cli.BoolFlag:
-		return &boolNames{f, f.Names()}
+		return &boolNames{f, flagNames(f.Name, f.Aliases)}
 	case *cli.StringFlag:
-		return &stringNames{f, f.Names()}
+		return &stringNames{f, flagNames(f.Name, f.Aliases)}
 	case *cli.IntFlag:
-		return &intNames{f, f.Names()}
+		return &intNames{f, flagNames(f.Name, f.Aliases)}
 	case *cli.Int64Flag:
-		return &int64Names{f, f.Names()}
+		return &int64Names{f, flagNames(f.Name, f.Aliases)}
 	case *cli.Uint64Flag:
-		return &uint64Names{f, f.Names()}
+		return &uint64Names{f, flagNames(f.Name, f.Aliases)}
 	case *cli.StringSliceFlag:
-		return &stringSliceNames{f, f.Names()}
+		return &stringSliceNames{f, flagNames(f.Name, f.Aliases)}
 	case *cli.DurationFlag:
-		return &durationNames{f, f.Names()}
+		return &durationNames{f, flagNames(f.Name, f.Aliases)}
 	}
 	return f
 }
@@ -87,4 +92,17 @@ func commandsWithNamesOnce(cmds []*cli.Command) {
 		flagsWithNamesOnce(c.Flags)
 		commandsWithNamesOnce(c.Subcommands)
 	}
+}
+
+// flagNames is urfave/cli's FlagNames without running its expression
+// where it would change nothing: it strips what follows a comma or a
+// space, and hull's names have neither.
+func flagNames(name string, aliases []string) []string {
+	names := append([]string{name}, aliases...)
+	for _, n := range names {
+		if strings.ContainsAny(n, ", ") {
+			return cli.FlagNames(name, aliases)
+		}
+	}
+	return names
 }

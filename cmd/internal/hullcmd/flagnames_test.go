@@ -27,8 +27,8 @@ func TestNamesOnce(t *testing.T) {
 			if w == f {
 				t.Fatal("not wrapped")
 			}
-			if got, want := w.Names(), f.Names(); len(got) != len(want) || got[0] != want[0] || got[len(got)-1] != want[len(want)-1] {
-				t.Errorf("names %q, want %q", got, want)
+			if got, want := fmt.Sprint(w.Names()), fmt.Sprint(f.Names()); got != want {
+				t.Errorf("names %s, want %s", got, want)
 			}
 			if got, want := cli.FlagStringer(w), cli.FlagStringer(f); got != want {
 				t.Errorf("help line %q, want %q", got, want)
@@ -80,5 +80,25 @@ func TestAppFlagsNamedOnce(t *testing.T) {
 	}
 	if f, ok := lookupFlag(findCommand(app.Commands, "run").Flags, "--detach"); !ok || takesValue(f) {
 		t.Errorf("run --detach: found %v, takes a value %v", ok, ok && takesValue(f))
+	}
+}
+
+// TestFlagNames: names without a comma or a space are taken as they are,
+// and one written in urfave/cli v1's style ("name, n") is cut as
+// urfave/cli cuts it.
+func TestFlagNames(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		aliases []string
+	}{
+		{"detach", []string{"d"}},
+		{"root", nil},
+		{"log-format", []string{"lf", "l"}},
+		{"bundle, b", nil},
+		{"env", []string{"e x"}},
+	} {
+		if got, want := fmt.Sprint(flagNames(tc.name, tc.aliases)), fmt.Sprint(cli.FlagNames(tc.name, tc.aliases)); got != want {
+			t.Errorf("flagNames(%q, %q) = %s, want %s", tc.name, tc.aliases, got, want)
+		}
 	}
 }
