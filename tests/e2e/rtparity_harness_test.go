@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -50,4 +53,24 @@ func eachInitVariant(t *testing.T, edit func(*specs.Spec), flow func(t *testing.
 			flow(t, v, c)
 		})
 	}
+}
+
+// compileC builds program, C source, into out with gcc and flags. Without
+// gcc the test skips, saying why (need: what the program is for); a build
+// that fails is the error, for the caller to skip or fail on.
+func compileC(t *testing.T, need, program, out string, flags ...string) error {
+	t.Helper()
+	cc, err := exec.LookPath("gcc")
+	if err != nil {
+		t.Skipf("needs gcc to build %s", need)
+	}
+	src := out + ".c"
+	if err := os.WriteFile(src, []byte(program), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := append(append([]string{}, flags...), "-o", out, src)
+	if b, err := exec.Command(cc, args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("gcc %s: %w: %s", filepath.Base(src), err, b)
+	}
+	return nil
 }

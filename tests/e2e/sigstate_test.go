@@ -63,17 +63,9 @@ var (
 // buildSigwrap compiles sigwrapProgram once per test.
 func buildSigwrap(t *testing.T) string {
 	t.Helper()
-	cc, err := exec.LookPath("gcc")
-	if err != nil {
-		t.Skip("needs gcc to build the wrapper that starts the runtime with signals ignored")
-	}
-	dir := t.TempDir()
-	src, bin := filepath.Join(dir, "sigwrap.c"), filepath.Join(dir, "sigwrap")
-	if err := os.WriteFile(src, []byte(sigwrapProgram), 0o644); err != nil {
+	bin := filepath.Join(t.TempDir(), "sigwrap")
+	if err := compileC(t, "the wrapper that starts the runtime with signals ignored", sigwrapProgram, bin, "-O2"); err != nil {
 		t.Fatal(err)
-	}
-	if out, err := exec.Command(cc, "-O2", "-o", bin, src).CombinedOutput(); err != nil {
-		t.Fatalf("gcc: %v: %s", err, out)
 	}
 	return bin
 }
