@@ -169,7 +169,13 @@ func (c *container) writeSpec() {
 func (c *container) privateRootfs() string {
 	c.t.Helper()
 	dst := filepath.Join(c.Bundle, "rootfs")
-	if out, err := exec.Command("cp", "-a", c.Spec.Root.Path, dst).CombinedOutput(); err != nil {
+	// Resolved first: cp -a of a symlink copies the link, and the test
+	// would then write into the shared rootfs behind it.
+	src, err := filepath.EvalSymlinks(c.Spec.Root.Path)
+	if err != nil {
+		c.t.Fatalf("resolve the rootfs: %v", err)
+	}
+	if out, err := exec.Command("cp", "-a", src, dst).CombinedOutput(); err != nil {
 		c.t.Fatalf("copy rootfs: %v: %s", err, out)
 	}
 	c.Spec.Root.Path = dst
