@@ -126,12 +126,16 @@ func Create(o CreateOpts) (_ *Container, err error) {
 // `delete --force` can clean up after a create that was killed midway.
 func (c *Container) makeCgroup(spec *specs.Spec, systemd, rootless bool) (cgroups.Manager, error) {
 	cfg := cgroups.Config{ID: c.ID, Systemd: systemd, Rootless: rootless}
+	var resources *specs.LinuxResources
 	if spec.Linux != nil {
 		cfg.Path = spec.Linux.CgroupsPath
-		cfg.Resources = withDeviceRules(spec.Linux.Resources)
-		if rootless {
-			cfg.Resources = withoutDeviceRules(spec.Linux.Resources)
-		}
+		resources = spec.Linux.Resources
+	}
+	// The default device rules apply with no linux section too: the rules
+	// are applied from deny-all, and no rules would leave every device.
+	cfg.Resources = withDeviceRules(resources)
+	if rootless {
+		cfg.Resources = withoutDeviceRules(resources)
 	}
 	cg, err := cgroups.New(cfg)
 	if err != nil {

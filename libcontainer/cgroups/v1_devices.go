@@ -113,10 +113,13 @@ func (s *devState) apply(d specs.LinuxDeviceCgroup) {
 	}
 }
 
-// wantedDevState is the state writing rules to a new cgroup (which allows
-// everything, as the eBPF program of v2 does when no rule matches) leads to.
+// wantedDevState is the state the rules describe, applied from deny-all as
+// runc and crun apply them: a config need not start with a deny-all rule,
+// and one without it must not leave the container every host device (a
+// new v1 cgroup inherits allow-all). v2's eBPF program denies what no rule
+// matches, the same.
 func wantedDevState(rules []specs.LinuxDeviceCgroup) (*devState, error) {
-	s := newDevState(true)
+	s := newDevState(false)
 	for i, d := range rules {
 		if _, err := deviceRule(d); err != nil {
 			return nil, fmt.Errorf("linux.resources.devices[%d]: %w", i, err)

@@ -36,6 +36,8 @@ func TestDeviceTransition(t *testing.T) {
 			{"devices.deny", "a"}, {"devices.allow", "c *:* m"}, {"devices.allow", "c 1:3 rwm"}, {"devices.allow", "c 136:* rwm"}}},
 		{"rule order kept", "a *:* rwm\n", []specs.LinuxDeviceCgroup{{Allow: false}, devRuleP(true, "c", 10, 229, "rwm"), devRuleP(true, "b", -1, -1, "m")},
 			[]deviceWrite{{"devices.deny", "a"}, {"devices.allow", "c 10:229 rwm"}, {"devices.allow", "b *:* m"}}},
+		{"no deny-all rule: denied all the same", "a *:* rwm\n", []specs.LinuxDeviceCgroup{devRuleP(true, "c", 1, 3, "rwm")},
+			[]deviceWrite{{"devices.deny", "a"}, {"devices.allow", "c 1:3 rwm"}}},
 		{"same rules: nothing", usualList, usualRules, nil},
 		{"same rules in another order", usualList, []specs.LinuxDeviceCgroup{usualRules[0], usualRules[3], usualRules[2], usualRules[1]}, nil},
 		{"add one", usualList, with(devRuleP(true, "c", 1, 11, "rw")), []deviceWrite{{"devices.allow", "c 1:11 rw"}}},

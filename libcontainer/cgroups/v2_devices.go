@@ -50,10 +50,10 @@ const (
 // deviceProgram assembles the filter. Rules are checked last to first and
 // the first match decides, so a later rule overrides an earlier one as the
 // sequence of writes to v1's devices.allow/deny does; a request no rule
-// matches is allowed, as a new v1 cgroup inherits allow-all (the usual spec
-// starts with a deny-all rule, which then matches everything not allowed
-// after it). An allow rule matches when it grants every access requested, a
-// deny rule when it names any of them.
+// matches is denied, as runc and crun deny it (a config need not start with
+// a deny-all rule; v1 applies its rules from deny-all too). An allow rule
+// matches when it grants every access requested, a deny rule when it names
+// any of them.
 func deviceProgram(rules []specs.LinuxDeviceCgroup) ([]bpfInsn, error) {
 	prog := []bpfInsn{
 		insn(unix.BPF_LDX|unix.BPF_W|unix.BPF_MEM, regType, 1, 0, 0),
@@ -76,7 +76,7 @@ func deviceProgram(rules []specs.LinuxDeviceCgroup) ([]bpfInsn, error) {
 		}
 	}
 	return append(prog,
-		insn(unix.BPF_ALU64|unix.BPF_MOV|unix.BPF_K, 0, 0, 0, 1),
+		insn(unix.BPF_ALU64|unix.BPF_MOV|unix.BPF_K, 0, 0, 0, 0),
 		insn(unix.BPF_JMP|unix.BPF_EXIT, 0, 0, 0, 0)), nil
 }
 

@@ -62,7 +62,8 @@ func devRule(allow bool, typ string, major, minor int64, access string) specs.Li
 }
 
 // deviceRuleSets are typical specs: deny-all then allows (what hull
-// generates), partial access, an override of an earlier rule, and none.
+// generates), partial access, an override of an earlier rule, allows with
+// no deny-all before them, and none.
 var deviceRuleSets = map[string][]specs.LinuxDeviceCgroup{
 	"container": {
 		devRule(false, "a", -1, -1, "rwm"),
@@ -72,6 +73,9 @@ var deviceRuleSets = map[string][]specs.LinuxDeviceCgroup{
 		devRule(true, "b", 8, 0, "r"),
 	},
 	"deny-one": {devRule(false, "c", 1, 3, "w")},
+	// No deny-all rule: what no rule allows is still denied, as in runc.
+	"allows-only": {devRule(true, "c", 1, 3, "rwm")},
+	"none":        {},
 	"override": {
 		devRule(false, "", -1, -1, ""),
 		devRule(true, "c", 1, 3, "rwm"),
@@ -100,8 +104,12 @@ func TestDeviceProgramSemantics(t *testing.T) {
 		{"container", devBlock, r, 8, 1, 0},
 		{"deny-one", devChar, w, 1, 3, 0},
 		{"deny-one", devChar, r | w, 1, 3, 0},
-		{"deny-one", devChar, r, 1, 3, 1},
-		{"deny-one", devBlock, w, 8, 0, 1},
+		{"deny-one", devChar, r, 1, 3, 0},
+		{"deny-one", devBlock, w, 8, 0, 0},
+		{"allows-only", devChar, r | w, 1, 3, 1},
+		{"allows-only", devChar, r | w, 1, 11, 0},
+		{"allows-only", devChar, m, 4, 2, 0},
+		{"none", devChar, r, 1, 3, 0},
 		{"override", devChar, r, 1, 3, 1},
 		{"override", devChar, w, 1, 3, 0},
 		{"override", devChar, r, 1, 4, 0},
