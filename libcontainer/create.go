@@ -282,11 +282,11 @@ func (c *Container) setUpInit(p *started, spec *specs.Spec, cfg *initConfig, cg 
 		return err
 	}
 	if needsMountSources(spec) {
-		fds, err := openMountSources(p.init.Pid, spec.Mounts)
+		src, err := openMountSources(p.init.Pid, spec)
 		if err != nil {
 			return err
 		}
-		if err := sendMountSources(p.sync, fds); err != nil {
+		if err := src.send(p.sync); err != nil {
 			return err
 		}
 		faults.Hit("create/mount sources sent")

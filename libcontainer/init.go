@@ -30,9 +30,10 @@ type initProcess struct {
 	program   string // absolute path of process.args[0] inside the container
 	cwdAsUser bool   // process.cwd is entered after the switch to its user
 	ready     bool   // the parent has been told the container is created
-	// mountSources are fds of bind sources the parent opened, by mount index.
-	mountSources map[int]int
-	warnings     []string
+	// mountSources are fds of bind sources the parent opened, by mount
+	// index; idmapTrees the ID-mapped source trees it made.
+	mountSources, idmapTrees map[int]int
+	warnings                 []string
 }
 
 // Init is the Go side of `hull init`: it never returns. The main goroutine
@@ -144,21 +145,21 @@ func (p *initProcess) execSteps() []step {
 	}
 }
 
-// readConfig receives the config, after the bind sources the parent opened
-// (recvmsg, so that their fds are kept).
+// readConfig receives the config, after the bind sources and ID-mapped
+// trees the parent prepared (recvmsg, so that their fds are kept).
 func (p *initProcess) readConfig() error {
-	sources := map[int]int{}
+	sources := map[byte]map[int]int{wire.MsgMountSource: {}, wire.MsgIdmapTree: {}}
 	for {
 		typ, payload, fds, err := wire.ReadFds(p.sync)
 		if err != nil {
 			return err
 		}
-		if typ == wire.MsgMountSource && len(fds) == 1 {
+		if byIndex, ok := sources[typ]; ok && len(fds) == 1 {
 			i, err := strconv.Atoi(string(payload))
 			if err != nil {
 				return fmt.Errorf("mount source message %q: %w", payload, err)
 			}
-			sources[i] = fds[0]
+			byIndex[i] = fds[0]
 			continue
 		}
 		wire.CloseFds(fds)
@@ -171,7 +172,7 @@ func (p *initProcess) readConfig() error {
 		break
 	}
 	p.spec = p.cfg.Spec
-	p.mountSources = sources
+	p.mountSources, p.idmapTrees = sources[wire.MsgMountSource], sources[wire.MsgIdmapTree]
 	for _, v := range []string{"_HULL_NSENTER", "_HULL_JOIN", "_HULL_UNSHARE", "_HULL_TIMENS", "_HULL_CGROUP"} {
 		os.Unsetenv(v)
 	}
@@ -259,7 +260,7 @@ func (p *initProcess) builder() *rootfsBuilder {
 	if p.b != nil {
 		return p.b
 	}
-	p.b = &rootfsBuilder{cfg: p.cfg, spec: p.spec, hookPid: os.Getpid(), mountSources: p.mountSources}
+	p.b = &rootfsBuilder{cfg: p.cfg, spec: p.spec, hookPid: os.Getpid(), mountSources: p.mountSources, idmapTrees: p.idmapTrees}
 	if p.cfg.RuntimeHooks {
 		p.b.runtimeHooks = p.awaitRuntimeHooks
 	}

@@ -38,6 +38,7 @@ type rootfsBuilder struct {
 	initPid      int // 0: the builder is the init
 	pidNS        int // fd for proc mounts of another pid namespace, or 0
 	mountSources map[int]int
+	idmapTrees   map[int]int
 	proc         *procfs.Handle
 	// cgroupV1 is the init's view of a cgroup v1 host, read ahead.
 	cgroupV1 *rootfs.CgroupV1Ahead
@@ -86,7 +87,7 @@ func (b *rootfsBuilder) prepareRootfs() error {
 		MaskedPaths: l.MaskedPaths, ReadonlyPaths: l.ReadonlyPaths,
 		NoPivot: b.cfg.NoPivot, InUserNS: userNS, CgroupNS: cgroupNS,
 		UIDMappings: l.UIDMappings, GIDMappings: l.GIDMappings,
-		Pid: b.initPid, PidNS: b.pidNS, CgroupV1: b.cgroupV1,
+		Pid: b.initPid, PidNS: b.pidNS, CgroupV1: b.cgroupV1, IdmappedTrees: b.idmapTrees,
 	}
 	if !ownsNamespace(b.spec, specs.MountNamespace) {
 		return nil

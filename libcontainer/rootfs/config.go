@@ -34,6 +34,11 @@ type Config struct {
 	// CgroupV1, when set, is the init's view of a cgroup v1 host read
 	// ahead by the caller; nil: a cgroup mount reads it when made.
 	CgroupV1 *CgroupV1Ahead
+	// IdmappedTrees are fds, by index in Mounts, of the detached ID-mapped
+	// copies of idmap mounts' sources that hull create made (IdmappedTree):
+	// mapping a mount takes privilege over the source's filesystem, which
+	// an init in a user namespace lacks. The mount moves the copy into place.
+	IdmappedTrees map[int]int
 }
 
 // procFile is the /proc file name of the container's init.

@@ -2,7 +2,6 @@ package rootfs
 
 import (
 	"fmt"
-	"os"
 	"runtime"
 	"syscall"
 
@@ -10,51 +9,79 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// mountIdmapped clones the source tree detached, attaches an ID mapping to
-// it and only then moves it onto the destination fd, so the container never
-// sees the unmapped mount.
+// mountIdmapped moves a detached, ID-mapped copy of the source tree onto
+// the destination fd, so the container never sees the unmapped mount. The
+// copy is the parent's when it made one (o.idmapTree, the usual case: hull
+// create runs as the host's root); else it is made here, which works where
+// this process is privileged over the source's filesystem.
 func (s *setupper) mountIdmapped(m specs.Mount, o mountOptions, dest int) error {
-	uids, gids := m.UIDMappings, m.GIDMappings
-	if len(uids) == 0 && len(gids) == 0 {
-		uids, gids = s.c.UIDMappings, s.c.GIDMappings
-	}
-	if len(uids) == 0 || len(gids) == 0 {
-		return fmt.Errorf("idmapped mount %s: no uidMappings/gidMappings on the mount or the container", m.Destination)
-	}
-	usernsFd, err := usernsFd(uids, gids)
-	if err != nil {
-		return fmt.Errorf("idmapped mount %s: %w", m.Destination, err)
-	}
-	defer unix.Close(usernsFd)
-
-	treeFlags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC)
-	if o.flags&unix.MS_REC != 0 {
-		treeFlags |= unix.AT_RECURSIVE
-	}
-	tree, err := unix.OpenTree(unix.AT_FDCWD, m.Source, treeFlags)
-	if err != nil {
-		return fmt.Errorf("open_tree %s: %w", m.Source, err)
+	tree := o.idmapTree
+	if tree <= 0 {
+		uids, gids := m.UIDMappings, m.GIDMappings
+		if len(uids) == 0 && len(gids) == 0 {
+			uids, gids = s.c.UIDMappings, s.c.GIDMappings
+		}
+		userns, err := NewUserns(uids, gids)
+		if err != nil {
+			return fmt.Errorf("idmapped mount %s: %w", m.Destination, err)
+		}
+		defer unix.Close(userns)
+		if tree, err = idmappedTree(m.Source, o, userns); err != nil {
+			return fmt.Errorf("idmapped mount %s: %w", m.Destination, err)
+		}
 	}
 	defer unix.Close(tree)
-	setFlags := uint(unix.AT_EMPTY_PATH)
-	if o.idmapRec {
-		setFlags |= unix.AT_RECURSIVE
-	}
-	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(usernsFd)}
-	if err := unix.MountSetattr(tree, "", setFlags, &attr); err != nil {
-		return fmt.Errorf("idmap %s: mount_setattr: %w", m.Source, err)
-	}
 	if err := unix.MoveMount(tree, "", dest, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
 		return fmt.Errorf("move idmapped %s onto %s: %w", m.Source, m.Destination, err)
 	}
 	return s.remountBind(m.Destination, o.flags)
 }
 
-// usernsFd returns an fd of a new user namespace with the given mappings.
-// A process is needed to own the namespace; it is started traced so that it
-// stops right at execve and never runs any code, then killed once the
-// namespace is pinned by our fd.
-func usernsFd(uids, gids []specs.LinuxIDMapping) (int, error) {
+// IdmappedTree returns an fd of a detached copy of mount m's source tree
+// (recursive for rbind), ID-mapped through the user namespace usernsFd
+// (recursively for ridmap), for an init to move onto m's destination.
+func IdmappedTree(m specs.Mount, usernsFd int) (int, error) {
+	o, err := parseOptions(m.Options)
+	if err != nil {
+		return -1, err
+	}
+	if m.Type == "rbind" {
+		o.flags |= unix.MS_REC
+	}
+	return idmappedTree(m.Source, o, usernsFd)
+}
+
+func idmappedTree(source string, o mountOptions, usernsFd int) (int, error) {
+	treeFlags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC)
+	if o.flags&unix.MS_REC != 0 {
+		treeFlags |= unix.AT_RECURSIVE
+	}
+	tree, err := unix.OpenTree(unix.AT_FDCWD, source, treeFlags)
+	if err != nil {
+		return -1, fmt.Errorf("open_tree %s: %w", source, err)
+	}
+	setFlags := uint(unix.AT_EMPTY_PATH)
+	if o.idmapRec {
+		setFlags |= unix.AT_RECURSIVE
+	}
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(usernsFd)}
+	if err := unix.MountSetattr(tree, "", setFlags, &attr); err != nil {
+		unix.Close(tree)
+		return -1, fmt.Errorf("idmap %s: mount_setattr: %w", source, err)
+	}
+	return tree, nil
+}
+
+// NewUserns returns an fd of a new user namespace with the given mappings.
+// A process is needed to own the namespace: it is started traced, so it
+// stops right at its execve and never runs any code, and is killed once
+// the namespace is pinned by the fd. It execs /proc/self/exe, which exists
+// whatever the mount namespace holds at this path. The caller's /proc must
+// belong to its pid namespace: the child's maps are written through it.
+func NewUserns(uids, gids []specs.LinuxIDMapping) (int, error) {
+	if len(uids) == 0 || len(gids) == 0 {
+		return -1, fmt.Errorf("no uidMappings/gidMappings on the mount or the container")
+	}
 	attr := &syscall.SysProcAttr{
 		Cloneflags:  syscall.CLONE_NEWUSER,
 		UidMappings: toSyscall(uids),
@@ -65,11 +92,7 @@ func usernsFd(uids, gids []specs.LinuxIDMapping) (int, error) {
 	// ptrace ties the tracee to the tracing thread.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	exe, err := os.Executable()
-	if err != nil {
-		exe = "/proc/self/exe"
-	}
-	pid, err := syscall.ForkExec(exe, []string{"hull-userns"}, &syscall.ProcAttr{Sys: attr})
+	pid, err := syscall.ForkExec("/proc/self/exe", []string{"hull-userns"}, &syscall.ProcAttr{Sys: attr})
 	if err != nil {
 		return -1, fmt.Errorf("spawn user namespace holder: %w", err)
 	}

@@ -19,11 +19,14 @@ type setupper struct {
 // mountOne performs spec mount m. Every destination is resolved inside the
 // root to an fd, and the mount is made onto that fd, so nothing the
 // container controls (symlinks, renames) can move it elsewhere.
-func (s *setupper) mountOne(m specs.Mount) error {
+// idmapTree, when > 0, is the parent's ID-mapped copy of an idmap mount's
+// source (Config.IdmappedTrees).
+func (s *setupper) mountOne(m specs.Mount, idmapTree int) error {
 	o, err := parseOptions(m.Options)
 	if err != nil {
 		return err
 	}
+	o.idmapTree = idmapTree
 	if isDev(m.Destination) && !isBind(m.Type, o) {
 		// Devices, links and mount points are made in it yet: ReadonlyDev
 		// makes it read-only at the end, as runc does.
@@ -139,7 +142,11 @@ func (s *setupper) mountTmpfsCopyUp(m specs.Mount, o mountOptions, fd int, keepM
 // mountBind bind-mounts a host path. mount(2) ignores every flag but MS_REC
 // on a bind, so flags like ro need a second MS_REMOUNT|MS_BIND call.
 func (s *setupper) mountBind(m specs.Mount, o mountOptions) error {
-	st, err := os.Stat(m.Source)
+	source := m.Source
+	if o.idmap && o.idmapTree > 0 {
+		source = fdPath(o.idmapTree) // the init may not reach m.Source itself
+	}
+	st, err := os.Stat(source)
 	if err != nil {
 		return fmt.Errorf("bind mount %s: source: %w", m.Destination, err)
 	}

@@ -17,6 +17,7 @@ type mountOptions struct {
 	recursive   bool // attr must be applied with mount_setattr(AT_RECURSIVE)
 	idmap       bool // idmap or ridmap
 	idmapRec    bool // ridmap
+	idmapTree   int  // > 0: fd of the ID-mapped copy of the source the parent made (Config.IdmappedTrees)
 	tmpcopyup   bool // runc's and crun's extension: fill a new tmpfs from what it covers
 	copySymlink bool // crun's extension: a bind of a symlink recreates the symlink
 	data        []string

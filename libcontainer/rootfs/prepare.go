@@ -43,7 +43,7 @@ func Prepare(c *Config) error {
 	defer r.Close()
 	s := &setupper{c: c, root: r}
 	for i, m := range c.Mounts {
-		if err := s.mountOne(m); err != nil {
+		if err := s.mountOne(m, c.IdmappedTrees[i]); err != nil {
 			var oe *OptionError
 			if errors.As(err, &oe) {
 				return fmt.Errorf("mounts[%d].options %q: %w", i, oe.Option, err)

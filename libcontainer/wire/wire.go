@@ -23,6 +23,7 @@ const (
 	MsgPid          = 'P' // C stage → parent: decimal pid of the container process
 	MsgError        = 'E' // either side: error text; the sender exits
 	MsgMountSource  = 'F' // parent → init, before the config: a bind source fd; payload: decimal mount index
+	MsgIdmapTree    = 'I' // parent → init, before the config: an idmap mount's ID-mapped source tree fd; payload: decimal mount index
 	MsgConfig       = 'C' // parent → Go init: its config, JSON
 	MsgProcess      = 'X' // parent → C finisher: the compact process message (Process)
 	MsgRuntimeHooks = 'H' // init → parent: namespaces ready, run prestart/createRuntime hooks
