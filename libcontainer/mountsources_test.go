@@ -10,6 +10,8 @@ import (
 func TestNeedsMountSources(t *testing.T) {
 	bind := specs.Mount{Destination: "/d", Type: "bind", Source: "/s", Options: []string{"rbind"}}
 	tmpfs := specs.Mount{Destination: "/t", Type: "tmpfs", Source: "tmpfs"}
+	idmap := specs.Mount{Destination: "/i", Type: "bind", Source: "/s", Options: []string{"bind", "ridmap"}}
+	mapped := specs.Mount{Destination: "/i", Type: "bind", Source: "/s", UIDMappings: []specs.LinuxIDMapping{{Size: 1}}}
 	ns := func(types ...specs.LinuxNamespaceType) []specs.LinuxNamespace {
 		var out []specs.LinuxNamespace
 		for _, t := range types {
@@ -28,6 +30,9 @@ func TestNeedsMountSources(t *testing.T) {
 		{"no user namespace: the init is the host's root", ns(specs.MountNamespace), []specs.Mount{bind}, false},
 		{"joined user namespace", []specs.LinuxNamespace{{Type: specs.UserNamespace, Path: "/proc/1/ns/user"}, {Type: specs.MountNamespace}}, []specs.Mount{bind}, false},
 		{"no mount namespace: no mounts are made", ns(specs.UserNamespace), []specs.Mount{bind}, false},
+		{"an idmap mount: the parent maps it", ns(specs.MountNamespace), []specs.Mount{tmpfs, idmap}, true},
+		{"an idmap mount with mappings of its own", ns(specs.MountNamespace), []specs.Mount{mapped}, true},
+		{"an idmap mount, no mount namespace", nil, []specs.Mount{idmap}, false},
 	}
 	for _, tc := range tests {
 		spec := &specs.Spec{Linux: &specs.Linux{Namespaces: tc.ns}, Mounts: tc.mounts}
