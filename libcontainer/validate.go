@@ -160,7 +160,36 @@ func validateSysctls(spec *specs.Spec) error {
 		}
 		if !hasNamespace(spec, need) {
 			errs = append(errs, fmt.Errorf("linux.sysctl[%q]: needs a %s namespace in linux.namespaces", key, need))
+		} else if path := namespacePath(spec, need); path != "" && isHostNamespace(path, need) {
+			errs = append(errs, fmt.Errorf("linux.sysctl[%q]: the %s namespace joined (%s) is the host's: setting it would change the host", key, need, path))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// namespacePath is the path of the namespace of type typ the spec joins, ""
+// for a new one.
+func namespacePath(spec *specs.Spec, typ specs.LinuxNamespaceType) string {
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == typ {
+			return ns.Path
+		}
+	}
+	return ""
+}
+
+// procNamespaceNames name a namespace type's file in /proc/PID/ns.
+var procNamespaceNames = map[specs.LinuxNamespaceType]string{
+	specs.NetworkNamespace: "net", specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts",
+}
+
+// isHostNamespace: path is the namespace hull itself runs in (runc's
+// check for a joined one). One that cannot be looked at is not judged
+// here: checkNamespacePath reports it.
+func isHostNamespace(path string, typ specs.LinuxNamespaceType) bool {
+	var joined, own unix.Stat_t
+	if unix.Stat(path, &joined) != nil || unix.Stat("/proc/self/ns/"+procNamespaceNames[typ], &own) != nil {
+		return false
+	}
+	return joined.Dev == own.Dev && joined.Ino == own.Ino
 }

@@ -21,7 +21,11 @@ func validateLinux(l *specs.Linux) error {
 		return nil
 	}
 	fresh := newNamespaces(l.Namespaces)
-	errs := []error{validateMappings(l, fresh), validateSysctlNamespaces(l.Sysctl, fresh)}
+	// Not runtime-tools' rule that net.* and fs.mqueue.* sysctls need new
+	// namespaces: runc and crun set them in joined ones too, which engines
+	// send every day (podman's and containerd's pods join a network
+	// namespace they made, by path). libcontainer judges sysctls.
+	errs := []error{validateMappings(l, fresh)}
 	if l.Resources != nil {
 		errs = append(errs, validateResources(l.Resources))
 	}
@@ -58,22 +62,6 @@ func validateMappings(l *specs.Linux, fresh map[specs.LinuxNamespaceType]bool) e
 		field = "linux.gidMappings"
 	}
 	return fmt.Errorf("%s: needs a new user namespace in linux.namespaces (one without a path); a joined one is mapped already", field)
-}
-
-// validateSysctlNamespaces: net.* sysctls need a new network namespace,
-// fs.mqueue.* a new IPC and mount namespace (runtime-tools' rule, stricter
-// than libcontainer's validateSysctls, which also accepts joined ones).
-func validateSysctlNamespaces(sysctl map[string]string, fresh map[specs.LinuxNamespaceType]bool) error {
-	var errs []error
-	for _, key := range sortedKeys(sysctl) {
-		switch {
-		case strings.HasPrefix(key, "net.") && !fresh[specs.NetworkNamespace]:
-			errs = append(errs, fmt.Errorf("linux.sysctl[%q]: needs a new network namespace in linux.namespaces", key))
-		case strings.HasPrefix(key, "fs.mqueue.") && !(fresh[specs.IPCNamespace] && fresh[specs.MountNamespace]):
-			errs = append(errs, fmt.Errorf("linux.sysctl[%q]: needs a new ipc and a new mount namespace in linux.namespaces", key))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 func validateResources(r *specs.LinuxResources) error {
