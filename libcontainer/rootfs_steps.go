@@ -52,6 +52,7 @@ func (b *rootfsBuilder) steps() []step {
 		{"createRuntime hooks", b.awaitRuntimeHooks},
 		{"createContainer hooks", b.createContainerHooks},
 		{"pivot root", b.pivotRoot},
+		{"make working directory", b.makeCwd},
 		// Before finalize: linux.readonlyPaths usually holds /proc/sys.
 		{"apply sysctls", b.applySysctls},
 		{"finalize rootfs", b.finalizeRootfs},
@@ -172,6 +173,26 @@ func (b *rootfsBuilder) pivotRoot() error {
 		return chrootInto(b.cfg.Rootfs)
 	}
 	return rootfs.Pivot(b.rootfs)
+}
+
+// makeCwd creates process.cwd where the rootfs lacks it, as runc does (an
+// image's WORKDIR or a user's home need not exist in the image): after
+// pivot_root, so that the path resolves in the container's root alone,
+// and before the root may turn read-only.
+func (b *rootfsBuilder) makeCwd() error {
+	if b.spec.Process == nil || b.spec.Process.Cwd == "" {
+		return nil
+	}
+	cwd := b.spec.Process.Cwd
+	// Only a missing one: any other trouble (a loop, not a directory) is
+	// the working directory check's to report, after the user is set.
+	if _, err := os.Stat(cwd); !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err := os.MkdirAll(cwd, 0o755); err != nil {
+		return fmt.Errorf("process.cwd %q: %w", cwd, err)
+	}
+	return nil
 }
 
 func (b *rootfsBuilder) finalizeRootfs() error {
