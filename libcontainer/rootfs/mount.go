@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -62,8 +63,9 @@ func (s *setupper) mountFS(m specs.Mount, o mountOptions) error {
 	// runc gives a tmpfs the covered directory's mode only where one was
 	// there: a directory made for the mount keeps the tmpfs's mode= option.
 	existed := false
-	if o.tmpcopyup {
+	if m.Type == "tmpfs" {
 		if pre, err := s.root.open(m.Destination, 0); err == nil {
+			o = withCoveredMode(o, pre)
 			unix.Close(pre)
 			existed = true
 		}
@@ -88,6 +90,23 @@ func (s *setupper) mountFS(m specs.Mount, o mountOptions) error {
 		return mountProcOf(s.c.PidNS, m, o, fd)
 	}
 	return mountNew(m, o, o.flags, fd)
+}
+
+// withCoveredMode gives a tmpfs the mode of the directory it covers
+// unless its options name one, as runc does: Docker's --tmpfs /run keeps
+// the image's 0755 rather than becoming tmpfs's world-writable 1777.
+func withCoveredMode(o mountOptions, dir int) mountOptions {
+	for _, d := range o.data {
+		if strings.HasPrefix(d, "mode=") {
+			return o
+		}
+	}
+	var st unix.Stat_t
+	if unix.Fstat(dir, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return o
+	}
+	o.data = append([]string{fmt.Sprintf("mode=%04o", st.Mode&0o7777)}, o.data...)
+	return o
 }
 
 // mountNew mounts a new instance of m's filesystem on the directory fd.
