@@ -69,11 +69,11 @@ func validateResources(r *specs.LinuxResources) error {
 	if m := r.Memory; m != nil {
 		// Compared unsigned, as runtime-tools does: -1 (unlimited) is the
 		// largest value.
-		if m.Limit != nil && m.Swap != nil && uint64(*m.Limit) > uint64(*m.Swap) {
+		// Swap 0 is unset (runc's reading; Docker and podman send it), and
+		// a reservation above the limit is the kernel's to take, as runc
+		// writes it: runtime-tools refuses both, runc and crun neither.
+		if m.Limit != nil && m.Swap != nil && *m.Swap != 0 && uint64(*m.Limit) > uint64(*m.Swap) {
 			errs = append(errs, fmt.Errorf("linux.resources.memory.swap %d: must not be below memory.limit %d (swap counts memory plus swap)", *m.Swap, *m.Limit))
-		}
-		if m.Limit != nil && m.Reservation != nil && uint64(*m.Reservation) > uint64(*m.Limit) {
-			errs = append(errs, fmt.Errorf("linux.resources.memory.reservation %d: must not be above memory.limit %d", *m.Reservation, *m.Limit))
 		}
 	}
 	for i, d := range r.Devices {

@@ -12,17 +12,28 @@ import (
 )
 
 // runtimeToolsLinux is what hull called runtime-tools' validator for before
-// validateLinux replaced it: CheckLinux, minus the hostname, devices and
-// sysctls, which hull judges itself (runtime-tools wants a *new* UTS
+// validateLinux replaced it: CheckLinux, minus the hostname, devices,
+// sysctls, a memory reservation and a swap of 0, which hull judges itself (runtime-tools wants a *new* UTS
 // namespace for a hostname, and refuses fifo devices with numbers, which
 // its own suite creates; it wants new namespaces for net.* and fs.mqueue.*
-// sysctls, where runc and crun also take joined ones, as engines send).
+// sysctls, where runc and crun also take joined ones, as engines send;
+// runc reads swap 0 as unset and writes a reservation above the limit).
 func runtimeToolsLinux(t testing.TB, spec *specs.Spec) error {
 	c := *spec
 	c.Hostname, c.Domainname = "", ""
 	if spec.Linux != nil {
 		l := *spec.Linux
 		l.Devices, l.Sysctl = nil, nil
+		if r := l.Resources; r != nil && r.Memory != nil {
+			m := *r.Memory
+			m.Reservation = nil // runc writes one above the limit
+			if m.Swap != nil && *m.Swap == 0 {
+				m.Swap = nil // runc reads 0 as unset
+			}
+			rc := *r
+			rc.Memory = &m
+			l.Resources = &rc
+		}
 		c.Linux = &l
 	}
 	v, err := validate.NewValidator(&c, ".", false, "linux")
@@ -58,7 +69,6 @@ func sameVerdict(t *testing.T, spec *specs.Spec, what string) {
 }
 
 func TestValidateLinuxNamesTheField(t *testing.T) {
-	neg := int64(-1)
 	for _, tc := range []struct {
 		name string
 		edit func(*specs.Linux)
@@ -72,10 +82,6 @@ func TestValidateLinuxNamesTheField(t *testing.T) {
 			lim, swap := int64(200), int64(100)
 			l.Resources.Memory = &specs.LinuxMemory{Limit: &lim, Swap: &swap}
 		}, "linux.resources.memory.swap 100"},
-		{"reservation above unlimited limit", func(l *specs.Linux) {
-			res := int64(100)
-			l.Resources.Memory = &specs.LinuxMemory{Limit: &res, Reservation: &neg}
-		}, "linux.resources.memory.reservation -1"},
 		{"device rule type", func(l *specs.Linux) {
 			l.Resources.Devices = append(l.Resources.Devices, specs.LinuxDeviceCgroup{Type: "p", Access: "r"})
 		}, `linux.resources.devices[1].type "p"`},
@@ -187,4 +193,29 @@ func randomLinux(r *rand.Rand, l *specs.Linux) {
 	l.MaskedPaths = []string{pick("/proc/kcore", "proc/kcore", "")}
 	l.ReadonlyPaths = []string{pick("/proc/sys", "sys", "/")}
 	l.MountLabel = pick("", "z", "Z", "zZ", "system_u:object_r:z:s0")
+}
+
+// TestValidateLinuxAcceptsAsRunc: what runtime-tools refuses but runc and
+// crun take, as engines send it: swap 0 (unset) below a limit, a
+// reservation above the limit, net.* sysctls in a joined namespace.
+func TestValidateLinuxAcceptsAsRunc(t *testing.T) {
+	limit, zero, above := int64(100<<20), int64(0), int64(200<<20)
+	for name, edit := range map[string]func(*specs.Linux){
+		"swap 0":            func(l *specs.Linux) { l.Resources.Memory = &specs.LinuxMemory{Limit: &limit, Swap: &zero} },
+		"reservation above": func(l *specs.Linux) { l.Resources.Memory = &specs.LinuxMemory{Limit: &limit, Reservation: &above} },
+		"net sysctl, joined": func(l *specs.Linux) {
+			l.Namespaces[1].Path = "/run/netns/x"
+			l.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
+		},
+		"mqueue sysctl joined": func(l *specs.Linux) {
+			l.Namespaces[2].Path = "/run/ipc"
+			l.Sysctl = map[string]string{"fs.mqueue.msg_max": "10"}
+		},
+	} {
+		s := DefaultSpec()
+		edit(s.Linux)
+		if err := Validate(s); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
 }
