@@ -100,7 +100,7 @@ func finisherProcess(spec *specs.Spec, o finisherOpts) (*wire.Process, error) {
 	}
 	m.Caps[wire.CapBounding], m.Caps[wire.CapEffective], m.Caps[wire.CapInheritable], m.Caps[wire.CapPermitted], m.Caps[wire.CapAmbient] = o.capabilities.Masks()
 	m.LastCap = uint32(o.capabilities.LastCap())
-	m.Groups = []uint32{proc.User.GID}
+	m.Groups = []uint32{} // additionalGids alone, as process.SetUser
 	for _, g := range proc.User.AdditionalGids {
 		if !slices.Contains(m.Groups, g) {
 			m.Groups = append(m.Groups, g)

@@ -404,9 +404,9 @@ static void set_user(const struct hull_process *p)
 	for (uint32_t i = 0; i < p->ngroups; i++)
 		groups[i] = p->groups[i];
 	if (setgroups(p->ngroups, groups) < 0) {
-		/* Only the primary group and a user namespace that denies setgroups: fine. */
-		if (errno != EPERM || p->ngroups > 1 || !setgroups_denied())
-			fail(step, errno, "setgroups (process.user.gid and additionalGids)");
+		/* No additional gids and a user namespace that denies setgroups: fine. */
+		if (errno != EPERM || p->ngroups > 0 || !setgroups_denied())
+			fail(step, errno, "setgroups (process.user.additionalGids)");
 	}
 	if (setresgid(p->gid, p->gid, p->gid) < 0)
 		fail(step, errno, "setresgid process.user.gid %u", p->gid);

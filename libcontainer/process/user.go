@@ -13,15 +13,15 @@ import (
 )
 
 // SetUser switches every thread of the process to u: supplementary groups
-// (additionalGids plus gid), then gid, then uid, since changing the uid first
-// would drop CAP_SETGID. Go's syscall wrappers apply the id changes to all
+// (additionalGids alone, as runc and crun set them: the gid is not added),
+// then gid, then uid, since changing the uid first would drop CAP_SETGID. Go's syscall wrappers apply the id changes to all
 // threads (Go >= 1.16). Umask is separate: SetUmask. To keep capabilities
 // across the change, call it through capabilities.ApplyWithUser.
 //
 // In a user namespace whose setgroups is "deny" (rootless), setgroups always
 // fails; then it is skipped when u has no additionalGids, like runc.
 func SetUser(u specs.User) error {
-	groups := []int{int(u.GID)}
+	groups := []int{}
 	for _, g := range u.AdditionalGids {
 		if !slices.Contains(groups, int(g)) {
 			groups = append(groups, int(g))
@@ -29,7 +29,7 @@ func SetUser(u specs.User) error {
 	}
 	if err := unix.Setgroups(groups); err != nil {
 		if !errors.Is(err, unix.EPERM) || len(u.AdditionalGids) > 0 || !setgroupsDenied() {
-			return fmt.Errorf("setgroups %v (process.user.gid and additionalGids): %w", groups, err)
+			return fmt.Errorf("setgroups %v (process.user.additionalGids): %w", groups, err)
 		}
 	}
 	if err := unix.Setresgid(int(u.GID), int(u.GID), int(u.GID)); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -209,8 +210,10 @@ func execProcess(c *cli.Context, spec *specs.Spec) (*specs.Process, error) {
 		if err != nil {
 			return nil, err
 		}
-		p.User = user
+		// Only the ids, as runc: the config's umask and additionalGids stay.
+		p.User.UID, p.User.GID = user.UID, user.GID
 	}
+	p.User.AdditionalGids = slices.Clone(p.User.AdditionalGids) // appended to below
 	for _, g := range c.Int64Slice("additional-gids") {
 		p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(g))
 	}
