@@ -3,7 +3,6 @@ package oci
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -107,11 +106,3 @@ func validateAbsolute(field string, paths []string) error {
 	return errors.Join(errs...)
 }
 
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}

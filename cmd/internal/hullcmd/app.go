@@ -188,11 +188,21 @@ func checkGlobalFlags(c *cli.Context) error {
 	return nil
 }
 
-// requireID returns the command's first argument, the container id.
+// moreArgs are the commands that take arguments after the container id,
+// and how many (-1: any), as runc counts them; every other takes the id
+// alone.
+var moreArgs = map[string]int{"kill": 1, "exec": -1, "ps": -1}
+
+// requireID returns the command's first argument, the container id. As
+// runc, it refuses arguments the command does not take: a word after the
+// id of `run` is no command to run.
 func requireID(c *cli.Context) (string, error) {
 	id := c.Args().First()
 	if id == "" {
 		return "", fmt.Errorf("%s: missing container id (usage: hull %s %s)", c.Command.Name, c.Command.Name, c.Command.ArgsUsage)
+	}
+	if extra, ok := moreArgs[c.Command.Name]; (!ok || extra >= 0) && c.NArg()-1 > extra {
+		return "", fmt.Errorf("%s: too many arguments %q (usage: hull %s %s)", c.Command.Name, c.Args().Tail(), c.Command.Name, c.Command.ArgsUsage)
 	}
 	return id, nil
 }

@@ -1,6 +1,7 @@
 package hullcmd
 
 import (
+	"fmt"
 	"os"
 
 	"github.com/urfave/cli/v2"
@@ -51,6 +52,10 @@ func create(c *cli.Context, consoleSock *os.File) (*libcontainer.Container, erro
 }
 
 func createFromBundle(c *cli.Context, id string, b *oci.Bundle, consoleSock *os.File) (*libcontainer.Container, error) {
+	if c.String("console-socket") != "" && (b.Spec.Process == nil || !b.Spec.Process.Terminal) {
+		// As runc: a receiver would wait for a pty that never comes.
+		return nil, fmt.Errorf("--console-socket: process.terminal is false in %s, so there is no pty to send", b.ConfigPath())
+	}
 	if consoleSock == nil && c.String("console-socket") != "" {
 		s, err := console.Dial(c.String("console-socket"))
 		if err != nil {

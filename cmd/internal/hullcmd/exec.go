@@ -158,6 +158,10 @@ func execContainer(c *cli.Context) error {
 
 func execConsole(c *cli.Context, proc *specs.Process, tty **ttyProxy) (*os.File, error) {
 	if !proc.Terminal {
+		if c.String("console-socket") != "" {
+			// As runc: a receiver would wait for a pty that never comes.
+			return nil, fmt.Errorf("exec: --console-socket needs --tty (or terminal in --process): there is no pty to send")
+		}
 		return nil, nil
 	}
 	if path := c.String("console-socket"); path != "" {
