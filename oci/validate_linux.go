@@ -105,4 +105,3 @@ func validateAbsolute(field string, paths []string) error {
 	}
 	return errors.Join(errs...)
 }
-
