@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hull-runtime/hull/libcontainer/apparmor"
+	"github.com/hull-runtime/hull/libcontainer/capabilities"
 	"github.com/hull-runtime/hull/libcontainer/nsenter"
 	"github.com/hull-runtime/hull/libcontainer/process"
 	"github.com/hull-runtime/hull/libcontainer/rootfs"
@@ -16,12 +17,13 @@ import (
 )
 
 // validateRuntime checks, before anything is created, what only this
-// runtime's packages can judge: rlimit names, scheduler,
+// runtime's packages can judge: capability and rlimit names, scheduler,
 // I/O priority, personality, memory policy and seccomp values, Intel RDT, and what the command line
 // must supply.
 func validateRuntime(spec *specs.Spec, o CreateOpts) error {
 	proc := spec.Process
 	errs := []error{
+		capabilities.Validate(proc.Capabilities),
 		process.ValidateRlimits(proc.Rlimits),
 		process.ValidateScheduler(proc.Scheduler),
 		process.ValidateIOPriority(proc.IOPriority),

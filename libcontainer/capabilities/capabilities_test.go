@@ -110,31 +110,27 @@ func TestParseName(t *testing.T) {
 	}
 }
 
-// TestUnknownNamesSkipped: a name that is no capability is a warning and
-// skipped, not a failure (runtime-spec 1.1 on, and runc), in every set.
-func TestUnknownNamesSkipped(t *testing.T) {
+func TestValidate(t *testing.T) {
 	tests := []struct {
 		caps *specs.LinuxCapabilities
 		want string
 	}{
-		{&specs.LinuxCapabilities{Bounding: []string{"CAP_CHOWN", "CAP_FOO"}}, `process.capabilities.bounding: unknown capability "CAP_FOO", skipped`},
-		{&specs.LinuxCapabilities{Effective: []string{"CHOWN"}}, `process.capabilities.effective: unknown capability "CHOWN", skipped`},
-		{&specs.LinuxCapabilities{Inheritable: []string{""}}, `process.capabilities.inheritable: unknown capability "", skipped`},
-		{&specs.LinuxCapabilities{Permitted: []string{"CAP_X"}}, `process.capabilities.permitted: unknown capability "CAP_X", skipped`},
-		{&specs.LinuxCapabilities{Ambient: []string{"CAP_Y"}}, `process.capabilities.ambient: unknown capability "CAP_Y", skipped`},
+		{nil, ""},
+		{&specs.LinuxCapabilities{Bounding: []string{"CAP_CHOWN", "CAP_CHECKPOINT_RESTORE"}}, ""},
+		{&specs.LinuxCapabilities{Bounding: []string{"CAP_FOO"}}, `process.capabilities.bounding: unknown capability "CAP_FOO"`},
+		{&specs.LinuxCapabilities{Effective: []string{"CHOWN"}}, `process.capabilities.effective: unknown capability "CHOWN"`},
+		{&specs.LinuxCapabilities{Inheritable: []string{""}}, `process.capabilities.inheritable: unknown capability ""`},
+		{&specs.LinuxCapabilities{Permitted: []string{"CAP_X"}}, `process.capabilities.permitted: unknown capability "CAP_X"`},
+		{&specs.LinuxCapabilities{Ambient: []string{"CAP_Y"}}, `process.capabilities.ambient: unknown capability "CAP_Y"`},
 	}
 	for _, tc := range tests {
-		s, err := newSet(tc.caps, 40)
-		if err != nil {
-			t.Fatalf("newSet(%+v): %v", tc.caps, err)
+		err := Validate(tc.caps)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("Validate(%+v) = %v, want %q", tc.caps, err, tc.want)
 		}
-		if w := strings.Join(s.Warnings(), "\n"); !strings.Contains(w, tc.want) {
-			t.Errorf("newSet(%+v) warnings %q, want %q", tc.caps, w, tc.want)
+		if _, err2 := newSet(tc.caps, 40); (err2 == nil) != (err == nil) {
+			t.Errorf("newSet and Validate disagree: %v vs %v", err2, err)
 		}
-	}
-	s, _ := newSet(&specs.LinuxCapabilities{Bounding: []string{"CAP_CHOWN", "CAP_FOO"}}, 40)
-	if s.bounding != 1 {
-		t.Errorf("bounding = %v, want [CAP_CHOWN] alone", s.bounding)
 	}
 }
 

@@ -32,6 +32,26 @@ func (s *Set) fields(c *specs.LinuxCapabilities) []field {
 	}
 }
 
+// Validate checks that every name in c is a Linux capability, without
+// looking at the running kernel, so hull can reject a typo before creating
+// anything. A nil c is valid. The runtime-spec since 1.1 asks for a
+// warning instead, and runc and crun warn; runtime-tools' conformance
+// program process_capabilities_fail (in hull's gate) requires the error.
+func Validate(c *specs.LinuxCapabilities) error {
+	if c == nil {
+		return nil
+	}
+	var errs []error
+	for _, f := range new(Set).fields(c) {
+		for _, n := range f.names {
+			if _, ok := Parse(n); !ok {
+				errs = append(errs, fmt.Errorf("%s: unknown capability %q", f.name, n))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // New resolves c against the running kernel. A nil c yields empty sets, so
 // the process ends up with no capabilities at all, as with runc.
 func New(c *specs.LinuxCapabilities) (*Set, error) {
@@ -47,16 +67,12 @@ func newSet(c *specs.LinuxCapabilities, last int) (*Set, error) {
 	if c == nil {
 		return s, nil
 	}
+	if err := Validate(c); err != nil {
+		return nil, err
+	}
 	for _, f := range s.fields(c) {
 		for _, n := range f.names {
-			num, ok := Parse(n)
-			if !ok {
-				// The runtime-spec (1.1 on) and runc: a warning, not a
-				// failure, so that an engine may name capabilities newer
-				// than the runtime.
-				s.warnings = append(s.warnings, fmt.Sprintf("%s: unknown capability %q, skipped", f.name, n))
-				continue
-			}
+			num, _ := Parse(n)
 			if num > last {
 				s.warnings = append(s.warnings, fmt.Sprintf("%s: capability %s is unknown to the running kernel (last capability %d), skipped", f.name, n, last))
 				continue
