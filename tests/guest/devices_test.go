@@ -165,3 +165,47 @@ func devicePrograms(t *testing.T, dir string) []uint32 {
 	}
 	return ids[:attr.progCnt]
 }
+
+// TestDevicesDeniedByDefaultV2: with no deny-all rule in the config (no
+// device rules at all), the device filter still denies what the defaults
+// do not allow, under hull's cgroupfs and systemd drivers as under runc
+// (the control): v2's eBPF program once allowed what no rule matched.
+func TestDevicesDeniedByDefaultV2(t *testing.T) {
+	inGuest(t)
+	for _, tc := range []struct {
+		name, runtime string
+		systemd       bool
+	}{
+		{"hull-cgroupfs", "", false},
+		{"hull-systemd", "", true},
+		{"runc", "runc", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHull(t, tc.systemd)
+			if tc.runtime != "" {
+				bin, err := exec.LookPath(tc.runtime)
+				if err != nil {
+					t.Skipf("no %s in the guest: %v", tc.runtime, err)
+				}
+				h.bin = bin
+			}
+			id := randomName(t, "dvd-")
+			path := "/hull-guest/" + id
+			if tc.systemd {
+				path = "system.slice:hull-guest:" + id
+			}
+			bundle := guestBundle(t, path, "sleep", "120")
+			editSpec(t, bundle, func(s *specs.Spec) {
+				s.Linux.Resources.Devices = nil
+				s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/kmsg", Type: "c", Major: 1, Minor: 11}}
+			})
+			h.must("create", "--bundle", bundle, id)
+			t.Cleanup(func() { h.run("delete", "--force", id) })
+			h.must("start", id)
+			out := strings.Join(strings.Fields(h.must("exec", id, "sh", "-c", devicesProbe)), " ")
+			if want := "null-ok zero-ok urandom-ok ptmx-ok kmsg-denied 2"; out != want {
+				t.Errorf("devices: %q, want %q", out, want)
+			}
+		})
+	}
+}
