@@ -369,17 +369,25 @@ static void load_seccomp(const struct hull_process *p, const char *step)
 		fail(step, 0, "seccomp: TSYNC failed: thread %ld has an incompatible filter", r);
 }
 
-/* chown_stdio hands stdio to the user as runc's fixStdioPermissions (not /dev/null). */
+/*
+ * chown_stdio hands stdio to the user as runc's fixStdioPermissions, but only
+ * what is the container's to own (process.ChownStdio says why): a pipe, FIFO
+ * or socket, or the controlling terminal (TIOCGSID answers for that one
+ * only). A caller's terminal or file handed on as it is stays its owner's.
+ */
 static void chown_stdio(uid_t uid)
 {
 	for (int fd = 0; fd < 3; fd++) {
 		struct stat st;
+		pid_t sid;
 		if (fstat(fd, &st) < 0) {
 			if (errno == EBADF)
 				continue;
 			fail("drop privileges", errno, "stat stdio fd %d", fd);
 		}
-		if ((S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3)) || st.st_uid == uid)
+		if (!(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ||
+		      (S_ISCHR(st.st_mode) && ioctl(fd, TIOCGSID, &sid) == 0)) ||
+		    st.st_uid == uid)
 			continue;
 		if (fchown(fd, uid, st.st_gid) < 0 && errno != EPERM && errno != EINVAL)
 			fail("drop privileges", errno, "chown stdio fd %d to uid %u", fd, (unsigned)uid);

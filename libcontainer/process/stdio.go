@@ -7,15 +7,18 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// devNull is /dev/null's device number (char 1:3).
-var devNull = unix.Mkdev(1, 3)
-
 // ChownStdio gives the process's stdio (fds 0-2) to uid before it becomes
-// that user, as runc does: a pty or pipe made by the runtime belongs to
-// root, and a process running as another user could not reopen it through
-// /proc/self/fd or /dev/stdout, nor use its terminal. The group is kept (a
-// pty's is devpts' gid=, usually tty). /dev/null and stdio already owned by
-// uid are left alone; so is stdio the runtime may not chown (EPERM: its owner
+// that user, as runc does: a pty or pipe made by the runtime or an engine
+// belongs to root, and a process running as another user could not reopen
+// it through /proc/self/fd or /dev/stdout, nor use its terminal. The group
+// is kept (a pty's is devpts' gid=, usually tty). Only what is the
+// container's to own is given: a pipe, FIFO or socket (reachable through
+// its fds alone) and the process's controlling terminal (the pty the
+// runtime made for it). A terminal or file of the caller's that a
+// foreground run or exec hands on as it is (runc puts pipes in between)
+// stays its owner's: chowning the host's terminal to the container's user
+// would let that uid on the host write into it. Stdio already owned by uid
+// is left alone; so is stdio the runtime may not chown (EPERM: its owner
 // is not mapped in the user namespace; EINVAL: its group is not).
 func ChownStdio(uid int) error {
 	for fd := 0; fd < 3; fd++ {
@@ -26,7 +29,7 @@ func ChownStdio(uid int) error {
 			}
 			return fmt.Errorf("stat stdio fd %d: %w", fd, err)
 		}
-		if !needsChown(st, uid) {
+		if !needsChown(st, uid, isControllingTerminal(fd)) {
 			continue
 		}
 		err := unix.Fchown(fd, uid, int(st.Gid))
@@ -37,9 +40,23 @@ func ChownStdio(uid int) error {
 	return nil
 }
 
-// needsChown: st is not /dev/null and not owned by uid yet.
-func needsChown(st unix.Stat_t, uid int) bool {
-	if st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == devNull {
+// isControllingTerminal: fd is the calling process's controlling terminal
+// (TIOCGSID answers only for that one, or a pty master).
+func isControllingTerminal(fd int) bool {
+	_, err := unix.IoctlGetInt(fd, unix.TIOCGSID)
+	return err == nil
+}
+
+// needsChown: st is a pipe, FIFO or socket, or the controlling terminal
+// (ctty), not owned by uid yet.
+func needsChown(st unix.Stat_t, uid int, ctty bool) bool {
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFIFO, unix.S_IFSOCK:
+	case unix.S_IFCHR:
+		if !ctty {
+			return false
+		}
+	default:
 		return false
 	}
 	return int(st.Uid) != uid

@@ -111,6 +111,14 @@ func execContainer(c *cli.Context) error {
 			return err
 		}
 	}
+	var stdio *stdioRelay
+	if !c.Bool("detach") && tty == nil && !proc.Terminal && needsStdioRelay(spec, proc) {
+		if stdio, err = relayStdio(); err != nil {
+			ctr.Close()
+			return err
+		}
+		defer stdio.finish()
+	}
 	p, err := ctr.Exec(libcontainer.ExecOpts{Process: proc, ConsoleSocket: consoleSock, PreserveFDs: c.Int("preserve-fds"), IgnorePaused: c.Bool("ignore-paused"), SubCgroups: subCgroups})
 	if consoleSock != nil && tty == nil {
 		consoleSock.Close()

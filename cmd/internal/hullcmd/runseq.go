@@ -58,6 +58,13 @@ func runContainer(c *cli.Context, p runPlan) (int, error) {
 	if tty != nil {
 		consoleSock = tty.remote
 	}
+	var stdio *stdioRelay
+	if !p.tty && !p.detach && needsStdioRelay(p.bundle.Spec, p.bundle.Spec.Process) {
+		if stdio, err = relayStdio(); err != nil {
+			return 0, err
+		}
+		defer stdio.finish()
+	}
 	ctr, err := createFromBundle(c, p.id, p.bundle, consoleSock)
 	if err != nil {
 		return 0, err
@@ -109,6 +116,7 @@ func runContainer(c *cli.Context, p runPlan) (int, error) {
 	if tty != nil {
 		tty.drain()
 	}
+	stdio.finish()
 	if p.keep {
 		return status, nil
 	}
