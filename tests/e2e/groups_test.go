@@ -60,23 +60,28 @@ func TestSupplementaryGroupsAsRunc(t *testing.T) {
 	}
 }
 
-// TestExecUserKeepsUmask: exec --user changes the ids alone; the config's
-// umask stays, as it does for an exec without --user (the exec'd process is
-// the config's with the flags' changes). runc 1.1 gives every exec 0022,
+// TestExecUserKeepsUmask: exec --user changes the ids it names alone; the
+// config's umask stays, as it does for an exec without --user (the exec'd
+// process is the config's with the flags' changes), and so does its gid
+// when --user names none (as under runc). runc 1.1 gives every exec 0022,
 // with or without --user: no control.
 func TestExecUserKeepsUmask(t *testing.T) {
 	t.Parallel()
 	mask := uint32(0o027)
 	c := newContainer(t, func(s *specs.Spec) {
 		s.Process.User.Umask = &mask
+		s.Process.User.GID = 5
 		s.Process.Args = []string{"sleep", "1000"}
 	})
 	c.mustCreate()
 	c.mustHull("start", c.ID)
-	for _, args := range [][]string{nil, {"--user", "1000:1000"}} {
-		r := c.mustHull(append(append([]string{"exec"}, args...), c.ID, "sh", "-c", "umask")...)
-		if got := strings.TrimSpace(r.Stdout); got != "0027" {
-			t.Errorf("exec %v: umask %q, want 0027", args, got)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{{nil, "0027 5"}, {[]string{"--user", "1000:1000"}, "0027 1000"}, {[]string{"--user", "1000"}, "0027 5"}} {
+		r := c.mustHull(append(append([]string{"exec"}, tc.args...), c.ID, "sh", "-c", "umask; id -g")...)
+		if got := strings.Join(strings.Fields(r.Stdout), " "); got != tc.want {
+			t.Errorf("exec %v: umask and gid %q, want %q", tc.args, got, tc.want)
 		}
 	}
 }

@@ -337,17 +337,26 @@ type hullState struct {
 // hullList lists the containers hull holds under root.
 func hullList(t *testing.T, bin, root string) []hullState {
 	t.Helper()
+	states, err := tryHullList(t, bin, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return states
+}
+
+func tryHullList(t *testing.T, bin, root string) ([]hullState, error) {
+	t.Helper()
 	r := runCmd(t, nil, nil, bin, "--root", root, "list", "--format", "json")
 	if r.Code != 0 {
-		t.Fatalf("%s", r)
+		return nil, fmt.Errorf("%s", r)
 	}
 	var states []hullState
 	if s := strings.TrimSpace(r.Stdout); s != "" && s != "null" {
 		if err := json.Unmarshal([]byte(s), &states); err != nil {
-			t.Fatalf("hull list JSON: %v: %s", err, r.Stdout)
+			return nil, fmt.Errorf("hull list JSON: %v: %s", err, r.Stdout)
 		}
 	}
-	return states
+	return states, nil
 }
 
 // waitHullContainer polls hull's state root until a container whose id
@@ -358,14 +367,17 @@ func waitHullContainer(t *testing.T, bin, root, status string, match func(id str
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var seen []hullState
-		for _, s := range hullList(t, bin, root) {
+		// A failed list is tried again: runc's (the control's) fails when
+		// a container of the shared /run/runc goes away while it lists.
+		states, err := tryHullList(t, bin, root)
+		for _, s := range states {
 			if match(s.ID) && s.Status == status {
 				return s
 			}
 			seen = append(seen, s)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no container %s in hull --root %s after 30s; hull holds %+v", status, root, seen)
+			t.Fatalf("no container %s in hull --root %s after 30s; hull holds %+v (last list error: %v)", status, root, seen, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -211,7 +211,11 @@ func execProcess(c *cli.Context, spec *specs.Spec) (*specs.Process, error) {
 	if len(p.Args) == 0 {
 		return nil, fmt.Errorf("exec: no command given (usage: hull exec <container-id> command [args...])")
 	}
-	p.Env = append(append([]string{}, p.Env...), c.StringSlice("env")...)
+	env, err := withEnvFlags(p.Env, c.StringSlice("env"))
+	if err != nil {
+		return nil, err
+	}
+	p.Env = env
 	p.Terminal = c.Bool("tty")
 	p.ConsoleSize = nil
 	if cwd := c.String("cwd"); cwd != "" {
@@ -222,8 +226,12 @@ func execProcess(c *cli.Context, spec *specs.Spec) (*specs.Process, error) {
 		if err != nil {
 			return nil, err
 		}
-		// Only the ids, as runc: the config's umask and additionalGids stay.
-		p.User.UID, p.User.GID = user.UID, user.GID
+		// Only the ids given, as runc: the config's gid (when --user
+		// names none), umask and additionalGids stay.
+		p.User.UID = user.UID
+		if strings.Contains(u, ":") {
+			p.User.GID = user.GID
+		}
 	}
 	p.User.AdditionalGids = slices.Clone(p.User.AdditionalGids) // appended to below
 	for _, g := range c.Int64Slice("additional-gids") {
@@ -244,6 +252,26 @@ func execProcess(c *cli.Context, spec *specs.Spec) (*specs.Process, error) {
 		p.SelinuxLabel = label
 	}
 	return &p, nil
+}
+
+// withEnvFlags sets each --env KEY=value in env, replacing the value of
+// an existing KEY in place and appending a new one, as runc does: execve's
+// consumers read the first KEY=, so appending would leave the container's
+// value in force.
+func withEnvFlags(env, flags []string) ([]string, error) {
+	out := slices.Clone(env)
+	for _, kv := range flags {
+		k, _, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--env %q: want KEY=value", kv)
+		}
+		if i := slices.IndexFunc(out, func(e string) bool { return strings.HasPrefix(e, k+"=") }); i >= 0 {
+			out[i] = kv
+		} else {
+			out = append(out, kv)
+		}
+	}
+	return out, nil
 }
 
 func parseUser(s string) (specs.User, error) {
