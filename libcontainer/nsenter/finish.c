@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/magic.h>
 #include <linux/seccomp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -369,10 +371,17 @@ static void load_seccomp(const struct hull_process *p, const char *step)
 		fail(step, 0, "seccomp: TSYNC failed: thread %ld has an incompatible filter", r);
 }
 
+/* is_anonymous_pipe: a pipe(2), not a FIFO with a name on a filesystem. */
+static int is_anonymous_pipe(int fd)
+{
+	struct statfs fs;
+	return fstatfs(fd, &fs) == 0 && fs.f_type == PIPEFS_MAGIC;
+}
+
 /*
  * chown_stdio hands stdio to the user as runc's fixStdioPermissions, but only
- * what is the container's to own (process.ChownStdio says why): a pipe, FIFO
- * or socket, or the controlling terminal (TIOCGSID answers for that one
+ * what is the container's to own (process.ChownStdio says why): an anonymous
+ * pipe or a socket, or the controlling terminal (TIOCGSID answers for that one
  * only). A caller's terminal or file handed on as it is stays its owner's.
  */
 static void chown_stdio(uid_t uid)
@@ -385,7 +394,7 @@ static void chown_stdio(uid_t uid)
 				continue;
 			fail("drop privileges", errno, "stat stdio fd %d", fd);
 		}
-		if (!(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ||
+		if (!((S_ISFIFO(st.st_mode) && is_anonymous_pipe(fd)) || S_ISSOCK(st.st_mode) ||
 		      (S_ISCHR(st.st_mode) && ioctl(fd, TIOCGSID, &sid) == 0)) ||
 		    st.st_uid == uid)
 			continue;

@@ -12,8 +12,8 @@ import (
 // belongs to root, and a process running as another user could not reopen
 // it through /proc/self/fd or /dev/stdout, nor use its terminal. The group
 // is kept (a pty's is devpts' gid=, usually tty). Only what is the
-// container's to own is given: a pipe, FIFO or socket (reachable through
-// its fds alone) and the process's controlling terminal (the pty the
+// container's to own is given: an anonymous pipe or a socket (reachable
+// through its fds alone) and the process's controlling terminal (the pty the
 // runtime made for it). A terminal or file of the caller's that a
 // foreground run or exec hands on as it is (runc puts pipes in between)
 // stays its owner's: chowning the host's terminal to the container's user
@@ -29,7 +29,7 @@ func ChownStdio(uid int) error {
 			}
 			return fmt.Errorf("stat stdio fd %d: %w", fd, err)
 		}
-		if !needsChown(st, uid, isControllingTerminal(fd)) {
+		if !needsChown(st, uid, isControllingTerminal(fd), isAnonymousPipe(fd)) {
 			continue
 		}
 		err := unix.Fchown(fd, uid, int(st.Gid))
@@ -47,11 +47,22 @@ func isControllingTerminal(fd int) bool {
 	return err == nil
 }
 
-// needsChown: st is a pipe, FIFO or socket, or the controlling terminal
-// (ctty), not owned by uid yet.
-func needsChown(st unix.Stat_t, uid int, ctty bool) bool {
+// isAnonymousPipe: fd is a pipe(2), not a FIFO with a name on a
+// filesystem (which a chown would change on the host).
+func isAnonymousPipe(fd int) bool {
+	var fs unix.Statfs_t
+	return unix.Fstatfs(fd, &fs) == nil && fs.Type == unix.PIPEFS_MAGIC
+}
+
+// needsChown: st is an anonymous pipe (anon) or a socket, or the
+// controlling terminal (ctty), not owned by uid yet.
+func needsChown(st unix.Stat_t, uid int, ctty, anon bool) bool {
 	switch st.Mode & unix.S_IFMT {
-	case unix.S_IFIFO, unix.S_IFSOCK:
+	case unix.S_IFSOCK:
+	case unix.S_IFIFO:
+		if !anon {
+			return false
+		}
 	case unix.S_IFCHR:
 		if !ctty {
 			return false

@@ -28,6 +28,9 @@ func (s *setupper) mountOne(m specs.Mount, idmapTree int) error {
 		return err
 	}
 	o.idmapTree = idmapTree
+	// Mappings on a mount make it ID-mapped with or without the option,
+	// as runc takes them (and as hull create mapped it).
+	o.idmap = o.idmap || idmapTree > 0 || len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0
 	if isDev(m.Destination) && !isBind(m.Type, o) {
 		// Devices, links and mount points are made in it yet: ReadonlyDev
 		// makes it read-only at the end, as runc does.

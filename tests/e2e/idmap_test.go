@@ -45,6 +45,10 @@ func TestIdmapMounts(t *testing.T) {
 		{"mount-mappings", func(s *specs.Spec, m *specs.Mount) {
 			m.UIDMappings, m.GIDMappings = one(4242), one(4343)
 		}, "4242:4343", "0:0", ""},
+		{"mappings-without-option", func(s *specs.Spec, m *specs.Mount) {
+			m.Options = []string{"bind"}
+			m.UIDMappings, m.GIDMappings = one(4242), one(4343)
+		}, "4242:4343", "0:0", ""},
 		{"container-userns", func(s *specs.Spec, m *specs.Mount) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}

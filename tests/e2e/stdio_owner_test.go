@@ -106,3 +106,43 @@ func TestCallersStdioNotChowned(t *testing.T) {
 		}
 	})
 }
+
+// TestRelayEndsWithTheContainer: a foreground run as a user, without a pid
+// namespace of its own, whose program leaves a child holding its stdout
+// still returns once the program exits (the child dies with the
+// container) and the program's output reaches the caller's file, as under
+// runc (the control).
+func TestRelayEndsWithTheContainer(t *testing.T) {
+	t.Parallel()
+	eachRuntime(t, func(s *specs.Spec) {
+		s.Process.User = specs.User{UID: 1000, GID: 1000}
+		s.Process.Args = sh("sleep 60 & echo started")
+		var ns []specs.LinuxNamespace
+		for _, n := range s.Linux.Namespaces {
+			if n.Type != specs.PIDNamespace {
+				ns = append(ns, n)
+			}
+		}
+		s.Linux.Namespaces = ns
+	}, func(t *testing.T, c *container) {
+		out, err := os.CreateTemp(c.tmp, "out-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer out.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, c.bin, "--root", c.Root, "run", "--bundle", c.Bundle, c.ID)
+		cmd.Stdout = out
+		began := time.Now()
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%s run: %v", c.runtimeName(), err)
+		}
+		if took := time.Since(began); took > 15*time.Second {
+			t.Errorf("%s run took %v: it waited for the child", c.runtimeName(), took)
+		}
+		if data, _ := os.ReadFile(out.Name()); string(data) != "started\n" {
+			t.Errorf("%s: stdout %q", c.runtimeName(), data)
+		}
+	})
+}

@@ -58,6 +58,14 @@ func TestSysctlJoinedNetns(t *testing.T) {
 		t.Errorf("ip_forward seen from the namespace itself: %q (%v), want 1", out, err)
 	}
 	before, _ := os.ReadFile("/proc/sys/net/ipv4/ping_group_range")
+	forward, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
+	t.Cleanup(func() { // should a runtime wrongly write the host's, put them back
+		for path, old := range map[string][]byte{"/proc/sys/net/ipv4/ping_group_range": before, "/proc/sys/net/ipv4/ip_forward": forward} {
+			if now, _ := os.ReadFile(path); len(old) > 0 && string(now) != string(old) {
+				os.WriteFile(path, old, 0o644)
+			}
+		}
+	})
 	for _, c := range withControls(t, joined(fmt.Sprintf("/proc/%d/ns/net", os.Getpid()))) {
 		if r := c.run(); r.Code == 0 {
 			t.Errorf("%s: net.* sysctls in the host's namespace accepted: %s", c.runtimeName(), r)

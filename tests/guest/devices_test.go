@@ -202,8 +202,8 @@ func TestDevicesDeniedByDefaultV2(t *testing.T) {
 			h.must("create", "--bundle", bundle, id)
 			t.Cleanup(func() { h.run("delete", "--force", id) })
 			h.must("start", id)
-			out := strings.Join(strings.Fields(h.must("exec", id, "sh", "-c", devicesProbe)), " ")
-			if want := "null-ok zero-ok urandom-ok ptmx-ok kmsg-denied 2"; out != want {
+			out := strings.Join(strings.Fields(h.must("exec", id, "sh", "-c", "test -c /dev/kmsg && echo kmsg-made; "+devicesProbe)), " ")
+			if want := "kmsg-made null-ok zero-ok urandom-ok ptmx-ok kmsg-denied 2"; out != want {
 				t.Errorf("devices: %q, want %q", out, want)
 			}
 		})

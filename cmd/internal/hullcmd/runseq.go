@@ -116,9 +116,13 @@ func runContainer(c *cli.Context, p runPlan) (int, error) {
 	if tty != nil {
 		tty.drain()
 	}
-	stdio.finish()
 	if p.keep {
+		stdio.finish()
 		return status, nil
 	}
-	return status, deleteAfterRun(ctr)
+	// Deleted first: processes that outlived the init, killed with the
+	// container, no longer hold the relay's pipes.
+	err = deleteAfterRun(ctr)
+	stdio.finish()
+	return status, err
 }

@@ -4,30 +4,43 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
 // stdioRelay puts a pipe between a foreground process and each of the
-// caller's stdio files that is the caller's own: a regular file, a
-// terminal, a device other than /dev/null. The process gets the pipe (its
-// stdio is handed to its user, which a file or terminal of the host's must
-// never be) and hull copies between the pipe and the caller's file, as runc
-// copies for a foreground run or exec. Pipes, FIFOs and sockets (what
-// engines hand over) go through as they are.
+// caller's stdout and stderr that is the caller's own: a regular file, a
+// terminal, a named FIFO, a device other than /dev/null. The process gets
+// the pipe (its stdio is handed to its user, which a file or terminal of
+// the host's must never be) and hull copies from the pipe to the caller's
+// file, as runc copies for a foreground run or exec. Anonymous pipes and
+// sockets (what engines hand over) go through as they are. Stdin is not
+// relayed: a relay would read the caller's input ahead of the process
+// (runc's does), and the process reads it through the fd it inherits; only
+// reopening /dev/stdin as a user fails.
 type stdioRelay struct {
 	restore []func()
 	output  []chan struct{}
 }
 
+// drainGrace bounds finish's wait for the copies once hull's own pipe ends
+// are gone: a process that outlived the container's init (no pid namespace
+// of the container's own, a background child of an exec) may hold a pipe
+// open for good, and 64 KiB (a pipe's buffer) reach any sink sooner.
+const drainGrace = time.Second
+
 // needsStdioRelay: the process will not run as the host's root, so its
 // stdio is handed to another owner (a user, or root of a user namespace).
 func needsStdioRelay(spec *specs.Spec, proc *specs.Process) bool {
+	if proc.Terminal {
+		return false // its stdio is the pty made for it
+	}
 	if proc.User.UID != 0 {
 		return true
 	}
-	if spec.Linux != nil {
+	if spec != nil && spec.Linux != nil {
 		for _, ns := range spec.Linux.Namespaces {
 			if ns.Type == specs.UserNamespace {
 				return true
@@ -37,11 +50,11 @@ func needsStdioRelay(spec *specs.Spec, proc *specs.Process) bool {
 	return false
 }
 
-// relayStdio replaces hull's own fds 0-2 that are the caller's own with
-// pipes, which the container's process inherits; finish undoes it.
+// relayStdio replaces hull's own fds 1 and 2 that are the caller's own
+// with pipes, which the container's process inherits; finish undoes it.
 func relayStdio() (*stdioRelay, error) {
 	r := &stdioRelay{}
-	for fd := 0; fd < 3; fd++ {
+	for fd := 1; fd < 3; fd++ {
 		if !callersOwn(fd) {
 			continue
 		}
@@ -53,15 +66,19 @@ func relayStdio() (*stdioRelay, error) {
 	return r, nil
 }
 
-// callersOwn: fd is open and is neither a pipe, FIFO, socket nor /dev/null.
+// callersOwn: fd is open and is neither an anonymous pipe, a socket nor
+// /dev/null.
 func callersOwn(fd int) bool {
 	var st unix.Stat_t
 	if unix.Fstat(fd, &st) != nil {
 		return false
 	}
 	switch st.Mode & unix.S_IFMT {
-	case unix.S_IFIFO, unix.S_IFSOCK:
+	case unix.S_IFSOCK:
 		return false
+	case unix.S_IFIFO:
+		var fs unix.Statfs_t
+		return unix.Fstatfs(fd, &fs) != nil || fs.Type != unix.PIPEFS_MAGIC
 	case unix.S_IFCHR:
 		return st.Rdev != unix.Mkdev(1, 3)
 	}
@@ -78,39 +95,33 @@ func (r *stdioRelay) relay(fd int) error {
 		unix.Close(saved)
 		return err
 	}
-	inner, outer := p[1], p[0] // output: the process writes, hull reads
-	if fd == 0 {
-		inner, outer = p[0], p[1]
-	}
-	err = unix.Dup3(inner, fd, 0) // without O_CLOEXEC: inherited
-	unix.Close(inner)
+	err = unix.Dup3(p[1], fd, 0) // without O_CLOEXEC: inherited
+	unix.Close(p[1])
 	if err != nil {
 		unix.Close(saved)
-		unix.Close(outer)
+		unix.Close(p[0])
 		return err
 	}
-	callers, pipe := os.NewFile(uintptr(saved), "caller's stdio"), os.NewFile(uintptr(outer), "stdio relay")
+	callers, pipe := os.NewFile(uintptr(saved), "caller's stdio"), os.NewFile(uintptr(p[0]), "stdio relay")
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		defer pipe.Close()
-		if fd == 0 {
-			io.Copy(pipe, callers) //nolint:errcheck // the process reads what got through
-			return
+		if _, err := io.Copy(callers, pipe); err != nil {
+			// The caller's side failed (a hung-up terminal, a full disk):
+			// the pipe is read to its end all the same, or hull's own
+			// next write to it would die of SIGPIPE.
+			io.Copy(io.Discard, pipe) //nolint:errcheck // nowhere to report it
 		}
-		io.Copy(callers, pipe) //nolint:errcheck // a caller that stopped reading loses the rest
 	}()
 	r.restore = append(r.restore, func() { unix.Dup3(int(callers.Fd()), fd, 0) })
-	if fd != 0 {
-		r.output = append(r.output, done)
-	}
+	r.output = append(r.output, done)
 	return nil
 }
 
 // finish gives hull its own stdio back, dropping its ends of the pipes,
-// and waits until what the process wrote reached the caller (the writers
-// are gone once the container's processes are). Input still being copied
-// is left: nothing waits for it. Idempotent.
+// and waits until what the process wrote reached the caller: until the
+// writers are gone, or drainGrace. Idempotent.
 func (r *stdioRelay) finish() {
 	if r == nil {
 		return
@@ -119,8 +130,12 @@ func (r *stdioRelay) finish() {
 		f()
 	}
 	r.restore = nil
+	deadline := time.After(drainGrace)
 	for _, done := range r.output {
-		<-done
+		select {
+		case <-done:
+		case <-deadline:
+		}
 	}
 	r.output = nil
 }
