@@ -12,22 +12,16 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// testNetns makes a network namespace with a veth pair "dd0"/"ddp0" (dd0
-// up, with an IPv4 address) and deletes it on cleanup; veth rather than
-// dummy because this kernel has no dummy driver. hull runs inside it
-// (hullInNetns), so that namespace is hull's "host": the real host's
-// interfaces are never touched.
-func testNetns(t *testing.T) string {
+// newNetns makes an empty network namespace named prefix and a random
+// suffix (ip netns add), deleted on cleanup; the test skips without ip.
+func newNetns(t *testing.T, prefix string) string {
 	t.Helper()
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("ip (iproute2) not installed")
 	}
-	if _, err := exec.LookPath("nsenter"); err != nil {
-		t.Skip("nsenter (util-linux) not installed")
-	}
 	b := make([]byte, 4)
 	rand.Read(b)
-	ns := "hull-e2e-nd-" + hex.EncodeToString(b)
+	ns := prefix + hex.EncodeToString(b)
 	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
 		t.Skipf("ip netns add: %v: %s", err, out)
 	}
@@ -36,6 +30,20 @@ func testNetns(t *testing.T) string {
 			t.Errorf("ip netns del %s: %v: %s", ns, err, out)
 		}
 	})
+	return ns
+}
+
+// testNetns makes a network namespace with a veth pair "dd0"/"ddp0" (dd0
+// up, with an IPv4 address) and deletes it on cleanup; veth rather than
+// dummy because this kernel has no dummy driver. hull runs inside it
+// (hullInNetns), so that namespace is hull's "host": the real host's
+// interfaces are never touched.
+func testNetns(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("nsenter"); err != nil {
+		t.Skip("nsenter (util-linux) not installed")
+	}
+	ns := newNetns(t, "hull-e2e-nd-")
 	for _, args := range [][]string{
 		{"link", "add", "dd0", "type", "veth", "peer", "name", "ddp0"},
 		{"addr", "add", "10.199.3.1/24", "dev", "dd0"},

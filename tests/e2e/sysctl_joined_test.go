@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,20 +17,7 @@ import (
 // runc, and the host's value is untouched.
 func TestSysctlJoinedNetns(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("ip (iproute2) not installed")
-	}
-	b := make([]byte, 4)
-	rand.Read(b)
-	ns := "hull-e2e-sc-" + hex.EncodeToString(b)
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Skipf("ip netns add: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v: %s", ns, err, out)
-		}
-	})
+	ns := newNetns(t, "hull-e2e-sc-")
 	joined := func(path string) func(s *specs.Spec) {
 		return func(s *specs.Spec) {
 			for i := range s.Linux.Namespaces {

@@ -25,6 +25,42 @@ const criUpdate = `{"devices":[{"allow":false,"access":"rwm"}],"memory":{"limit"
 // reads /dev/zero.
 const devicesProbe = `for d in null zero urandom ptmx kmsg; do (: >/dev/$d) 2>/dev/null && echo $d-ok || echo $d-denied; done; head -c 2 /dev/zero | wc -c`
 
+// deviceRuntimes are the runtimes the device tests run under: hull with
+// each cgroup driver, runc as the control.
+var deviceRuntimes = []struct {
+	name, runtime string
+	systemd       bool
+}{
+	{"hull-cgroupfs", "", false},
+	{"hull-systemd", "", true},
+	{"runc", "runc", false},
+}
+
+// startDeviceContainer creates and starts `sleep 120` under the runtime of
+// rt, with its spec edited, and deletes it at the end of the test.
+func startDeviceContainer(t *testing.T, rt string, systemd bool, prefix string, edit func(*specs.Spec)) (*hullCmd, string) {
+	t.Helper()
+	h := newHull(t, systemd)
+	if rt != "" {
+		bin, err := exec.LookPath(rt)
+		if err != nil {
+			t.Skipf("no %s in the guest: %v", rt, err)
+		}
+		h.bin = bin
+	}
+	id := randomName(t, prefix)
+	path := "/hull-guest/" + id
+	if systemd {
+		path = "system.slice:hull-guest:" + id
+	}
+	bundle := guestBundle(t, path, "sleep", "120")
+	editSpec(t, bundle, edit)
+	h.must("create", "--bundle", bundle, id)
+	t.Cleanup(func() { h.run("delete", "--force", id) })
+	h.must("start", id)
+	return h, id
+}
+
 // TestUpdateDevicesV2: on cgroup v2 an update carrying containerd's device
 // rules keeps the default devices working (runc as the control), the
 // device filter is swapped, not stacked, a device listed in linux.devices
@@ -32,36 +68,12 @@ const devicesProbe = `for d in null zero urandom ptmx kmsg; do (: >/dev/$d) 2>/d
 // rule changes nothing.
 func TestUpdateDevicesV2(t *testing.T) {
 	inGuest(t)
-	for _, tc := range []struct {
-		name, runtime string
-		systemd       bool
-	}{
-		{"hull-cgroupfs", "", false},
-		{"hull-systemd", "", true},
-		{"runc", "runc", false},
-	} {
+	for _, tc := range deviceRuntimes {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHull(t, tc.systemd)
-			if tc.runtime != "" {
-				bin, err := exec.LookPath(tc.runtime)
-				if err != nil {
-					t.Skipf("no %s in the guest: %v", tc.runtime, err)
-				}
-				h.bin = bin
-			}
-			id := randomName(t, "dev-")
-			path := "/hull-guest/" + id
-			if tc.systemd {
-				path = "system.slice:hull-guest:" + id
-			}
-			bundle := guestBundle(t, path, "sleep", "120")
-			editSpec(t, bundle, func(s *specs.Spec) {
+			h, id := startDeviceContainer(t, tc.runtime, tc.systemd, "dev-", func(s *specs.Spec) {
 				s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}
 				s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/kmsg", Type: "c", Major: 1, Minor: 11}}
 			})
-			h.must("create", "--bundle", bundle, id)
-			t.Cleanup(func() { h.run("delete", "--force", id) })
-			h.must("start", id)
 			var st specs.State
 			if err := json.Unmarshal([]byte(h.must("state", id)), &st); err != nil {
 				t.Fatal(err)
@@ -172,36 +184,12 @@ func devicePrograms(t *testing.T, dir string) []uint32 {
 // (the control): v2's eBPF program once allowed what no rule matched.
 func TestDevicesDeniedByDefaultV2(t *testing.T) {
 	inGuest(t)
-	for _, tc := range []struct {
-		name, runtime string
-		systemd       bool
-	}{
-		{"hull-cgroupfs", "", false},
-		{"hull-systemd", "", true},
-		{"runc", "runc", false},
-	} {
+	for _, tc := range deviceRuntimes {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHull(t, tc.systemd)
-			if tc.runtime != "" {
-				bin, err := exec.LookPath(tc.runtime)
-				if err != nil {
-					t.Skipf("no %s in the guest: %v", tc.runtime, err)
-				}
-				h.bin = bin
-			}
-			id := randomName(t, "dvd-")
-			path := "/hull-guest/" + id
-			if tc.systemd {
-				path = "system.slice:hull-guest:" + id
-			}
-			bundle := guestBundle(t, path, "sleep", "120")
-			editSpec(t, bundle, func(s *specs.Spec) {
+			h, id := startDeviceContainer(t, tc.runtime, tc.systemd, "dvd-", func(s *specs.Spec) {
 				s.Linux.Resources.Devices = nil
 				s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/kmsg", Type: "c", Major: 1, Minor: 11}}
 			})
-			h.must("create", "--bundle", bundle, id)
-			t.Cleanup(func() { h.run("delete", "--force", id) })
-			h.must("start", id)
 			out := strings.Join(strings.Fields(h.must("exec", id, "sh", "-c", "test -c /dev/kmsg && echo kmsg-made; "+devicesProbe)), " ")
 			if want := "kmsg-made null-ok zero-ok urandom-ok ptmx-ok kmsg-denied 2"; out != want {
 				t.Errorf("devices: %q, want %q", out, want)
