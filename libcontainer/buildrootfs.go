@@ -32,7 +32,7 @@ func parentBuildsRootfs(spec *specs.Spec, o CreateOpts) bool {
 		return false
 	}
 	for _, m := range spec.Mounts {
-		if len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 || hasOption(m.Options, "idmap", "ridmap") {
+		if isIdmapped(m) {
 			return false
 		}
 	}

@@ -178,17 +178,12 @@ func namespacePath(spec *specs.Spec, typ specs.LinuxNamespaceType) string {
 	return ""
 }
 
-// procNamespaceNames name a namespace type's file in /proc/PID/ns.
-var procNamespaceNames = map[specs.LinuxNamespaceType]string{
-	specs.NetworkNamespace: "net", specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts",
-}
-
 // isHostNamespace: path is the namespace hull itself runs in (runc's
 // check for a joined one). One that cannot be looked at is not judged
 // here: checkNamespacePath reports it.
 func isHostNamespace(path string, typ specs.LinuxNamespaceType) bool {
 	var joined, own unix.Stat_t
-	if unix.Stat(path, &joined) != nil || unix.Stat("/proc/self/ns/"+procNamespaceNames[typ], &own) != nil {
+	if unix.Stat(path, &joined) != nil || unix.Stat("/proc/self/ns/"+nsenter.ProcName(typ), &own) != nil {
 		return false
 	}
 	return joined.Dev == own.Dev && joined.Ino == own.Ino

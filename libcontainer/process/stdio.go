@@ -29,7 +29,7 @@ func ChownStdio(uid int) error {
 			}
 			return fmt.Errorf("stat stdio fd %d: %w", fd, err)
 		}
-		if !needsChown(st, uid, isControllingTerminal(fd), isAnonymousPipe(fd)) {
+		if !needsChown(st, uid, isControllingTerminal(fd), IsAnonymousPipe(fd)) {
 			continue
 		}
 		err := unix.Fchown(fd, uid, int(st.Gid))
@@ -47,9 +47,9 @@ func isControllingTerminal(fd int) bool {
 	return err == nil
 }
 
-// isAnonymousPipe: fd is a pipe(2), not a FIFO with a name on a
+// IsAnonymousPipe: fd is a pipe(2), not a FIFO with a name on a
 // filesystem (which a chown would change on the host).
-func isAnonymousPipe(fd int) bool {
+func IsAnonymousPipe(fd int) bool {
 	var fs unix.Statfs_t
 	return unix.Fstatfs(fd, &fs) == nil && fs.Type == unix.PIPEFS_MAGIC
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -66,7 +67,9 @@ func (s *setupper) mountFS(m specs.Mount, o mountOptions) error {
 	// runc gives a tmpfs the covered directory's mode only where one was
 	// there: a directory made for the mount keeps the tmpfs's mode= option.
 	existed := false
-	if m.Type == "tmpfs" {
+	// Opened only where it decides something: the usual tmpfs mounts
+	// (/dev, /dev/shm) name their mode.
+	if m.Type == "tmpfs" && (o.tmpcopyup || !hasMode(o)) {
 		if pre, err := s.root.open(m.Destination, 0); err == nil {
 			o = withCoveredMode(o, pre)
 			unix.Close(pre)
@@ -95,14 +98,17 @@ func (s *setupper) mountFS(m specs.Mount, o mountOptions) error {
 	return mountNew(m, o, o.flags, fd)
 }
 
+// hasMode: the mount's data names a mode.
+func hasMode(o mountOptions) bool {
+	return slices.ContainsFunc(o.data, func(d string) bool { return strings.HasPrefix(d, "mode=") })
+}
+
 // withCoveredMode gives a tmpfs the mode of the directory it covers
 // unless its options name one, as runc does: Docker's --tmpfs /run keeps
 // the image's 0755 rather than becoming tmpfs's world-writable 1777.
 func withCoveredMode(o mountOptions, dir int) mountOptions {
-	for _, d := range o.data {
-		if strings.HasPrefix(d, "mode=") {
-			return o
-		}
+	if hasMode(o) {
+		return o
 	}
 	var st unix.Stat_t
 	if unix.Fstat(dir, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {

@@ -8,6 +8,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libcontainer/process"
 )
 
 // stdioRelay puts a pipe between a foreground process and each of the
@@ -77,8 +79,7 @@ func callersOwn(fd int) bool {
 	case unix.S_IFSOCK:
 		return false
 	case unix.S_IFIFO:
-		var fs unix.Statfs_t
-		return unix.Fstatfs(fd, &fs) != nil || fs.Type != unix.PIPEFS_MAGIC
+		return !process.IsAnonymousPipe(fd)
 	case unix.S_IFCHR:
 		return st.Rdev != unix.Mkdev(1, 3)
 	}
