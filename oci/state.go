@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"encoding/json"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -17,4 +18,20 @@ type State struct {
 	Rootfs  string    `json:"rootfs"`
 	Created time.Time `json:"created"`
 	Owner   string    `json:"owner"`
+}
+
+// MarshalJSON writes pid even when it is 0, a stopped container's, as
+// runc's state does; specs.State leaves a 0 out.
+func (s State) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Version     string               `json:"ociVersion"`
+		ID          string               `json:"id"`
+		Pid         int                  `json:"pid"`
+		Status      specs.ContainerState `json:"status"`
+		Bundle      string               `json:"bundle"`
+		Rootfs      string               `json:"rootfs"`
+		Created     time.Time            `json:"created"`
+		Owner       string               `json:"owner"`
+		Annotations map[string]string    `json:"annotations,omitempty"`
+	}{s.Version, s.ID, s.Pid, s.Status, s.Bundle, s.Rootfs, s.Created, s.Owner, s.Annotations})
 }

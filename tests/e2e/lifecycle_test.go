@@ -265,6 +265,25 @@ func TestStateFields(t *testing.T) {
 	}
 }
 
+// TestStoppedStateHasPid: a stopped container's state says "pid": 0, as
+// runc's (the control) does; the spec's State type would leave it out.
+func TestStoppedStateHasPid(t *testing.T) {
+	t.Parallel()
+	for _, c := range withControls(t, func(s *specs.Spec) { s.Process.Args = []string{"true"} }) {
+		if r := c.run("--keep"); r.Code != 0 {
+			t.Fatalf("%s: %s", c.runtimeName(), r)
+		}
+		raw := c.mustHull("state", c.ID).Stdout
+		var fields map[string]any
+		if err := json.Unmarshal([]byte(raw), &fields); err != nil {
+			t.Fatalf("%s state: %v: %s", c.runtimeName(), err, raw)
+		}
+		if fields["status"] != "stopped" || fields["pid"] != float64(0) {
+			t.Errorf("%s state of a stopped container: want status stopped and pid 0: %s", c.runtimeName(), raw)
+		}
+	}
+}
+
 // TestErrorMessages: the messages container engines match on.
 func TestErrorMessages(t *testing.T) {
 	t.Parallel()
