@@ -21,7 +21,7 @@ export HULL_BINARY  := $(HULL)
 export HULL_ROOTFS  := $(ROOTFS)
 export HULL_CRI_TOOLS := $(CRITOOLS)
 
-.PHONY: all build demo test unit e2e validate validate-guest bench test-guest test-guest-machines test-guest-rootless test-engines test-cri cri-tools lint deps rootfs clean install install-machinectl nspawn-syscalls fuzz fuzz-smoke soak
+.PHONY: all build demo test unit e2e validate validate-guest bench test-guest test-guest-machines test-guest-rootless test-guest-engines test-engines test-cri cri-tools lint deps rootfs clean install install-machinectl nspawn-syscalls fuzz fuzz-smoke soak
 
 all: build
 
@@ -181,11 +181,20 @@ test-guest-machines: build rootfs
 # systemd cgroup manager; runc (and crun) as the control.
 # Needs the guest image (make test-guest builds it): the extra packages are
 # resolved against its dpkg status.
+GUEST_DISK = $$(ls -d $${HULL_GUEST_IMAGES:-$(BUILD)/guest}/image-*/disk.img | head -n 1)
 test-guest-rootless: build rootfs
-	sh tests/guest/rootless-debs.sh "$$(ls -d $(BUILD)/guest/image-*/disk.img | head -n 1)" $(BUILD)/guest/rootless-debs
+	sh tests/guest/debs.sh "$(GUEST_DISK)" $(BUILD)/guest/rootless-debs uidmap dbus-user-session podman slirp4netns fuse-overlayfs catatonit
 	sh tests/rootfs/debian.sh $(BUILD)/debian-rootfs
 	tar --acls --xattrs -C $(BUILD)/debian-rootfs -cf $(BUILD)/debian-rootfs.tar .
 	HULL_GUEST_TIMEOUT=$${HULL_GUEST_TIMEOUT:-1500} sh tests/guest/run.sh bash tests/guest/rootless.sh
+
+# Engines as root on the users' platform (cgroup v2, systemd, AppArmor) in
+# the guest: Docker (systemd cgroup driver, docker-default profile) and
+# podman (systemd cgroup manager), each flow under hull and runc (and crun
+# for podman) as the control. Needs the guest image, as test-guest-rootless.
+test-guest-engines: build rootfs
+	sh tests/guest/debs.sh "$(GUEST_DISK)" $(BUILD)/guest/engines-debs docker.io podman catatonit
+	HULL_GUEST_TIMEOUT=$${HULL_GUEST_TIMEOUT:-1800} sh tests/guest/run.sh bash tests/guest/engines.sh
 
 # Regenerates nspawnconv/sysfilter's group tables from the installed systemd.
 nspawn-syscalls:

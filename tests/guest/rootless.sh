@@ -11,59 +11,13 @@
 # command is printed with its output; a failed check makes the run exit 1.
 set -u
 src=${HULL_GUEST_SRC:-$PWD}
-fail=0
+tag=rootless
+# shellcheck source=tests/guest/lib.sh
+. "$src/tests/guest/lib.sh"
 
-say() { echo "rootless: $*"; }
-ok() { say "ok   $*"; }
-bad() {
-	say "FAIL $*"
-	fail=1
-}
-# check NAME CMD...: ok when CMD succeeds.
-check() {
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else bad "$name"; fi
-}
-# run CMD...: prints the command and its output (indented) to stderr, the
-# output to stdout, and returns its status.
-run() {
-	echo "+ $*" >&2
-	local out rc
-	out=$("$@" 2>&1)
-	rc=$?
-	[ -n "$out" ] && printf '%s\n' "$out" | sed 's/^/    /' | head -n 30 >&2
-	echo "    [exit $rc]" >&2
-	printf '%s\n' "$out"
-	return $rc
-}
-wait_for() {
-	local until=$(($(date +%s) + $1))
-	shift
-	while ! "$@" >/dev/null 2>&1; do
-		[ "$(date +%s)" -ge "$until" ] && return 1
-		sleep 1
-	done
-}
-
-# --- packages beyond the image (tests/guest/rootless-debs.sh) -------------
-debs=$src/_build/guest/rootless-debs
-if [ -f "$debs/list" ]; then
-	# Unpacked, not installed: dpkg's maintainer scripts and triggers cost
-	# many minutes under TCG, and these packages need none of them here
-	# (modes, setuid newuidmap included, come with the files).
-	t=$(date +%s)
-	for d in "$debs"/*.deb; do
-		# --keep-directory-symlink: the image has merged /usr (/lib is a
-		# link to usr/lib); a plain extract would replace those links.
-		dpkg-deb --fsys-tarfile "$d" | tar -x --keep-directory-symlink -C / ||
-			bad "unpack $(basename "$d")"
-	done
-	ldconfig
-	say "unpacked $(wc -w <"$debs/list") packages in $(($(date +%s) - t)) s: $(podman --version 2>&1); newuidmap $(stat -c %A /usr/bin/newuidmap 2>&1)"
-else
-	bad "no $debs/list: run tests/guest/rootless-debs.sh (make test-guest-rootless does)"
-fi
+# --- packages beyond the image (tests/guest/debs.sh) ----------------------
+unpack_debs "$src/_build/guest/rootless-debs" &&
+	say "$(podman --version 2>&1); newuidmap $(stat -c %A /usr/bin/newuidmap 2>&1)"
 
 # --- the user, its ranges and its systemd ---------------------------------
 user=hullrl$$
@@ -84,11 +38,7 @@ cleanup() {
 }
 trap cleanup EXIT
 say "user $user uid $uid; subuid $(grep "^$user:" /etc/subuid); subgid $(grep "^$user:" /etc/subgid)"
-install -m 0755 "${HULL_BINARY:-$src/_build/hull}" /usr/local/bin/hull
-# The C stage of the finisher's processes, which hull starts from beside itself.
-install -m 0755 "$(dirname "${HULL_BINARY:-$src/_build/hull}")/hull-stage" /usr/local/bin/hull-stage
-# hull execs hull-nspawn from beside itself for nspawn (section 4).
-install -m 0755 "$(dirname "${HULL_BINARY:-$src/_build/hull}")/hull-nspawn" /usr/local/bin/hull-nspawn
+install_hull || bad "install hull"
 run loginctl enable-linger "$user" >/dev/null
 check "user manager up (lingering)" wait_for 120 test -S "$rt/bus" -a -S "$rt/systemd/private"
 ucg=/user.slice/user-$uid.slice/user@$uid.service
