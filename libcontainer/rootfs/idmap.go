@@ -9,32 +9,26 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// mountIdmapped moves a detached, ID-mapped copy of the source tree onto
-// the destination fd, so the container never sees the unmapped mount. The
-// copy is the parent's when it made one (o.idmapTree, the usual case: hull
-// create runs as the host's root); else it is made here, which works where
-// this process is privileged over the source's filesystem.
-func (s *setupper) mountIdmapped(m specs.Mount, o mountOptions, dest int) error {
-	tree := o.idmapTree
-	if tree <= 0 {
-		uids, gids := m.UIDMappings, m.GIDMappings
-		if len(uids) == 0 && len(gids) == 0 {
-			uids, gids = s.c.UIDMappings, s.c.GIDMappings
-		}
-		userns, err := NewUserns(uids, gids)
-		if err != nil {
-			return fmt.Errorf("idmapped mount %s: %w", m.Destination, err)
-		}
-		defer unix.Close(userns)
-		if tree, err = idmappedTree(m.Source, o, userns); err != nil {
-			return fmt.Errorf("idmapped mount %s: %w", m.Destination, err)
-		}
+// idmappedTreeFor is the detached, ID-mapped copy of m's source tree that
+// mountBind moves onto the destination, so the container never sees the
+// unmapped mount. The copy is the parent's when it made one (o.idmapTree,
+// the usual case: hull create runs as the host's root; it is taken over
+// here); else it is made here, which works where this process is
+// privileged over the source's filesystem.
+func (s *setupper) idmappedTreeFor(m specs.Mount, o mountOptions) (int, error) {
+	if o.idmapTree > 0 {
+		return o.idmapTree, nil
 	}
-	defer unix.Close(tree)
-	if err := unix.MoveMount(tree, "", dest, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
-		return fmt.Errorf("move idmapped %s onto %s: %w", m.Source, m.Destination, err)
+	uids, gids := m.UIDMappings, m.GIDMappings
+	if len(uids) == 0 && len(gids) == 0 {
+		uids, gids = s.c.UIDMappings, s.c.GIDMappings
 	}
-	return s.remountBind(m.Destination, o.flags)
+	userns, err := NewUserns(uids, gids)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(userns)
+	return idmappedTree(m.Source, o, userns)
 }
 
 // IdmappedTree returns an fd of a detached copy of mount m's source tree

@@ -47,7 +47,7 @@ func (s *setupper) mountOne(m specs.Mount, idmapTree int) error {
 	}
 	switch {
 	case isBind(m.Type, o):
-		err = s.mountBind(m, o)
+		return s.mountBind(m, o) // its flags and attributes too, on the new mount's fd
 	case m.Type == "cgroup" || m.Type == "cgroup2":
 		err = s.mountCgroup(m, o)
 	default:
@@ -164,11 +164,16 @@ func (s *setupper) mountTmpfsCopyUp(m specs.Mount, o mountOptions, fd int, keepM
 	if o.flags&unix.MS_RDONLY == 0 {
 		return nil
 	}
-	return s.remountBind(m.Destination, o.flags)
+	return remountFd(top, m.Destination, o.flags)
 }
 
-// mountBind bind-mounts a host path. mount(2) ignores every flag but MS_REC
-// on a bind, so flags like ro need a second MS_REMOUNT|MS_BIND call.
+// mountBind bind-mounts a host path: a detached copy of the source (or
+// its ID-mapped copy) is moved onto the destination's fd, and its flags
+// (ro, nosuid, ...: a bind takes none but MS_REC at mount time), recursive
+// attributes and propagation are then set through the copy's own fd. Never
+// through the destination's path again: a process that can rename a
+// directory on that path (a shared volume) would otherwise send the flags
+// to another mount and leave a host directory writable.
 func (s *setupper) mountBind(m specs.Mount, o mountOptions) error {
 	source := m.Source
 	if o.idmap && o.idmapTree > 0 {
@@ -186,31 +191,47 @@ func (s *setupper) mountBind(m specs.Mount, o mountOptions) error {
 	if err := s.checkProcDest(fd, m, true); err != nil {
 		return err
 	}
-	if o.idmap {
-		return s.mountIdmapped(m, o, fd)
+	tree, err := s.bindTree(m, o)
+	if err != nil {
+		return err
 	}
-	if err := unix.Mount(m.Source, fdPath(fd), "", unix.MS_BIND|o.flags&unix.MS_REC, ""); err != nil {
+	defer unix.Close(tree)
+	if err := unix.MoveMount(tree, "", fd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
 		return fmt.Errorf("bind mount %s on %s: %w", m.Source, m.Destination, err)
 	}
-	return s.remountBind(m.Destination, o.flags)
+	if o.flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) != 0 {
+		if err := remountFd(tree, m.Destination, o.flags); err != nil {
+			return err
+		}
+	}
+	return applyAttrs(tree, m.Destination, o)
 }
 
-// remountBind applies per-mount flags to a fresh bind mount. In a user
-// namespace the kernel locks flags such as nosuid/nodev/noexec/ro inherited
-// from the source; dropping them is EPERM, so on EPERM we keep them and retry.
-func (s *setupper) remountBind(dest string, flags uintptr) error {
-	if flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) == 0 {
-		return nil
+// bindTree is a detached copy of m's source tree (recursive for rbind):
+// the ID-mapped one for an idmap mount.
+func (s *setupper) bindTree(m specs.Mount, o mountOptions) (int, error) {
+	if o.idmap {
+		tree, err := s.idmappedTreeFor(m, o)
+		if err != nil {
+			return -1, fmt.Errorf("idmapped mount %s: %w", m.Destination, err)
+		}
+		return tree, nil
 	}
-	fd, err := s.root.open(dest, 0)
+	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC)
+	if o.flags&unix.MS_REC != 0 {
+		flags |= unix.AT_RECURSIVE
+	}
+	tree, err := unix.OpenTree(unix.AT_FDCWD, m.Source, flags)
 	if err != nil {
-		return fmt.Errorf("remount %s: %w", dest, err)
+		return -1, fmt.Errorf("bind mount %s on %s: %w", m.Source, m.Destination, err)
 	}
-	defer unix.Close(fd)
-	return remountFd(fd, dest, flags)
+	return tree, nil
 }
 
-// remountFd is remountBind for the mount fd (at dest) leads to.
+// remountFd applies per-mount flags to the fresh mount fd leads to (at
+// dest). In a user namespace the kernel locks flags such as
+// nosuid/nodev/noexec/ro inherited from the source; dropping them is EPERM,
+// so on EPERM we keep them and retry.
 func remountFd(fd int, dest string, flags uintptr) error {
 	flags &^= unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT
 	err := unix.Mount("", fdPath(fd), "", flags|unix.MS_BIND|unix.MS_REMOUNT, "")
@@ -255,8 +276,9 @@ func lockedFlags(st int64) uintptr {
 	return f
 }
 
-// applyAfter sets recursive attributes and propagation once the mount exists;
-// the destination is re-resolved because the old fd names the covered dir.
+// applyAfter sets recursive attributes and propagation once a new
+// filesystem's mount exists; the destination is re-resolved because the old
+// fd names the covered dir (binds use their copy's fd instead: mountBind).
 func (s *setupper) applyAfter(dest string, o mountOptions) error {
 	if !o.recursive && len(o.propagation) == 0 {
 		return nil
@@ -266,6 +288,12 @@ func (s *setupper) applyAfter(dest string, o mountOptions) error {
 		return fmt.Errorf("mount %s: reopen: %w", dest, err)
 	}
 	defer unix.Close(fd)
+	return applyAttrs(fd, dest, o)
+}
+
+// applyAttrs sets o's recursive attributes and propagation on the mount fd
+// leads to (at dest).
+func applyAttrs(fd int, dest string, o mountOptions) error {
 	if o.recursive {
 		attr := o.attr
 		if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
