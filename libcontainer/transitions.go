@@ -27,6 +27,7 @@ const (
 	OpExecIgnorePaused Op = "exec --ignore-paused"
 	OpPs               Op = "ps"
 	OpStats            Op = "events"
+	OpCheckpoint       Op = "checkpoint"
 )
 
 // States lists every status a container can be in, in lifecycle order.
@@ -119,6 +120,9 @@ var lifecycle = map[Op]transition{
 	// list, not an error.
 	OpPs:    {next: same(created, running, paused, stopped), other: notRunningText},
 	OpStats: {next: same(created, running, paused), other: notRunningText},
+	// criu dumps a running tree; the container is deleted after, unless
+	// --leave-running (the status then stays running).
+	OpCheckpoint: {next: same(running), other: notRunningText},
 }
 
 // StateError is an op refused in the container's current status.

@@ -36,6 +36,7 @@ func TestTransitionMatrix(t *testing.T) {
 		OpExecIgnorePaused: {nr, "=", "=", "=", "cannot exec in a stopped container"},
 		OpPs:               {nr, "=", "=", "=", "="},
 		OpStats:            {nr, "=", "=", "=", nr},
+		OpCheckpoint:       {nr, nr, "=", nr, nr},
 	}
 	if len(want) != len(lifecycle) {
 		t.Errorf("the matrix has %d ops, the table %d", len(want), len(lifecycle))
@@ -68,8 +69,8 @@ func TestTransitionMatrix(t *testing.T) {
 // TestTransitionUnknown: an op the table lacks is an error, not allowed.
 func TestTransitionUnknown(t *testing.T) {
 	for _, st := range States {
-		if _, err := Transition("c1", Op("checkpoint"), st); err == nil || !strings.Contains(err.Error(), `unknown operation "checkpoint"`) {
-			t.Errorf("checkpoint in %s: %v", st, err)
+		if _, err := Transition("c1", Op("migrate"), st); err == nil || !strings.Contains(err.Error(), `unknown operation "migrate"`) {
+			t.Errorf("migrate in %s: %v", st, err)
 		}
 	}
 	if _, err := Transition("c1", OpStart, "exploded"); err == nil || err.Error() != `container "c1": cannot start a container that is exploded` {

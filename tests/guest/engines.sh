@@ -7,6 +7,7 @@
 #     codes, nothing left;
 #  2. podman (systemd cgroup manager, its containers-default profile): run,
 #     limits, exec, a terminal, pause, stop timing, rm;
+#  3. podman container checkpoint and restore (criu, in the guest image);
 # each flow under hull and runc, the control, so a failure is hull's when
 # runc passes it. Every command is printed with its output; a failed check
 # makes the run exit 1.
@@ -167,6 +168,32 @@ for r in runc hull; do
 	check "podman/$r: stop delivers SIGTERM (exit 0, before the 20 s timeout)" [ "$code" = 0 -a "$ms" -lt 15000 ]
 	check "podman/$r: rm" run $p rm "$name"
 	check "podman/$r: the scope is gone" gone "$cg"
+done
+
+# --- 3. podman container checkpoint / restore (criu) ------------------------
+say "=== 3. podman container checkpoint and restore"
+count_of() { cat "$1/count" 2>/dev/null || echo 0; }
+for r in runc hull; do
+	p="podman --root $scratch/podman --runroot /run/hull-podman --runtime $(command -v $r) --cgroup-manager systemd"
+	name=eng-ck-$r
+	ck=$scratch/ck-$r
+	cp -a "$rootfs" "$ck"
+	run $p run -d --name "$name" --network none --rootfs "$ck" sh -c 'i=0; while :; do i=$((i+1)); echo $i > /count; sleep 0.2; done' >/dev/null
+	wait_for 60 sh -c "[ \$(cat $ck/count 2>/dev/null || echo 0) -ge 5 ]"
+	ms=$(elapsed_ms $p container checkpoint "$name")
+	at=$(count_of "$ck")
+	check "podman/$r: checkpoint: the container is exited" grep -qx exited <<<"$($p inspect -f '{{.State.Status}}' "$name" 2>&1)"
+	ms2=$(elapsed_ms $p container restore "$name")
+	say "podman/$r: checkpoint $ms ms, restore $ms2 ms (TCG), count $at at checkpoint"
+	check "podman/$r: restore: running" grep -qx running <<<"$($p inspect -f '{{.State.Status}}' "$name" 2>&1)"
+	# The first count written after the restore: the next one from memory,
+	# where a fresh start would write 1.
+	wait_for 60 sh -c "[ \$(cat $ck/count 2>/dev/null || echo $at) != $at ]"
+	next=$(count_of "$ck")
+	check "podman/$r: restore: counts on from memory ($at, then $next)" [ "$next" -gt "$at" ]
+	out=$(run $p exec "$name" cat /count)
+	check "podman/$r: exec into the restored container" grep -q '^[0-9]' <<<"$out"
+	check "podman/$r: rm -f" run $p rm -f "$name"
 done
 
 rm -rf "$scratch" /run/hull-podman "$dexec"

@@ -23,8 +23,10 @@ rootfs=$tmp/rootfs
 # and crun, which tests/validate/guest.sh compares hull with on cgroup v2;
 # apparmor for apparmor_parser, which loads the AppArmor tests' profile
 # (Debian's kernel enables AppArmor by default); systemd-container (machined,
-# machinectl, systemd-nspawn) for tests/guest/machines.sh.
-include=systemd,systemd-sysv,systemd-container,udev,kmod,dbus,busybox-static,iproute2,libseccomp2,procps,runc,crun,apparmor
+# machinectl, systemd-nspawn) for tests/guest/machines.sh; criu for the
+# checkpoint tests (this host's kernel is too new for Debian 12's criu),
+# with iptables, which criu runs to lock a container's network at dump.
+include=systemd,systemd-sysv,systemd-container,udev,kmod,dbus,busybox-static,iproute2,libseccomp2,procps,runc,crun,apparmor,criu,iptables
 
 cleanup() { rm -rf "$tmp"; }
 trap cleanup EXIT

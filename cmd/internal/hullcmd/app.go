@@ -144,6 +144,7 @@ func RuntimeCommands() []*cli.Command {
 		createCommand, startCommand, stateCommand, killCommand, deleteCommand,
 		runCommand, listCommand, specCommand, execCommand,
 		psCommand, pauseCommand, resumeCommand, updateCommand, eventsCommand, featuresCommand,
+		checkpointCommand, restoreCommand,
 	}
 }
 
