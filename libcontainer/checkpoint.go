@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,27 +44,23 @@ func (c *Container) Checkpoint(o CheckpointOpts) error {
 	if _, err := c.require(OpCheckpoint); err != nil {
 		return err
 	}
-	if o.Rootless {
-		return fmt.Errorf("container %q: checkpoint needs root (criu): not supported rootless", c.ID)
-	}
 	spec, err := c.FullSpec()
 	if err != nil {
 		return err
 	}
+	if err := checkpointable(spec, o.Rootless); err != nil {
+		return fmt.Errorf("container %q: %w", c.ID, err)
+	}
 	d := criu.Dump{Options: o.Options, Pid: c.Init.Pid, LeaveRunning: o.LeaveRunning}
-	if d.BindMounts, err = checkpointMounts(spec, c.Bundle); err != nil {
+	if d.FreezeCgroup, err = c.freezerDir(); err != nil {
 		return err
 	}
+	d.BindMounts = checkpointMounts(spec, c.Bundle, c.Rootfs)
 	if d.NetnsKey, d.NetnsInode, err = joinedNetns(spec); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(o.ImagesDir, 0o700); err != nil {
-		return fmt.Errorf("--image-path: %w", err)
-	}
-	if o.WorkDir != "" {
-		if err := os.MkdirAll(o.WorkDir, 0o700); err != nil {
-			return fmt.Errorf("--work-path: %w", err)
-		}
+	if err := makeCriuDirs(o.Options); err != nil {
+		return err
 	}
 	descriptors, err := criu.ReadDescriptors(c.Init.Pid)
 	if err != nil {
@@ -78,14 +75,77 @@ func (c *Container) Checkpoint(o CheckpointOpts) error {
 	if o.LeaveRunning {
 		return nil
 	}
-	return c.Delete(true)
+	// The image is whole and the processes are gone: a delete that leaves
+	// something behind is the caller's to hear of, not a failed checkpoint
+	// (runc warns too).
+	if err := c.Delete(true); err != nil {
+		c.warn("checkpoint %s: done, but deleting the container: %v", c.ID, err)
+	}
+	return nil
+}
+
+// checkpointable refuses, naming the reason, what hull does not
+// checkpoint and restore: it runs before anything is made or dumped.
+func checkpointable(spec *specs.Spec, rootless bool) error {
+	switch {
+	case rootless:
+		return errors.New("checkpoint and restore need root (criu): not supported rootless")
+	case !cgroupV2Host():
+		return errors.New("checkpoint and restore are supported on cgroup v2 hosts only (on v1, criu needs every cgroup hierarchy mapped, which hull does not do yet)")
+	case spec.Process != nil && spec.Process.Terminal:
+		return errors.New("process.terminal: a container with a terminal cannot be restored, so it is not checkpointed")
+	case ownsNamespace(spec, specs.UserNamespace):
+		return errors.New("linux.namespaces: a container with a user namespace is not supported (its devices and masks are binds from the host, which criu would need named)")
+	}
+	if spec.Linux == nil {
+		return nil
+	}
+	for i, ns := range spec.Linux.Namespaces {
+		if ns.Path == "" || slices.Contains([]specs.LinuxNamespaceType{specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace}, ns.Type) {
+			continue
+		}
+		return fmt.Errorf("linux.namespaces[%d]: joining the %s namespace %s is not supported (only network, ipc and uts may be joined)", i, ns.Type, ns.Path)
+	}
+	return nil
+}
+
+// cgroupV2Host: /sys/fs/cgroup is the unified hierarchy.
+func cgroupV2Host() bool {
+	var st unix.Statfs_t
+	return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+}
+
+// makeCriuDirs makes the images and work directories criu writes to.
+func makeCriuDirs(o criu.Options) error {
+	if err := os.MkdirAll(o.ImagesDir, 0o700); err != nil {
+		return fmt.Errorf("--image-path: %w", err)
+	}
+	if err := os.MkdirAll(o.LogDir(), 0o700); err != nil {
+		return fmt.Errorf("--work-path: %w", err)
+	}
+	return nil
+}
+
+// freezerDir is the container's freezer cgroup directory ("": none).
+func (c *Container) freezerDir() (string, error) {
+	cg, err := c.cgroup()
+	if err != nil || cg == nil {
+		return "", err
+	}
+	st := cg.State()
+	if st.Dir != "" {
+		return st.Dir, nil
+	}
+	return st.Paths["freezer"], nil
 }
 
 // checkpointMounts lists the spec's bind mounts with absolute sources
-// (a relative source is the bundle's, as create takes it).
-func checkpointMounts(spec *specs.Spec, bundle string) ([]criu.BindMount, error) {
+// (a relative source is the bundle's, as create takes it), each named by
+// its destination as the rootfs resolves it: criu knows a mount by where
+// it is, and /mnt/x/ or a path through a symlink is not that.
+func checkpointMounts(spec *specs.Spec, bundle, rootfs string) []criu.BindMount {
 	var out []criu.BindMount
-	for i, m := range spec.Mounts {
+	for _, m := range spec.Mounts {
 		if !oci.IsBind(m) {
 			continue
 		}
@@ -93,28 +153,52 @@ func checkpointMounts(spec *specs.Spec, bundle string) ([]criu.BindMount, error)
 		if !filepath.IsAbs(src) {
 			src = filepath.Join(bundle, src)
 		}
-		if m.Destination == "/dev/console" {
-			return nil, fmt.Errorf("mounts[%d]: a bind mount at /dev/console cannot be checkpointed", i)
-		}
-		out = append(out, criu.BindMount{Destination: m.Destination, Source: src})
+		out = append(out, criu.BindMount{Destination: resolveInRootfs(rootfs, m.Destination), Source: src})
 	}
-	return out, nil
+	return out
+}
+
+// resolveInRootfs is dest with the rootfs's symlinks followed inside it
+// (openat2 RESOLVE_IN_ROOT), as the mount was made; a destination the
+// rootfs does not hold (under another mount of the container) is only
+// cleaned.
+func resolveInRootfs(rootfs, dest string) string {
+	clean := filepath.Clean("/" + dest)
+	root, err := unix.Open(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return clean
+	}
+	defer unix.Close(root)
+	fd, err := unix.Openat2(root, clean, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT})
+	if err != nil {
+		return clean
+	}
+	defer unix.Close(fd)
+	full, err1 := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+	top, err2 := os.Readlink("/proc/self/fd/" + strconv.Itoa(root))
+	if err1 != nil || err2 != nil {
+		return clean
+	}
+	if full == top {
+		return "/"
+	}
+	if rel, ok := strings.CutPrefix(full, top+"/"); ok {
+		return "/" + rel
+	}
+	return clean
 }
 
 // joinedNetns: a network namespace the container joined by path is not
-// the container's to dump (an engine made it and keeps it); any other
-// joined namespace is refused, naming it, rather than dumped as if the
-// container owned it.
+// the container's to dump (an engine made it and keeps it): criu names it
+// external. (A joined ipc or uts namespace is dumped, and joined again at
+// restore, as runc has criu do.)
 func joinedNetns(spec *specs.Spec) (key string, inode uint64, err error) {
 	if spec.Linux == nil {
 		return "", 0, nil
 	}
 	for i, ns := range spec.Linux.Namespaces {
-		if ns.Path == "" || ns.Type == specs.UserNamespace {
+		if ns.Path == "" || ns.Type != specs.NetworkNamespace {
 			continue
-		}
-		if ns.Type != specs.NetworkNamespace {
-			return "", 0, fmt.Errorf("linux.namespaces[%d]: checkpoint of a container that joins the %s namespace %s is not supported", i, ns.Type, ns.Path)
 		}
 		var st unix.Stat_t
 		if err := unix.Stat(ns.Path, &st); err != nil {
@@ -148,10 +232,9 @@ func Restore(o RestoreOpts) (_ *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
-	r := criu.Restore{Options: o.Options, CgroupRoot: cg.State().Path, PidFile: dir.File("restore.pid")}
-	if r.BindMounts, err = checkpointMounts(b.Spec, b.Dir); err != nil {
-		return nil, fmt.Errorf("%s: %w", b.ConfigPath(), err)
-	}
+	r := criu.Restore{Options: o.Options, CgroupRoot: cg.State().Path, PidFile: dir.File("restore.pid"),
+		JoinNS: joinedToRejoin(b.Spec)}
+	r.BindMounts = checkpointMounts(b.Spec, b.Dir, b.Rootfs)
 	extra, err := restoreInherited(&r, b.Spec)
 	if err != nil {
 		return nil, err
@@ -165,7 +248,8 @@ func Restore(o RestoreOpts) (_ *Container, err error) {
 		return nil, fmt.Errorf("restore %s: %w", o.ID, err)
 	}
 	if c.Init, err = restoredInit(r.PidFile); err != nil {
-		// The tasks run, but hull cannot tell which is the init.
+		// The tasks run, but hull cannot tell which is the init; once
+		// killed, the init (this process's child) is reaped on exit.
 		cg.Signal(unix.SIGKILL)
 		return nil, err
 	}
@@ -178,8 +262,8 @@ func Restore(o RestoreOpts) (_ *Container, err error) {
 
 // validateRestore is create's validation, and what restore cannot do.
 func validateRestore(b *oci.Bundle, o RestoreOpts) error {
-	if b.Spec.Process != nil && b.Spec.Process.Terminal {
-		return fmt.Errorf("%s: process.terminal: restoring a container with a terminal is not supported", b.ConfigPath())
+	if err := checkpointable(b.Spec, o.Rootless); err != nil {
+		return fmt.Errorf("%s: %w", b.ConfigPath(), err)
 	}
 	if err := errors.Join(validateRuntime(b.Spec, o.CreateOpts), validateNetDevices(b.Spec.Linux)); err != nil {
 		return fmt.Errorf("%s: %w", b.ConfigPath(), err)
@@ -187,13 +271,26 @@ func validateRestore(b *oci.Bundle, o RestoreOpts) error {
 	if !ownsNamespace(b.Spec, specs.MountNamespace) || !ownsNamespace(b.Spec, specs.PIDNamespace) {
 		return fmt.Errorf("%s: linux.namespaces: restore needs a mount and a pid namespace of the container's own", b.ConfigPath())
 	}
-	if o.Rootless {
-		return errors.New("restore needs root (criu): not supported rootless")
-	}
 	if _, err := os.Stat(filepath.Join(o.ImagesDir, "inventory.img")); err != nil {
 		return fmt.Errorf("--image-path %s: no checkpoint image there: %w", o.ImagesDir, err)
 	}
-	return nil
+	return makeCriuDirs(o.Options)
+}
+
+// joinedToRejoin lists the ipc and uts namespaces the config joins by
+// path, as criu's --join-ns takes them: the restored tasks go back into
+// them (a pod's infra container keeps them) rather than into copies.
+func joinedToRejoin(spec *specs.Spec) []string {
+	if spec.Linux == nil {
+		return nil
+	}
+	var out []string
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Path != "" && (ns.Type == specs.IPCNamespace || ns.Type == specs.UTSNamespace) {
+			out = append(out, string(ns.Type)+":"+ns.Path)
+		}
+	}
+	return out
 }
 
 // restoreInherited gives criu the caller's stdio in place of the pipes

@@ -120,9 +120,10 @@ var lifecycle = map[Op]transition{
 	// list, not an error.
 	OpPs:    {next: same(created, running, paused, stopped), other: notRunningText},
 	OpStats: {next: same(created, running, paused), other: notRunningText},
-	// criu dumps a running tree; the container is deleted after, unless
-	// --leave-running (the status then stays running).
-	OpCheckpoint: {next: same(running), other: notRunningText},
+	// criu dumps a running tree, or a paused one (containerd pauses a
+	// task before it checkpoints it; criu collects it through the freezer).
+	// The container is deleted after, unless --leave-running.
+	OpCheckpoint: {next: same(running, paused), other: notRunningText},
 }
 
 // StateError is an op refused in the container's current status.

@@ -36,7 +36,7 @@ func TestTransitionMatrix(t *testing.T) {
 		OpExecIgnorePaused: {nr, "=", "=", "=", "cannot exec in a stopped container"},
 		OpPs:               {nr, "=", "=", "=", "="},
 		OpStats:            {nr, "=", "=", "=", nr},
-		OpCheckpoint:       {nr, nr, "=", nr, nr},
+		OpCheckpoint:       {nr, nr, "=", "=", nr},
 	}
 	if len(want) != len(lifecycle) {
 		t.Errorf("the matrix has %d ops, the table %d", len(want), len(lifecycle))

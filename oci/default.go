@@ -83,12 +83,7 @@ func ToRootless(s *specs.Spec, uid, gid uint32) {
 	var mounts []specs.Mount
 	for _, m := range s.Mounts {
 		if m.Destination == "/sys" {
-			// rro: read-only all the way down. The host's mounts under
-			// /sys (its cgroup hierarchies) come in with the rbind, and
-			// hull's read-only covers over them are made in the
-			// container's user namespace, so its root could unmount them
-			// and write the user's own cgroups (CVE-2023-25809's impact).
-			m = specs.Mount{Destination: "/sys", Type: "none", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro", "rro"}}
+			m = specs.Mount{Destination: "/sys", Type: "none", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
 		}
 		var opts []string
 		for _, o := range m.Options {

@@ -35,8 +35,8 @@ func TestToRootless(t *testing.T) {
 				t.Errorf("%s keeps %s", m.Destination, o)
 			}
 		}
-		if m.Destination == "/sys" && (m.Type != "none" || m.Source != "/sys" || !slices.Contains(m.Options, "rbind") || !slices.Contains(m.Options, "ro") || !slices.Contains(m.Options, "rro")) {
-			t.Errorf("/sys: %+v, want a recursively read-only rbind of the host's", m)
+		if m.Destination == "/sys" && (m.Type != "none" || m.Source != "/sys" || !slices.Contains(m.Options, "rbind") || !slices.Contains(m.Options, "ro")) {
+			t.Errorf("/sys: %+v, want a read-only rbind of the host's", m)
 		}
 	}
 }

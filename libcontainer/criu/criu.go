@@ -32,11 +32,8 @@ type Options struct {
 	// TCPEstablished, ExtUnixSk, ShellJob and FileLocks are criu's
 	// --tcp-established, --ext-unix-sk, --shell-job and --file-locks.
 	TCPEstablished, ExtUnixSk, ShellJob, FileLocks bool
-	// AutoDedup is criu's --auto-dedup; EmptyNetns its --empty-ns net
-	// (runc's --empty-ns network): the network namespace is made, its
-	// contents left to whoever sets it up.
-	AutoDedup, EmptyNetns bool
-	ManageCgroupsMode     string // "" is criu's default (soft)
+	AutoDedup                                      bool   // --auto-dedup
+	ManageCgroupsMode                              string // "" is criu's default (soft)
 	// BindMounts are the container's bind mounts by destination, with
 	// their host sources (dump uses only the destinations): criu leaves
 	// them out of the image and binds them anew at restore.
@@ -53,8 +50,12 @@ type BindMount struct{ Destination, Source string }
 // Dump is what `criu dump` needs beyond Options.
 type Dump struct {
 	Options
-	Pid          int    // the container's init
-	LeaveRunning bool   // --leave-running
+	Pid          int  // the container's init
+	LeaveRunning bool // --leave-running
+	// FreezeCgroup is the container's freezer cgroup directory: criu
+	// freezes the whole cgroup to collect the tasks, as runc has it do,
+	// rather than seizing them one by one while they may still fork.
+	FreezeCgroup string
 	NetnsInode   uint64 // the joined network namespace's inode (with NetnsKey)
 }
 
@@ -64,6 +65,9 @@ type Restore struct {
 	Root       string // the container's root filesystem, a mount point
 	CgroupRoot string // the container's cgroup path, where the tasks go
 	PidFile    string // where criu writes the restored init's pid
+	// JoinNS are namespaces to restore the tasks into, as criu's
+	// --join-ns takes them ("ipc:/path").
+	JoinNS []string
 	// InheritFDs maps an fd criu inherits (its number in criu) to the key
 	// of the file it stands for in the image (an entry of Descriptors, or
 	// NetnsKey).
@@ -94,9 +98,10 @@ func (o Options) common(action string) []string {
 			args = append(args, f.flag)
 		}
 	}
-	if o.EmptyNetns {
-		args = append(args, "--empty-ns", "net")
-	}
+	// As runc: the network namespace's contents (links, addresses,
+	// routes, firewall) are not the runtime's to dump or restore; restore
+	// makes the namespace empty for the engine to set up again.
+	args = append(args, "--empty-ns", "net")
 	if o.ManageCgroupsMode != "" {
 		args = append(args, "--manage-cgroups="+o.ManageCgroupsMode)
 	} else {
@@ -110,6 +115,9 @@ func (d Dump) Args() []string {
 	args := append(d.common("dump"), "--tree", strconv.Itoa(d.Pid))
 	if d.LeaveRunning {
 		args = append(args, "--leave-running")
+	}
+	if d.FreezeCgroup != "" {
+		args = append(args, "--freeze-cgroup", d.FreezeCgroup)
 	}
 	for _, m := range d.BindMounts {
 		args = append(args, "--external", "mnt["+m.Destination+"]:"+m.Destination)
@@ -131,6 +139,9 @@ func (r Restore) Args() []string {
 	}
 	for _, m := range r.BindMounts {
 		args = append(args, "--external", "mnt["+m.Destination+"]:"+m.Source)
+	}
+	for _, ns := range r.JoinNS {
+		args = append(args, "--join-ns", ns)
 	}
 	fds := make([]int, 0, len(r.InheritFDs))
 	for fd := range r.InheritFDs {

@@ -16,13 +16,14 @@ func TestDumpArgs(t *testing.T) {
 		want string
 	}{
 		{"plain", Dump{Options: base, Pid: 42},
-			"dump --images-dir /img --work-dir /img --log-file dump.log -v4 --manage-cgroups --tree 42"},
+			"dump --images-dir /img --work-dir /img --log-file dump.log -v4 --empty-ns net --manage-cgroups --tree 42"},
 		{"every flag", Dump{Options: Options{ImagesDir: "/img", WorkDir: "/work", TCPEstablished: true, ExtUnixSk: true,
-			ShellJob: true, FileLocks: true, AutoDedup: true, EmptyNetns: true, ManageCgroupsMode: "full"}, Pid: 7, LeaveRunning: true},
-			"dump --images-dir /img --work-dir /work --log-file dump.log -v4 --tcp-established --ext-unix-sk --shell-job --file-locks --auto-dedup --empty-ns net --manage-cgroups=full --tree 7 --leave-running"},
+			ShellJob: true, FileLocks: true, AutoDedup: true, ManageCgroupsMode: "full"}, Pid: 7, LeaveRunning: true,
+			FreezeCgroup: "/sys/fs/cgroup/hull/c1"},
+			"dump --images-dir /img --work-dir /work --log-file dump.log -v4 --tcp-established --ext-unix-sk --shell-job --file-locks --auto-dedup --empty-ns net --manage-cgroups=full --tree 7 --leave-running --freeze-cgroup /sys/fs/cgroup/hull/c1"},
 		{"bind mounts and a joined netns", Dump{Options: Options{ImagesDir: "/img", NetnsKey: "extRootNetNS",
 			BindMounts: []BindMount{{"/data", "/srv/data"}, {"/etc/hosts", "/b/hosts"}}}, Pid: 1, NetnsInode: 4026532000},
-			"dump --images-dir /img --work-dir /img --log-file dump.log -v4 --manage-cgroups --tree 1 --external mnt[/data]:/data --external mnt[/etc/hosts]:/etc/hosts --external net[4026532000]:extRootNetNS"},
+			"dump --images-dir /img --work-dir /img --log-file dump.log -v4 --empty-ns net --manage-cgroups --tree 1 --external mnt[/data]:/data --external mnt[/etc/hosts]:/etc/hosts --external net[4026532000]:extRootNetNS"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -39,10 +40,12 @@ func TestRestoreArgs(t *testing.T) {
 			BindMounts: []BindMount{{"/data", "/srv/data"}}},
 		Root: "/tmp/root", CgroupRoot: "/hull/c1", PidFile: "/run/hull/c1/restore.pid",
 		InheritFDs: map[int]string{3: "extRootNetNS", 1: "pipe:[77]", 0: "pipe:[76]"},
+		JoinNS:     []string{"ipc:/proc/9/ns/ipc", "uts:/run/uts"},
 	}
-	want := "restore --images-dir /img --work-dir /work --log-file restore.log -v4 --file-locks --manage-cgroups=soft" +
+	want := "restore --images-dir /img --work-dir /work --log-file restore.log -v4 --file-locks --empty-ns net --manage-cgroups=soft" +
 		" --root /tmp/root --restore-detached --restore-sibling --pidfile /run/hull/c1/restore.pid --cgroup-root /hull/c1" +
-		" --external mnt[/data]:/srv/data --inherit-fd fd[0]:pipe:[76] --inherit-fd fd[1]:pipe:[77] --inherit-fd fd[3]:extRootNetNS"
+		" --external mnt[/data]:/srv/data --join-ns ipc:/proc/9/ns/ipc --join-ns uts:/run/uts" +
+		" --inherit-fd fd[0]:pipe:[76] --inherit-fd fd[1]:pipe:[77] --inherit-fd fd[3]:extRootNetNS"
 	if got := strings.Join(r.Args(), " "); got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}

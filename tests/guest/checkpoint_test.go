@@ -3,6 +3,7 @@ package guest
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,9 +24,10 @@ const counterScript = `i=0; while :; do i=$((i+1)); echo $i > /count; echo tick 
 // (it is then gone, its cgroup too) and restored from the image, as
 // engines do it (detached, new stdio pipes, a pid file): its process goes
 // on counting from memory in the same cgroup with its limit, writes to the
-// new stdout, its bind mount is there, exec joins it; a checkpoint with
-// --leave-running keeps it running. hull with each cgroup driver, runc as
-// the control.
+// new stdout, its bind mount is there, exec joins it; a paused container
+// (containerd pauses before it checkpoints) is checkpointed with
+// --leave-running and goes on after resume. hull with each cgroup driver,
+// runc as the control.
 func TestCheckpointRestore(t *testing.T) {
 	inGuest(t)
 	if _, err := exec.LookPath("criu"); err != nil {
@@ -101,49 +103,52 @@ func checkpointRestore(t *testing.T, rt string, systemd bool) {
 		t.Errorf("the bind mount after restore: %q, %v", got, err)
 	}
 
+	// containerd pauses a task before it checkpoints it.
 	img2 := filepath.Join(t.TempDir(), "image2")
+	h.must("pause", id)
 	h.must("checkpoint", "--leave-running", "--image-path", img2, id)
 	if _, err := os.Stat(filepath.Join(img2, "inventory.img")); err != nil {
-		t.Errorf("checkpoint --leave-running wrote no image: %v", err)
+		t.Errorf("checkpoint --leave-running of a paused container wrote no image: %v", err)
 	}
+	h.must("resume", id)
 	if st := h.must("state", id); !strings.Contains(st, `"running"`) || statePid(t, h, id) != restored {
-		t.Errorf("after checkpoint --leave-running: %s", st)
+		t.Errorf("after pause, checkpoint --leave-running, resume: %s", st)
 	}
+	waitCount(t, counter, readCount(t, counter)+2)
 	h.must("delete", "--force", id)
 	if !eventually(10*time.Second, func() bool { _, err := os.Stat(cg); return os.IsNotExist(err) }) {
 		t.Errorf("after delete the cgroup %s is still there", cg)
 	}
 }
 
-// startWithPipes runs the runtime with pipes for stdin and stdout, as
-// engines give a container's stdio, and returns the read end of stdout.
+// startWithPipes runs the runtime with pipes for stdin, stdout and
+// stderr, as engines give a container's stdio (criu restores a pipe, not a
+// file of a mount outside the container), and returns the read end of
+// stdout.
 func (h *hullCmd) startWithPipes(t *testing.T, args ...string) *os.File {
 	t.Helper()
-	inR, inW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
+	var ends [3][2]*os.File // stdin, stdout, stderr: read end, write end
+	for i := range ends {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ends[i] = [2]*os.File{r, w}
 	}
-	t.Cleanup(func() { inW.Close() })
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	errFile, err := os.CreateTemp(t.TempDir(), "stderr")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer errFile.Close()
+	t.Cleanup(func() { ends[0][1].Close(); ends[2][0].Close() })
 	cmd := exec.Command(h.bin, append(append([]string{"--root", h.root}, h.global...), args...)...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errFile
-	err = cmd.Run()
-	inR.Close()
-	outW.Close()
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = ends[0][0], ends[1][1], ends[2][1]
+	err := cmd.Run()
+	for _, f := range []*os.File{ends[0][0], ends[1][1], ends[2][1]} {
+		f.Close()
+	}
 	if err != nil {
-		msg, _ := os.ReadFile(errFile.Name())
-		outR.Close()
+		ends[2][0].SetReadDeadline(time.Now().Add(2 * time.Second))
+		msg, _ := io.ReadAll(ends[2][0])
+		ends[1][0].Close()
 		t.Fatalf("%s %s: %v\n%s", h.bin, strings.Join(args, " "), err, msg)
 	}
-	return outR
+	return ends[1][0]
 }
 
 func statePid(t *testing.T, h *hullCmd, id string) int {
@@ -217,4 +222,55 @@ func eventually(d time.Duration, cond func() bool) bool {
 		}
 	}
 	return cond()
+}
+
+// TestRestoreLeavesNothing: a restore that fails, before criu (no image,
+// a terminal) or in it (a stand-in criu that fails, one that names no
+// init), says why and leaves no state directory, cgroup or mount behind.
+func TestRestoreLeavesNothing(t *testing.T) {
+	inGuest(t)
+	img := t.TempDir()
+	if err := os.WriteFile(filepath.Join(img, "inventory.img"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fake := func(body string) string {
+		path := filepath.Join(t.TempDir(), "criu")
+		if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	cases := []struct {
+		name     string
+		terminal bool
+		args     []string
+		want     string
+	}{
+		{"no image", false, []string{"restore", "--image-path", t.TempDir()}, "no checkpoint image there"},
+		{"terminal", true, []string{"restore", "--image-path", img}, "a container with a terminal cannot be restored"},
+		{"criu fails", false, []string{"--criu", fake(`echo "(0.1) Error (cr-restore.c:1): Restoring FAILED." > "$5/restore.log"; exit 1`), "restore", "--image-path", img},
+			"see " + filepath.Join(img, "restore.log") + ": (0.1) Error (cr-restore.c:1): Restoring FAILED."},
+		{"no pid file", false, []string{"--criu", fake("exit 0"), "restore", "--image-path", img}, "criu's pid file"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHull(t, false)
+			id := randomName(t, "rst-")
+			bundle := guestBundle(t, "/hull-guest/"+id, "sleep", "100")
+			editSpec(t, bundle, func(s *specs.Spec) { s.Process.Terminal = tc.terminal })
+			out, err := h.run(append(tc.args, "--bundle", bundle, id)...)
+			if err == nil || !strings.Contains(out, tc.want) {
+				t.Errorf("want a failure saying %q: %v\n%s", tc.want, err, out)
+			}
+			if _, err := os.Stat(filepath.Join(h.root, id)); !os.IsNotExist(err) {
+				t.Errorf("state directory left: %v", err)
+			}
+			if _, err := os.Stat("/sys/fs/cgroup/hull-guest/" + id); !os.IsNotExist(err) {
+				t.Errorf("cgroup left: %v", err)
+			}
+			if mounts, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mounts), "hull-restore-root-") {
+				t.Errorf("the restore's root bind is still mounted")
+			}
+		})
+	}
 }

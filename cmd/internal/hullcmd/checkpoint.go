@@ -23,7 +23,7 @@ var criuFlags = []cli.Flag{
 	&cli.BoolFlag{Name: "file-locks", Usage: "handle file locks"},
 	&cli.BoolFlag{Name: "auto-dedup", Usage: "deduplicate the image's memory pages against a parent image"},
 	&cli.StringFlag{Name: "manage-cgroups-mode", Usage: "cgroups mode: soft (default), full, strict or ignore"},
-	&cli.StringFlag{Name: "empty-ns", Usage: "network: make the network namespace but leave its contents to whoever sets it up"},
+	&cli.StringFlag{Name: "empty-ns", Usage: "network (always so: the network namespace's contents are left to whoever sets it up)"},
 }
 
 // unsupportedCriuFlags are runc's flags of criu features hull does not
@@ -104,10 +104,10 @@ func criuOptions(c *cli.Context) (criu.Options, error) {
 	if m := o.ManageCgroupsMode; m != "" && !slices.Contains(criu.ManageCgroupsModes, m) {
 		return o, fmt.Errorf("--manage-cgroups-mode %q: must be one of %v", m, criu.ManageCgroupsModes)
 	}
+	// hull always has criu leave the network namespace's contents out,
+	// as runc does: network is the one value, and it changes nothing.
 	switch ns := c.String("empty-ns"); ns {
-	case "":
-	case "network":
-		o.EmptyNetns = true
+	case "", "network":
 	default:
 		return o, fmt.Errorf("--empty-ns %q: only network is supported", ns)
 	}
