@@ -139,6 +139,9 @@ func (p *initProcess) dropPrivileges() error {
 	if err := process.SetUmask(umask); err != nil {
 		return err
 	}
+	if err := process.ReopenDevNull(); err != nil {
+		return err
+	}
 	if err := process.ChownStdio(int(proc.User.UID)); err != nil {
 		return err
 	}

@@ -403,6 +403,37 @@ static void chown_stdio(uid_t uid)
 	}
 }
 
+/*
+ * reopen_dev_null: stdio that is a /dev/null other than the container's own
+ * (the caller's redirect, conmon's stdin) becomes the container's, as runc's
+ * reOpenDevNull does (process.ReopenDevNull is the Go init's): it reads and
+ * writes the same, and nothing of the container then holds a file of a host
+ * mount, which criu could not checkpoint. A container without a /dev/null
+ * that is the null device keeps what it was given.
+ */
+static void reopen_dev_null(void)
+{
+	int null = -1;
+	struct stat st, own;
+	for (int fd = 0; fd < 3; fd++) {
+		if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3))
+			continue;
+		if (null < 0) {
+			null = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+			if (null < 0)
+				return;
+			if (fstat(null, &own) < 0 || !S_ISCHR(own.st_mode) || own.st_rdev != makedev(1, 3))
+				break;
+		}
+		if (st.st_dev == own.st_dev && st.st_ino == own.st_ino)
+			continue;
+		if (dup3(null, fd, 0) < 0)
+			fail("drop privileges", errno, "reopen stdio fd %d on the container's /dev/null", fd);
+	}
+	if (null >= 0)
+		close(null);
+}
+
 static int setgroups_denied(void)
 {
 	char buf[16] = {0};
@@ -475,6 +506,7 @@ static void drop_privileges(const struct hull_process *p, int cwd_as_user)
 	if ((p->flags & HULL_FLAG_NO_NEW_PRIVS) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		fail(step, errno, "set no_new_privs");
 	umask((mode_t)p->umask);
+	reopen_dev_null();
 	chown_stdio(p->uid);
 	apply_caps(p);
 	if (!cwd_as_user)

@@ -40,6 +40,48 @@ func ChownStdio(uid int) error {
 	return nil
 }
 
+// ReopenDevNull makes stdio that is a /dev/null other than the container's
+// own (the caller's redirect, conmon's stdin) the container's, as runc's
+// reOpenDevNull does (finish.c's reopen_dev_null is the C finisher's): it
+// reads and writes the same, and nothing of the container then holds a
+// file of a host mount, which criu could not checkpoint. A container
+// without a /dev/null that is the null device keeps what it was given.
+func ReopenDevNull() error {
+	null := -1
+	var own unix.Stat_t
+	defer func() {
+		if null >= 0 {
+			unix.Close(null)
+		}
+	}()
+	for fd := 0; fd < 3; fd++ {
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) != nil || !isNullDevice(st) {
+			continue
+		}
+		if null < 0 {
+			var err error
+			if null, err = unix.Open("/dev/null", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0); err != nil {
+				return nil
+			}
+			if unix.Fstat(null, &own) != nil || !isNullDevice(own) {
+				return nil
+			}
+		}
+		if st.Dev == own.Dev && st.Ino == own.Ino {
+			continue
+		}
+		if err := unix.Dup3(null, fd, 0); err != nil {
+			return fmt.Errorf("reopen stdio fd %d on the container's /dev/null: %w", fd, err)
+		}
+	}
+	return nil
+}
+
+func isNullDevice(st unix.Stat_t) bool {
+	return st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == unix.Mkdev(1, 3)
+}
+
 // isControllingTerminal: fd is the calling process's controlling terminal
 // (TIOCGSID answers only for that one, or a pty master).
 func isControllingTerminal(fd int) bool {

@@ -17,8 +17,9 @@ import (
 
 // counterScript counts in the shell's memory, five times a second, into
 // /count and to stdout: a restored process goes on from the count it had,
-// where a fresh start would begin at 1 again.
-const counterScript = `i=0; while :; do i=$((i+1)); echo $i > /count; echo tick $i; sleep 0.2; done`
+// where a fresh start would begin at 1 again. /count is replaced by a
+// rename, so a reader (or a checkpoint) never finds it half written.
+const counterScript = `i=0; while :; do i=$((i+1)); echo $i > /count.new; mv /count.new /count; echo tick $i; sleep 0.2; done`
 
 // TestCheckpointRestore: a running container is checkpointed with criu
 // (it is then gone, its cgroup too) and restored from the image, as
@@ -39,19 +40,7 @@ func TestCheckpointRestore(t *testing.T) {
 }
 
 func checkpointRestore(t *testing.T, rt string, systemd bool) {
-	h := newHull(t, systemd)
-	if rt != "" {
-		bin, err := exec.LookPath(rt)
-		if err != nil {
-			t.Skipf("no %s in the guest: %v", rt, err)
-		}
-		h.bin = bin
-	}
-	id := randomName(t, "ck-")
-	path := "/hull-guest/" + id
-	if systemd {
-		path = "system.slice:hull-guest:" + id
-	}
+	h, id, path := runtimeUnderTest(t, rt, systemd, "ck-")
 	bundle := guestBundle(t, path, "sh", "-c", counterScript)
 	data := t.TempDir()
 	editSpec(t, bundle, func(s *specs.Spec) {

@@ -40,7 +40,21 @@ var deviceRuntimes = []struct {
 // rt, with its spec edited, and deletes it at the end of the test.
 func startDeviceContainer(t *testing.T, rt string, systemd bool, prefix string, edit func(*specs.Spec)) (*hullCmd, string) {
 	t.Helper()
-	h := newHull(t, systemd)
+	h, id, path := runtimeUnderTest(t, rt, systemd, prefix)
+	bundle := guestBundle(t, path, "sleep", "120")
+	editSpec(t, bundle, edit)
+	h.must("create", "--bundle", bundle, id)
+	t.Cleanup(func() { h.run("delete", "--force", id) })
+	h.must("start", id)
+	return h, id
+}
+
+// runtimeUnderTest is the runtime rt ("": hull, with the systemd driver
+// or not), a new container id with prefix, and that container's
+// cgroupsPath for the driver.
+func runtimeUnderTest(t *testing.T, rt string, systemd bool, prefix string) (h *hullCmd, id, cgroupsPath string) {
+	t.Helper()
+	h = newHull(t, systemd)
 	if rt != "" {
 		bin, err := exec.LookPath(rt)
 		if err != nil {
@@ -48,17 +62,12 @@ func startDeviceContainer(t *testing.T, rt string, systemd bool, prefix string, 
 		}
 		h.bin = bin
 	}
-	id := randomName(t, prefix)
-	path := "/hull-guest/" + id
+	id = randomName(t, prefix)
+	cgroupsPath = "/hull-guest/" + id
 	if systemd {
-		path = "system.slice:hull-guest:" + id
+		cgroupsPath = "system.slice:hull-guest:" + id
 	}
-	bundle := guestBundle(t, path, "sleep", "120")
-	editSpec(t, bundle, edit)
-	h.must("create", "--bundle", bundle, id)
-	t.Cleanup(func() { h.run("delete", "--force", id) })
-	h.must("start", id)
-	return h, id
+	return h, id, cgroupsPath
 }
 
 // TestUpdateDevicesV2: on cgroup v2 an update carrying containerd's device

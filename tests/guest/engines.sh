@@ -178,7 +178,7 @@ for r in runc hull; do
 	name=eng-ck-$r
 	ck=$scratch/ck-$r
 	cp -a "$rootfs" "$ck"
-	run $p run -d --name "$name" --network none --rootfs "$ck" sh -c 'i=0; while :; do i=$((i+1)); echo $i > /count; sleep 0.2; done' >/dev/null
+	run $p run -d --name "$name" --network none --rootfs "$ck" sh -c 'i=0; while :; do i=$((i+1)); echo $i > /count.new; mv /count.new /count; sleep 0.2; done' >/dev/null
 	wait_for 60 sh -c "[ \$(cat $ck/count 2>/dev/null || echo 0) -ge 5 ]"
 	ms=$(elapsed_ms $p container checkpoint "$name")
 	at=$(count_of "$ck")
@@ -196,6 +196,7 @@ for r in runc hull; do
 	check "podman/$r: rm -f" run $p rm -f "$name"
 done
 
+umount -R "$scratch/podman/overlay" 2>/dev/null
 rm -rf "$scratch" /run/hull-podman "$dexec"
 say "done: $([ $fail = 0 ] && echo all ok || echo FAILURES)"
 exit $fail
