@@ -15,9 +15,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 
-	// Both programs' Go heap on huge pages: a few hundred fewer page
-	// faults per command (docs/design.md, "The Go heap on huge pages").
-	_ "github.com/hull-runtime/hull/internal/hugeheap"
 	// One malloc arena for all threads and 256 KiB thread stacks: about
 	// 2 ms less CPU per command (docs/design.md, "Thread memory").
 	_ "github.com/hull-runtime/hull/internal/threadmem"
