@@ -4,7 +4,8 @@
 #  1. Docker (dockerd's systemd cgroup driver, its docker-default AppArmor
 #     profile and default seccomp profile): run, limits, a terminal, exec,
 #     update, pause, top, stop timing, restart, security options, exit
-#     codes, nothing left;
+#     codes, nothing left, and (experimental) checkpoint and start
+#     --checkpoint through containerd's shim;
 #  2. podman (systemd cgroup manager, its containers-default profile): run,
 #     limits, exec, a terminal, pause, stop timing, rm;
 #  3. podman container checkpoint and restore (criu, in the guest image);
@@ -54,7 +55,7 @@ dlog=$scratch/dockerd.log
 dockerd --data-root "$scratch/docker" --exec-root "$dexec" -H "$dsock" \
 	--pidfile "$dexec.pid" --bridge=none --iptables=false --ip6tables=false \
 	--ip-forward=false --ip-masq=false --userland-proxy=false \
-	--exec-opt native.cgroupdriver=systemd \
+	--exec-opt native.cgroupdriver=systemd --experimental \
 	--add-runtime hull=/usr/local/bin/hull --default-runtime runc >"$dlog" 2>&1 &
 dpid=$!
 D() { docker -H "$dsock" "$@"; }
@@ -135,6 +136,22 @@ else
 		check "docker/$r: rm -f: the scope is gone" gone "$cg"
 		left=$(ls "$dexec/runtime-$r/moby" 2>/dev/null)
 		check "docker/$r: nothing left in the runtime's state ($dexec/runtime-$r/moby)" [ -z "$left" ]
+
+		# docker checkpoint (an experimental daemon's): containerd pauses
+		# the task and its shim runs the runtime's checkpoint; start
+		# --checkpoint has the shim run its restore.
+		ck=eng-ck-$r
+		run $dr -d --name "$ck" $img sh -c 'i=0; while :; do i=$((i+1)); echo $i > /count.new; mv /count.new /count; sleep 0.2; done' >/dev/null
+		sleep 8
+		ms=$(elapsed_ms D checkpoint create "$ck" cp1)
+		check "docker/$r: checkpoint create: the container is exited" grep -qx exited <<<"$(D inspect -f '{{.State.Status}}' "$ck" 2>&1)"
+		at=$(D cp "$ck:/count" - 2>/dev/null | tar -xO 2>/dev/null)
+		ms2=$(elapsed_ms D start --checkpoint cp1 "$ck")
+		next=$(D exec "$ck" cat /count 2>&1)
+		say "docker/$r: checkpoint $ms ms, start --checkpoint $ms2 ms (TCG); count $at at checkpoint, $next after"
+		check "docker/$r: start --checkpoint: running, counting on from memory" \
+			[ "$(D inspect -f '{{.State.Status}}' "$ck" 2>&1)" = running -a "${next:-0}" -ge "${at:-999999}" ]
+		run D rm -f "$ck" >/dev/null
 	done
 	stop_dockerd
 fi
