@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/libcontainer/cgroups"
 	"github.com/hull-runtime/hull/libcontainer/criu"
 	"github.com/hull-runtime/hull/libcontainer/state"
 	"github.com/hull-runtime/hull/oci"
@@ -90,7 +91,7 @@ func checkpointable(spec *specs.Spec, rootless bool) error {
 	switch {
 	case rootless:
 		return errors.New("checkpoint and restore need root (criu): not supported rootless")
-	case !cgroupV2Host():
+	case !cgroups.UnifiedHost():
 		return errors.New("checkpoint and restore are supported on cgroup v2 hosts only (on v1, criu needs every cgroup hierarchy mapped, which hull does not do yet)")
 	case spec.Process != nil && spec.Process.Terminal:
 		return errors.New("process.terminal: a container with a terminal cannot be restored, so it is not checkpointed")
@@ -107,12 +108,6 @@ func checkpointable(spec *specs.Spec, rootless bool) error {
 		return fmt.Errorf("linux.namespaces[%d]: joining the %s namespace %s is not supported (only network, ipc and uts may be joined)", i, ns.Type, ns.Path)
 	}
 	return nil
-}
-
-// cgroupV2Host: /sys/fs/cgroup is the unified hierarchy.
-func cgroupV2Host() bool {
-	var st unix.Statfs_t
-	return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
 }
 
 // makeCriuDirs makes the images and work directories criu writes to.
@@ -302,7 +297,7 @@ func restoreInherited(r *criu.Restore, spec *specs.Spec) ([]*os.File, error) {
 		return nil, err
 	}
 	r.InheritFDs = criu.StdioToInherit(descriptors)
-	path := namespacePathOf(spec, specs.NetworkNamespace)
+	path := namespacePath(spec, specs.NetworkNamespace)
 	if path == "" {
 		return nil, nil
 	}
@@ -313,13 +308,6 @@ func restoreInherited(r *criu.Restore, spec *specs.Spec) ([]*os.File, error) {
 	r.InheritFDs[3] = netnsKey // the first extra file
 	r.NetnsKey = netnsKey
 	return []*os.File{f}, nil
-}
-
-func namespacePathOf(spec *specs.Spec, t specs.LinuxNamespaceType) string {
-	if spec.Linux == nil {
-		return ""
-	}
-	return namespacePath(spec, t)
 }
 
 func closeFiles(files []*os.File) {

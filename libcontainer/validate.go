@@ -170,6 +170,9 @@ func validateSysctls(spec *specs.Spec) error {
 // namespacePath is the path of the namespace of type typ the spec joins, ""
 // for a new one.
 func namespacePath(spec *specs.Spec, typ specs.LinuxNamespaceType) string {
+	if spec.Linux == nil {
+		return ""
+	}
 	for _, ns := range spec.Linux.Namespaces {
 		if ns.Type == typ {
 			return ns.Path

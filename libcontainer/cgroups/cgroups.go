@@ -140,6 +140,13 @@ func Load(s State) (Manager, error) {
 	return nil, fmt.Errorf("load cgroup state: unknown driver %q", s.Driver)
 }
 
+// UnifiedHost: this host's /sys/fs/cgroup is the unified (v2) hierarchy;
+// false where it cannot be told.
+func UnifiedHost() bool {
+	ok, err := isUnified(realHost().root)
+	return err == nil && ok
+}
+
 func isUnified(root string) (bool, error) {
 	var st unix.Statfs_t
 	if err := unix.Statfs(root, &st); err != nil {

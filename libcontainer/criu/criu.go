@@ -21,9 +21,15 @@ import (
 	"strings"
 )
 
-// ManageCgroupsModes are the values of --manage-cgroups-mode, as runc
-// takes them (criu's own names).
-var ManageCgroupsModes = []string{"soft", "full", "strict", "ignore"}
+// CheckManageCgroupsMode: m is a value of --manage-cgroups-mode, as runc
+// takes them (criu's own names), or "" for criu's default.
+func CheckManageCgroupsMode(m string) error {
+	switch m {
+	case "", "soft", "full", "strict", "ignore":
+		return nil
+	}
+	return fmt.Errorf("--manage-cgroups-mode %q: must be one of soft, full, strict or ignore", m)
+}
 
 // Options are the choices common to dump and restore (runc's flags).
 type Options struct {

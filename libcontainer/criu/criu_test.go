@@ -116,3 +116,16 @@ func TestRunFailures(t *testing.T) {
 		t.Errorf("failing criu: %v\nwant it to contain %q", err, want)
 	}
 }
+
+func TestCheckManageCgroupsMode(t *testing.T) {
+	for _, m := range []string{"", "soft", "full", "strict", "ignore"} {
+		if err := CheckManageCgroupsMode(m); err != nil {
+			t.Errorf("%q: %v", m, err)
+		}
+	}
+	for _, m := range []string{"bogus", "Soft", "none"} {
+		if err := CheckManageCgroupsMode(m); err == nil || !strings.Contains(err.Error(), `"`+m+`"`) {
+			t.Errorf("%q: %v, want an error naming it", m, err)
+		}
+	}
+}

@@ -101,8 +101,8 @@ func criuOptions(c *cli.Context) (criu.Options, error) {
 		ShellJob: c.Bool("shell-job"), FileLocks: c.Bool("file-locks"), AutoDedup: c.Bool("auto-dedup"),
 		ManageCgroupsMode: c.String("manage-cgroups-mode"),
 	}
-	if m := o.ManageCgroupsMode; m != "" && !slices.Contains(criu.ManageCgroupsModes, m) {
-		return o, fmt.Errorf("--manage-cgroups-mode %q: must be one of %v", m, criu.ManageCgroupsModes)
+	if err := criu.CheckManageCgroupsMode(o.ManageCgroupsMode); err != nil {
+		return o, err
 	}
 	// hull always has criu leave the network namespace's contents out,
 	// as runc does: network is the one value, and it changes nothing.
