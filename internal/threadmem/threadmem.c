@@ -43,7 +43,9 @@
 
 __attribute__((constructor)) static void thread_memory(void)
 {
+#if HULL_HAS_ARENAS
 	mallopt(M_ARENA_MAX, 1);
+#endif
 	pthread_attr_t attr;
 	if (pthread_getattr_default_np(&attr) != 0)
 		return;
@@ -56,6 +58,9 @@ __attribute__((constructor)) static void thread_memory(void)
 
 int hull_malloc_arenas(void)
 {
+#if !HULL_HAS_ARENAS
+	return -1;
+#else
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
@@ -68,6 +73,7 @@ int hull_malloc_arenas(void)
 		n++;
 	free(buf);
 	return ok ? n : -1;
+#endif
 }
 
 static void *malloc_once(void *arg)

@@ -16,6 +16,10 @@ import "C"
 // threadStack is HULL_THREAD_STACK.
 const threadStack = C.HULL_THREAD_STACK
 
+// hasArenas: the C library's malloc gives threads arenas of their own
+// (glibc's does, musl's does not).
+const hasArenas = C.HULL_HAS_ARENAS == 1
+
 // For the tests (cgo cannot be used in them).
 
 func arenas() int                  { return int(C.hull_malloc_arenas()) }

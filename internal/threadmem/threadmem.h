@@ -1,6 +1,15 @@
 #ifndef HULL_THREADMEM_H
 #define HULL_THREADMEM_H
 
+#include <malloc.h>
+
+/* glibc's malloc gives threads arenas of their own; musl's has none. */
+#ifdef M_ARENA_MAX
+#define HULL_HAS_ARENAS 1
+#else
+#define HULL_HAS_ARENAS 0
+#endif
+
 /* The stack size of every thread the program starts. */
 #define HULL_THREAD_STACK (256 << 10)
 
