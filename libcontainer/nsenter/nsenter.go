@@ -16,7 +16,7 @@ package nsenter
 // In hull's own binary the C stage runs before the Go runtime starts; in
 // hull-stage (stage_main.c) main() calls it instead. Priority 101: first of
 // hull's constructors, so that a stage process, which execs or exits in
-// here, pays for none of the others (internal/prefault's runs at 102).
+// here, pays for none of the others.
 __attribute__((constructor(101))) static void hull_nsenter(void)
 {
 	hull_stage();

@@ -18,9 +18,6 @@ import (
 	// One malloc arena for all threads and 256 KiB thread stacks: about
 	// 2 ms less CPU per command (docs/design.md, "Thread memory").
 	_ "github.com/hull-runtime/hull/internal/threadmem"
-	// Both binaries mapped whole at start, a system call per segment: 90 fewer
-	// page faults per command (docs/design.md, "The binary mapped at start").
-	_ "github.com/hull-runtime/hull/internal/prefault"
 	// The main goroutine's stack grown once, in an early package init,
 	// not copied twice later (docs/design.md, "Stacks grown once").
 	_ "github.com/hull-runtime/hull/internal/stackgrow"
