@@ -27,11 +27,12 @@ all: build
 
 build: $(HULL) $(NSPAWN) $(STUBINIT) $(STAGE)
 
-# hull is linked statically (glibc and libseccomp; STATIC=0 links them
-# dynamically): no dynamic loader at each start, and the pages a start maps
-# are hull's own; measured A/B in docs/design.md ("A slim runtime binary").
-# osusergo and netgo keep user, group and host lookups in Go: a static glibc
-# cannot load the NSS modules they would otherwise go through.
+# hull is linked statically (its C library, musl or glibc as below, and
+# libseccomp; STATIC=0 links glibc and libseccomp dynamically): no dynamic
+# loader at each start, and the pages a start maps are hull's own; measured
+# A/B in docs/design.md ("A slim runtime binary").
+# osusergo and netgo keep user, group and host lookups in Go: a static C
+# library cannot load the NSS modules they would otherwise go through.
 STATIC    ?= 1
 HULLTAGS  := urfave_cli_no_docs osusergo netgo
 # memprofilerate=0 from the first allocation: hull never reads a heap
