@@ -126,7 +126,7 @@ func TestPassListWellFormed(t *testing.T) {
 }
 
 // TestValidationGate runs the listed programs against hull. A listed program
-// that fails is run again, up to gateRetries times, and counts as regressed
+// that fails is run again, up to retriesFor(program) times, and counts as regressed
 // only if it never passes; a pass on a retry is logged as flaky. With HULL_VALIDATE_FULL=1
 // all programs run and the ones hull passes that the list lacks are named.
 func TestValidationGate(t *testing.T) {
@@ -167,28 +167,43 @@ func TestValidationGate(t *testing.T) {
 	}
 }
 
-// gateRetries is how often a failing program is run again. poststart races
-// two writers by design: the container's program and the poststart hook,
-// which the runtime may start as soon as the program is exec'd, append to
-// the same file and the program must come first. Measured here: hull fails
-// it 1 run in 20, crun 8 in 30.
+// gateRetries is how often a failing program is run again.
 const gateRetries = 3
 
+// racingRetries is how often a program that races by design is run again:
+// each run passes or fails on a coin, so only a long run of failures
+// says hull regressed. poststart: the container's program and the
+// poststart hook, which the runtime may start as soon as the program is
+// exec'd (the spec's point, which TestPoststartAfterExec checks for hull
+// without a race), append to the same file, and the program must come
+// first. Measured here (session 14), alone, per run: hull fails it 11 in
+// 20, crun 5 in 10, runc every time; 13 runs all failing by chance is
+// about 1 in 2,400.
+var racingRetries = map[string]int{"poststart": 12}
+
+func retriesFor(program string) int {
+	if n, ok := racingRetries[program]; ok {
+		return n
+	}
+	return gateRetries
+}
+
 // retryFailures runs the failed programs again until each passes or has
-// failed gateRetries more times, and fails t for those that never passed.
+// failed its retries (retriesFor) more times, and fails t for those that
+// never passed.
 func retryFailures(t *testing.T, root, hull string, first map[string]string, failed []string) {
 	t.Helper()
-	for try := 1; try <= gateRetries && len(failed) > 0; try++ {
-		t.Logf("retry %d of %d: %s", try, gateRetries, strings.Join(failed, " "))
+	for try := 1; len(failed) > 0; try++ {
+		t.Logf("retry %d: %s", try, strings.Join(failed, " "))
 		retry, logs := runHull(t, root, hull, failed)
 		var still []string
 		for _, p := range failed {
 			switch {
 			case retry[p] == "PASS":
 				t.Logf("FLAKY: %s failed (%s) then passed against hull on retry %d", p, first[p], try)
-			case try == gateRetries:
+			case try >= retriesFor(p):
 				log, _ := os.ReadFile(filepath.Join(logs, p+".log"))
-				t.Errorf("%s no longer passes against hull (status %q on %d runs); its log:\n%s", p, retry[p], gateRetries+1, log)
+				t.Errorf("%s no longer passes against hull (status %q on %d runs); its log:\n%s", p, retry[p], try+1, log)
 			default:
 				still = append(still, p)
 			}

@@ -72,6 +72,47 @@ func TestHooksAllKinds(t *testing.T) {
 	checkHooks(t, c, out, pid, map[string]string{"poststop": "stopped"})
 }
 
+// TestPoststartAfterExec: the poststart hooks run once the user's program
+// is executed, as the runtime-spec requires: the hook finds the init's
+// command line already the program's, not hull's C stage's. (The
+// validation suite's poststart program asks more, that the program's
+// first write comes before the hook's, which no runtime can promise; the
+// conformance gate runs it as a race.)
+func TestPoststartAfterExec(t *testing.T) {
+	t.Parallel()
+	c := newContainer(t, nil)
+	out := c.outDir()
+	c.Spec.Process.Args = []string{"sleep", "31"}
+	script := `cat > "$D/state.json"
+pid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$D/state.json")
+tr '\0' ' ' < "/proc/$pid/cmdline" > "$D/cmdline.tmp" && mv "$D/cmdline.tmp" "$D/cmdline"`
+	c.Spec.Hooks = &specs.Hooks{
+		Poststart: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", script}, Env: []string{"D=" + out}}},
+		// Runs in the container after start releases the init and before
+		// the exec: a runtime that did not wait for the exec would run the
+		// poststart hook in this window.
+		StartContainer: []specs.Hook{{Path: "/bin/sleep", Args: []string{"sleep", "0.2"}}},
+	}
+	c.writeSpec()
+	for round := 0; round < 5; round++ {
+		if round > 0 {
+			c.mustHull("delete", "--force", c.ID)
+			c.reap()
+			os.Remove(filepath.Join(out, "cmdline"))
+		}
+		c.mustCreate()
+		c.mustHull("start", c.ID)
+		// start returns after the hooks: the file is there already.
+		got, err := os.ReadFile(filepath.Join(out, "cmdline"))
+		if err != nil {
+			t.Fatalf("round %d: the poststart hook left no command line: %v", round, err)
+		}
+		if string(got) != "sleep 31 " {
+			t.Fatalf("round %d: the poststart hook saw the init running %q, want the program, \"sleep 31 \"", round, got)
+		}
+	}
+}
+
 // checkHooks checks each hook's marker: its status (any if ""), the pid
 // (the container's own view, 1, for hooks run inside it), id and bundle,
 // args and env.
