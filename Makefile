@@ -21,6 +21,8 @@ export HULL_BINARY  := $(HULL)
 export HULL_ROOTFS  := $(ROOTFS)
 export HULL_CRI_TOOLS := $(CRITOOLS)
 
+FORCE:
+.PHONY: FORCE
 .PHONY: all build demo test test-libc unit e2e validate validate-guest bench test-guest test-guest-machines test-guest-rootless test-guest-engines test-engines test-cri cri-tools lint deps rootfs clean install install-machinectl nspawn-syscalls fuzz fuzz-smoke soak
 
 all: build
@@ -61,29 +63,45 @@ MUSL_INC  := $(BUILD)/musl-include
 MUSL_LIB  := $(BUILD)/musl-lib
 HULL_CC   ?= $(if $(filter 1,$(STATIC)),$(or $(MUSL_CC),$(CC)),$(CC))
 HULL_MUSL := $(filter musl-gcc,$(notdir $(HULL_CC)))
-HULLENV   = CGO_ENABLED=1 CC='$(HULL_CC)' $(if $(HULL_MUSL),CGO_CFLAGS='-O2 -g -isystem $(MUSL_INC)' CGO_LDFLAGS='-L$(MUSL_LIB)')
+HULLENV   = CGO_ENABLED=1 CC='$(HULL_CC)' $(if $(HULL_MUSL),CGO_CFLAGS='-O2 -g -isystem $(MUSL_INC) -DHULL_MUSL' CGO_LDFLAGS='-L$(MUSL_LIB)')
 HULLBTAGS = $(HULLTAGS)$(if $(HULL_MUSL), musl)
-MUSLLINKS := $(BUILD)/musl-links
+# Stamps: the kernel headers' links (the stage and hull on musl), the
+# libseccomp links (hull on musl alone), and how hull is built, rewritten
+# only when that changes so that a change of C library relinks.
+MUSLHDRS  := $(BUILD)/musl-kernel-headers
+MUSLSECC  := $(BUILD)/musl-libseccomp
+HULLCONF  := $(BUILD)/hull-build.conf
 
-$(MUSLLINKS):
-	@mkdir -p $(MUSL_INC) $(MUSL_LIB)
-	for d in linux asm-generic $$(gcc -print-multiarch)/asm; do \
+$(MUSLHDRS): Makefile
+	@mkdir -p $(MUSL_INC)
+	for d in linux asm-generic $$($(CC) -print-multiarch)/asm; do \
 		test -d /usr/include/$$d || { echo "no kernel headers at /usr/include/$$d (linux-libc-dev)" >&2; exit 1; }; \
 		ln -sfn /usr/include/$$d $(MUSL_INC)/$$(basename $$d); done
+	touch $@
+
+$(MUSLSECC): $(MUSLHDRS)
+	@mkdir -p $(MUSL_LIB)
 	for h in seccomp.h seccomp-syscalls.h; do \
 		test -f /usr/include/$$h || { echo "no /usr/include/$$h (libseccomp-dev)" >&2; exit 1; }; \
 		ln -sfn /usr/include/$$h $(MUSL_INC)/$$h; done
-	a=$$(gcc -print-file-name=libseccomp.a) && test -f "$$a" || { echo "no libseccomp.a (libseccomp-dev)" >&2; exit 1; }; \
-		ln -sfn "$$a" $(MUSL_LIB)/libseccomp.a
+	a=$$($(CC) -print-file-name=libseccomp.a) && test -f "$$a" || { echo "no libseccomp.a (libseccomp-dev)" >&2; exit 1; }; \
+		ln -sfn "$$(readlink -f "$$a")" $(MUSL_LIB)/libseccomp.a
 	touch $@
 
-$(HULL): $(GOFILES) $(CFILES) go.mod go.sum $(if $(HULL_MUSL),$(MUSLLINKS))
+$(HULLCONF): FORCE
+	@mkdir -p $(BUILD)
+	@conf="CC=$(HULL_CC) STATIC=$(STATIC) tags=$(HULLBTAGS)"; \
+		test "$$conf" = "$$(cat $@ 2>/dev/null)" || echo "$$conf" > $@
+
+HULLDEPS  = $(GOFILES) $(CFILES) go.mod go.sum $(HULLCONF) $(if $(HULL_MUSL),$(MUSLSECC))
+
+$(HULL): $(HULLDEPS)
 	@mkdir -p $(BUILD)
 	$(HULLENV) $(GO) build -trimpath -tags '$(HULLBTAGS)' -ldflags '$(HULLLDFLAGS)' -o $@ ./cmd/hull
 
 # hull nspawn, convert and nspawn-hook: hull execs it from beside itself, so
 # that the runtime's commands start without the converter's packages.
-$(NSPAWN): $(GOFILES) $(CFILES) go.mod go.sum $(if $(HULL_MUSL),$(MUSLLINKS))
+$(NSPAWN): $(HULLDEPS)
 	@mkdir -p $(BUILD)
 	$(HULLENV) $(GO) build -trimpath -tags '$(HULLBTAGS)' -ldflags '$(HULLLDFLAGS)' -o $@ ./cmd/hull-nspawn
 
@@ -114,7 +132,7 @@ STAGE_CC  := $(shell command -v musl-gcc 2>/dev/null || echo $(CC))
 endif
 STAGE_MUSL := $(filter musl-gcc,$(notdir $(STAGE_CC)))
 STAGESRC  := $(addprefix libcontainer/nsenter/,stage_main.c nsenter.c finish.c nsenter.h faults.h errtext.h)
-$(STAGE): $(STAGESRC) $(if $(STAGE_MUSL),$(MUSLLINKS))
+$(STAGE): $(STAGESRC) $(if $(STAGE_MUSL),$(MUSLHDRS))
 	@mkdir -p $(dir $@)
 	$(STAGE_CC) $(if $(STAGE_MUSL),-isystem $(MUSL_INC)) -static -O2 -Wall -Wextra -std=gnu11 \
 		-ffunction-sections -fdata-sections -Wl,--gc-sections -s $(STAGE_CFLAGS) -o $@ $(filter %.c,$^)
@@ -139,7 +157,7 @@ test: build rootfs lint test-libc
 # The packages with C in them, tested linked as hull is (musl, static) when
 # it is; go test links them against the system's glibc otherwise.
 CPKGS     := ./libcontainer/seccomp ./libcontainer/sigcatch ./libcontainer/nsenter ./internal/threadmem ./internal/threadslack
-test-libc: $(if $(HULL_MUSL),$(MUSLLINKS))
+test-libc: $(if $(HULL_MUSL),$(MUSLSECC))
 	$(if $(HULL_MUSL),$(HULLENV) $(GO) test -count=1 -tags '$(HULLBTAGS)' -ldflags '-linkmode external -extldflags -static' $(CPKGS),@echo "hull is not linked against musl: its C packages are tested by go test")
 
 unit:
@@ -250,6 +268,7 @@ soak: build rootfs
 lint:
 	$(GO) vet ./...
 	$(GO) vet -tags hullfaults ./libcontainer/faults ./libcontainer/nsenter
+	$(GO) vet -tags musl ./libcontainer/seccomp
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))"
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 

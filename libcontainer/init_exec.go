@@ -148,6 +148,11 @@ func (p *initProcess) dropPrivileges() error {
 	if err := capabilities.ApplyWithUser(p.caps, func() error { return process.SetUser(proc.User) }); err != nil {
 		return err
 	}
+	// musl's set*id signals every thread with its own signal, 34, and
+	// leaves that signal ignored: reset again what setAttributes reset.
+	if err := sigreset.ToDefault(); err != nil {
+		return err
+	}
 	if !p.cwdAsUser {
 		// Entered as root by checkCwd, as runc does: the process keeps a
 		// working directory its user may not be able to enter.

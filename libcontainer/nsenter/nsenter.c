@@ -291,6 +291,42 @@ static pid_t clone_child(int cgroup_fd)
 	return (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
 }
 
+#ifdef HULL_MUSL
+/*
+ * musl keeps each thread's id in the thread's descriptor and updates it
+ * only in its own fork. After clone_child's raw clone a container process
+ * that goes on into the Go runtime would carry this process's id there,
+ * and musl would take it for a thread of another process: its __synccall,
+ * behind setresuid, setresgid and setgroups, then changes the calling
+ * thread alone (glibc changes every thread the Go runtime starts), and
+ * from any other thread it signals the stale id. The descriptor is musl's
+ * own (src/internal/pthread_impl.h, 1.2): the field is checked in
+ * the parent, where it must hold the parent's id, before the child writes
+ * its own id in it. The HULL_MUSL define comes from the Makefile.
+ */
+#include <pthread.h>
+#if defined(__x86_64__)
+#define MUSL_TID_OFFSET 48 /* after self, dtv, prev, next, sysinfo, canary */
+#elif defined(__aarch64__)
+#define MUSL_TID_OFFSET 32 /* after self, prev, next, sysinfo (TLS above the pointer) */
+#else
+#error "hull on musl knows musl's thread descriptor on x86_64 and aarch64 only: build with HULL_CC=gcc"
+#endif
+
+static int *musl_tid(void)
+{
+	return (int *)((char *)pthread_self() + MUSL_TID_OFFSET);
+}
+
+static void musl_check_tid(void)
+{
+	if (*musl_tid() != (int)syscall(SYS_gettid))
+		fail("musl's thread descriptor holds no thread id at offset %d: a musl this build does not know "
+		     "(build hull with HULL_CC=gcc)",
+		     MUSL_TID_OFFSET);
+}
+#endif
+
 void hull_stage(void)
 {
 	const char *fd = getenv("_HULL_NSENTER");
@@ -340,16 +376,23 @@ void hull_stage(void)
 		write_file("/proc/self/timens_offsets", offsets);
 	hull_fault_hit("cstage/namespaces made");
 
+	const char *finish = getenv("_HULL_FINISH");
+#ifdef HULL_MUSL
+	if (!finish)
+		musl_check_tid();
+#endif
 	pid_t pid = clone_child(cgroup_fd);
 	if (pid < 0)
 		fail("clone container process");
 	if (pid == 0) {
 		if (cgroup_fd >= 0)
 			close(cgroup_fd);
-		const char *finish = getenv("_HULL_FINISH");
 		if (finish)
 			hull_finish(sync_fd, atoi(finish)); /* the C finisher: no Go runtime */
-		return;                       /* the container process: the Go runtime starts here */
+#ifdef HULL_MUSL
+		*musl_tid() = (int)syscall(SYS_gettid);
+#endif
+		return; /* the container process: the Go runtime starts here */
 	}
 	hull_fault_hit("cstage/process cloned");
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -14,8 +15,11 @@ import (
 
 // SetUser switches every thread of the process to u: supplementary groups
 // (additionalGids alone, as runc and crun set them: the gid is not added),
-// then gid, then uid, since changing the uid first would drop CAP_SETGID. Go's syscall wrappers apply the id changes to all
-// threads (Go >= 1.16). Umask is separate: SetUmask. To keep capabilities
+// then gid, then uid, since changing the uid first would drop CAP_SETGID.
+// Go's syscall wrappers apply each change to all threads (Go >= 1.16,
+// through the C library's set*id in a cgo program); x/sys/unix's
+// Setgroups would change the calling thread alone, so syscall's is used.
+// Umask is separate: SetUmask. To keep capabilities
 // across the change, call it through capabilities.ApplyWithUser.
 //
 // In a user namespace whose setgroups is "deny" (rootless), setgroups always
@@ -27,7 +31,7 @@ func SetUser(u specs.User) error {
 			groups = append(groups, int(g))
 		}
 	}
-	if err := unix.Setgroups(groups); err != nil {
+	if err := syscall.Setgroups(groups); err != nil {
 		if !errors.Is(err, unix.EPERM) || len(u.AdditionalGids) > 0 || !setgroupsDenied() {
 			return fmt.Errorf("setgroups %v (process.user.additionalGids): %w", groups, err)
 		}

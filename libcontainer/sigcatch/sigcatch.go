@@ -102,7 +102,7 @@ func Forwardable() []unix.Signal {
 func Catch(ch chan<- unix.Signal, sigs ...unix.Signal) error {
 	nums := make([]C.int, 0, len(sigs))
 	for _, s := range sigs {
-		if s <= 0 || s >= numSig || s == unix.SIGKILL || s == unix.SIGSTOP || s == unix.SIGPIPE || s == unix.SIGURG || s == unix.SIGPROF || s == 32 || s == 33 {
+		if s <= 0 || s >= numSig || s == unix.SIGKILL || s == unix.SIGSTOP || s == unix.SIGPIPE || s == unix.SIGURG || s == unix.SIGPROF || s == 32 || s == 33 || s == 34 {
 			return fmt.Errorf("sigcatch: cannot catch signal %d (%v)", int(s), s)
 		}
 		nums = append(nums, C.int(s))

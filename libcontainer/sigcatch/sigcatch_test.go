@@ -13,7 +13,7 @@ import (
 )
 
 func TestCatchRefuses(t *testing.T) {
-	for _, sig := range []unix.Signal{0, -1, 65, unix.SIGKILL, unix.SIGSTOP, unix.SIGPIPE, unix.SIGURG, unix.SIGPROF, 32, 33} {
+	for _, sig := range []unix.Signal{0, -1, 65, unix.SIGKILL, unix.SIGSTOP, unix.SIGPIPE, unix.SIGURG, unix.SIGPROF, 32, 33, 34} {
 		if err := Catch(make(chan unix.Signal, 1), sig); err == nil {
 			t.Errorf("Catch(%d): no error", int(sig))
 		}

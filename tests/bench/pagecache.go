@@ -45,8 +45,7 @@ func dropFromPageCache(path string) error {
 }
 
 // mapFaults maps path whole, has the kernel map every page of it
-// (MADV_POPULATE_READ, as hull's start does for its read-only segments)
-// and returns the page faults that took, minor and major: about one per
+// (MADV_POPULATE_READ) and returns the page faults that took, minor and major: about one per
 // 64 KiB (the kernel's fault-around) in small folios, one per folio in
 // large ones.
 func mapFaults(path string) (int64, error) {

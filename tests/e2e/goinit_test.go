@@ -145,3 +145,55 @@ func runForParity(t *testing.T, c *container) string {
 	waitConsole(t, rcv)
 	return strings.ReplaceAll(rcv.out.String(), "\r", "")
 }
+
+// taskCreds is the Uid:, Gid: and Groups: lines of every thread of pid.
+func taskCreds(t *testing.T, pid int) map[string][]string {
+	t.Helper()
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := map[string][]string{}
+	for _, task := range tasks {
+		data, err := os.ReadFile(dir + "/" + task.Name() + "/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(l, "Uid:") || strings.HasPrefix(l, "Gid:") || strings.HasPrefix(l, "Groups:") {
+				creds[task.Name()] = append(creds[task.Name()], strings.Join(strings.Fields(l), " "))
+			}
+		}
+	}
+	return creds
+}
+
+// TestGoInitEveryThreadSwitched: a Go init waiting for start has switched
+// every one of its threads to the container's user, not only the one that
+// will exec: the C library's set*id calls change all of a process's
+// threads, which musl does only when it knows the process's own thread id
+// (nsenter.c, musl_tid: the init is a raw clone that goes on into Go).
+func TestGoInitEveryThreadSwitched(t *testing.T) {
+	requireParentBuild(t)
+	t.Setenv("HULL_GO_INIT", "1")
+	c := newContainer(t, func(s *specs.Spec) {
+		s.Process.Args = []string{"true"}
+		s.Process.User = specs.User{UID: 1000, GID: 1001, AdditionalGids: []uint32{10, 20}}
+	})
+	c.mustCreate()
+	pid := c.state().Pid
+	creds := taskCreds(t, pid)
+	if len(creds) < 2 {
+		t.Fatalf("the Go init has %d threads: the check needs more than one", len(creds))
+	}
+	want := []string{"Uid: 1000 1000 1000 1000", "Gid: 1001 1001 1001 1001", "Groups: 10 20"}
+	for tid, got := range creds {
+		if strings.Join(got, "; ") != strings.Join(want, "; ") {
+			t.Errorf("thread %s of the init %d: %q, want %q", tid, pid, got, want)
+		}
+	}
+	c.mustHull("start", c.ID)
+	waitUntil(10*time.Second, func() bool { return c.state().Status == "stopped" })
+	c.mustHull("delete", c.ID)
+}

@@ -77,7 +77,9 @@ func TestHooksAllKinds(t *testing.T) {
 // command line already the program's, not hull's C stage's. (The
 // validation suite's poststart program asks more, that the program's
 // first write comes before the hook's, which no runtime can promise; the
-// conformance gate runs it as a race.)
+// conformance gate runs it as a race.) The startContainer hook makes the
+// init a Go init; TestFinisherHoldsFifoUntilExec checks the C finisher's
+// side of the same wait.
 func TestPoststartAfterExec(t *testing.T) {
 	t.Parallel()
 	c := newContainer(t, nil)
