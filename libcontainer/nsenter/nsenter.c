@@ -46,6 +46,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -304,7 +305,6 @@ static pid_t clone_child(int cgroup_fd)
  * the parent, where it must hold the parent's id, before the child writes
  * its own id in it. The HULL_MUSL define comes from the Makefile.
  */
-#include <pthread.h>
 #if defined(__x86_64__)
 #define MUSL_TID_OFFSET 48 /* after self, dtv, prev, next, sysinfo, canary */
 #elif defined(__aarch64__)
