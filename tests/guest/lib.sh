@@ -1,4 +1,4 @@
-# Helpers of the bash guest checks (rootless.sh, engines.sh), sourced after
+# Helpers of the bash guest checks (rootless.sh, engines.sh, machines.sh), sourced after
 # they set tag (the prefix of every line they print). Each check prints
 # "TAG: ok   NAME" or "TAG: FAIL NAME"; a failed one sets fail=1, the
 # script's exit code.

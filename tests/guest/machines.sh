@@ -12,16 +12,15 @@ src=${HULL_GUEST_SRC:-$PWD}
 hull_src=${HULL_BINARY:-$src/_build/hull}
 machines=/var/lib/machines
 bundles=/var/lib/hull-bundles
-fail=0
 declare -A boot_ms
+tag=machines
+# shellcheck source=tests/guest/lib.sh
+. "$src/tests/guest/lib.sh"
 
-say() { echo "machines: $*"; }
-ok() { say "ok   $*"; }
-bad() {
-	say "FAIL $*"
-	fail=1
-}
-# run CMD...: prints the command and its output (indented) and returns its status.
+# run CMD...: prints the command and its output (indented) to stdout only,
+# and returns its status. It replaces lib.sh's run, which also passes the
+# output on for $(...): no check here captures run's output, so the log
+# shows it once.
 run() {
 	echo "+ $*"
 	local out rc
@@ -46,16 +45,6 @@ wait_pid() {
 		sleep 1
 	done
 	wait "$1"
-}
-
-# wait_for SECONDS CMD...: retries CMD (quietly) until it succeeds.
-wait_for() {
-	local until=$(($(date +%s) + $1))
-	shift
-	while ! "$@" >/dev/null 2>&1; do
-		[ "$(date +%s)" -ge "$until" ] && return 1
-		sleep 1
-	done
 }
 
 registered() { machinectl show "$1" -p Leader --value 2>/dev/null | grep -q '^[1-9]'; }
@@ -160,10 +149,8 @@ poweroff_bg() {
 
 setup() {
 	say "cgroup: $(stat -fc %T /sys/fs/cgroup); systemd $(systemctl --version | head -n 1)"
-	install -m 0755 "$hull_src" /usr/local/bin/hull
+	install_hull
 	install -m 0755 "$(dirname "$hull_src")/hull-stubinit" /usr/local/bin/hull-stubinit
-	install -m 0755 "$(dirname "$hull_src")/hull-stage" /usr/local/bin/hull-stage
-	install -m 0755 "$(dirname "$hull_src")/hull-nspawn" /usr/local/bin/hull-nspawn
 	sed 's|@bindir@|/usr/local/bin|g' "$src/cmd/hull/units/hull-nspawn@.service.in" >/etc/systemd/system/hull-nspawn@.service
 	# Test only: a boot under TCG can outlast the default 90 s start timeout.
 	local u
