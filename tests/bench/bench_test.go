@@ -131,6 +131,12 @@ func TestParseFlags(t *testing.T) {
 		{"also not a pair", []string{"-rootfs", "/r", "-also", "hull-b"}, "not NAME=PATH", nil},
 		{"also a known name", []string{"-rootfs", "/r", "-also", "runc=/x"}, "already a column", nil},
 		{"also nspawn", []string{"-rootfs", "/r", "-also", "nspawn=/x"}, "not an OCI runtime", nil},
+		{"floor", []string{"-rootfs", "/r", "-floor", "go-start=/p/go-start, go-cli=/p/go-cli"}, "", func(c config) bool {
+			return len(c.floor) == 2 && c.floor[0] == floorProbe{"go-start", "/p/go-start"} &&
+				c.floor[1] == floorProbe{"go-cli", "/p/go-cli"} && c.wantCase("floor")
+		}},
+		{"floor not a pair", []string{"-rootfs", "/r", "-floor", "/p/go-start"}, "not NAME=PATH", nil},
+		{"floor without a path", []string{"-rootfs", "/r", "-floor", "go-start="}, "not NAME=PATH", nil},
 		{"bad pause", []string{"-rootfs", "/r", "-warm-pause", "-1ms"}, "bad pauses", nil},
 		{"bad nboot", []string{"-rootfs", "/r", "-nboot", "0"}, "bad counts", nil},
 		{"quick", []string{"-rootfs", "/r", "-quick"}, "", func(c config) bool {

@@ -16,14 +16,15 @@ type bench struct {
 	cfg      config
 	rts      []*runtimeUnderTest
 	bundle   *bundle
-	tmp      string    // the run's temp dir, removed at the end
-	cgParent string    // absolute cgroup parent of every container, e.g. /hull-bench-123
-	res      *results  // of the regime being measured
-	regime   regime    // the one being measured
-	samples  []sample  // every measured iteration, for -json
-	log      io.Writer // progress lines
-	launcher string    // the compiled launcher (launch.c)
-	tables   []table   // one per regime, then the boot case's
+	tmp      string        // the run's temp dir, removed at the end
+	cgParent string        // absolute cgroup parent of every container, e.g. /hull-bench-123
+	res      *results      // of the regime being measured
+	regime   regime        // the one being measured
+	samples  []sample      // every measured iteration, for -json
+	log      io.Writer     // progress lines
+	launcher string        // the compiled launcher (launch.c)
+	tables   []table       // one per regime, then the floor and boot cases'
+	floor    []floorResult // the -floor probes, measured by the floor case
 	// loadStart is /proc/loadavg when the run began, for the header.
 	loadStart string
 	// For the header and -json: the host's cgroup layout as found, and
@@ -114,6 +115,7 @@ func allCases() []benchCase {
 			},
 			warmup: warm, iters: perIter, setup: setupLimited, run: runLimited,
 		},
+		floorCase(),
 		bootCase(),
 	}
 }

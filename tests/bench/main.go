@@ -51,6 +51,8 @@ type config struct {
 	jsonPath  string
 	timeout   time.Duration
 	noCrunFix bool
+	// floor: the Go probes of the floor case (floor.go).
+	floor []floorProbe
 	// seccompProfile is the OCI linux.seccomp JSON of the "runlim" case.
 	seccompProfile string
 	// debianRootfs is the systemd image of the boot case, built by
@@ -66,10 +68,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	runc := fs.String("runc", "", "runc binary (default: runc in PATH)")
 	crun := fs.String("crun", "", "crun binary (default: crun in PATH)")
 	nspawn := fs.String("nspawn", "", "systemd-nspawn binary for the boot case (default: in PATH)")
+	floor := fs.String("floor", "", "Go probes for the floor case, NAME=PATH comma separated (the Makefile builds tests/bench/floor/* as hull is built)")
 	also := fs.String("also", "", "more OCI runtime columns, NAME=PATH comma separated (an A/B of two hull builds in one interleaved run: -also hull-b=/path/to/hull)")
 	fs.StringVar(&c.rootfs, "rootfs", "", "busybox rootfs directory (tests/rootfs/busybox.sh)")
 	rts := fs.String("runtimes", "hull,crun,runc,nspawn", "columns, comma separated; the first is compared to the others (nspawn: boot case only)")
-	cases := fs.String("cases", "", "cases to run, comma separated (default all: run,cycle,exec,run100,runlim,boot)")
+	cases := fs.String("cases", "", "cases to run, comma separated (default all: run,cycle,exec,run100,runlim,floor,boot)")
 	regimes := fs.String("regimes", strings.Join(regimeNames, ","), "regimes, comma separated: b2b (back to back), warm (-warm-pause before each measured command), cold (-cold-pause)")
 	fs.DurationVar(&c.warmPause, "warm-pause", 20*time.Millisecond, "pause before each measured command in the warm regime")
 	fs.DurationVar(&c.coldPause, "cold-pause", 100*time.Millisecond, "quiet time before each measured command in the cold regime")
@@ -99,6 +102,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if err := c.addAlso(splitList(*also)); err != nil {
 		return c, err
 	}
+	probes, err := parseFloor(splitList(*floor))
+	if err != nil {
+		return c, err
+	}
+	c.floor = probes
 	c.cases = splitList(*cases)
 	c.regimes = splitList(*regimes)
 	if !c.wantCase("boot") {

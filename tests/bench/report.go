@@ -120,6 +120,9 @@ func (b *bench) report(w io.Writer) {
 		t.res.finish()
 		fmt.Fprintf(w, "\n### %s\n\n", t.regime.title)
 		t.res.writeTable(w, subject)
+		if t.regime.name == "floor" {
+			b.writeFloor(w)
+		}
 		var notes strings.Builder
 		t.res.writeNotes(&notes)
 		if notes.Len() > 0 {
@@ -172,6 +175,7 @@ type jsonReport struct {
 	Runtimes []jsonRuntime  `json:"runtimes"`
 	Tables   []jsonTable    `json:"tables"`
 	Samples  []sample       `json:"samples"`
+	Floor    []floorResult  `json:"floor,omitempty"`
 }
 
 func finite(v float64) *float64 {
@@ -189,6 +193,7 @@ func (b *bench) writeJSON(path string) error {
 		Config: map[string]any{"n": b.cfg.n, "warmup": b.cfg.warmup, "n100": b.cfg.n100, "row": b.cfg.row, "nboot": b.cfg.nboot,
 			"regimes": b.cfg.regimes, "rootfs": b.bundle.base.Root.Path, "cgroup_parent": b.cgParent},
 		Samples: b.samples,
+		Floor:   b.floor,
 	}
 	for _, rt := range b.rts {
 		rep.Runtimes = append(rep.Runtimes, jsonRuntime{rt.name, rt.path, rt.version, rt.missing, rt.mapFaults})

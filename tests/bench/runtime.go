@@ -72,7 +72,21 @@ func (r *runtimeUnderTest) exec(ctx context.Context, o execOpts, args ...string)
 	ctx, cancel := context.WithTimeout(ctx, r.timeout+o.pause)
 	defer cancel()
 	argv := append([]string{r.path, "--root", r.root}, args...)
-	cmd := exec.CommandContext(ctx, r.launcher, launchArgs("3", o.pause, r.hide, argv)...)
+	res, err := runLauncher(ctx, r.launcher, launchArgs("3", o.pause, r.hide, argv), r.errLog, o.stdout)
+	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			err = fmt.Errorf("timed out after %s: %w", r.timeout, err)
+		}
+		return res, fmt.Errorf("%s %s: %w%s", r.name, strings.Join(args, " "), err, r.stderrTail())
+	}
+	return res, nil
+}
+
+// runLauncher runs the launcher with args (launchArgs: its result on fd 3),
+// stderr to the file errLog, stdout captured when asked, and returns
+// what it reported.
+func runLauncher(ctx context.Context, launcher string, args []string, errLog string, stdout bool) (cmdResult, error) {
+	cmd := exec.CommandContext(ctx, launcher, args...)
 	cmd.WaitDelay = 2 * time.Second
 	// Own process group, shared by the runtime the launcher spawns: a
 	// terminal's Ctrl-C must stop the bench between commands (via ctx),
@@ -84,9 +98,9 @@ func (r *runtimeUnderTest) exec(ctx context.Context, o execOpts, args ...string)
 		return cmdResult{}, fmt.Errorf("open %s: %w", os.DevNull, err)
 	}
 	defer devnull.Close()
-	errf, err := os.Create(r.errLog)
+	errf, err := os.Create(errLog)
 	if err != nil {
-		return cmdResult{}, fmt.Errorf("create stderr log %s: %w", r.errLog, err)
+		return cmdResult{}, fmt.Errorf("create stderr log %s: %w", errLog, err)
 	}
 	defer errf.Close()
 	// The launcher marks its end close-on-exec: the runtime never holds it.
@@ -97,7 +111,7 @@ func (r *runtimeUnderTest) exec(ctx context.Context, o execOpts, args ...string)
 	defer resR.Close()
 	var out bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, errf
-	if o.stdout {
+	if stdout {
 		cmd.Stdout = &out
 	}
 	cmd.ExtraFiles = []*os.File{resW}
@@ -116,13 +130,7 @@ func (r *runtimeUnderTest) exec(ctx context.Context, o execOpts, args ...string)
 	if err == nil {
 		err = rerr
 	}
-	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			err = fmt.Errorf("timed out after %s: %w", r.timeout, err)
-		}
-		return res, fmt.Errorf("%s %s: %w%s", r.name, strings.Join(args, " "), err, r.stderrTail())
-	}
-	return res, nil
+	return res, err
 }
 
 // stderrTail returns the end of the last command's stderr, for error messages.

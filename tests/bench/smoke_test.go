@@ -117,3 +117,74 @@ func checkSmokeJSON(t *testing.T, path string, cases []string) {
 		t.Errorf("temp dir %s left: %v", filepath.Join(os.TempDir(), cg), err)
 	}
 }
+
+// TestFloorSmoke runs the floor case with one probe built here: every
+// runtime's `--version` and the probe get a peak RSS that a process has,
+// in the table and in the JSON.
+func TestFloorSmoke(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the bench makes cgroups")
+	}
+	hull, rootfs := os.Getenv("HULL_BINARY"), os.Getenv("HULL_ROOTFS")
+	if hull == "" || rootfs == "" {
+		t.Skip("HULL_BINARY and HULL_ROOTFS unset (make test sets them)")
+	}
+	for _, rt := range []string{"crun", "runc", "cc"} {
+		if _, err := exec.LookPath(rt); err != nil {
+			t.Skipf("%s not installed: %v", rt, err)
+		}
+	}
+	dir := t.TempDir()
+	probe := filepath.Join(dir, "go-start")
+	if out, err := exec.Command("go", "build", "-o", probe, "./floor/go-start").CombinedOutput(); err != nil {
+		t.Fatalf("build the probe: %v\n%s", err, out)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonPath := filepath.Join(dir, "bench.json")
+	cmd := exec.Command(self, "-hull", hull, "-rootfs", rootfs, "-cases", "floor", "-n", "2", "-warmup", "0",
+		"-floor", "go-start="+probe, "-json", jsonPath)
+	cmd.Env = append(os.Environ(), envTestMain+"=1")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("bench: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr.String())
+	}
+	text := string(out)
+	t.Logf("bench output:\n%s", text)
+	if !strings.Contains(text, "| --version peak RSS |") || !strings.Contains(text, "  go-start: peak RSS ") {
+		t.Error("no --version row or no go-start line")
+	}
+	if strings.Contains(text, "FAIL") || strings.Contains(text, "n/a") {
+		t.Error("a cell failed or is n/a")
+	}
+	raw, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Samples []sample      `json:"samples"`
+		Floor   []floorResult `json:"floor"`
+	}
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Floor) != 1 || rep.Floor[0].Iters != 2 || rep.Floor[0].RSSMiB < 0.5 || rep.Floor[0].RSSMiB > 200 {
+		t.Errorf("floor probes in the JSON: %+v, want go-start with 2 iterations and a process's peak RSS", rep.Floor)
+	}
+	seen := map[string]int{}
+	for _, s := range rep.Samples {
+		if rss := s.Values["floor.rss"]; s.Case == "floor" && (rss < 0.5 || rss > 200) {
+			t.Errorf("%s --version peak RSS %.2f MiB: not a process's", s.Runtime, rss)
+		}
+		seen[s.Case+"/"+s.Runtime]++
+	}
+	for _, rt := range []string{"hull", "crun", "runc"} {
+		if seen["floor/"+rt] != 2 {
+			t.Errorf("floor/%s: %d samples, want 2", rt, seen["floor/"+rt])
+		}
+	}
+}

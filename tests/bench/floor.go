@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+)
+
+// The floor case: what a command that does no work costs each runtime
+// (`--version`: the runtime's start, its libraries and its exit), and
+// beside it what any Go program built as hull is pays for the same:
+// the probes under tests/bench/floor, which the Makefile builds with
+// hull's C library, tags and link flags and passes as -floor. They bound
+// from below the peak RSS a hull command can reach while it is a Go
+// program whose command line is parsed by urfave/cli.
+
+// floorProbe is one program of -floor, run as `PATH run --bundle B ID`
+// (the command line of a `run`; a probe that parses none ignores it).
+type floorProbe struct {
+	name, path string
+}
+
+// floorResult is a probe's medians over the case's iterations.
+type floorResult struct {
+	Probe  string  `json:"probe"`
+	Path   string  `json:"path"`
+	RSSMiB float64 `json:"rss_mib"`
+	CPUms  float64 `json:"cpu_ms"`
+	Iters  int     `json:"iterations"`
+	Error  string  `json:"error,omitempty"`
+}
+
+func floorCase() benchCase {
+	return benchCase{
+		name: "floor",
+		desc: "RUNTIME --version (its start and exit alone); the -floor Go probes, built as hull is, beside it",
+		metrics: []metric{
+			{Key: "floor.rss", Label: "--version peak RSS", Unit: "MiB"},
+			{Key: "floor.cpu", Label: "--version CPU (user+sys)", Unit: "ms"},
+			{Key: "floor.wall", Label: "--version", Unit: "ms"},
+		},
+		warmup:  func(c config) int { return c.warmup },
+		iters:   func(c config) int { return c.n },
+		prepare: measureProbes,
+		run:     runVersion,
+		once:    true,
+	}
+}
+
+func runVersion(ctx context.Context, b *bench, rt *runtimeUnderTest, _ any) (map[string]float64, error) {
+	res, err := b.timed(ctx, rt, "--version")
+	if err != nil {
+		return nil, err
+	}
+	return map[string]float64{
+		"floor.rss":  float64(res.maxRSS) / 1024,
+		"floor.cpu":  ms(res.cpu),
+		"floor.wall": ms(res.wall),
+	}, nil
+}
+
+// measureProbes runs each -floor probe (after the case's warm-ups) and
+// keeps its medians for the report; the runtimes' column is the case's.
+func measureProbes(ctx context.Context, b *bench) (any, string, error) {
+	for _, p := range b.cfg.floor {
+		r := floorResult{Probe: p.name, Path: p.path}
+		if err := dropFromPageCache(p.path); err != nil {
+			r.Error = err.Error()
+			b.floor = append(b.floor, r)
+			continue
+		}
+		var rss, cpu []float64
+		argv := []string{p.path, "run", "--bundle", b.bundle.dir, "floor-probe"}
+		errLog := filepath.Join(b.tmp, "floor-"+p.name+".stderr")
+		for i := 0; i < b.cfg.warmup+b.cfg.n && ctx.Err() == nil; i++ {
+			res, err := runLauncher(ctx, b.launcher, launchArgs("3", 0, "", argv), errLog, false)
+			if err != nil {
+				r.Error = fmt.Sprintf("%s: %v", strings.Join(argv, " "), err)
+				break
+			}
+			if i >= b.cfg.warmup {
+				rss = append(rss, float64(res.maxRSS)/1024)
+				cpu = append(cpu, ms(res.cpu))
+			}
+		}
+		if r.Error == "" {
+			r.RSSMiB, r.CPUms, r.Iters = quantile(rss, 0.5), quantile(cpu, 0.5), len(rss)
+		}
+		b.floor = append(b.floor, r)
+	}
+	return nil, "", nil
+}
+
+// writeFloor prints the probes' medians under the floor case's table.
+func (b *bench) writeFloor(w io.Writer) {
+	if len(b.floor) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nGo probes (-floor; make bench builds them as hull is: its C library, tags and static link), run as `PROBE run --bundle B ID`:")
+	for _, r := range b.floor {
+		if r.Error != "" {
+			fmt.Fprintf(w, "  %s: FAIL %s\n", r.Probe, r.Error)
+			continue
+		}
+		fmt.Fprintf(w, "  %s: peak RSS %.2f MiB, CPU %.2f ms (median of %d)\n", r.Probe, r.RSSMiB, r.CPUms, r.Iters)
+	}
+}
+
+// parseFloor reads -floor: NAME=PATH, comma separated.
+func parseFloor(list []string) ([]floorProbe, error) {
+	var probes []floorProbe
+	for _, pair := range list {
+		name, path, ok := strings.Cut(pair, "=")
+		if !ok || name == "" || path == "" {
+			return nil, fmt.Errorf("-floor: %q is not NAME=PATH", pair)
+		}
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return nil, fmt.Errorf("-floor: %s: %w", pair, err)
+		}
+		probes = append(probes, floorProbe{name: name, path: abs})
+	}
+	return probes, nil
+}
