@@ -15,6 +15,7 @@ import (
 
 	"github.com/hull-runtime/hull/libcontainer/cgroups"
 	"github.com/hull-runtime/hull/libcontainer/criu"
+	"github.com/hull-runtime/hull/libcontainer/rootfs"
 	"github.com/hull-runtime/hull/libcontainer/state"
 	"github.com/hull-runtime/hull/oci"
 )
@@ -70,7 +71,7 @@ func (c *Container) Checkpoint(o CheckpointOpts) error {
 	if err := criu.WriteDescriptors(o.ImagesDir, descriptors); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	if err := criu.Run(o.CriuPath, d.Args(), d.LogDir(), nil); err != nil {
+	if err := criu.Run(o.CriuPath, d.Args(), nil, d.LogDir(), nil); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", c.ID, err)
 	}
 	if o.LeaveRunning {
@@ -153,6 +154,44 @@ func checkpointMounts(spec *specs.Spec, bundle, rootfs string) []criu.BindMount 
 	return out
 }
 
+// restoreMountpoints are the mount points criu needs in the rootfs, made
+// where missing before it restores (runc makes them too): those of the
+// mounts that lie in the rootfs itself. One below another mount's
+// destination lies in that mount's filesystem: a tmpfs's, whose content
+// criu restores from the image; a bind's source, where the checkpointed
+// create made it; proc's, sysfs's or devpts's own. A bind mount of a file
+// needs a file.
+func restoreMountpoints(spec *specs.Spec, bundle string) []rootfs.Mountpoint {
+	dests := make([]string, len(spec.Mounts))
+	for i, m := range spec.Mounts {
+		dests[i] = filepath.Clean("/" + m.Destination)
+	}
+	var out []rootfs.Mountpoint
+	for i, m := range spec.Mounts {
+		dest := dests[i]
+		if slices.ContainsFunc(dests, func(d string) bool { return d != dest && isBelow(dest, d) }) {
+			continue
+		}
+		dir := true
+		if oci.IsBind(m) {
+			src := m.Source
+			if !filepath.IsAbs(src) {
+				src = filepath.Join(bundle, src)
+			}
+			if st, err := os.Stat(src); err == nil && !st.IsDir() {
+				dir = false
+			}
+		}
+		out = append(out, rootfs.Mountpoint{Path: dest, Dir: dir, Strict: m.Type == "proc" || m.Type == "sysfs"})
+	}
+	return out
+}
+
+// isBelow: p lies under dir (both clean and absolute).
+func isBelow(p, dir string) bool {
+	return dir == "/" || strings.HasPrefix(p, dir+"/")
+}
+
 // resolveInRootfs is dest with the rootfs's symlinks followed inside it
 // (openat2 RESOLVE_IN_ROOT), as the mount was made; a destination the
 // rootfs does not hold (under another mount of the container) is only
@@ -220,6 +259,11 @@ func Restore(o RestoreOpts) (_ *Container, err error) {
 	c := &Container{dir: dir, Saved: Saved{ID: o.ID, Bundle: b.Dir, Rootfs: b.Rootfs, Created: time.Now().UTC()}}
 	defer func() {
 		if err != nil {
+			// Once the hooks began, the undo runs the poststop hooks, as
+			// after a failed create.
+			if began, _ := c.restoreHooksOutcome(); began {
+				c.Spec = b.Spec
+			}
 			err = errors.Join(err, c.abort())
 		}
 	}()
@@ -229,6 +273,9 @@ func Restore(o RestoreOpts) (_ *Container, err error) {
 	}
 	r := criu.Restore{Options: o.Options, CgroupRoot: cg.State().Path, PidFile: dir.File("restore.pid"),
 		JoinNS: joinedToRejoin(b.Spec)}
+	if err := rootfs.MakeMountpoints(b.Rootfs, restoreMountpoints(b.Spec, b.Dir)); err != nil {
+		return nil, fmt.Errorf("restore %s: %w", o.ID, err)
+	}
 	r.BindMounts = checkpointMounts(b.Spec, b.Dir, b.Rootfs)
 	extra, err := restoreInherited(&r, b.Spec)
 	if err != nil {
@@ -239,8 +286,11 @@ func Restore(o RestoreOpts) (_ *Container, err error) {
 		return nil, err
 	}
 	defer unbindCriuRoot(r.Root)
-	if err := criu.Run(o.CriuPath, r.Args(), r.LogDir(), extra); err != nil {
-		return nil, fmt.Errorf("restore %s: %w", o.ID, err)
+	if err := c.prepareRestoreHooks(&r, b.Spec); err != nil {
+		return nil, err
+	}
+	if err := criu.Run(o.CriuPath, r.Args(), r.Env, r.LogDir(), extra); err != nil {
+		return nil, c.restoreFailed(err)
 	}
 	if c.Init, err = restoredInit(r.PidFile); err != nil {
 		// The tasks run, but hull cannot tell which is the init; once
@@ -249,10 +299,20 @@ func Restore(o RestoreOpts) (_ *Container, err error) {
 		return nil, err
 	}
 	c.Spec, c.rawSpec = b.Spec, b.Config
+	c.removeRestoreHooksFiles()
 	if err := c.save(); err != nil {
 		return nil, fmt.Errorf("save state: %w", err)
 	}
 	return c, nil
+}
+
+// restoreFailed is the error of a restore whose criu failed: a hook's
+// failure when one failed.
+func (c *Container) restoreFailed(criuErr error) error {
+	if _, hookErr := c.restoreHooksOutcome(); hookErr != nil {
+		return fmt.Errorf("restore %s: %w (criu: %v)", c.ID, hookErr, criuErr)
+	}
+	return fmt.Errorf("restore %s: %w", c.ID, criuErr)
 }
 
 // validateRestore is create's validation, and what restore cannot do.

@@ -78,6 +78,10 @@ type Restore struct {
 	// of the file it stands for in the image (an entry of Descriptors, or
 	// NetnsKey).
 	InheritFDs map[int]string
+	// ActionScript is the program criu runs at each step of the restore
+	// (--action-script), with Env added to criu's environment.
+	ActionScript string
+	Env          []string
 }
 
 // LogName is the file, in the work directory, of each action's log.
@@ -148,6 +152,9 @@ func (r Restore) Args() []string {
 	}
 	for _, ns := range r.JoinNS {
 		args = append(args, "--join-ns", ns)
+	}
+	if r.ActionScript != "" {
+		args = append(args, "--action-script", r.ActionScript)
 	}
 	fds := make([]int, 0, len(r.InheritFDs))
 	for fd := range r.InheritFDs {
@@ -222,10 +229,11 @@ func StdioToInherit(descriptors []string) map[int]string {
 	return out
 }
 
-// Run runs criu (the program at path) with args and the extra files
-// (fds 3, 4, ... in criu); stdio is the caller's. A failure names the log
-// to read and quotes its last error lines.
-func Run(path string, args []string, workDir string, extra []*os.File) error {
+// Run runs criu (the program at path) with args, env added to the
+// caller's environment and the extra files (fds 3, 4, ... in criu); stdio
+// is the caller's. A failure names the log to read and quotes its last
+// error lines.
+func Run(path string, args, env []string, workDir string, extra []*os.File) error {
 	bin, err := exec.LookPath(path)
 	if err != nil {
 		return fmt.Errorf("criu: %w (checkpoint and restore need CRIU: install the criu package, or name it with --criu)", err)
@@ -233,6 +241,9 @@ func Run(path string, args []string, workDir string, extra []*os.File) error {
 	cmd := exec.Command(bin, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.ExtraFiles = extra
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	if err := cmd.Run(); err != nil {
 		log := filepath.Join(workDir, LogName(args[0]))
 		return fmt.Errorf("criu %s: %w; see %s%s", args[0], err, log, lastErrors(log))

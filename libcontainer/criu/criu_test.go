@@ -40,11 +40,11 @@ func TestRestoreArgs(t *testing.T) {
 			BindMounts: []BindMount{{"/data", "/srv/data"}}},
 		Root: "/tmp/root", CgroupRoot: "/hull/c1", PidFile: "/run/hull/c1/restore.pid",
 		InheritFDs: map[int]string{3: "extRootNetNS", 1: "pipe:[77]", 0: "pipe:[76]"},
-		JoinNS:     []string{"ipc:/proc/9/ns/ipc", "uts:/run/uts"},
+		JoinNS:     []string{"ipc:/proc/9/ns/ipc", "uts:/run/uts"}, ActionScript: "/usr/bin/hull",
 	}
 	want := "restore --images-dir /img --work-dir /work --log-file restore.log -v4 --file-locks --empty-ns net --manage-cgroups=soft" +
 		" --root /tmp/root --restore-detached --restore-sibling --pidfile /run/hull/c1/restore.pid --cgroup-root /hull/c1" +
-		" --external mnt[/data]:/srv/data --join-ns ipc:/proc/9/ns/ipc --join-ns uts:/run/uts" +
+		" --external mnt[/data]:/srv/data --join-ns ipc:/proc/9/ns/ipc --join-ns uts:/run/uts --action-script /usr/bin/hull" +
 		" --inherit-fd fd[0]:pipe:[76] --inherit-fd fd[1]:pipe:[77] --inherit-fd fd[3]:extRootNetNS"
 	if got := strings.Join(r.Args(), " "); got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
@@ -99,7 +99,7 @@ func TestDescriptorsRoundTrip(t *testing.T) {
 // TestRunFailures: a missing criu is named with what to do; a failing one
 // points at its log and quotes the log's last errors.
 func TestRunFailures(t *testing.T) {
-	err := Run("/nonexistent/criu", []string{"dump"}, t.TempDir(), nil)
+	err := Run("/nonexistent/criu", []string{"dump"}, nil, t.TempDir(), nil)
 	if err == nil || !strings.Contains(err.Error(), "install the criu package") {
 		t.Errorf("missing criu: %v", err)
 	}
@@ -110,7 +110,7 @@ func TestRunFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := Dump{Options: Options{ImagesDir: dir}, Pid: 1}
-	err = Run(fake, d.Args(), d.LogDir(), nil)
+	err = Run(fake, d.Args(), nil, d.LogDir(), nil)
 	want := "see " + filepath.Join(dir, "dump.log") + ": (00.1) Error (a.c:1): first; (00.2) Error (b.c:2): Dumping FAILED."
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("failing criu: %v\nwant it to contain %q", err, want)
@@ -127,5 +127,24 @@ func TestCheckManageCgroupsMode(t *testing.T) {
 		if err := CheckManageCgroupsMode(m); err == nil || !strings.Contains(err.Error(), `"`+m+`"`) {
 			t.Errorf("%q: %v, want an error naming it", m, err)
 		}
+	}
+}
+
+// TestRunGivesEnv: criu gets the caller's environment with env added (the
+// restore's hooks file reaches criu's action script so).
+func TestRunGivesEnv(t *testing.T) {
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "criu")
+	out := filepath.Join(dir, "env")
+	script := "#!/bin/sh\necho \"$HULL_TEST_GIVEN $PATH\" > " + out + "\n"
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := Run(fake, []string{"restore"}, []string{"HULL_TEST_GIVEN=yes"}, dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(out)
+	if want := "yes " + os.Getenv("PATH") + "\n"; string(got) != want {
+		t.Errorf("criu's environment: %q, want %q", got, want)
 	}
 }

@@ -42,23 +42,10 @@ func TestBenchSmoke(t *testing.T) {
 			t.Skipf("%s not installed: %v", rt, err)
 		}
 	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	jsonPath := filepath.Join(t.TempDir(), "bench.json")
 	cases := "run,cycle,exec,run100,runlim"
-	cmd := exec.Command(self, "-hull", hull, "-rootfs", rootfs, "-cases", cases, "-n", "1", "-warmup", "0",
+	text := runBench(t, "-hull", hull, "-rootfs", rootfs, "-cases", cases, "-n", "1", "-warmup", "0",
 		"-n100", "1", "-row", "2", "-seccomp-profile", "../../libcontainer/seccomp/testdata/default.json", "-json", jsonPath)
-	cmd.Env = append(os.Environ(), envTestMain+"=1")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("bench: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr.String())
-	}
-	text := string(out)
-	t.Logf("bench output:\n%s", text)
 	if n := strings.Count(text, "\n### "); n != 3 {
 		t.Errorf("%d tables, want one per regime (3)", n)
 	}
@@ -139,22 +126,9 @@ func TestFloorSmoke(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", probe, "./floor/go-start").CombinedOutput(); err != nil {
 		t.Fatalf("build the probe: %v\n%s", err, out)
 	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	jsonPath := filepath.Join(dir, "bench.json")
-	cmd := exec.Command(self, "-hull", hull, "-rootfs", rootfs, "-cases", "floor", "-n", "2", "-warmup", "0",
+	text := runBench(t, "-hull", hull, "-rootfs", rootfs, "-cases", "floor", "-n", "2", "-warmup", "0",
 		"-floor", "go-start="+probe, "-json", jsonPath)
-	cmd.Env = append(os.Environ(), envTestMain+"=1")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("bench: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr.String())
-	}
-	text := string(out)
-	t.Logf("bench output:\n%s", text)
 	if !strings.Contains(text, "| --version peak RSS |") || !strings.Contains(text, "  go-start: peak RSS ") {
 		t.Error("no --version row or no go-start line")
 	}
@@ -187,4 +161,24 @@ func TestFloorSmoke(t *testing.T) {
 			t.Errorf("floor/%s: %d samples, want 2", rt, seen["floor/"+rt])
 		}
 	}
+}
+
+// runBench runs this test binary as the bench command with args and
+// returns what it printed.
+func runBench(t *testing.T, args ...string) string {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, args...)
+	cmd.Env = append(os.Environ(), envTestMain+"=1")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("bench: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr.String())
+	}
+	t.Logf("bench output:\n%s", out)
+	return string(out)
 }

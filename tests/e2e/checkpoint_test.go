@@ -1,12 +1,17 @@
 package e2e
 
 import (
+	"errors"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/tests/testenv"
 )
 
 // The checkpoint and restore of a real container need criu, which does not
@@ -78,4 +83,68 @@ func TestRestoreOnV1Refused(t *testing.T) {
 func cgroupV2Host() bool {
 	var st unix.Statfs_t
 	return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+}
+
+// TestHullAsCriuActionScript: a restore with prestart or createRuntime
+// hooks makes hull criu's action script (--action-script, no arguments, the
+// step in CRTOOLS_SCRIPT_ACTION, the hooks file in HULL_RESTORE_HOOKS).
+// criu cannot restore here; this runs the binary as criu runs it: at
+// setup-namespaces the hooks get the state with criu's init pid, at other
+// steps nothing runs, and a failing hook fails the script, named.
+// tests/guest/checkpoint_test.go has a real criu run the hooks.
+func TestHullAsCriuActionScript(t *testing.T) {
+	t.Parallel()
+	bin, _ := testenv.RequireHull(t, "end-to-end tests")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "prestart.out")
+	write := func(hook string) string {
+		path := filepath.Join(t.TempDir(), "restore-hooks.json")
+		content := `{"state":{"ociVersion":"1.2.0","id":"r1","status":"creating","bundle":"/b"},"prestart":[` + hook + `]}`
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	good := write(`{"path":"/bin/sh","args":["sh","-c","cat > ` + out + `"]}`)
+	bad := write(`{"path":"/bin/sh","args":["sh","-c","echo refused >&2; exit 5"]}`)
+	for _, tc := range []struct {
+		name, file, action string
+		wantCode           int
+		wantStderr         string
+		wantRan            bool
+	}{
+		{"a step without hooks", good, "post-restore", 0, "", false},
+		{"setup-namespaces", good, "setup-namespaces", 0, "", true},
+		{"a hook fails", bad, "setup-namespaces", 1, "hooks.prestart[0] /bin/sh: exit status 5: refused", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			os.Remove(out)
+			cmd := exec.Command(bin)
+			cmd.Env = append(os.Environ(), "HULL_RESTORE_HOOKS="+tc.file, "CRTOOLS_SCRIPT_ACTION="+tc.action, "CRTOOLS_INIT_PID=4242")
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.wantCode || !strings.Contains(stderr.String(), tc.wantStderr) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr.String(), tc.wantCode, tc.wantStderr)
+			}
+			data, rerr := os.ReadFile(out)
+			if ran := rerr == nil; ran != tc.wantRan {
+				t.Fatalf("the hook ran: %v, want %v", ran, tc.wantRan)
+			}
+			if tc.wantRan && !strings.Contains(string(data), `"pid":4242`) {
+				t.Errorf("the hook's state %s lacks criu's init pid 4242", data)
+			}
+		})
+	}
+	// Without the hooks file hull is the command line as ever.
+	if o, err := exec.Command(bin).CombinedOutput(); err != nil || !strings.Contains(string(o), "USAGE") {
+		t.Errorf("hull with no arguments and no hooks file: %v\n%s", err, o)
+	}
 }

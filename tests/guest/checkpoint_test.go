@@ -2,6 +2,7 @@ package guest
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -25,7 +26,9 @@ const counterScript = `i=0; while :; do i=$((i+1)); echo $i > /count.new; mv /co
 // (it is then gone, its cgroup too) and restored from the image, as
 // engines do it (detached, new stdio pipes, a pid file): its process goes
 // on counting from memory in the same cgroup with its limit, writes to the
-// new stdout, its bind mount is there, exec joins it; a paused container
+// new stdout, its bind mount is there (its mount point removed in
+// between), its prestart and createRuntime hooks ran again with the
+// restored pid, exec joins it; a paused container
 // (containerd pauses before it checkpoints) is checkpointed with
 // --leave-running and goes on after resume. hull with each cgroup driver,
 // runc as the control.
@@ -42,10 +45,15 @@ func TestCheckpointRestore(t *testing.T) {
 func checkpointRestore(t *testing.T, rt string, systemd bool) {
 	h, id, path := runtimeUnderTest(t, rt, systemd, "ck-")
 	bundle := guestBundle(t, path, "sh", "-c", counterScript)
-	data := t.TempDir()
+	data, hookOut := t.TempDir(), t.TempDir()
 	editSpec(t, bundle, func(s *specs.Spec) {
 		s.Root.Readonly = false // the count is written to /count
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: data, Options: []string{"rbind", "rw"}})
+		s.Hooks = &specs.Hooks{
+			//lint:ignore SA1019 deprecated by the spec, still honoured by runtimes
+			Prestart:      []specs.Hook{stateWriter(filepath.Join(hookOut, "prestart"))}, //nolint:staticcheck // deprecated
+			CreateRuntime: []specs.Hook{stateWriter(filepath.Join(hookOut, "createRuntime"))},
+		}
 	})
 	t.Cleanup(func() { h.run("delete", "--force", id) })
 	counter := filepath.Join(bundle, "rootfs/count")
@@ -54,6 +62,12 @@ func checkpointRestore(t *testing.T, rt string, systemd bool) {
 	waitCount(t, counter, 5)
 	pid := statePid(t, h, id)
 	cg := cgroupOf(t, pid)
+	for _, kind := range []string{"prestart", "createRuntime"} {
+		if got := hookPid(t, filepath.Join(hookOut, kind)); got != pid {
+			t.Errorf("at create the %s hook got pid %d, want %d", kind, got, pid)
+		}
+		os.Remove(filepath.Join(hookOut, kind))
+	}
 
 	img := filepath.Join(t.TempDir(), "image")
 	t0 := time.Now()
@@ -67,6 +81,11 @@ func checkpointRestore(t *testing.T, rt string, systemd bool) {
 	}
 	out.Close()
 	atCheckpoint := readCount(t, counter)
+	// As in a fresh copy of the image (podman's restore --import): the
+	// bind mount's mount point, made by create, is gone; restore makes it.
+	if err := os.Remove(filepath.Join(bundle, "rootfs/data")); err != nil {
+		t.Fatalf("the mount point create made: %v", err)
+	}
 
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	t0 = time.Now()
@@ -76,6 +95,13 @@ func checkpointRestore(t *testing.T, rt string, systemd bool) {
 	restored := statePid(t, h, id)
 	if got, _ := os.ReadFile(pidFile); strings.TrimSpace(string(got)) != strconv.Itoa(restored) {
 		t.Errorf("--pid-file holds %q, the state's pid is %d", got, restored)
+	}
+	// The restore runs them again (runc: at criu's setup-namespaces step),
+	// with the restored init's pid.
+	for _, kind := range []string{"prestart", "createRuntime"} {
+		if got := hookPid(t, filepath.Join(hookOut, kind)); got != restored {
+			t.Errorf("at restore the %s hook got pid %d, want the restored init's %d", kind, got, restored)
+		}
 	}
 	if got := cgroupOf(t, restored); got != cg {
 		t.Errorf("restored init in cgroup %s, want the container's %s", got, cg)
@@ -138,6 +164,25 @@ func (h *hullCmd) startWithPipes(t *testing.T, args ...string) *os.File {
 		t.Fatalf("%s %s: %v\n%s", h.bin, strings.Join(args, " "), err, msg)
 	}
 	return ends[1][0]
+}
+
+// stateWriter is a hook that writes the state it gets to out.
+func stateWriter(out string) specs.Hook {
+	return specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", `cat > "$1.new" && mv "$1.new" "$1"`, "sh", out}}
+}
+
+// hookPid is the pid of the state a stateWriter hook wrote.
+func hookPid(t *testing.T, path string) int {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("the hook wrote no state: %v", err)
+	}
+	var st specs.State
+	if err := json.Unmarshal(data, &st); err != nil {
+		t.Fatalf("%s: %v: %q", path, err, data)
+	}
+	return st.Pid
 }
 
 func statePid(t *testing.T, h *hullCmd, id string) int {
@@ -229,24 +274,43 @@ func TestRestoreLeavesNothing(t *testing.T) {
 		}
 		return path
 	}
+	// A stand-in criu that runs its action script at setup-namespaces, as
+	// criu does, and fails when the script fails.
+	runsActionScript := fake(`while [ $# -gt 0 ]; do [ "$1" = --action-script ] && s=$2; shift; done
+CRTOOLS_SCRIPT_ACTION=setup-namespaces CRTOOLS_INIT_PID=$$ "$s" || exit 1`)
+	hookOut := t.TempDir()
+	failingHook := func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{
+			CreateRuntime: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo no network >&2; exit 4"}}},
+			Poststop:      []specs.Hook{stateWriter(filepath.Join(hookOut, "poststop"))},
+		}
+	}
 	cases := []struct {
 		name     string
 		terminal bool
+		edit     func(*specs.Spec)
 		args     []string
 		want     string
 	}{
-		{"no image", false, []string{"restore", "--image-path", t.TempDir()}, "no checkpoint image there"},
-		{"terminal", true, []string{"restore", "--image-path", img}, "a container with a terminal cannot be restored"},
-		{"criu fails", false, []string{"--criu", fake(`echo "(0.1) Error (cr-restore.c:1): Restoring FAILED." > "$5/restore.log"; exit 1`), "restore", "--image-path", img},
+		{"no image", false, nil, []string{"restore", "--image-path", t.TempDir()}, "no checkpoint image there"},
+		{"terminal", true, nil, []string{"restore", "--image-path", img}, "a container with a terminal cannot be restored"},
+		{"criu fails", false, nil, []string{"--criu", fake(`echo "(0.1) Error (cr-restore.c:1): Restoring FAILED." > "$5/restore.log"; exit 1`), "restore", "--image-path", img},
 			"see " + filepath.Join(img, "restore.log") + ": (0.1) Error (cr-restore.c:1): Restoring FAILED."},
-		{"no pid file", false, []string{"--criu", fake("exit 0"), "restore", "--image-path", img}, "criu's pid file"},
+		{"no pid file", false, nil, []string{"--criu", fake("exit 0"), "restore", "--image-path", img}, "criu's pid file"},
+		{"a hook fails", false, failingHook, []string{"--criu", runsActionScript, "restore", "--image-path", img},
+			"hooks.createRuntime[0] /bin/sh: exit status 4: no network"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHull(t, false)
 			id := randomName(t, "rst-")
 			bundle := guestBundle(t, "/hull-guest/"+id, "sleep", "100")
-			editSpec(t, bundle, func(s *specs.Spec) { s.Process.Terminal = tc.terminal })
+			editSpec(t, bundle, func(s *specs.Spec) {
+				s.Process.Terminal = tc.terminal
+				if tc.edit != nil {
+					tc.edit(s)
+				}
+			})
 			out, err := h.run(append(tc.args, "--bundle", bundle, id)...)
 			if err == nil || !strings.Contains(out, tc.want) {
 				t.Errorf("want a failure saying %q: %v\n%s", tc.want, err, out)
@@ -259,6 +323,12 @@ func TestRestoreLeavesNothing(t *testing.T) {
 			}
 			if mounts, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mounts), "hull-restore-root-") {
 				t.Errorf("the restore's root bind is still mounted")
+			}
+			if tc.edit != nil {
+				// Once the hooks began, the undo runs poststop, as a failed create's.
+				if _, err := os.Stat(filepath.Join(hookOut, "poststop")); err != nil {
+					t.Errorf("poststop did not run after the failed restore: %v", err)
+				}
 			}
 		})
 	}

@@ -46,6 +46,9 @@ func Main(build Build, commands []*cli.Command, handovers ...Handover) {
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		libcontainer.Init() // never returns
 	}
+	if len(os.Args) == 1 {
+		asCriuActionScript() // returns when hull is not that
+	}
 	var log logTarget
 	app := newApp(&log, build, commands, handovers...)
 	if err := app.Run(interspersedArgs(app, os.Args)); err != nil {
