@@ -180,11 +180,10 @@ validate-guest: build rootfs
 # an A/B of two builds in one interleaved run: BENCH_FLAGS='-also hull-b=/path/to/hull'.
 # The floor case's Go probes (tests/bench/floor.go) are built as hull is.
 FLOORPROBES := go-start go-cli-linked go-cli
-COMMA := ,
-SPACE := $(subst ,, )
+space     := $(subst ,, )
 bench: build rootfs $(FLOORPROBES:%=$(BUILD)/floor/%)
 	$(GO) run ./tests/bench -hull $(HULL) -rootfs $(ROOTFS) -json $(BUILD)/bench.json \
-		-floor $(subst $(SPACE),$(COMMA),$(foreach p,$(FLOORPROBES),$(p)=$(BUILD)/floor/$(p))) $(BENCH_FLAGS)
+		$(if $(FLOORPROBES),-floor $(subst $(space),$(comma),$(foreach p,$(FLOORPROBES),$(p)=$(BUILD)/floor/$(p)))) $(BENCH_FLAGS)
 
 $(BUILD)/floor/%: tests/bench/floor/%/main.go $(HULLDEPS)
 	@mkdir -p $(@D)

@@ -154,37 +154,63 @@ func checkpointMounts(spec *specs.Spec, bundle, rootfs string) []criu.BindMount 
 	return out
 }
 
-// restoreMountpoints are the mount points criu needs in the rootfs, made
-// where missing before it restores (runc makes them too): those of the
-// mounts that lie in the rootfs itself. One below another mount's
-// destination lies in that mount's filesystem: a tmpfs's, whose content
-// criu restores from the image; a bind's source, where the checkpointed
-// create made it; proc's, sysfs's or devpts's own. A bind mount of a file
-// needs a file.
-func restoreMountpoints(spec *specs.Spec, bundle string) []rootfs.Mountpoint {
+// restoreMountpoints are the mount points criu needs, made where missing
+// before it restores, as runc makes them: a mount that lies in the rootfs
+// gets its mount point there; one nested in a bind mount gets it in the
+// bind's source (runc mounts the bind for that, hull resolves the rest of
+// the path inside the source); one nested in any other mount needs none
+// (a tmpfs's content is criu's to restore, proc's or sysfs's is the
+// kernel's). The nearest enclosing mount decides, the last of equals being
+// the one on top. A bind mount of a file needs a file.
+func restoreMountpoints(spec *specs.Spec, bundle, rootfsDir string) []rootfs.Mountpoint {
 	dests := make([]string, len(spec.Mounts))
 	for i, m := range spec.Mounts {
 		dests[i] = filepath.Clean("/" + m.Destination)
 	}
 	var out []rootfs.Mountpoint
 	for i, m := range spec.Mounts {
-		dest := dests[i]
-		if slices.ContainsFunc(dests, func(d string) bool { return d != dest && isBelow(dest, d) }) {
-			continue
+		root, path := rootfsDir, dests[i]
+		if j := enclosingMount(dests, i); j >= 0 {
+			src, isDir := bindSource(spec.Mounts[j], bundle)
+			if src == "" || !isDir {
+				continue
+			}
+			root, path = src, strings.TrimPrefix(path, strings.TrimSuffix(dests[j], "/"))
 		}
 		dir := true
-		if oci.IsBind(m) {
-			src := m.Source
-			if !filepath.IsAbs(src) {
-				src = filepath.Join(bundle, src)
-			}
-			if st, err := os.Stat(src); err == nil && !st.IsDir() {
-				dir = false
-			}
+		if src, isDir := bindSource(m, bundle); src != "" && !isDir {
+			dir = false
 		}
-		out = append(out, rootfs.Mountpoint{Path: dest, Dir: dir, Strict: m.Type == "proc" || m.Type == "sysfs"})
+		out = append(out, rootfs.Mountpoint{Root: root, Path: path, Dir: dir, Strict: m.Type == "proc" || m.Type == "sysfs"})
 	}
 	return out
+}
+
+// enclosingMount is the index of the deepest mount whose destination lies
+// above dests[i] (the last of equals), or -1.
+func enclosingMount(dests []string, i int) int {
+	best := -1
+	for j, d := range dests {
+		if d != dests[i] && isBelow(dests[i], d) && (best < 0 || len(d) >= len(dests[best])) {
+			best = j
+		}
+	}
+	return best
+}
+
+// bindSource is a bind mount's source, absolute (a relative one is the
+// bundle's, as create takes it), and whether it is a directory; "" for
+// other mounts. A source that cannot be read counts as a directory.
+func bindSource(m specs.Mount, bundle string) (string, bool) {
+	if !oci.IsBind(m) {
+		return "", false
+	}
+	src := m.Source
+	if !filepath.IsAbs(src) {
+		src = filepath.Join(bundle, src)
+	}
+	st, err := os.Stat(src)
+	return src, err != nil || st.IsDir()
 }
 
 // isBelow: p lies under dir (both clean and absolute).
@@ -246,7 +272,7 @@ func joinedNetns(spec *specs.Spec) (key string, inode uint64, err error) {
 // Restore makes a container from a bundle and a checkpoint image: the
 // state and cgroup as create makes them, then criu restores the processes
 // into them, the init as this process's child. On any failure it leaves
-// nothing behind.
+// nothing behind but the mount points it made (as runc's restore).
 func Restore(o RestoreOpts) (_ *Container, err error) {
 	b := o.Bundle
 	if err := validateRestore(b, o); err != nil {
@@ -273,7 +299,7 @@ func Restore(o RestoreOpts) (_ *Container, err error) {
 	}
 	r := criu.Restore{Options: o.Options, CgroupRoot: cg.State().Path, PidFile: dir.File("restore.pid"),
 		JoinNS: joinedToRejoin(b.Spec)}
-	if err := rootfs.MakeMountpoints(b.Rootfs, restoreMountpoints(b.Spec, b.Dir)); err != nil {
+	if err := rootfs.MakeMountpoints(restoreMountpoints(b.Spec, b.Dir, b.Rootfs)); err != nil {
 		return nil, fmt.Errorf("restore %s: %w", o.ID, err)
 	}
 	r.BindMounts = checkpointMounts(b.Spec, b.Dir, b.Rootfs)

@@ -16,8 +16,9 @@ import (
 )
 
 // stateHook is a hook that writes the state it gets on stdin to out.
+// It writes its working directory to out.cwd.
 func stateHook(out string) specs.Hook {
-	return specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", `cat > "$1"`, "sh", out}}
+	return specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", `cat > "$1"; pwd > "$1.cwd"`, "sh", out}}
 }
 
 func failingHook() specs.Hook {
@@ -89,7 +90,8 @@ func TestRunRestoreHooks(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := restoringContainer(t)
-			out := t.TempDir()
+			out, restoreCwd := t.TempDir(), t.TempDir()
+			t.Chdir(restoreCwd) // the restore's; criu runs its script elsewhere
 			pre, created := filepath.Join(out, "prestart"), filepath.Join(out, "createRuntime")
 			//lint:ignore SA1019 deprecated by the spec, still honoured by runtimes
 			hooks := &specs.Hooks{Prestart: []specs.Hook{stateHook(pre)}, CreateRuntime: []specs.Hook{stateHook(created)}} //nolint:staticcheck // deprecated
@@ -101,6 +103,7 @@ func TestRunRestoreHooks(t *testing.T) {
 			if err := c.prepareRestoreHooks(&r, &specs.Spec{Hooks: hooks, Annotations: map[string]string{"a": "1"}}); err != nil {
 				t.Fatal(err)
 			}
+			t.Chdir(t.TempDir())
 			err := RunRestoreHooks(c.dir.File(restoreHooksFile), tc.action, tc.pid)
 			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
 				t.Fatalf("error %v, want %q", err, tc.wantErr)
@@ -127,6 +130,9 @@ func TestRunRestoreHooks(t *testing.T) {
 				if st.Pid != 4242 || st.ID != "r1" || st.Status != specs.StateCreating || st.Bundle != "/bundles/r1" || st.Annotations["a"] != "1" {
 					t.Errorf("%s got state %+v", filepath.Base(f), st)
 				}
+				if cwd, _ := os.ReadFile(f + ".cwd"); strings.TrimSpace(string(cwd)) != restoreCwd {
+					t.Errorf("%s ran in %q, want the restore's working directory %s", filepath.Base(f), cwd, restoreCwd)
+				}
 			}
 			if tc.failing {
 				if _, err := os.Stat(created); err == nil {
@@ -138,29 +144,36 @@ func TestRunRestoreHooks(t *testing.T) {
 }
 
 func TestRestoreMountpoints(t *testing.T) {
-	bundle := t.TempDir()
+	bundle, vol := t.TempDir(), t.TempDir()
 	if err := os.WriteFile(filepath.Join(bundle, "hosts"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	const rootfsDir = "/bundles/r1/rootfs"
 	spec := &specs.Spec{Mounts: []specs.Mount{
 		{Destination: "/proc", Type: "proc", Source: "proc"},
 		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs"},
 		{Destination: "/dev/pts", Type: "devpts", Source: "devpts"},
 		{Destination: "/sys", Type: "sysfs", Source: "sysfs"},
 		{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup"},
-		{Destination: "/data/", Type: "bind", Source: bundle, Options: []string{"rbind"}},
+		{Destination: "/data/", Type: "bind", Source: vol, Options: []string{"rbind"}},
 		{Destination: "/data/inner", Type: "bind", Source: bundle, Options: []string{"rbind"}},
+		{Destination: "/data/inner/deep/x", Type: "tmpfs", Source: "tmpfs"},
+		{Destination: "/data/hosts", Type: "bind", Source: "hosts", Options: []string{"rbind"}},
 		{Destination: "/etc/hosts", Type: "bind", Source: "hosts", Options: []string{"rbind"}},
+		{Destination: "/etc/hosts/below-a-file", Type: "tmpfs", Source: "tmpfs"},
 		{Destination: "/missing-src", Type: "none", Source: "/nonexistent", Options: []string{"bind"}},
 	}}
-	got := restoreMountpoints(spec, bundle)
+	got := restoreMountpoints(spec, bundle, rootfsDir)
 	want := []rootfs.Mountpoint{
-		{Path: "/proc", Dir: true, Strict: true},
-		{Path: "/dev", Dir: true},
-		{Path: "/sys", Dir: true, Strict: true},
-		{Path: "/data", Dir: true},
-		{Path: "/etc/hosts", Dir: false},
-		{Path: "/missing-src", Dir: true},
+		{Root: rootfsDir, Path: "/proc", Dir: true, Strict: true},
+		{Root: rootfsDir, Path: "/dev", Dir: true},
+		{Root: rootfsDir, Path: "/sys", Dir: true, Strict: true},
+		{Root: rootfsDir, Path: "/data", Dir: true},
+		{Root: vol, Path: "/inner", Dir: true},     // nested in the /data bind: in its source
+		{Root: bundle, Path: "/deep/x", Dir: true}, // nested in /data/inner, the deepest
+		{Root: vol, Path: "/hosts", Dir: false},    // a file bind nested in a bind
+		{Root: rootfsDir, Path: "/etc/hosts", Dir: false},
+		{Root: rootfsDir, Path: "/missing-src", Dir: true},
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("mount points\n got %+v\nwant %+v", got, want)

@@ -43,7 +43,8 @@ func TestMakeMountpoints(t *testing.T) {
 			if tc.setup != nil {
 				tc.setup(t, root)
 			}
-			err := MakeMountpoints(root, []Mountpoint{tc.point})
+			tc.point.Root = root
+			err := MakeMountpoints([]Mountpoint{tc.point})
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error %v, want %q", err, tc.wantErr)

@@ -61,8 +61,9 @@ func runVersion(ctx context.Context, b *bench, rt *runtimeUnderTest, _ any) (map
 	}, nil
 }
 
-// measureProbes runs each -floor probe (after the case's warm-ups) and
-// keeps its medians for the report; the runtimes' column is the case's.
+// measureProbes runs each -floor probe (its own warm-ups, then the
+// case's iterations), before the runtimes' `--version` rows, and keeps
+// its medians for the report. Each run has the runtimes' time limit.
 func measureProbes(ctx context.Context, b *bench) (any, string, error) {
 	for _, p := range b.cfg.floor {
 		r := floorResult{Probe: p.name, Path: p.path}
@@ -75,7 +76,9 @@ func measureProbes(ctx context.Context, b *bench) (any, string, error) {
 		argv := []string{p.path, "run", "--bundle", b.bundle.dir, "floor-probe"}
 		errLog := filepath.Join(b.tmp, "floor-"+p.name+".stderr")
 		for i := 0; i < b.cfg.warmup+b.cfg.n && ctx.Err() == nil; i++ {
-			res, err := runLauncher(ctx, b.launcher, launchArgs("3", 0, "", argv), errLog, false)
+			runCtx, cancel := context.WithTimeout(ctx, b.cfg.timeout)
+			res, err := runLauncher(runCtx, b.launcher, launchArgs("3", 0, "", argv), errLog, false)
+			cancel()
 			if err != nil {
 				r.Error = fmt.Sprintf("%s: %v", strings.Join(argv, " "), err)
 				break
@@ -85,7 +88,11 @@ func measureProbes(ctx context.Context, b *bench) (any, string, error) {
 				cpu = append(cpu, ms(res.cpu))
 			}
 		}
-		if r.Error == "" {
+		switch {
+		case r.Error != "":
+		case len(rss) == 0: // interrupted before a measured run: no NaN in the JSON
+			r.Error = "no measured run (interrupted)"
+		default:
 			r.RSSMiB, r.CPUms, r.Iters = quantile(rss, 0.5), quantile(cpu, 0.5), len(rss)
 		}
 		b.floor = append(b.floor, r)

@@ -45,10 +45,12 @@ func TestCheckpointRestore(t *testing.T) {
 func checkpointRestore(t *testing.T, rt string, systemd bool) {
 	h, id, path := runtimeUnderTest(t, rt, systemd, "ck-")
 	bundle := guestBundle(t, path, "sh", "-c", counterScript)
-	data, hookOut := t.TempDir(), t.TempDir()
+	data, sub, hookOut := t.TempDir(), t.TempDir(), t.TempDir()
 	editSpec(t, bundle, func(s *specs.Spec) {
 		s.Root.Readonly = false // the count is written to /count
-		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: data, Options: []string{"rbind", "rw"}})
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: data, Options: []string{"rbind", "rw"}},
+			// Its mount point lies in the /data bind's source.
+			specs.Mount{Destination: "/data/sub", Type: "bind", Source: sub, Options: []string{"rbind", "rw"}})
 		s.Hooks = &specs.Hooks{
 			//lint:ignore SA1019 deprecated by the spec, still honoured by runtimes
 			Prestart:      []specs.Hook{stateWriter(filepath.Join(hookOut, "prestart"))}, //nolint:staticcheck // deprecated
@@ -81,10 +83,13 @@ func checkpointRestore(t *testing.T, rt string, systemd bool) {
 	}
 	out.Close()
 	atCheckpoint := readCount(t, counter)
-	// As in a fresh copy of the image (podman's restore --import): the
-	// bind mount's mount point, made by create, is gone; restore makes it.
-	if err := os.Remove(filepath.Join(bundle, "rootfs/data")); err != nil {
-		t.Fatalf("the mount point create made: %v", err)
+	// As in a fresh copy of the image (podman's restore --import) with a
+	// fresh volume: the mount points create made, in the rootfs and in the
+	// /data bind's source, are gone; restore makes them.
+	for _, made := range []string{filepath.Join(data, "sub"), filepath.Join(bundle, "rootfs/data")} {
+		if err := os.Remove(made); err != nil {
+			t.Fatalf("the mount point create made: %v", err)
+		}
 	}
 
 	pidFile := filepath.Join(t.TempDir(), "pid")
@@ -113,9 +118,12 @@ func checkpointRestore(t *testing.T, rt string, systemd bool) {
 	if tick := firstTick(t, out); tick <= atCheckpoint {
 		t.Errorf("the new stdout's first line is tick %d: the count was %d at checkpoint, so the process started afresh", tick, atCheckpoint)
 	}
-	h.must("exec", id, "sh", "-c", "echo restored > /data/x")
+	h.must("exec", id, "sh", "-c", "echo restored > /data/x; echo restored > /data/sub/y")
 	if got, err := os.ReadFile(filepath.Join(data, "x")); err != nil || string(got) != "restored\n" {
 		t.Errorf("the bind mount after restore: %q, %v", got, err)
+	}
+	if got, err := os.ReadFile(filepath.Join(sub, "y")); err != nil || string(got) != "restored\n" {
+		t.Errorf("the nested bind mount after restore: %q, %v", got, err)
 	}
 
 	// containerd pauses a task before it checkpoints it.

@@ -1,4 +1,4 @@
-// Command go-cli-linked is the floor case's third probe
+// Command go-cli-linked is one of the floor case's probes
 // (tests/bench/floor.go): go-cli with the library linked and its App
 // built but never run. Its peak RSS against go-cli's says whether
 // parsing a hot command line by hand, with urfave/cli still in the

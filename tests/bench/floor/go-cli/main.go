@@ -1,4 +1,4 @@
-// Command go-cli is the floor case's second probe (tests/bench/floor.go):
+// Command go-cli is one of the floor case's probes (tests/bench/floor.go):
 // go-start plus urfave/cli/v2, hull's command-line library, parsing a
 // `run --bundle B ID` command line and doing nothing with it. Its peak
 // RSS less go-start's is what the library alone costs a hull command.
