@@ -25,23 +25,7 @@ func TestMain(m *testing.M) {
 // and runc (the boot case aside: seconds per boot) and checks that every
 // cell has a number, the JSON holds every sample and nothing is left.
 func TestBenchSmoke(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: it creates containers")
-	}
-	hull, rootfs := os.Getenv("HULL_BINARY"), os.Getenv("HULL_ROOTFS")
-	if hull == "" || rootfs == "" {
-		t.Skip("HULL_BINARY and HULL_ROOTFS unset (make test sets them)")
-	}
-	for _, p := range []string{hull, filepath.Join(rootfs, "bin", "true")} {
-		if _, err := os.Stat(p); err != nil {
-			t.Skipf("%v (make build rootfs)", err)
-		}
-	}
-	for _, rt := range []string{"crun", "runc", "cc"} {
-		if _, err := exec.LookPath(rt); err != nil {
-			t.Skipf("%s not installed: %v", rt, err)
-		}
-	}
+	hull, rootfs := requireBench(t)
 	jsonPath := filepath.Join(t.TempDir(), "bench.json")
 	cases := "run,cycle,exec,run100,runlim"
 	text := runBench(t, "-hull", hull, "-rootfs", rootfs, "-cases", cases, "-n", "1", "-warmup", "0",
@@ -109,18 +93,7 @@ func checkSmokeJSON(t *testing.T, path string, cases []string) {
 // runtime's `--version` and the probe get a peak RSS that a process has,
 // in the table and in the JSON.
 func TestFloorSmoke(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the bench makes cgroups")
-	}
-	hull, rootfs := os.Getenv("HULL_BINARY"), os.Getenv("HULL_ROOTFS")
-	if hull == "" || rootfs == "" {
-		t.Skip("HULL_BINARY and HULL_ROOTFS unset (make test sets them)")
-	}
-	for _, rt := range []string{"crun", "runc", "cc"} {
-		if _, err := exec.LookPath(rt); err != nil {
-			t.Skipf("%s not installed: %v", rt, err)
-		}
-	}
+	hull, rootfs := requireBench(t)
 	dir := t.TempDir()
 	probe := filepath.Join(dir, "go-start")
 	if out, err := exec.Command("go", "build", "-o", probe, "./floor/go-start").CombinedOutput(); err != nil {
@@ -181,4 +154,28 @@ func runBench(t *testing.T, args ...string) string {
 	}
 	t.Logf("bench output:\n%s", out)
 	return string(out)
+}
+
+// requireBench returns HULL_BINARY and HULL_ROOTFS, or skips the test
+// saying what the bench lacks here.
+func requireBench(t *testing.T) (hull, rootfs string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: it creates containers and cgroups")
+	}
+	hull, rootfs = os.Getenv("HULL_BINARY"), os.Getenv("HULL_ROOTFS")
+	if hull == "" || rootfs == "" {
+		t.Skip("HULL_BINARY and HULL_ROOTFS unset (make test sets them)")
+	}
+	for _, p := range []string{hull, filepath.Join(rootfs, "bin", "true")} {
+		if _, err := os.Stat(p); err != nil {
+			t.Skipf("%v (make build rootfs)", err)
+		}
+	}
+	for _, rt := range []string{"crun", "runc", "cc"} {
+		if _, err := exec.LookPath(rt); err != nil {
+			t.Skipf("%s not installed: %v", rt, err)
+		}
+	}
+	return hull, rootfs
 }
