@@ -142,14 +142,9 @@ func (c *Container) freezerDir() (string, error) {
 func checkpointMounts(spec *specs.Spec, bundle, rootfs string) []criu.BindMount {
 	var out []criu.BindMount
 	for _, m := range spec.Mounts {
-		if !oci.IsBind(m) {
-			continue
+		if src, _ := bindSource(m, bundle); src != "" {
+			out = append(out, criu.BindMount{Destination: resolveInRootfs(rootfs, m.Destination), Source: src})
 		}
-		src := m.Source
-		if !filepath.IsAbs(src) {
-			src = filepath.Join(bundle, src)
-		}
-		out = append(out, criu.BindMount{Destination: resolveInRootfs(rootfs, m.Destination), Source: src})
 	}
 	return out
 }
