@@ -47,7 +47,8 @@ HULLTAGS  := urfave_cli_no_docs osusergo netgo
 comma     := ,
 MODGODEBUG = $(shell $(GO) list -tags '$(HULLTAGS)' -f '{{.DefaultGODEBUG}}' ./cmd/hull)
 HULLGODEBUG = $(if $(MODGODEBUG),$(MODGODEBUG)$(comma))memprofilerate=0
-HULLLDFLAGS = $(LDFLAGS) -X runtime.godebugDefault=$(HULLGODEBUG) $(if $(filter 1,$(STATIC)),-linkmode external -extldflags -static)
+STATICLD  := -linkmode external -extldflags -static
+HULLLDFLAGS = $(LDFLAGS) -X runtime.godebugDefault=$(HULLGODEBUG) $(if $(filter 1,$(STATIC)),$(STATICLD))
 
 # The C library: static hull and hull-nspawn are linked against musl where
 # musl-gcc is installed (tests/deps.sh installs it), as the C stage is, else
@@ -63,7 +64,7 @@ MUSL_INC  := $(BUILD)/musl-include
 MUSL_LIB  := $(BUILD)/musl-lib
 HULL_CC   ?= $(if $(filter 1,$(STATIC)),$(or $(MUSL_CC),$(CC)),$(CC))
 HULL_MUSL := $(filter musl-gcc,$(notdir $(HULL_CC)))
-HULLENV   = CGO_ENABLED=1 CC='$(HULL_CC)' $(if $(HULL_MUSL),CGO_CFLAGS='-O2 -g -isystem $(MUSL_INC) -DHULL_MUSL' CGO_LDFLAGS='-L$(MUSL_LIB)')
+HULLENV   = CGO_ENABLED=1 CC='$(HULL_CC)' $(if $(HULL_MUSL),CGO_CFLAGS='-O2 -g -isystem $(MUSL_INC)' CGO_LDFLAGS='-L$(MUSL_LIB)')
 HULLBTAGS = $(HULLTAGS)$(if $(HULL_MUSL), musl)
 # Stamps: the kernel headers' links (the stage and hull on musl), the
 # libseccomp links (hull on musl alone), and how hull is built, rewritten
@@ -127,9 +128,7 @@ $(STUBINIT): $(wildcard cmd/hull-stubinit/*.go cmd/hull-stubinit/*.s) go.mod go.
 # it at the system's (linux-libc-dev) through a directory of links.
 # (A musl cross compiler under another name brings its own kernel headers.)
 STAGE_CFLAGS ?=
-ifeq ($(origin STAGE_CC),undefined)
-STAGE_CC  := $(shell command -v musl-gcc 2>/dev/null || echo $(CC))
-endif
+STAGE_CC  ?= $(or $(MUSL_CC),$(CC))
 STAGE_MUSL := $(filter musl-gcc,$(notdir $(STAGE_CC)))
 STAGESRC  := $(addprefix libcontainer/nsenter/,stage_main.c nsenter.c finish.c nsenter.h faults.h errtext.h)
 $(STAGE): $(STAGESRC) $(if $(STAGE_MUSL),$(MUSLHDRS))
@@ -158,7 +157,7 @@ test: build rootfs lint test-libc
 # it is; go test links them against the system's glibc otherwise.
 CPKGS     := ./libcontainer/seccomp ./libcontainer/sigcatch ./libcontainer/nsenter ./internal/threadmem ./internal/threadslack
 test-libc: $(if $(HULL_MUSL),$(MUSLSECC))
-	$(if $(HULL_MUSL),$(HULLENV) $(GO) test -count=1 -tags '$(HULLBTAGS)' -ldflags '-linkmode external -extldflags -static' $(CPKGS),@echo "hull is not linked against musl: its C packages are tested by go test")
+	$(if $(HULL_MUSL),$(HULLENV) $(GO) test -count=1 -tags '$(HULLBTAGS)' -ldflags '$(STATICLD)' $(CPKGS),@echo "hull is not linked against musl: its C packages are tested by go test")
 
 unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /tests)

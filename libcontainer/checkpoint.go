@@ -142,7 +142,7 @@ func (c *Container) freezerDir() (string, error) {
 func checkpointMounts(spec *specs.Spec, bundle, rootfs string) []criu.BindMount {
 	var out []criu.BindMount
 	for _, m := range spec.Mounts {
-		if src, _ := bindSource(m, bundle); src != "" {
+		if src := bindSourcePath(m, bundle); src != "" {
 			out = append(out, criu.BindMount{Destination: resolveInRootfs(rootfs, m.Destination), Source: src})
 		}
 	}
@@ -193,16 +193,24 @@ func enclosingMount(dests []string, i int) int {
 	return best
 }
 
-// bindSource is a bind mount's source, absolute (a relative one is the
-// bundle's, as create takes it), and whether it is a directory; "" for
-// other mounts. A source that cannot be read counts as a directory.
-func bindSource(m specs.Mount, bundle string) (string, bool) {
+// bindSourcePath is a bind mount's source, absolute (a relative one is
+// the bundle's, as create takes it); "" for other mounts.
+func bindSourcePath(m specs.Mount, bundle string) string {
 	if !oci.IsBind(m) {
-		return "", false
+		return ""
 	}
-	src := m.Source
-	if !filepath.IsAbs(src) {
-		src = filepath.Join(bundle, src)
+	if filepath.IsAbs(m.Source) {
+		return m.Source
+	}
+	return filepath.Join(bundle, m.Source)
+}
+
+// bindSource is bindSourcePath and whether the source is a directory (one
+// that cannot be read counts as a directory).
+func bindSource(m specs.Mount, bundle string) (string, bool) {
+	src := bindSourcePath(m, bundle)
+	if src == "" {
+		return "", false
 	}
 	st, err := os.Stat(src)
 	return src, err != nil || st.IsDir()

@@ -403,12 +403,7 @@ func (c *Container) serveInit(sync *os.File, cfg *initConfig, pid int) error {
 // runtimeHooks runs prestart and createRuntime hooks, in hull's namespaces.
 func (c *Container) runtimeHooks(cfg *initConfig) error {
 	c.Spec = cfg.Spec
-	st := c.specState(specs.StateCreating)
-	//lint:ignore SA1019 deprecated by the spec, still honoured by runtimes
-	if err := hooks.Run("prestart", cfg.Spec.Hooks.Prestart, st); err != nil {
-		return err
-	}
-	return hooks.Run("createRuntime", cfg.Spec.Hooks.CreateRuntime, st)
+	return hooks.RunRuntime(cfg.Spec.Hooks, c.specState(specs.StateCreating))
 }
 
 // buildRootfs builds the init's rootfs (parentBuildsRootfs) and hands the

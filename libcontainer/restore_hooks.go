@@ -142,8 +142,6 @@ func runRestoreHooks(path, initPid string) error {
 	if err := os.WriteFile(filepath.Join(filepath.Dir(path), restoreHooksBegan), nil, 0o600); err != nil {
 		return fmt.Errorf("restore hooks: %w", err)
 	}
-	if err := hooks.Run("prestart", h.Prestart, &h.State); err != nil {
-		return err
-	}
-	return hooks.Run("createRuntime", h.CreateRuntime, &h.State)
+	//lint:ignore SA1019 deprecated by the spec, still honoured by runtimes
+	return hooks.RunRuntime(&specs.Hooks{Prestart: h.Prestart, CreateRuntime: h.CreateRuntime}, &h.State) //nolint:staticcheck // deprecated, still in the spec
 }

@@ -134,11 +134,6 @@ func TestRunRestoreHooks(t *testing.T) {
 					t.Errorf("%s ran in %q, want the restore's working directory %s", filepath.Base(f), cwd, restoreCwd)
 				}
 			}
-			if tc.failing {
-				if _, err := os.Stat(created); err == nil {
-					t.Error("createRuntime ran after prestart failed")
-				}
-			}
 		})
 	}
 }

@@ -1,6 +1,7 @@
 /*
- * What each thread of a hull command costs in memory layout: every thread
- * shares glibc's main malloc arena, and a thread's stack is 256 KiB.
+ * What each thread of a hull command costs in memory layout: with glibc
+ * every thread shares the main malloc arena (musl's malloc has no arenas),
+ * and a thread's stack is 256 KiB.
  *
  * On this project's machine a first touch of a page costs 11-18 us, and one
  * that needs a new page-table page (the first page touched in a 2 MiB
@@ -21,7 +22,7 @@
  *   region of its own. The Go runtime records the size pthread reports as
  *   the thread's system stack (runtime/cgo's _cgo_sys_thread_start), so
  *   its stack checks stay right; what runs there is the scheduler, cgo's
- *   helpers and hull's wrappers (hugeheap, threadslack), a few KiB. The
+ *   helpers and hull's wrapper (threadslack), a few KiB. The
  *   C code that needs more, libseccomp's filter compiler, runs on the main
  *   goroutine, which hull locks to the main thread and its 8 MiB stack
  *   (cmd/internal/hullcmd's init); moved to another goroutine it would

@@ -24,6 +24,20 @@ func Run(kind string, hooks []specs.Hook, state *specs.State) error {
 	return run(kind, hooks, state, true)
 }
 
+// RunRuntime runs the hooks a create runs in the runtime's namespaces
+// once the container's exist, and a restore once criu has made them:
+// prestart, then createRuntime, stopping at the first failure.
+func RunRuntime(h *specs.Hooks, state *specs.State) error {
+	if h == nil {
+		return nil
+	}
+	//lint:ignore SA1019 deprecated by the spec, still honoured by runtimes
+	if err := Run("prestart", h.Prestart, state); err != nil { //nolint:staticcheck // deprecated, still in the spec
+		return err
+	}
+	return Run("createRuntime", h.CreateRuntime, state)
+}
+
 // RunAll runs every hook even when some fail and returns all failures: for
 // poststart and poststop, where the spec has the runtime only warn and go
 // on "as if the hook had succeeded".

@@ -303,7 +303,8 @@ static pid_t clone_child(int cgroup_fd)
  * from any other thread it signals the stale id. The descriptor is musl's
  * own (src/internal/pthread_impl.h, 1.2): the field is checked in
  * the parent, where it must hold the parent's id, before the child writes
- * its own id in it. The HULL_MUSL define comes from the Makefile.
+ * its own id in it. The HULL_MUSL define comes with the musl build tag
+ * (musl_on.go).
  */
 #if defined(__x86_64__)
 #define MUSL_TID_OFFSET 48 /* after self, dtv, prev, next, sysinfo, canary */

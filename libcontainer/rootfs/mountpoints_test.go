@@ -15,28 +15,29 @@ func TestMakeMountpoints(t *testing.T) {
 		point   Mountpoint
 		check   string // the path in the rootfs that must now exist
 		dir     bool
+		keep    string // the content the existing file keeps
 		wantErr string
 	}{
-		{"a missing directory and its parents", nil, Mountpoint{Path: "/a/b/c", Dir: true}, "a/b/c", true, ""},
-		{"a missing file", nil, Mountpoint{Path: "/etc/hosts"}, "etc/hosts", false, ""},
+		{"a missing directory and its parents", nil, Mountpoint{Path: "/a/b/c", Dir: true}, "a/b/c", true, "", ""},
+		{"a missing file", nil, Mountpoint{Path: "/etc/hosts"}, "etc/hosts", false, "", ""},
 		{"one that exists is kept", func(t *testing.T, root string) {
 			mustWrite(t, filepath.Join(root, "etc/hosts"), "keep")
-		}, Mountpoint{Path: "/etc/hosts"}, "etc/hosts", false, ""},
+		}, Mountpoint{Path: "/etc/hosts"}, "etc/hosts", false, "keep", ""},
 		{"a symlink resolves inside the rootfs", func(t *testing.T, root string) {
 			if err := os.Symlink("/inside", filepath.Join(root, "data")); err != nil {
 				t.Fatal(err)
 			}
-		}, Mountpoint{Path: "/data/x", Dir: true}, "inside/x", true, ""},
+		}, Mountpoint{Path: "/data/x", Dir: true}, "inside/x", true, "", ""},
 		{"an absolute symlink to the host stays in", func(t *testing.T, root string) {
 			if err := os.Symlink(hostDir, filepath.Join(root, "escape")); err != nil {
 				t.Fatal(err)
 			}
-		}, Mountpoint{Path: "/escape/x", Dir: true}, strings.TrimPrefix(hostDir, "/") + "/x", true, ""},
+		}, Mountpoint{Path: "/escape/x", Dir: true}, strings.TrimPrefix(hostDir, "/") + "/x", true, "", ""},
 		{"strict refuses a symlink", func(t *testing.T, root string) {
 			if err := os.Symlink("/elsewhere", filepath.Join(root, "proc")); err != nil {
 				t.Fatal(err)
 			}
-		}, Mountpoint{Path: "/proc", Dir: true, Strict: true}, "", true, "mount point /proc"},
+		}, Mountpoint{Path: "/proc", Dir: true, Strict: true}, "", true, "", "mount point /proc"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
@@ -64,8 +65,8 @@ func TestMakeMountpoints(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(hostDir, "x")); err == nil {
 				t.Errorf("made %s on the host", filepath.Join(hostDir, "x"))
 			}
-			if tc.name == "one that exists is kept" {
-				if data, _ := os.ReadFile(filepath.Join(root, tc.check)); string(data) != "keep" {
+			if tc.keep != "" {
+				if data, _ := os.ReadFile(filepath.Join(root, tc.check)); string(data) != tc.keep {
 					t.Errorf("the existing file was replaced: %q", data)
 				}
 			}

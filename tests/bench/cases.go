@@ -53,10 +53,14 @@ type benchCase struct {
 	setup    func(ctx context.Context, b *bench, rt *runtimeUnderTest) (any, error)
 	run      func(ctx context.Context, b *bench, rt *runtimeUnderTest, st any) (map[string]float64, error)
 	teardown func(b *bench, rt *runtimeUnderTest, st any) error
+	// after, for a case measured once, prints what it measured beside its
+	// table (the floor case's probes).
+	after func(b *bench, w io.Writer)
 	// machines: the case also runs non-OCI machine managers (nspawn).
 	machines bool
 	// once: the case is not measured per regime (the boot case: seconds
-	// per sample, where a pause of 20 or 100 ms changes nothing).
+	// per sample, where a pause of 20 or 100 ms changes nothing; the
+	// floor case: a command's start alone).
 	once bool
 }
 

@@ -44,6 +44,7 @@ func floorCase() benchCase {
 		warmup:  func(c config) int { return c.warmup },
 		iters:   func(c config) int { return c.n },
 		prepare: measureProbes,
+		after:   (*bench).writeFloor,
 		run:     runVersion,
 		once:    true,
 	}

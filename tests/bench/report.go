@@ -60,10 +60,12 @@ func prepare(ctx context.Context, cfg config, tmp, cg, hide string) (*bench, err
 	return b, nil
 }
 
-// table is the results of one regime (or of the boot case).
+// table is the results of one regime (or of a case measured once); after,
+// when set, prints what the case measured beside its table.
 type table struct {
 	regime regime
 	res    *results
+	after  func(io.Writer)
 }
 
 // startTable makes the results that the next cases fill: the OCI
@@ -76,7 +78,7 @@ func (b *bench) startTable(rg regime, machines bool) {
 		}
 	}
 	b.regime, b.res = rg, newResults(cols)
-	b.tables = append(b.tables, table{rg, b.res})
+	b.tables = append(b.tables, table{regime: rg, res: b.res})
 }
 
 func (b *bench) writeHeader(w io.Writer) {
@@ -120,8 +122,8 @@ func (b *bench) report(w io.Writer) {
 		t.res.finish()
 		fmt.Fprintf(w, "\n### %s\n\n", t.regime.title)
 		t.res.writeTable(w, subject)
-		if t.regime.name == "floor" {
-			b.writeFloor(w)
+		if t.after != nil {
+			t.after(w)
 		}
 		var notes strings.Builder
 		t.res.writeNotes(&notes)

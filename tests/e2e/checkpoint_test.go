@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/libcontainer/cgroups"
 	"github.com/hull-runtime/hull/tests/testenv"
 )
 
@@ -40,7 +40,7 @@ func TestCheckpointRefusals(t *testing.T) {
 		{[]string{"checkpoint", "--manage-cgroups-mode", "bogus"}, `--manage-cgroups-mode "bogus": must be one of`},
 		{[]string{"checkpoint", "--empty-ns", "ipc"}, `--empty-ns "ipc": only network`},
 	}
-	if cgroupV2Host() {
+	if cgroups.UnifiedHost() {
 		cases = append(cases, struct {
 			args []string
 			want string
@@ -68,7 +68,7 @@ func TestCheckpointRefusals(t *testing.T) {
 // TestRestoreLeavesNothing.)
 func TestRestoreOnV1Refused(t *testing.T) {
 	t.Parallel()
-	if cgroupV2Host() {
+	if cgroups.UnifiedHost() {
 		t.Skip("this host is cgroup v2: tests/guest covers restore there")
 	}
 	img := t.TempDir()
@@ -78,11 +78,6 @@ func TestRestoreOnV1Refused(t *testing.T) {
 		t.Errorf("want a refusal naming cgroup v2: %s", r)
 	}
 	assertNothingLeft(t, c)
-}
-
-func cgroupV2Host() bool {
-	var st unix.Statfs_t
-	return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
 }
 
 // TestHullAsCriuActionScript: a restore with prestart or createRuntime

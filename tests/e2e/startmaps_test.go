@@ -112,7 +112,8 @@ func threadStacks(calls []string) []uint64 {
 // TestCommandStartMappings: a `hull run` (the command, its C stage and the
 // container) makes no malloc arena beyond the main one (internal/threadmem:
 // glibc reserves each with PROT_NONE and MAP_NORESERVE, which the Go
-// runtime never passes), gives its threads small stacks (256 KiB and a
+// runtime never passes; musl's malloc has no arenas, so against a hull
+// linked with musl that check holds by construction), gives its threads small stacks (256 KiB and a
 // guard, not RLIMIT_STACK's 8 MiB; see threadStacks), and
 // records no heap profile sample (the Makefile's memprofilerate=0). The
 // control: with memprofilerate set in GODEBUG, the same run maps the
