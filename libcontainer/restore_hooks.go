@@ -38,11 +38,8 @@ const (
 	setupNamespaces   = "setup-namespaces"
 )
 
-// restoreHooks is the file's content. Cwd is the restore's working
-// directory, where create's hooks run too: criu runs its action scripts
-// in its work directory.
+// restoreHooks is the file's content.
 type restoreHooks struct {
-	Cwd           string       `json:"cwd"`
 	State         specs.State  `json:"state"`
 	Prestart      []specs.Hook `json:"prestart,omitempty"`
 	CreateRuntime []specs.Hook `json:"createRuntime,omitempty"`
@@ -60,14 +57,10 @@ func (c *Container) prepareRestoreHooks(r *criu.Restore, spec *specs.Spec) error
 	if err != nil {
 		return fmt.Errorf("restore hooks: find hull's own binary for criu's action script: %w", err)
 	}
-	cwd, err := os.Getwd()
-	if err != nil {
-		return fmt.Errorf("restore hooks: %w", err)
-	}
 	st := specs.State{Version: specs.Version, ID: c.ID, Status: specs.StateCreating, Bundle: c.Bundle,
 		Annotations: spec.Annotations}
 	//lint:ignore SA1019 deprecated by the spec, still honoured by runtimes
-	data, err := json.Marshal(restoreHooks{Cwd: cwd, State: st, Prestart: h.Prestart, CreateRuntime: h.CreateRuntime}) //nolint:staticcheck // deprecated, still in the spec
+	data, err := json.Marshal(restoreHooks{State: st, Prestart: h.Prestart, CreateRuntime: h.CreateRuntime}) //nolint:staticcheck // deprecated, still in the spec
 	if err != nil {
 		return fmt.Errorf("restore hooks: %w", err)
 	}
@@ -134,11 +127,6 @@ func runRestoreHooks(path, initPid string) error {
 		return fmt.Errorf("restore hooks: criu gave no init pid (CRTOOLS_INIT_PID=%q)", initPid)
 	}
 	h.State.Pid = pid
-	if h.Cwd != "" {
-		if err := os.Chdir(h.Cwd); err != nil {
-			return fmt.Errorf("restore hooks: the restore's working directory: %w", err)
-		}
-	}
 	if err := os.WriteFile(filepath.Join(filepath.Dir(path), restoreHooksBegan), nil, 0o600); err != nil {
 		return fmt.Errorf("restore hooks: %w", err)
 	}

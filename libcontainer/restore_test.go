@@ -33,7 +33,7 @@ func restoringContainer(t *testing.T) *Container {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	return &Container{dir: d, Saved: Saved{ID: "r1", Bundle: "/bundles/r1"}}
+	return &Container{dir: d, Saved: Saved{ID: "r1", Bundle: t.TempDir()}}
 }
 
 func TestPrepareRestoreHooks(t *testing.T) {
@@ -90,8 +90,7 @@ func TestRunRestoreHooks(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := restoringContainer(t)
-			out, restoreCwd := t.TempDir(), t.TempDir()
-			t.Chdir(restoreCwd) // the restore's; criu runs its script elsewhere
+			out := t.TempDir()
 			pre, created := filepath.Join(out, "prestart"), filepath.Join(out, "createRuntime")
 			//lint:ignore SA1019 deprecated by the spec, still honoured by runtimes
 			hooks := &specs.Hooks{Prestart: []specs.Hook{stateHook(pre)}, CreateRuntime: []specs.Hook{stateHook(created)}} //nolint:staticcheck // deprecated
@@ -103,7 +102,7 @@ func TestRunRestoreHooks(t *testing.T) {
 			if err := c.prepareRestoreHooks(&r, &specs.Spec{Hooks: hooks, Annotations: map[string]string{"a": "1"}}); err != nil {
 				t.Fatal(err)
 			}
-			t.Chdir(t.TempDir())
+			t.Chdir(t.TempDir()) // criu runs its action script in its work directory
 			err := RunRestoreHooks(c.dir.File(restoreHooksFile), tc.action, tc.pid)
 			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
 				t.Fatalf("error %v, want %q", err, tc.wantErr)
@@ -127,11 +126,11 @@ func TestRunRestoreHooks(t *testing.T) {
 				if rerr != nil || json.Unmarshal(data, &st) != nil {
 					t.Fatalf("%s: %v %q", filepath.Base(f), rerr, data)
 				}
-				if st.Pid != 4242 || st.ID != "r1" || st.Status != specs.StateCreating || st.Bundle != "/bundles/r1" || st.Annotations["a"] != "1" {
+				if st.Pid != 4242 || st.ID != "r1" || st.Status != specs.StateCreating || st.Bundle != c.Bundle || st.Annotations["a"] != "1" {
 					t.Errorf("%s got state %+v", filepath.Base(f), st)
 				}
-				if cwd, _ := os.ReadFile(f + ".cwd"); strings.TrimSpace(string(cwd)) != restoreCwd {
-					t.Errorf("%s ran in %q, want the restore's working directory %s", filepath.Base(f), cwd, restoreCwd)
+				if cwd, _ := os.ReadFile(f + ".cwd"); strings.TrimSpace(string(cwd)) != c.Bundle {
+					t.Errorf("%s ran in %q, want the bundle %s", filepath.Base(f), cwd, c.Bundle)
 				}
 			}
 		})

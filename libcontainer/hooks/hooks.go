@@ -1,5 +1,6 @@
 // Package hooks runs OCI lifecycle hooks: each hook gets the container's
-// state JSON on stdin, its own args and env, and is killed at its timeout.
+// state JSON on stdin, its own args and env, runs in the bundle directory
+// (those run in the runtime's namespaces) and is killed at its timeout.
 package hooks
 
 import (
@@ -8,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"time"
 
@@ -54,8 +56,12 @@ func run(kind string, hooks []specs.Hook, state *specs.State, stopAtFailure bool
 		return err
 	}
 	var errs []error
+	dir := ""
+	if kind != "createContainer" && kind != "startContainer" { // those run in the container's mount namespace
+		dir = workDir(state.Bundle)
+	}
 	for i, h := range hooks {
-		if err := runOne(h, input); err != nil {
+		if err := runOne(h, input, dir); err != nil {
 			errs = append(errs, fmt.Errorf("hooks.%s[%d] %s: %w", kind, i, h.Path, err))
 			if stopAtFailure {
 				break
@@ -65,7 +71,18 @@ func run(kind string, hooks []specs.Hook, state *specs.State, stopAtFailure bool
 	return errors.Join(errs...)
 }
 
-func runOne(h specs.Hook, input []byte) error {
+// workDir is where the hooks that run in the runtime's namespaces run:
+// the bundle directory, as under runc and crun, which change into it (a
+// hook may name files relative to it); the caller's when the bundle is
+// gone (a delete after the engine removed it).
+func workDir(bundle string) string {
+	if st, err := os.Stat(bundle); bundle == "" || err != nil || !st.IsDir() {
+		return ""
+	}
+	return bundle
+}
+
+func runOne(h specs.Hook, input []byte, dir string) error {
 	ctx := context.Background()
 	if h.Timeout != nil {
 		var cancel context.CancelFunc
@@ -78,6 +95,7 @@ func runOne(h specs.Hook, input []byte) error {
 	} else {
 		cmd.Args = []string{h.Path}
 	}
+	cmd.Dir = dir
 	cmd.Env = h.Env
 	if cmd.Env == nil {
 		cmd.Env = []string{}

@@ -35,6 +35,33 @@ func TestStateArgsEnv(t *testing.T) {
 	}
 }
 
+// TestRunsInTheBundle: a hook's working directory is the bundle, as under
+// runc and crun; the caller's when the bundle is gone.
+func TestRunsInTheBundle(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "pwd")
+	here, _ := os.Getwd()
+	for _, tc := range []struct {
+		name, bundle, want string
+	}{
+		{"the bundle", t.TempDir(), ""},
+		{"a bundle that is gone", "/nonexistent/bundle", here},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := tc.want
+			if want == "" {
+				want = tc.bundle
+			}
+			st := &specs.State{Version: specs.Version, ID: "c1", Status: specs.StateStopped, Bundle: tc.bundle}
+			if err := Run("poststop", []specs.Hook{shHook(`pwd > "$1"`, "sh", out)}, st); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := os.ReadFile(out); strings.TrimSpace(string(got)) != want {
+				t.Errorf("the hook ran in %q, want %s", got, want)
+			}
+		})
+	}
+}
+
 func TestFailureStopsOrGoesOn(t *testing.T) {
 	dir := t.TempDir()
 	hooks := []specs.Hook{shHook("exit 3"), shHook("touch " + filepath.Join(dir, "second"))}

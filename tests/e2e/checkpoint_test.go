@@ -94,7 +94,7 @@ func TestHullAsCriuActionScript(t *testing.T) {
 	out := filepath.Join(dir, "prestart.out")
 	write := func(hook string) string {
 		path := filepath.Join(t.TempDir(), "restore-hooks.json")
-		content := `{"cwd":"` + dir + `","state":{"ociVersion":"1.2.0","id":"r1","status":"creating","bundle":"/b"},"prestart":[` + hook + `]}`
+		content := `{"state":{"ociVersion":"1.2.0","id":"r1","status":"creating","bundle":"` + dir + `"},"prestart":[` + hook + `]}`
 		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}

@@ -219,3 +219,36 @@ func TestHookTimeout(t *testing.T) {
 		t.Errorf("timed-out hook %d still runs", pid)
 	}
 }
+
+// TestHooksRunInTheBundle: the hooks run in the runtime's namespaces
+// (prestart, createRuntime, poststart, poststop) run in the bundle
+// directory, whatever the caller's: runc changes into it, so a hook may
+// name files relative to it. runc is the control.
+func TestHooksRunInTheBundle(t *testing.T) {
+	t.Parallel()
+	kinds := []string{"prestart", "createRuntime", "poststart", "poststop"}
+	for _, c := range withControls(t, nil) {
+		out := t.TempDir()
+		pwd := func(kind string) []specs.Hook {
+			return []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", `pwd > "$1"`, "sh", filepath.Join(out, kind)}}}
+		}
+		c.Spec.Process.Args = []string{"true"}
+		c.Spec.Hooks = &specs.Hooks{
+			//lint:ignore SA1019 deprecated by the spec, still honoured by runtimes
+			Prestart:      pwd("prestart"), //nolint:staticcheck // deprecated, still in the spec
+			CreateRuntime: pwd("createRuntime"),
+			Poststart:     pwd("poststart"),
+			Poststop:      pwd("poststop"),
+		}
+		c.writeSpec()
+		if r := c.run(); r.Code != 0 {
+			t.Fatalf("%s run: %s", c.runtimeName(), r)
+		}
+		for _, kind := range kinds {
+			got, err := os.ReadFile(filepath.Join(out, kind))
+			if err != nil || strings.TrimSpace(string(got)) != c.Bundle {
+				t.Errorf("%s: the %s hook ran in %q (%v), want the bundle %s", c.runtimeName(), kind, strings.TrimSpace(string(got)), err, c.Bundle)
+			}
+		}
+	}
+}
