@@ -158,24 +158,22 @@ func checkpointMounts(spec *specs.Spec, bundle, rootfs string) []criu.BindMount 
 // kernel's). The nearest enclosing mount decides, the last of equals being
 // the one on top. A bind mount of a file needs a file.
 func restoreMountpoints(spec *specs.Spec, bundle, rootfsDir string) []rootfs.Mountpoint {
-	dests := make([]string, len(spec.Mounts))
+	n := len(spec.Mounts)
+	dests, srcs, srcIsDir := make([]string, n), make([]string, n), make([]bool, n)
 	for i, m := range spec.Mounts {
 		dests[i] = filepath.Clean("/" + m.Destination)
+		srcs[i], srcIsDir[i] = bindSource(m, bundle)
 	}
 	var out []rootfs.Mountpoint
 	for i, m := range spec.Mounts {
 		root, path := rootfsDir, dests[i]
 		if j := enclosingMount(dests, i); j >= 0 {
-			src, isDir := bindSource(spec.Mounts[j], bundle)
-			if src == "" || !isDir {
+			if srcs[j] == "" || !srcIsDir[j] {
 				continue
 			}
-			root, path = src, strings.TrimPrefix(path, strings.TrimSuffix(dests[j], "/"))
+			root, path = srcs[j], strings.TrimPrefix(path, strings.TrimSuffix(dests[j], "/"))
 		}
-		dir := true
-		if src, isDir := bindSource(m, bundle); src != "" && !isDir {
-			dir = false
-		}
+		dir := srcs[i] == "" || srcIsDir[i]
 		out = append(out, rootfs.Mountpoint{Root: root, Path: path, Dir: dir, Strict: m.Type == "proc" || m.Type == "sysfs"})
 	}
 	return out

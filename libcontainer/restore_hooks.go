@@ -38,11 +38,11 @@ const (
 	setupNamespaces   = "setup-namespaces"
 )
 
-// restoreHooks is the file's content.
+// restoreHooks is the file's content: the state the hooks get, and the
+// spec's prestart and createRuntime hooks alone.
 type restoreHooks struct {
-	State         specs.State  `json:"state"`
-	Prestart      []specs.Hook `json:"prestart,omitempty"`
-	CreateRuntime []specs.Hook `json:"createRuntime,omitempty"`
+	State specs.State `json:"state"`
+	Hooks specs.Hooks `json:"hooks"`
 }
 
 // prepareRestoreHooks writes the hooks file and makes hull r's action
@@ -60,7 +60,7 @@ func (c *Container) prepareRestoreHooks(r *criu.Restore, spec *specs.Spec) error
 	st := specs.State{Version: specs.Version, ID: c.ID, Status: specs.StateCreating, Bundle: c.Bundle,
 		Annotations: spec.Annotations}
 	//lint:ignore SA1019 deprecated by the spec, still honoured by runtimes
-	data, err := json.Marshal(restoreHooks{State: st, Prestart: h.Prestart, CreateRuntime: h.CreateRuntime}) //nolint:staticcheck // deprecated, still in the spec
+	data, err := json.Marshal(restoreHooks{State: st, Hooks: specs.Hooks{Prestart: h.Prestart, CreateRuntime: h.CreateRuntime}}) //nolint:staticcheck // deprecated, still in the spec
 	if err != nil {
 		return fmt.Errorf("restore hooks: %w", err)
 	}
@@ -130,6 +130,5 @@ func runRestoreHooks(path, initPid string) error {
 	if err := os.WriteFile(filepath.Join(filepath.Dir(path), restoreHooksBegan), nil, 0o600); err != nil {
 		return fmt.Errorf("restore hooks: %w", err)
 	}
-	//lint:ignore SA1019 deprecated by the spec, still honoured by runtimes
-	return hooks.RunRuntime(&specs.Hooks{Prestart: h.Prestart, CreateRuntime: h.CreateRuntime}, &h.State) //nolint:staticcheck // deprecated, still in the spec
+	return hooks.RunRuntime(&h.Hooks, &h.State)
 }

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -94,7 +93,7 @@ func TestHullAsCriuActionScript(t *testing.T) {
 	out := filepath.Join(dir, "prestart.out")
 	write := func(hook string) string {
 		path := filepath.Join(t.TempDir(), "restore-hooks.json")
-		content := `{"state":{"ociVersion":"1.2.0","id":"r1","status":"creating","bundle":"` + dir + `"},"prestart":[` + hook + `]}`
+		content := `{"state":{"ociVersion":"1.2.0","id":"r1","status":"creating","bundle":"` + dir + `"},"hooks":{"prestart":[` + hook + `]}}`
 		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -118,15 +117,10 @@ func TestHullAsCriuActionScript(t *testing.T) {
 			cmd.Env = append(os.Environ(), "HULL_RESTORE_HOOKS="+tc.file, "CRTOOLS_SCRIPT_ACTION="+tc.action, "CRTOOLS_INIT_PID=4242")
 			var stderr strings.Builder
 			cmd.Stderr = &stderr
-			err := cmd.Run()
-			code := 0
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				code = ee.ExitCode()
-			} else if err != nil {
+			if err := cmd.Run(); cmd.ProcessState == nil {
 				t.Fatal(err)
 			}
-			if code != tc.wantCode || !strings.Contains(stderr.String(), tc.wantStderr) {
+			if code := cmd.ProcessState.ExitCode(); code != tc.wantCode || !strings.Contains(stderr.String(), tc.wantStderr) {
 				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr.String(), tc.wantCode, tc.wantStderr)
 			}
 			data, rerr := os.ReadFile(out)
