@@ -177,16 +177,22 @@ validate-guest: build rootfs
 # cold): one Markdown table of medians and ratios per regime, every sample in
 # _build/bench.json. A short run: make bench BENCH_N=5 BENCH_FLAGS='-cases run,exec -regimes b2b';
 # an A/B of two builds in one interleaved run: BENCH_FLAGS='-also hull-b=/path/to/hull'.
-# The floor case's Go probes (tests/bench/floor.go) are built as hull is.
-FLOORPROBES := go-start go-cli-linked go-cli
+# The floor case's Go probes (tests/bench/floor.go) are built as hull is;
+# go-lib-run starts its containers' C stage as hull does, from hull-stage
+# beside it.
+FLOORPROBES := go-start go-cli-linked go-cli go-lib-run
 space     := $(subst ,, )
-bench: build rootfs $(FLOORPROBES:%=$(BUILD)/floor/%)
+bench: build rootfs $(FLOORPROBES:%=$(BUILD)/floor/%) $(BUILD)/floor/hull-stage
 	$(GO) run ./tests/bench -hull $(HULL) -rootfs $(ROOTFS) -json $(BUILD)/bench.json \
 		$(if $(FLOORPROBES),-floor $(subst $(space),$(comma),$(foreach p,$(FLOORPROBES),$(p)=$(BUILD)/floor/$(p)))) $(BENCH_FLAGS)
 
 $(BUILD)/floor/%: tests/bench/floor/%/main.go $(HULLDEPS)
 	@mkdir -p $(@D)
 	$(HULLENV) $(GO) build -trimpath -tags '$(HULLBTAGS)' -ldflags '$(HULLLDFLAGS)' -o $@ ./tests/bench/floor/$*
+
+$(BUILD)/floor/hull-stage: $(STAGE)
+	@mkdir -p $(@D)
+	cp $< $@
 
 # crictl and critest, built from cri-tools (Go module proxy) and cached.
 cri-tools: $(CRITOOLS)/critest

@@ -14,10 +14,13 @@ import (
 // the probes under tests/bench/floor, which the Makefile builds with
 // hull's C library, tags and link flags and passes as -floor. They bound
 // from below the peak RSS a hull command can reach while it is a Go
-// program whose command line is parsed by urfave/cli.
+// program whose command line is parsed by urfave/cli, and (go-lib-run,
+// which runs the container) while its `run` goes through hull's own
+// container library.
 
 // floorProbe is one program of -floor, run as `PATH run --bundle B ID`
-// (the command line of a `run`; a probe that parses none ignores it).
+// (the command line of a `run`, with /bin/true in the bundle; a probe
+// that parses none ignores it).
 type floorProbe struct {
 	name, path string
 }
@@ -74,9 +77,14 @@ func measureProbes(ctx context.Context, b *bench) (any, string, error) {
 			continue
 		}
 		var rss, cpu []float64
-		argv := []string{p.path, "run", "--bundle", b.bundle.dir, "floor-probe"}
 		errLog := filepath.Join(b.tmp, "floor-"+p.name+".stderr")
 		for i := 0; i < b.cfg.warmup+b.cfg.n && ctx.Err() == nil; i++ {
+			id := fmt.Sprintf("hb-floor-%s-%d", p.name, i)
+			argv := []string{p.path, "run", "--bundle", b.bundle.dir, id}
+			if err := b.bundle.write([]string{"/bin/true"}, b.cgParent+"/"+id); err != nil {
+				r.Error = err.Error()
+				break
+			}
 			runCtx, cancel := context.WithTimeout(ctx, b.cfg.timeout)
 			res, err := runLauncher(runCtx, b.launcher, launchArgs("3", 0, "", argv), errLog, false)
 			cancel()

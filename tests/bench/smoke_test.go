@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -178,4 +181,45 @@ func requireBench(t *testing.T) (hull, rootfs string) {
 		}
 	}
 	return hull, rootfs
+}
+
+// TestLibRunProbe runs the floor case's go-lib-run probe on a container
+// whose process exits 7: the probe runs a real container (its status is
+// the container's), and leaves no state directory and no cgroup behind.
+func TestLibRunProbe(t *testing.T) {
+	_, rootfs := requireBench(t)
+	dir := t.TempDir()
+	probe := filepath.Join(dir, "go-lib-run")
+	if out, err := exec.Command("go", "build", "-o", probe, "./floor/go-lib-run").CombinedOutput(); err != nil {
+		t.Fatalf("build the probe: %v\n%s", err, out)
+	}
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := newBundle(context.Background(), runc, t.TempDir(), rootfs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cg := fmt.Sprintf("/hull-floor-test-%d", os.Getpid())
+	t.Cleanup(func() {
+		for _, d := range cgroupDirs(cg) {
+			os.Remove(d)
+		}
+	})
+	if err := b.write([]string{"/bin/sh", "-c", "exit 7"}, cg+"/probe"); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := filepath.Glob("/run/hull-floor-probe-*")
+	out, err := exec.Command(probe, "run", "--bundle", b.dir, "floor-test").CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 7 {
+		t.Fatalf("go-lib-run: %v, want the container's exit status 7\n%s", err, out)
+	}
+	if after, _ := filepath.Glob("/run/hull-floor-probe-*"); len(after) != len(before) {
+		t.Errorf("state directories left: %v (before: %v)", after, before)
+	}
+	if dirs := cgroupDirs(cg + "/probe"); len(dirs) > 0 {
+		t.Errorf("cgroups left: %v", dirs)
+	}
 }
