@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 )
@@ -88,6 +89,9 @@ func measureProbes(ctx context.Context, b *bench) (any, string, error) {
 			runCtx, cancel := context.WithTimeout(ctx, b.cfg.timeout)
 			res, err := runLauncher(runCtx, b.launcher, launchArgs("3", 0, "", argv), errLog, false)
 			cancel()
+			if left := removeProbeRoots(); err == nil && len(left) > 0 {
+				err = fmt.Errorf("left state directories %s", strings.Join(left, " "))
+			}
 			if err != nil {
 				r.Error = fmt.Sprintf("%s: %v", strings.Join(argv, " "), err)
 				break
@@ -107,6 +111,20 @@ func measureProbes(ctx context.Context, b *bench) (any, string, error) {
 		b.floor = append(b.floor, r)
 	}
 	return nil, "", nil
+}
+
+// probeRoots matches the state directories go-lib-run makes for itself
+// and removes when it is done.
+const probeRoots = "/run/hull-floor-probe-*"
+
+// removeProbeRoots removes what a probe left of its state directory (a
+// probe killed at the time limit) and names it.
+func removeProbeRoots() []string {
+	left, _ := filepath.Glob(probeRoots)
+	for _, d := range left {
+		os.RemoveAll(d)
+	}
+	return left
 }
 
 // writeFloor prints the probes' medians under the floor case's table.

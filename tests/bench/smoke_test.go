@@ -210,13 +210,13 @@ func TestLibRunProbe(t *testing.T) {
 	if err := b.write([]string{"/bin/sh", "-c", "exit 7"}, cg+"/probe"); err != nil {
 		t.Fatal(err)
 	}
-	before, _ := filepath.Glob("/run/hull-floor-probe-*")
+	before, _ := filepath.Glob(probeRoots)
 	out, err := exec.Command(probe, "run", "--bundle", b.dir, "floor-test").CombinedOutput()
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 7 {
 		t.Fatalf("go-lib-run: %v, want the container's exit status 7\n%s", err, out)
 	}
-	if after, _ := filepath.Glob("/run/hull-floor-probe-*"); len(after) != len(before) {
+	if after, _ := filepath.Glob(probeRoots); len(after) != len(before) {
 		t.Errorf("state directories left: %v (before: %v)", after, before)
 	}
 	if dirs := cgroupDirs(cg + "/probe"); len(dirs) > 0 {
