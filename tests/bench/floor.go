@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 )
@@ -72,7 +74,7 @@ func runVersion(ctx context.Context, b *bench, rt *runtimeUnderTest, _ any) (map
 func measureProbes(ctx context.Context, b *bench) (any, string, error) {
 	for _, p := range b.cfg.floor {
 		r := floorResult{Probe: p.name, Path: p.path}
-		if err := dropFromPageCache(p.path); err != nil {
+		if err := dropProbeFromPageCache(p.path); err != nil {
 			r.Error = err.Error()
 			b.floor = append(b.floor, r)
 			continue
@@ -89,8 +91,8 @@ func measureProbes(ctx context.Context, b *bench) (any, string, error) {
 			runCtx, cancel := context.WithTimeout(ctx, b.cfg.timeout)
 			res, err := runLauncher(runCtx, b.launcher, launchArgs("3", 0, "", argv), errLog, false)
 			cancel()
-			if left := removeProbeRoots(); err == nil && len(left) > 0 {
-				err = fmt.Errorf("left state directories %s", strings.Join(left, " "))
+			if left := b.removeProbeState(); len(left) > 0 {
+				err = errors.Join(err, fmt.Errorf("left state directories %s", strings.Join(left, " ")))
 			}
 			if err != nil {
 				r.Error = fmt.Sprintf("%s: %v", strings.Join(argv, " "), err)
@@ -113,18 +115,58 @@ func measureProbes(ctx context.Context, b *bench) (any, string, error) {
 	return nil, "", nil
 }
 
-// probeRoots matches the state directories go-lib-run makes for itself
-// and removes when it is done.
-const probeRoots = "/run/hull-floor-probe-*"
+// probeStateDirs matches the directory go-lib-run keeps its state in,
+// beside the bundle (its stateDirPattern), and removes when it is done.
+func (b *bench) probeStateDirs() []string {
+	dirs, _ := filepath.Glob(filepath.Join(filepath.Dir(b.bundle.dir), "go-lib-run-*"))
+	return dirs
+}
 
-// removeProbeRoots removes what a probe left of its state directory (a
-// probe killed at the time limit) and names it.
-func removeProbeRoots() []string {
-	left, _ := filepath.Glob(probeRoots)
-	for _, d := range left {
-		os.RemoveAll(d)
+// removeProbeState deletes what a probe killed at the time limit left:
+// its container, with hull (the state is libcontainer's, as hull's), so
+// that no process or cgroup outlives the record of it, then the state
+// directory. It names each directory it found.
+func (b *bench) removeProbeState() []string {
+	left := b.probeStateDirs()
+	hull := b.hullPath()
+	for _, dir := range left {
+		root := filepath.Join(dir, "state")
+		ents, _ := os.ReadDir(root)
+		for _, e := range ents {
+			if hull != "" && e.IsDir() {
+				ctx, cancel := context.WithTimeout(context.Background(), b.cfg.timeout)
+				_ = exec.CommandContext(ctx, hull, "--root", root, "delete", "--force", e.Name()).Run()
+				cancel()
+			}
+		}
+		os.RemoveAll(dir)
 	}
 	return left
+}
+
+// hullPath is the hull binary under test, "" when it is missing (then the
+// end of the run's cgroup cleanup is what ends a probe's leftovers).
+func (b *bench) hullPath() string {
+	for _, rt := range b.rts {
+		if rt.name == "hull" && rt.missing == "" {
+			return rt.path
+		}
+	}
+	return ""
+}
+
+// dropProbeFromPageCache drops a probe and the hull-stage beside it (which
+// go-lib-run starts, as hull does its own) from the page cache, as the
+// runtimes' binaries and helpers are.
+func dropProbeFromPageCache(path string) error {
+	if err := dropFromPageCache(path); err != nil {
+		return err
+	}
+	stage := filepath.Join(filepath.Dir(path), "hull-stage")
+	if _, err := os.Stat(stage); err != nil {
+		return nil // a probe that starts no container has none
+	}
+	return dropFromPageCache(stage)
 }
 
 // writeFloor prints the probes' medians under the floor case's table.

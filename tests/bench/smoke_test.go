@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // envTestMain makes the test binary act as the bench command, so the smoke
@@ -97,12 +99,8 @@ func checkSmokeJSON(t *testing.T, path string, cases []string) {
 // in the table and in the JSON.
 func TestFloorSmoke(t *testing.T) {
 	hull, rootfs := requireBench(t)
-	dir := t.TempDir()
-	probe := filepath.Join(dir, "go-start")
-	if out, err := exec.Command("go", "build", "-o", probe, "./floor/go-start").CombinedOutput(); err != nil {
-		t.Fatalf("build the probe: %v\n%s", err, out)
-	}
-	jsonPath := filepath.Join(dir, "bench.json")
+	probe := buildProbe(t, "go-start")
+	jsonPath := filepath.Join(t.TempDir(), "bench.json")
 	text := runBench(t, "-hull", hull, "-rootfs", rootfs, "-cases", "floor", "-n", "2", "-warmup", "0",
 		"-floor", "go-start="+probe, "-json", jsonPath)
 	if !strings.Contains(text, "| --version peak RSS |") || !strings.Contains(text, "  go-start: peak RSS ") {
@@ -183,43 +181,141 @@ func requireBench(t *testing.T) (hull, rootfs string) {
 	return hull, rootfs
 }
 
-// TestLibRunProbe runs the floor case's go-lib-run probe on a container
-// whose process exits 7: the probe runs a real container (its status is
-// the container's), and leaves no state directory and no cgroup behind.
+// TestLibRunProbe runs the floor case's go-lib-run probe, with hull's
+// hull-stage beside it as in the bench, on a container whose process
+// exits 7: the probe runs a real container (its status is the
+// container's), deletes it (an rmdir of its state root, or exit 125) and
+// leaves no state directory and no cgroup behind.
 func TestLibRunProbe(t *testing.T) {
-	_, rootfs := requireBench(t)
-	dir := t.TempDir()
-	probe := filepath.Join(dir, "go-lib-run")
-	if out, err := exec.Command("go", "build", "-o", probe, "./floor/go-lib-run").CombinedOutput(); err != nil {
-		t.Fatalf("build the probe: %v\n%s", err, out)
+	hull, rootfs := requireBench(t)
+	probe := buildProbe(t, "go-lib-run")
+	stage, err := os.ReadFile(filepath.Join(filepath.Dir(hull), "hull-stage"))
+	if err != nil {
+		t.Skipf("no hull-stage beside %s (make build): %v", hull, err)
+	}
+	if err := os.WriteFile(filepath.Join(filepath.Dir(probe), "hull-stage"), stage, 0o755); err != nil {
+		t.Fatal(err)
 	}
 	runc, err := exec.LookPath("runc")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := newBundle(context.Background(), runc, t.TempDir(), rootfs)
+	dir := t.TempDir()
+	bundleDir := filepath.Join(dir, "bundle")
+	if err := os.Mkdir(bundleDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := newBundle(context.Background(), runc, bundleDir, rootfs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cg := fmt.Sprintf("/hull-floor-test-%d", os.Getpid())
-	t.Cleanup(func() {
-		for _, d := range cgroupDirs(cg) {
-			os.Remove(d)
-		}
-	})
+	t.Cleanup(func() { removeCgroupTree(cg) }) // with what a failure left running in it
 	if err := b.write([]string{"/bin/sh", "-c", "exit 7"}, cg+"/probe"); err != nil {
 		t.Fatal(err)
 	}
-	before, _ := filepath.Glob(probeRoots)
-	out, err := exec.Command(probe, "run", "--bundle", b.dir, "floor-test").CombinedOutput()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, probe, "run", "--bundle", b.dir, "floor-test").CombinedOutput()
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 7 {
 		t.Fatalf("go-lib-run: %v, want the container's exit status 7\n%s", err, out)
 	}
-	if after, _ := filepath.Glob(probeRoots); len(after) != len(before) {
-		t.Errorf("state directories left: %v (before: %v)", after, before)
+	if left, _ := filepath.Glob(filepath.Join(dir, "go-lib-run-*")); len(left) > 0 {
+		t.Errorf("state directories left: %v", left)
 	}
 	if dirs := cgroupDirs(cg + "/probe"); len(dirs) > 0 {
 		t.Errorf("cgroups left: %v", dirs)
 	}
+}
+
+// buildProbe builds the floor probe under floor/name with the go command's
+// defaults (not as the Makefile builds hull: these tests check what a
+// probe does, not its figures) and returns its path.
+func buildProbe(t *testing.T, name string) string {
+	t.Helper()
+	probe := filepath.Join(t.TempDir(), name)
+	if out, err := exec.Command("go", "build", "-o", probe, "./floor/"+name).CombinedOutput(); err != nil {
+		t.Fatalf("build the probe %s: %v\n%s", name, err, out)
+	}
+	return probe
+}
+
+// TestRemoveProbeState: what a probe killed at the time limit leaves, a
+// created container in its state directory, is deleted with hull (its
+// init is gone) and the directory removed and named.
+func TestRemoveProbeState(t *testing.T) {
+	hull, rootfs := requireBench(t)
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	bundleDir := filepath.Join(dir, "bundle")
+	if err := os.Mkdir(bundleDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bun, err := newBundle(context.Background(), runc, bundleDir, rootfs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cg := fmt.Sprintf("/hull-floor-test-%d", os.Getpid())
+	t.Cleanup(func() { removeCgroupTree(cg) }) // with what a failure left running in it
+	if err := bun.write([]string{"/bin/sleep", "100"}, cg+"/left"); err != nil {
+		t.Fatal(err)
+	}
+	left := filepath.Join(dir, "go-lib-run-killed")
+	root := filepath.Join(left, "state")
+	// Its output to a file: the container's init inherits a pipe, and
+	// would hold it open until it is killed.
+	log, err := os.Create(filepath.Join(dir, "create.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	create := exec.Command(hull, "--root", root, "create", "--bundle", bun.dir, "left")
+	create.Stdout, create.Stderr = log, log
+	if err := create.Run(); err != nil {
+		out, _ := os.ReadFile(log.Name())
+		t.Fatalf("hull create: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { exec.Command(hull, "--root", root, "delete", "--force", "left").Run() })
+	out, err := exec.Command(hull, "--root", root, "state", "left").Output()
+	if err != nil {
+		t.Fatalf("hull state: %v", err)
+	}
+	var st struct{ Pid int }
+	if err := json.Unmarshal(out, &st); err != nil || st.Pid <= 0 {
+		t.Fatalf("hull state: %q: %v", out, err)
+	}
+	b := &bench{cfg: config{timeout: 30 * time.Second}, bundle: bun,
+		rts: []*runtimeUnderTest{{name: "hull", path: hull}}}
+	if got := b.removeProbeState(); len(got) != 1 || got[0] != left {
+		t.Errorf("removeProbeState = %v, want [%s]", got, left)
+	}
+	if _, err := os.Stat(left); !os.IsNotExist(err) {
+		t.Errorf("%s still there: %v", left, err)
+	}
+	if alive(st.Pid) {
+		t.Errorf("the container's init %d still runs", st.Pid)
+	}
+	if dirs := cgroupDirs(cg + "/left"); len(dirs) > 0 {
+		t.Errorf("cgroups left: %v", dirs)
+	}
+}
+
+// alive says whether pid runs (neither gone nor a zombie) after a second
+// for it to be reaped: a killed init is reaped by whoever adopted it.
+func alive(pid int) bool {
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return false
+		}
+		// The state follows the command name's closing parenthesis.
+		if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+			return false
+		}
+	}
+	return true
 }
