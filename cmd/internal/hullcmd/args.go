@@ -1,6 +1,7 @@
 package hullcmd
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -98,14 +99,25 @@ func lookupFlag(flags []cli.Flag, arg string) (cli.Flag, bool) {
 	if name == "" {
 		return nil, false
 	}
-	for _, f := range append([]cli.Flag{cli.HelpFlag}, flags...) {
-		for _, n := range f.Names() {
-			if n == name {
-				return f, true
-			}
+	if slices.Contains(helpNames(), name) {
+		return cli.HelpFlag, true
+	}
+	for _, f := range flags {
+		if slices.Contains(f.Names(), name) {
+			return f, true
 		}
 	}
 	return nil, false
+}
+
+// helpNames are the help flag's names, without the regular expression its
+// Names() runs each time (see flagnames.go): lookupFlag asks for them for
+// each flag of the command line.
+func helpNames() []string {
+	if f, ok := cli.HelpFlag.(*cli.BoolFlag); ok {
+		return flagNames(f.Name, f.Aliases)
+	}
+	return cli.HelpFlag.Names()
 }
 
 // takesValue is false for boolean flags, which never consume the next

@@ -21,6 +21,8 @@ func TestInterspersedArgs(t *testing.T) {
 		{"hull run -dt ID --bundle /b", "hull run -dt --bundle /b ID"},
 		{"hull list -q --format json", "hull list -q --format json"},
 		{"hull state ID --help", "hull state --help ID"},
+		{"hull state ID -h", "hull state -h ID"},
+		{"hull -h state ID", "hull -h state ID"},
 		{"hull exec ID sh -c --tty", "hull exec ID sh -c --tty"},
 		{"hull exec -t ID ls -l", "hull exec -t ID ls -l"},
 		{"hull ps ID -o pid --format json", "hull ps ID -o pid --format json"},
