@@ -138,10 +138,10 @@ func buildOf(c *cli.Context) Build {
 // RuntimeCommands are the runtime's own commands, runc's and hull's.
 func RuntimeCommands() []*cli.Command {
 	return []*cli.Command{
-		createCommand, startCommand, stateCommand, killCommand, deleteCommand,
-		runCommand, listCommand, specCommand, execCommand,
-		psCommand, pauseCommand, resumeCommand, updateCommand, eventsCommand, featuresCommand,
-		checkpointCommand, restoreCommand,
+		createCommand(), startCommand(), stateCommand(), killCommand(), deleteCommand(),
+		runCommand(), listCommand(), specCommand(), execCommand(),
+		psCommand(), pauseCommand(), resumeCommand(), updateCommand(), eventsCommand(), featuresCommand(),
+		checkpointCommand(), restoreCommand(),
 	}
 }
 
@@ -186,10 +186,18 @@ func checkGlobalFlags(c *cli.Context) error {
 	return nil
 }
 
-// moreArgs are the commands that take arguments after the container id,
+// moreArgs says whether command takes arguments after the container id,
 // and how many (-1: any), as runc counts them; every other takes the id
 // alone.
-var moreArgs = map[string]int{"kill": 1, "exec": -1, "ps": -1}
+func moreArgs(command string) (n int, ok bool) {
+	switch command {
+	case "kill":
+		return 1, true
+	case "exec", "ps":
+		return -1, true
+	}
+	return 0, false
+}
 
 // requireID returns the command's first argument, the container id. As
 // runc, it refuses arguments the command does not take: a word after the
@@ -199,7 +207,7 @@ func requireID(c *cli.Context) (string, error) {
 	if id == "" {
 		return "", fmt.Errorf("%s: missing container id (usage: hull %s %s)", c.Command.Name, c.Command.Name, c.Command.ArgsUsage)
 	}
-	if extra, ok := moreArgs[c.Command.Name]; (!ok || extra >= 0) && c.NArg()-1 > extra {
+	if extra, ok := moreArgs(c.Command.Name); (!ok || extra >= 0) && c.NArg()-1 > extra {
 		return "", fmt.Errorf("%s: too many arguments %q (usage: hull %s %s)", c.Command.Name, c.Args().Tail(), c.Command.Name, c.Command.ArgsUsage)
 	}
 	return id, nil

@@ -13,28 +13,33 @@ import (
 	"github.com/hull-runtime/hull/oci"
 )
 
-// criuFlags are checkpoint's and restore's own, as runc names them.
-var criuFlags = []cli.Flag{
-	&cli.StringFlag{Name: "image-path", Usage: "directory of the checkpoint image (default: ./checkpoint)"},
-	&cli.StringFlag{Name: "work-path", Usage: "directory of criu's logs (default: the image path)"},
-	&cli.BoolFlag{Name: "tcp-established", Usage: "allow open TCP connections"},
-	&cli.BoolFlag{Name: "ext-unix-sk", Usage: "allow external unix sockets"},
-	&cli.BoolFlag{Name: "shell-job", Usage: "allow shell jobs"},
-	&cli.BoolFlag{Name: "file-locks", Usage: "handle file locks"},
-	&cli.BoolFlag{Name: "auto-dedup", Usage: "deduplicate the image's memory pages against a parent image"},
-	&cli.StringFlag{Name: "manage-cgroups-mode", Usage: "cgroups mode: soft (default), full, strict or ignore"},
-	&cli.StringFlag{Name: "empty-ns", Usage: "network (always so: the network namespace's contents are left to whoever sets it up)"},
+// criuFlags are checkpoint's and restore's own flags, as runc names them,
+// made anew for each command that takes them.
+func criuFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "image-path", Usage: "directory of the checkpoint image (default: ./checkpoint)"},
+		&cli.StringFlag{Name: "work-path", Usage: "directory of criu's logs (default: the image path)"},
+		&cli.BoolFlag{Name: "tcp-established", Usage: "allow open TCP connections"},
+		&cli.BoolFlag{Name: "ext-unix-sk", Usage: "allow external unix sockets"},
+		&cli.BoolFlag{Name: "shell-job", Usage: "allow shell jobs"},
+		&cli.BoolFlag{Name: "file-locks", Usage: "handle file locks"},
+		&cli.BoolFlag{Name: "auto-dedup", Usage: "deduplicate the image's memory pages against a parent image"},
+		&cli.StringFlag{Name: "manage-cgroups-mode", Usage: "cgroups mode: soft (default), full, strict or ignore"},
+		&cli.StringFlag{Name: "empty-ns", Usage: "network (always so: the network namespace's contents are left to whoever sets it up)"},
+	}
 }
 
 // unsupportedCriuFlags are runc's flags of criu features hull does not
 // offer (true: a flag without a value): each is refused by name rather
 // than ignored.
-var unsupportedCriuFlags = map[string]bool{"pre-dump": true, "lazy-pages": true,
-	"parent-path": false, "page-server": false, "status-fd": false, "lsm-profile": false, "lsm-mount-context": false}
+func unsupportedCriuFlags() map[string]bool {
+	return map[string]bool{"pre-dump": true, "lazy-pages": true,
+		"parent-path": false, "page-server": false, "status-fd": false, "lsm-profile": false, "lsm-mount-context": false}
+}
 
 func unsupportedFlags() []cli.Flag {
 	var out []cli.Flag
-	for n, isBool := range unsupportedCriuFlags {
+	for n, isBool := range unsupportedCriuFlags() {
 		if isBool {
 			out = append(out, &cli.BoolFlag{Name: n, Hidden: true})
 		} else {
@@ -44,40 +49,44 @@ func unsupportedFlags() []cli.Flag {
 	return out
 }
 
-var checkpointCommand = &cli.Command{
-	Name:      "checkpoint",
-	Usage:     "checkpoint a running container with criu (then deleted, unless --leave-running)",
-	ArgsUsage: "<container-id>",
-	Flags: slices.Concat(criuFlags, []cli.Flag{
-		&cli.BoolFlag{Name: "leave-running", Usage: "leave the processes running after the checkpoint"},
-	}, unsupportedFlags()),
-	Action: func(c *cli.Context) error {
-		o, err := criuOptions(c)
-		if err != nil {
-			return err
-		}
-		return withContainer(c, false, func(ctr *libcontainer.Container) error {
-			return ctr.Checkpoint(libcontainer.CheckpointOpts{Options: o, CriuPath: criuPath(c),
-				LeaveRunning: c.Bool("leave-running"), Rootless: isRootless(c)})
-		})
-	},
+func checkpointCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "checkpoint",
+		Usage:     "checkpoint a running container with criu (then deleted, unless --leave-running)",
+		ArgsUsage: "<container-id>",
+		Flags: slices.Concat(criuFlags(), []cli.Flag{
+			&cli.BoolFlag{Name: "leave-running", Usage: "leave the processes running after the checkpoint"},
+		}, unsupportedFlags()),
+		Action: func(c *cli.Context) error {
+			o, err := criuOptions(c)
+			if err != nil {
+				return err
+			}
+			return withContainer(c, false, func(ctr *libcontainer.Container) error {
+				return ctr.Checkpoint(libcontainer.CheckpointOpts{Options: o, CriuPath: criuPath(c),
+					LeaveRunning: c.Bool("leave-running"), Rootless: isRootless(c)})
+			})
+		},
+	}
 }
 
-var restoreCommand = &cli.Command{
-	Name:      "restore",
-	Usage:     "restore a container from a checkpoint image with criu",
-	ArgsUsage: "<container-id>",
-	Flags: slices.Concat(criuFlags, []cli.Flag{
-		&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: ".", Usage: "bundle directory"},
-		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return once the container runs"},
-		&cli.StringFlag{Name: "pid-file", Usage: "file to write the init's pid to"},
-		&cli.StringFlag{Name: "console-socket", Usage: "refused: restoring a container with a terminal is not supported"},
-		&cli.BoolFlag{Name: "no-pivot", Usage: "accepted for runc's command line: criu sets the root up itself"},
-		// The restored init is hull's own child (criu's --restore-sibling)
-		// and reaps the container's orphans itself (its pid namespace).
-		&cli.BoolFlag{Name: "no-subreaper", Usage: "accepted for runc's command line: restore uses no subreaper"},
-	}, unsupportedFlags()),
-	Action: restore,
+func restoreCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "restore",
+		Usage:     "restore a container from a checkpoint image with criu",
+		ArgsUsage: "<container-id>",
+		Flags: slices.Concat(criuFlags(), []cli.Flag{
+			&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: ".", Usage: "bundle directory"},
+			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return once the container runs"},
+			&cli.StringFlag{Name: "pid-file", Usage: "file to write the init's pid to"},
+			&cli.StringFlag{Name: "console-socket", Usage: "refused: restoring a container with a terminal is not supported"},
+			&cli.BoolFlag{Name: "no-pivot", Usage: "accepted for runc's command line: criu sets the root up itself"},
+			// The restored init is hull's own child (criu's --restore-sibling)
+			// and reaps the container's orphans itself (its pid namespace).
+			&cli.BoolFlag{Name: "no-subreaper", Usage: "accepted for runc's command line: restore uses no subreaper"},
+		}, unsupportedFlags()),
+		Action: restore,
+	}
 }
 
 func criuPath(c *cli.Context) string {
@@ -90,7 +99,7 @@ func criuPath(c *cli.Context) string {
 // criuOptions reads the flags both commands share, refusing the ones hull
 // does not offer.
 func criuOptions(c *cli.Context) (criu.Options, error) {
-	for n := range unsupportedCriuFlags {
+	for n := range unsupportedCriuFlags() {
 		if c.IsSet(n) {
 			return criu.Options{}, fmt.Errorf("--%s: not supported by hull's %s", n, c.Command.Name)
 		}

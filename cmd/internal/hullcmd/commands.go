@@ -20,94 +20,104 @@ import (
 	"github.com/hull-runtime/hull/oci"
 )
 
-var startCommand = &cli.Command{
-	Name:      "start",
-	Usage:     "start a created container",
-	ArgsUsage: "<container-id>",
-	Action: func(c *cli.Context) error {
-		return withContainer(c, false, func(ctr *libcontainer.Container) error { return ctr.Start() })
-	},
+func startCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "start",
+		Usage:     "start a created container",
+		ArgsUsage: "<container-id>",
+		Action: func(c *cli.Context) error {
+			return withContainer(c, false, func(ctr *libcontainer.Container) error { return ctr.Start() })
+		},
+	}
 }
 
-var stateCommand = &cli.Command{
-	Name:      "state",
-	Usage:     "print a container's state as JSON",
-	ArgsUsage: "<container-id>",
-	Action: func(c *cli.Context) error {
-		return withContainer(c, true, func(ctr *libcontainer.Container) error {
-			return printJSON(ctr.State())
-		})
-	},
+func stateCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "state",
+		Usage:     "print a container's state as JSON",
+		ArgsUsage: "<container-id>",
+		Action: func(c *cli.Context) error {
+			return withContainer(c, true, func(ctr *libcontainer.Container) error {
+				return printJSON(ctr.State())
+			})
+		},
+	}
 }
 
-var killCommand = &cli.Command{
-	Name:      "kill",
-	Usage:     "send a signal (default TERM, or a booted machine's kill signal) to a container's init",
-	ArgsUsage: "<container-id> [signal]",
-	Flags:     []cli.Flag{&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "signal every process of the container"}},
-	Action: func(c *cli.Context) error {
-		return withContainer(c, false, func(ctr *libcontainer.Container) error {
-			sig, err := killSignal(c.Args().Get(1), ctr.Annotations())
+func killCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "kill",
+		Usage:     "send a signal (default TERM, or a booted machine's kill signal) to a container's init",
+		ArgsUsage: "<container-id> [signal]",
+		Flags:     []cli.Flag{&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "signal every process of the container"}},
+		Action: func(c *cli.Context) error {
+			return withContainer(c, false, func(ctr *libcontainer.Container) error {
+				sig, err := killSignal(c.Args().Get(1), ctr.Annotations())
+				if err != nil {
+					return err
+				}
+				return ctr.Signal(sig, c.Bool("all"))
+			})
+		},
+	}
+}
+
+func deleteCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "delete",
+		Usage:     "delete a stopped container (any container with --force)",
+		ArgsUsage: "<container-id>",
+		Flags:     []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill the container first if it runs"}},
+		Action: func(c *cli.Context) error {
+			err := withContainer(c, false, func(ctr *libcontainer.Container) error {
+				return ctr.Delete(c.Bool("force"))
+			})
+			// Engines clean up with delete --force after a failed create, when
+			// the container may never have existed; runc succeeds there, and
+			// an error would hide the create's real one in their logs.
+			if c.Bool("force") && errors.Is(err, state.ErrNotExist) {
+				return nil
+			}
+			return err
+		},
+	}
+}
+
+func listCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "list",
+		Usage: "list containers",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "select one of: table or json"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "display only container IDs"},
+		},
+		Action: func(c *cli.Context) error {
+			states, err := libcontainer.List(c.String("root"))
 			if err != nil {
 				return err
 			}
-			return ctr.Signal(sig, c.Bool("all"))
-		})
-	},
-}
-
-var deleteCommand = &cli.Command{
-	Name:      "delete",
-	Usage:     "delete a stopped container (any container with --force)",
-	ArgsUsage: "<container-id>",
-	Flags:     []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill the container first if it runs"}},
-	Action: func(c *cli.Context) error {
-		err := withContainer(c, false, func(ctr *libcontainer.Container) error {
-			return ctr.Delete(c.Bool("force"))
-		})
-		// Engines clean up with delete --force after a failed create, when
-		// the container may never have existed; runc succeeds there, and
-		// an error would hide the create's real one in their logs.
-		if c.Bool("force") && errors.Is(err, state.ErrNotExist) {
+			entries := listEntries(c.String("root"), states)
+			switch {
+			case c.Bool("quiet"):
+				for _, e := range entries {
+					fmt.Println(e.ID)
+				}
+			case c.String("format") == "json":
+				// One line, and null when there is none, as runc writes it.
+				return json.NewEncoder(os.Stdout).Encode(entries)
+			case c.String("format") == "table":
+				w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
+				fmt.Fprint(w, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n")
+				for _, e := range entries {
+					fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\n", e.ID, e.Pid, e.Status, e.Bundle, e.Created.Format(time.RFC3339Nano), e.Owner)
+				}
+				return w.Flush()
+			default:
+				return fmt.Errorf("--format %q: invalid format option (select one of: table or json)", c.String("format"))
+			}
 			return nil
-		}
-		return err
-	},
-}
-
-var listCommand = &cli.Command{
-	Name:  "list",
-	Usage: "list containers",
-	Flags: []cli.Flag{
-		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "select one of: table or json"},
-		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "display only container IDs"},
-	},
-	Action: func(c *cli.Context) error {
-		states, err := libcontainer.List(c.String("root"))
-		if err != nil {
-			return err
-		}
-		entries := listEntries(c.String("root"), states)
-		switch {
-		case c.Bool("quiet"):
-			for _, e := range entries {
-				fmt.Println(e.ID)
-			}
-		case c.String("format") == "json":
-			// One line, and null when there is none, as runc writes it.
-			return json.NewEncoder(os.Stdout).Encode(entries)
-		case c.String("format") == "table":
-			w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
-			fmt.Fprint(w, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n")
-			for _, e := range entries {
-				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\n", e.ID, e.Pid, e.Status, e.Bundle, e.Created.Format(time.RFC3339Nano), e.Owner)
-			}
-			return w.Flush()
-		default:
-			return fmt.Errorf("--format %q: invalid format option (select one of: table or json)", c.String("format"))
-		}
-		return nil
-	},
+		},
+	}
 }
 
 // listEntry is one container in `list --format json`: runc's fields, in
@@ -155,26 +165,28 @@ func stateOwner(dir string) string {
 	return "#" + uid
 }
 
-var specCommand = &cli.Command{
-	Name:  "spec",
-	Usage: "write a default config.json into the bundle",
-	Flags: []cli.Flag{&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: ".", Usage: "bundle directory"},
-		&cli.BoolFlag{Name: "rootless", Usage: "a config for an unprivileged user (as runc spec --rootless)"}},
-	Action: func(c *cli.Context) error {
-		path := filepath.Join(c.String("bundle"), oci.ConfigFile)
-		if _, err := os.Stat(path); err == nil {
-			return fmt.Errorf("%s: already exists", path)
-		}
-		spec := oci.DefaultSpec()
-		if c.Bool("rootless") {
-			oci.ToRootless(spec, uint32(os.Geteuid()), uint32(os.Getegid()))
-		}
-		data, err := json.MarshalIndent(spec, "", "\t")
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(path, append(data, '\n'), 0o644)
-	},
+func specCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "spec",
+		Usage: "write a default config.json into the bundle",
+		Flags: []cli.Flag{&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: ".", Usage: "bundle directory"},
+			&cli.BoolFlag{Name: "rootless", Usage: "a config for an unprivileged user (as runc spec --rootless)"}},
+		Action: func(c *cli.Context) error {
+			path := filepath.Join(c.String("bundle"), oci.ConfigFile)
+			if _, err := os.Stat(path); err == nil {
+				return fmt.Errorf("%s: already exists", path)
+			}
+			spec := oci.DefaultSpec()
+			if c.Bool("rootless") {
+				oci.ToRootless(spec, uint32(os.Geteuid()), uint32(os.Getegid()))
+			}
+			data, err := json.MarshalIndent(spec, "", "\t")
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(path, append(data, '\n'), 0o644)
+		},
+	}
 }
 
 // withContainer runs fn on a locked container; shared locks are for reads.

@@ -11,30 +11,34 @@ import (
 	"github.com/hull-runtime/hull/oci"
 )
 
-// createFlags are shared by create and run.
-var createFlags = []cli.Flag{
-	&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: ".", Usage: "bundle directory"},
-	&cli.StringFlag{Name: "console-socket", Usage: "unix socket that receives the pty master when process.terminal is true"},
-	&cli.StringFlag{Name: "pid-file", Usage: "file to write the init's pid to"},
-	&cli.BoolFlag{Name: "no-pivot", Usage: "use MS_MOVE and chroot instead of pivot_root"},
-	&cli.BoolFlag{Name: "no-new-keyring", Usage: "keep the caller's session keyring"},
-	&cli.IntFlag{Name: "preserve-fds", Usage: "pass this many fds, from 3 on, to the container"},
-	&cli.StringFlag{Name: "pidfd-socket", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the init process"},
+// createFlags are create's flags, and run's with its own.
+func createFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: ".", Usage: "bundle directory"},
+		&cli.StringFlag{Name: "console-socket", Usage: "unix socket that receives the pty master when process.terminal is true"},
+		&cli.StringFlag{Name: "pid-file", Usage: "file to write the init's pid to"},
+		&cli.BoolFlag{Name: "no-pivot", Usage: "use MS_MOVE and chroot instead of pivot_root"},
+		&cli.BoolFlag{Name: "no-new-keyring", Usage: "keep the caller's session keyring"},
+		&cli.IntFlag{Name: "preserve-fds", Usage: "pass this many fds, from 3 on, to the container"},
+		&cli.StringFlag{Name: "pidfd-socket", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the init process"},
+	}
 }
 
-var createCommand = &cli.Command{
-	Name:      "create",
-	Usage:     "create a container, its init waiting for start",
-	ArgsUsage: "<container-id>",
-	Flags:     createFlags,
-	Action: func(c *cli.Context) error {
-		ctr, err := create(c, nil)
-		if err != nil {
-			return err
-		}
-		ctr.Close()
-		return nil
-	},
+func createCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "create",
+		Usage:     "create a container, its init waiting for start",
+		ArgsUsage: "<container-id>",
+		Flags:     createFlags(),
+		Action: func(c *cli.Context) error {
+			ctr, err := create(c, nil)
+			if err != nil {
+				return err
+			}
+			ctr.Close()
+			return nil
+		},
+	}
 }
 
 // create makes the container; consoleSock, if not nil, overrides

@@ -21,31 +21,33 @@ import (
 // as in runc: the container itself keeps running.
 const execFailed = 255
 
-var execCommand = &cli.Command{
-	Name:      "exec",
-	Usage:     "run a process in a running container",
-	ArgsUsage: "<container-id> [command [args...]]",
-	Flags: []cli.Flag{
-		&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "runtime-spec process JSON file"},
-		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "do not wait for the process"},
-		&cli.StringFlag{Name: "pid-file", Usage: "file to write the process's pid to"},
-		&cli.StringFlag{Name: "console-socket", Usage: "unix socket that receives the pty master"},
-		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-terminal"},
-		&cli.StringFlag{Name: "cwd", Usage: "working directory in the container"},
-		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set an environment variable"},
-		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "uid[:gid]"},
-		&cli.Int64SliceFlag{Name: "additional-gids", Aliases: []string{"g"}, Usage: "additional gids"},
-		&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability"},
-		&cli.BoolFlag{Name: "no-new-privs", Usage: "set no_new_privs"},
-		&cli.IntFlag{Name: "preserve-fds", Usage: "pass this many fds, from 3 on"},
-		&cli.StringFlag{Name: "apparmor", Usage: "AppArmor profile for the process (default: the container's)"},
-		&cli.StringFlag{Name: "process-label", Usage: "SELinux label for the process (refused: hull applies no SELinux labels)"},
-		&cli.BoolFlag{Name: "ignore-paused", Usage: "exec even into a paused container"},
-		&cli.StringSliceFlag{Name: "cgroup", Usage: "run the process in an (existing) sub-cgroup(s). Format is [<controller>:]<cgroup>."},
-		&cli.StringFlag{Name: "pidfd-socket", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the exec process"},
-	},
-	SkipFlagParsing: false,
-	Action:          execAction,
+func execCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "exec",
+		Usage:     "run a process in a running container",
+		ArgsUsage: "<container-id> [command [args...]]",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "runtime-spec process JSON file"},
+			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "do not wait for the process"},
+			&cli.StringFlag{Name: "pid-file", Usage: "file to write the process's pid to"},
+			&cli.StringFlag{Name: "console-socket", Usage: "unix socket that receives the pty master"},
+			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-terminal"},
+			&cli.StringFlag{Name: "cwd", Usage: "working directory in the container"},
+			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set an environment variable"},
+			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "uid[:gid]"},
+			&cli.Int64SliceFlag{Name: "additional-gids", Aliases: []string{"g"}, Usage: "additional gids"},
+			&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability"},
+			&cli.BoolFlag{Name: "no-new-privs", Usage: "set no_new_privs"},
+			&cli.IntFlag{Name: "preserve-fds", Usage: "pass this many fds, from 3 on"},
+			&cli.StringFlag{Name: "apparmor", Usage: "AppArmor profile for the process (default: the container's)"},
+			&cli.StringFlag{Name: "process-label", Usage: "SELinux label for the process (refused: hull applies no SELinux labels)"},
+			&cli.BoolFlag{Name: "ignore-paused", Usage: "exec even into a paused container"},
+			&cli.StringSliceFlag{Name: "cgroup", Usage: "run the process in an (existing) sub-cgroup(s). Format is [<controller>:]<cgroup>."},
+			&cli.StringFlag{Name: "pidfd-socket", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the exec process"},
+		},
+		SkipFlagParsing: false,
+		Action:          execAction,
+	}
 }
 
 // execAction fails as runc's exec does: every error once the id is given

@@ -14,33 +14,35 @@ import (
 	"github.com/hull-runtime/hull/libcontainer"
 )
 
-var psCommand = &cli.Command{
-	Name:      "ps",
-	Usage:     "list a container's processes",
-	ArgsUsage: "<container-id> [ps options]",
-	Flags:     []cli.Flag{&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table (ps output) or json (host pids)"}},
-	Action: func(c *cli.Context) error {
-		var pids []int
-		err := withContainer(c, true, func(ctr *libcontainer.Container) error {
-			// A stopped container has no processes: runc prints an empty
-			// list (the table's header, or JSON null), not an error.
-			var err error
-			pids, err = ctr.Pids()
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		switch c.String("format") {
-		case "json":
-			// One line, as runc writes it.
-			return json.NewEncoder(os.Stdout).Encode(pids)
-		case "table":
-			return psTable(pids, c.Args().Tail())
-		default:
-			return fmt.Errorf("--format %q: must be table or json", c.String("format"))
-		}
-	},
+func psCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "ps",
+		Usage:     "list a container's processes",
+		ArgsUsage: "<container-id> [ps options]",
+		Flags:     []cli.Flag{&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table (ps output) or json (host pids)"}},
+		Action: func(c *cli.Context) error {
+			var pids []int
+			err := withContainer(c, true, func(ctr *libcontainer.Container) error {
+				// A stopped container has no processes: runc prints an empty
+				// list (the table's header, or JSON null), not an error.
+				var err error
+				pids, err = ctr.Pids()
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			switch c.String("format") {
+			case "json":
+				// One line, as runc writes it.
+				return json.NewEncoder(os.Stdout).Encode(pids)
+			case "table":
+				return psTable(pids, c.Args().Tail())
+			default:
+				return fmt.Errorf("--format %q: must be table or json", c.String("format"))
+			}
+		},
+	}
 }
 
 // psTable runs ps with the given options (default -ef) and keeps the

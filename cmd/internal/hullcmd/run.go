@@ -17,16 +17,18 @@ import (
 	"github.com/hull-runtime/hull/oci"
 )
 
-var runCommand = &cli.Command{
-	Name:      "run",
-	Usage:     "create and start a container, wait for it and delete it",
-	ArgsUsage: "<container-id>",
-	Flags: append([]cli.Flag{
-		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return once the container started"},
-		&cli.BoolFlag{Name: "keep", Usage: "keep the container's state after it exits"},
-		&cli.BoolFlag{Name: "no-subreaper", Usage: "disable the use of the subreaper used to reap reparented processes"},
-	}, createFlags...),
-	Action: run,
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "create and start a container, wait for it and delete it",
+		ArgsUsage: "<container-id>",
+		Flags: append([]cli.Flag{
+			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return once the container started"},
+			&cli.BoolFlag{Name: "keep", Usage: "keep the container's state after it exits"},
+			&cli.BoolFlag{Name: "no-subreaper", Usage: "disable the use of the subreaper used to reap reparented processes"},
+		}, createFlags()...),
+		Action: run,
+	}
 }
 
 func run(c *cli.Context) error {

@@ -13,45 +13,47 @@ import (
 	"github.com/hull-runtime/hull/libcontainer"
 )
 
-var updateCommand = &cli.Command{
-	Name:      "update",
-	Usage:     "change a container's resource limits",
-	ArgsUsage: "<container-id>",
-	// Names and help as runc spells them; hull's earlier spellings stay as
-	// aliases.
-	Flags: []cli.Flag{
-		&cli.StringFlag{Name: "resources", Aliases: []string{"r"}, Usage: "path to the file containing the resources to update or '-' to read from the standard input (a runtime-spec LinuxResources document; flags given too override its fields)"},
-		&cli.Uint64Flag{Name: "blkio-weight", Usage: "Specifies per cgroup weight, range is from 10 to 1000"},
-		&cli.Uint64Flag{Name: "cpu-period", Usage: "CPU CFS period to be used for hardcapping (in usecs). 0 to use system default"},
-		&cli.Int64Flag{Name: "cpu-quota", Usage: "CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period"},
-		&cli.Uint64Flag{Name: "cpu-burst", Usage: "CPU CFS hardcap burst limit (in usecs). Allowed accumulated cpu time additionally for burst a given period"},
-		&cli.Uint64Flag{Name: "cpu-share", Aliases: []string{"cpu-shares"}, Usage: "CPU shares (relative weight vs. other containers)"},
-		&cli.Uint64Flag{Name: "cpu-rt-period", Usage: "CPU realtime period to be used for hardcapping (in usecs). 0 to use system default"},
-		&cli.Int64Flag{Name: "cpu-rt-runtime", Usage: "CPU realtime hardcap limit (in usecs). Allowed cpu time in a given period"},
-		&cli.StringFlag{Name: "cpuset-cpus", Usage: "CPU(s) to use"},
-		&cli.StringFlag{Name: "cpuset-mems", Usage: "Memory node(s) to use"},
-		&cli.StringFlag{Name: "kernel-memory", Usage: "(obsoleted; do not use)", Hidden: true},
-		&cli.StringFlag{Name: "kernel-memory-tcp", Usage: "(obsoleted; do not use)", Hidden: true},
-		&cli.StringFlag{Name: "memory", Usage: "Memory limit (in bytes)"},
-		&cli.Int64Flag{Name: "cpu-idle", Usage: "set cgroup SCHED_IDLE or not, 0: default behavior, 1: SCHED_IDLE"},
-		&cli.StringFlag{Name: "memory-reservation", Usage: "Memory reservation or soft_limit (in bytes)"},
-		&cli.StringFlag{Name: "memory-swap", Usage: "Total memory usage (memory + swap); set '-1' to enable unlimited swap"},
-		&cli.Int64Flag{Name: "pids-limit", Usage: "Maximum number of pids allowed in the container"},
-		&cli.StringFlag{Name: "l3-cache-schema", Usage: "The string of Intel RDT/CAT L3 cache schema"},
-		&cli.StringFlag{Name: "mem-bw-schema", Usage: "The string of Intel RDT/MBA memory bandwidth schema"},
-	},
-	Action: func(c *cli.Context) error {
-		r, err := updateResources(c)
-		if err != nil {
-			return err
-		}
-		if isRootless(c) && len(r.Devices) > 0 {
-			// As at create: the devices controller needs host root.
-			logWarnings(c, []string{"rootless: linux.resources.devices: ignored (the devices controller needs host root, also in a delegated cgroup)"})
-			r.Devices = nil
-		}
-		return withContainer(c, false, func(ctr *libcontainer.Container) error { return ctr.Update(r) })
-	},
+func updateCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "update",
+		Usage:     "change a container's resource limits",
+		ArgsUsage: "<container-id>",
+		// Names and help as runc spells them; hull's earlier spellings stay as
+		// aliases.
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "resources", Aliases: []string{"r"}, Usage: "path to the file containing the resources to update or '-' to read from the standard input (a runtime-spec LinuxResources document; flags given too override its fields)"},
+			&cli.Uint64Flag{Name: "blkio-weight", Usage: "Specifies per cgroup weight, range is from 10 to 1000"},
+			&cli.Uint64Flag{Name: "cpu-period", Usage: "CPU CFS period to be used for hardcapping (in usecs). 0 to use system default"},
+			&cli.Int64Flag{Name: "cpu-quota", Usage: "CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period"},
+			&cli.Uint64Flag{Name: "cpu-burst", Usage: "CPU CFS hardcap burst limit (in usecs). Allowed accumulated cpu time additionally for burst a given period"},
+			&cli.Uint64Flag{Name: "cpu-share", Aliases: []string{"cpu-shares"}, Usage: "CPU shares (relative weight vs. other containers)"},
+			&cli.Uint64Flag{Name: "cpu-rt-period", Usage: "CPU realtime period to be used for hardcapping (in usecs). 0 to use system default"},
+			&cli.Int64Flag{Name: "cpu-rt-runtime", Usage: "CPU realtime hardcap limit (in usecs). Allowed cpu time in a given period"},
+			&cli.StringFlag{Name: "cpuset-cpus", Usage: "CPU(s) to use"},
+			&cli.StringFlag{Name: "cpuset-mems", Usage: "Memory node(s) to use"},
+			&cli.StringFlag{Name: "kernel-memory", Usage: "(obsoleted; do not use)", Hidden: true},
+			&cli.StringFlag{Name: "kernel-memory-tcp", Usage: "(obsoleted; do not use)", Hidden: true},
+			&cli.StringFlag{Name: "memory", Usage: "Memory limit (in bytes)"},
+			&cli.Int64Flag{Name: "cpu-idle", Usage: "set cgroup SCHED_IDLE or not, 0: default behavior, 1: SCHED_IDLE"},
+			&cli.StringFlag{Name: "memory-reservation", Usage: "Memory reservation or soft_limit (in bytes)"},
+			&cli.StringFlag{Name: "memory-swap", Usage: "Total memory usage (memory + swap); set '-1' to enable unlimited swap"},
+			&cli.Int64Flag{Name: "pids-limit", Usage: "Maximum number of pids allowed in the container"},
+			&cli.StringFlag{Name: "l3-cache-schema", Usage: "The string of Intel RDT/CAT L3 cache schema"},
+			&cli.StringFlag{Name: "mem-bw-schema", Usage: "The string of Intel RDT/MBA memory bandwidth schema"},
+		},
+		Action: func(c *cli.Context) error {
+			r, err := updateResources(c)
+			if err != nil {
+				return err
+			}
+			if isRootless(c) && len(r.Devices) > 0 {
+				// As at create: the devices controller needs host root.
+				logWarnings(c, []string{"rootless: linux.resources.devices: ignored (the devices controller needs host root, also in a delegated cgroup)"})
+				r.Devices = nil
+			}
+			return withContainer(c, false, func(ctr *libcontainer.Container) error { return ctr.Update(r) })
+		},
+	}
 }
 
 func updateResources(c *cli.Context) (*specs.LinuxResources, error) {
