@@ -196,24 +196,7 @@ func TestLibRunProbe(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(filepath.Dir(probe), "hull-stage"), stage, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	runc, err := exec.LookPath("runc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	bundleDir := filepath.Join(dir, "bundle")
-	if err := os.Mkdir(bundleDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	b, err := newBundle(context.Background(), runc, bundleDir, rootfs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cg := fmt.Sprintf("/hull-floor-test-%d", os.Getpid())
-	t.Cleanup(func() { removeCgroupTree(cg) }) // with what a failure left running in it
-	if err := b.write([]string{"/bin/sh", "-c", "exit 7"}, cg+"/probe"); err != nil {
-		t.Fatal(err)
-	}
+	dir, b, cg := probeBundle(t, rootfs, "/bin/sh", "-c", "exit 7")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, probe, "run", "--bundle", b.dir, "floor-test").CombinedOutput()
@@ -224,9 +207,35 @@ func TestLibRunProbe(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(dir, "go-lib-run-*")); len(left) > 0 {
 		t.Errorf("state directories left: %v", left)
 	}
-	if dirs := cgroupDirs(cg + "/probe"); len(dirs) > 0 {
+	if dirs := cgroupDirs(cg); len(dirs) > 0 {
 		t.Errorf("cgroups left: %v", dirs)
 	}
+}
+
+// probeBundle writes a bundle running args in a directory of its own,
+// which it returns with the bundle and the container's cgroupsPath; the
+// cgroup, and what a failure left running in it, is removed at the end.
+func probeBundle(t *testing.T, rootfs string, args ...string) (dir string, b *bundle, cg string) {
+	t.Helper()
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = t.TempDir()
+	bundleDir := filepath.Join(dir, "bundle")
+	if err := os.Mkdir(bundleDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if b, err = newBundle(context.Background(), runc, bundleDir, rootfs); err != nil {
+		t.Fatal(err)
+	}
+	parent := fmt.Sprintf("/hull-floor-test-%d", os.Getpid())
+	t.Cleanup(func() { removeCgroupTree(parent) })
+	cg = parent + "/" + strings.ReplaceAll(t.Name(), "/", "-")
+	if err := b.write(args, cg); err != nil {
+		t.Fatal(err)
+	}
+	return dir, b, cg
 }
 
 // buildProbe builds the floor probe under floor/name with the go command's
@@ -246,24 +255,7 @@ func buildProbe(t *testing.T, name string) string {
 // init is gone) and the directory removed and named.
 func TestRemoveProbeState(t *testing.T) {
 	hull, rootfs := requireBench(t)
-	runc, err := exec.LookPath("runc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	bundleDir := filepath.Join(dir, "bundle")
-	if err := os.Mkdir(bundleDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bun, err := newBundle(context.Background(), runc, bundleDir, rootfs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cg := fmt.Sprintf("/hull-floor-test-%d", os.Getpid())
-	t.Cleanup(func() { removeCgroupTree(cg) }) // with what a failure left running in it
-	if err := bun.write([]string{"/bin/sleep", "100"}, cg+"/left"); err != nil {
-		t.Fatal(err)
-	}
+	dir, bun, cg := probeBundle(t, rootfs, "/bin/sleep", "100")
 	left := filepath.Join(dir, "go-lib-run-killed")
 	root := filepath.Join(left, "state")
 	// Its output to a file: the container's init inherits a pipe, and
@@ -299,7 +291,7 @@ func TestRemoveProbeState(t *testing.T) {
 	if alive(st.Pid) {
 		t.Errorf("the container's init %d still runs", st.Pid)
 	}
-	if dirs := cgroupDirs(cg + "/left"); len(dirs) > 0 {
+	if dirs := cgroupDirs(cg); len(dirs) > 0 {
 		t.Errorf("cgroups left: %v", dirs)
 	}
 }
