@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -91,8 +92,8 @@ func measureProbes(ctx context.Context, b *bench) (any, string, error) {
 			runCtx, cancel := context.WithTimeout(ctx, b.cfg.timeout)
 			res, err := runLauncher(runCtx, b.launcher, launchArgs("3", 0, "", argv), errLog, false)
 			cancel()
-			if left := b.removeProbeState(); len(left) > 0 {
-				err = errors.Join(err, fmt.Errorf("left state directories %s", strings.Join(left, " ")))
+			if left, rmErr := b.removeProbeState(); len(left) > 0 {
+				err = errors.Join(err, fmt.Errorf("left state directories %s", strings.Join(left, " ")), rmErr)
 			}
 			if err != nil {
 				r.Error = fmt.Sprintf("%s: %v", strings.Join(argv, " "), err)
@@ -122,26 +123,42 @@ func (b *bench) probeStateDirs() []string {
 	return dirs
 }
 
-// removeProbeState deletes what a probe killed at the time limit left:
-// its container, with hull (the state is libcontainer's, as hull's), so
-// that no process or cgroup outlives the record of it, then the state
-// directory. It names each directory it found.
-func (b *bench) removeProbeState() []string {
+// removeProbeState deletes what a probe left (killed at the time limit,
+// or its delete failed): its container, with hull (the state is
+// libcontainer's, as hull's), then the state directory, which it keeps
+// where that delete failed, so that no process or cgroup outlives the
+// record of it (the end of the run's cgroup cleanup still kills those).
+// It names each directory it found.
+func (b *bench) removeProbeState() ([]string, error) {
 	left := b.probeStateDirs()
 	hull := b.hullPath()
+	var errs []error
 	for _, dir := range left {
 		root := filepath.Join(dir, "state")
 		ents, _ := os.ReadDir(root)
+		deleted := true
 		for _, e := range ents {
-			if hull != "" && e.IsDir() {
-				ctx, cancel := context.WithTimeout(context.Background(), b.cfg.timeout)
-				_ = exec.CommandContext(ctx, hull, "--root", root, "delete", "--force", e.Name()).Run()
-				cancel()
+			if !e.IsDir() {
+				continue
+			}
+			if hull == "" {
+				errs = append(errs, fmt.Errorf("no hull to delete %s in %s", e.Name(), root))
+				deleted = false
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), b.cfg.timeout)
+			out, err := exec.CommandContext(ctx, hull, "--root", root, "delete", "--force", e.Name()).CombinedOutput()
+			cancel()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("hull --root %s delete --force %s: %v: %s", root, e.Name(), err, bytes.TrimSpace(out)))
+				deleted = false
 			}
 		}
-		os.RemoveAll(dir)
+		if deleted {
+			os.RemoveAll(dir)
+		}
 	}
-	return left
+	return left, errors.Join(errs...)
 }
 
 // hullPath is the hull binary under test, "" when it is missing (then the
@@ -156,15 +173,15 @@ func (b *bench) hullPath() string {
 }
 
 // dropProbeFromPageCache drops a probe and the hull-stage beside it (which
-// go-lib-run starts, as hull does its own) from the page cache, as the
-// runtimes' binaries and helpers are.
+// go-lib-run starts, as hull does its own, and refuses to run without)
+// from the page cache, as the runtimes' binaries and helpers are.
 func dropProbeFromPageCache(path string) error {
 	if err := dropFromPageCache(path); err != nil {
 		return err
 	}
 	stage := filepath.Join(filepath.Dir(path), "hull-stage")
 	if _, err := os.Stat(stage); err != nil {
-		return nil // a probe that starts no container has none
+		return nil // not the Makefile's layout: a probe that needs it says so itself
 	}
 	return dropFromPageCache(stage)
 }

@@ -94,17 +94,20 @@ func checkSmokeJSON(t *testing.T, path string, cases []string) {
 	}
 }
 
-// TestFloorSmoke runs the floor case with one probe built here: every
-// runtime's `--version` and the probe get a peak RSS that a process has,
-// in the table and in the JSON.
+// TestFloorSmoke runs the floor case with two probes built here, go-start
+// and go-lib-run (which runs containers): every runtime's `--version` and
+// each probe get a peak RSS that a process has, in the table and in the
+// JSON, and no probe fails or leaves state.
 func TestFloorSmoke(t *testing.T) {
 	hull, rootfs := requireBench(t)
-	probe := buildProbe(t, "go-start")
+	start, libRun := buildProbe(t, "go-start"), buildLibRunProbe(t, hull)
 	jsonPath := filepath.Join(t.TempDir(), "bench.json")
 	text := runBench(t, "-hull", hull, "-rootfs", rootfs, "-cases", "floor", "-n", "2", "-warmup", "0",
-		"-floor", "go-start="+probe, "-json", jsonPath)
-	if !strings.Contains(text, "| --version peak RSS |") || !strings.Contains(text, "  go-start: peak RSS ") {
-		t.Error("no --version row or no go-start line")
+		"-floor", "go-start="+start+",go-lib-run="+libRun, "-json", jsonPath)
+	for _, want := range []string{"| --version peak RSS |", "  go-start: peak RSS ", "  go-lib-run: peak RSS "} {
+		if !strings.Contains(text, want) {
+			t.Errorf("no %q in the report", want)
+		}
 	}
 	if strings.Contains(text, "FAIL") || strings.Contains(text, "n/a") {
 		t.Error("a cell failed or is n/a")
@@ -120,8 +123,13 @@ func TestFloorSmoke(t *testing.T) {
 	if err := json.Unmarshal(raw, &rep); err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Floor) != 1 || rep.Floor[0].Iters != 2 || rep.Floor[0].RSSMiB < 0.5 || rep.Floor[0].RSSMiB > 200 {
-		t.Errorf("floor probes in the JSON: %+v, want go-start with 2 iterations and a process's peak RSS", rep.Floor)
+	if len(rep.Floor) != 2 {
+		t.Errorf("floor probes in the JSON: %+v, want go-start and go-lib-run", rep.Floor)
+	}
+	for _, r := range rep.Floor {
+		if r.Iters != 2 || r.RSSMiB < 0.5 || r.RSSMiB > 200 {
+			t.Errorf("floor probe in the JSON: %+v, want 2 iterations and a process's peak RSS", r)
+		}
 	}
 	seen := map[string]int{}
 	for _, s := range rep.Samples {
@@ -188,21 +196,14 @@ func requireBench(t *testing.T) (hull, rootfs string) {
 // leaves no state directory and no cgroup behind.
 func TestLibRunProbe(t *testing.T) {
 	hull, rootfs := requireBench(t)
-	probe := buildProbe(t, "go-lib-run")
-	stage, err := os.ReadFile(filepath.Join(filepath.Dir(hull), "hull-stage"))
-	if err != nil {
-		t.Skipf("no hull-stage beside %s (make build): %v", hull, err)
-	}
-	if err := os.WriteFile(filepath.Join(filepath.Dir(probe), "hull-stage"), stage, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	dir, b, cg := probeBundle(t, rootfs, "/bin/sh", "-c", "exit 7")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, probe, "run", "--bundle", b.dir, "floor-test").CombinedOutput()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 7 {
-		t.Fatalf("go-lib-run: %v, want the container's exit status 7\n%s", err, out)
+	alone := buildProbe(t, "go-lib-run")
+	if code, out := runProbe(t, alone, b.dir); code != 125 || !strings.Contains(out, "no hull-stage beside the probe") {
+		t.Errorf("go-lib-run without hull-stage: exit %d, %q; want 125 naming hull-stage", code, out)
+	}
+	probe := buildLibRunProbe(t, hull)
+	if code, out := runProbe(t, probe, b.dir); code != 7 {
+		t.Fatalf("go-lib-run: exit %d, want the container's exit status 7\n%s", code, out)
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, "go-lib-run-*")); len(left) > 0 {
 		t.Errorf("state directories left: %v", left)
@@ -210,6 +211,38 @@ func TestLibRunProbe(t *testing.T) {
 	if dirs := cgroupDirs(cg); len(dirs) > 0 {
 		t.Errorf("cgroups left: %v", dirs)
 	}
+}
+
+// runProbe runs `PROBE run --bundle BUNDLE floor-test` and returns its
+// exit code and output. WaitDelay: a container's init that outlived a
+// failing probe would hold the output pipe open.
+func runProbe(t *testing.T, probe, bundle string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, probe, "run", "--bundle", bundle, "floor-test")
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("%s: %v\n%s", probe, err, out)
+	}
+	return cmd.ProcessState.ExitCode(), string(out)
+}
+
+// buildLibRunProbe builds go-lib-run with a copy of hull's hull-stage
+// beside it, as the Makefile does.
+func buildLibRunProbe(t *testing.T, hull string) string {
+	t.Helper()
+	stage, err := os.ReadFile(filepath.Join(filepath.Dir(hull), "hull-stage"))
+	if err != nil {
+		t.Skipf("no hull-stage beside %s (make build): %v", hull, err)
+	}
+	probe := buildProbe(t, "go-lib-run")
+	if err := os.WriteFile(filepath.Join(filepath.Dir(probe), "hull-stage"), stage, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return probe
 }
 
 // probeBundle writes a bundle running args in a directory of its own,
@@ -252,7 +285,8 @@ func buildProbe(t *testing.T, name string) string {
 
 // TestRemoveProbeState: what a probe killed at the time limit leaves, a
 // created container in its state directory, is deleted with hull (its
-// init is gone) and the directory removed and named.
+// init is gone) and the directory removed and named; without a hull to
+// delete it, the directory stays and the failure is reported.
 func TestRemoveProbeState(t *testing.T) {
 	hull, rootfs := requireBench(t)
 	dir, bun, cg := probeBundle(t, rootfs, "/bin/sleep", "100")
@@ -280,10 +314,18 @@ func TestRemoveProbeState(t *testing.T) {
 	if err := json.Unmarshal(out, &st); err != nil || st.Pid <= 0 {
 		t.Fatalf("hull state: %q: %v", out, err)
 	}
+	// Without hull to delete it, the record stays.
+	noHull := &bench{cfg: config{timeout: 30 * time.Second}, bundle: bun}
+	if got, err := noHull.removeProbeState(); len(got) != 1 || got[0] != left || err == nil {
+		t.Errorf("removeProbeState without hull = %v, %v; want [%s] and an error", got, err, left)
+	}
+	if _, err := os.Stat(root); err != nil {
+		t.Fatalf("the state was removed though its container was not deleted: %v", err)
+	}
 	b := &bench{cfg: config{timeout: 30 * time.Second}, bundle: bun,
 		rts: []*runtimeUnderTest{{name: "hull", path: hull}}}
-	if got := b.removeProbeState(); len(got) != 1 || got[0] != left {
-		t.Errorf("removeProbeState = %v, want [%s]", got, left)
+	if got, err := b.removeProbeState(); len(got) != 1 || got[0] != left || err != nil {
+		t.Errorf("removeProbeState = %v, %v; want [%s]", got, err, left)
 	}
 	if _, err := os.Stat(left); !os.IsNotExist(err) {
 		t.Errorf("%s still there: %v", left, err)

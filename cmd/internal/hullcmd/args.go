@@ -99,7 +99,7 @@ func lookupFlag(flags []cli.Flag, arg string) (cli.Flag, bool) {
 	if name == "" {
 		return nil, false
 	}
-	if slices.Contains(helpNames(), name) {
+	if isHelp(name) {
 		return cli.HelpFlag, true
 	}
 	for _, f := range flags {
@@ -110,14 +110,15 @@ func lookupFlag(flags []cli.Flag, arg string) (cli.Flag, bool) {
 	return nil, false
 }
 
-// helpNames are the help flag's names, without the regular expression its
-// Names() runs each time (see flagnames.go): lookupFlag asks for them for
-// each flag of the command line.
-func helpNames() []string {
+// isHelp says whether name is one of the help flag's, without the regular
+// expression its Names() runs each time (see flagnames.go): lookupFlag
+// asks for each flag of the command line. The help flag's names hold no
+// comma or space, which is all that expression strips.
+func isHelp(name string) bool {
 	if f, ok := cli.HelpFlag.(*cli.BoolFlag); ok {
-		return flagNames(f.Name, f.Aliases)
+		return name == f.Name || slices.Contains(f.Aliases, name)
 	}
-	return cli.HelpFlag.Names()
+	return slices.Contains(cli.HelpFlag.Names(), name)
 }
 
 // takesValue is false for boolean flags, which never consume the next

@@ -6,9 +6,13 @@
 // the hot commands built on libcontainer: whether such a binary would
 // bring hull's peak RSS to crun's.
 //
-// It keeps its state in a directory of its own beside the bundle
-// (stateDirPattern), removed when it is done, and exits with the
-// container's status, as `hull run` does.
+// As hull, it keeps its threads small (internal/threadmem), starts its
+// containers' C stage from the hull-stage beside it (it refuses to run
+// without one, rather than measure the Go init instead) and exits with the
+// container's status. It keeps its state in a directory of its own beside
+// the bundle (stateDirPattern), which it removes once the container is
+// deleted; if the delete failed, the directory stays, holding the only
+// record of the container, for the bench to delete it with hull.
 package main
 
 import (
@@ -18,7 +22,9 @@ import (
 	"path/filepath"
 	"runtime"
 
+	_ "github.com/hull-runtime/hull/internal/threadmem"
 	"github.com/hull-runtime/hull/libcontainer"
+	"github.com/hull-runtime/hull/libcontainer/nsenter"
 	"github.com/hull-runtime/hull/oci"
 )
 
@@ -50,8 +56,11 @@ func main() {
 }
 
 // runIn runs the container with its state in a directory of its own,
-// which it removes whatever happens.
+// which it removes unless a container record is left in it.
 func runIn(bundle, id string) (int, error) {
+	if err := requireStage(); err != nil {
+		return 0, err
+	}
 	b, err := oci.LoadBundle(bundle)
 	if err != nil {
 		return 0, err
@@ -60,14 +69,31 @@ func runIn(bundle, id string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer os.RemoveAll(dir)
 	root := filepath.Join(dir, "state")
 	status, err := run(b, root, id)
 	if err == nil {
 		// An rmdir: anything Delete left in the state root is an error.
 		err = os.Remove(root)
 	}
+	if ents, _ := os.ReadDir(root); len(ents) == 0 {
+		os.RemoveAll(dir)
+	}
 	return status, err
+}
+
+// requireStage refuses to run without the hull-stage beside the probe,
+// which hull has beside it: without it the container would start through
+// the Go init, another path than hull's.
+func requireStage() error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	stage := filepath.Join(filepath.Dir(exe), nsenter.StageName)
+	if _, err := os.Stat(stage); err != nil {
+		return fmt.Errorf("no %s beside the probe (the Makefile copies it): %w", nsenter.StageName, err)
+	}
+	return nil
 }
 
 // run creates, starts, waits for and deletes the container, as hull's
