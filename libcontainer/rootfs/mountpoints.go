@@ -23,23 +23,28 @@ type Mountpoint struct {
 // them before criu mounts anything (a checkpoint restored into a fresh
 // copy of the image, or with a fresh volume, lacks the ones create made).
 func MakeMountpoints(points []Mountpoint) error {
+	roots := map[string]*root{} // each root opened once: most points share the rootfs
+	defer func() {
+		for _, r := range roots {
+			r.Close()
+		}
+	}()
 	for _, p := range points {
-		if err := makeMountpoint(p); err != nil {
-			return err
+		r := roots[p.Root]
+		if r == nil {
+			var err error
+			if r, err = openRoot(p.Root); err != nil {
+				return fmt.Errorf("mount point %s: %w", p.Path, err)
+			}
+			roots[p.Root] = r
+		}
+		fd, err := r.ensure(p.Path, p.Dir, p.Strict)
+		if err != nil {
+			return fmt.Errorf("mount point %s in %s: %w", p.Path, p.Root, err)
+		}
+		if err := unix.Close(fd); err != nil {
+			return fmt.Errorf("mount point %s in %s: %w", p.Path, p.Root, err)
 		}
 	}
 	return nil
-}
-
-func makeMountpoint(p Mountpoint) error {
-	r, err := openRoot(p.Root)
-	if err != nil {
-		return fmt.Errorf("mount point %s: %w", p.Path, err)
-	}
-	defer r.Close()
-	fd, err := r.ensure(p.Path, p.Dir, p.Strict)
-	if err != nil {
-		return fmt.Errorf("mount point %s in %s: %w", p.Path, p.Root, err)
-	}
-	return unix.Close(fd)
 }

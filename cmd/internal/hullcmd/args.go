@@ -21,7 +21,10 @@ import (
 // flags themselves. A "--" ends the reordering; what follows stays
 // positional.
 func interspersedArgs(app *cli.App, args []string) []string {
-	i := skipFlags(app.Flags, args, 1)
+	// help is every command's flag too; its names made once, as the
+	// others' are (flagnames.go).
+	help := namesOnce(cli.HelpFlag)
+	i := skipFlags(withFlag(app.Flags, help), args, 1)
 	if i >= len(args) {
 		return args
 	}
@@ -30,7 +33,8 @@ func interspersedArgs(app *cli.App, args []string) []string {
 		return args
 	}
 	head := i + 1
-	first := skipFlags(cmd.Flags, args, head) // the first positional argument
+	cmdFlags := withFlag(cmd.Flags, help)
+	first := skipFlags(cmdFlags, args, head) // the first positional argument
 	if first >= len(args) || args[first-1] == "--" {
 		return args
 	}
@@ -42,7 +46,7 @@ func interspersedArgs(app *cli.App, args []string) []string {
 			rest = append(rest, tail[j:]...)
 			break
 		}
-		f, ok := lookupFlag(cmd.Flags, arg)
+		f, ok := lookupFlag(cmdFlags, arg)
 		if !ok {
 			rest = append(rest, arg)
 			continue
@@ -89,7 +93,6 @@ func skipFlags(flags []cli.Flag, args []string, i int) int {
 }
 
 // lookupFlag finds the flag arg names ("-f", "--format", "--format=json").
-// help (-h, --help) is every command's flag too.
 func lookupFlag(flags []cli.Flag, arg string) (cli.Flag, bool) {
 	if arg == "-" || !strings.HasPrefix(arg, "-") {
 		return nil, false
@@ -99,9 +102,6 @@ func lookupFlag(flags []cli.Flag, arg string) (cli.Flag, bool) {
 	if name == "" {
 		return nil, false
 	}
-	if isHelp(name) {
-		return cli.HelpFlag, true
-	}
 	for _, f := range flags {
 		if slices.Contains(f.Names(), name) {
 			return f, true
@@ -110,15 +110,9 @@ func lookupFlag(flags []cli.Flag, arg string) (cli.Flag, bool) {
 	return nil, false
 }
 
-// isHelp says whether name is one of the help flag's, without the regular
-// expression its Names() runs each time (see flagnames.go): lookupFlag
-// asks for each flag of the command line. The help flag's names hold no
-// comma or space, which is all that expression strips.
-func isHelp(name string) bool {
-	if f, ok := cli.HelpFlag.(*cli.BoolFlag); ok {
-		return name == f.Name || slices.Contains(f.Aliases, name)
-	}
-	return slices.Contains(cli.HelpFlag.Names(), name)
+// withFlag is flags with f first, in a slice of its own.
+func withFlag(flags []cli.Flag, f cli.Flag) []cli.Flag {
+	return append([]cli.Flag{f}, flags...)
 }
 
 // takesValue is false for boolean flags, which never consume the next
