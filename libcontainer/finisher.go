@@ -183,7 +183,9 @@ func execPty(rootPid int, size *specs.Box, sock *os.File) (*os.File, error) {
 		return nil, fmt.Errorf("set up console: open the container's root: %w", err)
 	}
 	defer unix.Close(root)
-	ptmx, err := process.OpenIn(root, "/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY)
+	// Opened by hull, in the host's cgroup: only once it is a ptmx, as the
+	// init's console checks it (a container can put any node there).
+	ptmx, err := process.OpenCheckedIn(root, "/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY, console.IsPtmx)
 	if err != nil {
 		return nil, fmt.Errorf("set up console: %w", err)
 	}

@@ -91,9 +91,25 @@ func (b *rootfsBuilder) prepareRootfs() error {
 		Pid: b.initPid, PidNS: b.pidNS, CgroupV1: b.cgroupV1, IdmappedTrees: b.idmapTrees,
 	}
 	if !ownsNamespace(b.spec, specs.MountNamespace) {
+		b.releaseMountSources()
 		return nil
 	}
-	return rootfs.Prepare(b.rootfs)
+	err := rootfs.Prepare(b.rootfs)
+	b.releaseMountSources()
+	return err
+}
+
+// releaseMountSources closes the bind sources and ID-mapped trees the
+// parent sent a Go init, once its mounts are made: they lead to host
+// paths, and through /proc/1/fd so would anything in the container that
+// resolves a path before the init execs.
+func (b *rootfsBuilder) releaseMountSources() {
+	for _, fds := range []map[int]int{b.mountSources, b.idmapTrees} {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}
+	b.mountSources, b.idmapTrees = nil, nil
 }
 
 func (b *rootfsBuilder) setHostname() error {
@@ -177,20 +193,16 @@ func (b *rootfsBuilder) pivotRoot() error {
 
 // makeCwd creates process.cwd where the rootfs lacks it, as runc does (an
 // image's WORKDIR or a user's home need not exist in the image): after
-// pivot_root, so that the path resolves in the container's root alone,
+// pivot_root, resolved inside the container's root (rootfs.MakeWorkdir),
 // and before the root may turn read-only.
 func (b *rootfsBuilder) makeCwd() error {
 	if b.spec.Process == nil || b.spec.Process.Cwd == "" {
 		return nil
 	}
-	cwd := b.spec.Process.Cwd
 	// Only a missing one: any other trouble (a loop, not a directory) is
 	// the working directory check's to report, after the user is set.
-	if _, err := os.Stat(cwd); !errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err := os.MkdirAll(cwd, 0o755); err != nil {
-		return fmt.Errorf("process.cwd %q: %w", cwd, err)
+	if err := rootfs.MakeWorkdir(b.spec.Process.Cwd); err != nil {
+		return fmt.Errorf("process.cwd %q: %w", b.spec.Process.Cwd, err)
 	}
 	return nil
 }

@@ -47,8 +47,16 @@ func checkPtmx(path string) error {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return fmt.Errorf("%s: stat: %w", path, err)
 	}
+	if err := IsPtmx(&st); err != nil {
+		return fmt.Errorf("%s %w", path, err)
+	}
+	return nil
+}
+
+// IsPtmx checks that st is a pty multiplexer, character device 5:2.
+func IsPtmx(st *unix.Stat_t) error {
 	if st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(st.Rdev) != 5 || unix.Minor(st.Rdev) != 2 {
-		return fmt.Errorf("%s is no ptmx (mode %#o, dev %d:%d)", path, st.Mode, unix.Major(st.Rdev), unix.Minor(st.Rdev))
+		return fmt.Errorf("is no ptmx (mode %#o, dev %d:%d)", st.Mode, unix.Major(st.Rdev), unix.Minor(st.Rdev))
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -36,13 +37,59 @@ func openInFd(root int, p string, flags int) (int, error) {
 	}
 }
 
+// OpenCheckedIn is OpenIn for a file the container's own processes could
+// not open on the caller's behalf: the caller (hull, in the host's cgroup)
+// opens the file only after check passed on what p resolves to, through an
+// O_PATH fd that opens nothing. A plain open would first open whatever the
+// image or the container put there, a device node included, outside the
+// container's device cgroup: opening some devices is an act in itself (a
+// watchdog, once opened, reboots the host unless told otherwise).
+func OpenCheckedIn(root int, p string, flags int, check func(*unix.Stat_t) error) (*os.File, error) {
+	fd, err := openCheckedInFd(root, p, flags, check)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), p), nil
+}
+
+// openCheckedInFd is OpenCheckedIn's plain fd.
+func openCheckedInFd(root int, p string, flags int, check func(*unix.Stat_t) error) (int, error) {
+	fd, err := openInFd(root, p, unix.O_PATH)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return -1, &os.PathError{Op: "stat", Path: p, Err: err}
+	}
+	if err := check(&st); err != nil {
+		return -1, fmt.Errorf("%s: %w", p, err)
+	}
+	// The same inode, opened for real: reopening an O_PATH fd through
+	// /proc/self/fd resolves no path again.
+	file, err := unix.Open("/proc/self/fd/"+strconv.Itoa(fd), flags|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, &os.PathError{Op: "open", Path: p, Err: err}
+	}
+	return file, nil
+}
+
+// RegularFile is OpenCheckedIn's check for a regular file.
+func RegularFile(st *unix.Stat_t) error {
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return fmt.Errorf("not a regular file (mode %#o)", st.Mode&unix.S_IFMT)
+	}
+	return nil
+}
+
 // WithHomeAt is WithHome reading /etc/passwd inside root (a directory fd).
 func WithHomeAt(env []string, root int, uid uint32) []string {
 	return withHome(env, func() string { return homeAt(root, uid) })
 }
 
 func homeAt(root int, uid uint32) string {
-	fd, err := openInFd(root, "/etc/passwd", unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY)
+	fd, err := openCheckedInFd(root, "/etc/passwd", unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, RegularFile)
 	if err != nil {
 		return "/"
 	}

@@ -84,3 +84,73 @@ func TestWithHomeAt(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenCheckedInOpensOnlyWhatPasses: a node that fails the check is
+// never opened (no IN_OPEN on it; an O_PATH fd opens nothing), and one that
+// passes is. hull opens these files in the host's cgroup, so an open the
+// container's device cgroup would refuse must not happen at all: hull
+// 867ede5 opened the image's /etc/passwd first and looked at it after.
+func TestOpenCheckedInOpensOnlyWhatPasses(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: makes a character device node")
+	}
+	root := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(root, "etc"), 0o755))
+	node := filepath.Join(root, "etc/passwd")
+	must(unix.Mknod(node, unix.S_IFCHR|0o644, int(unix.Mkdev(1, 3)))) // /dev/null's numbers
+	must(os.WriteFile(filepath.Join(root, "etc/group"), []byte("root:x:0:\n"), 0o644))
+	rootFd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	must(err)
+	defer unix.Close(rootFd)
+	opened := watchOpens(t, node)
+
+	if home := homeAt(rootFd, 0); home != "/" {
+		t.Errorf("home from a device node: %q, want /", home)
+	}
+	if _, err := OpenCheckedIn(rootFd, "/etc/passwd", unix.O_RDONLY, RegularFile); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("OpenCheckedIn of a device: %v, want not a regular file", err)
+	}
+	if opened() {
+		t.Fatal("the device node was opened although it failed the check")
+	}
+	f, err := OpenCheckedIn(rootFd, "/etc/passwd", unix.O_RDONLY, func(*unix.Stat_t) error { return nil })
+	must(err)
+	f.Close()
+	if !opened() {
+		t.Fatal("no IN_OPEN for an open that passed the check: the watch sees nothing")
+	}
+	g, err := OpenCheckedIn(rootFd, "/etc/group", unix.O_RDONLY, RegularFile)
+	must(err)
+	g.Close()
+}
+
+// watchOpens reports, each time it is called, whether path was opened
+// (not with O_PATH) since the last call.
+func watchOpens(t *testing.T, path string) func() bool {
+	t.Helper()
+	in, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(in) })
+	if _, err := unix.InotifyAddWatch(in, path, unix.IN_OPEN); err != nil {
+		t.Fatal(err)
+	}
+	return func() bool {
+		buf := make([]byte, 4096)
+		seen := false
+		for {
+			n, err := unix.Read(in, buf)
+			if n <= 0 || err != nil {
+				return seen
+			}
+			seen = true
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package rootfs
 
 import (
+	"errors"
 	"fmt"
 
 	"golang.org/x/sys/unix"
@@ -47,4 +48,32 @@ func MakeMountpoints(points []Mountpoint) error {
 		}
 	}
 	return nil
+}
+
+// MakeWorkdir creates dir, the process's working directory, inside the
+// calling thread's root where it is missing, as runc does for an image's
+// WORKDIR. Every component is resolved inside the root and no magic link
+// is followed: until the init's own working directory moves into the
+// container, /proc/1/cwd there still leads to the host's tree, and a
+// WORKDIR through it would have hull make directories on the host. A path
+// that exists, or that does not resolve for another reason than a missing
+// component (a magic link, a loop, a file on the way), is left alone for
+// the working directory check to report.
+func MakeWorkdir(dir string) error {
+	r, err := openRoot("/")
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	fd, err := r.open(dir, 0)
+	if err == nil {
+		return unix.Close(fd)
+	}
+	if !errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if fd, err = r.ensure(dir, true, false); err != nil {
+		return err
+	}
+	return unix.Close(fd)
 }

@@ -3,12 +3,14 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // consoleCheck prints the device of /dev/console and of stdin (the pty),
@@ -121,5 +123,55 @@ func consolePlanted(t *testing.T, rt string, p plant) {
 	}
 	if left := leftovers(c); len(left) > 0 {
 		t.Errorf("left behind: %v", left)
+	}
+}
+
+// TestExecTtyPtmxPlanted: `exec -t` opens the container's /dev/ptmx from
+// hull, in the host's cgroup, so it must not open whatever the container
+// put there: a running container replaced /dev/ptmx with a link to another
+// device node. hull refuses naming /dev/ptmx, and the node is never
+// opened (no IN_OPEN; hull 867ede5 opened it, found by review). runc, the
+// control, opens it from inside the container's cgroup; logged.
+func TestExecTtyPtmxPlanted(t *testing.T) {
+	for _, rt := range runtimes(t) {
+		t.Run(rt, func(t *testing.T) {
+			c := newFor(t, rt, sleeper)
+			c.runDetached()
+			dev := filepath.Join("/proc", strconv.Itoa(c.state().Pid), "root/dev")
+			must(t, syscall.Mknod(filepath.Join(dev, "xnull"), syscall.S_IFCHR|0o666, 1<<8|3))
+			must(t, os.Remove(filepath.Join(dev, "ptmx")))
+			must(t, os.Symlink("xnull", filepath.Join(dev, "ptmx")))
+			opened := watchOpen(t, filepath.Join(dev, "xnull"))
+			rcv := newConsoleReceiver(t, c.tmp)
+			r := c.hull("exec", "-d", "-t", "--console-socket", rcv.path, c.ID, "true")
+			if rt != "hull" {
+				t.Logf("control %s: node opened %v; %s", rt, opened(), r)
+				return
+			}
+			if r.Code == 0 || !strings.Contains(r.Stderr, "/dev/ptmx") {
+				t.Errorf("exec -t with a planted /dev/ptmx: %s", r)
+			}
+			if opened() {
+				t.Error("hull opened the node the container put at /dev/ptmx")
+			}
+		})
+	}
+}
+
+// watchOpen reports whether path was opened (not with O_PATH) since the
+// watch began.
+func watchOpen(t *testing.T, path string) func() bool {
+	t.Helper()
+	in, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(in) })
+	if _, err := unix.InotifyAddWatch(in, path, unix.IN_OPEN); err != nil {
+		t.Fatal(err)
+	}
+	return func() bool {
+		n, _ := unix.Read(in, make([]byte, 4096))
+		return n > 0
 	}
 }

@@ -53,3 +53,52 @@ func TestCwdMade(t *testing.T) {
 		})
 	}
 }
+
+// TestCwdNotMadeThroughInitCwd: a process.cwd through a symlink to
+// /proc/1/cwd is never made on the host. Until the init leaves the
+// working directory it inherited from hull, that magic link leads to the
+// host's tree; hull 867ede5 made such a WORKDIR with os.MkdirAll, as
+// root, anywhere on the host (found by review). hull refuses the path
+// (its check sees no such directory inside the root); runc, the control,
+// has already changed into the new root and makes it inside.
+func TestCwdNotMadeThroughInitCwd(t *testing.T) {
+	t.Parallel()
+	up := strings.Repeat("/..", 16) // from wherever hull runs, up to the host's /
+	hostTmp := "hull-cwd-escape-" + uniqueName(t)
+	for _, tc := range []struct{ name, link, cwd, host string }{
+		{"beside-hull", "/proc/1/cwd", "/x/" + hostTmp, ""},
+		{"host-tmp", "/proc/1/cwd" + up, "/x/tmp/" + hostTmp, filepath.Join("/tmp", hostTmp)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			eachInitVariant(t, func(s *specs.Spec) {
+				s.Process.Cwd = tc.cwd
+				s.Process.Args = []string{"pwd"}
+			}, func(t *testing.T, rt string, c *container) {
+				root := c.privateRootfs()
+				must(t, os.Symlink(tc.link, filepath.Join(root, "x")))
+				c.writeSpec()
+				r := c.run()
+				for _, host := range []string{tc.host, filepath.Join(c.Bundle, hostTmp), filepath.Join(c.Bundle, "..", hostTmp)} {
+					if host == "" {
+						continue
+					}
+					if _, err := os.Lstat(host); err == nil {
+						os.Remove(host)
+						t.Errorf("%s: %s made on the host through /proc/1/cwd\n%s", rt, host, r)
+					}
+				}
+				switch {
+				case rt == "runc":
+					if r.Code != 0 {
+						t.Logf("runc (control): %s", r)
+					}
+				case r.Code == 0:
+					t.Errorf("%s ran with a working directory through /proc/1/cwd:\n%s", rt, r)
+				default:
+					wantContains(t, r.Stderr, "process.cwd")
+				}
+			})
+		})
+	}
+}
