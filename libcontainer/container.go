@@ -187,15 +187,17 @@ func (c *Container) Status() specs.ContainerState {
 	if !c.Init.Alive() {
 		return specs.StateStopped
 	}
-	if c.awaitsStart() {
-		return specs.StateCreated
-	}
+	// The freezer before the barrier, as runc: a created container can be
+	// paused too, and is paused until resume takes it back to created.
 	// An unloadable cgroup record cannot say "paused"; the ops that need
 	// the cgroup report it.
 	if cg, _ := c.cgroup(); cg != nil {
 		if frozen, err := cg.Frozen(); err == nil && frozen {
 			return oci.StatusPaused
 		}
+	}
+	if c.awaitsStart() {
+		return specs.StateCreated
 	}
 	return specs.StateRunning
 }

@@ -80,28 +80,90 @@ func waitNoReaders(fifo int) {
 }
 
 // Signal sends sig to the container's init, or with all to every process
-// in its cgroup (also of a stopped container: see OpKillAll).
+// in its cgroup (also of a stopped container: see OpKillAll). SIGKILL to a
+// paused container thaws it after (thawKilled).
 func (c *Container) Signal(sig unix.Signal, all bool) error {
 	if all {
-		if _, err := c.require(OpKillAll); err != nil {
+		if done, err := c.signalAll(sig); done {
 			return err
-		}
-		cg, err := c.cgroup()
-		if err != nil {
-			return err
-		}
-		if cg != nil {
-			return cg.Signal(sig)
 		}
 	}
-	if _, err := c.require(OpKill); err != nil {
+	st, err := c.require(OpKill)
+	if err != nil {
 		return err
 	}
-	err := c.Init.Signal(sig)
+	err = c.Init.Signal(sig)
 	if errors.Is(err, state.ErrExited) {
 		return notRunning(c.ID, OpKill)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	if cg, _ := c.cgroup(); cg != nil {
+		c.thawKilled(cg, st, sig)
+	}
+	return nil
+}
+
+// signalAll is Signal with all. It says whether it did the job: a
+// container without a cgroup has only its init to signal.
+func (c *Container) signalAll(sig unix.Signal) (bool, error) {
+	st, err := c.require(OpKillAll)
+	if err != nil {
+		return true, err
+	}
+	cg, err := c.cgroup()
+	if err != nil || cg == nil {
+		return err != nil, err
+	}
+	if err := cg.Signal(sig); err != nil {
+		// runc's rule, which containerd's shim counts on when it kills
+		// all after the init exited: a stopped container whose cgroup is
+		// gone (the systemd driver removes an emptied scope's) has
+		// nothing left to signal. Asked after the failure, so that an
+		// init that died since the status check counts too.
+		if !c.Init.Alive() && cgroupGone(cg) {
+			return true, nil
+		}
+		return true, err
+	}
+	c.thawKilled(cg, st, sig)
+	return true, nil
+}
+
+// thawKilled thaws a container that was paused (st) when it was sent
+// SIGKILL, as runc does: on cgroup v1 a frozen task cannot die until it is
+// thawed, so kill would return with the container still paused and its
+// init alive. Other signals leave a paused container paused.
+func (c *Container) thawKilled(cg cgroups.Manager, st specs.ContainerState, sig unix.Signal) {
+	if sig != unix.SIGKILL || st != paused {
+		return
+	}
+	if err := cg.Thaw(); err != nil {
+		// The signal went out: the kill is done, what keeps it from
+		// taking effect is worth a warning, not a failure (runc ignores it).
+		c.warn("container %q: thaw after SIGKILL: %v", c.ID, err)
+	}
+}
+
+// cgroupGone says whether the cgroup cg was removed. One missing directory
+// is enough: rmdir removes only an empty cgroup, and a process is in one
+// cgroup of every v1 hierarchy, so none can be left in the others.
+func cgroupGone(cg cgroups.Manager) bool {
+	s := cg.State()
+	dirs := []string{s.Dir}
+	for _, d := range s.Paths {
+		dirs = append(dirs, d)
+	}
+	for _, d := range dirs {
+		if d == "" {
+			continue
+		}
+		if _, err := os.Stat(d); errors.Is(err, os.ErrNotExist) {
+			return true
+		}
+	}
+	return false
 }
 
 // Delete removes a stopped container (any container with force): its

@@ -93,16 +93,23 @@ var lifecycle = map[Op]transition{
 		},
 		other: "cannot start a container that is %s",
 	},
+	// SIGKILL to a paused container also thaws it (see thawKilled): the
+	// init then dies, so stopped follows, as any signal may make it.
 	OpKill: {next: same(created, running, paused), other: notRunningText},
 	// With --all, a stopped container is no error (runc's contract, which
 	// containerd's shim relies on): processes of a container that shares
-	// its pid namespace can outlive the init in its cgroup.
+	// its pid namespace can outlive the init in its cgroup. Nor is a
+	// stopped container whose cgroup is gone (see signalAll).
 	OpKillAll:     {next: same(created, running, paused, stopped), other: notRunningText},
 	OpDelete:      {next: to(Gone, creating, created, stopped), other: "cannot delete a container that is not stopped: %s"},
 	OpDeleteForce: {next: to(Gone, States...)},
-	OpPause:       {next: to(paused, running), other: notRunningText + " (cannot pause a container that is %s)"},
-	OpResume:      {next: to(running, paused), other: "container not paused (it is %s)"},
-	OpUpdate:      {next: same(created, running, paused), other: notRunningText},
+	// As runc, a created container can be paused too (its init is frozen
+	// waiting for start); start refuses it until resume, which takes it
+	// back to created, not running: the status is derived (see Status),
+	// so the table's "running" after resume is that of a started one.
+	OpPause:  {next: to(paused, created, running), other: notRunningText + " (cannot pause a container that is %s)"},
+	OpResume: {next: to(running, paused), other: "container not paused (it is %s)"},
+	OpUpdate: {next: same(created, running, paused), other: notRunningText},
 	OpExec: {
 		next: same(created, running),
 		refusal: map[specs.ContainerState]string{

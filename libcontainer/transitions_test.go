@@ -26,7 +26,7 @@ func TestTransitionMatrix(t *testing.T) {
 		OpKillAll:     {nr, "=", "=", "=", "="},
 		OpDelete:      {"->", "->", del + "running", del + "paused", "->"},
 		OpDeleteForce: {"->", "->", "->", "->", "->"},
-		OpPause: {nr + " (cannot pause a container that is creating)", nr + " (cannot pause a container that is created)",
+		OpPause: {nr + " (cannot pause a container that is creating)", "->paused",
 			"->paused", nr + " (cannot pause a container that is paused)", nr + " (cannot pause a container that is stopped)"},
 		OpResume: {"container not paused (it is creating)", "container not paused (it is created)",
 			"container not paused (it is running)", "->running", "container not paused (it is stopped)"},

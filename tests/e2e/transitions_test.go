@@ -49,7 +49,7 @@ var hullLifecycle = map[string][5]string{
 	"kill --all":     {"container not running", "=", "=", "=", "="},
 	"delete":         {"->", "->", "not stopped: running", "not stopped: paused", "->"},
 	"delete --force": {"->", "->", "->", "->", "->"},
-	"pause": {"cannot pause a container that is creating", "cannot pause a container that is created",
+	"pause": {"cannot pause a container that is creating", "->paused",
 		"->paused", "cannot pause a container that is paused", "cannot pause a container that is stopped"},
 	"resume": {"container not paused (it is creating)", "container not paused (it is created)",
 		"container not paused (it is running)", "->running", "container not paused (it is stopped)"},
@@ -73,7 +73,7 @@ var runcLifecycle = map[string][5]string{
 	"kill --all":           {"", "=", "=", "->running", "="}, // runc thaws a paused container after signalling it
 	"delete":               {"", "->", "fail", "fail", "->"},
 	"delete --force":       {"", "->", "->", "->", "->"},
-	"pause":                {"", "->paused", "->paused", "fail", "fail"}, // runc also pauses a created container
+	"pause":                {"", "->paused", "->paused", "fail", "fail"},
 	"resume":               {"", "fail", "fail", "->running", "fail"},
 	"update":               {"", "=", "=", "=", "fail"},
 	"exec":                 {"", "=", "=", "fail", "fail"},
