@@ -9,7 +9,7 @@ import (
 	"github.com/hull-runtime/hull/libcontainer/cgroups"
 )
 
-// Pause freezes every process of a running container.
+// Pause freezes every process of a created or running container.
 func (c *Container) Pause() error {
 	if _, err := c.require(OpPause); err != nil {
 		return err
@@ -54,17 +54,11 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 	if _, err := c.FullSpec(); err != nil {
 		return err
 	}
+	r = withUnlimitedSwap(withoutDevices(r))
 	if c.Spec.Linux != nil {
 		r = withCPUPair(c.Spec.Linux.Resources, r)
 	}
-	set := r
-	if len(r.Devices) > 0 {
-		// The rules replace the config's, and get the default devices
-		// after them as at create: containerd sends the spec's rules, a
-		// bare deny-all, which alone would take /dev/null away.
-		set = withDeviceRules(r)
-	}
-	if err := cg.Set(set); err != nil {
+	if err := cg.Set(r); err != nil {
 		return err
 	}
 	if c.Spec.Linux == nil {
@@ -96,9 +90,20 @@ func mergeResources(old, r *specs.LinuxResources) *specs.LinuxResources {
 	if r.Unified != nil {
 		out.Unified = r.Unified
 	}
-	if len(r.Devices) > 0 {
-		out.Devices = r.Devices
+	return &out
+}
+
+// withoutDevices drops the device rules of an update, as runc's update
+// does (SkipDevices): containerd's CRI sends the whole linux.resources,
+// and rewriting the rules from it would drop those added after create,
+// such as the NVIDIA hook's for its GPUs. Nor are they recorded, so the
+// state never claims rules the cgroup does not have.
+func withoutDevices(r *specs.LinuxResources) *specs.LinuxResources {
+	if r == nil || r.Devices == nil {
+		return r
 	}
+	out := *r
+	out.Devices = nil
 	return &out
 }
 
@@ -118,6 +123,26 @@ func overlay[T any](old, upd *T) *T {
 	if err != nil || json.Unmarshal(data, &out) != nil {
 		return upd
 	}
+	return &out
+}
+
+// withUnlimitedSwap gives an update that lifts the memory limit (-1) and
+// names no swap an unlimited swap too, as runc does: on v1 the kernel
+// refuses a memory limit above memsw, and the state then records what
+// the cgroup has rather than the old swap limit below an unlimited memory.
+func withUnlimitedSwap(r *specs.LinuxResources) *specs.LinuxResources {
+	if r == nil {
+		return r
+	}
+	m := r.Memory
+	if m == nil || m.Limit == nil || *m.Limit != -1 || (m.Swap != nil && *m.Swap != 0) {
+		return r
+	}
+	mem := *m
+	unlimited := int64(-1)
+	mem.Swap = &unlimited
+	out := *r
+	out.Memory = &mem
 	return &out
 }
 

@@ -71,10 +71,11 @@ func runtimeUnderTest(t *testing.T, rt string, systemd bool, prefix string) (h *
 }
 
 // TestUpdateDevicesV2: on cgroup v2 an update carrying containerd's device
-// rules keeps the default devices working (runc as the control), the
-// device filter is swapped, not stacked, a device listed in linux.devices
-// that the rules deny stays denied, an added rule takes effect and a bad
-// rule changes nothing.
+// rules leaves the device filter as create made it, as runc (the control)
+// does: the default devices keep working, a device listed in
+// linux.devices that the rules deny stays denied, an added rule has no
+// effect, a bad one is not looked at, and the update's other resources
+// apply.
 func TestUpdateDevicesV2(t *testing.T) {
 	inGuest(t)
 	for _, tc := range deviceRuntimes {
@@ -119,27 +120,22 @@ func TestUpdateDevicesV2(t *testing.T) {
 			if len(after) != 1 {
 				t.Errorf("device programs after the update: %v, want exactly one", after)
 			}
-			if tc.runtime != "" {
-				return // runc ignores device rules in an update
-			}
-			if len(before) == 1 && len(after) == 1 && before[0] == after[0] {
-				t.Errorf("device program not replaced: %v", after)
+			// As runc, hull leaves device rules alone on update (session 17):
+			// rules added after create, as the NVIDIA hook's, must survive.
+			if len(before) == 1 && len(after) == 1 && before[0] != after[0] {
+				t.Errorf("device program replaced by an update: %v, then %v", before, after)
 			}
 			plus := `{"devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":1,"minor":11,"access":"rw"}]}`
 			if out, err := update(plus); err != nil {
-				t.Fatalf("update adding c 1:11: %v\n%s", err, out)
+				t.Fatalf("update with a rule allowing c 1:11: %v\n%s", err, out)
 			}
-			probe("after allowing c 1:11", "null-ok zero-ok urandom-ok ptmx-ok kmsg-ok 2")
-			good := devicePrograms(t, dir)
+			probe("after an update allowing c 1:11 (device rules are not updated)", base)
 			bad := `{"devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"x","access":"rwm"}],"memory":{"limit":16777216}}`
-			if out, err := update(bad); err == nil || !strings.Contains(out, `type "x"`) {
-				t.Errorf("bad rule: %v, want a failure naming type \"x\":\n%s", err, out)
+			if out, err := update(bad); err != nil {
+				t.Errorf("update with a bad device rule, which update ignores: %v\n%s", err, out)
 			}
-			expectFile(t, dir, "memory.max", "33554432")
-			if now := devicePrograms(t, dir); len(now) != 1 || now[0] != good[0] {
-				t.Errorf("device programs after the failed update: %v, want %v", now, good)
-			}
-			probe("after the failed update", "null-ok zero-ok urandom-ok ptmx-ok kmsg-ok 2")
+			expectFile(t, dir, "memory.max", "16777216")
+			probe("after the update with a bad rule", base)
 		})
 	}
 }

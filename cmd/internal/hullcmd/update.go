@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 
+	units "github.com/docker/go-units"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 
@@ -45,11 +47,6 @@ func updateCommand() *cli.Command {
 			r, err := updateResources(c)
 			if err != nil {
 				return err
-			}
-			if isRootless(c) && len(r.Devices) > 0 {
-				// As at create: the devices controller needs host root.
-				logWarnings(c, []string{"rootless: linux.resources.devices: ignored (the devices controller needs host root, also in a delegated cgroup)"})
-				r.Devices = nil
 			}
 			return withContainer(c, false, func(ctr *libcontainer.Container) error { return ctr.Update(r) })
 		},
@@ -103,10 +100,11 @@ func updateResources(c *cli.Context) (*specs.LinuxResources, error) {
 		{"kernel-memory", func() **int64 { return &mem().Kernel }},
 		{"kernel-memory-tcp", func() **int64 { return &mem().KernelTCP }},
 	} {
-		if c.IsSet(f.name) {
-			v, err := parseBytes(c.String(f.name))
+		// An empty value is no value, as in runc: scripts pass "$MEM".
+		if s := c.String(f.name); s != "" {
+			v, err := parseBytes(s)
 			if err != nil {
-				return nil, fmt.Errorf("invalid value for %s: --%s %q: %w", f.name, f.name, c.String(f.name), err)
+				return nil, fmt.Errorf("invalid value for %s: --%s %q: %w", f.name, f.name, s, err)
 			}
 			*f.dst() = &v
 		}
@@ -144,25 +142,22 @@ func setFlag[T any](c *cli.Context, name string, get func(string) T, set func(*T
 	}
 }
 
-// parseBytes reads "512", "64k", "256m", "2g" or "-1".
+// parseBytes reads a size as runc does, with go-units' RAMInBytes
+// ("512", "1.5g", "100MiB": binary multiples, any case), or "-1" for
+// unlimited.
 func parseBytes(s string) (int64, error) {
 	if s == "-1" {
 		return -1, nil
 	}
-	mult := int64(1)
-	if n := len(s); n > 0 {
-		switch s[n-1] {
-		case 'k', 'K':
-			mult, s = 1<<10, s[:n-1]
-		case 'm', 'M':
-			mult, s = 1<<20, s[:n-1]
-		case 'g', 'G':
-			mult, s = 1<<30, s[:n-1]
-		}
+	v, err := units.RAMInBytes(s)
+	if err != nil {
+		return 0, err
 	}
-	var v int64
-	if _, err := fmt.Sscan(s, &v); err != nil || v < 0 {
-		return 0, fmt.Errorf("not a size in bytes")
+	// RAMInBytes converts a float without a range check: past 2^63 the
+	// result is the CPU's (MinInt64 on amd64, MaxInt64 on arm64), and a
+	// kernel given either would refuse it or take it as no limit at all.
+	if v < 0 || v == math.MaxInt64 {
+		return 0, fmt.Errorf("out of range: more than %d bytes", int64(math.MaxInt64))
 	}
-	return v * mult, nil
+	return v, nil
 }
