@@ -30,8 +30,10 @@ func TestTemplateBootFindsInit(t *testing.T) {
 	}
 }
 
-// TestRootIDMapGroup: rootidmap maps the source owner's uid to root and
-// its gid to root's group (not its uid again).
+// TestRootIDMapGroup: rootidmap is nspawn 252's make_userns() for
+// REMOUNT_IDMAPPING_HOST_OWNER: the one line "OWNER SHIFT 1" is written as
+// uid_map and gid_map, so the owner's uid (read as a gid too) maps to root
+// and the owning group (2000) stays unmapped ("has no effect").
 func TestRootIDMapGroup(t *testing.T) {
 	f := newFixture(t, "ridm")
 	src := filepath.Join(f.base, "shared")
@@ -48,7 +50,7 @@ func TestRootIDMapGroup(t *testing.T) {
 	}
 	m := mountByDest(c.Spec, "/srv")
 	if len(m.UIDMappings) != 1 || m.UIDMappings[0].ContainerID != 1000 || m.UIDMappings[0].HostID != 524288 ||
-		len(m.GIDMappings) != 1 || m.GIDMappings[0].ContainerID != 2000 || m.GIDMappings[0].HostID != 524288 {
+		len(m.GIDMappings) != 1 || m.GIDMappings[0].ContainerID != 1000 || m.GIDMappings[0].HostID != 524288 {
 		t.Errorf("uid %+v gid %+v", m.UIDMappings, m.GIDMappings)
 	}
 }

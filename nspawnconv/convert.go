@@ -2,9 +2,11 @@ package nspawnconv
 
 import (
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -38,6 +40,9 @@ type Options struct {
 	NewUUID       func() string // default: random v4
 	// LookupUser resolves a BindUser= name on the host (default LookupHostUser).
 	LookupUser func(name string) (HostUser, error)
+	// UIDRangeInUse reports whether PrivateUsers=pick may not take the 64K
+	// range at base (default: nspawn's checks, hostUIDRangeInUse).
+	UIDRangeInUse func(base uint32) bool
 	// Rootless is set when an unprivileged user runs the machine: its
 	// ids and subordinate ranges replace what PrivateUsers= would pick.
 	Rootless *RootlessIDs
@@ -106,13 +111,69 @@ type Conversion struct {
 	Warnings    []string
 }
 
-// RefusedError names a setting hull cannot realise and why.
+// RefusedError names a setting hull cannot realise and why. Key is the
+// setting ("AmbientCapability=") or the setting with its value
+// ("PrivateUsersOwnership=map"); Value, when set, is the value of a bare
+// Key; Source is the "file:line" the setting came from ("" for the command
+// line).
 type RefusedError struct {
 	Key    string
 	Reason string
+	Value  string
+	Source string
 }
 
-func (e *RefusedError) Error() string { return fmt.Sprintf("%s: %s", e.Key, e.Reason) }
+func (e *RefusedError) Error() string {
+	name := e.Key
+	if e.Value != "" && strings.HasSuffix(name, "=") {
+		name += e.Value
+	}
+	if e.Source != "" {
+		return fmt.Sprintf("%s: %s: %s", e.Source, name, e.Reason)
+	}
+	return fmt.Sprintf("%s: %s", name, e.Reason)
+}
+
+// locate fills in a refusal's value and source from where its setting was
+// given, so an error raised after parsing still names the file and line.
+func (s *Settings) locate(err error) error {
+	var re *RefusedError
+	if !errors.As(err, &re) {
+		return err
+	}
+	key, val, hasVal := strings.Cut(strings.TrimPrefix(re.Key, "--"), "=")
+	if re.Value != "" {
+		val, hasVal = re.Value, true
+	}
+	o, ok := s.originOf(key, val, hasVal && val != "")
+	if !ok {
+		return err
+	}
+	if re.Source == "" {
+		re.Source = o.pos
+	}
+	if re.Value == "" && strings.HasSuffix(re.Key, "=") {
+		re.Value = o.value
+	}
+	return err
+}
+
+// originOf finds where key was given: the assignment whose value starts the
+// refused value when there is one (one Bind= of several), else the last.
+func (s *Settings) originOf(key, val string, match bool) (origin, bool) {
+	all := s.origins[key]
+	if len(all) == 0 {
+		return origin{}, false
+	}
+	if match {
+		for i := len(all) - 1; i >= 0; i-- {
+			if all[i].value == val || strings.HasPrefix(val, all[i].value) {
+				return all[i], true
+			}
+		}
+	}
+	return all[len(all)-1], true
+}
 
 type converter struct {
 	s    *Settings
@@ -131,7 +192,7 @@ type converter struct {
 // ToSpec converts the settings to an OCI spec plus pre-steps and hooks.
 func (s *Settings) ToSpec(o Options) (*Conversion, error) {
 	if err := s.checkRefused(o); err != nil {
-		return nil, err
+		return nil, s.locate(err)
 	}
 	o = o.withDefaults()
 	cv := &converter{s: s, o: o, c: &Conversion{Annotations: map[string]string{}},
@@ -143,7 +204,7 @@ func (s *Settings) ToSpec(o Options) (*Conversion, error) {
 		cv.setupAnnotations, cv.setupRegistration}
 	for _, step := range steps {
 		if err := step(); err != nil {
-			return nil, err
+			return nil, s.locate(err)
 		}
 	}
 	cv.installHooks()
@@ -174,6 +235,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.LookupUser == nil {
 		o.LookupUser = LookupHostUser
+	}
+	if o.UIDRangeInUse == nil {
+		o.UIDRangeInUse = hostUIDRangeInUse
 	}
 	if o.NewUUID == nil {
 		o.NewUUID = randomUUID

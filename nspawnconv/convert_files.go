@@ -29,25 +29,76 @@ func (cv *converter) tempDir(key, name string) string {
 	return dir
 }
 
+// Kinds of custom mount, in nspawn's CustomMountType order: the tie-break
+// of custom_mount_compare for one destination.
+const (
+	customBind = iota
+	customTmpfs
+	customOverlay
+)
+
+type customMount struct {
+	kind  int
+	mount specs.Mount
+}
+
+// setupCustomMounts adds Bind=, TemporaryFileSystem= and Overlay= mounts in
+// nspawn's order (custom_mount_compare): by destination with path_compare,
+// then by kind; so "/srv/ro" bound read-only after "/srv" stays on top
+// whatever order the settings came in.
 func (cv *converter) setupCustomMounts() error {
+	var ms []customMount
 	for i, b := range cv.s.Binds {
 		m, err := cv.bindMount(i, b)
 		if err != nil {
 			return err
 		}
-		cv.spec.Mounts = append(cv.spec.Mounts, m)
+		ms = append(ms, customMount{customBind, m})
 	}
 	for _, t := range cv.s.TmpFS {
 		opts := []string{"mode=0755"}
 		if t.Options != "" {
 			opts = strings.Split(t.Options, ",")
 		}
-		cv.spec.Mounts = append(cv.spec.Mounts, tmpfsMount(t.Path, "tmpfs", append(opts, "nodev", "strictatime")...))
+		ms = append(ms, customMount{customTmpfs, tmpfsMount(t.Path, "tmpfs", append(opts, "nodev", "strictatime")...)})
 	}
 	for i, o := range cv.s.Overlays {
-		cv.spec.Mounts = append(cv.spec.Mounts, cv.overlayMount(i, o))
+		ms = append(ms, customMount{customOverlay, cv.overlayMount(i, o)})
+	}
+	slices.SortStableFunc(ms, func(a, b customMount) int {
+		if c := pathCompare(a.mount.Destination, b.mount.Destination); c != 0 {
+			return c
+		}
+		return a.kind - b.kind
+	})
+	for _, m := range ms {
+		cv.spec.Mounts = append(cv.spec.Mounts, m.mount)
 	}
 	return nil
+}
+
+// pathCompare orders paths as systemd's path_compare(): component by
+// component ignoring repeated slashes and "." components, a prefix before
+// the paths below it ("/srv" < "/srv/ro"), components bytewise and a shorter
+// component first when one is a prefix of the other.
+func pathCompare(a, b string) int {
+	ca, cb := pathComponents(a), pathComponents(b)
+	for i := 0; i < len(ca) && i < len(cb); i++ {
+		if c := strings.Compare(ca[i], cb[i]); c != 0 {
+			return c
+		}
+	}
+	return len(ca) - len(cb)
+}
+
+func pathComponents(p string) []string {
+	var out []string
+	for _, c := range strings.Split(p, "/") {
+		if c != "" && c != "." {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func (cv *converter) bindMount(i int, b BindMount) (specs.Mount, error) {
@@ -64,7 +115,13 @@ func (cv *converter) bindMount(i int, b BindMount) (specs.Mount, error) {
 		m.Options[0] = "bind"
 	}
 	if b.ReadOnly {
+		// nspawn remounts the whole tree read-only (bind_remount_recursive):
+		// "rro" (mount_setattr AT_RECURSIVE) makes the source's submounts
+		// read-only too; "ro" alone would leave them writable.
 		m.Options = append(m.Options, "ro")
+		if b.Recursive {
+			m.Options = append(m.Options, "rro")
+		}
 	}
 	if b.IDMap == "" {
 		return m, nil
@@ -72,27 +129,32 @@ func (cv *converter) bindMount(i int, b BindMount) (specs.Mount, error) {
 	if !cv.userns {
 		return m, &RefusedError{Key: key + b.Source + ":" + b.Dest + ":" + b.IDMap, Reason: "idmapped binds need PrivateUsers="}
 	}
+	return cv.idmapBind(key, b, m)
+}
+
+// idmapBind adds the mount's id mapping. rootidmap is nspawn 252's
+// make_userns() for REMOUNT_IDMAPPING_HOST_OWNER: one line "OWNER SHIFT 1",
+// written as both uid_map and gid_map, so the owner's uid (also read as a
+// gid) becomes root and every other id, the owning group too, stays
+// unmapped ("the group owning the bind mounted directory will have no
+// effect", systemd-nspawn(1)).
+func (cv *converter) idmapBind(key string, b BindMount, m specs.Mount) (specs.Mount, error) {
 	m.Options = append(m.Options, map[bool]string{true: "ridmap", false: "idmap"}[b.Recursive])
 	mp := []specs.LinuxIDMapping{{ContainerID: 0, HostID: cv.uidBase, Size: cv.uidRange}}
-	gmp := mp
 	if b.IDMap == "rootidmap" {
-		uid, gid, err := ownerIDs(src)
+		uid, _, err := ownerIDs(m.Source)
 		if err != nil {
-			return m, fmt.Errorf("%s rootidmap source %s: %w", key, src, err)
+			return m, fmt.Errorf("%s%s:%s:rootidmap: source %s: %w", key, b.Source, b.Dest, m.Source, err)
 		}
-		// The owner's group maps to root's group: nspawn 252 writes the
-		// owner's uid into the gid map too, which leaves the owner's own
-		// group unmapped whenever its gid differs from its uid.
 		mp = []specs.LinuxIDMapping{{ContainerID: uid, HostID: cv.uidBase, Size: 1}}
-		gmp = []specs.LinuxIDMapping{{ContainerID: gid, HostID: cv.uidBase, Size: 1}}
-		if uid != gid {
-			cv.warn("%s%s:%s:rootidmap: group %d maps to the container's root group (nspawn 252 maps gid %d, the owner's uid)", key, b.Source, b.Dest, gid, uid)
-		}
 	}
-	m.UIDMappings, m.GIDMappings = mp, gmp
+	m.UIDMappings, m.GIDMappings = mp, slices.Clone(mp)
 	return m, nil
 }
 
+// overlayMount builds Overlay=/OverlayReadOnly=; every path is escaped as
+// nspawn's mount_overlay() does (shell_escape(",:")), so a ':' or ',' in a
+// directory name stays part of it.
 func (cv *converter) overlayMount(i int, o OverlayMount) specs.Mount {
 	key := "Overlay="
 	if o.ReadOnly {
@@ -104,14 +166,10 @@ func (cv *converter) overlayMount(i int, o OverlayMount) specs.Mount {
 	}
 	m := specs.Mount{Destination: o.Dest, Type: "overlay", Source: "overlay"}
 	if o.ReadOnly {
-		lowers := slices.Clone(layers)
-		slices.Reverse(lowers)
-		m.Options = []string{"lowerdir=" + strings.Join(lowers, ":"), "ro"}
+		m.Options = []string{"lowerdir=" + joinLowers(layers), "ro"}
 		return m
 	}
 	upper := layers[len(layers)-1]
-	lowers := slices.Clone(layers[:len(layers)-1])
-	slices.Reverse(lowers)
 	var work string
 	if o.Layers[len(o.Layers)-1] == "" {
 		dir := fmt.Sprintf("overlays/%d", i)
@@ -123,8 +181,17 @@ func (cv *converter) overlayMount(i int, o OverlayMount) specs.Mount {
 		cv.pre(PreStep{Action: ActionMkdir, Path: work, Mode: 0o700, Key: key})
 		cv.hook("poststop", "remove-tree", key, work)
 	}
-	m.Options = []string{"lowerdir=" + strings.Join(lowers, ":"), "upperdir=" + upper, "workdir=" + work}
+	m.Options = []string{"lowerdir=" + joinLowers(layers[:len(layers)-1]), "upperdir=" + overlayEscape(upper), "workdir=" + overlayEscape(work)}
 	return m
+}
+
+// joinLowers lists layers (bottom first) as lowerdir= wants them, top first.
+func joinLowers(layers []string) string {
+	l := make([]string, len(layers))
+	for i, p := range layers {
+		l[len(layers)-1-i] = overlayEscape(p)
+	}
+	return strings.Join(l, ":")
 }
 
 var resolvSources = map[string]string{

@@ -66,10 +66,13 @@ func (cv *converter) setupLinux() error {
 
 func ptr[T any](v T) *T { return &v }
 
-// nspawnDeviceRules is DevicePolicy=closed plus nspawn's DeviceAllow= set.
+// nspawnDeviceRules is DevicePolicy=closed plus nspawn's DeviceAllow= set:
+// null, zero, full, random, urandom, tty, ptmx, char-pts and /dev/net/tun.
+// Never 5:1: nspawn's /dev/console is a pty (char-pts), and allowing the
+// host console node would let a machine with CAP_MKNOD create and open it.
 func nspawnDeviceRules() []specs.LinuxDeviceCgroup {
 	rules := []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}
-	for _, mm := range [][2]int64{{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 1}, {5, 2}} {
+	for _, mm := range [][2]int64{{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 2}} {
 		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: ptr(mm[0]), Minor: ptr(mm[1]), Access: "rwm"})
 	}
 	return append(rules,

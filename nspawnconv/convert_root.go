@@ -1,15 +1,18 @@
 package nspawnconv
 
 import (
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // setupRoot picks root.path: the image, a pivot-root sub-directory, or a
@@ -141,7 +144,7 @@ func (cv *converter) setupUserNS() error {
 	if pu.Mode == "" || pu.Mode == UserNSOff {
 		return nil
 	}
-	owner, err := ownerUID(cv.treeRoot())
+	owner, ownerGID, err := ownerIDs(cv.treeRoot())
 	if err != nil && pu.Mode != UserNSFixed && pu.Mode != UserNSIdentity {
 		return fmt.Errorf("PrivateUsers=%s: %w", pu.Mode, err)
 	}
@@ -153,10 +156,8 @@ func (cv *converter) setupUserNS() error {
 		}
 		base = owner
 	case UserNSPick:
-		base = owner
-		if owner == 0 || owner%65536 != 0 {
-			base = pickUIDBase(cv.c.MachineName)
-			cv.warn("PrivateUsers=pick: range %d:%d hashed from the machine name; hull does not check that it is unused", base, rng)
+		if base, err = cv.pickUIDBase(owner, ownerGID); err != nil {
+			return err
 		}
 	}
 	cv.userns, cv.uidBase, cv.uidRange = true, base, rng
@@ -166,7 +167,7 @@ func (cv *converter) setupUserNS() error {
 	if own == "" && pu.Mode == UserNSPick {
 		own = "auto"
 	}
-	if (own == "chown" || own == "auto") && owner != base {
+	if (own == "chown" || own == "auto") && owner&0xffff0000 != base {
 		cv.pre(PreStep{Action: ActionChownTree, Path: cv.root, UIDShift: base, Key: "PrivateUsersOwnership=" + own})
 	}
 	cv.hook("createRuntime", "chown-cgroup", "PrivateUsers=", strconv.FormatUint(uint64(base), 10))
@@ -205,11 +206,6 @@ func (cv *converter) setupRootlessUserNS() error {
 	return nil
 }
 
-func ownerUID(p string) (uint32, error) {
-	uid, _, err := ownerIDs(p)
-	return uid, err
-}
-
 // ownerIDs returns the owning uid and gid of p.
 func ownerIDs(p string) (uid, gid uint32, err error) {
 	st, err := os.Stat(p)
@@ -223,12 +219,72 @@ func ownerIDs(p string) (uid, gid uint32, err error) {
 	return sys.Uid, sys.Gid, nil
 }
 
-// pickUIDBase hashes the machine name into nspawn's pick range
-// 0x80000…0x6FFF0000, aligned to 65536.
-func pickUIDBase(name string) uint32 {
+// nspawn's UID_SHIFT_PICK_MIN and UID_SHIFT_PICK_MAX (systemd 252).
+const pickMin, pickMax = 0x80000, 0x6FFF0000
+
+// pickUIDBase is nspawn 252's determine_uid_shift() plus uid_shift_pick():
+// the tree owner's 64K range is only the first candidate, and like every
+// later one it must lie in 0x80000…0x6FFF0000, be 64K-aligned and be unused
+// (Options.UIDRangeInUse); then the machine name's hash, then further hashes
+// (nspawn draws random ones), 100 tries in all.
+func (cv *converter) pickUIDBase(owner, ownerGID uint32) (uint32, error) {
+	cand := owner & 0xffff0000
+	if cand != ownerGID&0xffff0000 {
+		return 0, &RefusedError{Key: "PrivateUsers=pick", Reason: fmt.Sprintf("uid and gid base of the root directory (%d, %d) do not match (as in nspawn)", owner, ownerGID)}
+	}
+	for try := 0; try < 99; try++ {
+		if cand >= pickMin && cand <= pickMax && cand%65536 == 0 && !cv.o.UIDRangeInUse(cand) {
+			if cand != owner&0xffff0000 {
+				cv.warn("PrivateUsers=pick: range %d:65536 hashed from the machine name (the root directory's range %d is not usable)", cand, owner&0xffff0000)
+			}
+			return cand, nil
+		}
+		cand = hashUIDBase(cv.c.MachineName, try)
+	}
+	return 0, &RefusedError{Key: "PrivateUsers=pick", Reason: "no free 64K id range found in 100 tries (as nspawn's uid_shift_pick)"}
+}
+
+// hashUIDBase hashes the machine name (and the attempt after the first)
+// into nspawn's pick range, aligned to 65536.
+func hashUIDBase(name string, try int) uint32 {
 	h := fnv.New64a()
 	h.Write([]byte(name))
-	const lo, hi = 0x80000, 0x6FFF0000
-	slots := uint64(hi-lo) / 65536
-	return uint32(lo + (h.Sum64()%slots)*65536)
+	if try > 0 {
+		fmt.Fprintf(h, "#%d", try)
+	}
+	slots := uint64(pickMax-pickMin) / 65536
+	return uint32(pickMin + (h.Sum64()%slots)*65536)
+}
+
+// hostUIDRangeInUse makes nspawn's checks that a 64K range is free: no
+// systemd-nspawn holds its lock file /run/systemd/nspawn-uid/BASE, and
+// the user and group databases know neither BASE nor BASE+0xFFFE.
+func hostUIDRangeInUse(base uint32) bool {
+	if nspawnLockHeld(fmt.Sprintf("/run/systemd/nspawn-uid/%d", base)) {
+		return true
+	}
+	for _, id := range []string{strconv.FormatUint(uint64(base), 10), strconv.FormatUint(uint64(base)+0xFFFE, 10)} {
+		if _, err := user.LookupId(id); err == nil {
+			return true
+		}
+		if _, err := user.LookupGroupId(id); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// nspawnLockHeld reports whether another process holds the lock file
+// systemd-nspawn takes on the range it picked (make_lock_file, flock).
+func nspawnLockHeld(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return errors.Is(err, unix.EWOULDBLOCK)
+	}
+	_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	return false
 }

@@ -78,7 +78,7 @@ func (f fixture) options() Options {
 		LookupEnv: func(k string) (string, bool) { return map[string]string{"TERM": "xterm"}[k], k == "TERM" },
 		InitPath:  "/usr/libexec/hull/init", HookPath: "/usr/bin/hull",
 		StaticResolvConf: filepath.Join(f.base, "static-resolv.conf"), ResolvedListening: func() bool { return false },
-		HostHardLimit: func(int) uint64 { return 1 << 20 },
+		HostHardLimit: func(int) uint64 { return 1 << 20 }, UIDRangeInUse: func(uint32) bool { return false },
 	}
 }
 
@@ -206,7 +206,7 @@ func TestBootProfileFields(t *testing.T) {
 	if !slices.Equal(s.Linux.ReadonlyPaths[:1], []string{"/proc/sys"}) || !slices.Contains(s.Linux.MaskedPaths, "/proc/kcore") {
 		t.Errorf("ro %v masked %v", s.Linux.ReadonlyPaths, s.Linux.MaskedPaths)
 	}
-	if len(s.Linux.Devices) != 1 || s.Linux.Devices[0].Path != "/dev/net/tun" || len(s.Linux.Resources.Devices) != 11 || s.Linux.Resources.Devices[0].Allow {
+	if len(s.Linux.Devices) != 1 || s.Linux.Devices[0].Path != "/dev/net/tun" || len(s.Linux.Resources.Devices) != 10 || s.Linux.Resources.Devices[0].Allow {
 		t.Errorf("devices %+v %+v", s.Linux.Devices, s.Linux.Resources.Devices)
 	}
 	if s.Annotations[syscontainer.AnnotationKillSignal] != "SIGRTMIN+3" || s.Annotations[syscontainer.AnnotationBoot] != "yes" || s.Annotations[syscontainer.AnnotationMachine] != "boot" {

@@ -52,6 +52,7 @@ func Merge(cli, file *Settings, trusted bool) (*Settings, []string) {
 		}
 		copyGroup(out, src, g)
 		out.mark(g)
+		out.takeOrigins(file, g)
 	}
 	return out, warnings
 }
@@ -96,7 +97,19 @@ func (s *Settings) clone() *Settings {
 	c.Ports = slices.Clone(s.Ports)
 	c.Properties = slices.Clone(s.Properties)
 	c.Credentials = slices.Clone(s.Credentials)
+	c.origins = maps.Clone(s.origins)
 	return &c
+}
+
+// takeOrigins replaces the origins of group g's keys by the file's, whose
+// values the merge just took.
+func (s *Settings) takeOrigins(file *Settings, g Group) {
+	for _, k := range file.fileKeys[g] {
+		if s.origins == nil {
+			s.origins = map[string][]origin{}
+		}
+		s.origins[k] = file.origins[k]
+	}
 }
 
 func copyGroup(d, s *Settings, g Group) {

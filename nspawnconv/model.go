@@ -205,6 +205,24 @@ type Settings struct {
 	// fileKeys are the keys a .nspawn file gave, per group, in the order
 	// first seen, so an untrusted file's warnings name each one.
 	fileKeys map[Group][]string
+	// origins are where each key's values came from, by key name
+	// ("AmbientCapability"), so errors raised after parsing can name the
+	// file, the line and the value.
+	origins map[string][]origin
+}
+
+// origin is one assignment of a key: where ("file:line", "" for the command
+// line) and its value as given.
+type origin struct {
+	pos, value string
+}
+
+// noteOrigin records that key was given value at pos.
+func (s *Settings) noteOrigin(key, pos, value string) {
+	if s.origins == nil {
+		s.origins = map[string][]origin{}
+	}
+	s.origins[key] = append(s.origins[key], origin{pos, value})
 }
 
 // IsSet reports whether any setting of group g was given.

@@ -53,6 +53,7 @@ func ParseSettings(r io.Reader, name string) (*Settings, []string, error) {
 		}
 		s.mark(def.Group)
 		s.markKey(def.Group, a.Key)
+		s.noteOrigin(a.Key, a.pos(), a.Value)
 	}
 	return s, warnings, nil
 }
@@ -174,5 +175,10 @@ func applyFlag(s *Settings, ctx *parseCtx, def *KeyDef, name, val string) error 
 		return fmt.Errorf("option %s=%s: %w", name, val, err)
 	}
 	s.mark(def.Group)
+	key := def.Key
+	if key == "" {
+		key = name
+	}
+	s.noteOrigin(key, "", val)
 	return nil
 }

@@ -316,46 +316,66 @@ func parsePort(v string) (PortForward, error) {
 	return p, nil
 }
 
-// parseBind reads SRC[:DST[:OPTS]] with "\:" escapes.
+// parseBind reads SRC[:DST[:OPTS]] as nspawn's bind_mount_parse(): source
+// and destination are words with backslash escapes, the rest is options.
 func parseBind(v string, ro bool) (BindMount, error) {
-	parts := splitColon(v)
-	if len(parts) > 3 {
-		return BindMount{}, fmt.Errorf("too many ':' in bind spec %q", v)
+	src, rest, more, err := extractColonWord(v)
+	if err != nil {
+		return BindMount{}, err
 	}
-	b := BindMount{Source: parts[0], ReadOnly: ro, Recursive: true}
-	b.Dest = strings.TrimPrefix(b.Source, "+")
-	if len(parts) >= 2 {
-		b.Dest = parts[1]
-	}
-	if len(parts) == 3 {
-		for _, o := range strings.Split(parts[2], ",") {
-			switch o {
-			case "rbind":
-				b.Recursive = true
-			case "norbind":
-				b.Recursive = false
-			case "noidmap":
-				b.IDMap = ""
-			case "idmap", "rootidmap":
-				b.IDMap = o
-			case "":
-			default:
-				return BindMount{}, fmt.Errorf("invalid bind mount option %q", o)
-			}
+	b := BindMount{Source: src, ReadOnly: ro, Recursive: true, Dest: strings.TrimPrefix(src, "+")}
+	opts := ""
+	if more {
+		if b.Dest, opts, _, err = extractColonWord(rest); err != nil {
+			return BindMount{}, err
 		}
 	}
-	src := strings.TrimPrefix(b.Source, "+")
-	if src != "" && !path.IsAbs(src) && !strings.HasPrefix(b.Source, "+") {
-		return BindMount{}, fmt.Errorf("bind source %q is not absolute", b.Source)
+	if err := b.parseOptions(opts); err != nil {
+		return BindMount{}, err
+	}
+	if p := strings.TrimPrefix(src, "+"); src != "" && !path.IsAbs(p) {
+		return BindMount{}, fmt.Errorf("bind source %q is not absolute", src)
 	}
 	if b.Dest == "" || !path.IsAbs(b.Dest) {
 		return BindMount{}, fmt.Errorf("bind destination %q is not absolute", b.Dest)
 	}
+	if path.Clean(b.Dest) == "/" {
+		// A mount over the whole root has no OCI form (root.path is the
+		// root); it would hide the image behind a host directory.
+		return BindMount{}, fmt.Errorf("bind destination %q is the root directory; use --directory= for the root", b.Dest)
+	}
 	return b, nil
 }
 
+func (b *BindMount) parseOptions(opts string) error {
+	if opts == "" {
+		return nil
+	}
+	for _, o := range strings.Split(opts, ",") {
+		switch o {
+		case "rbind":
+			b.Recursive = true
+		case "norbind":
+			b.Recursive = false
+		case "noidmap":
+			b.IDMap = ""
+		case "idmap", "rootidmap":
+			b.IDMap = o
+		case "":
+		default:
+			return fmt.Errorf("invalid bind mount option %q", o)
+		}
+	}
+	return nil
+}
+
+// parseOverlay reads LAYER:…:DEST as nspawn's overlay_mount_parse(): every
+// word with backslash escapes.
 func parseOverlay(v string, ro bool) (OverlayMount, error) {
-	parts := splitColon(v)
+	parts, err := splitColon(v)
+	if err != nil {
+		return OverlayMount{}, err
+	}
 	if len(parts) < 2 {
 		return OverlayMount{}, fmt.Errorf("overlay spec %q needs at least two paths", v)
 	}
@@ -363,9 +383,9 @@ func parseOverlay(v string, ro bool) (OverlayMount, error) {
 	if len(parts) == 2 {
 		// Two-path form: the second path is both the top (host) layer and
 		// the mount point in the container.
-		o.Layers = parts
+		o.Layers, o.Dest = parts, strings.TrimPrefix(parts[1], "+")
 	}
-	if !path.IsAbs(o.Dest) || o.Dest == "/" {
+	if !path.IsAbs(o.Dest) || path.Clean(o.Dest) == "/" {
 		return OverlayMount{}, fmt.Errorf("overlay destination %q must be absolute and not /", o.Dest)
 	}
 	for i, l := range o.Layers {
@@ -373,16 +393,20 @@ func parseOverlay(v string, ro bool) (OverlayMount, error) {
 		if l == "" && isUpper {
 			continue // temporary upper directory
 		}
-		if p := strings.TrimPrefix(l, "+"); !path.IsAbs(p) && !strings.HasPrefix(l, "+") {
+		if !path.IsAbs(strings.TrimPrefix(l, "+")) {
 			return OverlayMount{}, fmt.Errorf("overlay path %q is not absolute", l)
 		}
 	}
 	return o, nil
 }
 
+// parseTmpfs reads PATH[:OPTIONS] as nspawn's tmpfs_mount_parse(): the path
+// is a word with backslash escapes ("\:" a colon), the options the raw rest.
 func parseTmpfs(v string) (TmpfsMount, error) {
-	p, opts, _ := strings.Cut(v, ":")
-	p = strings.ReplaceAll(p, "\\:", ":")
+	p, opts, _, err := extractColonWord(v)
+	if err != nil {
+		return TmpfsMount{}, err
+	}
 	if !path.IsAbs(p) || path.Clean(p) == "/" {
 		return TmpfsMount{}, fmt.Errorf("tmpfs path %q must be absolute and not /", p)
 	}

@@ -142,23 +142,59 @@ func cUnescapeOne(s string, out *strings.Builder) (int, error) {
 	return 0, fmt.Errorf("invalid escape \\%c", s[0])
 }
 
-// splitColon splits on ':' honouring "\:" as a literal colon, as nspawn's
-// Bind=/Overlay= parsers do.
-func splitColon(s string) []string {
-	var parts []string
+// extractColonWord reads the first ':'-separated word of s the way
+// systemd's extract_first_word(":", EXTRACT_DONT_COALESCE_SEPARATORS) does,
+// as nspawn's Bind=, TemporaryFileSystem= and Overlay= parsers call it: a
+// backslash makes the next byte literal ("\:" is a colon inside the word,
+// "\\" a backslash), a trailing backslash is an error. rest is the raw text
+// after the separator; more reports whether there was one.
+func extractColonWord(s string) (word, rest string, more bool, err error) {
 	var cur strings.Builder
 	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+1 < len(s) && (s[i+1] == ':' || s[i+1] == '\\') {
-			cur.WriteByte(s[i+1])
+		switch s[i] {
+		case '\\':
+			if i+1 >= len(s) {
+				return "", "", false, fmt.Errorf("trailing backslash in %q", s)
+			}
 			i++
-			continue
+			cur.WriteByte(s[i])
+		case ':':
+			return cur.String(), s[i+1:], true, nil
+		default:
+			cur.WriteByte(s[i])
 		}
-		if s[i] == ':' {
-			parts = append(parts, cur.String())
-			cur.Reset()
-			continue
-		}
-		cur.WriteByte(s[i])
 	}
-	return append(parts, cur.String())
+	return cur.String(), "", false, nil
+}
+
+// splitColon splits s into every ':'-separated word with extractColonWord's
+// escapes (nspawn's strv_split_full(":", EXTRACT_DONT_COALESCE_SEPARATORS)):
+// empty words are kept, so "a::b" has three.
+func splitColon(s string) ([]string, error) {
+	var parts []string
+	for {
+		w, rest, more, err := extractColonWord(s)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, w)
+		if !more {
+			return parts, nil
+		}
+		s = rest
+	}
+}
+
+// overlayEscape escapes a path for overlayfs's lowerdir=/upperdir=/workdir=
+// as nspawn's shell_escape(path, ",:") does: a backslash before every
+// backslash, ',' and ':', which the kernel's option parser undoes.
+func overlayEscape(p string) string {
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c == '\\' || c == ',' || c == ':' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(p[i])
+	}
+	return b.String()
 }

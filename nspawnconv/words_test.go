@@ -61,9 +61,30 @@ func TestSplitWords(t *testing.T) {
 	}
 }
 
+// TestSplitColon: nspawn's extract_first_word(":", DONT_COALESCE) drops the
+// backslash before any byte, keeps empty words and refuses a trailing one.
 func TestSplitColon(t *testing.T) {
-	got := splitColon(`/a\:b:/c:rbind`)
-	if want := []string{"/a:b", "/c", "rbind"}; !slices.Equal(got, want) {
-		t.Fatalf("splitColon = %q, want %q", got, want)
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{`/a\:b:/c:rbind`, []string{"/a:b", "/c", "rbind"}},
+		{`/a\\:/b`, []string{`/a\`, "/b"}},
+		{`/a\,b::/c`, []string{"/a,b", "", "/c"}},
+		{`/x:`, []string{"/x", ""}},
+	} {
+		got, err := splitColon(tc.in)
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("splitColon(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+	if _, err := splitColon(`/a\`); err == nil {
+		t.Error("a trailing backslash accepted")
+	}
+}
+
+func TestOverlayEscape(t *testing.T) {
+	if got, want := overlayEscape(`/a:b,c\d`), `/a\:b\,c\\d`; got != want {
+		t.Errorf("overlayEscape = %q, want %q", got, want)
 	}
 }
