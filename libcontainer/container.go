@@ -27,6 +27,9 @@ type Saved struct {
 	Created time.Time      `json:"created"`
 	Init    state.Process  `json:"init"`
 	Cgroup  *cgroups.State `json:"cgroup,omitempty"`
+	// NoNewKeyring is create's --no-new-keyring: exec'd processes then
+	// keep the caller's session keyring, else they join the container's.
+	NoNewKeyring bool `json:"noNewKeyring,omitempty"`
 	// Spec is the state file's "spec", written by Container.save (see
 	// savedFile).
 	Spec *specs.Spec `json:"-"`

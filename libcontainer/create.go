@@ -87,7 +87,7 @@ func Create(o CreateOpts) (_ *Container, err error) {
 		return nil, err
 	}
 	faults.Hit("create/state dir made")
-	c := &Container{dir: dir, Saved: Saved{ID: o.ID, Bundle: b.Dir, Rootfs: b.Rootfs, Created: time.Now().UTC()}}
+	c := &Container{dir: dir, Saved: Saved{ID: o.ID, Bundle: b.Dir, Rootfs: b.Rootfs, Created: time.Now().UTC(), NoNewKeyring: o.NoNewKeyring}}
 	if len(b.Spec.Mounts) > 0 && !ownsNamespace(b.Spec, specs.MountNamespace) {
 		c.warn("mounts: not made: without a mount namespace of its own the container runs chrooted in %s, and mounts would land in another namespace", b.Rootfs)
 	}

@@ -51,7 +51,11 @@ func (c *Container) Exec(o ExecOpts) (state.Process, error) {
 	}
 	cfg := &initConfig{
 		ID: c.ID, Bundle: c.Bundle, Rootfs: c.Rootfs, Spec: &spec, Exec: true,
-		NoNewKeyring: true, PreserveFDs: o.PreserveFDs, FifoFD: -1, ConsoleFD: -1,
+		// As runc's exec: the process joins the container's session
+		// keyring, not the caller's (a daemon's, shared with every
+		// container it execs into), unless the container was created
+		// without one.
+		NoNewKeyring: c.NoNewKeyring, PreserveFDs: o.PreserveFDs, FifoFD: -1, ConsoleFD: -1,
 	}
 	if cfg.Seccomp, err = compileSeccomp(filepath.Dir(c.dir.Path()), &spec); err != nil {
 		return state.Process{}, err
@@ -152,9 +156,11 @@ func (c *Container) execFinisher(spec *specs.Spec, o ExecOpts, filter []byte) (*
 	if err != nil {
 		return nil, fmt.Errorf("set process attributes: %w", err)
 	}
-	return finisherProcess(spec, finisherOpts{
-		rootPid: c.Init.Pid, preserveFDs: o.PreserveFDs, fifoFD: -1, seccomp: filter, capabilities: caps,
-	})
+	fo := finisherOpts{rootPid: c.Init.Pid, preserveFDs: o.PreserveFDs, fifoFD: -1, seccomp: filter, capabilities: caps}
+	if !c.NoNewKeyring {
+		fo.keyring = sessionKeyring(c.ID)
+	}
+	return finisherProcess(spec, fo)
 }
 
 // initNamespaces are the namespaces of the container's init, to join: every

@@ -69,10 +69,14 @@ func initFinisher(spec *specs.Spec, cfg *initConfig) (*finisherOpts, error) {
 	}
 	o := &finisherOpts{preserveFDs: cfg.PreserveFDs, fifoFD: cfg.FifoFD, seccomp: cfg.Seccomp, capabilities: caps}
 	if !cfg.NoNewKeyring {
-		o.keyring = "_ses." + cfg.ID
+		o.keyring = sessionKeyring(cfg.ID)
 	}
 	return o, nil
 }
+
+// sessionKeyring names the container's session keyring, as runc does: its
+// init and every process exec'd into it join that one, not the caller's.
+func sessionKeyring(id string) string { return "_ses." + id }
 
 // finisherOpts are the parts of the process message that are not in the spec.
 type finisherOpts struct {

@@ -60,6 +60,9 @@ func encodeState(s *Saved, spec json.RawMessage) ([]byte, error) {
 		}
 		b = append(b, '}')
 	}
+	if s.NoNewKeyring {
+		b = append(b, `,"noNewKeyring":true`...)
+	}
 	b = append(b, `,"spec":`...)
 	if spec == nil {
 		b = append(b, "null"...)

@@ -34,6 +34,7 @@ func TestEncodeStateAsMarshal(t *testing.T) {
 			}
 			s.Cgroup = &cg
 		}
+		s.NoNewKeyring = r.Intn(2) == 0
 		spec := specsRaw[r.Intn(len(specsRaw))]
 		want, werr := json.Marshal(savedFile{Saved: s, Spec: spec})
 		got, gerr := encodeState(&s, spec)

@@ -55,7 +55,28 @@ func validateRuntime(spec *specs.Spec, o CreateOpts) error {
 	if o.PreserveFDs < 0 {
 		errs = append(errs, errors.New("--preserve-fds: must not be negative"))
 	}
+	errs = append(errs, checkPreservedFDs(o.PreserveFDs))
 	return errors.Join(errs...)
+}
+
+// checkPreservedFDs makes sure fds 3 to 2+n are the caller's, passed on
+// through execve: such an fd has no close-on-exec flag, where every file
+// hull and the Go runtime open has it (the runtime keeps its cgroup CPU
+// files open from before main). hull 867ede5 passed on whatever was at a
+// number the caller left closed, the container's locked state directory
+// among them: a way to the host's / (/proc/self/fd/N/../..), as
+// CVE-2024-21626, that also held the container's lock (found by review).
+func checkPreservedFDs(n int) error {
+	for fd := 3; fd < 3+n; fd++ {
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		switch {
+		case err != nil:
+			return fmt.Errorf("--preserve-fds %d: fd %d was not passed to hull (%w)", n, fd, err)
+		case flags&unix.FD_CLOEXEC != 0:
+			return fmt.Errorf("--preserve-fds %d: fd %d was not passed to hull (it is close-on-exec, one of hull's own)", n, fd)
+		}
+	}
+	return nil
 }
 
 // resctrlRoot is where the spec expects the resctrl filesystem.
