@@ -15,6 +15,7 @@ import (
 
 	"github.com/hull-runtime/hull/libcontainer"
 	"github.com/hull-runtime/hull/libcontainer/console"
+	"github.com/hull-runtime/hull/oci"
 )
 
 // execFailed is the status of an exec that could not start its program,
@@ -192,18 +193,7 @@ func execConsole(c *cli.Context, proc *specs.Process, tty **ttyProxy) (*os.File,
 // own process with the command line's changes, as runc does.
 func execProcess(c *cli.Context, spec *specs.Spec) (*specs.Process, error) {
 	if path := c.String("process"); path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("--process %s: %w", path, err)
-		}
-		var p specs.Process
-		if err := json.Unmarshal(data, &p); err != nil {
-			return nil, fmt.Errorf("--process %s: invalid JSON: %w", path, err)
-		}
-		if len(p.Args) == 0 {
-			return nil, fmt.Errorf("--process %s: args: empty", path)
-		}
-		return &p, nil
+		return processFile(path)
 	}
 	if spec == nil || spec.Process == nil {
 		return nil, fmt.Errorf("container %q: its config has no process to start from (give --process)", c.Args().First())
@@ -221,29 +211,21 @@ func execProcess(c *cli.Context, spec *specs.Spec) (*specs.Process, error) {
 	p.Terminal = c.Bool("tty")
 	p.ConsoleSize = nil
 	if cwd := c.String("cwd"); cwd != "" {
+		if err := checkCwd(cwd); err != nil {
+			return nil, fmt.Errorf("--cwd: %w", err)
+		}
 		p.Cwd = cwd
 	}
-	if u := c.String("user"); u != "" {
-		user, err := parseUser(u)
-		if err != nil {
-			return nil, err
-		}
-		// Only the ids given, as runc: the config's gid (when --user
-		// names none), umask and additionalGids stay.
-		p.User.UID = user.UID
-		if strings.Contains(u, ":") {
-			p.User.GID = user.GID
-		}
-	}
-	p.User.AdditionalGids = slices.Clone(p.User.AdditionalGids) // appended to below
-	for _, g := range c.Int64Slice("additional-gids") {
-		p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(g))
+	if err := userFlags(c, &p.User); err != nil {
+		return nil, err
 	}
 	if caps := c.StringSlice("cap"); len(caps) > 0 {
 		p.Capabilities = addCaps(p.Capabilities, caps)
 	}
-	if c.Bool("no-new-privs") {
-		p.NoNewPrivileges = true
+	// As runc: only a flag given, true or false, replaces the container's
+	// setting; --no-new-privs=false lifts it for this process.
+	if c.IsSet("no-new-privs") {
+		p.NoNewPrivileges = c.Bool("no-new-privs")
 	}
 	// As runc: the container's own unless the flag names another; checked
 	// (and refused where AppArmor is off) with the rest of the process.
@@ -254,6 +236,133 @@ func execProcess(c *cli.Context, spec *specs.Spec) (*specs.Process, error) {
 		p.SelinuxLabel = label
 	}
 	return &p, nil
+}
+
+// processFile reads --process's process JSON, refusing what runc refuses
+// before anything starts: no args, a cwd that is not absolute, ids out of
+// range.
+func processFile(path string) (*specs.Process, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--process %s: %w", path, err)
+	}
+	var p specs.Process
+	if err := json.Unmarshal(data, &p); err != nil {
+		return nil, fmt.Errorf("--process %s: invalid JSON: %w", path, err)
+	}
+	if len(p.Args) == 0 {
+		return nil, fmt.Errorf("--process %s: args: empty", path)
+	}
+	if err := checkCwd(p.Cwd); err != nil {
+		return nil, fmt.Errorf("--process %s: %w", path, err)
+	}
+	if err := checkUserIDs(p.User); err != nil {
+		return nil, fmt.Errorf("--process %s: %w", path, err)
+	}
+	return &p, nil
+}
+
+// checkCwd holds an exec'd process's cwd to the rule create holds
+// process.cwd to, oci.Validate's: an absolute path (runc: "Cwd must be an
+// absolute path"), else it would resolve against wherever the process
+// happened to start. The config checked is valid but for the cwd, so an
+// error is about the cwd alone.
+func checkCwd(cwd string) error {
+	return oci.Validate(&specs.Spec{
+		Version: specs.Version,
+		Root:    &specs.Root{Path: "rootfs"},
+		Process: &specs.Process{Args: []string{"true"}, Cwd: cwd},
+	})
+}
+
+// maxID is the largest uid or gid runc accepts (its libcontainer/user
+// package's range): it refuses the rest, negative ones included, rather
+// than let them wrap to another id as uint32.
+const maxID = 1<<31 - 1
+
+var errIDRange = fmt.Errorf("uids and gids must be in range 0-%d", maxID)
+
+// userFlags applies --user and --additional-gids to u. Only the ids
+// given change, as in runc: the config's gid (when --user names none),
+// umask and additionalGids stay; the flags' gids are added to the latter.
+func userFlags(c *cli.Context, u *specs.User) error {
+	if s := c.String("user"); s != "" {
+		user, err := parseUser(s)
+		if err != nil {
+			return err
+		}
+		u.UID = user.UID
+		if strings.Contains(s, ":") {
+			u.GID = user.GID
+		}
+	}
+	u.AdditionalGids = slices.Clone(u.AdditionalGids) // the config's stays as it was
+	for _, g := range c.Int64Slice("additional-gids") {
+		gid, err := checkGid(g)
+		if err != nil {
+			return fmt.Errorf("--additional-gids %d: %w", g, err)
+		}
+		u.AdditionalGids = append(u.AdditionalGids, gid)
+	}
+	return nil
+}
+
+// checkGid refuses an --additional-gids value runc refuses: a negative
+// one in its own words, a too large one in its user package's.
+func checkGid(g int64) (uint32, error) {
+	if g < 0 {
+		return 0, errors.New("additional-gids must be a positive number")
+	}
+	if g > maxID {
+		return 0, errIDRange
+	}
+	return uint32(g), nil
+}
+
+func parseUser(s string) (specs.User, error) {
+	uidStr, gidStr, hasGid := strings.Cut(s, ":")
+	uid, err := parseID(uidStr)
+	if err != nil {
+		return specs.User{}, fmt.Errorf("--user %q: uid: %w", s, err)
+	}
+	u := specs.User{UID: uid}
+	if hasGid {
+		if u.GID, err = parseID(gidStr); err != nil {
+			return specs.User{}, fmt.Errorf("--user %q: gid: %w", s, err)
+		}
+	}
+	return u, nil
+}
+
+// parseID reads a uid or gid of --user: a decimal number in runc's range.
+func parseID(s string) (uint32, error) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if errors.Is(err, strconv.ErrRange) {
+		return 0, errIDRange
+	}
+	if err != nil {
+		return 0, fmt.Errorf("want uid[:gid] as numbers: %w", err)
+	}
+	if n < 0 || n > maxID {
+		return 0, errIDRange
+	}
+	return uint32(n), nil
+}
+
+// checkUserIDs refuses the ids of a --process file that runc refuses.
+func checkUserIDs(u specs.User) error {
+	if u.UID > maxID {
+		return fmt.Errorf("process.user.uid %d: %w", u.UID, errIDRange)
+	}
+	if u.GID > maxID {
+		return fmt.Errorf("process.user.gid %d: %w", u.GID, errIDRange)
+	}
+	for i, g := range u.AdditionalGids {
+		if g > maxID {
+			return fmt.Errorf("process.user.additionalGids[%d] %d: %w", i, g, errIDRange)
+		}
+	}
+	return nil
 }
 
 // withEnvFlags sets each --env KEY=value in env, replacing the value of
@@ -276,37 +385,29 @@ func withEnvFlags(env, flags []string) ([]string, error) {
 	return out, nil
 }
 
-func parseUser(s string) (specs.User, error) {
-	uidStr, gidStr, hasGid := strings.Cut(s, ":")
-	uid, err := strconv.ParseUint(uidStr, 10, 32)
-	if err != nil {
-		return specs.User{}, fmt.Errorf("--user %q: want uid[:gid] as numbers", s)
-	}
-	u := specs.User{UID: uint32(uid)}
-	if hasGid {
-		gid, err := strconv.ParseUint(gidStr, 10, 32)
-		if err != nil {
-			return specs.User{}, fmt.Errorf("--user %q: want uid[:gid] as numbers", s)
-		}
-		u.GID = uint32(gid)
-	}
-	return u, nil
-}
-
+// addCaps adds --cap's capabilities to the bounding, effective,
+// permitted and ambient sets, as runc 1.1.5 does: ambient so that a
+// non-root user keeps them across execve (the kernel raises only those
+// also inheritable, which the config decides). Not to the inheritable set:
+// runc stopped that in 1.1.2 (CVE-2022-29162).
 func addCaps(c *specs.LinuxCapabilities, caps []string) *specs.LinuxCapabilities {
 	out := &specs.LinuxCapabilities{}
 	if c != nil {
 		*out = *c
 	}
+	names := make([]string, 0, len(caps))
 	for _, name := range caps {
 		name = strings.ToUpper(name)
 		if !strings.HasPrefix(name, "CAP_") {
 			name = "CAP_" + name
 		}
-		out.Bounding = append(out.Bounding, name)
-		out.Effective = append(out.Effective, name)
-		out.Permitted = append(out.Permitted, name)
+		names = append(names, name)
 	}
+	// Onto copies: appending in place could write into the config's arrays.
+	out.Bounding = append(slices.Clone(out.Bounding), names...)
+	out.Effective = append(slices.Clone(out.Effective), names...)
+	out.Permitted = append(slices.Clone(out.Permitted), names...)
+	out.Ambient = append(slices.Clone(out.Ambient), names...)
 	return out
 }
 
