@@ -139,6 +139,15 @@ func (c *Container) thawKilled(cg cgroups.Manager, st specs.ContainerState, sig 
 	if sig != unix.SIGKILL || st != paused {
 		return
 	}
+	// Thawed, the init dies and the kernel kills the rest of its pid
+	// namespace, but not before they run: a process being exec'd into the
+	// paused container (exec --ignore-paused) got to run its program.
+	// Killed while frozen, none of them runs another instruction.
+	if c.ownsPIDNamespace() {
+		if err := cg.Signal(unix.SIGKILL); err != nil {
+			c.warn("container %q: kill every process before the thaw: %v", c.ID, err)
+		}
+	}
 	if err := cg.Thaw(); err != nil {
 		// The signal went out: the kill is done, what keeps it from
 		// taking effect is worth a warning, not a failure (runc ignores it).
