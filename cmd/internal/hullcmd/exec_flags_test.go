@@ -33,21 +33,28 @@ func runExecFlags(t *testing.T, spec *specs.Spec, args ...string) (*specs.Proces
 	t.Helper()
 	var p *specs.Process
 	var perr error
+	parseWith(t, execCommand(), args, func(c *cli.Context) { p, perr = execProcess(c, spec) })
+	return p, perr
+}
+
+// parseWith parses args (what follows the command's name) with cmd's
+// flags alone and hands the context to got.
+func parseWith(t *testing.T, cmd *cli.Command, args []string, got func(*cli.Context)) {
+	t.Helper()
 	app := &cli.App{
 		Writer: io.Discard, ErrWriter: io.Discard,
 		Commands: []*cli.Command{{
-			Name:  "exec",
-			Flags: execCommand().Flags,
+			Name:  cmd.Name,
+			Flags: cmd.Flags,
 			Action: func(c *cli.Context) error {
-				p, perr = execProcess(c, spec)
+				got(c)
 				return nil
 			},
 		}},
 	}
-	if err := app.Run(append([]string{"hull", "exec"}, args...)); err != nil {
+	if err := app.Run(append([]string{"hull", cmd.Name}, args...)); err != nil {
 		t.Fatalf("%q: flags not parsed: %v", args, err)
 	}
-	return p, perr
 }
 
 // TestExecFlagsProcess: each flag changes only its field of the

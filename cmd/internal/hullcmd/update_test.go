@@ -2,7 +2,6 @@ package hullcmd
 
 import (
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -113,19 +112,6 @@ func runUpdateFlags(t *testing.T, args ...string) (*specs.LinuxResources, error)
 	t.Helper()
 	var r *specs.LinuxResources
 	var perr error
-	app := &cli.App{
-		Writer: io.Discard, ErrWriter: io.Discard,
-		Commands: []*cli.Command{{
-			Name:  "update",
-			Flags: updateCommand().Flags,
-			Action: func(c *cli.Context) error {
-				r, perr = updateResources(c)
-				return nil
-			},
-		}},
-	}
-	if err := app.Run(append(append([]string{"hull", "update"}, args...), "id")); err != nil {
-		t.Fatalf("%q: flags not parsed: %v", args, err)
-	}
+	parseWith(t, updateCommand(), append(args, "id"), func(c *cli.Context) { r, perr = updateResources(c) })
 	return r, perr
 }
