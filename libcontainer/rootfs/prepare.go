@@ -33,6 +33,11 @@ func Prepare(c *Config) error {
 	if err := unix.Mount(c.Rootfs, c.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind rootfs %s onto itself: %w", c.Rootfs, err)
 	}
+	if c.Readonly {
+		if err := readonlyBelowRoot(c.Rootfs); err != nil {
+			return err
+		}
+	}
 	if err := checkProcfs("/proc/self/fd"); err != nil {
 		return fmt.Errorf("cannot mount through fds: %w", err)
 	}
@@ -202,6 +207,37 @@ func hideMount(mp string) error {
 	}
 	if err := unix.Mount("tmpfs", mp, "tmpfs", 0, ""); err != nil {
 		return fmt.Errorf("cover %s with a tmpfs: %w", mp, err)
+	}
+	return nil
+}
+
+// readonlyBelowRoot makes the mounts the recursive bind brought along from
+// under the rootfs directory read-only, before any of the spec's is made:
+// root.readonly is the container's root filesystem, and a host mount
+// below the rootfs (an nspawn machine's /srv, bound there by the admin)
+// stayed writable under a root that Finalize makes read-only alone, as
+// runc leaves it; nspawn's ReadOnly= makes the whole tree read-only. The
+// root itself stays writable until Finalize, for the mount points still
+// to be made, unless it was read-only already.
+func readonlyBelowRoot(rootfs string) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(rootfs, &st); err != nil {
+		return fmt.Errorf("statfs rootfs %s: %w", rootfs, err)
+	}
+	all := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+	err := unix.MountSetattr(unix.AT_FDCWD, rootfs, unix.AT_RECURSIVE, &all)
+	if errors.Is(err, unix.ENOSYS) {
+		return nil // before Linux 5.12: the root alone, at Finalize
+	}
+	if err != nil {
+		return fmt.Errorf("make the mounts below rootfs %s read-only: %w", rootfs, err)
+	}
+	if st.Flags&unix.ST_RDONLY != 0 {
+		return nil
+	}
+	top := unix.MountAttr{Attr_clr: unix.MOUNT_ATTR_RDONLY}
+	if err := unix.MountSetattr(unix.AT_FDCWD, rootfs, 0, &top); err != nil {
+		return fmt.Errorf("rootfs %s: keep it writable until its mounts are made: %w", rootfs, err)
 	}
 	return nil
 }

@@ -2,12 +2,14 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/hull-runtime/hull/tests/testenv"
@@ -113,4 +115,40 @@ echo "srv=$(cat /srv/marker)"
 echo "srvro=$(cat /srv/ro/marker 2>/dev/null)"
 touch /srv/ro/x 2>/dev/null && echo ro-writable || echo ro-readonly`)
 	wantLines(t, out, []string{"srv=rw", "srvro=ro", "ro-readonly"}, []string{"ro-writable"})
+}
+
+// TestReadonlyRootSubmounts: with root.readonly, a mount the host has below
+// the rootfs directory is read-only inside too, as nspawn's ReadOnly=
+// makes the whole tree (a converted machine with ReadOnly=yes was writable
+// there, found by review); without it, it stays writable. runc, which makes
+// the root mount alone read-only, is the control and is logged.
+func TestReadonlyRootSubmounts(t *testing.T) {
+	for _, rt := range cliRuntimes(t) {
+		for _, readonly := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/readonly=%v", rt, readonly), func(t *testing.T) {
+				c := newRuntimeContainer(t, rt, func(s *specs.Spec) {
+					s.Process.Args = sh("touch /srv/x 2>/dev/null && echo srv-writable || echo srv-ro; touch /y 2>/dev/null && echo root-writable || echo root-ro")
+				})
+				root := c.privateRootfs()
+				c.Spec.Root.Readonly = readonly
+				c.writeSpec()
+				mountTmpfs(t, filepath.Join(root, "srv"))
+				r := c.run()
+				if r.Code != 0 {
+					t.Fatalf("%s", r)
+				}
+				want := []string{"srv-writable", "root-writable"}
+				if readonly {
+					want = []string{"srv-ro", "root-ro"}
+				}
+				if rt == "runc" {
+					t.Logf("control: %q", strings.Fields(r.Stdout))
+					return
+				}
+				if got := strings.Fields(r.Stdout); strings.Join(got, " ") != strings.Join(want, " ") {
+					t.Errorf("inside: %q, want %q", got, want)
+				}
+			})
+		}
+	}
 }
