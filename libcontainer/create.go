@@ -119,6 +119,9 @@ func Create(o CreateOpts) (_ *Container, err error) {
 		return nil, fmt.Errorf("save state: %w", err)
 	}
 	faults.Hit("create/state saved")
+	// Created, and kept so by the lock held since: a start on this
+	// Container (`run`) need not derive the status again (requireOnce).
+	c.passed = &passedCheck{op: OpStart, status: specs.StateCreated}
 	return c, nil
 }
 

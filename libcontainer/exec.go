@@ -156,11 +156,10 @@ func (c *Container) execFinisher(spec *specs.Spec, o ExecOpts, filter []byte) (*
 	if err != nil {
 		return nil, fmt.Errorf("set process attributes: %w", err)
 	}
-	fo := finisherOpts{rootPid: c.Init.Pid, preserveFDs: o.PreserveFDs, fifoFD: -1, seccomp: filter, capabilities: caps}
-	if !c.NoNewKeyring {
-		fo.keyring = sessionKeyring(c.ID)
-	}
-	return finisherProcess(spec, fo)
+	return finisherProcess(spec, finisherOpts{
+		rootPid: c.Init.Pid, preserveFDs: o.PreserveFDs, fifoFD: -1, seccomp: filter, capabilities: caps,
+		keyring: sessionKeyring(c.ID, c.NoNewKeyring),
+	})
 }
 
 // initNamespaces are the namespaces of the container's init, to join: every

@@ -68,15 +68,19 @@ func initFinisher(spec *specs.Spec, cfg *initConfig) (*finisherOpts, error) {
 		return nil, fmt.Errorf("set process attributes: %w", err)
 	}
 	o := &finisherOpts{preserveFDs: cfg.PreserveFDs, fifoFD: cfg.FifoFD, seccomp: cfg.Seccomp, capabilities: caps}
-	if !cfg.NoNewKeyring {
-		o.keyring = sessionKeyring(cfg.ID)
-	}
+	o.keyring = sessionKeyring(cfg.ID, cfg.NoNewKeyring)
 	return o, nil
 }
 
 // sessionKeyring names the container's session keyring, as runc does: its
-// init and every process exec'd into it join that one, not the caller's.
-func sessionKeyring(id string) string { return "_ses." + id }
+// init and every process exec'd into it join that one, not the caller's;
+// "" with --no-new-keyring, which keeps the caller's.
+func sessionKeyring(id string, noNewKeyring bool) string {
+	if noNewKeyring {
+		return ""
+	}
+	return "_ses." + id
+}
 
 // finisherOpts are the parts of the process message that are not in the spec.
 type finisherOpts struct {

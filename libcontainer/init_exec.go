@@ -51,7 +51,7 @@ func (p *initProcess) setAttributes() error {
 	if !p.cfg.NoNewKeyring {
 		// A keyring of its own, so the container cannot read the host's
 		// session keys; EDQUOT/ENOSYS mean the kernel offers none.
-		name := sessionKeyring(p.cfg.ID)
+		name := sessionKeyring(p.cfg.ID, false)
 		if _, err := unix.KeyctlJoinSessionKeyring(name); err != nil && !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EDQUOT) {
 			return fmt.Errorf("join session keyring %s: %w", name, err)
 		}

@@ -49,7 +49,7 @@ func TestThawKilled(t *testing.T) {
 		c := &Container{}
 		c.ID = "c1"
 		cg := &fakeCgroup{thawErr: tc.thawErr}
-		c.thawKilled(cg, tc.st, tc.sig)
+		c.thawKilled(cg, tc.st, tc.sig, true)
 		if cg.thaws != tc.wantThaws || (len(c.Warnings) > 0) != tc.wantWarn {
 			t.Errorf("%v to a %s container: %d thaws, warnings %q; want %d thaws, a warning: %v",
 				tc.sig, tc.st, cg.thaws, c.Warnings, tc.wantThaws, tc.wantWarn)

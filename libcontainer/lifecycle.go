@@ -17,7 +17,7 @@ import (
 // Start releases a created container's init to exec the user's program and
 // runs the poststart hooks.
 func (c *Container) Start() error {
-	if _, err := c.require(OpStart); err != nil {
+	if _, err := c.requireOnce(OpStart); err != nil {
 		return err
 	}
 	// A plain fd: os.OpenFile would register the fifo with the runtime's
@@ -100,7 +100,7 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 		return err
 	}
 	if cg, _ := c.cgroup(); cg != nil {
-		c.thawKilled(cg, st, sig)
+		c.thawKilled(cg, st, sig, false)
 	}
 	return nil
 }
@@ -127,15 +127,17 @@ func (c *Container) signalAll(sig unix.Signal) (bool, error) {
 		}
 		return true, err
 	}
-	c.thawKilled(cg, st, sig)
+	c.thawKilled(cg, st, sig, true)
 	return true, nil
 }
 
 // thawKilled thaws a container that was paused (st) when it was sent
 // SIGKILL, as runc does: on cgroup v1 a frozen task cannot die until it is
 // thawed, so kill would return with the container still paused and its
-// init alive. Other signals leave a paused container paused.
-func (c *Container) thawKilled(cg cgroups.Manager, st specs.ContainerState, sig unix.Signal) {
+// init alive. A plain kill with another signal leaves it paused (v1's
+// kill --all ends thawed whatever the signal: its freeze around the
+// signalling). killedAll: every process of the cgroup got sig already.
+func (c *Container) thawKilled(cg cgroups.Manager, st specs.ContainerState, sig unix.Signal, killedAll bool) {
 	if sig != unix.SIGKILL || st != paused {
 		return
 	}
@@ -143,7 +145,7 @@ func (c *Container) thawKilled(cg cgroups.Manager, st specs.ContainerState, sig 
 	// namespace, but not before they run: a process being exec'd into the
 	// paused container (exec --ignore-paused) got to run its program.
 	// Killed while frozen, none of them runs another instruction.
-	if c.ownsPIDNamespace() {
+	if !killedAll && c.ownsPIDNamespace() {
 		if err := cg.Signal(unix.SIGKILL); err != nil {
 			c.warn("container %q: kill every process before the thaw: %v", c.ID, err)
 		}

@@ -54,7 +54,11 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 	if _, err := c.FullSpec(); err != nil {
 		return err
 	}
-	r = withUnlimitedSwap(withoutDevices(r))
+	// As runc's update (SkipDevices): containerd's CRI sends the whole
+	// linux.resources, and rewriting the device rules from it would drop
+	// those added after create, such as the NVIDIA hook's; nor are they
+	// recorded, so the state never claims rules the cgroup lacks.
+	r = withUnlimitedSwap(withoutDeviceRules(r))
 	if c.Spec.Linux != nil {
 		r = withCPUPair(c.Spec.Linux.Resources, r)
 	}
@@ -90,20 +94,6 @@ func mergeResources(old, r *specs.LinuxResources) *specs.LinuxResources {
 	if r.Unified != nil {
 		out.Unified = r.Unified
 	}
-	return &out
-}
-
-// withoutDevices drops the device rules of an update, as runc's update
-// does (SkipDevices): containerd's CRI sends the whole linux.resources,
-// and rewriting the rules from it would drop those added after create,
-// such as the NVIDIA hook's for its GPUs. Nor are they recorded, so the
-// state never claims rules the cgroup does not have.
-func withoutDevices(r *specs.LinuxResources) *specs.LinuxResources {
-	if r == nil || r.Devices == nil {
-		return r
-	}
-	out := *r
-	out.Devices = nil
 	return &out
 }
 

@@ -13,7 +13,7 @@ func TestUpdateSkipsDevices(t *testing.T) {
 	limit := int64(200 << 20)
 	deny := []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}
 	upd := &specs.LinuxResources{Devices: deny, Memory: &specs.LinuxMemory{Limit: &limit}}
-	set := withoutDevices(upd)
+	set := withoutDeviceRules(upd)
 	if set.Devices != nil || set.Memory != upd.Memory {
 		t.Errorf("written: %s", jsonOf(t, set))
 	}
@@ -25,7 +25,7 @@ func TestUpdateSkipsDevices(t *testing.T) {
 	if got, want := jsonOf(t, saved.Devices), jsonOf(t, nvidia); got != want {
 		t.Errorf("recorded devices %s, want the container's %s", got, want)
 	}
-	if r := withoutDevices(&specs.LinuxResources{}); r.Devices != nil {
+	if r := withoutDeviceRules(&specs.LinuxResources{}); r.Devices != nil {
 		t.Errorf("no rules: %s", jsonOf(t, r))
 	}
 }

@@ -108,8 +108,8 @@ func (b *rootfsBuilder) releaseMountSources() {
 		for _, fd := range fds {
 			unix.Close(fd)
 		}
+		clear(fds) // the init and the rootfs config hold the same maps
 	}
-	b.mountSources, b.idmapTrees = nil, nil
 }
 
 func (b *rootfsBuilder) setHostname() error {
@@ -196,7 +196,7 @@ func (b *rootfsBuilder) pivotRoot() error {
 // pivot_root, resolved inside the container's root (rootfs.MakeWorkdir),
 // and before the root may turn read-only.
 func (b *rootfsBuilder) makeCwd() error {
-	if b.spec.Process == nil || b.spec.Process.Cwd == "" {
+	if b.spec.Process == nil || b.spec.Process.Cwd == "" || b.spec.Process.Cwd == "/" {
 		return nil
 	}
 	// Only a missing one: any other trouble (a loop, not a directory) is

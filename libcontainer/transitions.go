@@ -187,10 +187,12 @@ type passedCheck struct {
 	status specs.ContainerState
 }
 
-// requireOnce is require, answered by the check Require already made for
-// op on this Container, if any. Only for an op that re-checks what may have
-// changed since (exec: that the init still lives): the lock held since Load
-// keeps the state from every other transition but the init's death.
+// requireOnce is require, answered by the check Require (or Create, for
+// start) already made for op on this Container, if any. Only for an op
+// that re-checks what may have changed since (exec: that the init still
+// lives; start: its open of the exec fifo fails once the init is gone):
+// the lock held since keeps the state from every other transition but the
+// init's death.
 func (c *Container) requireOnce(op Op) (specs.ContainerState, error) {
 	if p := c.passed; p != nil && p.op == op {
 		c.passed = nil

@@ -103,7 +103,6 @@ func boolNum(p *bool) string {
 // memsw is at least the current memory limit it goes first (raising),
 // otherwise the memory limit goes first (lowering).
 func setMemoryAndSwapV1(dir string, limit, swap *int64) error {
-	swap = unlimitedSwapV1(dir, limit, swap)
 	writeLimit := func() error {
 		if !nz(limit) {
 			return nil
@@ -140,17 +139,6 @@ func setMemoryAndSwapV1(dir string, limit, swap *int64) error {
 		return err
 	}
 	return second()
-}
-
-// unlimitedSwapV1 gives an unlimited memory limit an unlimited memsw when
-// no swap is asked for, as runc does: memsw may never be below the memory
-// limit, so with a memsw limit in place the kernel refuses -1 alone.
-func unlimitedSwapV1(dir string, limit, swap *int64) *int64 {
-	if !nz(limit) || *limit != -1 || nz(swap) || !fileExists(dir, "memory.memsw.limit_in_bytes") {
-		return swap
-	}
-	unlimited := int64(-1)
-	return &unlimited
 }
 
 // swapFirst tells whether memsw must be written before the memory limit:

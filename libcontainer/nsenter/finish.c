@@ -313,10 +313,36 @@ static void reset_signals(const char *step)
 		fail(step, errno, "unblock signals");
 }
 
+/*
+ * A created container's init is its pid namespace's init, which the kernel
+ * spares every signal it has no handler for: `kill` of a container that was
+ * created and never started (an engine stopping it, SIGTERM first) would do
+ * nothing until SIGKILL. runc's init, a Go program, exits on SIGHUP, SIGINT,
+ * SIGTERM, SIGQUIT and SIGABRT; so does this one, with a shell's status for
+ * the signal. execve gives the program default dispositions again.
+ */
+static void exit_on_signal(int sig)
+{
+	_exit(128 + sig);
+}
+
+static void exit_on_stop_signals(void)
+{
+	static const int sigs[] = {SIGHUP, SIGINT, SIGTERM, SIGQUIT, SIGABRT};
+	struct sigaction sa = {.sa_handler = exit_on_signal};
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigaction(sigs[i], &sa, NULL) < 0)
+			fail("set process attributes", errno, "handle signal %d", sigs[i]);
+}
+
 static void set_attributes(const struct hull_process *p)
 {
 	const char *step = "set process attributes";
 	reset_signals(step);
+	/* Before any seccomp filter, which may deny rt_sigaction. */
+	if (p->fifo_fd >= 0)
+		exit_on_stop_signals();
 	for (uint32_t i = 0; i < p->nrlimits; i++) {
 		const struct hull_rlimit *r = &p->rlimits[i];
 		struct rlimit lim = {r->soft, r->hard};
@@ -528,29 +554,6 @@ static void find_program(const struct hull_process *p)
 		fail("find program", errno, "process.args[0] \"%s\": not executable", p->argv[0]);
 }
 
-/*
- * A created container's init is its pid namespace's init, which the kernel
- * spares every signal it has no handler for: `kill` of a container that was
- * created and never started (an engine stopping it, SIGTERM first) would do
- * nothing until SIGKILL. runc's init, a Go program, exits on SIGHUP, SIGINT,
- * SIGTERM, SIGQUIT and SIGABRT; so does this one, with a shell's status for
- * the signal. execve gives the program default dispositions again.
- */
-static void exit_on_signal(int sig)
-{
-	_exit(128 + sig);
-}
-
-static void exit_on_stop_signals(void)
-{
-	static const int sigs[] = {SIGHUP, SIGINT, SIGTERM, SIGQUIT, SIGABRT};
-	struct sigaction sa = {.sa_handler = exit_on_signal};
-	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		if (sigaction(sigs[i], &sa, NULL) < 0)
-			fail("report created", errno, "handle signal %d", sigs[i]);
-}
-
 static void report_ready(void)
 {
 	if (hull_send_msg(sync_fd, 'R', "", 0) < 0)
@@ -690,8 +693,6 @@ void hull_finish(int fd, int mode)
 	at_step("find program");
 	find_program(&p);
 	at_step(mode == HULL_FINISH_EXEC ? "report started" : "report created");
-	if (p.fifo_fd >= 0)
-		exit_on_stop_signals();
 	report_ready();
 	if (p.fifo_fd >= 0) {
 		at_step("wait for start");

@@ -79,7 +79,10 @@ func TestCwdNotMadeThroughInitCwd(t *testing.T) {
 				must(t, os.Symlink(tc.link, filepath.Join(root, "x")))
 				c.writeSpec()
 				r := c.run()
-				for _, host := range []string{tc.host, filepath.Join(c.Bundle, hostTmp), filepath.Join(c.Bundle, "..", hostTmp)} {
+				// hull runs in the test's working directory: /proc/1/cwd led there.
+				wd, err := os.Getwd()
+				must(t, err)
+				for _, host := range []string{tc.host, filepath.Join(wd, hostTmp), filepath.Join(c.Bundle, hostTmp)} {
 					if host == "" {
 						continue
 					}

@@ -120,7 +120,7 @@ func TestUpdateDevicesV2(t *testing.T) {
 			if len(after) != 1 {
 				t.Errorf("device programs after the update: %v, want exactly one", after)
 			}
-			// As runc, hull leaves device rules alone on update (session 17):
+			// As runc, hull leaves device rules alone on update:
 			// rules added after create, as the NVIDIA hook's, must survive.
 			if len(before) == 1 && len(after) == 1 && before[0] != after[0] {
 				t.Errorf("device program replaced by an update: %v, then %v", before, after)
