@@ -112,7 +112,8 @@
 // swappiness, disableOOMKiller=true, realtime, leafWeight, network);
 // memory.kernel is deprecated and ignored.
 //
-// Devices: v2 has no devices files. Create and Set assemble a
+// Devices: v2 has no devices files. Create (and a Set that carries rules,
+// which update no longer makes) assembles a
 // BPF_PROG_TYPE_CGROUP_DEVICE program from the rules (checked last to first,
 // the first match deciding, so later rules override earlier ones as writes
 // to v1's devices.allow/deny do; no match allows, as a fresh v1 cgroup

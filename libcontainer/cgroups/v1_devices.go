@@ -13,9 +13,11 @@ import (
 
 // v1's devices controller keeps a default (allow or deny everything) and a
 // list of exceptions to it. Writing the rules one by one from a deny-all
-// reset would leave the container without /dev/null for a moment on every
-// update, so hull does what runc does: it models the current and the wanted
-// state, and writes only the difference when both deny by default.
+// reset would leave processes already in the cgroup without /dev/null for
+// a moment, so hull does what runc does: it models the current and the
+// wanted state, and writes only the difference when both deny by default.
+// Since `update` leaves device rules alone (as runc's), only a create into
+// a cgroup that already has processes or rules gets here with a difference.
 
 // devKey names what an exception covers; -1 is "*".
 type devKey struct {

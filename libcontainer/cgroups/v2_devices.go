@@ -258,9 +258,10 @@ func detachProgram(dirFd int, id uint32) error {
 }
 
 // setDevicesV2 replaces the cgroup's device filter with one built from rules.
-// With one filter attached (hull's own, from create or an earlier update)
-// the kernel swaps it for the new one in one step (BPF_F_REPLACE), so no
-// access is ever checked against neither or both.
+// With one filter attached (hull's own, from an earlier create into the same
+// cgroup; `update` leaves device rules alone, as runc's) the kernel swaps it
+// for the new one in one step (BPF_F_REPLACE), so no access is ever checked
+// against neither or both.
 func setDevicesV2(dir string, rules []specs.LinuxDeviceCgroup) error {
 	prog, err := deviceProgram(rules)
 	if err != nil {
