@@ -232,8 +232,9 @@ func (cv *converter) pickUIDBase(owner, ownerGID uint32) (uint32, error) {
 	if cand != ownerGID&0xffff0000 {
 		return 0, &RefusedError{Key: "PrivateUsers=pick", Reason: fmt.Sprintf("uid and gid base of the root directory (%d, %d) do not match (as in nspawn)", owner, ownerGID)}
 	}
+	// Every candidate is 64K-aligned: the owner's masked, the hashes so made.
 	for try := 0; try < 99; try++ {
-		if cand >= pickMin && cand <= pickMax && cand%65536 == 0 && !cv.o.UIDRangeInUse(cand) {
+		if cand >= pickMin && cand <= pickMax && !cv.o.UIDRangeInUse(cand) {
 			if cand != owner&0xffff0000 {
 				cv.warn("PrivateUsers=pick: range %d:65536 hashed from the machine name (the root directory's range %d is not usable)", cand, owner&0xffff0000)
 			}
